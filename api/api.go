@@ -1,0 +1,188 @@
+// Package api serves chathook's JSON HTTP API (SPEC section 6): ingest,
+// webhook settings, chats and the health check.
+//
+// Every /api/v1 call is authenticated by a workspace's bearer token and
+// only ever reaches that workspace's rows: the workspace id comes from the
+// token, never from the request.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+)
+
+// Body limits. A batch holds up to 1000 messages; 32 MiB leaves room for
+// long texts while keeping one request's memory bounded.
+const (
+	MaxMessageBody = 1 << 20
+	MaxBatchBody   = 32 << 20
+	maxSettingBody = 64 << 10
+)
+
+// Config is what the API needs from the rest of the service.
+type Config struct {
+	Store               store.Store
+	Logger              *slog.Logger
+	AllowPrivateTargets bool
+	// Queued is called after messages were queued for delivery, so the
+	// dispatcher can start at once instead of at its next poll.
+	Queued func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Queued == nil {
+		cfg.Queued = func() {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.postMessage}))
+	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.postBatch}))
+	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook, http.MethodPut: s.putWebhook}))
+	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.putChat}))
+	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
+	})))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// methods routes by HTTP method and answers others with a JSON 405.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
+}
+
+type ctxKey struct{}
+
+// auth resolves the bearer token to a workspace, or answers 401.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chathook"`)
+			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <api_token>")
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		ws, err := s.cfg.Store.WorkspaceByToken(r.Context(), sum[:])
+		if errors.Is(err, chathook.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chathook", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid API token")
+			return
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ws)))
+	})
+}
+
+func workspace(r *http.Request) chathook.Workspace {
+	return r.Context().Value(ctxKey{}).(chathook.Workspace)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.cfg.Logger.Error("health check: database unreachable", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "database unreachable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readBody reads at most limit bytes, answering 413 when there are more.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "body: could not be read: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return itoa(n>>20) + " MiB"
+	}
+	return itoa(n>>10) + " KiB"
+}
+
+// internal logs an unexpected error and answers 500 without details.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error; it has been logged")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// writeFieldError answers with the problem and, separately, the field it
+// concerns, for clients that want to point at it.
+func writeFieldError(w http.ResponseWriter, status int, field, problem string) {
+	msg := problem
+	if field != "" {
+		msg = field + ": " + problem
+	}
+	writeJSON(w, status, errorBody{Error: msg, Field: field})
+}

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/payload"
+)
+
+type webhookJSON struct {
+	URL                 string `json:"url"`
+	Enabled             bool   `json:"enabled"`
+	Granularity         string `json:"granularity"`
+	Secret              string `json:"secret"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	DisabledReason      string `json:"disabled_reason"`
+}
+
+func webhookAnswer(wh chathook.Webhook) webhookJSON {
+	return webhookJSON{
+		URL: wh.URL, Enabled: wh.Enabled, Granularity: string(wh.Granularity), Secret: wh.Secret,
+		ConsecutiveFailures: wh.ConsecutiveFailures, DisabledReason: wh.DisabledReason,
+	}
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, err := s.cfg.Store.Webhook(r.Context(), workspace(r).ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, webhookAnswer(wh))
+}
+
+// putWebhook changes any of url, enabled, granularity and secret; what is
+// left out stays as it is. Nothing changes unless every field is valid.
+func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, maxSettingBody)
+	if !ok {
+		return
+	}
+	var in struct {
+		URL         *string `json:"url"`
+		Enabled     *bool   `json:"enabled"`
+		Granularity *string `json:"granularity"`
+		Secret      *string `json:"secret"`
+	}
+	if err := ingest.Decode(body, &in); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	var u chathook.WebhookUpdate
+	if in.URL != nil {
+		// "" is allowed: it unsets the URL, and new messages stop queueing.
+		if *in.URL != "" {
+			if err := chathook.CheckWebhookURL(*in.URL, s.cfg.AllowPrivateTargets); err != nil {
+				writeFieldError(w, http.StatusBadRequest, "url", err.Error())
+				return
+			}
+		}
+		u.URL = in.URL
+	}
+	if in.Granularity != nil {
+		g := chathook.Granularity(*in.Granularity)
+		if !g.Valid() {
+			writeFieldError(w, http.StatusBadRequest, "granularity", strconv.Quote(*in.Granularity)+` is not one of "none", "1h", "6h", "12h", "24h"`)
+			return
+		}
+		u.Granularity = &g
+	}
+	if in.Secret != nil {
+		if _, err := payload.ParseSecret(*in.Secret); err != nil {
+			writeFieldError(w, http.StatusBadRequest, "secret", err.Error())
+			return
+		}
+		u.Secret = in.Secret
+	}
+	u.Enabled = in.Enabled
+	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, u)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if wh.Enabled && wh.URL != "" {
+		s.cfg.Queued() // waiting deliveries may go out now
+	}
+	writeJSON(w, http.StatusOK, webhookAnswer(wh))
+}
+
+type chatJSON struct {
+	ChatID           string `json:"chat_id"`
+	FullName         string `json:"full_name"`
+	ResponsibleName  string `json:"responsible_name"`
+	ResponsibleEmail string `json:"responsible_email"`
+	IsGroup          bool   `json:"is_group"`
+	Phone            string `json:"phone"`
+}
+
+// putChat renames a chat or assigns its responsible teammate.
+func (s *Server) putChat(w http.ResponseWriter, r *http.Request) {
+	chatID, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
+	if err != nil || chatID <= 0 {
+		writeFieldError(w, http.StatusBadRequest, "chat_id", strconv.Quote(r.PathValue("chat_id"))+" is not a chat id")
+		return
+	}
+	body, ok := readBody(w, r, maxSettingBody)
+	if !ok {
+		return
+	}
+	var in struct {
+		FullName         *string `json:"full_name"`
+		ResponsibleName  *string `json:"responsible_name"`
+		ResponsibleEmail *string `json:"responsible_email"`
+	}
+	if err := ingest.Decode(body, &in); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"full_name", in.FullName}, {"responsible_name", in.ResponsibleName}, {"responsible_email", in.ResponsibleEmail}} {
+		if f.v != nil && utf8.RuneCountInString(*f.v) > 256 {
+			writeFieldError(w, http.StatusBadRequest, f.name, "too long: at most 256 characters")
+			return
+		}
+	}
+	if in.FullName != nil && *in.FullName == "" {
+		writeFieldError(w, http.StatusBadRequest, "full_name", "must not be empty")
+		return
+	}
+	c, err := s.cfg.Store.UpdateChat(r.Context(), workspace(r).ID, chatID,
+		chathook.ChatUpdate{FullName: in.FullName, ResponsibleName: in.ResponsibleName, ResponsibleEmail: in.ResponsibleEmail})
+	if errors.Is(err, chathook.ErrNotFound) {
+		writeFieldError(w, http.StatusNotFound, "chat_id", "no chat "+strconv.FormatInt(chatID, 10)+" in this workspace")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, chatJSON{
+		ChatID: strconv.FormatInt(c.ID, 10), FullName: c.FullName, ResponsibleName: c.ResponsibleName,
+		ResponsibleEmail: c.ResponsibleEmail, IsGroup: c.IsGroup, Phone: c.Phone,
+	})
+}

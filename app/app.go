@@ -1,0 +1,158 @@
+// Package app wires chathook's parts into one service: the store, the
+// HTTP API and the dispatcher. cmd/chathook parses settings and calls it;
+// tests run the same service in-process.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
+	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/sqlite"
+	"github.com/google/uuid"
+)
+
+// Config is every setting of the service, read once at start.
+type Config struct {
+	Addr                string
+	DB                  string
+	BaseURL             string
+	SMTPURL             string
+	MailFrom            string
+	AllowPrivateTargets bool
+
+	// Delivery tuning; zero values take deliver's defaults.
+	DeliveryTimeout time.Duration
+	DeliveryGrace   time.Duration
+	Lease           time.Duration
+	RetrySchedule   []time.Duration
+
+	Logger *slog.Logger
+}
+
+// OpenStore opens the database a --db URL names: "sqlite:<path>" (the
+// default) or, later, "postgres://...".
+func OpenStore(ctx context.Context, db string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New(`--db: "sqlite:" needs a file path, e.g. sqlite:chathook.db`)
+		}
+		return sqlite.Open(ctx, path)
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return nil, errors.New("--db: PostgreSQL is not supported by this version yet; use sqlite:<path>")
+	}
+	return nil, fmt.Errorf("--db: %q is neither sqlite:<path> nor postgres://...", db)
+}
+
+// Created is what `workspace create` prints: the only time the API token
+// is shown, since only its hash is stored.
+type Created struct {
+	WorkspaceID   string `json:"workspace_id"`
+	APIToken      string `json:"api_token"`
+	WebhookSecret string `json:"webhook_secret"`
+}
+
+// CreateWorkspace creates a workspace with a fresh API token and signing
+// secret.
+func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, ownerName string) (Created, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Created{}, errors.New("--name is required")
+	}
+	if ownerEmail == "" {
+		return Created{}, errors.New("--owner-email is required")
+	}
+	if addr, err := mail.ParseAddress(ownerEmail); err != nil || addr.Address != ownerEmail {
+		return Created{}, fmt.Errorf("--owner-email: %q is not an email address", ownerEmail)
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	token := "chk_" + base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	secret := payload.NewSecret()
+	ws, err := st.CreateWorkspace(ctx, chathook.Workspace{
+		ID: uuid.NewString(), Name: name, OwnerName: ownerName, OwnerEmail: ownerEmail, CreatedAt: time.Now().UTC(),
+	}, sum[:], secret)
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{WorkspaceID: ws.ID, APIToken: token, WebhookSecret: secret}, nil
+}
+
+// Service is chathook running: the HTTP API and the dispatcher.
+type Service struct {
+	cfg        Config
+	store      store.Store
+	dispatcher *deliver.Dispatcher
+	handler    http.Handler
+}
+
+// New assembles the service on an open store.
+func New(cfg Config, st store.Store) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := deliver.New(deliver.Config{
+		Store: st, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
+		Timeout: cfg.DeliveryTimeout, Grace: cfg.DeliveryGrace, Lease: cfg.Lease, Schedule: cfg.RetrySchedule,
+		AllowPrivateTargets: cfg.AllowPrivateTargets,
+	})
+	h := api.New(api.Config{
+		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick,
+	})
+	return &Service{cfg: cfg, store: st, dispatcher: d, handler: h}
+}
+
+// Handler is the service's HTTP handler.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Serve answers HTTP on ln and delivers until ctx is done. Then it stops
+// taking requests, lets those under way finish, and shuts the dispatcher
+// down (see deliver.Dispatcher.Run); it returns when both are done.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.dispatcher.Run(ctx) })
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version)
+
+	var err error
+	select {
+	case err = <-httpErr: // the listener failed
+	case <-ctx.Done():
+		s.cfg.Logger.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.cfg.Logger.Info("stopped")
+	return err
+}

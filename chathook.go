@@ -1,0 +1,211 @@
+// Package chathook holds the domain of chathook: workspaces, WhatsApp
+// accounts, chats, messages, the outbound webhook and its deliveries.
+//
+// It imports nothing of storage or transport; the packages that store,
+// serve and deliver depend on it, never the other way round.
+package chathook
+
+import (
+	"errors"
+	"time"
+)
+
+// Version is sent in the User-Agent of every webhook POST.
+const Version = "0.1.0"
+
+// Sentinel errors shared by the store and its callers.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrUnauthorized = errors.New("missing or invalid API token")
+)
+
+// Workspace is a tenant. Nothing of one workspace is ever visible to another.
+type Workspace struct {
+	ID         string
+	Name       string
+	OwnerName  string
+	OwnerEmail string
+	CreatedAt  time.Time
+}
+
+// Account is a WhatsApp number connected to a workspace.
+type Account struct {
+	ID          int64
+	WorkspaceID string
+	Phone       string
+	FullName    string
+	Email       string
+}
+
+// Chat is a direct chat or a group of one account. ID is chathook's own
+// numeric id, the one in chat_url.
+type Chat struct {
+	ID               int64
+	WorkspaceID      string
+	AccountID        int64
+	ExternalID       string
+	FullName         string
+	IsGroup          bool
+	Phone            string
+	ResponsibleName  string
+	ResponsibleEmail string
+	CreatedAt        time.Time
+}
+
+// Direction tells whether the account sent or received a message.
+type Direction string
+
+const (
+	Sent     Direction = "sent"
+	Received Direction = "received"
+)
+
+// Person is a sender or recipient as it appears on the wire.
+type Person struct {
+	FullName string
+	Phone    string
+}
+
+// Message is one stored WhatsApp message.
+type Message struct {
+	ID         int64
+	UUID       string // the permalink id
+	ChatID     int64
+	MessageID  string // the id the source gave it, unique per account
+	Direction  Direction
+	Timestamp  time.Time // when it was sent or received, per the source
+	ReceivedAt time.Time // when chathook received it
+	Sender     Person
+	Recipient  Person
+	Text       string
+	IsNewChat  bool   // this message created its chat
+	SkipReason string // not empty: kept but never delivered
+}
+
+// Incoming is one validated message from the ingest API, ready to store.
+// Account and chat are created on first sight and updated by later messages.
+type Incoming struct {
+	Account    Account // Phone, FullName, Email
+	Chat       Chat    // ExternalID, FullName, IsGroup, Phone
+	MessageID  string
+	UUID       string
+	Direction  Direction
+	Timestamp  time.Time
+	Sender     *Person // nil: derived from account, chat and SentBy
+	Recipient  *Person // nil: derived
+	SentByName string  // the teammate who sent it from chathook, if any
+	Text       string
+	SkipReason string
+}
+
+// Participants returns the sender and recipient of in, deriving what the
+// source left out from the account and chat as stored. Phones are "" in a
+// group chat, as the wire format wants.
+func (in *Incoming) Participants(acc Account, chat Chat) (sender, recipient Person) {
+	contact := Person{FullName: chat.FullName, Phone: chat.Phone}
+	self := Person{FullName: acc.FullName, Phone: acc.Phone}
+	if in.SentByName != "" {
+		self.FullName = in.SentByName
+	}
+	if in.Direction == Sent {
+		sender, recipient = self, contact
+	} else {
+		sender, recipient = contact, self
+	}
+	if in.Sender != nil {
+		sender = *in.Sender
+	}
+	if in.Recipient != nil {
+		recipient = *in.Recipient
+	}
+	if chat.IsGroup {
+		sender.Phone, recipient.Phone = "", ""
+	}
+	return sender, recipient
+}
+
+// IngestStatus is the answer to one ingested message.
+type IngestStatus string
+
+const (
+	Accepted  IngestStatus = "accepted"
+	Duplicate IngestStatus = "duplicate"
+	Skipped   IngestStatus = "skipped"
+)
+
+// IngestResult is what the store did with one Incoming.
+type IngestResult struct {
+	Status IngestStatus
+	ChatID int64
+	Reason string
+}
+
+// Granularity is how the outbound webhook gathers messages.
+type Granularity string
+
+const (
+	NoAggregation Granularity = "none"
+	Hourly        Granularity = "1h"
+	SixHourly     Granularity = "6h"
+	TwelveHourly  Granularity = "12h"
+	Daily         Granularity = "24h"
+)
+
+// Valid reports whether g is one of the five granularities.
+func (g Granularity) Valid() bool {
+	switch g {
+	case NoAggregation, Hourly, SixHourly, TwelveHourly, Daily:
+		return true
+	}
+	return false
+}
+
+// Webhook is a workspace's outbound webhook.
+type Webhook struct {
+	WorkspaceID         string
+	URL                 string
+	Enabled             bool
+	Granularity         Granularity
+	Secret              string // whsec_ + base64 key
+	ConsecutiveFailures int
+	DisabledReason      string
+}
+
+// WebhookUpdate changes the fields that are not nil.
+type WebhookUpdate struct {
+	URL         *string
+	Enabled     *bool
+	Granularity *Granularity
+	Secret      *string
+}
+
+// ChatUpdate changes the fields that are not nil.
+type ChatUpdate struct {
+	FullName         *string
+	ResponsibleName  *string
+	ResponsibleEmail *string
+}
+
+// Delivery is one payload to POST, claimed by a dispatcher together with
+// everything needed to render and sign it.
+type Delivery struct {
+	ID       int64
+	EventID  string // the webhook-id header: stable across retries
+	Attempts int    // attempts made before this one
+	Webhook  Webhook
+	Account  Account
+	Chat     Chat
+	Message  Message
+}
+
+// Outcome is the result of one attempt at a Delivery.
+type Outcome struct {
+	DeliveryID int64
+	At         time.Time
+	Status     int // HTTP status, 0 when there was no response
+	Err        string
+	Duration   time.Duration
+}
+
+// OK reports whether the attempt succeeded: any 2xx.
+func (o Outcome) OK() bool { return o.Err == "" && o.Status >= 200 && o.Status < 300 }

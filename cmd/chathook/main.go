@@ -1,0 +1,179 @@
+// Command chathook forwards WhatsApp conversations to a workspace's
+// outbound webhook. See README.md, and SPEC section 6 for the contract.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/chathook/chathook/app"
+)
+
+const usage = `usage:
+  chathook serve [flags]                 run the service
+  chathook workspace create --name N --owner-email E [--owner-name N] [--db URL]
+
+Every flag can also be set by its environment variable; flags win.
+Run "chathook serve -h" for the flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs made explicit, for tests. It returns the
+// process exit code: 0 ok, 1 failure, 2 bad usage.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	switch {
+	case len(args) >= 1 && args[0] == "serve":
+		cfg, err := parseServe(args[1:], getenv, stderr)
+		if err != nil {
+			return usageError(err, stderr)
+		}
+		cfg.Logger = logger
+		if err := serve(ctx, cfg); err != nil {
+			logger.Error("serve", "err", err)
+			return 1
+		}
+		return 0
+	case len(args) >= 2 && args[0] == "workspace" && args[1] == "create":
+		return workspaceCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+func usageError(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "chathook:", err)
+	return 2
+}
+
+// settings are flags that default to their environment variable.
+type settings struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	err    error
+}
+
+func newSettings(name string, getenv func(string) string, stderr io.Writer) *settings {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &settings{fs: fs, getenv: getenv}
+}
+
+func (s *settings) string(p *string, flagName, env, def, help string) {
+	if v := s.getenv(env); v != "" {
+		def = v
+	}
+	s.fs.StringVar(p, flagName, def, help+" (env "+env+")")
+}
+
+func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
+	if v := s.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("%s: %q is not true or false", env, v)
+		}
+		def = b
+	}
+	s.fs.BoolVar(p, flagName, def, help+" (env "+env+")")
+}
+
+func (s *settings) parse(args []string) error {
+	if s.err != nil {
+		return s.err
+	}
+	if err := s.fs.Parse(args); err != nil {
+		return err
+	}
+	if s.fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
+	}
+	return nil
+}
+
+func dbFlag(s *settings, p *string) {
+	s.string(p, "db", "CHATHOOK_DB", "sqlite:chathook.db", "database: sqlite:<path> or postgres://...")
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (app.Config, error) {
+	var cfg app.Config
+	s := newSettings("serve", getenv, stderr)
+	s.string(&cfg.Addr, "addr", "CHATHOOK_ADDR", "127.0.0.1:8080", "address to listen on")
+	dbFlag(s, &cfg.DB)
+	s.string(&cfg.BaseURL, "base-url", "CHATHOOK_BASE_URL", "", "public URL of chathook, for chat_url and permalinks (default http://<addr>)")
+	s.string(&cfg.SMTPURL, "smtp-url", "CHATHOOK_SMTP_URL", "", "SMTP server for owner emails, smtp://user:pass@host:port (default: log them)")
+	s.string(&cfg.MailFrom, "mail-from", "CHATHOOK_MAIL_FROM", "chathook@localhost", "sender address of owner emails")
+	s.bool(&cfg.AllowPrivateTargets, "allow-private-targets", "CHATHOOK_ALLOW_PRIVATE_TARGETS", false,
+		"allow webhook URLs that resolve to loopback, private, link-local or metadata addresses")
+	if err := s.parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + cfg.Addr
+	}
+	return cfg, nil
+}
+
+func serve(ctx context.Context, cfg app.Config) error {
+	st, err := app.OpenStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return app.New(cfg, st).Serve(ctx, ln)
+}
+
+func workspaceCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var db, name, email, ownerName string
+	s := newSettings("workspace create", getenv, stderr)
+	dbFlag(s, &db)
+	s.fs.StringVar(&name, "name", "", "workspace name (required)")
+	s.fs.StringVar(&email, "owner-email", "", "owner's email, where notices go (required)")
+	s.fs.StringVar(&ownerName, "owner-name", "", "owner's full name")
+	if err := s.parse(args); err != nil {
+		return usageError(err, stderr)
+	}
+	if name == "" || email == "" {
+		return usageError(errors.New("workspace create needs --name and --owner-email"), stderr)
+	}
+	st, err := app.OpenStore(ctx, db)
+	if err != nil {
+		fmt.Fprintln(stderr, "chathook:", err)
+		return 1
+	}
+	defer st.Close()
+	created, err := app.CreateWorkspace(ctx, st, name, email, ownerName)
+	if err != nil {
+		fmt.Fprintln(stderr, "chathook:", err)
+		return 1
+	}
+	if err := json.NewEncoder(stdout).Encode(created); err != nil {
+		fmt.Fprintln(stderr, "chathook:", err)
+		return 1
+	}
+	return 0
+}

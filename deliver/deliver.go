@@ -1,0 +1,325 @@
+// Package deliver is the dispatcher: it claims due deliveries from the
+// store, POSTs them signed to the webhook, and records the outcome.
+//
+// Guarantees:
+//   - At-least-once: a delivery is marked delivered only after a 2xx. A
+//     dispatcher that dies mid-POST loses its lease and the delivery goes
+//     out again; receivers deduplicate on webhook-id, which never changes.
+//   - Per-chat order: one chat's deliveries go out one after another, in
+//     ingest order; a failed one holds back the rest of its chat until it
+//     succeeds or runs out of retries. Different chats go out side by side.
+//   - On shutdown no new POST starts; those in flight get Grace to finish,
+//     and every claim not finished is released for the next start.
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/store"
+)
+
+// Config tunes the dispatcher; zero values take the defaults.
+type Config struct {
+	Store   store.Store
+	BaseURL string // for chat_url
+	Logger  *slog.Logger
+
+	Timeout             time.Duration // one attempt, connect to last byte: 15s
+	Workers             int           // chats delivered at once: 64
+	BatchSize           int           // deliveries claimed at once: 512
+	Lease               time.Duration // a claim's life, renewed while held: 60s
+	Poll                time.Duration // look for due retries this often: 1s
+	Grace               time.Duration // on shutdown, for POSTs in flight: 10s
+	Schedule            []time.Duration
+	AllowPrivateTargets bool
+	Now                 func() time.Time
+}
+
+// Dispatcher delivers a store's pending deliveries.
+type Dispatcher struct {
+	cfg    Config
+	client *http.Client
+	owner  string
+	kick   chan struct{}
+
+	mu   sync.Mutex
+	held map[int64]struct{} // claimed and not yet finished or released
+}
+
+// New returns a dispatcher; Run starts it.
+func New(cfg Config) *Dispatcher {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Timeout, 15*time.Second)
+	def(&cfg.Lease, 60*time.Second)
+	def(&cfg.Poll, time.Second)
+	def(&cfg.Grace, 10*time.Second)
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 512
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = Schedule
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	host, _ := os.Hostname()
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	return &Dispatcher{
+		cfg:    cfg,
+		client: newClient(cfg.Workers, cfg.AllowPrivateTargets),
+		owner:  host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
+		kick:   make(chan struct{}, 1),
+		held:   map[int64]struct{}{},
+	}
+}
+
+// Kick tells the dispatcher that deliveries may be due now. It never blocks.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then shuts down as the package doc says.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	// POSTs run on their own context: cancelled Grace after ctx, not at once.
+	postCtx, cancelPosts := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPosts()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.Grace, cancelPosts) })
+	defer stop()
+
+	results := make(chan store.Finished, d.cfg.BatchSize)
+	finished := make(chan struct{})
+	go func() { d.finisher(results); close(finished) }()
+	renewDone := make(chan struct{})
+	go func() { d.renew(ctx); close(renewDone) }()
+
+	slots := make(chan struct{}, d.cfg.Workers)
+	var workers sync.WaitGroup
+	poll := time.NewTicker(d.cfg.Poll)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		claimed, err := d.cfg.Store.ClaimDue(ctx, d.owner, d.cfg.Now(), d.cfg.Lease, d.cfg.BatchSize)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("claim deliveries", "err", err)
+		}
+		d.hold(claimed)
+		for _, run := range byChat(claimed) {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				d.release(run)
+				continue
+			}
+			workers.Add(1)
+			go func() {
+				defer func() { <-slots; workers.Done() }()
+				d.deliverRun(ctx, postCtx, run, results)
+			}()
+		}
+		if len(claimed) == d.cfg.BatchSize {
+			continue // there may be more due right now
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.kick:
+		case <-poll.C:
+		}
+	}
+	workers.Wait()
+	close(results)
+	<-finished
+	<-renewDone
+	return nil
+}
+
+// byChat splits claimed deliveries (in id order) into one run per chat,
+// keeping the order within each run.
+func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
+	var runs [][]chathook.Delivery
+	index := map[int64]int{}
+	for _, del := range claimed {
+		i, ok := index[del.Chat.ID]
+		if !ok {
+			i = len(runs)
+			index[del.Chat.ID] = i
+			runs = append(runs, nil)
+		}
+		runs[i] = append(runs[i], del)
+	}
+	return runs
+}
+
+// deliverRun POSTs one chat's deliveries in order. After a failure, or
+// once ctx is done, the rest of the run is released untried.
+func (d *Dispatcher) deliverRun(ctx, postCtx context.Context, run []chathook.Delivery, results chan<- store.Finished) {
+	for i, del := range run {
+		if ctx.Err() != nil {
+			d.release(run[i:])
+			return
+		}
+		out := d.attempt(postCtx, del)
+		f := store.Finished{Outcome: out}
+		if !out.OK() {
+			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
+			d.cfg.Logger.Info("delivery failed", "delivery", del.ID, "chat", del.Chat.ID,
+				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
+		}
+		results <- f
+		if !out.OK() {
+			d.release(run[i+1:])
+			return
+		}
+	}
+}
+
+// attempt makes one signed POST of a delivery.
+func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathook.Outcome {
+	start := d.cfg.Now()
+	out := chathook.Outcome{DeliveryID: del.ID, At: start}
+	defer func() { out.Duration = time.Since(start) }()
+
+	key, err := payload.ParseSecret(del.Webhook.Secret)
+	if err != nil {
+		out.Err = "signing secret unusable: " + err.Error()
+		return out
+	}
+	body := payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, del.Webhook.URL, bytes.NewReader(body))
+	if err != nil {
+		out.Err = "invalid URL: " + err.Error()
+		return out
+	}
+	ts := start.Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "chathook/"+chathook.Version)
+	req.Header.Set("webhook-id", del.EventID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", payload.Signature(key, del.EventID, ts, body))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		out.Err = describe(err, d.cfg.Timeout)
+		return out
+	}
+	drain(resp.Body)
+	out.Status = resp.StatusCode
+	if !out.OK() {
+		out.Err = statusError(resp)
+	}
+	return out
+}
+
+// finisher records outcomes in batches: one transaction for everything
+// that arrived while the previous one was being written.
+func (d *Dispatcher) finisher(results <-chan store.Finished) {
+	batch := make([]store.Finished, 0, cap(results))
+	for f := range results {
+		batch = append(batch[:0], f)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case f, ok := <-results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, f)
+			default:
+				break drain
+			}
+		}
+		// A fresh context: outcomes of POSTs that were made must be
+		// recorded even while shutting down.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := d.cfg.Store.Finish(ctx, batch)
+		cancel()
+		if err != nil {
+			// The leases stay; the deliveries go out again when they expire.
+			d.cfg.Logger.Error("record delivery outcomes", "deliveries", len(batch), "err", err)
+		}
+		d.unhold(batch)
+		d.Kick() // the next deliveries of these chats may be claimable now
+	}
+}
+
+func (d *Dispatcher) hold(dels []chathook.Delivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, del := range dels {
+		d.held[del.ID] = struct{}{}
+	}
+}
+
+func (d *Dispatcher) unhold(done []store.Finished) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, f := range done {
+		delete(d.held, f.DeliveryID)
+	}
+}
+
+// release gives back claims that were not attempted.
+func (d *Dispatcher) release(dels []chathook.Delivery) {
+	if len(dels) == 0 {
+		return
+	}
+	ids := make([]int64, len(dels))
+	d.mu.Lock()
+	for i, del := range dels {
+		ids[i] = del.ID
+		delete(d.held, del.ID)
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.cfg.Store.Release(ctx, d.owner, ids); err != nil {
+		d.cfg.Logger.Error("release deliveries", "deliveries", len(ids), "err", err)
+	}
+}
+
+// renew keeps the leases of held deliveries alive, so a long run of one
+// chat, or a slow receiver, never lets another dispatcher take them.
+func (d *Dispatcher) renew(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		ids := make([]int64, 0, len(d.held))
+		for id := range d.held {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		if err := d.cfg.Store.ExtendLeases(ctx, d.owner, ids, d.cfg.Now().Add(d.cfg.Lease)); err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("renew leases", "deliveries", len(ids), "err", err)
+		}
+	}
+}

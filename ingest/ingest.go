@@ -1,0 +1,352 @@
+// Package ingest turns what a source posts into chathook.Incoming values:
+// it decodes the JSON of SPEC section 6, validates every field, and names
+// the field when something is wrong. It does no I/O.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chathook/chathook"
+	"github.com/google/uuid"
+)
+
+// Limits of one message. MaxText is WhatsApp's own cap on a text message.
+const (
+	MaxText      = 65536 // characters
+	MaxBatch     = 1000  // messages in one batch
+	maxID        = 256   // message_id, chat.external_id: bytes
+	maxName      = 256   // names: characters
+	maxEmail     = 254   // RFC 5321
+	SkipAttachments = "attachments are not supported: only text and emoji messages are delivered"
+)
+
+// FieldError is a problem with one field of the input. Field is a path as
+// a person would write it: "messages[3].chat.external_id".
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// prefixed returns err with its field path under prefix.
+func prefixed(prefix string, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if fe.Field == "" || fe.Field == "body" {
+			return &FieldError{Field: prefix, Problem: fe.Problem}
+		}
+		return &FieldError{Field: prefix + "." + fe.Field, Problem: fe.Problem}
+	}
+	return err
+}
+
+type wireAccount struct {
+	Phone    string `json:"phone"`
+	FullName string `json:"full_name"`
+	Email    string `json:"email"`
+}
+
+type wireChat struct {
+	ExternalID string `json:"external_id"`
+	FullName   string `json:"full_name"`
+	IsGroup    bool   `json:"is_group"`
+	Phone      string `json:"phone"`
+}
+
+type wirePerson struct {
+	FullName string `json:"full_name"`
+	Phone    string `json:"phone"`
+}
+
+type wireSentBy struct {
+	FullName string `json:"full_name"`
+	Email    string `json:"email"`
+}
+
+type wireMessage struct {
+	Account     *wireAccount      `json:"account"`
+	Chat        *wireChat         `json:"chat"`
+	MessageID   string            `json:"message_id"`
+	Direction   string            `json:"direction"`
+	Timestamp   string            `json:"timestamp"`
+	Sender      *wirePerson       `json:"sender"`
+	Recipient   *wirePerson       `json:"recipient"`
+	SentBy      *wireSentBy       `json:"sent_by"`
+	Text        string            `json:"text"`
+	Attachments []json.RawMessage `json:"attachments"`
+}
+
+// Message decodes and validates one message. now stands in for a missing
+// timestamp.
+func Message(body []byte, now time.Time) (chathook.Incoming, error) {
+	var w wireMessage
+	if err := decode(body, &w); err != nil {
+		return chathook.Incoming{}, err
+	}
+	return w.validate(now)
+}
+
+// Batch decodes and validates {"messages": [...]}; an error names the
+// message by its index, and no message of a bad batch is returned.
+func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
+	var w struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if err := decode(body, &w); err != nil {
+		return nil, err
+	}
+	switch {
+	case w.Messages == nil:
+		return nil, fieldErr("messages", "required: a list of 1 to %d messages", MaxBatch)
+	case len(w.Messages) == 0:
+		return nil, fieldErr("messages", "empty: send 1 to %d messages", MaxBatch)
+	case len(w.Messages) > MaxBatch:
+		return nil, fieldErr("messages", "%d messages, more than the %d a batch may hold", len(w.Messages), MaxBatch)
+	}
+	out := make([]chathook.Incoming, len(w.Messages))
+	for i, raw := range w.Messages {
+		in, err := Message(raw, now)
+		if err != nil {
+			return nil, prefixed(fmt.Sprintf("messages[%d]", i), err)
+		}
+		out[i] = in
+	}
+	return out, nil
+}
+
+// Decode is the strict JSON of every API body: one value, no unknown
+// fields (a typo such as "direcion" would otherwise be dropped without a
+// word), nothing after it. Its errors are *FieldError.
+func Decode(body []byte, v any) error { return decode(body, v) }
+
+func decode(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fieldErr("body", "invalid JSON: more than one value")
+	}
+	return nil
+}
+
+// jsonError says what encoding/json found, naming the field when it can.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return fieldErr("body", "empty: a JSON object is required")
+	case errors.As(err, &syntax):
+		return fieldErr("body", "invalid JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fieldErr("body", "must be a JSON object, not %s", typ.Value)
+		}
+		return fieldErr(typ.Field, "must be %s, not %s", jsonType(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fieldErr(name, "unknown field")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fieldErr("body", "invalid JSON: it ends too soon")
+	}
+	return fieldErr("body", "invalid JSON: %v", err)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "a list"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return "a " + kind
+}
+
+func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
+	in := chathook.Incoming{MessageID: w.MessageID, Text: w.Text, UUID: newUUID()}
+	if w.Account == nil {
+		return in, fieldErr("account", "required: the WhatsApp account's phone, full_name and email")
+	}
+	if err := phone("account.phone", w.Account.Phone, true); err != nil {
+		return in, err
+	}
+	if err := name("account.full_name", w.Account.FullName); err != nil {
+		return in, err
+	}
+	if err := email("account.email", w.Account.Email); err != nil {
+		return in, err
+	}
+	in.Account = chathook.Account{Phone: w.Account.Phone, FullName: w.Account.FullName, Email: w.Account.Email}
+
+	if w.Chat == nil {
+		return in, fieldErr("chat", "required: at least the chat's external_id")
+	}
+	c := *w.Chat
+	if c.ExternalID == "" && !c.IsGroup {
+		c.ExternalID = c.Phone // a direct chat's id in WhatsApp is the contact's phone
+	}
+	if err := id("chat.external_id", c.ExternalID); err != nil {
+		return in, err
+	}
+	if err := name("chat.full_name", c.FullName); err != nil {
+		return in, err
+	}
+	if c.IsGroup {
+		c.Phone = "" // the wire format wants "" for a group
+	} else {
+		if c.Phone == "" && isPhone(c.ExternalID) {
+			c.Phone = c.ExternalID
+		}
+		if err := phone("chat.phone", c.Phone, false); err != nil {
+			return in, err
+		}
+	}
+	in.Chat = chathook.Chat{ExternalID: c.ExternalID, FullName: c.FullName, IsGroup: c.IsGroup, Phone: c.Phone}
+
+	if err := id("message_id", w.MessageID); err != nil {
+		return in, err
+	}
+	switch chathook.Direction(w.Direction) {
+	case chathook.Sent, chathook.Received:
+		in.Direction = chathook.Direction(w.Direction)
+	case "":
+		return in, fieldErr("direction", `required: "sent" or "received"`)
+	default:
+		return in, fieldErr("direction", `must be "sent" or "received", not %q`, w.Direction)
+	}
+	ts, err := timestamp(w.Timestamp, now)
+	if err != nil {
+		return in, err
+	}
+	in.Timestamp = ts
+
+	for _, p := range []struct {
+		field string
+		src   *wirePerson
+		dst   **chathook.Person
+	}{{"sender", w.Sender, &in.Sender}, {"recipient", w.Recipient, &in.Recipient}} {
+		if p.src == nil {
+			continue
+		}
+		if err := name(p.field+".full_name", p.src.FullName); err != nil {
+			return in, err
+		}
+		if err := phone(p.field+".phone", p.src.Phone, false); err != nil {
+			return in, err
+		}
+		*p.dst = &chathook.Person{FullName: p.src.FullName, Phone: p.src.Phone}
+	}
+	if w.SentBy != nil {
+		if err := name("sent_by.full_name", w.SentBy.FullName); err != nil {
+			return in, err
+		}
+		if err := email("sent_by.email", w.SentBy.Email); err != nil {
+			return in, err
+		}
+		in.SentByName = w.SentBy.FullName
+	}
+
+	if n := utf8.RuneCountInString(w.Text); n > MaxText {
+		return in, fieldErr("text", "too long: %d characters, more than the %d WhatsApp allows", n, MaxText)
+	}
+	if len(w.Attachments) > 0 {
+		in.SkipReason = SkipAttachments
+	} else if strings.TrimSpace(w.Text) == "" {
+		return in, fieldErr("text", "required: a text message needs text")
+	}
+	return in, nil
+}
+
+// timestamp parses RFC 3339 or the wire form; empty means now.
+func timestamp(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now.UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fieldErr("timestamp", `%q is not a time: use RFC 3339 ("2021-02-24T16:25:29Z") or "2021-02-24T16:25:29+0000"`, s)
+}
+
+func id(field, v string) error {
+	switch {
+	case v == "":
+		return fieldErr(field, "required")
+	case len(v) > maxID:
+		return fieldErr(field, "too long: %d bytes, at most %d", len(v), maxID)
+	case strings.ContainsFunc(v, func(r rune) bool { return r < ' ' }):
+		return fieldErr(field, "must not contain control characters")
+	}
+	return nil
+}
+
+func name(field, v string) error {
+	if n := utf8.RuneCountInString(v); n > maxName {
+		return fieldErr(field, "too long: %d characters, at most %d", n, maxName)
+	}
+	return nil
+}
+
+func email(field, v string) error {
+	if len(v) > maxEmail {
+		return fieldErr(field, "too long: %d bytes, at most %d", len(v), maxEmail)
+	}
+	if v != "" && (strings.Count(v, "@") != 1 || strings.HasPrefix(v, "@") || strings.HasSuffix(v, "@") || strings.ContainsAny(v, " <>\t\r\n")) {
+		return fieldErr(field, "%q is not an email address", v)
+	}
+	return nil
+}
+
+// phone accepts an international number: an optional "+" and 5 to 20
+// digits, no spaces, so that one number is always spelled one way.
+func phone(field, v string, required bool) error {
+	if v == "" {
+		if required {
+			return fieldErr(field, `required: the number in international form, e.g. "+972500000000"`)
+		}
+		return nil
+	}
+	if !isPhone(v) {
+		return fieldErr(field, `%q is not a phone number: use "+" and 5 to 20 digits, e.g. "+972500000000"`, v)
+	}
+	return nil
+}
+
+func isPhone(v string) bool {
+	digits := strings.TrimPrefix(v, "+")
+	if len(digits) < 5 || len(digits) > 20 {
+		return false
+	}
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// newUUID returns a version 7 UUID: random, yet ordered by time, which
+// keeps the index on messages.uuid compact.
+func newUUID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
