@@ -19,11 +19,11 @@ import (
 
 // Limits of one message. MaxText is WhatsApp's own cap on a text message.
 const (
-	MaxText      = 65536 // characters
-	MaxBatch     = 1000  // messages in one batch
-	maxID        = 256   // message_id, chat.external_id: bytes
-	maxName      = 256   // names: characters
-	maxEmail     = 254   // RFC 5321
+	MaxText         = 65536 // characters
+	MaxBatch        = 1000  // messages in one batch
+	maxID           = 256   // message_id, chat.external_id: bytes
+	maxName         = 256   // names: characters
+	maxEmail        = 254   // RFC 5321
 	SkipAttachments = "attachments are not supported: only text and emoji messages are delivered"
 )
 
