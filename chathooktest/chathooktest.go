@@ -1,0 +1,245 @@
+// Package chathooktest runs chathook in-process for tests and benchmarks:
+// a real SQLite file, a real HTTP listener on loopback, and a Sink that
+// receives webhooks on a real socket.
+package chathooktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/store"
+)
+
+// TB is what the helpers need of *testing.T and *testing.B.
+type TB interface {
+	testing.TB
+}
+
+// Service is a running chathook.
+type Service struct {
+	URL   string // http://127.0.0.1:port
+	Store store.Store
+	DB    string // the --db value, to start another service on the same file
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Options tune Start; the zero value is fine.
+type Options struct {
+	DB     string     // --db; default a fresh file in t.TempDir()
+	Config app.Config // Addr, DB and Logger are filled in
+}
+
+// Start runs a service until the test ends (or Stop). It allows private
+// targets, since test sinks listen on loopback.
+func Start(t TB, opt Options) *Service {
+	t.Helper()
+	if opt.DB == "" {
+		opt.DB = "sqlite:" + filepath.Join(t.TempDir(), "chathook.db")
+	}
+	cfg := opt.Config
+	cfg.DB = opt.DB
+	cfg.AllowPrivateTargets = true
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := app.OpenStore(ctx, cfg.DB)
+	if err != nil {
+		cancel()
+		t.Fatalf("open store: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatalf("listen: %v", err)
+	}
+	url := "http://" + ln.Addr().String()
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = url
+	}
+	s := &Service{URL: url, Store: st, DB: cfg.DB, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := app.New(cfg, st).Serve(ctx, ln)
+		st.Close()
+		s.done <- err
+	}()
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// Stop shuts the service down as SIGTERM would and waits for it. It may be
+// called more than once.
+func (s *Service) Stop(t TB) {
+	t.Helper()
+	s.cancel()
+	if err, ok := <-s.done; ok {
+		close(s.done)
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}
+
+// Workspace is a workspace created in a service's store.
+type Workspace struct {
+	app.Created
+	svc *Service
+}
+
+// NewWorkspace creates a workspace as `chathook workspace create` does.
+func (s *Service) NewWorkspace(t TB, name string) *Workspace {
+	t.Helper()
+	c, err := app.CreateWorkspace(context.Background(), s.Store, name, "owner@"+name+".example", "Owner of "+name)
+	if err != nil {
+		t.Fatalf("create workspace: %v", err)
+	}
+	return &Workspace{Created: c, svc: s}
+}
+
+// Do sends an API request with the workspace's token and returns the
+// status and body.
+func (w *Workspace) Do(t TB, method, path string, body any) (int, []byte) {
+	t.Helper()
+	return Do(t, method, w.svc.URL+path, w.APIToken, body)
+}
+
+// Do sends a request; body is sent as is when it is []byte or a string,
+// and as JSON otherwise. token "" sends no Authorization header.
+func Do(t TB, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = bytes.NewReader([]byte(b))
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read answer: %v", err)
+	}
+	return resp.StatusCode, data
+}
+
+// PointAt sets the workspace's webhook URL and enables it.
+func (w *Workspace) PointAt(t TB, url string) {
+	t.Helper()
+	status, body := w.Do(t, http.MethodPut, "/api/v1/webhooks/outbound", map[string]any{"url": url, "enabled": true})
+	if status != http.StatusOK {
+		t.Fatalf("point webhook at %s: %d %s", url, status, body)
+	}
+}
+
+// Received is one request a Sink got.
+type Received struct {
+	Header http.Header
+	Body   []byte
+	At     time.Time
+}
+
+// Sink is a webhook receiver on a real loopback socket. It answers 204
+// unless Respond says otherwise.
+type Sink struct {
+	*httptest.Server
+	mu       sync.Mutex
+	got      []Received
+	attempts int
+	more chan struct{}
+	// Respond, when set, picks the status of each request (n counts from 1).
+	Respond func(n int, r *http.Request) int
+}
+
+// NewSink starts a sink that is closed when the test ends.
+func NewSink(t TB) *Sink {
+	s := &Sink{more: make(chan struct{}, 1)}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.attempts++
+	n := s.attempts
+	respond := s.Respond
+	s.mu.Unlock()
+	status := http.StatusNoContent
+	if respond != nil {
+		status = respond(n, r)
+	}
+	if status >= 200 && status < 300 {
+		s.mu.Lock()
+		s.got = append(s.got, Received{Header: r.Header.Clone(), Body: body, At: time.Now()})
+		s.mu.Unlock()
+		select {
+		case s.more <- struct{}{}:
+		default:
+		}
+	}
+	w.WriteHeader(status)
+}
+
+// Attempts counts every request, whatever it was answered.
+func (s *Sink) Attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts
+}
+
+// Got returns the requests accepted with a 2xx so far.
+func (s *Sink) Got() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.got...)
+}
+
+// WaitFor waits until the sink has accepted n requests, failing the test
+// after timeout. It returns what was accepted.
+func (s *Sink) WaitFor(t TB, n int, timeout time.Duration) []Received {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if got := s.Got(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.more:
+		case <-deadline:
+			t.Fatalf("sink: %d of %d requests after %s", len(s.Got()), n, timeout)
+		}
+	}
+}
