@@ -177,7 +177,7 @@ type Sink struct {
 	mu       sync.Mutex
 	got      []Received
 	attempts int
-	more chan struct{}
+	more     chan struct{}
 	// Respond, when set, picks the status of each request (n counts from 1).
 	Respond func(n int, r *http.Request) int
 }
