@@ -263,6 +263,12 @@ func (d *Dispatcher) finisher(results <-chan store.Finished) {
 		}
 		d.unhold(batch)
 		d.Kick() // the next deliveries of these chats may be claimable now
+		for _, f := range batch {
+			// A retry due before the next poll is woken for on time.
+			if wait := f.RetryAt.Sub(d.cfg.Now()); !f.RetryAt.IsZero() && wait < d.cfg.Poll {
+				time.AfterFunc(wait, d.Kick)
+			}
+		}
 	}
 }
 
