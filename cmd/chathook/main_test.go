@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestWorkspaceCreatePrintsOneJSONObject(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"workspace", "create", "--db", db, "--name", "Acme", "--owner-email", "owner@acme.example", "--owner-name", "Olga"},
+		env(nil), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	var got struct {
+		WorkspaceID   string `json:"workspace_id"`
+		APIToken      string `json:"api_token"`
+		WebhookSecret string `json:"webhook_secret"`
+	}
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("stdout is not the JSON object of SPEC 6: %v", err)
+	}
+	if rest, _ := bufio.NewReader(dec.Buffered()).ReadString(0); strings.TrimSpace(rest) != "" || stdout.Len() != 0 {
+		t.Errorf("more than one JSON object on stdout: %q", rest)
+	}
+	if got.WorkspaceID == "" || len(got.APIToken) < 32 || !strings.HasPrefix(got.WebhookSecret, "whsec_") {
+		t.Errorf("created %+v", got)
+	}
+}
+
+func TestWorkspaceCreateUsage(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	for name, args := range map[string][]string{
+		"no name":       {"--db", db, "--owner-email", "o@acme.example"},
+		"no email":      {"--db", db, "--name", "Acme"},
+		"unknown flag":  {"--db", db, "--name", "Acme", "--owner-email", "o@acme.example", "--colour", "red"},
+		"stray operand": {"--db", db, "--name", "Acme", "--owner-email", "o@acme.example", "extra"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), append([]string{"workspace", "create"}, args...), env(nil), &stdout, &stderr); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if stdout.Len() != 0 || stderr.Len() == 0 {
+				t.Errorf("stdout %q, stderr %q: the error belongs on stderr alone", stdout.String(), stderr.String())
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"workspace", "create", "--db", db, "--name", "Acme", "--owner-email", "not-an-email"},
+		env(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "owner-email") {
+		t.Errorf("a bad email: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// CHATHOOK_DB is used when --db is absent, and --db wins over it.
+func TestDBFromEnvAndFlag(t *testing.T) {
+	dir := t.TempDir()
+	fromEnv, fromFlag := filepath.Join(dir, "env.db"), filepath.Join(dir, "flag.db")
+	vars := env(map[string]string{"CHATHOOK_DB": "sqlite:" + fromEnv})
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"workspace", "create", "--name", "A", "--owner-email", "o@a.example"}, vars, &out, &errs); code != 0 {
+		t.Fatal(errs.String())
+	}
+	if code := run(context.Background(), []string{"workspace", "create", "--db", "sqlite:" + fromFlag, "--name", "B", "--owner-email", "o@b.example"}, vars, &out, &errs); code != 0 {
+		t.Fatal(errs.String())
+	}
+	for _, p := range []string{fromEnv, fromFlag} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s not created: %v", p, err)
+		}
+	}
+}
+
+func TestServeSettings(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(t *testing.T, addr, db, base, smtp, from string, private bool)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, addr, db, base, smtp, from string, private bool) {
+			if addr != "127.0.0.1:8080" || db != "sqlite:chathook.db" || base != "http://127.0.0.1:8080" ||
+				smtp != "" || from != "chathook@localhost" || private {
+				t.Errorf("defaults: %s %s %s %q %s %v", addr, db, base, smtp, from, private)
+			}
+		}},
+		{"env", nil, map[string]string{
+			"CHATHOOK_ADDR": "0.0.0.0:9000", "CHATHOOK_DB": "sqlite:/tmp/x.db", "CHATHOOK_BASE_URL": "https://hook.example",
+			"CHATHOOK_SMTP_URL": "smtp://mail:25", "CHATHOOK_MAIL_FROM": "a@b.example", "CHATHOOK_ALLOW_PRIVATE_TARGETS": "true",
+		}, func(t *testing.T, addr, db, base, smtp, from string, private bool) {
+			if addr != "0.0.0.0:9000" || db != "sqlite:/tmp/x.db" || base != "https://hook.example" ||
+				smtp != "smtp://mail:25" || from != "a@b.example" || !private {
+				t.Errorf("from env: %s %s %s %s %s %v", addr, db, base, smtp, from, private)
+			}
+		}},
+		{"flags win", []string{"--addr", "127.0.0.1:7000", "--allow-private-targets=false"},
+			map[string]string{"CHATHOOK_ADDR": "0.0.0.0:9000", "CHATHOOK_ALLOW_PRIVATE_TARGETS": "1"},
+			func(t *testing.T, addr, db, base, smtp, from string, private bool) {
+				if addr != "127.0.0.1:7000" || base != "http://127.0.0.1:7000" || private {
+					t.Errorf("flags: %s %s %v", addr, base, private)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.want(t, cfg.Addr, cfg.DB, cfg.BaseURL, cfg.SMTPURL, cfg.MailFrom, cfg.AllowPrivateTargets)
+		})
+	}
+	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_ALLOW_PRIVATE_TARGETS": "maybe"}), &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "CHATHOOK_ALLOW_PRIVATE_TARGETS") {
+		t.Errorf("a bad boolean in the environment: err = %v", err)
+	}
+}
+
+// TestBinaryServesAndStopsOnSIGTERM builds the real binary, runs serve,
+// checks /healthz, and stops it with SIGTERM: it must exit 0, promptly.
+func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "chathook")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+filepath.Join(dir, "s.db"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	addr := ""
+	for addr == "" && lines.Scan() {
+		if m := regexp.MustCompile(`msg="chathook serving" addr=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("the service never said where it listens")
+	}
+	go func() {
+		for lines.Scan() { // keep reading so the service never blocks on a full pipe
+		}
+	}()
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20s after SIGTERM")
+	}
+}
