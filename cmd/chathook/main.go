@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -130,6 +131,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + cfg.Addr
+	}
+	// Every chat_url and permalink is built on it: a typo would reach every receiver.
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return cfg, fmt.Errorf("--base-url: %q is not an absolute http(s) URL without query or fragment", cfg.BaseURL)
 	}
 	return cfg, nil
 }

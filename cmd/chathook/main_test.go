@@ -129,6 +129,11 @@ func TestServeSettings(t *testing.T) {
 			c.want(t, cfg.Addr, cfg.DB, cfg.BaseURL, cfg.SMTPURL, cfg.MailFrom, cfg.AllowPrivateTargets)
 		})
 	}
+	for _, bad := range []string{"chathook.example.com", "ftp://x.example", "https://x.example/?a=1", "http://"} {
+		if _, err := parseServe([]string{"--base-url", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--base-url") {
+			t.Errorf("--base-url %q: err = %v", bad, err)
+		}
+	}
 	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_ALLOW_PRIVATE_TARGETS": "maybe"}), &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "CHATHOOK_ALLOW_PRIVATE_TARGETS") {
 		t.Errorf("a bad boolean in the environment: err = %v", err)
