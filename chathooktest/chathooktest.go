@@ -233,13 +233,16 @@ func (s *Sink) WaitFor(t TB, n int, timeout time.Duration) []Received {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		if got := s.Got(); len(got) >= n {
-			return got
+		s.mu.Lock()
+		have := len(s.got)
+		s.mu.Unlock()
+		if have >= n {
+			return s.Got()
 		}
 		select {
 		case <-s.more:
 		case <-deadline:
-			t.Fatalf("sink: %d of %d requests after %s", len(s.Got()), n, timeout)
+			t.Fatalf("sink: %d of %d requests after %s", have, n, timeout)
 		}
 	}
 }
