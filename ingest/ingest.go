@@ -92,7 +92,7 @@ type wireMessage struct {
 // timestamp.
 func Message(body []byte, now time.Time) (chathook.Incoming, error) {
 	var w wireMessage
-	if err := decode(body, &w); err != nil {
+	if err := Decode(body, &w); err != nil {
 		return chathook.Incoming{}, err
 	}
 	return w.validate(now)
@@ -104,7 +104,7 @@ func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
 	var w struct {
 		Messages []json.RawMessage `json:"messages"`
 	}
-	if err := decode(body, &w); err != nil {
+	if err := Decode(body, &w); err != nil {
 		return nil, err
 	}
 	switch {
@@ -129,9 +129,7 @@ func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
 // Decode is the strict JSON of every API body: one value, no unknown
 // fields (a typo such as "direcion" would otherwise be dropped without a
 // word), nothing after it. Its errors are *FieldError.
-func Decode(body []byte, v any) error { return decode(body, v) }
-
-func decode(body []byte, v any) error {
+func Decode(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
