@@ -168,8 +168,14 @@ type Webhook struct {
 	Granularity         Granularity
 	Secret              string // whsec_ + base64 key
 	ConsecutiveFailures int
-	DisabledReason      string
+	DisabledReason      string    // why it was disabled automatically; "" otherwise
+	DisabledAt          time.Time // when; zero unless disabled automatically
+	LastError           string    // of the latest failed attempt
 }
+
+// DisableAfter consecutive failed attempts, a webhook is disabled
+// automatically and its owner is emailed.
+const DisableAfter = 10
 
 // WebhookUpdate changes the fields that are not nil.
 type WebhookUpdate struct {
@@ -177,6 +183,9 @@ type WebhookUpdate struct {
 	Enabled     *bool
 	Granularity *Granularity
 	Secret      *string
+	// DiscardPending drops every delivery waiting (not in flight), each
+	// recorded as discarded in the log, instead of sending it.
+	DiscardPending bool
 }
 
 // ChatUpdate changes the fields that are not nil.
@@ -201,6 +210,7 @@ type Delivery struct {
 // Outcome is the result of one attempt at a Delivery.
 type Outcome struct {
 	DeliveryID int64
+	URL        string // where it was POSTed
 	At         time.Time
 	Status     int // HTTP status, 0 when there was no response
 	Err        string
@@ -209,3 +219,55 @@ type Outcome struct {
 
 // OK reports whether the attempt succeeded: any 2xx.
 func (o Outcome) OK() bool { return o.Err == "" && o.Status >= 200 && o.Status < 300 }
+
+// Delivery states, as the activity log and the detailed log show them.
+const (
+	StatePending   = "pending"
+	StateRetrying  = "retrying" // in the log: failed, another attempt will follow
+	StateDelivered = "delivered"
+	StateFailed    = "failed" // no attempts left
+	StateDiscarded = "discarded"
+)
+
+// Activity is one delivery as the activity log shows it.
+type Activity struct {
+	DeliveryID int64
+	EventID    string
+	Kind       string // "message" or "bundle"
+	ChatID     int64
+	ChatName   string
+	Messages   int
+	State      string
+	Attempts   int
+	At         time.Time // of the latest attempt, or of the discard
+	Status     int       // HTTP status of the latest attempt, 0 if none
+	Err        string
+	Duration   time.Duration
+}
+
+// Attempt is one row of the detailed log: an attempt, or a discard.
+type Attempt struct {
+	At         time.Time
+	EventID    string
+	DeliveryID int64
+	Kind       string
+	ChatID     int64
+	Messages   int
+	Attempt    int
+	URL        string
+	Outcome    string // delivered, retrying, failed, discarded
+	Status     int
+	Err        string
+	Duration   time.Duration
+}
+
+// Email is an owner notice waiting in the outbox.
+type Email struct {
+	ID        int64
+	Workspace Workspace
+	Kind      string // "webhook_disabled"
+	Reason    string
+	LastError string
+	CreatedAt time.Time
+	Attempts  int
+}

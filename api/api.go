@@ -63,6 +63,8 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.postMessage}))
 	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.postBatch}))
 	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook, http.MethodPut: s.putWebhook}))
+	s.mux.Handle("/api/v1/webhooks/outbound/activity", s.auth(methods{http.MethodGet: s.getActivity}))
+	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.putChat}))
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)

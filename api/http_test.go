@@ -187,7 +187,7 @@ func TestWebhookSettings(t *testing.T) {
 		})
 	}
 	_, body := ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound", nil)
-	want := `{"url":"https://hook.example/in","enabled":true,"granularity":"none","secret":"` + ws.WebhookSecret + `","consecutive_failures":0,"disabled_reason":""}` + "\n"
+	want := `{"url":"https://hook.example/in","enabled":true,"granularity":"none","secret":"` + ws.WebhookSecret + `","consecutive_failures":0,"disabled_reason":"","disabled_at":"","last_error":""}` + "\n"
 	if string(body) != want {
 		t.Errorf("after refused PUTs:\n got %s\nwant %s", body, want)
 	}

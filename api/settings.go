@@ -18,12 +18,19 @@ type webhookJSON struct {
 	Secret              string `json:"secret"`
 	ConsecutiveFailures int    `json:"consecutive_failures"`
 	DisabledReason      string `json:"disabled_reason"`
+	DisabledAt          string `json:"disabled_at"` // "" unless disabled automatically
+	LastError           string `json:"last_error"`
 }
 
 func webhookAnswer(wh chathook.Webhook) webhookJSON {
+	disabledAt := ""
+	if !wh.DisabledAt.IsZero() {
+		disabledAt = payload.Time(wh.DisabledAt)
+	}
 	return webhookJSON{
 		URL: wh.URL, Enabled: wh.Enabled, Granularity: string(wh.Granularity), Secret: wh.Secret,
 		ConsecutiveFailures: wh.ConsecutiveFailures, DisabledReason: wh.DisabledReason,
+		DisabledAt: disabledAt, LastError: wh.LastError,
 	}
 }
 
@@ -38,6 +45,8 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 
 // putWebhook changes any of url, enabled, granularity and secret; what is
 // left out stays as it is. Nothing changes unless every field is valid.
+// "discard_pending": true drops what waits (usually sent with
+// "enabled": true after an automatic disable) instead of delivering it.
 func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r, maxSettingBody)
 	if !ok {
@@ -48,12 +57,13 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		Enabled     *bool   `json:"enabled"`
 		Granularity *string `json:"granularity"`
 		Secret      *string `json:"secret"`
+		Discard     bool    `json:"discard_pending"`
 	}
 	if err := ingest.Decode(body, &in); err != nil {
 		writeInputError(w, err)
 		return
 	}
-	var u chathook.WebhookUpdate
+	u := chathook.WebhookUpdate{DiscardPending: in.Discard}
 	if in.URL != nil {
 		// "" is allowed: it unsets the URL, and new messages stop queueing.
 		if *in.URL != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/sqlite"
@@ -35,6 +36,11 @@ type Config struct {
 	SMTPURL             string
 	MailFrom            string
 	AllowPrivateTargets bool
+
+	// LogRetention is how long the detailed log keeps an attempt: 30 days.
+	LogRetention time.Duration
+	// MailPoll is how often the outbox is read; zero takes notify's default.
+	MailPoll time.Duration
 
 	// Delivery tuning; zero values take deliver's defaults.
 	DeliveryTimeout time.Duration
@@ -101,13 +107,27 @@ type Service struct {
 	cfg        Config
 	store      store.Store
 	dispatcher *deliver.Dispatcher
+	notifier   *notify.Notifier
 	handler    http.Handler
 }
 
+// DefaultLogRetention keeps a month of attempts: enough to troubleshoot
+// last month's invoice run, small enough not to grow without end.
+const DefaultLogRetention = 30 * 24 * time.Hour
+
 // New assembles the service on an open store.
-func New(cfg Config, st store.Store) *Service {
+func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.LogRetention <= 0 {
+		cfg.LogRetention = DefaultLogRetention
+	}
+	n, err := notify.New(notify.Config{
+		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
+	})
+	if err != nil {
+		return nil, err
 	}
 	d := deliver.New(deliver.Config{
 		Store: st, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
@@ -117,7 +137,7 @@ func New(cfg Config, st store.Store) *Service {
 	h := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick,
 	})
-	return &Service{cfg: cfg, store: st, dispatcher: d, handler: h}
+	return &Service{cfg: cfg, store: st, dispatcher: d, notifier: n, handler: h}, nil
 }
 
 // Handler is the service's HTTP handler.
@@ -136,6 +156,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.dispatcher.Run(ctx) })
+	wg.Go(func() { _ = s.notifier.Run(ctx) })
+	wg.Go(func() { s.prune(ctx) })
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version)
@@ -155,4 +177,24 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.cfg.Logger.Info("stopped")
 	return err
+}
+
+// prune deletes attempts older than the retention, at start and hourly.
+func (s *Service) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.store.PruneAttempts(ctx, time.Now().Add(-s.cfg.LogRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Error("prune the detailed log", "err", err)
+		case n > 0:
+			s.cfg.Logger.Info("pruned the detailed log", "attempts", n, "older_than", s.cfg.LogRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

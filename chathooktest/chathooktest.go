@@ -71,8 +71,13 @@ func Start(t TB, opt Options) *Service {
 		cfg.BaseURL = url
 	}
 	s := &Service{URL: url, Store: st, DB: cfg.DB, cancel: cancel, done: make(chan error, 1)}
+	svc, err := app.New(cfg, st)
+	if err != nil {
+		cancel()
+		t.Fatalf("new service: %v", err)
+	}
 	go func() {
-		err := app.New(cfg, st).Serve(ctx, ln)
+		err := svc.Serve(ctx, ln)
 		st.Close()
 		s.done <- err
 	}()

@@ -199,7 +199,7 @@ func (d *Dispatcher) deliverRun(ctx, postCtx context.Context, run []chathook.Del
 // attempt makes one signed POST of a delivery.
 func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathook.Outcome {
 	start := d.cfg.Now()
-	out := chathook.Outcome{DeliveryID: del.ID, At: start}
+	out := chathook.Outcome{DeliveryID: del.ID, URL: del.Webhook.URL, At: start}
 	defer func() { out.Duration = time.Since(start) }()
 
 	key, err := payload.ParseSecret(del.Webhook.Secret)

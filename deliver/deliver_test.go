@@ -264,7 +264,10 @@ func TestPrivateTargetRefusedAtConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	watch := logWatch{records: make(chan slog.Record, 100)}
-	svc := app.New(app.Config{Logger: slog.New(watch), RetrySchedule: fast.RetrySchedule}, st)
+	svc, err := app.New(app.Config{Logger: slog.New(watch), RetrySchedule: fast.RetrySchedule}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -45,11 +45,31 @@ type Store interface {
 	ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) error
 	// Finish records the outcome of attempts: a success marks the delivery
 	// delivered; a failure makes it due again at retryAt (zero: failed for
-	// good). Either way the lease is released.
+	// good). Either way the lease is released, the attempt is logged and
+	// the webhook's consecutive failures are reset or counted. The failure
+	// that reaches chathook.DisableAfter disables the webhook and queues
+	// exactly one owner email, in the same transaction.
 	Finish(ctx context.Context, outcomes []Finished) error
 	// Release gives back leases without an attempt, so the deliveries are
 	// claimable again at once.
 	Release(ctx context.Context, owner string, ids []int64) error
+
+	// Activity returns a workspace's latest deliveries that were attempted
+	// or discarded, newest first.
+	Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error)
+	// Attempts calls fn for each log row of a workspace at or after since,
+	// oldest first, reading as it goes: the log is never held in memory.
+	Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error
+	// PruneAttempts deletes log rows older than before.
+	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
+
+	// DueEmails returns outbox emails due at now, oldest first.
+	DueEmails(ctx context.Context, now time.Time, limit int) ([]chathook.Email, error)
+	// EmailDone marks an email sent, or logged when no SMTP server is set.
+	EmailDone(ctx context.Context, id int64, at time.Time, logged bool) error
+	// EmailFailed records a failed send, to try again at retryAt (zero:
+	// give up).
+	EmailFailed(ctx context.Context, id int64, failure string, retryAt time.Time) error
 
 	Ping(ctx context.Context) error
 	Close() error

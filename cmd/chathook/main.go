@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/chathook/chathook/app"
 )
@@ -99,6 +100,17 @@ func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
 	s.fs.BoolVar(p, flagName, def, help+" (env "+env+")")
 }
 
+func (s *settings) duration(p *time.Duration, flagName, env string, def time.Duration, help string) {
+	if v := s.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("%s: %q is not a duration such as 720h", env, v)
+		}
+		def = d
+	}
+	s.fs.DurationVar(p, flagName, def, help+" (env "+env+")")
+}
+
 func (s *settings) parse(args []string) error {
 	if s.err != nil {
 		return s.err
@@ -126,8 +138,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	s.string(&cfg.MailFrom, "mail-from", "CHATHOOK_MAIL_FROM", "chathook@localhost", "sender address of owner emails")
 	s.bool(&cfg.AllowPrivateTargets, "allow-private-targets", "CHATHOOK_ALLOW_PRIVATE_TARGETS", false,
 		"allow webhook URLs that resolve to loopback, private, link-local or metadata addresses")
+	s.duration(&cfg.LogRetention, "log-retention", "CHATHOOK_LOG_RETENTION", app.DefaultLogRetention,
+		"how long the detailed log keeps each delivery attempt")
 	if err := s.parse(args); err != nil {
 		return cfg, err
+	}
+	if cfg.LogRetention <= 0 {
+		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + cfg.Addr
@@ -149,7 +166,11 @@ func serve(ctx context.Context, cfg app.Config) error {
 	if err != nil {
 		return err
 	}
-	return app.New(cfg, st).Serve(ctx, ln)
+	svc, err := app.New(cfg, st)
+	if err != nil {
+		return err
+	}
+	return svc.Serve(ctx, ln)
 }
 
 func workspaceCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -123,7 +124,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	return err
 }
 
-// Finish records attempt outcomes in one transaction.
+// Finish records attempt outcomes in one transaction; see store.Store.
 func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -133,25 +134,70 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET
+	f := finishTx{tx: tx}
+	if f.update, err = tx.PrepareContext(ctx, `UPDATE deliveries SET
 		state = ?, attempts = attempts + 1, due_at = ?, finished_at = ?, last_status = ?, last_error = ?,
-		lease_until = 0, lease_owner = ''
-		WHERE id = ?`)
-	if err != nil {
+		last_attempt_at = ?, last_duration_ms = ?, lease_until = 0, lease_owner = ''
+		WHERE id = ? RETURNING workspace_id, event_id, kind, chat_id, messages, attempts`); err != nil {
+		return err
+	}
+	if f.log, err = tx.PrepareContext(ctx, `INSERT INTO attempts
+		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		return err
 	}
 	for _, o := range outcomes {
-		state, due, finished := "delivered", ms(o.At), ms(o.At)
-		switch {
-		case o.OK():
-		case o.RetryAt.IsZero():
-			state = "failed"
-		default:
-			state, due, finished = "pending", ms(o.RetryAt), 0
-		}
-		if _, err := stmt.ExecContext(ctx, state, due, finished, o.Status, o.Err, o.DeliveryID); err != nil {
+		if err := f.one(ctx, o); err != nil {
 			return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, err)
 		}
 	}
 	return tx.Commit()
+}
+
+type finishTx struct {
+	tx          *sql.Tx
+	update, log *sql.Stmt
+}
+
+func (f *finishTx) one(ctx context.Context, o store.Finished) error {
+	state, due, finished, logged := chathook.StateDelivered, ms(o.At), ms(o.At), chathook.StateDelivered
+	switch {
+	case o.OK():
+	case o.RetryAt.IsZero():
+		state, logged = chathook.StateFailed, chathook.StateFailed
+	default:
+		state, due, finished, logged = chathook.StatePending, ms(o.RetryAt), 0, chathook.StateRetrying
+	}
+	var workspaceID string
+	var a chathook.Attempt
+	if err := f.update.QueryRowContext(ctx, state, due, finished, o.Status, o.Err, ms(o.At), o.Duration.Milliseconds(),
+		o.DeliveryID).Scan(&workspaceID, &a.EventID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt); err != nil {
+		return err
+	}
+	if _, err := f.log.ExecContext(ctx, workspaceID, o.DeliveryID, a.EventID, a.Kind, a.ChatID, a.Messages, a.Attempt,
+		ms(o.At), o.URL, logged, o.Status, o.Duration.Milliseconds(), o.Err); err != nil {
+		return fmt.Errorf("log attempt: %w", err)
+	}
+	if o.OK() {
+		_, err := f.tx.ExecContext(ctx, `UPDATE webhooks SET consecutive_failures = 0 WHERE workspace_id = ? AND consecutive_failures <> 0`, workspaceID)
+		return err
+	}
+	var failures int
+	var enabled bool
+	if err := f.tx.QueryRowContext(ctx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_error = ?
+		WHERE workspace_id = ? RETURNING consecutive_failures, enabled`, o.Err, workspaceID).Scan(&failures, &enabled); err != nil {
+		return err
+	}
+	if failures < chathook.DisableAfter || !enabled {
+		return nil
+	}
+	reason := fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)
+	if _, err := f.tx.ExecContext(ctx, `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`,
+		reason, ms(o.At), workspaceID); err != nil {
+		return err
+	}
+	// The email goes out with the disable or not at all: one per disable.
+	_, err := f.tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+		VALUES (?, 'webhook_disabled', ?, ?, ?, ?)`, workspaceID, reason, o.Err, ms(o.At), ms(o.At))
+	return err
 }

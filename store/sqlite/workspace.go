@@ -45,15 +45,20 @@ func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathoo
 	return ws, err
 }
 
-const webhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason`
+const webhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanWebhook(row scanner) (chathook.Webhook, error) {
 	var w chathook.Webhook
-	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &w.Granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason)
+	var disabledAt int64
+	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &w.Granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
+		&disabledAt, &w.LastError)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = chathook.ErrNotFound
+	}
+	if disabledAt != 0 {
+		w.DisabledAt = fromMS(disabledAt)
 	}
 	return w, err
 }
@@ -63,9 +68,20 @@ func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webho
 	return scanWebhook(s.r.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ?`, workspaceID))
 }
 
-// UpdateWebhook changes the given fields. Enabling the webhook clears the
-// reason it was disabled for and its failure count.
+// UpdateWebhook changes the given fields in one transaction. Enabling a
+// disabled webhook clears why it was disabled and its failure count, and
+// makes every waiting delivery due at once; DiscardPending discards them.
 func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return chathook.Webhook{}, err
+	}
+	defer tx.Rollback()
+	before, err := scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ?`, workspaceID))
+	if err != nil {
+		return before, err
+	}
+	now := ms(time.Now())
 	var sets []string
 	var args []any
 	if u.URL != nil {
@@ -80,12 +96,45 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 	if u.Enabled != nil {
 		sets, args = append(sets, "enabled = ?"), append(args, *u.Enabled)
 		if *u.Enabled {
-			sets = append(sets, "disabled_reason = ''", "consecutive_failures = 0")
+			sets = append(sets, "disabled_reason = ''", "disabled_at = 0", "consecutive_failures = 0")
 		}
 	}
-	sets, args = append(sets, "updated_at = ?"), append(args, ms(time.Now()), workspaceID)
-	return scanWebhook(s.w.QueryRowContext(ctx,
+	sets, args = append(sets, "updated_at = ?"), append(args, now, workspaceID)
+	wh, err := scanWebhook(tx.QueryRowContext(ctx,
 		`UPDATE webhooks SET `+strings.Join(sets, ", ")+` WHERE workspace_id = ? RETURNING `+webhookColumns, args...))
+	if err != nil {
+		return wh, err
+	}
+	if u.DiscardPending {
+		if err := discardPending(ctx, tx, workspaceID, wh.URL, now); err != nil {
+			return wh, err
+		}
+	}
+	if wh.Enabled && !before.Enabled {
+		// What waited behind a disabled webhook goes out now, not at the
+		// end of its backoff.
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET due_at = ?
+			WHERE workspace_id = ? AND state = 'pending' AND due_at > ?`, now, workspaceID, now); err != nil {
+			return wh, err
+		}
+	}
+	return wh, tx.Commit()
+}
+
+// discardPending discards every waiting delivery that is not in flight,
+// and logs each as discarded.
+func discardPending(ctx context.Context, tx *sql.Tx, workspaceID, url string, now int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
+		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
+		FROM deliveries WHERE workspace_id = ? AND state = 'pending' AND lease_until < ?`,
+		now, url, workspaceID, now); err != nil {
+		return fmt.Errorf("log discards: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
+		last_error = 'discarded by the user'
+		WHERE workspace_id = ? AND state = 'pending' AND lease_until < ?`, now, now, workspaceID, now)
+	return err
 }
 
 // UpdateChat changes a chat's name and responsible teammate.

@@ -1,0 +1,146 @@
+package api
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/payload"
+)
+
+// ActivityEntries is how many deliveries the activity log shows.
+const ActivityEntries = 10
+
+type activityJSON struct {
+	Time       string `json:"time"`
+	WebhookID  string `json:"webhook_id"`
+	Kind       string `json:"kind"`
+	ChatID     string `json:"chat_id"`
+	ChatName   string `json:"chat_name"`
+	Messages   int    `json:"messages"`
+	Status     string `json:"status"`
+	HTTPStatus int    `json:"http_status"`
+	Error      string `json:"error"`
+	DurationMS int64  `json:"duration_ms"`
+	Attempts   int    `json:"attempts"`
+}
+
+func (s *Server) getActivity(w http.ResponseWriter, r *http.Request) {
+	acts, err := s.cfg.Store.Activity(r.Context(), workspace(r).ID, ActivityEntries)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := struct {
+		Entries []activityJSON `json:"entries"`
+	}{Entries: make([]activityJSON, len(acts))}
+	for i, a := range acts {
+		out.Entries[i] = activityJSON{
+			Time: payload.Time(a.At), WebhookID: a.EventID, Kind: a.Kind, ChatID: strconv.FormatInt(a.ChatID, 10),
+			ChatName: a.ChatName, Messages: a.Messages, Status: a.State, HTTPStatus: a.Status, Error: a.Err,
+			DurationMS: a.Duration.Milliseconds(), Attempts: a.Attempts,
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// logColumns heads the CSV download; JSON lines use the same names.
+var logColumns = []string{"time", "webhook_id", "delivery_id", "kind", "chat_id", "messages", "attempt", "url",
+	"outcome", "http_status", "duration_ms", "error"}
+
+type logJSON struct {
+	Time       string `json:"time"`
+	WebhookID  string `json:"webhook_id"`
+	DeliveryID int64  `json:"delivery_id"`
+	Kind       string `json:"kind"`
+	ChatID     string `json:"chat_id"`
+	Messages   int    `json:"messages"`
+	Attempt    int    `json:"attempt"`
+	URL        string `json:"url"`
+	Outcome    string `json:"outcome"`
+	HTTPStatus int    `json:"http_status"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error"`
+}
+
+// getLog streams every attempt (and discard) as CSV or JSON lines, row by
+// row from the database: a log of millions of rows is never in memory.
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "csv"
+	}
+	if format != "csv" && format != "jsonl" {
+		writeFieldError(w, http.StatusBadRequest, "format", strconv.Quote(format)+` is not "csv" or "jsonl"`)
+		return
+	}
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = parseTime(v); err != nil {
+			writeFieldError(w, http.StatusBadRequest, "since", strconv.Quote(v)+` is not a time: use RFC 3339, e.g. "2026-01-31T00:00:00Z"`)
+			return
+		}
+	}
+	ws := workspace(r)
+	name := "chathook-log-" + s.cfg.Now().UTC().Format("20060102-150405") + "." + format
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+
+	flusher := http.NewResponseController(w)
+	rows := 0
+	var write func(chathook.Attempt) error
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		if err := cw.Write(logColumns); err != nil {
+			return
+		}
+		write = func(a chathook.Attempt) error {
+			err := cw.Write([]string{payload.Time(a.At), a.EventID, strconv.FormatInt(a.DeliveryID, 10), a.Kind,
+				strconv.FormatInt(a.ChatID, 10), strconv.Itoa(a.Messages), strconv.Itoa(a.Attempt), a.URL, a.Outcome,
+				strconv.Itoa(a.Status), strconv.FormatInt(a.Duration.Milliseconds(), 10), a.Err})
+			if rows++; rows%1000 == 0 {
+				cw.Flush()
+				_ = flusher.Flush()
+			}
+			return err
+		}
+		defer cw.Flush()
+	} else {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		write = func(a chathook.Attempt) error {
+			if rows++; rows%1000 == 0 {
+				_ = flusher.Flush()
+			}
+			return enc.Encode(logJSON{
+				Time: payload.Time(a.At), WebhookID: a.EventID, DeliveryID: a.DeliveryID, Kind: a.Kind,
+				ChatID: strconv.FormatInt(a.ChatID, 10), Messages: a.Messages, Attempt: a.Attempt, URL: a.URL,
+				Outcome: a.Outcome, HTTPStatus: a.Status, DurationMS: a.Duration.Milliseconds(), Error: a.Err,
+			})
+		}
+	}
+	if err := s.cfg.Store.Attempts(r.Context(), ws.ID, since, write); err != nil && r.Context().Err() == nil {
+		// The status line is sent; all that can be done is to cut the
+		// download short, which the client sees as an error.
+		s.cfg.Logger.Error("log download", "workspace", ws.ID, "rows", rows, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// parseTime reads RFC 3339 or the wire form.
+func parseTime(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		t, err = time.Parse(payload.TimeLayout, v)
+	}
+	return t, err
+}

@@ -1,0 +1,205 @@
+// Package notify sends owner emails from the outbox the store fills.
+//
+// Guarantees: an email is queued in the same transaction that disabled the
+// webhook, so there is exactly one per disable; it is sent at least once.
+// A mail server that is down delays only the email, never a delivery: the
+// notifier runs on its own and retries on a schedule. With no SMTP server
+// configured the email is written to the log and kept in the database.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	mail "github.com/wneessen/go-mail"
+)
+
+// Schedule is the wait before each retry of a send that failed: quick at
+// first, then hourly for about three days, after which it is given up.
+var Schedule = func() []time.Duration {
+	s := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}
+	for range 72 {
+		s = append(s, time.Hour)
+	}
+	return s
+}()
+
+// Config of the notifier.
+type Config struct {
+	Store    store.Store
+	SMTPURL  string // smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps:// (TLS); "" logs mail
+	From     string
+	BaseURL  string // for the link to the settings page
+	Logger   *slog.Logger
+	Poll     time.Duration // 2s
+	Schedule []time.Duration
+	Now      func() time.Time
+}
+
+// Notifier sends what the outbox holds.
+type Notifier struct {
+	cfg    Config
+	client *mail.Client // nil: log instead of sending
+}
+
+// New checks the SMTP URL and returns a notifier; Run starts it.
+func New(cfg Config) (*Notifier, error) {
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = Schedule
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Notifier{cfg: cfg}
+	if cfg.SMTPURL != "" {
+		c, err := client(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		n.client = c
+	}
+	return n, nil
+}
+
+// client makes a go-mail client from an smtp:// or smtps:// URL.
+func client(raw string) (*mail.Client, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	opts := []mail.Option{mail.WithTimeout(30 * time.Second)}
+	port := 587
+	switch u.Scheme {
+	case "smtp":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	case "smtps":
+		port = 465
+		opts = append(opts, mail.WithSSL())
+	default:
+		return nil, fmt.Errorf("%q: use smtp://host:port or smtps://host:port", raw)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("%q has no host", raw)
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("%q: bad port", raw)
+		}
+	}
+	opts = append(opts, mail.WithPort(port))
+	if user := u.User.Username(); user != "" {
+		pass, _ := u.User.Password()
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(user), mail.WithPassword(pass))
+	}
+	return mail.NewClient(u.Hostname(), opts...)
+}
+
+// Run sends due emails until ctx is done.
+func (n *Notifier) Run(ctx context.Context) error {
+	t := time.NewTicker(n.cfg.Poll)
+	defer t.Stop()
+	for {
+		n.sendDue(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Notifier) sendDue(ctx context.Context) {
+	due, err := n.cfg.Store.DueEmails(ctx, n.cfg.Now(), 20)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.cfg.Logger.Error("read outbox", "err", err)
+		}
+		return
+	}
+	for _, e := range due {
+		if ctx.Err() != nil {
+			return
+		}
+		n.send(ctx, e)
+	}
+}
+
+func (n *Notifier) send(ctx context.Context, e chathook.Email) {
+	subject, body := Compose(e, n.cfg.BaseURL)
+	log := n.cfg.Logger.With("email", e.ID, "workspace", e.Workspace.ID, "to", e.Workspace.OwnerEmail, "subject", subject)
+	if n.client == nil {
+		log.Info("owner email (no --smtp-url: logged and kept in the database)", "body", body)
+		if err := n.cfg.Store.EmailDone(ctx, e.ID, n.cfg.Now(), true); err != nil {
+			log.Error("record logged email", "err", err)
+		}
+		return
+	}
+	err := n.deliver(ctx, e, subject, body)
+	if err == nil {
+		log.Info("owner email sent")
+		if err := n.cfg.Store.EmailDone(ctx, e.ID, n.cfg.Now(), false); err != nil {
+			log.Error("record sent email", "err", err)
+		}
+		return
+	}
+	var retryAt time.Time
+	if e.Attempts < len(n.cfg.Schedule) {
+		retryAt = n.cfg.Now().Add(n.cfg.Schedule[e.Attempts])
+	}
+	log.Warn("owner email not sent", "attempt", e.Attempts+1, "err", err, "retry_at", retryAt)
+	if err := n.cfg.Store.EmailFailed(context.WithoutCancel(ctx), e.ID, err.Error(), retryAt); err != nil {
+		log.Error("record failed email", "err", err)
+	}
+}
+
+func (n *Notifier) deliver(ctx context.Context, e chathook.Email, subject, body string) error {
+	m := mail.NewMsg()
+	if err := m.From(n.cfg.From); err != nil {
+		return fmt.Errorf("from %q: %w", n.cfg.From, err)
+	}
+	to := e.Workspace.OwnerEmail
+	if err := m.AddToFormat(e.Workspace.OwnerName, to); err != nil {
+		return fmt.Errorf("to %q: %w", to, err)
+	}
+	m.Subject(subject)
+	m.SetMessageID()
+	m.SetDate()
+	m.SetBodyString(mail.TypeTextPlain, body)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return n.client.DialAndSendWithContext(ctx, m)
+}
+
+// Compose writes an owner email: what happened, the last error, and the
+// link to the settings page.
+func Compose(e chathook.Email, baseURL string) (subject, body string) {
+	subject = fmt.Sprintf("chathook: the outbound webhook of %s was disabled", e.Workspace.Name)
+	var b strings.Builder
+	name := e.Workspace.OwnerName
+	if name == "" {
+		name = "there"
+	}
+	fmt.Fprintf(&b, "Hello %s,\n\n", name)
+	fmt.Fprintf(&b, "chathook disabled the outbound webhook of your workspace %q on %s UTC: it was %s.\n\n",
+		e.Workspace.Name, e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason)
+	fmt.Fprintf(&b, "The last error was:\n    %s\n\n", e.LastError)
+	b.WriteString("Nothing is lost: chathook keeps collecting your WhatsApp messages while the webhook is disabled.\n")
+	b.WriteString("When your receiver works again, enable the webhook in the settings and the waiting messages are\n")
+	b.WriteString("delivered in order; you can also choose to discard them there.\n\n")
+	fmt.Fprintf(&b, "    %s/settings/webhooks/outbound\n\n", strings.TrimSuffix(baseURL, "/"))
+	b.WriteString("The detailed log of every delivery attempt is at the bottom of that page.\n\n-- chathook\n")
+	return subject, b.String()
+}

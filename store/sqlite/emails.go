@@ -1,0 +1,53 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// DueEmails returns outbox emails due at now, with their workspace.
+func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chathook.Email, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts,
+			w.id, w.name, w.owner_name, w.owner_email, w.created_at
+		FROM emails e JOIN workspaces w ON w.id = e.workspace_id
+		WHERE e.state = 'pending' AND e.due_at <= ? ORDER BY e.due_at, e.id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []chathook.Email
+	for rows.Next() {
+		var e chathook.Email
+		var created, wsCreated int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts,
+			&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated); err != nil {
+			return nil, err
+		}
+		e.CreatedAt, e.Workspace.CreatedAt = fromMS(created), fromMS(wsCreated)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EmailDone marks an email sent or logged.
+func (s *Store) EmailDone(ctx context.Context, id int64, at time.Time, logged bool) error {
+	state := "sent"
+	if logged {
+		state = "logged"
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE emails SET state = ?, attempts = attempts + 1, done_at = ? WHERE id = ?`, state, ms(at), id)
+	return err
+}
+
+// EmailFailed records a failed send.
+func (s *Store) EmailFailed(ctx context.Context, id int64, failure string, retryAt time.Time) error {
+	state, due := "pending", ms(retryAt)
+	if retryAt.IsZero() {
+		state, due = "failed", 0
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE emails SET state = ?, attempts = attempts + 1, due_at = ?, last_failure = ? WHERE id = ?`,
+		state, due, failure, id)
+	return err
+}
