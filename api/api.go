@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k := range m {
 		allowed = append(allowed, k)
 	}
+	slices.Sort(allowed) // the same Allow header every time
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
 }
@@ -140,7 +142,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "body: could not be read: "+err.Error())
+		writeFieldError(w, http.StatusBadRequest, "body", "could not be read: "+err.Error())
 		return nil, false
 	}
 	return body, true

@@ -9,8 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
@@ -133,12 +137,88 @@ func Decode(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			key, _ = strconv.Unquote(key)
+			return fieldErr(unknownFieldPath(body, reflect.TypeOf(v), key), "unknown field")
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fieldErr("body", "invalid JSON: more than one value")
+		return fieldErr("body", "invalid JSON: more data follows the first value")
 	}
 	return nil
+}
+
+// unknownFieldPath finds where key is unknown in body as decoded into t:
+// encoding/json names only the key, "name" where a person needs
+// "sent_by.name". It falls back to key.
+func unknownFieldPath(body []byte, t reflect.Type, key string) string {
+	var doc any
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&doc); err != nil {
+		return key
+	}
+	if path, ok := findUnknown(doc, t, key); ok {
+		return strings.TrimPrefix(path, ".")
+	}
+	return key
+}
+
+var rawMessage = reflect.TypeOf(json.RawMessage{})
+
+// findUnknown returns the path, as ".a.b" or "[3].c", of the first key
+// named key (keys in sorted order) that t has no field for.
+func findUnknown(doc any, t reflect.Type, key string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch v := doc.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return "", false
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f, ok := jsonField(t, k)
+			if !ok && k == key {
+				return "." + k, true
+			}
+			if ok {
+				if path, found := findUnknown(v[k], f.Type, key); found {
+					return "." + k + path, true
+				}
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice || t == rawMessage {
+			return "", false
+		}
+		for i, elem := range v {
+			if path, found := findUnknown(elem, t.Elem(), key); found {
+				return "[" + strconv.Itoa(i) + "]" + path, true
+			}
+		}
+	}
+	return "", false
+}
+
+// jsonField is the field of struct t that encoding/json fills from key,
+// which it matches without regard to case.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if f.IsExported() && name != "-" && strings.EqualFold(name, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // jsonError says what encoding/json found, naming the field when it can.
@@ -155,9 +235,6 @@ func jsonError(err error) error {
 			return fieldErr("body", "must be a JSON object, not %s", typ.Value)
 		}
 		return fieldErr(typ.Field, "must be %s, not %s", jsonType(typ.Type.Kind().String()), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fieldErr(name, "unknown field")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fieldErr("body", "invalid JSON: it ends too soon")
 	}
@@ -292,7 +369,7 @@ func id(field, v string) error {
 		return fieldErr(field, "required")
 	case len(v) > maxID:
 		return fieldErr(field, "too long: %d bytes, at most %d", len(v), maxID)
-	case strings.ContainsFunc(v, func(r rune) bool { return r < ' ' }):
+	case strings.ContainsFunc(v, unicode.IsControl):
 		return fieldErr(field, "must not contain control characters")
 	}
 	return nil
