@@ -39,8 +39,10 @@ type Config struct {
 
 	// LogRetention is how long the detailed log keeps an attempt: 30 days.
 	LogRetention time.Duration
-	// MailPoll is how often the outbox is read; zero takes notify's default.
-	MailPoll time.Duration
+	// MailPoll is how often the outbox is read, MailSchedule the waits
+	// between tries of a send; zero values take notify's defaults.
+	MailPoll     time.Duration
+	MailSchedule []time.Duration
 
 	// Delivery tuning; zero values take deliver's defaults.
 	DeliveryTimeout time.Duration
@@ -115,6 +117,9 @@ type Service struct {
 // last month's invoice run, small enough not to grow without end.
 const DefaultLogRetention = 30 * 24 * time.Hour
 
+// DefaultMailFrom is the sender of owner emails when --mail-from is not set.
+const DefaultMailFrom = "chathook@localhost"
+
 // New assembles the service on an open store.
 func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.Logger == nil {
@@ -123,8 +128,12 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.LogRetention <= 0 {
 		cfg.LogRetention = DefaultLogRetention
 	}
+	if cfg.MailFrom == "" {
+		cfg.MailFrom = DefaultMailFrom
+	}
 	n, err := notify.New(notify.Config{
 		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
+		Schedule: cfg.MailSchedule,
 	})
 	if err != nil {
 		return nil, err

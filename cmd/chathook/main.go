@@ -135,7 +135,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	dbFlag(s, &cfg.DB)
 	s.string(&cfg.BaseURL, "base-url", "CHATHOOK_BASE_URL", "", "public URL of chathook, for chat_url and permalinks (default http://<addr>)")
 	s.string(&cfg.SMTPURL, "smtp-url", "CHATHOOK_SMTP_URL", "", "SMTP server for owner emails, smtp://user:pass@host:port (default: log them)")
-	s.string(&cfg.MailFrom, "mail-from", "CHATHOOK_MAIL_FROM", "chathook@localhost", "sender address of owner emails")
+	s.string(&cfg.MailFrom, "mail-from", "CHATHOOK_MAIL_FROM", app.DefaultMailFrom, "sender address of owner emails")
 	s.bool(&cfg.AllowPrivateTargets, "allow-private-targets", "CHATHOOK_ALLOW_PRIVATE_TARGETS", false,
 		"allow webhook URLs that resolve to loopback, private, link-local or metadata addresses")
 	s.duration(&cfg.LogRetention, "log-retention", "CHATHOOK_LOG_RETENTION", app.DefaultLogRetention,
