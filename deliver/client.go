@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,7 +94,8 @@ func describe(err error, timeout time.Duration) string {
 		return "host unreachable"
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr):
 		return "TLS certificate not trusted: " + err.Error()
-	case errors.As(err, &recordErr):
+	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// net/http turns a RecordHeaderError into a plain error text.
 		return "TLS handshake failed: the receiver does not speak TLS on this port"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "the receiver closed the connection without an answer"
