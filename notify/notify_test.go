@@ -1,0 +1,51 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+func TestSMTPURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"smtp://mail.example.com", true},
+		{"smtp://user:pa%20ss@mail.example.com:2525", true},
+		{"smtps://mail.example.com", true},
+		{"http://mail.example.com", false},
+		{"smtp://", false},
+		{"smtp://mail.example.com:port", false},
+		{"mail.example.com:25", false},
+	} {
+		_, err := New(Config{SMTPURL: tc.url})
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: err %v, want ok=%v", tc.url, err, tc.ok)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "--smtp-url: ") {
+			t.Errorf("%q: error %q does not name --smtp-url", tc.url, err)
+		}
+	}
+}
+
+func TestComposeSaysWhatWhyAndWhere(t *testing.T) {
+	e := chathook.Email{
+		Workspace: chathook.Workspace{Name: "Acme", OwnerName: "Ann"},
+		Reason:    "disabled automatically after 10 consecutive failed attempts",
+		LastError: "HTTP 503 Service Unavailable",
+		CreatedAt: time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC),
+	}
+	subject, body := Compose(e, "https://chathook.example.com/")
+	if !strings.Contains(subject, "Acme") || !strings.Contains(subject, "disabled") {
+		t.Errorf("subject %q", subject)
+	}
+	for _, want := range []string{"Hello Ann", "2026-03-01 12:30 UTC", e.Reason, e.LastError,
+		"https://chathook.example.com/settings/webhooks/outbound\n", "discard"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+}
