@@ -66,25 +66,9 @@ func ChatURL(baseURL string, chatID int64) string {
 // isNewChat is the message's own flag: true when it created the chat.
 func Single(baseURL string, acc chathook.Account, c chathook.Chat, m chathook.Message) []byte {
 	return encode(single{
-		WhatsAppAccount: account{FullName: acc.FullName, Email: acc.Email, Phone: acc.Phone},
-		Chat: chat{
-			FullName:         c.FullName,
-			ResponsibleName:  c.ResponsibleName,
-			ResponsibleEmail: c.ResponsibleEmail,
-			ChatURL:          ChatURL(baseURL, c.ID),
-			ChatID:           strconv.FormatInt(c.ID, 10),
-			IsNewChat:        m.IsNewChat,
-			IsGroup:          c.IsGroup,
-			Phone:            c.Phone,
-		},
-		Message: message{
-			Direction: string(m.Direction),
-			Timestamp: Time(m.Timestamp),
-			MessageID: m.MessageID,
-			Sender:    person(m.Sender),
-			Recipient: person(m.Recipient),
-			Text:      m.Text,
-		},
+		WhatsAppAccount: wireAccount(acc),
+		Chat:            wireChat(baseURL, c, m.IsNewChat),
+		Message:         wireMessage(m),
 	})
 }
 
