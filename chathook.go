@@ -160,6 +160,33 @@ func (g Granularity) Valid() bool {
 	return false
 }
 
+// Window is how long one bundle window lasts; 0 for NoAggregation.
+func (g Granularity) Window() time.Duration {
+	switch g {
+	case Hourly:
+		return time.Hour
+	case SixHourly:
+		return 6 * time.Hour
+	case TwelveHourly:
+		return 12 * time.Hour
+	case Daily:
+		return 24 * time.Hour
+	}
+	return 0
+}
+
+// WindowStart returns the start of the window that holds t. Windows are
+// aligned to the clock in UTC: the Unix epoch is a UTC midnight, so
+// truncating to the window's length gives 00:00, 06:00, 12:00, 18:00 for
+// 6h and so on. With NoAggregation it returns t.
+func (g Granularity) WindowStart(t time.Time) time.Time {
+	w := g.Window()
+	if w == 0 {
+		return t
+	}
+	return t.UTC().Truncate(w)
+}
+
 // Webhook is a workspace's outbound webhook.
 type Webhook struct {
 	WorkspaceID         string
@@ -195,16 +222,37 @@ type ChatUpdate struct {
 	ResponsibleEmail *string
 }
 
+// Delivery kinds.
+const (
+	KindMessage = "message" // one message, SPEC 4.1
+	KindBundle  = "bundle"  // a chat's messages of one window, SPEC 4.2
+)
+
 // Delivery is one payload to POST, claimed by a dispatcher together with
 // everything needed to render and sign it.
 type Delivery struct {
 	ID       int64
 	EventID  string // the webhook-id header: stable across retries
+	Kind     string // KindMessage or KindBundle
 	Attempts int    // attempts made before this one
 	Webhook  Webhook
 	Account  Account
 	Chat     Chat
-	Message  Message
+	Message  Message // KindMessage only
+	Bundle   Bundle  // KindBundle only; its Messages are loaded when it is sent
+}
+
+// Bundle is one chat's messages of one window, or a part of them when
+// they are too many for one POST.
+type Bundle struct {
+	WindowStart time.Time
+	WindowEnd   time.Time
+	// IsNewChat: the chat was created inside the window. Only the first
+	// part of a split bundle says so, so a receiver that creates a contact
+	// on is_new_chat creates it once.
+	IsNewChat bool
+	Count     int       // messages in the bundle
+	Messages  []Message // in timestamp order
 }
 
 // Outcome is the result of one attempt at a Delivery.

@@ -38,8 +38,17 @@ type Config struct {
 	// Queued is called after messages were queued for delivery, so the
 	// dispatcher can start at once instead of at its next poll.
 	Queued func()
+	// Bundles flushes bundles on demand, and is told of a change of
+	// granularity; nil answers the flush route 503.
+	Bundles Bundler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Bundler is what the API needs of the bundle flusher.
+type Bundler interface {
+	FlushAll(ctx context.Context, workspaceID string) (bundles, messages int, err error)
+	Kick()
 }
 
 // Server is the API's http.Handler.
@@ -66,6 +75,7 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook, http.MethodPut: s.putWebhook}))
 	s.mux.Handle("/api/v1/webhooks/outbound/activity", s.auth(methods{http.MethodGet: s.getActivity}))
 	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
+	s.mux.Handle("/api/v1/webhooks/outbound/flush", s.auth(methods{http.MethodPost: s.postFlush}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.putChat}))
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)

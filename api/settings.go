@@ -90,7 +90,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		u.Secret = in.Secret
 	}
 	u.Enabled = in.Enabled
-	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, u)
+	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, s.cfg.Now(), u)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -98,7 +98,25 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 	if wh.Enabled && wh.URL != "" {
 		s.cfg.Queued() // waiting deliveries may go out now
 	}
+	if u.Granularity != nil && s.cfg.Bundles != nil {
+		s.cfg.Bundles.Kick() // a shorter window may have ended already
+	}
 	writeJSON(w, http.StatusOK, webhookAnswer(wh))
+}
+
+// postFlush sends every message waiting for a bundle now, one bundle per
+// chat and window, instead of at the window's end.
+func (s *Server) postFlush(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Bundles == nil {
+		writeError(w, http.StatusServiceUnavailable, "bundles are not flushed by this server")
+		return
+	}
+	bundles, messages, err := s.cfg.Bundles.FlushAll(r.Context(), workspace(r).ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"bundles": bundles, "messages": messages})
 }
 
 type chatJSON struct {

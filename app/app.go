@@ -20,6 +20,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
+	"github.com/chathook/chathook/bundle"
 	"github.com/chathook/chathook/deliver"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
@@ -51,6 +52,9 @@ type Config struct {
 	RetrySchedule   []time.Duration
 
 	Logger *slog.Logger
+	// Now is the clock of everything that keeps time (received_at, windows,
+	// retries); nil means time.Now. Tests move it to cross windows.
+	Now func() time.Time
 }
 
 // OpenStore opens the database a --db URL names: "sqlite:<path>" (the
@@ -109,6 +113,7 @@ type Service struct {
 	cfg        Config
 	store      store.Store
 	dispatcher *deliver.Dispatcher
+	bundler    *bundle.Flusher
 	notifier   *notify.Notifier
 	handler    http.Handler
 }
@@ -131,9 +136,12 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = DefaultMailFrom
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	n, err := notify.New(notify.Config{
 		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
-		Schedule: cfg.MailSchedule,
+		Schedule: cfg.MailSchedule, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -141,12 +149,21 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	d := deliver.New(deliver.Config{
 		Store: st, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
 		Timeout: cfg.DeliveryTimeout, Grace: cfg.DeliveryGrace, Lease: cfg.Lease, Schedule: cfg.RetrySchedule,
-		AllowPrivateTargets: cfg.AllowPrivateTargets,
+		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now,
 	})
+	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
 	h := api.New(api.Config{
-		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick,
+		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
 	})
-	return &Service{cfg: cfg, store: st, dispatcher: d, notifier: n, handler: h}, nil
+	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: h}, nil
+}
+
+// Tick makes the service look at its clock now: windows that ended are
+// flushed and deliveries that became due are sent, as if their timers had
+// fired. Tests call it after moving Config.Now.
+func (s *Service) Tick() {
+	s.bundler.Kick()
+	s.dispatcher.Kick()
 }
 
 // Handler is the service's HTTP handler.
@@ -165,6 +182,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.dispatcher.Run(ctx) })
+	wg.Go(func() { _ = s.bundler.Run(ctx) })
 	wg.Go(func() { _ = s.notifier.Run(ctx) })
 	wg.Go(func() { s.prune(ctx) })
 	httpErr := make(chan error, 1)
@@ -193,7 +211,7 @@ func (s *Service) prune(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := s.store.PruneAttempts(ctx, time.Now().Add(-s.cfg.LogRetention))
+		n, err := s.store.PruneAttempts(ctx, s.cfg.Now().Add(-s.cfg.LogRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.cfg.Logger.Error("prune the detailed log", "err", err)

@@ -32,14 +32,44 @@ type Service struct {
 	Store store.Store
 	DB    string // the --db value, to start another service on the same file
 
+	svc    *app.Service
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// Clock is a settable clock for Config.Now: real time shifted by an
+// offset, so time still passes (retries fall due) after a jump.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// NewClock returns a clock that reads t now.
+func NewClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.Set(t)
+	return c
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Set moves the clock to read t now.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = time.Until(t)
 }
 
 // Options tune Start; the zero value is fine.
 type Options struct {
 	DB     string     // --db; default a fresh file in t.TempDir()
 	Config app.Config // Addr, DB and Logger are filled in
+	Clock  *Clock     // sets Config.Now when not nil
 }
 
 // Start runs a service until the test ends (or Stop). It allows private
@@ -52,6 +82,9 @@ func Start(t TB, opt Options) *Service {
 	cfg := opt.Config
 	cfg.DB = opt.DB
 	cfg.AllowPrivateTargets = true
+	if opt.Clock != nil {
+		cfg.Now = opt.Clock.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -70,12 +103,12 @@ func Start(t TB, opt Options) *Service {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = url
 	}
-	s := &Service{URL: url, Store: st, DB: cfg.DB, cancel: cancel, done: make(chan error, 1)}
 	svc, err := app.New(cfg, st)
 	if err != nil {
 		cancel()
 		t.Fatalf("new service: %v", err)
 	}
+	s := &Service{URL: url, Store: st, DB: cfg.DB, svc: svc, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := svc.Serve(ctx, ln)
 		st.Close()
@@ -84,6 +117,10 @@ func Start(t TB, opt Options) *Service {
 	t.Cleanup(func() { s.Stop(t) })
 	return s
 }
+
+// Tick makes the service act on its clock now (see app.Service.Tick):
+// call it after moving a Clock.
+func (s *Service) Tick() { s.svc.Tick() }
 
 // Stop shuts the service down as SIGTERM would and waits for it. It may be
 // called more than once.
@@ -113,6 +150,10 @@ func (s *Service) NewWorkspace(t TB, name string) *Workspace {
 	}
 	return &Workspace{Created: c, svc: s}
 }
+
+// On returns the workspace as seen through another service, such as the
+// same database after a restart.
+func (w *Workspace) On(s *Service) *Workspace { return &Workspace{Created: w.Created, svc: s} }
 
 // Do sends an API request with the workspace's token and returns the
 // status and body.

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -200,14 +201,19 @@ func (d *Dispatcher) deliverRun(ctx, postCtx context.Context, run []chathook.Del
 func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathook.Outcome {
 	start := d.cfg.Now()
 	out := chathook.Outcome{DeliveryID: del.ID, URL: del.Webhook.URL, At: start}
-	defer func() { out.Duration = time.Since(start) }()
+	began := time.Now() // the duration is real time, whatever the clock says
+	defer func() { out.Duration = time.Since(began) }()
 
 	key, err := payload.ParseSecret(del.Webhook.Secret)
 	if err != nil {
 		out.Err = "signing secret unusable: " + err.Error()
 		return out
 	}
-	body := payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message)
+	body, err := d.render(ctx, del)
+	if err != nil {
+		out.Err = "could not read the bundle's messages: " + err.Error()
+		return out
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, del.Webhook.URL, bytes.NewReader(body))
@@ -232,6 +238,24 @@ func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathoo
 		out.Err = statusError(resp)
 	}
 	return out
+}
+
+// render returns the body of a delivery: one message (SPEC 4.1) or a
+// bundle (SPEC 4.2), whose messages are read now rather than at claim
+// time, so a claim of 512 bundles never holds 512 bundles' messages.
+func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte, error) {
+	if del.Kind != chathook.KindBundle {
+		return payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message), nil
+	}
+	msgs, err := d.cfg.Store.BundleMessages(ctx, del.ID)
+	if err == nil && len(msgs) == 0 {
+		err = errors.New("none found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	del.Bundle.Messages = msgs
+	return payload.Bundle(d.cfg.BaseURL, del.Account, del.Chat, del.Bundle), nil
 }
 
 // finisher records outcomes in batches: one transaction for everything

@@ -10,6 +10,11 @@
 //     chat's deliveries go out in the order they were ingested.
 //   - A claim is a lease: a dispatcher that dies without finishing loses it
 //     when it expires, and the delivery is claimed again (at-least-once).
+//   - With a granularity other than none, an accepted message waits for its
+//     window. FlushChats puts each waiting message into exactly one bundle
+//     delivery, in the transaction that creates it: a crash mid-flush
+//     neither loses nor duplicates a bundle, and two flushers running at
+//     once never bundle a message twice.
 package store
 
 import (
@@ -36,7 +41,30 @@ type Store interface {
 	UpdateChat(ctx context.Context, workspaceID string, chatID int64, u chathook.ChatUpdate) (chathook.Chat, error)
 
 	Webhook(ctx context.Context, workspaceID string) (chathook.Webhook, error)
-	UpdateWebhook(ctx context.Context, workspaceID string, u chathook.WebhookUpdate) (chathook.Webhook, error)
+	// UpdateWebhook changes the given fields in one transaction. Enabling
+	// a disabled webhook clears why it was disabled and its failure count
+	// and makes every waiting delivery due at now; DiscardPending discards
+	// them instead. Switching the granularity to none turns every message
+	// waiting for a bundle into a delivery of its own, in ingest order.
+	UpdateWebhook(ctx context.Context, workspaceID string, now time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error)
+
+	// BundleWebhooks returns every webhook that gathers bundles: one with a
+	// URL and a granularity other than none, enabled or not (a disabled
+	// webhook keeps gathering; its bundles wait like any delivery).
+	BundleWebhooks(ctx context.Context) ([]chathook.Webhook, error)
+	// PendingChats returns up to limit chat ids of a workspace, ascending
+	// and greater than after, with messages waiting for a bundle that were
+	// received before before.
+	PendingChats(ctx context.Context, workspaceID string, before time.Time, after int64, limit int) ([]int64, error)
+	// FlushChats bundles the waiting messages of the given chats received
+	// before before, in one transaction, under the webhook's granularity as
+	// it is then: one bundle delivery per chat and window (cut into parts
+	// by split), due at now. It returns how many bundles and messages it
+	// queued.
+	FlushChats(ctx context.Context, workspaceID string, chatIDs []int64, before, now time.Time, split Splitter) (bundles, messages int, err error)
+	// BundleMessages returns the messages of a bundle delivery in
+	// timestamp order.
+	BundleMessages(ctx context.Context, deliveryID int64) ([]chathook.Message, error)
 
 	// ClaimDue leases up to limit deliveries that are due, of enabled
 	// webhooks with a URL, in ingest order, until now+lease.
@@ -73,6 +101,31 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Splitter cuts a window's messages into bundles that fit one POST.
+type Splitter struct {
+	Size func(chathook.Message) int // bytes a message adds to a bundle
+	Fits func(n, size int) bool     // whether n messages of size bytes fit
+	Max  int                        // the most messages a bundle may hold
+}
+
+// FirstPart returns how many of msgs, which are in window then timestamp
+// order, go into the next bundle: those of msgs[0]'s window, as many as
+// fit, and always at least one.
+func (s Splitter) FirstPart(msgs []chathook.Message, g chathook.Granularity) int {
+	window := g.WindowStart(msgs[0].ReceivedAt)
+	size := 0
+	for i, m := range msgs {
+		if i > 0 && !g.WindowStart(m.ReceivedAt).Equal(window) {
+			return i
+		}
+		size += s.Size(m)
+		if i > 0 && !s.Fits(i+1, size) {
+			return i
+		}
+	}
+	return len(msgs)
 }
 
 // Finished is one attempt's outcome, and when to retry if it failed.

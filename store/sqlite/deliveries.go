@@ -26,23 +26,40 @@ WHERE d.state = 'pending' AND d.due_at <= ?1 AND d.lease_until < ?1
       AND (e.due_at > ?1 OR e.lease_until >= ?1))
 ORDER BY d.id LIMIT ?2`
 
+// deliveryColumns: a bundle has no message of its own (COALESCE fills in
+// zeros); its messages are loaded with BundleMessages when it is sent.
 const deliveryColumns = `
-d.id, d.event_id, d.attempts,
+d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
 w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
 a.id, a.phone, a.full_name, a.email,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
-m.id, m.uuid, m.message_id, m.direction, m.sent_at, m.received_at,
-m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat`
+COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
+COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
+COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0)`
+
+const (
+	sqlClaim        = `UPDATE deliveries SET lease_until = ?3, lease_owner = ?4 WHERE id IN (` + claimable + `) RETURNING id`
+	sqlExtendLeases = `UPDATE deliveries SET lease_until = ?
+		WHERE lease_owner = ? AND state = 'pending' AND id IN (SELECT value FROM json_each(?))`
+	sqlRelease = `UPDATE deliveries SET lease_until = 0, lease_owner = ''
+		WHERE lease_owner = ? AND state = 'pending' AND id IN (SELECT value FROM json_each(?))`
+	sqlLoadClaimed = `SELECT ` + deliveryColumns + `
+		FROM deliveries d
+		JOIN webhooks w ON w.workspace_id = d.workspace_id
+		JOIN chats c ON c.id = d.chat_id
+		JOIN accounts a ON a.id = c.account_id
+		LEFT JOIN messages m ON m.id = d.message_id
+		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+)
 
 // ClaimDue leases due deliveries; see store.Store.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]chathook.Delivery, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?3, lease_owner = ?4
-		WHERE id IN (`+claimable+`) RETURNING id`, ms(now), limit, ms(now.Add(lease)), owner)
+	rows, err := s.prep(ctx, tx, sqlClaim).QueryContext(ctx, ms(now), limit, ms(now.Add(leaseFor)), owner)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -61,14 +78,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	in, args := placeholders(ids)
-	rows, err = tx.QueryContext(ctx, `SELECT `+deliveryColumns+`
-		FROM deliveries d
-		JOIN webhooks w ON w.workspace_id = d.workspace_id
-		JOIN chats c ON c.id = d.chat_id
-		JOIN accounts a ON a.id = c.account_id
-		JOIN messages m ON m.id = d.message_id
-		WHERE d.id IN (`+in+`) ORDER BY d.id`, args...)
+	rows, err = s.prep(ctx, tx, sqlLoadClaimed).QueryContext(ctx, idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("claim: load: %w", err)
 	}
@@ -76,9 +86,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	out := make([]chathook.Delivery, 0, len(ids))
 	for rows.Next() {
 		var d chathook.Delivery
-		var chatCreated, sentAt, receivedAt int64
+		var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
 		m := &d.Message
-		if err := rows.Scan(&d.ID, &d.EventID, &d.Attempts,
+		if err := rows.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
 			&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &d.Webhook.Granularity, &d.Webhook.Secret,
 			&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
 			&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
@@ -93,6 +103,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		d.Chat.AccountID = d.Account.ID
 		d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
 		m.ChatID = d.Chat.ID
+		if d.Kind == chathook.KindBundle {
+			d.Bundle.WindowStart, d.Bundle.WindowEnd = fromMS(windowStart), fromMS(windowEnd)
+		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -107,9 +120,7 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 	if len(ids) == 0 {
 		return nil
 	}
-	in, args := placeholders(ids)
-	_, err := s.w.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?
-		WHERE lease_owner = ? AND state = 'pending' AND id IN (`+in+`)`, append([]any{ms(until), owner}, args...)...)
+	_, err := s.ws.get(sqlExtendLeases).ExecContext(ctx, ms(until), owner, idList(ids))
 	return err
 }
 
@@ -118,9 +129,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	in, args := placeholders(ids)
-	_, err := s.w.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = ''
-		WHERE lease_owner = ? AND state = 'pending' AND id IN (`+in+`)`, append([]any{owner}, args...)...)
+	_, err := s.ws.get(sqlRelease).ExecContext(ctx, owner, idList(ids))
 	return err
 }
 
@@ -134,17 +143,13 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 		return err
 	}
 	defer tx.Rollback()
-	f := finishTx{tx: tx}
-	if f.update, err = tx.PrepareContext(ctx, `UPDATE deliveries SET
-		state = ?, attempts = attempts + 1, due_at = ?, finished_at = ?, last_status = ?, last_error = ?,
-		last_attempt_at = ?, last_duration_ms = ?, lease_until = 0, lease_owner = ''
-		WHERE id = ? RETURNING workspace_id, event_id, kind, chat_id, messages, attempts`); err != nil {
-		return err
-	}
-	if f.log, err = tx.PrepareContext(ctx, `INSERT INTO attempts
-		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-		return err
+	var f finishTx
+	for _, p := range []struct {
+		st    **sql.Stmt
+		query string
+	}{{&f.update, sqlFinish}, {&f.log, sqlLogAttempt}, {&f.succeeded, sqlSucceeded}, {&f.failed, sqlFailed},
+		{&f.disable, sqlDisable}, {&f.email, sqlQueueEmail}} {
+		*p.st = s.prep(ctx, tx, p.query)
 	}
 	for _, o := range outcomes {
 		if err := f.one(ctx, o); err != nil {
@@ -155,9 +160,24 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 }
 
 type finishTx struct {
-	tx          *sql.Tx
-	update, log *sql.Stmt
+	update, log, succeeded, failed, disable, email *sql.Stmt
 }
+
+const (
+	sqlFinish = `UPDATE deliveries SET
+		state = ?, attempts = attempts + 1, due_at = ?, finished_at = ?, last_status = ?, last_error = ?,
+		last_attempt_at = ?, last_duration_ms = ?, lease_until = 0, lease_owner = ''
+		WHERE id = ? RETURNING workspace_id, event_id, kind, chat_id, messages, attempts`
+	sqlLogAttempt = `INSERT INTO attempts
+		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlSucceeded = `UPDATE webhooks SET consecutive_failures = 0 WHERE workspace_id = ? AND consecutive_failures <> 0`
+	sqlFailed    = `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_error = ?
+		WHERE workspace_id = ? RETURNING consecutive_failures, enabled`
+	sqlDisable    = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`
+	sqlQueueEmail = `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+		VALUES (?, 'webhook_disabled', ?, ?, ?, ?)`
+)
 
 func (f *finishTx) one(ctx context.Context, o store.Finished) error {
 	state, due, finished, logged := chathook.StateDelivered, ms(o.At), ms(o.At), chathook.StateDelivered
@@ -179,25 +199,22 @@ func (f *finishTx) one(ctx context.Context, o store.Finished) error {
 		return fmt.Errorf("log attempt: %w", err)
 	}
 	if o.OK() {
-		_, err := f.tx.ExecContext(ctx, `UPDATE webhooks SET consecutive_failures = 0 WHERE workspace_id = ? AND consecutive_failures <> 0`, workspaceID)
+		_, err := f.succeeded.ExecContext(ctx, workspaceID)
 		return err
 	}
 	var failures int
 	var enabled bool
-	if err := f.tx.QueryRowContext(ctx, `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_error = ?
-		WHERE workspace_id = ? RETURNING consecutive_failures, enabled`, o.Err, workspaceID).Scan(&failures, &enabled); err != nil {
+	if err := f.failed.QueryRowContext(ctx, o.Err, workspaceID).Scan(&failures, &enabled); err != nil {
 		return err
 	}
 	if failures < chathook.DisableAfter || !enabled {
 		return nil
 	}
 	reason := fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)
-	if _, err := f.tx.ExecContext(ctx, `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`,
-		reason, ms(o.At), workspaceID); err != nil {
+	if _, err := f.disable.ExecContext(ctx, reason, ms(o.At), workspaceID); err != nil {
 		return err
 	}
 	// The email goes out with the disable or not at all: one per disable.
-	_, err := f.tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
-		VALUES (?, 'webhook_disabled', ?, ?, ?, ?)`, workspaceID, reason, o.Err, ms(o.At), ms(o.At))
+	_, err := f.email.ExecContext(ctx, workspaceID, reason, o.Err, ms(o.At), ms(o.At))
 	return err
 }

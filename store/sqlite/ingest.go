@@ -26,9 +26,33 @@ type ingestTx struct {
 	now         int64
 	accounts    map[string]chathook.Account
 	chats       map[chatKey]chathook.Chat
-	insMessage  *sql.Stmt
-	insDelivery *sql.Stmt
+
+	insMessage, insDelivery, duplicateOf     *sql.Stmt
+	upsertAccount, findChat, insChat, rename *sql.Stmt
 }
+
+// The statements of an ingest, prepared once per connection.
+const (
+	sqlInsertMessage = `INSERT INTO messages
+		(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+		 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id`
+	sqlInsertDelivery = `INSERT INTO deliveries
+		(workspace_id, chat_id, message_id, event_id, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlDuplicateOf   = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
+	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email) VALUES (?, ?, ?, ?)
+		ON CONFLICT (workspace_id, phone) DO UPDATE SET
+			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
+			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END
+		RETURNING id, full_name, email`
+	sqlFindChat   = `SELECT ` + chatColumns + ` FROM chats WHERE account_id = ? AND external_id = ?`
+	sqlInsertChat = `INSERT INTO chats
+		(workspace_id, account_id, external_id, full_name, is_group, phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		RETURNING ` + chatColumns
+	sqlRenameChat   = `UPDATE chats SET full_name = ? WHERE id = ?`
+	sqlIngestTarget = `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = ?`
+)
 
 type chatKey struct {
 	account    int64
@@ -46,29 +70,36 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	// Deliveries are queued from the moment a webhook URL is set, as Svix
 	// does for endpoints: a workspace that never configures one builds no
 	// backlog. A disabled webhook still queues: it is paused, not off.
+	// With a granularity, a message waits for its window's bundle instead.
 	var hasURL bool
-	if err := tx.QueryRowContext(ctx, `SELECT url <> '' FROM webhooks WHERE workspace_id = ?`, workspaceID).Scan(&hasURL); err != nil {
+	var g chathook.Granularity
+	if err := s.prep(ctx, tx, sqlIngestTarget).QueryRowContext(ctx, workspaceID).Scan(&hasURL, &g); err != nil {
 		return nil, fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
+	}
+	queue := queueNone
+	switch {
+	case hasURL && g == chathook.NoAggregation:
+		queue = queueDelivery
+	case hasURL:
+		queue = queueBundle
 	}
 	it := &ingestTx{
 		tx: tx, workspaceID: workspaceID, now: ms(now),
 		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{},
 	}
-	if it.insMessage, err = tx.PrepareContext(ctx, `INSERT INTO messages
-		(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id`); err != nil {
-		return nil, err
-	}
-	if it.insDelivery, err = tx.PrepareContext(ctx, `INSERT INTO deliveries
-		(workspace_id, chat_id, message_id, event_id, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
-		return nil, err
+	for _, p := range []struct {
+		st    **sql.Stmt
+		query string
+	}{
+		{&it.insMessage, sqlInsertMessage}, {&it.insDelivery, sqlInsertDelivery}, {&it.duplicateOf, sqlDuplicateOf},
+		{&it.upsertAccount, sqlUpsertAccount}, {&it.findChat, sqlFindChat}, {&it.insChat, sqlInsertChat}, {&it.rename, sqlRenameChat},
+	} {
+		*p.st = s.prep(ctx, tx, p.query)
 	}
 
 	results := make([]chathook.IngestResult, len(msgs))
 	for i := range msgs {
-		if results[i], err = it.one(ctx, &msgs[i], hasURL); err != nil {
+		if results[i], err = it.one(ctx, &msgs[i], queue); err != nil {
 			return nil, fmt.Errorf("ingest message %d: %w", i, err)
 		}
 	}
@@ -78,7 +109,16 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	return results, nil
 }
 
-func (it *ingestTx) one(ctx context.Context, in *chathook.Incoming, queue bool) (chathook.IngestResult, error) {
+// How an accepted message is queued.
+type queueMode int
+
+const (
+	queueNone     queueMode = iota // no webhook URL: stored only
+	queueDelivery                  // a delivery of its own, at once
+	queueBundle                    // pending, for its window's bundle
+)
+
+func (it *ingestTx) one(ctx context.Context, in *chathook.Incoming, queue queueMode) (chathook.IngestResult, error) {
 	acc, err := it.account(ctx, in.Account)
 	if err != nil {
 		return chathook.IngestResult{}, err
@@ -91,11 +131,10 @@ func (it *ingestTx) one(ctx context.Context, in *chathook.Incoming, queue bool) 
 	var id int64
 	err = it.insMessage.QueryRowContext(ctx, it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 		ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-		created, in.SkipReason).Scan(&id)
+		created, in.SkipReason, queue == queueBundle && in.SkipReason == "").Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		var chatID int64
-		if err := it.tx.QueryRowContext(ctx, `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`,
-			acc.ID, in.MessageID).Scan(&chatID); err != nil {
+		if err := it.duplicateOf.QueryRowContext(ctx, acc.ID, in.MessageID).Scan(&chatID); err != nil {
 			return chathook.IngestResult{}, err
 		}
 		return chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}, nil
@@ -106,7 +145,7 @@ func (it *ingestTx) one(ctx context.Context, in *chathook.Incoming, queue bool) 
 	if in.SkipReason != "" {
 		return chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}, nil
 	}
-	if queue {
+	if queue == queueDelivery {
 		eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
 		if _, err := it.insDelivery.ExecContext(ctx, it.workspaceID, chat.ID, id, eventID, it.now, it.now); err != nil {
 			return chathook.IngestResult{}, err
@@ -122,11 +161,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 		return seen, nil
 	}
 	a.WorkspaceID = it.workspaceID
-	err := it.tx.QueryRowContext(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email) VALUES (?, ?, ?, ?)
-		ON CONFLICT (workspace_id, phone) DO UPDATE SET
-			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
-			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END
-		RETURNING id, full_name, email`, it.workspaceID, a.Phone, a.FullName, a.Email).Scan(&a.ID, &a.FullName, &a.Email)
+	err := it.upsertAccount.QueryRowContext(ctx, it.workspaceID, a.Phone, a.FullName, a.Email).Scan(&a.ID, &a.FullName, &a.Email)
 	if err != nil {
 		return a, fmt.Errorf("account: %w", err)
 	}
@@ -141,25 +176,24 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, c chathook.C
 	key := chatKey{acc.ID, c.ExternalID}
 	chat, ok := it.chats[key]
 	if !ok {
-		name := c.FullName
-		if name == "" { // a chat is never nameless in the UI: fall back to its number or id
-			name = cmp.Or(c.Phone, c.ExternalID)
-		}
-		chat, err = scanChat(it.tx.QueryRowContext(ctx, `INSERT INTO chats
-			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns,
-			it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now))
-		created = err == nil
+		// Look before inserting: an INSERT that conflicts would still use
+		// up a chat id, and ids are in URLs.
+		chat, err = scanChat(it.findChat.QueryRowContext(ctx, acc.ID, c.ExternalID))
 		if errors.Is(err, chathook.ErrNotFound) {
-			chat, err = scanChat(it.tx.QueryRowContext(ctx, `SELECT `+chatColumns+` FROM chats WHERE account_id = ? AND external_id = ?`,
-				acc.ID, c.ExternalID))
+			name := c.FullName
+			if name == "" { // a chat is never nameless in the UI: fall back to its number or id
+				name = cmp.Or(c.Phone, c.ExternalID)
+			}
+			// The writer is the only connection: nobody inserts it meanwhile.
+			chat, err = scanChat(it.insChat.QueryRowContext(ctx, it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now))
+			created = err == nil
 		}
 		if err != nil {
 			return chat, false, fmt.Errorf("chat: %w", err)
 		}
 	}
 	if c.FullName != "" && c.FullName != chat.FullName {
-		if _, err := it.tx.ExecContext(ctx, `UPDATE chats SET full_name = ? WHERE id = ?`, c.FullName, chat.ID); err != nil {
+		if _, err := it.rename.ExecContext(ctx, c.FullName, chat.ID); err != nil {
 			return chat, false, fmt.Errorf("rename chat: %w", err)
 		}
 		chat.FullName = c.FullName

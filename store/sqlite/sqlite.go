@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,8 +30,79 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers
+	w  *sql.DB // the one writer connection
+	r  *sql.DB // readers
+	ws *stmts  // statements prepared on w
+	rs *stmts  // statements prepared on r
+}
+
+// stmts holds prepared statements. The SQLite translation parses a
+// statement in about the time it runs a simple one, so the hot queries are
+// parsed once, at Open, rather than once per call. They are all prepared
+// then: the writer pool has one connection, and preparing later, while a
+// transaction holds it, would wait for ever.
+type stmts struct {
+	m map[string]*sql.Stmt
+}
+
+// writerSQL and readerSQL are the statements prepared at Open, on the
+// writer and on the readers.
+var writerSQL = []string{
+	sqlIngestTarget, sqlInsertMessage, sqlInsertDelivery, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
+	sqlRenameChat, sqlClaim, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFinish, sqlLogAttempt, sqlSucceeded,
+	sqlFailed, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
+}
+
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages}
+
+func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
+	c := &stmts{m: map[string]*sql.Stmt{}}
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("prepare %.60q: %w", q, err)
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+// get returns a statement prepared at Open.
+func (c *stmts) get(query string) *sql.Stmt {
+	st, ok := c.m[query]
+	if !ok {
+		panic("sqlite: statement not in writerSQL or readerSQL: " + query)
+	}
+	return st
+}
+
+func (c *stmts) close() {
+	if c == nil {
+		return
+	}
+	for _, st := range c.m {
+		st.Close()
+	}
+}
+
+// prep returns query, prepared at Open on the writer, bound to tx.
+func (s *Store) prep(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	return tx.StmtContext(ctx, s.ws.get(query))
+}
+
+// idList encodes ids as a JSON array, for "IN (SELECT value FROM
+// json_each(?))": one statement for any number of ids.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*9)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,6 +134,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	s := &Store{w: w, r: r}
 	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.ws, err = prepareAll(ctx, w, writerSQL); err == nil {
+		s.rs, err = prepareAll(ctx, r, readerSQL)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -124,6 +203,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.ws.close()
+	s.rs.close()
 	err := s.r.Close()
 	if werr := s.w.Close(); err == nil {
 		err = werr
@@ -134,12 +215,3 @@ func (s *Store) Close() error {
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// placeholders returns "?, ?, ?" for n values and the values as []any.
-func placeholders(ids []int64) (string, []any) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), args
-}

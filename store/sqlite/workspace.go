@@ -68,10 +68,9 @@ func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webho
 	return scanWebhook(s.r.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ?`, workspaceID))
 }
 
-// UpdateWebhook changes the given fields in one transaction. Enabling a
-// disabled webhook clears why it was disabled and its failure count, and
-// makes every waiting delivery due at once; DiscardPending discards them.
-func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+// UpdateWebhook changes the given fields in one transaction; see
+// store.Store.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return chathook.Webhook{}, err
@@ -81,7 +80,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 	if err != nil {
 		return before, err
 	}
-	now := ms(time.Now())
+	now := ms(at)
 	var sets []string
 	var args []any
 	if u.URL != nil {
@@ -110,6 +109,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 			return wh, err
 		}
 	}
+	if before.Granularity != chathook.NoAggregation && wh.Granularity == chathook.NoAggregation {
+		if err := unbundle(ctx, tx, workspaceID, now); err != nil {
+			return wh, err
+		}
+	}
 	if wh.Enabled && !before.Enabled {
 		// What waited behind a disabled webhook goes out now, not at the
 		// end of its backoff.
@@ -119,6 +123,18 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 		}
 	}
 	return wh, tx.Commit()
+}
+
+// unbundle gives every message waiting for a bundle a delivery of its
+// own, in ingest order: under "none" what was pending goes out at once.
+func unbundle(ctx context.Context, tx *sql.Tx, workspaceID string, now int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
+		SELECT workspace_id, chat_id, id, 'msg_' || replace(uuid, '-', ''), ?, ? FROM messages
+		WHERE workspace_id = ? AND pending = 1 ORDER BY id`, now, now, workspaceID); err != nil {
+		return fmt.Errorf("unbundle: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET pending = 0 WHERE workspace_id = ? AND pending = 1`, workspaceID)
+	return err
 }
 
 // discardPending discards every waiting delivery that is not in flight,

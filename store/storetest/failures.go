@@ -103,13 +103,13 @@ func testEnablingMakesWaitingDueNow(t *testing.T, st store.Store) {
 	d := claim(t, st, "a", t0, 1)[0]
 	finish(t, st, d, 500, t0.Add(24*time.Hour))
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
-	if got := claim(t, st, "a", time.Now(), 10); !equal(ids(got), []string{"c1-m1", "c1-m2", "c2-m1"}) {
+	if got := claim(t, st, "a", t0, 10); !equal(ids(got), []string{"c1-m1", "c1-m2", "c2-m1"}) {
 		t.Errorf("after enabling claimed %v, want everything waiting, in order", ids(got))
 	}
 }
@@ -120,7 +120,7 @@ func testDiscardIsLogged(t *testing.T, st store.Store) {
 	ingest(t, st, ws, msg(1, 1), msg(1, 2))
 	fail(t, st, t0, "HTTP 500")
 	on := true
-	if _, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Enabled: &on, DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on, DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", time.Now(), 10); len(got) != 0 {

@@ -33,9 +33,12 @@ func Run(t *testing.T, open Open) {
 		"ClaimCarriesWhatPayloadNeeds":  testClaimCarriesWhatPayloadNeeds,
 		"WebhookUpdateChangesOnlyGiven": testWebhookUpdateChangesOnlyGiven,
 		"UnknownTokenIsUnauthorized":    testUnknownTokenIsUnauthorized,
+		"ChatIDsAreNotWasted":           testChatIDsAreNotWasted,
 	}
-	for name, test := range failures {
-		tests[name] = test
+	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles} {
+		for name, test := range group {
+			tests[name] = test
+		}
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) { test(t, open(t)) })
@@ -55,7 +58,7 @@ func workspace(t *testing.T, st store.Store, name, url string) string {
 		t.Fatal(err)
 	}
 	if url != "" {
-		if _, err := st.UpdateWebhook(ctx, id, chathook.WebhookUpdate{URL: &url}); err != nil {
+		if _, err := st.UpdateWebhook(ctx, id, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -169,7 +172,7 @@ func testNoURLQueuesNothing(t *testing.T, st store.Store) {
 	ws := workspace(t, st, "acme", "")
 	ingest(t, st, ws, msg(1, 1))
 	url := "https://hook.example.com"
-	if _, err := st.UpdateWebhook(context.Background(), ws, chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, ws, msg(1, 2))
@@ -258,14 +261,14 @@ func testDisabledWebhookWaits(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, ws, msg(1, 1))
 	if got := claim(t, st, "a", t0, 10); len(got) != 0 {
 		t.Fatalf("claimed %v of a disabled webhook", ids(got))
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", t0, 10); !equal(ids(got), []string{"c1-m1"}) {
@@ -338,7 +341,7 @@ func testWebhookUpdateChangesOnlyGiven(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	g := chathook.SixHourly
-	wh, err := st.UpdateWebhook(ctx, ws, chathook.WebhookUpdate{Granularity: &g})
+	wh, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,5 +357,21 @@ func testUnknownTokenIsUnauthorized(t *testing.T, st store.Store) {
 	workspace(t, st, "acme", "")
 	if _, err := st.WorkspaceByToken(context.Background(), []byte("no such token")); !errors.Is(err, chathook.ErrUnauthorized) {
 		t.Errorf("err = %v, want ErrUnauthorized", err)
+	}
+}
+
+// Chat ids start at 10000001 and a message in a known chat uses up no id:
+// they are in every chat_url, and gaps would only puzzle people.
+func testChatIDsAreNotWasted(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	var got []int64
+	for n := range 3 {
+		for _, res := range ingest(t, st, ws, msg(1, n)) {
+			got = append(got, res.ChatID)
+		}
+	}
+	got = append(got, ingest(t, st, ws, msg(2, 1))[0].ChatID)
+	if fmt.Sprint(got) != "[10000001 10000001 10000001 10000002]" {
+		t.Errorf("chat ids %v", got)
 	}
 }
