@@ -78,8 +78,8 @@ func messageIDs(b wireBundle) string {
 // chatText is message n of chat c, sent at the given time.
 func chatText(c, n int, at time.Time, text string) string {
 	body, _ := json.Marshal(map[string]any{
-		"account": map[string]string{"phone": "+972500000000", "full_name": "Amnon Haha", "email": "amnon@acme.com"},
-		"chat":    map[string]string{"external_id": fmt.Sprintf("+9725400000%d", c), "full_name": fmt.Sprintf("Contact %d", c), "phone": fmt.Sprintf("+9725400000%d", c)},
+		"account":    map[string]string{"phone": "+972500000000", "full_name": "Amnon Haha", "email": "amnon@acme.com"},
+		"chat":       map[string]string{"external_id": fmt.Sprintf("+9725400000%d", c), "full_name": fmt.Sprintf("Contact %d", c), "phone": fmt.Sprintf("+9725400000%d", c)},
 		"message_id": fmt.Sprintf("c%d-m%d", c, n), "direction": "received", "timestamp": at.Format(time.RFC3339), "text": text,
 	})
 	return string(body)
