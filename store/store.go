@@ -122,7 +122,7 @@ type Pages interface {
 	Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error)
 	// Messages returns up to p.Limit messages of a chat in timeline order
 	// (Timestamp, then ID), oldest first: those just before p.Before, or
-	// those from p.From on (inclusive), or, when neither is set, the latest.
+	// just after p.After, or, when neither is set, the latest.
 	Messages(ctx context.Context, workspaceID string, chatID int64, p Page) ([]chathook.Message, error)
 	// MessageByUUID returns the message a permalink names.
 	MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error)
@@ -141,10 +141,10 @@ func Of(m chathook.Message) Position { return Position{At: m.Timestamp, ID: m.ID
 func (p Position) IsZero() bool { return p.ID == 0 }
 
 // Page asks for part of a chat's timeline; see Pages.Messages. At most
-// one of Before and From is set.
+// one of Before and After is set; neither includes its own position.
 type Page struct {
 	Before Position
-	From   Position
+	After  Position
 	Limit  int
 }
 

@@ -74,9 +74,9 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 	args := []any{chatID, workspaceID}
 	desc := true // read backwards from the end or from Before, then turn round
 	switch {
-	case !p.From.IsZero():
-		q += ` AND (m.sent_at, m.id) >= (?, ?) ORDER BY m.sent_at, m.id`
-		args = append(args, ms(p.From.At), p.From.ID)
+	case !p.After.IsZero():
+		q += ` AND (m.sent_at, m.id) > (?, ?) ORDER BY m.sent_at, m.id`
+		args = append(args, ms(p.After.At), p.After.ID)
 		desc = false
 	case !p.Before.IsZero():
 		q += ` AND (m.sent_at, m.id) < (?, ?) ORDER BY m.sent_at DESC, m.id DESC`

@@ -186,11 +186,14 @@ func testTimelinePagesInOrder(t *testing.T, st store.Store) {
 	if got := messageIDs(page(store.Page{Before: store.Of(all[3]), Limit: 10})); !equal(got, messageIDs(all[:3])) {
 		t.Errorf("before the 4th: %v, want %v", got, messageIDs(all[:3]))
 	}
-	if got := messageIDs(page(store.Page{From: store.Of(all[5]), Limit: 4})); !equal(got, messageIDs(all[5:9])) {
-		t.Errorf("4 from the 6th: %v, want %v", got, messageIDs(all[5:9]))
+	if got := messageIDs(page(store.Page{After: store.Of(all[5]), Limit: 4})); !equal(got, messageIDs(all[6:10])) {
+		t.Errorf("4 after the 6th: %v, want %v", got, messageIDs(all[6:10]))
 	}
-	if got := page(store.Page{From: store.Of(all[25]), Limit: 4}); len(got) != 1 || got[0].UUID != all[25].UUID {
-		t.Errorf("from the last: %v", messageIDs(got))
+	if got := page(store.Page{After: store.Of(all[23]), Limit: 4}); !equal(messageIDs(got), messageIDs(all[24:])) {
+		t.Errorf("after the 24th: %v", messageIDs(got))
+	}
+	if got := page(store.Page{After: store.Of(all[25]), Limit: 4}); len(got) != 0 {
+		t.Errorf("after the last: %v", messageIDs(got))
 	}
 	m := all[7]
 	if m.UUID == "" || m.ChatID != chatID || m.Text == "" || m.Direction != chathook.Received || m.ReceivedAt.IsZero() {
