@@ -25,6 +25,7 @@ import (
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/sqlite"
+	"github.com/chathook/chathook/web"
 	"github.com/google/uuid"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	DeliveryGrace   time.Duration
 	Lease           time.Duration
 	RetrySchedule   []time.Duration
+
+	// ActivityRefresh is how often the settings page reloads its activity
+	// log; zero takes web's default.
+	ActivityRefresh time.Duration
 
 	Logger *slog.Logger
 }
@@ -143,10 +148,22 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		Timeout: cfg.DeliveryTimeout, Grace: cfg.DeliveryGrace, Lease: cfg.Lease, Schedule: cfg.RetrySchedule,
 		AllowPrivateTargets: cfg.AllowPrivateTargets,
 	})
-	h := api.New(api.Config{
+	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick,
 	})
-	return &Service{cfg: cfg, store: st, dispatcher: d, notifier: n, handler: h}, nil
+	webHandler, err := web.New(web.Config{
+		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d, Queued: d.Kick,
+		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The API keeps /api/ and /healthz; every other path is the web UI.
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/", webHandler)
+	return &Service{cfg: cfg, store: st, dispatcher: d, notifier: n, handler: mux}, nil
 }
 
 // Handler is the service's HTTP handler.

@@ -41,7 +41,9 @@ func TestTestPostIsSignedAndNotADelivery(t *testing.T) {
 		t.Errorf("webhook-id %q, signature %q does not verify", got.id, got.sig)
 	}
 	var body struct {
-		Chat    struct{ ChatURL string `json:"chat_url"` } `json:"chat"`
+		Chat struct {
+			ChatURL string `json:"chat_url"`
+		} `json:"chat"`
 		Message struct{ Text string } `json:"message"`
 	}
 	if err := json.Unmarshal(got.body, &body); err != nil || !strings.Contains(body.Message.Text, "test message") ||
