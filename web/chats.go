@@ -103,10 +103,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
 			return
 		}
 		err = lookup
-		above := read(store.Page{Before: store.Of(m), Limit: contextAbove + 1})
-		below := read(store.Page{After: store.Of(m), Limit: messagesPerPage - contextAbove})
-		hasOlder, above = trimFront(above, contextAbove)
-		hasNewer, below = trimBack(below, messagesPerPage-contextAbove-1)
+		// A few messages above it for context, the page's rest below.
+		var above, below []chathook.Message
+		hasOlder, above = trimFront(read(store.Page{Before: store.Of(m), Limit: contextAbove + 1}), contextAbove)
+		rest := messagesPerPage - 1 - len(above)
+		hasNewer, below = trimBack(read(store.Page{After: store.Of(m), Limit: rest + 1}), rest)
 		msgs = append(append(above, m), below...)
 	case q.Has("before"):
 		pos, ok := parsePosition(q.Get("before"))
