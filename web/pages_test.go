@@ -120,7 +120,6 @@ func numbers(body string) []string {
 	return out
 }
 
-
 func href(t *testing.T, body, id string) string {
 	t.Helper()
 	m := regexp.MustCompile(`href="([^"]+)" id="` + id + `"`).FindStringSubmatch(body)
