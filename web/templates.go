@@ -21,7 +21,12 @@ func (s *Server) parseTemplates() error {
 		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"ms":       func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
+		"ms": func(d time.Duration) string {
+			if d < time.Millisecond {
+				return "< 1 ms"
+			}
+			return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+		},
 		"short": func(s string, n int) string {
 			r := []rune(s)
 			if len(r) <= n {
