@@ -14,10 +14,10 @@ import (
 )
 
 // normalEmail lowercases an email and checks that it is one address.
-func normalEmail(flag, email string) (string, error) {
+func normalEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
-		return "", fmt.Errorf("%s: %q is not an email address", flag, email)
+		return "", fmt.Errorf("%q is not an email address", email)
 	}
 	return email, nil
 }
@@ -25,12 +25,12 @@ func normalEmail(flag, email string) (string, error) {
 // CheckNewUser says what is wrong with a user about to be added, before
 // anything is written: a bad email or password, or an email in use.
 func CheckNewUser(ctx context.Context, st store.Store, email, password string) error {
-	email, err := normalEmail("--email", email)
+	email, err := normalEmail(email)
 	if err != nil {
 		return err
 	}
 	if err := web.CheckNewPassword(password); err != nil {
-		return fmt.Errorf("--password: %w", err)
+		return err
 	}
 	if _, _, err := st.UserByEmail(ctx, email); err == nil {
 		return fmt.Errorf("%s can already sign in; change the password with chathook user password", email)
@@ -43,9 +43,9 @@ func CheckNewUser(ctx context.Context, st store.Store, email, password string) e
 // AddUser lets a person sign in to a workspace's web UI: its owner, or a
 // teammate. Every user of a workspace sees all of it.
 func AddUser(ctx context.Context, st store.Store, workspaceID, email, name, password string) (chathook.User, error) {
-	email, err := normalEmail("--email", email)
+	email, err := normalEmail(email)
 	if err != nil {
-		return chathook.User{}, err
+		return chathook.User{}, fmt.Errorf("--email: %w", err)
 	}
 	hash, err := web.HashPassword(password)
 	if err != nil {
@@ -65,9 +65,9 @@ func AddUser(ctx context.Context, st store.Store, workspaceID, email, name, pass
 
 // SetPassword gives a user a new password and signs them out everywhere.
 func SetPassword(ctx context.Context, st store.Store, email, password string) error {
-	email, err := normalEmail("--email", email)
+	email, err := normalEmail(email)
 	if err != nil {
-		return err
+		return fmt.Errorf("--email: %w", err)
 	}
 	hash, err := web.HashPassword(password)
 	if err != nil {

@@ -67,13 +67,12 @@ type messageView struct {
 // ?before= or ?after= a position; or, with ?at=<uuid>, a permalink's
 // message with a few before it, highlighted.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
-	ctx := r.Context()
 	chatID, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
 	if err != nil || chatID <= 0 {
 		s.errorPage(w, r, http.StatusNotFound, "There is no such chat.")
 		return
 	}
-	chat, err := s.cfg.Store.Chat(ctx, v.workspaceID(), chatID)
+	chat, err := s.cfg.Store.Chat(r.Context(), v.workspaceID(), chatID)
 	if errors.Is(err, chathook.ErrNotFound) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no such chat in this workspace.")
 		return
@@ -82,78 +81,103 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
 		s.internal(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	read := func(p store.Page) []chathook.Message {
-		if err != nil {
-			return nil
-		}
-		var ms []chathook.Message
-		ms, err = s.cfg.Store.Messages(ctx, v.workspaceID(), chatID, p)
-		return ms
-	}
-	var msgs []chathook.Message
-	var hasOlder, hasNewer bool
-	var at string
+	tl := timeline{s: s, r: r, workspaceID: v.workspaceID(), chatID: chatID}
+	tl.read(r.URL.Query())
+	var bad *pageError
 	switch {
-	case q.Has("at"):
-		at = q.Get("at")
-		m, lookup := s.cfg.Store.MessageByUUID(ctx, v.workspaceID(), at)
-		if errors.Is(lookup, chathook.ErrNotFound) || (lookup == nil && m.ChatID != chatID) {
-			s.errorPage(w, r, http.StatusNotFound, "There is no such message in this chat.")
-			return
-		}
-		err = lookup
-		// A few messages above it for context, the page's rest below.
-		var above, below []chathook.Message
-		hasOlder, above = trimFront(read(store.Page{Before: store.Of(m), Limit: contextAbove + 1}), contextAbove)
-		rest := messagesPerPage - 1 - len(above)
-		hasNewer, below = trimBack(read(store.Page{After: store.Of(m), Limit: rest + 1}), rest)
-		msgs = append(append(above, m), below...)
-	case q.Has("before"):
-		pos, ok := parsePosition(q.Get("before"))
-		if !ok {
-			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?before= is not a message position.")
-			return
-		}
-		hasOlder, msgs = trimFront(read(store.Page{Before: pos, Limit: messagesPerPage + 1}), messagesPerPage)
-		hasNewer = true
-	case q.Has("after"):
-		pos, ok := parsePosition(q.Get("after"))
-		if !ok {
-			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?after= is not a message position.")
-			return
-		}
-		hasNewer, msgs = trimBack(read(store.Page{After: pos, Limit: messagesPerPage + 1}), messagesPerPage)
-		hasOlder = true
-		if len(msgs) > 0 {
-			hasOlder = len(read(store.Page{Before: store.Of(msgs[0]), Limit: 1})) > 0
-		}
-	default:
-		hasOlder, msgs = trimFront(read(store.Page{Limit: messagesPerPage + 1}), messagesPerPage)
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	case errors.As(tl.err, &bad):
+		s.errorPage(w, r, bad.status, bad.message)
+		return
+	case tl.err != nil:
+		s.internal(w, r, tl.err)
 		return
 	}
 	base := "/chat/" + strconv.FormatInt(chatID, 10) + "/messages/"
 	data := chatView{layout: v.layout(s, chat.FullName, "chats"), Chat: chat, Latest: base}
-	if len(msgs) > 0 {
-		if hasOlder {
-			data.Older = base + "?before=" + formatPosition(store.Of(msgs[0]))
+	if n := len(tl.msgs); n > 0 {
+		if tl.hasOlder {
+			data.Older = base + "?before=" + formatPosition(store.Of(tl.msgs[0]))
 		}
-		if hasNewer {
-			data.Newer = base + "?after=" + formatPosition(store.Of(msgs[len(msgs)-1]))
+		if tl.hasNewer {
+			data.Newer = base + "?after=" + formatPosition(store.Of(tl.msgs[n-1]))
 		}
 	}
 	day := ""
-	for _, m := range msgs {
-		mv := messageView{Message: m, Highlight: at != "" && m.UUID == at}
+	for _, m := range tl.msgs {
+		mv := messageView{Message: m, Highlight: tl.at != "" && m.UUID == tl.at}
 		if d := m.Timestamp.UTC().Format("Monday, 2 January 2006"); d != day {
 			mv.Day, day = d, d
 		}
 		data.Messages = append(data.Messages, mv)
 	}
 	s.render(w, r, http.StatusOK, "chat.html", data)
+}
+
+// pageError is a page address that asks for what cannot be shown.
+type pageError struct {
+	status  int
+	message string
+}
+
+func (e *pageError) Error() string { return e.message }
+
+// timeline reads one page of a chat; the first error sticks.
+type timeline struct {
+	s                  *Server
+	r                  *http.Request
+	workspaceID        string
+	chatID             int64
+	msgs               []chathook.Message
+	hasOlder, hasNewer bool
+	at                 string // the permalink's message, highlighted
+	err                error
+}
+
+func (tl *timeline) page(p store.Page) []chathook.Message {
+	if tl.err != nil {
+		return nil
+	}
+	ms, err := tl.s.cfg.Store.Messages(tl.r.Context(), tl.workspaceID, tl.chatID, p)
+	tl.err = err
+	return ms
+}
+
+// position parses the ?before= or ?after= of a page address.
+func (tl *timeline) position(q url.Values, name string) store.Position {
+	pos, ok := parsePosition(q.Get(name))
+	if !ok {
+		tl.err = &pageError{http.StatusBadRequest, "This page address is broken: ?" + name + "= is not a message position."}
+	}
+	return pos
+}
+
+func (tl *timeline) read(q url.Values) {
+	switch {
+	case q.Has("at"):
+		tl.at = q.Get("at")
+		m, err := tl.s.cfg.Store.MessageByUUID(tl.r.Context(), tl.workspaceID, tl.at)
+		if errors.Is(err, chathook.ErrNotFound) || (err == nil && m.ChatID != tl.chatID) {
+			tl.err = &pageError{http.StatusNotFound, "There is no such message in this chat."}
+			return
+		}
+		tl.err = err
+		// A few messages above it for context, the page's rest below.
+		var above, below []chathook.Message
+		tl.hasOlder, above = trimFront(tl.page(store.Page{Before: store.Of(m), Limit: contextAbove + 1}), contextAbove)
+		rest := messagesPerPage - 1 - len(above)
+		tl.hasNewer, below = trimBack(tl.page(store.Page{After: store.Of(m), Limit: rest + 1}), rest)
+		tl.msgs = append(append(above, m), below...)
+	case q.Has("before"):
+		pos := tl.position(q, "before")
+		tl.hasOlder, tl.msgs = trimFront(tl.page(store.Page{Before: pos, Limit: messagesPerPage + 1}), messagesPerPage)
+		tl.hasNewer = true
+	case q.Has("after"):
+		pos := tl.position(q, "after")
+		tl.hasNewer, tl.msgs = trimBack(tl.page(store.Page{After: pos, Limit: messagesPerPage + 1}), messagesPerPage)
+		tl.hasOlder = len(tl.msgs) == 0 || len(tl.page(store.Page{Before: store.Of(tl.msgs[0]), Limit: 1})) > 0
+	default:
+		tl.hasOlder, tl.msgs = trimFront(tl.page(store.Page{Limit: messagesPerPage + 1}), messagesPerPage)
+	}
 }
 
 // permalink opens the chat of a message at that message.

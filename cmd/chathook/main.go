@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/store"
 )
 
 const usage = `usage:
@@ -210,36 +211,43 @@ func workspaceCreate(ctx context.Context, args []string, getenv func(string) str
 	if name == "" || email == "" {
 		return usageError(errors.New("workspace create needs --name and --owner-email"), stderr)
 	}
-	st, err := app.OpenStore(ctx, db)
-	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	defer st.Close()
-	if password != "" {
-		// Checked first, so that a refused password creates nothing.
-		if err := app.CheckNewUser(ctx, st, email, password); err != nil {
-			fmt.Fprintln(stderr, "chathook: --owner-password:", err)
-			return 1
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		if password != "" {
+			// Checked first, so that a refused password creates nothing.
+			if err := app.CheckNewUser(ctx, st, email, password); err != nil {
+				return fmt.Errorf("the owner's sign-in: %w", err)
+			}
 		}
+		created, err := app.CreateWorkspace(ctx, st, name, email, ownerName)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(stdout).Encode(created); err != nil {
+			return err
+		}
+		if password == "" {
+			fmt.Fprintf(stderr, "chathook: nobody can sign in to the web UI of this workspace yet; run\n"+
+				"  chathook user add --workspace %s --email %s --password <password>\n", created.WorkspaceID, email)
+			return nil
+		}
+		if _, err := app.AddUser(ctx, st, created.WorkspaceID, email, ownerName, password); err != nil {
+			// The workspace exists and its token is printed; only the sign-in is missing.
+			return fmt.Errorf("the workspace was created, but the owner's sign-in was not: %w", err)
+		}
+		return nil
+	})
+}
+
+// withStore opens the --db store for a command and runs fn on it; an
+// error is printed and exits 1.
+func withStore(ctx context.Context, db string, stderr io.Writer, fn func(store.Store) error) int {
+	st, err := app.OpenStore(ctx, db)
+	if err == nil {
+		err = fn(st)
+		st.Close()
 	}
-	created, err := app.CreateWorkspace(ctx, st, name, email, ownerName)
 	if err != nil {
 		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	if err := json.NewEncoder(stdout).Encode(created); err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	if password == "" {
-		fmt.Fprintf(stderr, "chathook: nobody can sign in to the web UI of this workspace yet; run\n"+
-			"  chathook user add --workspace %s --email %s --password <password>\n", created.WorkspaceID, email)
-		return 0
-	}
-	if _, err := app.AddUser(ctx, st, created.WorkspaceID, email, ownerName, password); err != nil {
-		// The workspace exists and its token is printed; only the sign-in is missing.
-		fmt.Fprintln(stderr, "chathook: the workspace was created, but the owner's sign-in was not:", err)
 		return 1
 	}
 	return 0
@@ -260,21 +268,15 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	if workspace == "" || email == "" || password == "" {
 		return usageError(errors.New("user add needs --workspace, --email and --password (or CHATHOOK_PASSWORD)"), stderr)
 	}
-	st, err := app.OpenStore(ctx, db)
-	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	defer st.Close()
-	u, err := app.AddUser(ctx, st, workspace, email, name, password)
-	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	_ = json.NewEncoder(stdout).Encode(map[string]string{
-		"user_id": strconv.FormatInt(u.ID, 10), "workspace_id": u.WorkspaceID, "email": u.Email,
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		u, err := app.AddUser(ctx, st, workspace, email, name, password)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"user_id": strconv.FormatInt(u.ID, 10), "workspace_id": u.WorkspaceID, "email": u.Email,
+		})
 	})
-	return 0
 }
 
 // userPassword sets a new password and ends the user's sessions.
@@ -290,16 +292,11 @@ func userPassword(ctx context.Context, args []string, getenv func(string) string
 	if email == "" || password == "" {
 		return usageError(errors.New("user password needs --email and --password (or CHATHOOK_PASSWORD)"), stderr)
 	}
-	st, err := app.OpenStore(ctx, db)
-	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	defer st.Close()
-	if err := app.SetPassword(ctx, st, email, password); err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	fmt.Fprintln(stderr, "chathook: password changed; every session of", email, "was signed out")
-	return 0
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		if err := app.SetPassword(ctx, st, email, password); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "chathook: password changed; every session of", email, "was signed out")
+		return nil
+	})
 }
