@@ -195,6 +195,23 @@ func testTimelinePagesInOrder(t *testing.T, st store.Store) {
 	if got := page(store.Page{After: store.Of(all[25]), Limit: 4}); len(got) != 0 {
 		t.Errorf("after the last: %v", messageIDs(got))
 	}
+	// Across messages that share a timestamp, the id decides.
+	ties := 0
+	for i := 1; i < len(all); i++ {
+		if !all[i].Timestamp.Equal(all[i-1].Timestamp) {
+			continue
+		}
+		ties++
+		if got := page(store.Page{Before: store.Of(all[i]), Limit: 1}); len(got) != 1 || got[0].ID != all[i-1].ID {
+			t.Errorf("1 before the %dth, which shares its timestamp: %v", i+1, messageIDs(got))
+		}
+		if got := page(store.Page{After: store.Of(all[i-1]), Limit: 1}); len(got) != 1 || got[0].ID != all[i].ID {
+			t.Errorf("1 after the %dth, which shares its timestamp: %v", i, messageIDs(got))
+		}
+	}
+	if ties == 0 {
+		t.Fatal("setup: no timestamps shared")
+	}
 	m := all[7]
 	if m.UUID == "" || m.ChatID != chatID || m.Text == "" || m.Direction != chathook.Received || m.ReceivedAt.IsZero() {
 		t.Errorf("a message as read: %+v", m)
