@@ -21,6 +21,9 @@ const SessionLifetime = 14 * 24 * time.Hour
 // maxForm bounds a form body: settings and sign-in are a few short fields.
 const maxForm = 64 << 10
 
+// maxEmail is the longest email address there can be (RFC 3696 errata).
+const maxEmail = 320
+
 func (s *Server) cookieName(base string) string {
 	if s.secure {
 		// __Host-: the browser keeps it only if Secure, host-only, Path=/.
@@ -187,6 +190,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := strings.ToLower(v.Email)
+	if len(key) > maxEmail {
+		// No account has such an email; and the limiter keeps keys in memory.
+		CheckPassword(nil, "")
+		v.Email, v.Error = "", "Wrong email or password."
+		s.renderSignIn(w, r, http.StatusUnauthorized, v)
+		return
+	}
 	now := s.cfg.Now()
 	if wait := s.limiter.wait(key, now); wait > 0 {
 		s.cfg.Logger.Warn("sign-in refused: too many failures", "remote", r.RemoteAddr)

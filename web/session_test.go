@@ -88,13 +88,14 @@ func TestWrongPasswordOrEmailIsRefusedAlike(t *testing.T) {
 		{"owner@acme.example", "wrong password"},
 		{"nobody@acme.example", password},
 		{"", ""},
+		{strings.Repeat("a", 400) + "@acme.example", password},
 	} {
 		v := h.visitor()
 		a := v.signIn(tc.email, tc.pw)
 		if a.status != http.StatusUnauthorized || !strings.Contains(a.body, "Wrong email or password.") || cookie(a, "chathook_session") != nil {
 			t.Errorf("%q/%q: %d, session cookie %v", tc.email, tc.pw, a.status, cookie(a, "chathook_session"))
 		}
-		if tc.email != "" && !strings.Contains(a.body, `value="`+tc.email+`"`) {
+		if tc.email != "" && len(tc.email) < 320 && !strings.Contains(a.body, `value="`+tc.email+`"`) {
 			t.Errorf("%q: the email typed is not kept in the form", tc.email)
 		}
 	}
