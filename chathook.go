@@ -17,6 +17,8 @@ const Version = "0.1.0"
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrUnauthorized = errors.New("missing or invalid API token")
+	// ErrConflict: what was to be created exists already (a user's email).
+	ErrConflict = errors.New("already exists")
 )
 
 // Workspace is a tenant. Nothing of one workspace is ever visible to another.
@@ -26,6 +28,24 @@ type Workspace struct {
 	OwnerName  string
 	OwnerEmail string
 	CreatedAt  time.Time
+}
+
+// User is a person who signs in to a workspace's web UI: its owner or a
+// teammate. An email belongs to one user of one workspace.
+type User struct {
+	ID          int64
+	WorkspaceID string
+	Email       string
+	Name        string
+	CreatedAt   time.Time
+}
+
+// Session is a signed-in user of the web UI, until ExpiresAt.
+type Session struct {
+	User      User
+	Workspace Workspace
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Account is a WhatsApp number connected to a workspace.
@@ -50,6 +70,13 @@ type Chat struct {
 	ResponsibleName  string
 	ResponsibleEmail string
 	CreatedAt        time.Time
+}
+
+// ChatSummary is a chat as the chat list shows it.
+type ChatSummary struct {
+	Chat
+	AccountPhone string
+	Last         Message // the latest message chathook received; zero if none
 }
 
 // Direction tells whether the account sent or received a message.

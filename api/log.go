@@ -3,12 +3,14 @@ package api
 import (
 	"encoding/csv"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/store"
 )
 
 // ActivityEntries is how many deliveries the activity log shows.
@@ -66,9 +68,16 @@ type logJSON struct {
 	Error      string `json:"error"`
 }
 
-// getLog streams every attempt (and discard) as CSV or JSON lines, row by
-// row from the database: a log of millions of rows is never in memory.
 func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
+	StreamLog(w, r, s.cfg.Store, workspace(r).ID, s.cfg.Now(), s.cfg.Logger)
+}
+
+// StreamLog answers a download of a workspace's detailed log: every
+// attempt (and discard) as CSV, or JSON lines with ?format=jsonl, from
+// ?since= on, row by row from the database, so a log of millions of rows
+// is never in memory. The API (bearer token) and the web UI (session)
+// both serve it, so the two downloads are always the same format.
+func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID string, now time.Time, logger *slog.Logger) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "csv"
@@ -85,8 +94,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ws := workspace(r)
-	name := "chathook-log-" + s.cfg.Now().UTC().Format("20060102-150405") + "." + format
+	name := "chathook-log-" + now.UTC().Format("20060102-150405") + "." + format
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	} else {
@@ -128,10 +136,10 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 			})
 		}
 	}
-	if err := s.cfg.Store.Attempts(r.Context(), ws.ID, since, write); err != nil && r.Context().Err() == nil {
+	if err := st.Attempts(r.Context(), workspaceID, since, write); err != nil && r.Context().Err() == nil {
 		// The status line is sent; all that can be done is to cut the
 		// download short, which the client sees as an error.
-		s.cfg.Logger.Error("log download", "workspace", ws.ID, "rows", rows, "err", err)
+		logger.Error("log download", "workspace", workspaceID, "rows", rows, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }

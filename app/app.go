@@ -26,6 +26,7 @@ import (
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/sqlite"
+	"github.com/chathook/chathook/web"
 	"github.com/google/uuid"
 )
 
@@ -50,6 +51,10 @@ type Config struct {
 	DeliveryGrace   time.Duration
 	Lease           time.Duration
 	RetrySchedule   []time.Duration
+
+	// ActivityRefresh is how often the settings page reloads its activity
+	// log; zero takes web's default.
+	ActivityRefresh time.Duration
 
 	Logger *slog.Logger
 	// Now is the clock of everything that keeps time (received_at, windows,
@@ -152,10 +157,24 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now,
 	})
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
-	h := api.New(api.Config{
+	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
 	})
-	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: h}, nil
+	webHandler, err := web.New(web.Config{
+		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,
+		// Saved settings may make deliveries due, or end a window early.
+		Queued: func() { d.Kick(); b.Kick() },
+		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The API keeps /api/ and /healthz; every other path is the web UI.
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/", webHandler)
+	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: mux}, nil
 }
 
 // Tick makes the service look at its clock now: windows that ended are

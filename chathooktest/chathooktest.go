@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,5 +291,23 @@ func (s *Sink) WaitFor(t TB, n int, timeout time.Duration) []Received {
 		case <-deadline:
 			t.Fatalf("sink: %d of %d requests after %s", have, n, timeout)
 		}
+	}
+}
+
+// AddUser lets email sign in to the workspace's web UI with password.
+func (w *Workspace) AddUser(t TB, email, name, password string) {
+	t.Helper()
+	if _, err := app.AddUser(context.Background(), w.svc.Store, w.WorkspaceID, email, name, password); err != nil {
+		t.Fatalf("add user %s: %v", email, err)
+	}
+}
+
+// Post ingests messages (each a JSON object as the API takes it) in one
+// batch, failing the test unless it is accepted.
+func (w *Workspace) Post(t TB, msgs ...string) {
+	t.Helper()
+	body := `{"messages": [` + strings.Join(msgs, ",") + `]}`
+	if status, answer := w.Do(t, http.MethodPost, "/api/v1/messages/batch", body); status != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", status, answer)
 	}
 }

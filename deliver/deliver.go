@@ -199,24 +199,32 @@ func (d *Dispatcher) deliverRun(ctx, postCtx context.Context, run []chathook.Del
 
 // attempt makes one signed POST of a delivery.
 func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathook.Outcome {
+	body, err := d.render(ctx, del)
+	if err != nil {
+		return chathook.Outcome{DeliveryID: del.ID, URL: del.Webhook.URL, At: d.cfg.Now(),
+			Err: "could not read the bundle's messages: " + err.Error()}
+	}
+	out := d.post(ctx, del.Webhook, del.EventID, body)
+	out.DeliveryID = del.ID
+	return out
+}
+
+// post sends body to the webhook's URL, signed with its secret, with the
+// headers every chathook POST carries (SPEC 4), and describes the outcome.
+func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) chathook.Outcome {
 	start := d.cfg.Now()
-	out := chathook.Outcome{DeliveryID: del.ID, URL: del.Webhook.URL, At: start}
+	out := chathook.Outcome{URL: wh.URL, At: start}
 	began := time.Now() // the duration is real time, whatever the clock says
 	defer func() { out.Duration = time.Since(began) }()
 
-	key, err := payload.ParseSecret(del.Webhook.Secret)
+	key, err := payload.ParseSecret(wh.Secret)
 	if err != nil {
 		out.Err = "signing secret unusable: " + err.Error()
 		return out
 	}
-	body, err := d.render(ctx, del)
-	if err != nil {
-		out.Err = "could not read the bundle's messages: " + err.Error()
-		return out
-	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, del.Webhook.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
 		out.Err = "invalid URL: " + err.Error()
 		return out
@@ -224,9 +232,9 @@ func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathoo
 	ts := start.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "chathook/"+chathook.Version)
-	req.Header.Set("webhook-id", del.EventID)
+	req.Header.Set("webhook-id", eventID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", payload.Signature(key, del.EventID, ts, body))
+	req.Header.Set("webhook-signature", payload.Signature(key, eventID, ts, body))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		out.Err = describe(err, d.cfg.Timeout)

@@ -99,6 +99,13 @@ type Store interface {
 	// give up).
 	EmailFailed(ctx context.Context, id int64, failure string, retryAt time.Time) error
 
+	// Pending counts a workspace's deliveries that wait to be sent (not
+	// yet delivered, failed or discarded), in flight or not.
+	Pending(ctx context.Context, workspaceID string) (int, error)
+
+	Users
+	Pages
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -126,6 +133,72 @@ func (s Splitter) FirstPart(msgs []chathook.Message, g chathook.Granularity) int
 		}
 	}
 	return len(msgs)
+}
+
+// Users are the people who sign in to the web UI, and their sessions.
+// Only hashes are stored: a password's slow hash, a session token's
+// SHA-256. Emails are unique across all workspaces and matched without
+// regard to ASCII case.
+type Users interface {
+	// CreateUser adds a user to a workspace: chathook.ErrConflict if the
+	// email is taken, chathook.ErrNotFound if the workspace is not there.
+	CreateUser(ctx context.Context, u chathook.User, passwordHash []byte) (chathook.User, error)
+	// UserByEmail returns a user and its password hash, or ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (chathook.User, []byte, error)
+	// SetPassword replaces a user's password hash and ends every session
+	// of the user, in one transaction; ErrNotFound if there is no such user.
+	SetPassword(ctx context.Context, userID int64, passwordHash []byte) error
+
+	// CreateSession starts a session for a user until expires. It also
+	// deletes sessions that expired before created, so the table does not
+	// grow without end.
+	CreateSession(ctx context.Context, tokenHash []byte, userID int64, created, expires time.Time) error
+	// Session returns the session whose token hashes to tokenHash, with its
+	// user and workspace, or chathook.ErrUnauthorized when there is none or
+	// it expired at or before now.
+	Session(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Session, error)
+	// DeleteSession ends a session; ending one that is not there is no error.
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+}
+
+// Pages are the reads of the web UI's chat pages. Every one is scoped to
+// a workspace: Chat and MessageByUUID answer chathook.ErrNotFound for a
+// chat or message of another workspace, as if it did not exist, and Chats
+// and Messages never return one. Each reads at most a page: a chat of 100,000
+// messages costs no more to show than one of ten.
+type Pages interface {
+	// Chats returns up to limit of a workspace's chats with an id below
+	// before (0: from the newest), newest first, each with its latest
+	// message.
+	Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error)
+	// Chat returns one chat of the workspace.
+	Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error)
+	// Messages returns up to p.Limit messages of a chat in timeline order
+	// (Timestamp, then ID), oldest first: those just before p.Before, or
+	// just after p.After, or, when neither is set, the latest.
+	Messages(ctx context.Context, workspaceID string, chatID int64, p Page) ([]chathook.Message, error)
+	// MessageByUUID returns the message a permalink names.
+	MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error)
+}
+
+// Position is a message's place in its chat's timeline.
+type Position struct {
+	At time.Time // the message's Timestamp
+	ID int64
+}
+
+// Of returns the position of m.
+func Of(m chathook.Message) Position { return Position{At: m.Timestamp, ID: m.ID} }
+
+// IsZero reports whether p is unset.
+func (p Position) IsZero() bool { return p.ID == 0 }
+
+// Page asks for part of a chat's timeline; see Pages.Messages. At most
+// one of Before and After is set; neither includes its own position.
+type Page struct {
+	Before Position
+	After  Position
+	Limit  int
 }
 
 // Finished is one attempt's outcome, and when to retry if it failed.

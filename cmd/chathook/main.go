@@ -19,11 +19,14 @@ import (
 	"time"
 
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/store"
 )
 
 const usage = `usage:
   chathook serve [flags]                 run the service
-  chathook workspace create --name N --owner-email E [--owner-name N] [--db URL]
+  chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
+  chathook user add --workspace ID --email E [--name N] --password P [--db URL]
+  chathook user password --email E --password P [--db URL]
 
 Every flag can also be set by its environment variable; flags win.
 Run "chathook serve -h" for the flags.
@@ -53,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case len(args) >= 2 && args[0] == "workspace" && args[1] == "create":
 		return workspaceCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "user" && args[1] == "add":
+		return userAdd(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
+		return userPassword(ctx, args[2:], getenv, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -71,9 +78,10 @@ func usageError(err error, stderr io.Writer) int {
 
 // settings are flags that default to their environment variable.
 type settings struct {
-	fs     *flag.FlagSet
-	getenv func(string) string
-	err    error
+	fs      *flag.FlagSet
+	getenv  func(string) string
+	err     error
+	secrets []func() // fill secret flags left empty from their env
 }
 
 func newSettings(name string, getenv func(string) string, stderr io.Writer) *settings {
@@ -87,6 +95,17 @@ func (s *settings) string(p *string, flagName, env, def, help string) {
 		def = v
 	}
 	s.fs.StringVar(p, flagName, def, help+" (env "+env+")")
+}
+
+// secret is a string flag whose environment value is read after parsing,
+// not shown as the flag's default: -h must never print a password.
+func (s *settings) secret(p *string, flagName, env, help string) {
+	s.fs.StringVar(p, flagName, "", help+" (env "+env+", which keeps it out of the shell history)")
+	s.secrets = append(s.secrets, func() {
+		if *p == "" {
+			*p = s.getenv(env)
+		}
+	})
 }
 
 func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
@@ -120,6 +139,9 @@ func (s *settings) parse(args []string) error {
 	}
 	if s.fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
+	}
+	for _, fill := range s.secrets {
+		fill()
 	}
 	return nil
 }
@@ -173,33 +195,108 @@ func serve(ctx context.Context, cfg app.Config) error {
 	return svc.Serve(ctx, ln)
 }
 
+// workspaceCreate prints exactly one JSON object on stdout (SPEC 6);
+// everything else it has to say goes to stderr.
 func workspaceCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var db, name, email, ownerName string
+	var db, name, email, ownerName, password string
 	s := newSettings("workspace create", getenv, stderr)
 	dbFlag(s, &db)
 	s.fs.StringVar(&name, "name", "", "workspace name (required)")
 	s.fs.StringVar(&email, "owner-email", "", "owner's email, where notices go (required)")
 	s.fs.StringVar(&ownerName, "owner-name", "", "owner's full name")
+	s.secret(&password, "owner-password", "CHATHOOK_OWNER_PASSWORD", "the owner's password for the web UI, signing in with --owner-email")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
 	if name == "" || email == "" {
 		return usageError(errors.New("workspace create needs --name and --owner-email"), stderr)
 	}
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		if password != "" {
+			// Checked first, so that a refused password creates nothing.
+			if err := app.CheckNewUser(ctx, st, email, password); err != nil {
+				return fmt.Errorf("the owner's sign-in: %w", err)
+			}
+		}
+		created, err := app.CreateWorkspace(ctx, st, name, email, ownerName)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(stdout).Encode(created); err != nil {
+			return err
+		}
+		if password == "" {
+			fmt.Fprintf(stderr, "chathook: nobody can sign in to the web UI of this workspace yet; run\n"+
+				"  chathook user add --workspace %s --email %s --password <password>\n", created.WorkspaceID, email)
+			return nil
+		}
+		if _, err := app.AddUser(ctx, st, created.WorkspaceID, email, ownerName, password); err != nil {
+			// The workspace exists and its token is printed; only the sign-in is missing.
+			return fmt.Errorf("the workspace was created, but the owner's sign-in was not: %w", err)
+		}
+		return nil
+	})
+}
+
+// withStore opens the --db store for a command and runs fn on it; an
+// error is printed and exits 1.
+func withStore(ctx context.Context, db string, stderr io.Writer, fn func(store.Store) error) int {
 	st, err := app.OpenStore(ctx, db)
-	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
+	if err == nil {
+		err = fn(st)
+		st.Close()
 	}
-	defer st.Close()
-	created, err := app.CreateWorkspace(ctx, st, name, email, ownerName)
 	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
-		return 1
-	}
-	if err := json.NewEncoder(stdout).Encode(created); err != nil {
 		fmt.Fprintln(stderr, "chathook:", err)
 		return 1
 	}
 	return 0
+}
+
+// userAdd lets a teammate (or the owner) sign in to a workspace's web UI.
+func userAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var db, workspace, email, name, password string
+	s := newSettings("user add", getenv, stderr)
+	dbFlag(s, &db)
+	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace create printed it (required)")
+	s.fs.StringVar(&email, "email", "", "the email to sign in with (required)")
+	s.fs.StringVar(&name, "name", "", "full name")
+	s.secret(&password, "password", "CHATHOOK_PASSWORD", "password, at least 8 characters (required)")
+	if err := s.parse(args); err != nil {
+		return usageError(err, stderr)
+	}
+	if workspace == "" || email == "" || password == "" {
+		return usageError(errors.New("user add needs --workspace, --email and --password (or CHATHOOK_PASSWORD)"), stderr)
+	}
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		u, err := app.AddUser(ctx, st, workspace, email, name, password)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"user_id": strconv.FormatInt(u.ID, 10), "workspace_id": u.WorkspaceID, "email": u.Email,
+		})
+	})
+}
+
+// userPassword sets a new password and ends the user's sessions.
+func userPassword(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	var db, email, password string
+	s := newSettings("user password", getenv, stderr)
+	dbFlag(s, &db)
+	s.fs.StringVar(&email, "email", "", "the user's email (required)")
+	s.secret(&password, "password", "CHATHOOK_PASSWORD", "the new password, at least 8 characters (required)")
+	if err := s.parse(args); err != nil {
+		return usageError(err, stderr)
+	}
+	if email == "" || password == "" {
+		return usageError(errors.New("user password needs --email and --password (or CHATHOOK_PASSWORD)"), stderr)
+	}
+	return withStore(ctx, db, stderr, func(st store.Store) error {
+		if err := app.SetPassword(ctx, st, email, password); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "chathook: password changed; every session of", email, "was signed out")
+		return nil
+	})
 }

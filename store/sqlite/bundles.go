@@ -47,18 +47,6 @@ func (s *Store) PendingChats(ctx context.Context, workspaceID string, before tim
 	return ids, rows.Err()
 }
 
-const messageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
-m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat`
-
-func scanMessage(row scanner) (chathook.Message, error) {
-	var m chathook.Message
-	var sentAt, receivedAt int64
-	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sentAt, &receivedAt,
-		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat)
-	m.Timestamp, m.ReceivedAt = fromMS(sentAt), fromMS(receivedAt)
-	return m, err
-}
-
 const (
 	sqlGranularity = `SELECT granularity FROM webhooks WHERE workspace_id = ?`
 	sqlChatCreated = `SELECT created_at FROM chats WHERE id = ? AND workspace_id = ?`

@@ -40,6 +40,9 @@ func Run(t *testing.T, open Open) {
 			tests[name] = test
 		}
 	}
+	for name, test := range web {
+		tests[name] = test
+	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) { test(t, open(t)) })
 	}

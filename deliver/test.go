@@ -1,0 +1,41 @@
+package deliver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/payload"
+)
+
+// Sample is the message a test POST carries: plainly made up, so a
+// receiver's log shows what it was.
+func Sample(now time.Time) (chathook.Account, chathook.Chat, chathook.Message) {
+	acc := chathook.Account{Phone: "+15550000000", FullName: "chathook test", Email: "test@chathook.invalid"}
+	chat := chathook.Chat{ID: 10000000, FullName: "Test contact", Phone: "+15550000001"}
+	msg := chathook.Message{
+		MessageID: "chathook-test-" + now.UTC().Format("20060102T150405"),
+		Direction: chathook.Received,
+		Timestamp: now,
+		Sender:    chathook.Person{FullName: chat.FullName, Phone: chat.Phone},
+		Recipient: chathook.Person{FullName: acc.FullName, Phone: acc.Phone},
+		Text:      "This is a test message from chathook.",
+		IsNewChat: false,
+	}
+	return acc, chat, msg
+}
+
+// Test POSTs a sample message to the webhook's URL exactly as a delivery
+// goes out (same body format, signature, headers, client, timeout and
+// address rules), whether or not the webhook is enabled, and returns the
+// outcome. It is not a delivery: nothing is stored, and it never counts
+// towards the consecutive failures that disable a webhook. Its webhook-id
+// starts with "msg_test_".
+func (d *Dispatcher) Test(ctx context.Context, wh chathook.Webhook) chathook.Outcome {
+	acc, chat, msg := Sample(d.cfg.Now())
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	return d.post(ctx, wh, "msg_test_"+hex.EncodeToString(id), payload.Single(d.cfg.BaseURL, acc, chat, msg))
+}

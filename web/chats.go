@@ -1,0 +1,235 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
+)
+
+// Page sizes: enough to read a conversation, little enough to render fast.
+const (
+	chatsPerPage    = 50
+	messagesPerPage = 50
+	contextAbove    = 10 // messages shown above a permalink's message
+)
+
+type chatsView struct {
+	layout
+	Chats []chathook.ChatSummary
+	Older string // link to the next page, "" on the last
+}
+
+func (s *Server) chats(w http.ResponseWriter, r *http.Request, v visit) {
+	var before int64
+	if b := r.URL.Query().Get("before"); b != "" {
+		var err error
+		if before, err = strconv.ParseInt(b, 10, 64); err != nil || before <= 0 {
+			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?before= must be a chat id.")
+			return
+		}
+	}
+	list, err := s.cfg.Store.Chats(r.Context(), v.workspaceID(), before, chatsPerPage+1)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	data := chatsView{layout: v.layout(s, "Chats", "chats"), Chats: list}
+	if len(list) > chatsPerPage {
+		data.Chats = list[:chatsPerPage]
+		data.Older = "/chats/?before=" + strconv.FormatInt(data.Chats[chatsPerPage-1].ID, 10)
+	}
+	s.render(w, r, http.StatusOK, "chats.html", data)
+}
+
+type chatView struct {
+	layout
+	Chat     chathook.Chat
+	Messages []messageView
+	Older    string // links to the neighbouring pages, "" when there are none
+	Newer    string
+	Latest   string
+}
+
+type messageView struct {
+	chathook.Message
+	Day       string // set on the first message of each day
+	Highlight bool   // the message a permalink opened
+}
+
+// chat shows one page of a chat's timeline: the latest messages; those
+// ?before= or ?after= a position; or, with ?at=<uuid>, a permalink's
+// message with a few before it, highlighted.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
+	chatID, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
+	if err != nil || chatID <= 0 {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such chat.")
+		return
+	}
+	chat, err := s.cfg.Store.Chat(r.Context(), v.workspaceID(), chatID)
+	if errors.Is(err, chathook.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such chat in this workspace.")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	tl := timeline{s: s, r: r, workspaceID: v.workspaceID(), chatID: chatID}
+	tl.read(r.URL.Query())
+	var bad *pageError
+	switch {
+	case errors.As(tl.err, &bad):
+		s.errorPage(w, r, bad.status, bad.message)
+		return
+	case tl.err != nil:
+		s.internal(w, r, tl.err)
+		return
+	}
+	base := "/chat/" + strconv.FormatInt(chatID, 10) + "/messages/"
+	data := chatView{layout: v.layout(s, chat.FullName, "chats"), Chat: chat, Latest: base}
+	if n := len(tl.msgs); n > 0 {
+		if tl.hasOlder {
+			data.Older = base + "?before=" + formatPosition(store.Of(tl.msgs[0]))
+		}
+		if tl.hasNewer {
+			data.Newer = base + "?after=" + formatPosition(store.Of(tl.msgs[n-1]))
+		}
+	}
+	day := ""
+	for _, m := range tl.msgs {
+		mv := messageView{Message: m, Highlight: tl.at != "" && m.UUID == tl.at}
+		if d := m.Timestamp.UTC().Format("Monday, 2 January 2006"); d != day {
+			mv.Day, day = d, d
+		}
+		data.Messages = append(data.Messages, mv)
+	}
+	s.render(w, r, http.StatusOK, "chat.html", data)
+}
+
+// pageError is a page address that asks for what cannot be shown.
+type pageError struct {
+	status  int
+	message string
+}
+
+func (e *pageError) Error() string { return e.message }
+
+// timeline reads one page of a chat; the first error sticks.
+type timeline struct {
+	s                  *Server
+	r                  *http.Request
+	workspaceID        string
+	chatID             int64
+	msgs               []chathook.Message
+	hasOlder, hasNewer bool
+	at                 string // the permalink's message, highlighted
+	err                error
+}
+
+func (tl *timeline) page(p store.Page) []chathook.Message {
+	if tl.err != nil {
+		return nil
+	}
+	ms, err := tl.s.cfg.Store.Messages(tl.r.Context(), tl.workspaceID, tl.chatID, p)
+	tl.err = err
+	return ms
+}
+
+// position parses the ?before= or ?after= of a page address.
+func (tl *timeline) position(q url.Values, name string) store.Position {
+	pos, ok := parsePosition(q.Get(name))
+	if !ok {
+		tl.err = &pageError{http.StatusBadRequest, "This page address is broken: ?" + name + "= is not a message position."}
+	}
+	return pos
+}
+
+func (tl *timeline) read(q url.Values) {
+	switch {
+	case q.Has("at"):
+		tl.at = q.Get("at")
+		m, err := tl.s.cfg.Store.MessageByUUID(tl.r.Context(), tl.workspaceID, tl.at)
+		if errors.Is(err, chathook.ErrNotFound) || (err == nil && m.ChatID != tl.chatID) {
+			tl.err = &pageError{http.StatusNotFound, "There is no such message in this chat."}
+			return
+		}
+		tl.err = err
+		// A few messages above it for context, the page's rest below.
+		var above, below []chathook.Message
+		tl.hasOlder, above = trimFront(tl.page(store.Page{Before: store.Of(m), Limit: contextAbove + 1}), contextAbove)
+		rest := messagesPerPage - 1 - len(above)
+		tl.hasNewer, below = trimBack(tl.page(store.Page{After: store.Of(m), Limit: rest + 1}), rest)
+		tl.msgs = append(append(above, m), below...)
+	case q.Has("before"):
+		pos := tl.position(q, "before")
+		tl.hasOlder, tl.msgs = trimFront(tl.page(store.Page{Before: pos, Limit: messagesPerPage + 1}), messagesPerPage)
+		tl.hasNewer = true
+	case q.Has("after"):
+		pos := tl.position(q, "after")
+		tl.hasNewer, tl.msgs = trimBack(tl.page(store.Page{After: pos, Limit: messagesPerPage + 1}), messagesPerPage)
+		tl.hasOlder = len(tl.msgs) == 0 || len(tl.page(store.Page{Before: store.Of(tl.msgs[0]), Limit: 1})) > 0
+	default:
+		tl.hasOlder, tl.msgs = trimFront(tl.page(store.Page{Limit: messagesPerPage + 1}), messagesPerPage)
+	}
+}
+
+// permalink opens the chat of a message at that message.
+func (s *Server) permalink(w http.ResponseWriter, r *http.Request, v visit) {
+	id, err := uuid.Parse(r.PathValue("uuid"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusNotFound, "This permalink is not valid.")
+		return
+	}
+	m, err := s.cfg.Store.MessageByUUID(r.Context(), v.workspaceID(), id.String())
+	if errors.Is(err, chathook.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such message in this workspace.")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	target := "/chat/" + strconv.FormatInt(m.ChatID, 10) + "/messages/?at=" + url.QueryEscape(m.UUID) + "#m-" + m.UUID
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// trimFront keeps the last n of ms, saying whether there were more.
+func trimFront(ms []chathook.Message, n int) (bool, []chathook.Message) {
+	if len(ms) > n {
+		return true, ms[len(ms)-n:]
+	}
+	return false, ms
+}
+
+// trimBack keeps the first n of ms, saying whether there were more.
+func trimBack(ms []chathook.Message, n int) (bool, []chathook.Message) {
+	if len(ms) > n {
+		return true, ms[:n]
+	}
+	return false, ms
+}
+
+// A position in a page address is "<unix ms>.<message id>".
+func formatPosition(p store.Position) string {
+	return strconv.FormatInt(p.At.UnixMilli(), 10) + "." + strconv.FormatInt(p.ID, 10)
+}
+
+func parsePosition(v string) (store.Position, bool) {
+	a, b, ok := strings.Cut(v, ".")
+	if !ok {
+		return store.Position{}, false
+	}
+	at, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || id <= 0 {
+		return store.Position{}, false
+	}
+	return store.Position{At: time.UnixMilli(at).UTC(), ID: id}, true
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// pageNames are the templates under templates/ that are whole pages; each
+// is parsed with layout.html and activity.html.
+var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html"}
+
+func (s *Server) parseTemplates() error {
+	funcs := template.FuncMap{
+		"static":   s.staticURL,
+		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ms": func(d time.Duration) string {
+			if d < time.Millisecond {
+				return "< 1 ms"
+			}
+			return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+		},
+		"short": func(s string, n int) string {
+			r := []rune(s)
+			if len(r) <= n {
+				return s
+			}
+			return string(r[:n]) + "…"
+		},
+		"ok": func(o chathook.Outcome) bool { return o.OK() },
+		"initial": func(name string) string {
+			for _, r := range name {
+				return strings.ToUpper(string(r))
+			}
+			return "?"
+		},
+	}
+	s.pages = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/activity.html", "templates/"+name)
+		if err != nil {
+			return err
+		}
+		s.pages[name] = t
+	}
+	var err error
+	s.fragment, err = template.New("activity").Funcs(funcs).ParseFS(templateFS, "templates/activity.html")
+	return err
+}
+
+// renderFragment executes one named template alone: a part of a page.
+func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.fragment.ExecuteTemplate(&buf, name, data); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = buf.WriteTo(w)
+}
