@@ -4,27 +4,34 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
 )
 
-// claimable selects, in ingest order, the pending deliveries that are due
-// and not leased, of enabled webhooks with a URL, and that no earlier
-// unfinished delivery of the same chat holds back. An earlier delivery
-// holds a later one back while it is leased or waiting for a retry; one
-// that is due and free is itself claimable, and because the selection is
-// a prefix in id order it is claimed in the same batch, ahead of it.
-const claimable = `
-SELECT d.id FROM deliveries d JOIN webhooks w ON w.workspace_id = d.workspace_id
-WHERE d.state = 'pending' AND d.due_at <= ?1 AND d.lease_until < ?1
-  AND w.enabled = 1 AND w.url <> ''
-  AND NOT EXISTS (
-    SELECT 1 FROM deliveries e
-    WHERE e.chat_id = d.chat_id AND e.state = 'pending' AND e.id < d.id
-      AND (e.due_at > ?1 OR e.lease_until >= ?1))
-ORDER BY d.id LIMIT ?2`
+// sqlHeads walks the chats that have pending deliveries in chat id order,
+// from after ?1 up to ?2, one index seek per chat (a loose index scan: the
+// cost is the chats looked at, not the deliveries waiting behind them), and
+// returns those whose oldest pending delivery is due at ?3 and not leased,
+// of enabled webhooks with a URL: the chats that may send now. An earlier
+// delivery holds back the rest of its chat while it is leased or waits for
+// a retry, so only a chat's head decides.
+const sqlHeads = `WITH RECURSIVE chats(c) AS (
+    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > ?1)
+  UNION ALL
+    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > chats.c)
+    FROM chats WHERE chats.c IS NOT NULL AND chats.c < ?2
+)
+SELECT h.chat_id FROM chats
+JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = chats.c AND state = 'pending')
+JOIN webhooks w ON w.workspace_id = h.workspace_id
+WHERE chats.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
+LIMIT ?4`
+
+// sqlRun reads the oldest pending deliveries of a chat.
+const sqlRun = `SELECT id, due_at, lease_until FROM deliveries WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?`
 
 // deliveryColumns: a bundle has no message of its own (COALESCE fills in
 // zeros); its messages are loaded with BundleMessages when it is sent.
@@ -38,7 +45,7 @@ COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''),
 COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0)`
 
 const (
-	sqlClaim        = `UPDATE deliveries SET lease_until = ?3, lease_owner = ?4 WHERE id IN (` + claimable + `) RETURNING id`
+	sqlLease        = `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (SELECT value FROM json_each(?))`
 	sqlExtendLeases = `UPDATE deliveries SET lease_until = ?
 		WHERE lease_owner = ? AND state = 'pending' AND id IN (SELECT value FROM json_each(?))`
 	sqlRelease = `UPDATE deliveries SET lease_until = 0, lease_owner = ''
@@ -52,33 +59,51 @@ const (
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
 )
 
-// ClaimDue leases due deliveries; see store.Store.
+// ClaimDue leases due deliveries; see store.Store. Chats take turns: each
+// claim goes on from the chat after the last one the previous claim took,
+// round the chats in id order, so a chat with a deep backlog cannot starve
+// the others. A claimed chat gives a run of its oldest deliveries, as many
+// as are due, up to an even share of limit.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]chathook.Delivery, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := s.prep(ctx, tx, sqlClaim).QueryContext(ctx, ms(now), limit, ms(now.Add(leaseFor)), owner)
+	s.mu.Lock()
+	cursor := s.cursor
+	s.mu.Unlock()
+	heads := s.prep(ctx, tx, sqlHeads)
+	chats, err := chatIDs(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit))
+	if err == nil && len(chats) < limit && cursor > 0 {
+		var more []int64 // round again from the first chat
+		more, err = chatIDs(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats)))
+		chats = append(chats, more...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
+	if len(chats) == 0 {
 		return nil, nil
 	}
-	rows, err = s.prep(ctx, tx, sqlLoadClaimed).QueryContext(ctx, idList(ids))
+	share := (limit + len(chats) - 1) / len(chats)
+	run := s.prep(ctx, tx, sqlRun)
+	var ids []int64
+	last := chats[len(chats)-1] // the last chat that gets a turn
+	for i, chat := range chats {
+		if len(ids) == limit {
+			last = chats[i-1]
+			break
+		}
+		if ids, err = appendRun(ctx, run, ids, chat, min(share, limit-len(ids)), ms(now)); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+	}
+	list := idList(ids)
+	if _, err := s.prep(ctx, tx, sqlLease).ExecContext(ctx, ms(now.Add(leaseFor)), owner, list); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	rows, err := s.prep(ctx, tx, sqlLoadClaimed).QueryContext(ctx, list)
 	if err != nil {
 		return nil, fmt.Errorf("claim: load: %w", err)
 	}
@@ -112,7 +137,51 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		return nil, err
 	}
 	rows.Close()
-	return out, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cursor = last
+	s.mu.Unlock()
+	return out, nil
+}
+
+// appendRun appends to ids a chat's oldest pending deliveries, up to n,
+// as long as they are due and not leased.
+func appendRun(ctx context.Context, run *sql.Stmt, ids []int64, chat int64, n int, now int64) ([]int64, error) {
+	rows, err := run.QueryContext(ctx, chat, n)
+	if err != nil {
+		return ids, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, due, lease int64
+		if err := rows.Scan(&id, &due, &lease); err != nil {
+			return ids, err
+		}
+		if due > now || lease >= now {
+			break
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// chatIDs reads a column of ids.
+func chatIDs(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // ExtendLeases keeps long-running claims from expiring.

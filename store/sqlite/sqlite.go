@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -34,6 +35,9 @@ type Store struct {
 	r  *sql.DB // readers
 	ws *stmts  // statements prepared on w
 	rs *stmts  // statements prepared on r
+
+	mu     sync.Mutex
+	cursor int64 // the chat the last claim ended with
 }
 
 // stmts holds prepared statements. The SQLite translation parses a
@@ -49,7 +53,7 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlInsertMessage, sqlInsertDelivery, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlRenameChat, sqlClaim, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFinish, sqlLogAttempt, sqlSucceeded,
+	sqlRenameChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFinish, sqlLogAttempt, sqlSucceeded,
 	sqlFailed, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ func Run(t *testing.T, open Open) {
 		"WebhookUpdateChangesOnlyGiven": testWebhookUpdateChangesOnlyGiven,
 		"UnknownTokenIsUnauthorized":    testUnknownTokenIsUnauthorized,
 		"ChatIDsAreNotWasted":           testChatIDsAreNotWasted,
+		"ChatsTakeTurns":                testChatsTakeTurns,
+		"ClaimAtScale":                  testClaimAtScale,
 	}
 	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles} {
 		for name, test := range group {
@@ -376,5 +379,57 @@ func testChatIDsAreNotWasted(t *testing.T, st store.Store) {
 	got = append(got, ingest(t, st, ws, msg(2, 1))[0].ChatID)
 	if fmt.Sprint(got) != "[10000001 10000001 10000001 10000002]" {
 		t.Errorf("chat ids %v", got)
+	}
+}
+
+// A chat with a deep backlog does not starve the others: a claim smaller
+// than the backlog still serves a chat that came later.
+func testChatsTakeTurns(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var busy []chathook.Incoming
+	for n := range 50 {
+		busy = append(busy, msg(1, n))
+	}
+	ingest(t, st, ws, busy...)
+	ingest(t, st, ws, msg(2, 1))
+	got := claim(t, st, "a", t0, 10)
+	if len(got) < 2 || len(got) > 10 || !slices.Contains(ids(got), "c2-m1") {
+		t.Errorf("claimed %v: chat 2 waits behind chat 1's backlog", ids(got))
+	}
+}
+
+// Claims stay right with many chats and a deep backlog: every delivery
+// is claimed once, each chat's in order, whatever the batch size.
+func testClaimAtScale(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var msgs []chathook.Incoming
+	for n := range 2000 {
+		msgs = append(msgs, msg(n%150, n))
+	}
+	ingest(t, st, ws, msgs...)
+	next := map[int64]int{}
+	seen := 0
+	for round := 0; seen < len(msgs); round++ {
+		if round > 1000 {
+			t.Fatalf("%d of %d claimed after 1000 rounds", seen, len(msgs))
+		}
+		got := claim(t, st, "a", t0, 97)
+		var done []store.Finished
+		for _, d := range got {
+			var c, n int
+			fmt.Sscanf(d.Message.MessageID, "c%d-m%d", &c, &n)
+			if n < next[d.Chat.ID] {
+				t.Fatalf("chat %d: message %d after %d", c, n, next[d.Chat.ID])
+			}
+			next[d.Chat.ID] = n + 1
+			done = append(done, store.Finished{Outcome: chathook.Outcome{DeliveryID: d.ID, At: t0, Status: 200}})
+			seen++
+		}
+		if err := st.Finish(context.Background(), done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := claim(t, st, "a", t0, 97); len(got) != 0 {
+		t.Errorf("claimed %d more after all were delivered", len(got))
 	}
 }
