@@ -80,12 +80,7 @@ func (f *Flusher) Run(ctx context.Context) error {
 		if err := f.FlushEnded(ctx); err != nil && ctx.Err() == nil {
 			f.cfg.Logger.Error("flush bundles", "err", err)
 		}
-		now := f.cfg.Now()
-		wait := chathook.Hourly.WindowStart(now).Add(time.Hour + f.cfg.FlushDelay).Sub(now)
-		if wait > time.Hour { // still within FlushDelay of the last boundary
-			wait -= time.Hour
-		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(untilNextFlush(f.cfg.Now(), f.cfg.FlushDelay))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -95,6 +90,16 @@ func (f *Flusher) Run(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+}
+
+// untilNextFlush is how long after now the next hour's boundary plus delay
+// comes: every granularity's windows end on an hour's boundary.
+func untilNextFlush(now time.Time, delay time.Duration) time.Duration {
+	wait := chathook.Hourly.WindowStart(now).Add(time.Hour + delay).Sub(now)
+	if wait > time.Hour { // still within delay of the last boundary
+		wait -= time.Hour
+	}
+	return wait
 }
 
 // FlushEnded flushes, for every webhook that gathers bundles, what was
