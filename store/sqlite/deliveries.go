@@ -65,11 +65,11 @@ const (
 // the others. A claimed chat gives a run of its oldest deliveries, as many
 // as are due, up to an even share of limit.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]chathook.Delivery, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, end, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer end()
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
@@ -207,11 +207,11 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, end, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer end()
 	var f finishTx
 	for _, p := range []struct {
 		st    **sql.Stmt

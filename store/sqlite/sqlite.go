@@ -10,6 +10,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -93,6 +94,38 @@ func (c *stmts) close() {
 // prep returns query, prepared at Open on the writer, bound to tx.
 func (s *Store) prep(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	return tx.StmtContext(ctx, s.ws.get(query))
+}
+
+// beginRelaxed begins a transaction that commits without waiting for the
+// disk (synchronous=NORMAL); end must be called when it is done. Only the
+// dispatcher's bookkeeping uses it: after a power loss a lost claim is
+// claimed again and a lost outcome means the POST is made again with the
+// same webhook-id, so at-least-once holds, while ingest's 202 still means
+// on disk. The writer goes back to FULL before anyone else may use it.
+func (s *Store) beginRelaxed(ctx context.Context) (tx *sql.Tx, end func(), err error) {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	end = func() {
+		if tx != nil {
+			tx.Rollback() // a no-op after Commit
+		}
+		if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
+			// Never hand a relaxed connection to a durable write: drop it.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}
+	if tx, err = conn.BeginTx(ctx, nil); err != nil {
+		end()
+		return nil, nil, err
+	}
+	return tx, end, nil
 }
 
 // idList encodes ids as a JSON array, for "IN (SELECT value FROM

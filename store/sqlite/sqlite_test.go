@@ -4,6 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
 
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/sqlite"
@@ -47,4 +50,32 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := second.QueryRowForTest(ctx, "SELECT count(*) FROM marker").Scan(&n); err != nil {
 		t.Errorf("data lost on reopen: %v", err)
 	}
+}
+
+// The dispatcher's bookkeeping commits without waiting for the disk, but
+// the writer is back to synchronous=FULL for everything else, such as the
+// next ingest, even when the relaxed transaction failed.
+func TestRelaxedCommitsLeaveTheWriterDurable(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "chathook.db"))
+	ctx := context.Background()
+	full := func(when string) {
+		t.Helper()
+		var mode int
+		if err := st.QueryRowForTest(ctx, "PRAGMA synchronous").Scan(&mode); err != nil || mode != 2 {
+			t.Errorf("%s: synchronous = %d (%v), want 2 (FULL)", when, mode, err)
+		}
+	}
+	full("at open")
+	if _, err := st.ClaimDue(ctx, "a", time.Now(), time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	full("after a claim")
+	if err := st.Finish(ctx, []store.Finished{{Outcome: chathook.Outcome{DeliveryID: 12345, Status: 200}}}); err == nil {
+		t.Fatal("finishing a delivery that does not exist succeeded")
+	}
+	full("after a failed finish")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	st.ClaimDue(cancelled, "a", time.Now(), time.Minute, 10)
+	full("after a cancelled claim")
 }
