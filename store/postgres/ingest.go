@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,15 +25,20 @@ const (
 // one is a duplicate; if it rolls back, this one is stored. So concurrent
 // duplicates, on any number of instances, yield exactly one message.
 const insertMessage = `WITH m AS (
-	INSERT INTO messages (workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
 		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+	VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
 ), d AS (
-	INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-	SELECT $1, $3, id, $16, $8, $8 FROM m WHERE $17
+	INSERT INTO deliveries (id, workspace_id, chat_id, message_id, event_id, due_at, created_at)
+	SELECT $19, $1, $3, id, $16, $8, $8 FROM m WHERE $17
 )
 SELECT id FROM m`
+
+// newIDs reserves ids for a batch's messages and deliveries, ascending in
+// the order they are handed out.
+const newIDs = `SELECT nextval(pg_get_serial_sequence('messages', 'id')), nextval(pg_get_serial_sequence('deliveries', 'id'))
+FROM generate_series(1, $1)`
 
 // ingestTx is one Ingest transaction, with the accounts and chats it has
 // seen, so that a batch of 1000 messages in one chat reads that chat once.
@@ -44,6 +50,14 @@ type ingestTx struct {
 	chats       map[chatKey]chathook.Chat
 }
 
+// insert is one message's insertMessage, and where it is in the batch.
+type insert struct {
+	index     int
+	account   int64
+	messageID string
+	args      []any
+}
+
 type chatKey struct {
 	account    int64
 	externalID string
@@ -52,6 +66,13 @@ type chatKey struct {
 // Ingest stores msgs in one transaction; see store.Store. Accounts and
 // chats are resolved one message after the other, as in SQLite, then the
 // messages and deliveries are written in one round trip (a pipeline).
+//
+// The rows get ids reserved beforehand in batch order, which is the order
+// the dispatcher keeps per chat, but are inserted in (account, message_id)
+// order: every batch takes the unique-key locks of its messages in the
+// same global order, so batches that share messages (a source retrying,
+// two instances given the same messages) wait for each other and never
+// deadlock.
 func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
 	var results []chathook.IngestResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -68,7 +89,21 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		}
 		results = make([]chathook.IngestResult, len(msgs))
 		accounts := make([]int64, len(msgs))
-		batch := &pgx.Batch{}
+		rows, err := tx.Query(ctx, newIDs, len(msgs))
+		if err != nil {
+			return fmt.Errorf("ingest: reserve ids: %w", err)
+		}
+		var messageIDs, deliveryIDs []int64
+		var m, d int64
+		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
+			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: reserve ids: %w", err)
+		}
+		slices.Sort(messageIDs)
+		slices.Sort(deliveryIDs)
+		inserts := make([]insert, len(msgs))
 		for i := range msgs {
 			in := &msgs[i]
 			acc, err := it.account(ctx, in.Account)
@@ -86,27 +121,36 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			}
 			sender, recipient := in.Participants(acc, chat)
 			eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
-			batch.Queue(insertMessage, it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
+			inserts[i] = insert{index: i, account: acc.ID, messageID: in.MessageID, args: []any{
+				it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 				ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-				created, in.SkipReason, eventID, hasURL && in.SkipReason == "")
+				created, in.SkipReason, eventID, hasURL && in.SkipReason == "", messageIDs[i], deliveryIDs[i]}}
+		}
+		slices.SortStableFunc(inserts, func(a, b insert) int {
+			return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
+		})
+		batch := &pgx.Batch{}
+		for _, ins := range inserts {
+			batch.Queue(insertMessage, ins.args...)
 		}
 		br := tx.SendBatch(ctx, batch)
 		var dups []int
-		for i := range msgs {
+		for _, ins := range inserts {
 			var id int64
 			err := br.QueryRow().Scan(&id)
 			if errors.Is(err, pgx.ErrNoRows) {
-				dups = append(dups, i)
+				dups = append(dups, ins.index)
 				continue
 			}
 			if err != nil {
 				br.Close()
-				return fmt.Errorf("ingest message %d: %w", i, err)
+				return fmt.Errorf("ingest message %d: %w", ins.index, err)
 			}
 		}
 		if err := br.Close(); err != nil {
 			return err
 		}
+		slices.Sort(dups)
 		// A duplicate answers with the chat the message was first stored
 		// in. These reads come after the inserts, so they see the rows of
 		// a concurrent transaction that made them duplicates.

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"runtime"
 	"sort"
 	"strings"
@@ -152,20 +153,25 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// inTx runs fn in a transaction, and runs it again, up to four more times,
-// when PostgreSQL aborts it for a deadlock or a serialization failure.
-// Concurrent writers can deadlock (two batches inserting the same message
-// ids in a different order, say); the transaction that is rolled back
-// wrote nothing, so running it again is safe. fn must keep no state across
-// runs other than what it rebuilds.
+// inTx runs fn in a transaction, and runs it again, up to seven more
+// times after a short random pause, when PostgreSQL aborts it for a
+// deadlock or a serialization failure. The store takes its locks in a set
+// order where it can (message keys, chats, webhooks), but some orders are
+// the callers' (two batches creating the same new chats in a different
+// order); the transaction rolled back wrote nothing, so running it again
+// is safe. fn must keep no state across runs other than what it rebuilds.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginFunc(ctx, s.pool, fn)
 		var pgErr *pgconn.PgError
-		if attempt < 5 && errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
-			continue
+		if attempt == 8 || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+			return err
 		}
-		return err
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(10*time.Millisecond)))):
+		}
 	}
 }
 

@@ -34,8 +34,10 @@ func Run(t *testing.T, open Open) {
 		"WebhookUpdateChangesOnlyGiven": testWebhookUpdateChangesOnlyGiven,
 		"UnknownTokenIsUnauthorized":    testUnknownTokenIsUnauthorized,
 	}
-	for name, test := range failures {
-		tests[name] = test
+	for _, more := range []map[string]func(*testing.T, store.Store){failures, concurrent} {
+		for name, test := range more {
+			tests[name] = test
+		}
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) { test(t, open(t)) })
