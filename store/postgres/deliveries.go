@@ -25,12 +25,12 @@ import (
 //     FOR NO KEY UPDATE SKIP LOCKED: a chat another claimer is working on
 //     is skipped, never waited for. (NO KEY: the lock does not block the
 //     foreign-key checks of messages being ingested into the chat.)
-//  2. claimRuns, a later statement of the same transaction, so on a
-//     snapshot taken after the locks were granted, leases each locked
-//     chat's head run: its deliveries in id order up to the first that is
-//     not due, and only if none of the chat's deliveries is in flight.
-//     A claimer that committed before our lock was granted is visible
-//     here, so its leases stop us.
+//  2. claimPending and claimRuns, later statements of the same
+//     transaction, so on snapshots taken after the locks were granted,
+//     lease each locked chat's head run: its deliveries in id order up to
+//     the first that is not due, and only if none of the chat's
+//     deliveries is in flight. A claimer that committed before our lock
+//     was granted is visible here, so its leases stop us.
 //
 // ExtendLeases, the only other writer that sets a lease, takes the same
 // chat locks, so it cannot revive an expired lease while another claimer
@@ -41,36 +41,56 @@ import (
 // Hence: at any moment at most one claimer holds leases on a chat's
 // deliveries, and it holds a prefix of the chat's pending deliveries.
 
-// claimChats locks up to $2 chats with work to do now ($1).
+// claimChats locks up to $2 chats with work to do now ($1), oldest head
+// first. heads is each chat's oldest pending delivery, found by a loose
+// scan of the (chat_id, id) index: one index probe per chat with pending
+// deliveries, whatever the backlog, and the same plan whatever the
+// planner's statistics say (a per-row "is there an earlier one?" probe,
+// as SQLite's claim does, can turn quadratic on a table not yet analyzed).
 const claimChats = `
-SELECT c.id FROM deliveries d
+WITH RECURSIVE heads (chat_id, id) AS (
+  (SELECT chat_id, id FROM deliveries WHERE state = 'pending' ORDER BY chat_id, id LIMIT 1)
+  UNION ALL
+  SELECT n.chat_id, n.id FROM heads h CROSS JOIN LATERAL (
+    SELECT chat_id, id FROM deliveries
+    WHERE state = 'pending' AND chat_id > h.chat_id
+    ORDER BY chat_id, id LIMIT 1) n
+)
+SELECT c.id FROM heads h
+JOIN deliveries d ON d.id = h.id
 JOIN webhooks w ON w.workspace_id = d.workspace_id
-JOIN chats c ON c.id = d.chat_id
-WHERE d.state = 'pending' AND d.due_at <= $1 AND d.lease_until < $1
-  AND w.enabled AND w.url <> ''
+JOIN chats c ON c.id = h.chat_id
+WHERE d.due_at <= $1 AND d.lease_until < $1 AND w.enabled AND w.url <> ''
   AND NOT EXISTS (SELECT 1 FROM deliveries e
-    WHERE e.chat_id = d.chat_id AND e.state = 'pending' AND e.id < d.id)
-  AND NOT EXISTS (SELECT 1 FROM deliveries e
-    WHERE e.chat_id = d.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
-ORDER BY d.id
+    WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
+ORDER BY h.id
 LIMIT $2
 FOR NO KEY UPDATE OF c SKIP LOCKED`
 
-// claimRuns leases the head runs of the locked chats ($5), up to $2
-// deliveries in id order, and returns them with what a payload needs.
+// claimPending lists, in id order, up to $4 pending deliveries of the
+// locked chats ($2) that have nothing in flight, with whether each is due
+// ($1): of each chat its oldest $3, read off the (chat_id, id) index.
+// ClaimDue cuts each chat's list at its first delivery that is not due,
+// which leaves the chat's head run.
+const claimPending = `
+SELECT d.id, d.chat_id, d.due FROM unnest($2::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+  SELECT d.id, d.chat_id, d.due_at <= $1 AS due FROM deliveries d
+  WHERE d.chat_id = c.id AND d.state = 'pending'
+  ORDER BY d.id
+  LIMIT $3
+) d
+WHERE NOT EXISTS (SELECT 1 FROM deliveries e
+  WHERE e.chat_id = c.id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
+ORDER BY d.id
+LIMIT $4`
+
+// claimRuns leases the deliveries $4 and returns them with what a payload
+// needs, in id order.
 const claimRuns = `
 WITH claimed AS (
-  UPDATE deliveries SET lease_until = $3, lease_owner = $4
-  WHERE id IN (
-    SELECT d.id FROM deliveries d
-    WHERE d.chat_id = ANY($5) AND d.state = 'pending' AND d.due_at <= $1 AND d.lease_until < $1
-      AND NOT EXISTS (SELECT 1 FROM deliveries e
-        WHERE e.chat_id = d.chat_id AND e.state = 'pending' AND e.id < d.id AND e.due_at > $1)
-      AND NOT EXISTS (SELECT 1 FROM deliveries e
-        WHERE e.chat_id = d.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
-    ORDER BY d.id
-    LIMIT $2)
-  AND state = 'pending' AND lease_until < $1
+  UPDATE deliveries SET lease_until = $2, lease_owner = $3
+  WHERE id = ANY($4) AND state = 'pending' AND lease_until < $1
   RETURNING id
 )
 SELECT ` + deliveryColumns + `
@@ -106,7 +126,33 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if len(chats) == 0 {
 			return nil
 		}
-		rows, err = tx.Query(ctx, claimRuns, ms(now), limit, ms(now.Add(lease)), owner, chats)
+		// Each chat's share of the batch, twice over: enough for the
+		// batch to be full of the oldest work, without reading every
+		// locked chat's whole backlog.
+		perChat := min(limit, 2*((limit+len(chats)-1)/len(chats)))
+		rows, err = tx.Query(ctx, claimPending, ms(now), chats, perChat, limit)
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		var take []int64
+		held := map[int64]bool{} // chats whose run has ended
+		var id, chat int64
+		var due bool
+		if _, err := pgx.ForEachRow(rows, []any{&id, &chat, &due}, func() error {
+			if !due {
+				held[chat] = true
+			}
+			if !held[chat] {
+				take = append(take, id)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		if len(take) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, claimRuns, ms(now), ms(now.Add(lease)), owner, take)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
