@@ -98,8 +98,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var schema *string
+		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return err
+		}
+		if schema == nil {
+			return errors.New("no schema of the search_path exists: create it (CREATE SCHEMA ...) or leave search_path out of --db")
+		}
 		if _, err := tx.Exec(ctx,
-			`SELECT pg_advisory_xact_lock(hashtextextended('chathook migrations in ' || coalesce(current_schema(), ''), 0))`); err != nil {
+			`SELECT pg_advisory_xact_lock(hashtextextended('chathook migrations in ' || $1, 0))`, *schema); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx,
