@@ -18,12 +18,11 @@
 //   - Migrations run under an advisory lock: instances started together
 //     apply them once.
 //
-// The queue is written by hand rather than on a Postgres job queue such as
-// River: per-chat order (a chat's runs claimed by one worker, held back by
-// a failed head) and the outbox semantics (the disable and its email in the
-// Finish transaction, discard, the activity log) live in chathook's own
-// tables and one schema shared with SQLite; a generic queue would keep only
-// "each job once", and the same rules would still have to be written around it.
+// Why not River (or another Postgres job queue): it keeps "each job once"
+// but not "a chat's deliveries one at a time, in order, a failed head
+// holding back its chat", nor the disable-and-email in the same
+// transaction as the outcome, so those rules would be written around it
+// anyway, on a second schema that SQLite cannot share.
 //
 // SQL is hand-written and mirrors store/sqlite; times are unix
 // milliseconds, as there.
