@@ -621,6 +621,8 @@ func TestRoutes(t *testing.T) {
 		wantError(t, status, body, http.StatusBadRequest, "full_name")
 		status, body = ws.Do(t, http.MethodPut, "/api/v1/chats/"+chat.ChatID, map[string]any{"responsible_name": strings.Repeat("r", 257)})
 		wantError(t, status, body, http.StatusBadRequest, "responsible_name")
+		status, body = ws.Do(t, http.MethodPut, "/api/v1/chats/"+chat.ChatID, map[string]any{"full_name": "a\x00b"})
+		wantError(t, status, body, http.StatusBadRequest, "full_name")
 		status, body = ws.Do(t, http.MethodPut, "/api/v1/chats/"+chat.ChatID, map[string]any{"responsible_name": "Jane", "responsible_email": "jane@acme.com"})
 		if status != http.StatusOK || !strings.Contains(string(body), `"responsible_name":"Jane","responsible_email":"jane@acme.com"`) {
 			t.Errorf("assign a teammate: %d %s", status, body)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
@@ -154,6 +155,10 @@ func (s *Server) putChat(w http.ResponseWriter, r *http.Request) {
 	}{{"full_name", in.FullName}, {"responsible_name", in.ResponsibleName}, {"responsible_email", in.ResponsibleEmail}} {
 		if f.v != nil && utf8.RuneCountInString(*f.v) > 256 {
 			writeFieldError(w, http.StatusBadRequest, f.name, "too long: at most 256 characters")
+			return
+		}
+		if f.v != nil && strings.IndexByte(*f.v, 0) >= 0 { // PostgreSQL cannot store it
+			writeFieldError(w, http.StatusBadRequest, f.name, `must not contain the NUL character (\u0000)`)
 			return
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/sqlite"
 	"github.com/chathook/chathook/web"
 	"github.com/google/uuid"
@@ -63,7 +64,8 @@ type Config struct {
 }
 
 // OpenStore opens the database a --db URL names: "sqlite:<path>" (the
-// default) or, later, "postgres://...".
+// default), or "postgres://..." / "postgresql://..." for PostgreSQL, which
+// several instances can share (see docs/postgres.md).
 func OpenStore(ctx context.Context, db string) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(db, "sqlite:"):
@@ -73,9 +75,10 @@ func OpenStore(ctx context.Context, db string) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, path)
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, errors.New("--db: PostgreSQL is not supported by this version yet; use sqlite:<path>")
+		return postgres.Open(ctx, db)
 	}
-	return nil, fmt.Errorf("--db: %q is neither sqlite:<path> nor postgres://...", db)
+	// Not %q of db: a mistyped PostgreSQL URL may hold a password.
+	return nil, errors.New("--db: use sqlite:<path> or postgres://user:password@host:port/database")
 }
 
 // Created is what `workspace create` prints: the only time the API token
@@ -121,6 +124,9 @@ type Service struct {
 	bundler    *bundle.Flusher
 	notifier   *notify.Notifier
 	handler    http.Handler
+
+	kill     chan struct{} // closed by Kill
+	killOnce sync.Once
 }
 
 // DefaultLogRetention keeps a month of attempts: enough to troubleshoot
@@ -174,7 +180,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/", webHandler)
-	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: mux}, nil
+	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: mux, kill: make(chan struct{})}, nil
 }
 
 // Tick makes the service look at its clock now: windows that ended are
@@ -188,10 +194,27 @@ func (s *Service) Tick() {
 // Handler is the service's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.handler }
 
+// Instance is the name this instance's delivery leases carry in the
+// database, to tell instances apart in logs and in the deliveries table.
+func (s *Service) Instance() string { return s.dispatcher.Owner() }
+
+// Kill stops the service as a crash would, for tests of several instances:
+// HTTP connections are closed at once, and the dispatcher stops without
+// finishing or releasing its claims (deliver.Dispatcher.Kill), so another
+// instance gets them only when their leases expire. Serve then returns.
+func (s *Service) Kill() {
+	s.killOnce.Do(func() {
+		s.dispatcher.Kill()
+		close(s.kill)
+	})
+}
+
 // Serve answers HTTP on ln and delivers until ctx is done. Then it stops
 // taking requests, lets those under way finish, and shuts the dispatcher
 // down (see deliver.Dispatcher.Run); it returns when both are done.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -206,11 +229,16 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.prune(ctx) })
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
-	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version)
+	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version,
+		"instance", s.Instance())
 
 	var err error
 	select {
 	case err = <-httpErr: // the listener failed
+	case <-s.kill:
+		s.cfg.Logger.Info("killed")
+		cancel()
+		err = srv.Close()
 	case <-ctx.Done():
 		s.cfg.Logger.Info("shutting down")
 		shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

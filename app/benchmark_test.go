@@ -25,12 +25,14 @@ func batches(n, chats int) []string {
 	return out
 }
 
-// ingestAll posts the batches from 4 clients at once.
-func ingestAll(b *testing.B, ws *chathooktest.Workspace, bodies []string) {
+// ingestAll posts the batches from 4 clients at once, spread over the
+// instances the workspaces stand for.
+func ingestAll(b *testing.B, instances []*chathooktest.Workspace, bodies []string) {
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for i := w; i < len(bodies); i += 4 {
+				ws := instances[i%len(instances)]
 				if status, body := ws.Do(b, http.MethodPost, "/api/v1/messages/batch", bodies[i]); status != http.StatusAccepted {
 					b.Errorf("ingest: %d %s", status, body)
 				}
@@ -43,16 +45,33 @@ func ingestAll(b *testing.B, ws *chathooktest.Workspace, bodies []string) {
 // BenchmarkEndToEnd: b.N messages over 100 chats through the batch API,
 // from the first POST to the last delivery to a local sink. msgs/s is the
 // end-to-end figure of issue 2 (target 2,000, product goal 10,000).
-func BenchmarkEndToEnd(b *testing.B) {
+func BenchmarkEndToEnd(b *testing.B) { endToEnd(b, "", 1) }
+
+// BenchmarkEndToEndPostgres: the same on PostgreSQL, with one instance
+// and with two sharing the database (each ingesting half the batches and
+// delivering with its own dispatcher).
+func BenchmarkEndToEndPostgres(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) { endToEnd(b, chathooktest.Postgres(b), n) })
+	}
+}
+
+// endToEnd runs the end-to-end benchmark on db ("": a fresh SQLite file)
+// with n instances.
+func endToEnd(b *testing.B, db string, n int) {
 	sink := chathooktest.NewSink(b)
-	svc := chathooktest.Start(b, chathooktest.Options{})
-	ws := svc.NewWorkspace(b, "bench")
+	first := chathooktest.Start(b, chathooktest.Options{DB: db})
+	ws := first.NewWorkspace(b, "bench")
 	ws.PointAt(b, sink.URL)
+	instances := []*chathooktest.Workspace{ws}
+	for range n - 1 {
+		instances = append(instances, ws.On(chathooktest.Start(b, chathooktest.Options{DB: first.DB})))
+	}
 	bodies := batches(b.N, 100)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	ingestAll(b, ws, bodies)
+	ingestAll(b, instances, bodies)
 	ingested := time.Since(start)
 	got := sink.WaitFor(b, b.N, 10*time.Minute)
 	elapsed := time.Since(start)
@@ -77,6 +96,6 @@ func BenchmarkIngestBatch(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	ingestAll(b, ws, bodies)
+	ingestAll(b, []*chathooktest.Workspace{ws}, bodies)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }

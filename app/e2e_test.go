@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,11 +42,20 @@ const sent = `{
   "text": "I am fine, <b>how</b> are you? & you"
 }`
 
+// onEveryStore runs test on a fresh SQLite file and on a fresh PostgreSQL
+// schema (skipped, or failed under CI=true, when PostgreSQL is not there).
+func onEveryStore(t *testing.T, test func(t *testing.T, db string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db")) })
+	t.Run("postgres", func(t *testing.T) { test(t, chathooktest.Postgres(t)) })
+}
+
 // TestEndToEnd posts messages through the real API and compares what a
 // real HTTP receiver gets, byte for byte, with golden files written by
 // hand from SPEC sections 4.1 and 4.3, and verifies every signature.
-func TestEndToEnd(t *testing.T) {
-	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BaseURL: baseURL}})
+func TestEndToEnd(t *testing.T) { onEveryStore(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T, db string) {
+	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{BaseURL: baseURL}})
 	ws := svc.NewWorkspace(t, "acme")
 	sink := chathooktest.NewSink(t)
 	ws.PointAt(t, sink.URL+"/hook")
@@ -165,13 +175,17 @@ func TestDuplicatesAndSkippedAreNeverDelivered(t *testing.T) {
 // pending and in flight, starts it again on the same database, and checks
 // that every message arrives exactly once, in order within its chat.
 func TestRestartDeliversEverythingOnce(t *testing.T) {
+	onEveryStore(t, testRestartDeliversEverythingOnce)
+}
+
+func testRestartDeliversEverythingOnce(t *testing.T, db string) {
 	const chats, perChat = 10, 30
 	sink := chathooktest.NewSink(t)
 	sink.Respond = func(int, *http.Request) int {
 		time.Sleep(5 * time.Millisecond) // a slow receiver keeps deliveries in flight
 		return http.StatusOK
 	}
-	svc := chathooktest.Start(t, chathooktest.Options{})
+	svc := chathooktest.Start(t, chathooktest.Options{DB: db})
 	ws := svc.NewWorkspace(t, "acme")
 	ws.PointAt(t, sink.URL)
 

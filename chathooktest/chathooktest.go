@@ -1,6 +1,8 @@
 // Package chathooktest runs chathook in-process for tests and benchmarks:
-// a real SQLite file, a real HTTP listener on loopback, and a Sink that
-// receives webhooks on a real socket.
+// a real SQLite file (or a PostgreSQL schema of the test's own, see
+// Postgres), a real HTTP listener on loopback, and a Sink that receives
+// webhooks on a real socket. Several services started on one PostgreSQL
+// URL are several instances sharing one database.
 package chathooktest
 
 import (
@@ -20,6 +22,7 @@ import (
 
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
 // TB is what the helpers need of *testing.T and *testing.B.
@@ -29,9 +32,10 @@ type TB interface {
 
 // Service is a running chathook.
 type Service struct {
-	URL   string // http://127.0.0.1:port
-	Store store.Store
-	DB    string // the --db value, to start another service on the same file
+	URL      string // http://127.0.0.1:port
+	Store    store.Store
+	DB       string // the --db value, to start another service on the same database
+	Instance string // the name its delivery leases carry
 
 	svc    *app.Service
 	cancel context.CancelFunc
@@ -64,6 +68,13 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset = time.Until(t)
+}
+
+// Postgres returns a --db URL for a PostgreSQL schema of this test's own,
+// dropped when the test ends; see pgtest.URL for when it skips or fails.
+func Postgres(t TB) string {
+	t.Helper()
+	return pgtest.URL(t)
 }
 
 // Options tune Start; the zero value is fine.
@@ -109,7 +120,7 @@ func Start(t TB, opt Options) *Service {
 		cancel()
 		t.Fatalf("new service: %v", err)
 	}
-	s := &Service{URL: url, Store: st, DB: cfg.DB, svc: svc, cancel: cancel, done: make(chan error, 1)}
+	s := &Service{URL: url, Store: st, DB: cfg.DB, Instance: svc.Instance(), svc: svc, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := svc.Serve(ctx, ln)
 		st.Close()
@@ -128,6 +139,20 @@ func (s *Service) Tick() { s.svc.Tick() }
 func (s *Service) Stop(t TB) {
 	t.Helper()
 	s.cancel()
+	s.wait(t)
+}
+
+// Kill stops the service as a crash would (app.Service.Kill) and waits
+// for it: its claims stay leased in the database until they expire.
+func (s *Service) Kill(t TB) {
+	t.Helper()
+	s.svc.Kill()
+	s.wait(t)
+	s.cancel()
+}
+
+func (s *Service) wait(t TB) {
+	t.Helper()
 	if err, ok := <-s.done; ok {
 		close(s.done)
 		if err != nil {
@@ -142,6 +167,12 @@ type Workspace struct {
 	svc *Service
 }
 
+// On returns the workspace as seen through another service on the same
+// database: its requests go to that instance.
+func (w *Workspace) On(s *Service) *Workspace {
+	return &Workspace{Created: w.Created, svc: s}
+}
+
 // NewWorkspace creates a workspace as `chathook workspace create` does.
 func (s *Service) NewWorkspace(t TB, name string) *Workspace {
 	t.Helper()
@@ -151,10 +182,6 @@ func (s *Service) NewWorkspace(t TB, name string) *Workspace {
 	}
 	return &Workspace{Created: c, svc: s}
 }
-
-// On returns the workspace as seen through another service, such as the
-// same database after a restart.
-func (w *Workspace) On(s *Service) *Workspace { return &Workspace{Created: w.Created, svc: s} }
 
 // Do sends an API request with the workspace's token and returns the
 // status and body.
@@ -225,7 +252,8 @@ type Sink struct {
 	got      []Received
 	attempts int
 	more     chan struct{}
-	// Respond, when set, picks the status of each request (n counts from 1).
+	// Respond, when set, picks the status of each request (n counts from
+	// 1); it may read r.Body.
 	Respond func(n int, r *http.Request) int
 }
 
@@ -246,6 +274,7 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	status := http.StatusNoContent
 	if respond != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		status = respond(n, r)
 	}
 	if status >= 200 && status < 300 {

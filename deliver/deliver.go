@@ -10,6 +10,9 @@
 //     succeeds or runs out of retries. Different chats go out side by side.
 //   - On shutdown no new POST starts; those in flight get Grace to finish,
 //     and every claim not finished is released for the next start.
+//   - Several dispatchers, in one process or in several instances on one
+//     database, share the queue with the same guarantees: the store hands a
+//     chat's deliveries to one claimer at a time.
 package deliver
 
 import (
@@ -56,6 +59,9 @@ type Dispatcher struct {
 
 	mu   sync.Mutex
 	held map[int64]struct{} // claimed and not yet finished or released
+
+	dead     chan struct{} // closed by Kill
+	killOnce sync.Once
 }
 
 // New returns a dispatcher; Run starts it.
@@ -93,6 +99,27 @@ func New(cfg Config) *Dispatcher {
 		owner:  host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
 		kick:   make(chan struct{}, 1),
 		held:   map[int64]struct{}{},
+		dead:   make(chan struct{}),
+	}
+}
+
+// Owner is the name this dispatcher's leases carry in the store: host,
+// process id and a random suffix, unique per instance.
+func (d *Dispatcher) Owner() string { return d.owner }
+
+// Kill stops the dispatcher as a crash would, for tests of what the other
+// instances do with its work: Run returns at once, POSTs in flight are cut
+// off, and nothing more is written to the store, so its claims are neither
+// finished, released nor renewed: they wait for their leases to expire.
+// (A store call already under way completes, as it might before a crash.)
+func (d *Dispatcher) Kill() { d.killOnce.Do(func() { close(d.dead) }) }
+
+func (d *Dispatcher) killed() bool {
+	select {
+	case <-d.dead:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -111,6 +138,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer cancelPosts()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.Grace, cancelPosts) })
 	defer stop()
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-d.dead: // no grace: dead is closed first, so nothing below records what the cut-off POSTs return
+			cancelRun()
+			cancelPosts()
+		case <-ctx.Done():
+		}
+	}()
 
 	results := make(chan store.Finished, d.cfg.BatchSize)
 	finished := make(chan struct{})
@@ -284,6 +321,10 @@ func (d *Dispatcher) finisher(results <-chan store.Finished) {
 				break drain
 			}
 		}
+		if d.killed() { // a crash records nothing more
+			d.unhold(batch)
+			continue
+		}
 		// A fresh context: outcomes of POSTs that were made must be
 		// recorded even while shutting down.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -322,7 +363,7 @@ func (d *Dispatcher) unhold(done []store.Finished) {
 
 // release gives back claims that were not attempted.
 func (d *Dispatcher) release(dels []chathook.Delivery) {
-	if len(dels) == 0 {
+	if len(dels) == 0 || d.killed() {
 		return
 	}
 	ids := make([]int64, len(dels))
@@ -349,6 +390,9 @@ func (d *Dispatcher) renew(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if d.killed() {
+			return
 		}
 		d.mu.Lock()
 		ids := make([]int64, 0, len(d.held))

@@ -342,6 +342,9 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	if n := utf8.RuneCountInString(w.Text); n > MaxText {
 		return in, fieldErr("text", "too long: %d characters, more than the %d WhatsApp allows", n, MaxText)
 	}
+	if err := noNUL("text", w.Text); err != nil {
+		return in, err
+	}
 	if len(w.Attachments) > 0 {
 		in.SkipReason = SkipAttachments
 	} else if strings.TrimSpace(w.Text) == "" {
@@ -379,12 +382,25 @@ func name(field, v string) error {
 	if n := utf8.RuneCountInString(v); n > maxName {
 		return fieldErr(field, "too long: %d characters, at most %d", n, maxName)
 	}
+	return noNUL(field, v)
+}
+
+// noNUL refuses U+0000 in text that is otherwise free: no WhatsApp text
+// holds one, and PostgreSQL cannot store it, so both stores refuse it
+// alike, as bad input rather than a failed write.
+func noNUL(field, v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return fieldErr(field, "must not contain the NUL character (\\u0000)")
+	}
 	return nil
 }
 
 func email(field, v string) error {
 	if len(v) > maxEmail {
 		return fieldErr(field, "too long: %d bytes, at most %d", len(v), maxEmail)
+	}
+	if err := noNUL(field, v); err != nil {
+		return err
 	}
 	if v != "" && (strings.Count(v, "@") != 1 || strings.HasPrefix(v, "@") || strings.HasSuffix(v, "@") || strings.ContainsAny(v, " <>\t\r\n")) {
 		return fieldErr(field, "%q is not an email address", v)

@@ -201,6 +201,10 @@ func TestMessageErrors(t *testing.T) {
 		{"no text, empty attachments", with("text", absent, "attachments", []any{}), "text", "required"},
 		{"text of 65537 letters", with("text", long("x", ingest.MaxText+1)), "text", "65537 characters"},
 		{"text of 65537 emoji", with("text", long("👋", ingest.MaxText+1)), "text", "65537 characters"},
+		{"text with NUL", with("text", "a\x00b"), "text", "NUL"},
+		{"chat name with NUL", with("chat.full_name", "John\x00"), "chat.full_name", "NUL"},
+		{"account email with NUL", with("account.email", "a\x00@acme.com"), "account.email", "NUL"},
+		{"sent_by name with NUL", with("sent_by", map[string]any{"full_name": "\x00"}), "sent_by.full_name", "NUL"},
 		{"too long even with attachments", with("text", long("x", ingest.MaxText+1), "attachments", []any{map[string]any{}}), "text", "too long"},
 	}
 	for _, c := range cases {

@@ -15,6 +15,10 @@
 //     delivery, in the transaction that creates it: a crash mid-flush
 //     neither loses nor duplicates a bundle, and two flushers running at
 //     once never bundle a message twice.
+//   - These hold for any number of callers at once, on one store or, where
+//     the database is shared (PostgreSQL), on several instances: a chat's
+//     deliveries are held by one claimer at a time, concurrent failures
+//     are counted exactly and disable a webhook once, with one email.
 package store
 
 import (
@@ -91,7 +95,10 @@ type Store interface {
 	// PruneAttempts deletes log rows older than before.
 	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
 
-	// DueEmails returns outbox emails due at now, oldest first.
+	// DueEmails hands out outbox emails due at now, oldest first. Each is
+	// handed to one caller: it is not due again until EmailLease has
+	// passed, unless EmailFailed says when, so the notifiers of several
+	// instances never send one email twice.
 	DueEmails(ctx context.Context, now time.Time, limit int) ([]chathook.Email, error)
 	// EmailDone marks an email sent, or logged when no SMTP server is set.
 	EmailDone(ctx context.Context, id int64, at time.Time, logged bool) error
@@ -200,6 +207,11 @@ type Page struct {
 	After  Position
 	Limit  int
 }
+
+// EmailLease is how long an email handed out by DueEmails is not handed
+// out again: far longer than one send may take, so that only a notifier
+// that died sends it a second time.
+const EmailLease = 10 * time.Minute
 
 // Finished is one attempt's outcome, and when to retry if it failed.
 type Finished struct {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -21,7 +23,11 @@ func env(vars map[string]string) func(string) string {
 }
 
 func TestWorkspaceCreatePrintsOneJSONObject(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	t.Run("sqlite", func(t *testing.T) { testWorkspaceCreate(t, "sqlite:"+filepath.Join(t.TempDir(), "c.db")) })
+	t.Run("postgres", func(t *testing.T) { testWorkspaceCreate(t, pgtest.URL(t)) })
+}
+
+func testWorkspaceCreate(t *testing.T, db string) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"workspace", "create", "--db", db, "--name", "Acme", "--owner-email", "owner@acme.example", "--owner-name", "Olga"},
 		env(nil), &stdout, &stderr)
@@ -68,6 +74,25 @@ func TestWorkspaceCreateUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"workspace", "create", "--db", db, "--name", "Acme", "--owner-email", "not-an-email"},
 		env(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "owner-email") {
 		t.Errorf("a bad email: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// A database that cannot be opened is an error that says which and why,
+// and never shows a password.
+func TestBadDB(t *testing.T) {
+	for _, c := range []struct{ db, want string }{
+		{"postgres://chathook:s3cret@127.0.0.1:1/chathook", "connect to PostgreSQL at 127.0.0.1:1"},
+		{"postgresql://chathook:s3cret@127.0.0.1:1/chathook", "connect to PostgreSQL at 127.0.0.1:1"},
+		{"postgres://chathook:s3cret@127.0.0.1:notaport/chathook", "--db"},
+		{"mysql://chathook:s3cret@db/chathook", "use sqlite:<path> or postgres://"},
+		{"sqlite:", "needs a file path"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"workspace", "create", "--db", c.db, "--name", "Acme", "--owner-email", "o@acme.example"},
+			env(nil), &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), c.want) || strings.Contains(stderr.String(), "s3cret") {
+			t.Errorf("--db %s: exit %d, stderr %q; want 1 and %q, without the password", c.db, code, stderr.String(), c.want)
+		}
 	}
 }
 

@@ -5,11 +5,19 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 )
 
-// DueEmails returns outbox emails due at now, with their workspace.
+// DueEmails hands out outbox emails due at now, with their workspace,
+// each to one caller: they are made due again only after
+// store.EmailLease, in the same write transaction that read them.
 func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chathook.Email, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts,
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts,
 			w.id, w.name, w.owner_name, w.owner_email, w.created_at
 		FROM emails e JOIN workspaces w ON w.id = e.workspace_id
 		WHERE e.state = 'pending' AND e.due_at <= ? ORDER BY e.due_at, e.id LIMIT ?`, ms(now), limit)
@@ -28,7 +36,16 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 		e.CreatedAt, e.Workspace.CreatedAt = fromMS(created), fromMS(wsCreated)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, e := range out {
+		if _, err := tx.ExecContext(ctx, `UPDATE emails SET due_at = ? WHERE id = ?`, ms(now.Add(store.EmailLease)), e.ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, tx.Commit()
 }
 
 // EmailDone marks an email sent or logged.

@@ -38,13 +38,10 @@ func Run(t *testing.T, open Open) {
 		"ChatsTakeTurns":                testChatsTakeTurns,
 		"ClaimAtScale":                  testClaimAtScale,
 	}
-	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles} {
+	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, concurrent} {
 		for name, test := range group {
 			tests[name] = test
 		}
-	}
-	for name, test := range web {
-		tests[name] = test
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) { test(t, open(t)) })

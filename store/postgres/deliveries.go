@@ -1,0 +1,221 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/jackc/pgx/v5"
+)
+
+// Per-chat order across instances
+//
+// SQLite's claim ("take due deliveries that no earlier unfinished delivery
+// of their chat holds back") is safe there because SQLite has one writer.
+// In PostgreSQL, two claimers run at once, each on a snapshot that does
+// not show the other's uncommitted leases: A leases d1 of chat X, B does
+// not see it and leases d2 of X, and X's messages race each other.
+//
+// So a claim works chat by chat, and a chat's deliveries are only ever
+// leased by a transaction that holds the chat's row lock:
+//
+//  1. claimChats picks the chats whose oldest pending delivery is due and
+//     which have nothing in flight, oldest first, and locks their rows
+//     FOR NO KEY UPDATE SKIP LOCKED: a chat another claimer is working on
+//     is skipped, never waited for. (NO KEY: the lock does not block the
+//     foreign-key checks of messages being ingested into the chat.)
+//  2. claimPending and claimRuns, later statements of the same
+//     transaction, so on snapshots taken after the locks were granted,
+//     lease each locked chat's head run: its deliveries in id order up to
+//     the first that is not due, and only if none of the chat's
+//     deliveries is in flight. A claimer that committed before our lock
+//     was granted is visible here, so its leases stop us.
+//
+// ExtendLeases, the only other writer that sets a lease, takes the same
+// chat locks, so it cannot revive an expired lease while another claimer
+// takes the chat over. Every other writer only ends leases (Finish,
+// Release) or removes deliveries from the queue (discard), which can
+// never let a later delivery overtake an earlier one.
+//
+// Hence: at any moment at most one claimer holds leases on a chat's
+// deliveries, and it holds a prefix of the chat's pending deliveries.
+
+// claimChats locks up to $2 chats with work to do now ($1), oldest head
+// first. heads is each chat's oldest pending delivery, found by a loose
+// scan of the (chat_id, id) index: one index probe per chat with pending
+// deliveries, whatever the backlog, and the same plan whatever the
+// planner's statistics say (a per-row "is there an earlier one?" probe,
+// as SQLite's claim does, can turn quadratic on a table not yet analyzed).
+const claimChats = `
+WITH RECURSIVE heads (chat_id, id) AS (
+  (SELECT chat_id, id FROM deliveries WHERE state = 'pending' ORDER BY chat_id, id LIMIT 1)
+  UNION ALL
+  SELECT n.chat_id, n.id FROM heads h CROSS JOIN LATERAL (
+    SELECT chat_id, id FROM deliveries
+    WHERE state = 'pending' AND chat_id > h.chat_id
+    ORDER BY chat_id, id LIMIT 1) n
+)
+SELECT c.id FROM heads h
+JOIN deliveries d ON d.id = h.id
+JOIN webhooks w ON w.workspace_id = d.workspace_id
+JOIN chats c ON c.id = h.chat_id
+WHERE d.due_at <= $1 AND d.lease_until < $1 AND w.enabled AND w.url <> ''
+  AND NOT EXISTS (SELECT 1 FROM deliveries e
+    WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
+ORDER BY h.id
+LIMIT $2
+FOR NO KEY UPDATE OF c SKIP LOCKED`
+
+// claimPending lists, in id order, up to $4 pending deliveries of the
+// locked chats ($2) that have nothing in flight, with whether each is due
+// ($1): of each chat its oldest $3, read off the (chat_id, id) index.
+// ClaimDue cuts each chat's list at its first delivery that is not due,
+// which leaves the chat's head run.
+const claimPending = `
+SELECT d.id, d.chat_id, d.due FROM unnest($2::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+  SELECT d.id, d.chat_id, d.due_at <= $1 AS due FROM deliveries d
+  WHERE d.chat_id = c.id AND d.state = 'pending'
+  ORDER BY d.id
+  LIMIT $3
+) d
+WHERE NOT EXISTS (SELECT 1 FROM deliveries e
+  WHERE e.chat_id = c.id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
+ORDER BY d.id
+LIMIT $4`
+
+// claimRuns leases the deliveries $4 and returns them with what a payload
+// needs, in id order.
+const claimRuns = `
+WITH claimed AS (
+  UPDATE deliveries SET lease_until = $2, lease_owner = $3
+  WHERE id = ANY($4) AND state = 'pending' AND lease_until < $1
+  RETURNING id
+)
+SELECT ` + deliveryColumns + `
+FROM claimed
+JOIN deliveries d ON d.id = claimed.id
+JOIN webhooks w ON w.workspace_id = d.workspace_id
+JOIN chats c ON c.id = d.chat_id
+JOIN accounts a ON a.id = c.account_id
+JOIN messages m ON m.id = d.message_id
+ORDER BY d.id`
+
+const deliveryColumns = `
+d.id, d.event_id, d.attempts,
+w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
+a.id, a.phone, a.full_name, a.email,
+c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
+m.id, m.uuid, m.message_id, m.direction, m.sent_at, m.received_at,
+m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat`
+
+// ClaimDue leases due deliveries; see store.Store and the comment above.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
+	var out []chathook.Delivery
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, claimChats, ms(now), limit)
+		if err != nil {
+			return fmt.Errorf("claim: lock chats: %w", err)
+		}
+		chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("claim: lock chats: %w", err)
+		}
+		if len(chats) == 0 {
+			return nil
+		}
+		// Each chat's share of the batch, twice over: enough for the
+		// batch to be full of the oldest work, without reading every
+		// locked chat's whole backlog.
+		perChat := min(limit, 2*((limit+len(chats)-1)/len(chats)))
+		rows, err = tx.Query(ctx, claimPending, ms(now), chats, perChat, limit)
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		var take []int64
+		held := map[int64]bool{} // chats whose run has ended
+		var id, chat int64
+		var due bool
+		if _, err := pgx.ForEachRow(rows, []any{&id, &chat, &due}, func() error {
+			if !due {
+				held[chat] = true
+			}
+			if !held[chat] {
+				take = append(take, id)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		if len(take) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, claimRuns, ms(now), ms(now.Add(lease)), owner, take)
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, scanDelivery)
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func scanDelivery(row pgx.CollectableRow) (chathook.Delivery, error) {
+	var d chathook.Delivery
+	var granularity, direction string
+	var chatCreated, sentAt, receivedAt int64
+	m := &d.Message
+	if err := row.Scan(&d.ID, &d.EventID, &d.Attempts,
+		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
+		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
+		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
+		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
+		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
+		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
+	); err != nil {
+		return d, err
+	}
+	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
+	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
+	d.Chat.AccountID = d.Account.ID
+	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
+	m.ChatID = d.Chat.ID
+	return d, nil
+}
+
+// ExtendLeases keeps long-running claims from expiring. It takes the
+// locks of the deliveries' chats first (in id order, so two extenders
+// never deadlock), like a claim: an expired lease that another claimer is
+// taking over at this moment is either taken over first (and then no
+// longer ours to extend) or extended first (and then not taken over).
+func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT id FROM chats
+			WHERE id IN (SELECT chat_id FROM deliveries WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
+			return fmt.Errorf("extend leases: lock chats: %w", err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE deliveries SET lease_until = $1
+			WHERE lease_owner = $2 AND state = 'pending' AND id = ANY($3)`, ms(until), owner, ids)
+		return err
+	})
+}
+
+// Release gives back leases without an attempt. Ending a lease needs no
+// chat lock: it can only let the chat's next claim start sooner.
+func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = ''
+		WHERE lease_owner = $1 AND state = 'pending' AND id = ANY($2)`, owner, ids)
+	return err
+}

@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// Activity returns the latest attempted or discarded deliveries.
+func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error) {
+	rows, err := s.pool.Query(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
+			d.attempts, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
+		FROM deliveries d JOIN chats c ON c.id = d.chat_id
+		WHERE d.workspace_id = $1 AND d.last_attempt_at > 0
+		ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT $2`, workspaceID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []chathook.Activity
+	for rows.Next() {
+		var a chathook.Activity
+		var at, duration int64
+		if err := rows.Scan(&a.DeliveryID, &a.EventID, &a.Kind, &a.ChatID, &a.ChatName, &a.Messages, &a.State,
+			&a.Attempts, &at, &a.Status, &a.Err, &duration); err != nil {
+			return nil, err
+		}
+		if a.State == chathook.StatePending && a.Attempts > 0 {
+			a.State = chathook.StateRetrying
+		}
+		a.At, a.Duration = fromMS(at), time.Duration(duration)*time.Millisecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Attempts streams a workspace's log rows, oldest first: pgx reads rows
+// off the connection as fn consumes them, so the log is never held in
+// memory.
+func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome,
+			status, error, duration_ms
+		FROM attempts WHERE workspace_id = $1 AND at >= $2 ORDER BY at, id`, workspaceID, ms(since))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a chathook.Attempt
+		var at, duration int64
+		if err := rows.Scan(&at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
+			&a.Status, &a.Err, &duration); err != nil {
+			return err
+		}
+		a.At, a.Duration = fromMS(at), time.Duration(duration)*time.Millisecond
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PruneAttempts deletes log rows older than before, 5000 at a time so no
+// transaction grows large. Every instance prunes; two at once only delete
+// fewer rows each.
+func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1 LIMIT 5000)`, ms(before))
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}

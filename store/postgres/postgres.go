@@ -1,0 +1,194 @@
+// Package postgres is chathook's PostgreSQL store, for running several
+// instances on one database. It keeps every guarantee of package store,
+// across instances:
+//
+//   - Claims lock the chats they take work from (FOR NO KEY UPDATE SKIP
+//     LOCKED), so one chat's deliveries are only ever claimed by one
+//     claimer at a time, and only when none of them is in flight: per-chat
+//     order holds across instances (see claim.go).
+//   - Leases expire: the work of an instance that died is claimed again
+//     by another once its lease has run out.
+//   - Finish counts consecutive failures under the webhook's row lock, so
+//     outcomes recorded at once by two instances are counted exactly and
+//     the auto-disable and its one email happen once.
+//   - Ingest is idempotent under concurrent duplicates (the unique key on
+//     (account, message_id) decides, ON CONFLICT DO NOTHING), and accounts
+//     and chats seen for the first time by two requests at once are
+//     created once.
+//   - Migrations run under an advisory lock: instances started together
+//     apply them once.
+//
+// Why not River (or another Postgres job queue): it keeps "each job once"
+// but not "a chat's deliveries one at a time, in order, a failed head
+// holding back its chat", nor the disable-and-email in the same
+// transaction as the outcome, so those rules would be written around it
+// anyway, on a second schema that SQLite cannot share.
+//
+// SQL is hand-written and mirrors store/sqlite; times are unix
+// milliseconds, as there.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the PostgreSQL implementation of store.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database a postgres:// URL names and brings its
+// schema up to date. The URL takes pgx's settings, among them
+// pool_max_conns (default 4 per core, at least 16) and search_path (the
+// schema chathook's tables live in; default public).
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(16, 4*runtime.GOMAXPROCS(0)))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies, in order and in one transaction, every migration not
+// yet recorded in schema_migrations. A transaction-level advisory lock,
+// keyed by the schema, makes instances that start together take turns:
+// the first applies the migrations, the others wait, then find nothing
+// left to do. PostgreSQL's DDL is transactional, so a migration that fails
+// leaves nothing behind.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var schema *string
+		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return err
+		}
+		if schema == nil {
+			return errors.New("no schema of the search_path exists: create it (CREATE SCHEMA ...) or leave search_path out of --db")
+		}
+		if _, err := tx.Exec(ctx,
+			`SELECT pg_advisory_xact_lock(hashtextextended('chathook migrations in ' || $1, 0))`, *schema); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx,
+			`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
+			return err
+		}
+		applied := map[string]bool{}
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, v := range versions {
+			applied[v] = true
+		}
+		for _, name := range names {
+			version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+			if applied[version] {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			// The simple protocol runs a file of several statements.
+			if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
+				return fmt.Errorf("%s: %w", version, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
+				version, time.Now().UnixMilli()); err != nil {
+				return fmt.Errorf("%s: %w", version, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close closes every connection, after those in use are given back.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// inTx runs fn in a transaction, and runs it again, up to seven more
+// times after a short random pause, when PostgreSQL aborts it for a
+// deadlock or a serialization failure. The store takes its locks in a set
+// order where it can (message keys, chats, webhooks), but some orders are
+// the callers' (two batches creating the same new chats in a different
+// order); the transaction rolled back wrote nothing, so running it again
+// is safe. fn must keep no state across runs other than what it rebuilds.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		var pgErr *pgconn.PgError
+		if attempt == 8 || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(10*time.Millisecond)))):
+		}
+	}
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// noRows maps pgx's "no rows" to err.
+func noRows(err, to error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return to
+	}
+	return err
+}

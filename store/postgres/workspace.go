@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateWorkspace creates a workspace with its outbound webhook.
+func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, tokenHash []byte, secret string) (chathook.Workspace, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := ms(ws.CreatedAt)
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO workspaces (id, name, owner_name, owner_email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			ws.ID, ws.Name, ws.OwnerName, ws.OwnerEmail, tokenHash, now); err != nil {
+			return fmt.Errorf("create workspace: %w", err)
+		}
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES ($1, $2, $3)`, ws.ID, secret, now); err != nil {
+			return fmt.Errorf("create webhook: %w", err)
+		}
+		return nil
+	})
+	return ws, err
+}
+
+// WorkspaceByToken finds the workspace of an API token's hash.
+func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error) {
+	var ws chathook.Workspace
+	var created int64
+	err := s.pool.QueryRow(ctx,
+		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE token_hash = $1`, tokenHash,
+	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	ws.CreatedAt = fromMS(created)
+	return ws, noRows(err, chathook.ErrUnauthorized)
+}
+
+const webhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
+
+func scanWebhook(row pgx.Row) (chathook.Webhook, error) {
+	var w chathook.Webhook
+	var granularity string
+	var disabledAt int64
+	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
+		&disabledAt, &w.LastError)
+	w.Granularity = chathook.Granularity(granularity)
+	if disabledAt != 0 {
+		w.DisabledAt = fromMS(disabledAt)
+	}
+	return w, noRows(err, chathook.ErrNotFound)
+}
+
+// Webhook returns a workspace's outbound webhook.
+func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webhook, error) {
+	return scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1`, workspaceID))
+}
+
+// UpdateWebhook changes the given fields in one transaction, holding the
+// webhook's row lock, so that an auto-disable recorded at the same moment
+// by another instance is ordered before or after it, never interleaved.
+// Enabling a disabled webhook clears why it was disabled and its failure
+// count, and makes every waiting delivery due at once; DiscardPending
+// discards them.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+	var wh chathook.Webhook
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := scanWebhook(tx.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1 FOR UPDATE`, workspaceID))
+		if err != nil {
+			return err
+		}
+		now := ms(time.Now())
+		var sets []string
+		var args []any
+		set := func(col string, v any) {
+			args = append(args, v)
+			sets = append(sets, col+" = $"+strconv.Itoa(len(args)))
+		}
+		if u.URL != nil {
+			set("url", *u.URL)
+		}
+		if u.Granularity != nil {
+			set("granularity", string(*u.Granularity))
+		}
+		if u.Secret != nil {
+			set("secret", *u.Secret)
+		}
+		if u.Enabled != nil {
+			set("enabled", *u.Enabled)
+			if *u.Enabled {
+				sets = append(sets, "disabled_reason = ''", "disabled_at = 0", "consecutive_failures = 0")
+			}
+		}
+		set("updated_at", now)
+		args = append(args, workspaceID)
+		wh, err = scanWebhook(tx.QueryRow(ctx, `UPDATE webhooks SET `+strings.Join(sets, ", ")+
+			` WHERE workspace_id = $`+strconv.Itoa(len(args))+` RETURNING `+webhookColumns, args...))
+		if err != nil {
+			return err
+		}
+		if u.DiscardPending {
+			if err := discardPending(ctx, tx, workspaceID, wh.URL, now); err != nil {
+				return err
+			}
+		}
+		if wh.Enabled && !before.Enabled {
+			// What waited behind a disabled webhook goes out now, not at
+			// the end of its backoff.
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET due_at = $1
+				WHERE workspace_id = $2 AND state = 'pending' AND due_at > $1`, now, workspaceID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wh, err
+}
+
+// discardPending discards every waiting delivery that is not in flight,
+// and logs each as discarded, in one statement: the rows logged are the
+// rows discarded.
+func discardPending(ctx context.Context, tx pgx.Tx, workspaceID, url string, now int64) error {
+	_, err := tx.Exec(ctx, `WITH d AS (
+			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user'
+			WHERE workspace_id = $2 AND state = 'pending' AND lease_until < $1
+			RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts)
+		INSERT INTO attempts
+			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, $1, $3, 'discarded', 0, 0, 'discarded by the user'
+		FROM d ORDER BY id`, now, workspaceID, url)
+	if err != nil {
+		return fmt.Errorf("discard pending: %w", err)
+	}
+	return nil
+}
+
+// UpdateChat changes a chat's name and responsible teammate.
+func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64, u chathook.ChatUpdate) (chathook.Chat, error) {
+	var sets []string
+	var args []any
+	for _, f := range []struct {
+		col string
+		v   *string
+	}{{"full_name", u.FullName}, {"responsible_name", u.ResponsibleName}, {"responsible_email", u.ResponsibleEmail}} {
+		if f.v != nil {
+			args = append(args, *f.v)
+			sets = append(sets, f.col+" = $"+strconv.Itoa(len(args)))
+		}
+	}
+	if len(sets) == 0 {
+		sets = append(sets, "id = id")
+	}
+	args = append(args, chatID, workspaceID)
+	n := len(args)
+	return scanChat(s.pool.QueryRow(ctx, `UPDATE chats SET `+strings.Join(sets, ", ")+
+		` WHERE id = $`+strconv.Itoa(n-1)+` AND workspace_id = $`+strconv.Itoa(n)+` RETURNING `+chatColumns, args...))
+}
+
+const chatColumns = `id, workspace_id, account_id, external_id, full_name, is_group, phone, responsible_name, responsible_email, created_at`
+
+func scanChat(row pgx.Row) (chathook.Chat, error) {
+	var c chathook.Chat
+	var created int64
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
+		&c.ResponsibleName, &c.ResponsibleEmail, &created)
+	c.CreatedAt = fromMS(created)
+	return c, noRows(err, chathook.ErrNotFound)
+}
