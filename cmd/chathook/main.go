@@ -27,6 +27,7 @@ const usage = `usage:
   chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
+  chathook bench [--workload none|steady|bundles] [flags]   measure the service end to end (docs/performance.md)
 
 Every flag can also be set by its environment variable; flags win.
 Run "chathook serve -h" for the flags.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
 		return userPassword(ctx, args[2:], getenv, stderr)
+	case len(args) >= 1 && args[0] == "bench":
+		return benchCommand(ctx, args[1:], getenv, stdout, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -117,6 +120,17 @@ func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
 		def = b
 	}
 	s.fs.BoolVar(p, flagName, def, help+" (env "+env+")")
+}
+
+func (s *settings) int(p *int, flagName, env string, def int, help string) {
+	if v := s.getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil && s.err == nil {
+			s.err = fmt.Errorf("%s: %q is not a whole number", env, v)
+		}
+		def = n
+	}
+	s.fs.IntVar(p, flagName, def, help+" (env "+env+")")
 }
 
 func (s *settings) duration(p *time.Duration, flagName, env string, def time.Duration, help string) {
