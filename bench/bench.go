@@ -57,7 +57,8 @@ type Config struct {
 	ServiceLog io.Writer    // the service's own log lines
 }
 
-func (c Config) withDefaults() (Config, error) {
+// WithDefaults fills in the workload's defaults and checks the result.
+func (c Config) WithDefaults() (Config, error) {
 	def := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
@@ -128,7 +129,7 @@ func (c clock) now() int64 { return max(1, int64(time.Since(c.start))) }
 // service did not start, an ingest request failed); a run that was made
 // returns its Report, whose Failures say what went wrong in the service.
 func Run(ctx context.Context, cfg Config) (Report, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return Report{}, err
 	}
@@ -337,7 +338,7 @@ func failures(r Report) []string {
 	}{{r.Lost, "messages lost"}, {r.Duplicated, "messages delivered again"}, {r.OrderViolations, "messages delivered after a later one of their chat"},
 		{r.Unexpected, "deliveries of messages never sent"}} {
 		if f.n != 0 {
-			out = append(out, fmt.Sprintf("%d %s", f.n, f.what))
+			out = append(out, fmt.Sprintf("%s: %d", f.what, f.n))
 		}
 	}
 	return out

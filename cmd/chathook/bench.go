@@ -32,6 +32,9 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
+	if _, err := cfg.WithDefaults(); err != nil {
+		return usageError(err, stderr)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.ServiceLog = stderr
 	r, err := bench.Run(ctx, cfg)
