@@ -212,6 +212,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopped = true
 	r := report(cfg, kind, t, ing, flushAt, latencyFrom)
 	r.StartedAt = clk.start.UTC().Format(time.RFC3339)
+	r.ServiceCPUSeconds = math.Round(svc.cpu().Seconds()*100) / 100
 	if peakErr == nil {
 		peak = math.Round(peak*10) / 10
 		r.PeakRSSMiB = &peak
@@ -301,6 +302,10 @@ type Report struct {
 	LatencyFrom string      `json:"latency_from"` // "ingest_202" or "flush_request"
 	LatencyMS   Percentiles `json:"latency_ms"`   // → the POST carrying the message reached the sink
 	PeakRSSMiB  *float64    `json:"peak_rss_mib"` // the service's VmHWM; null where /proc has none
+	// ServiceCPUSeconds is the CPU time (user + system) the service used
+	// from its start to its exit; the rest of the machine's went to this
+	// process (clients and receiver) and to the kernel's disk work.
+	ServiceCPUSeconds float64 `json:"service_cpu_seconds"`
 
 	StartedAt string   `json:"started_at"`
 	CPUs      int      `json:"cpus"`

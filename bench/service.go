@@ -122,6 +122,16 @@ func (s *service) peakRSS() (float64, error) {
 	return 0, errors.New("no VmHWM in /proc/<pid>/status")
 }
 
+// cpu is the CPU time, user and system, the service used in its whole
+// life; it is known once the process has exited.
+func (s *service) cpu() time.Duration {
+	<-s.exited
+	if s.cmd.ProcessState == nil {
+		return 0
+	}
+	return s.cmd.ProcessState.UserTime() + s.cmd.ProcessState.SystemTime()
+}
+
 // stop sends SIGTERM and waits for the exit, killing the process after
 // timeout. It returns an error unless the service exited 0 in time.
 func (s *service) stop(timeout time.Duration) error {

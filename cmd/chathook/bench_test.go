@@ -70,8 +70,8 @@ func TestBenchEndToEnd(t *testing.T) {
 			if r.IngestedPerS <= 0 || r.DeliveredPerS <= 0 || r.IngestSeconds <= 0 || r.EndToEndSeconds < r.IngestSeconds {
 				t.Errorf("rates and times: %+v", r)
 			}
-			if r.PeakRSSMiB == nil || *r.PeakRSSMiB <= 0 {
-				t.Errorf("peak memory of the service: %v", r.PeakRSSMiB)
+			if r.PeakRSSMiB == nil || *r.PeakRSSMiB <= 0 || r.ServiceCPUSeconds <= 0 {
+				t.Errorf("the service's peak memory %v, CPU %vs", r.PeakRSSMiB, r.ServiceCPUSeconds)
 			}
 			if !strings.Contains(stderr.String(), `msg="chathook serving"`) || !strings.Contains(stderr.String(), "msg=stopped") {
 				t.Errorf("the service's log, from start to a graceful stop, belongs on stderr:\n%s", stderr.String())
@@ -94,7 +94,7 @@ func decodeReport(t *testing.T, stdout []byte) bench.Report {
 		t.Fatalf("more than one JSON value on stdout: %s", stdout)
 	}
 	for _, k := range []string{"workload", "db", "messages", "sent", "delivered", "duplicated", "lost", "order_violations",
-		"ingested_per_s", "delivered_per_s", "latency_ms", "peak_rss_mib", "failures"} {
+		"ingested_per_s", "delivered_per_s", "latency_ms", "peak_rss_mib", "service_cpu_seconds", "failures"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %q in the report", k)
 		}
