@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -109,16 +110,26 @@ func decodeReport(t *testing.T, stdout []byte) bench.Report {
 }
 
 func TestBenchUsage(t *testing.T) {
-	for name, args := range map[string][]string{
-		"unknown workload":      {"--workload", "fast"},
-		"messages for steady":   {"--workload", "steady", "--messages", "10"},
-		"batch over the limit":  {"--batch", "5000"},
-		"a database of no kind": {"--db", "chathook.db"},
-		"stray operand":         {"now"},
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"unknown workload":          {args: []string{"--workload", "fast"}},
+		"messages for steady":       {args: []string{"--workload", "steady", "--messages", "10"}},
+		"batch over the limit":      {args: []string{"--batch", "5000"}},
+		"a database of no kind":     {args: []string{"--db", "chathook.db"}},
+		"stray operand":             {args: []string{"now"}},
+		"workload from the env":     {env: map[string]string{"CHATHOOK_BENCH_WORKLOAD": "fast"}},
+		"not a number in the env":   {env: map[string]string{"CHATHOOK_BENCH_MESSAGES": "many"}},
+		"not a duration in the env": {env: map[string]string{"CHATHOOK_BENCH_TIMEOUT": "soon"}},
 	} {
 		t.Run(name, func(t *testing.T) {
+			// Cancelled: were the settings taken, the run must not start, since
+			// in-process it would re-execute the test binary as the service.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
 			var stdout, stderr bytes.Buffer
-			if code := run(t.Context(), append([]string{"bench"}, args...), env(nil), &stdout, &stderr); code != 2 {
+			if code := run(ctx, append([]string{"bench"}, c.args...), env(c.env), &stdout, &stderr); code != 2 {
 				t.Errorf("exit %d, want 2; stderr %s", code, stderr.String())
 			}
 			if stdout.Len() != 0 {
