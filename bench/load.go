@@ -29,6 +29,7 @@ type loader struct {
 // ingested is what a load run did, as clock times.
 type ingested struct {
 	first, last int64 // the clients started, the last 202 was read
+	sent        int   // messages accepted
 }
 
 // run sends every message of the plan and returns when each was accepted.
@@ -58,6 +59,7 @@ func (l *loader) run(ctx context.Context) (ingested, error) {
 	for _, at := range l.ackAt {
 		out.last = max(out.last, at)
 	}
+	out.sent = int(l.sent.Load())
 	return out, nil
 }
 

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,29 +117,3 @@ func (t *tally) latencies(from func(i int) int64) []int64 {
 	}
 	return out
 }
-
-// Percentiles of a latency distribution, in milliseconds.
-type Percentiles struct {
-	P50 float64 `json:"p50"`
-	P95 float64 `json:"p95"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// percentiles uses the nearest-rank method: the p-th percentile is the
-// smallest value that at least p% of the values are at or below. It sorts
-// ns in place. No values give zeros.
-func percentiles(ns []int64) Percentiles {
-	if len(ns) == 0 {
-		return Percentiles{}
-	}
-	slices.Sort(ns)
-	rank := func(p int) float64 {
-		k := (p*len(ns) + 99) / 100 // ceil(p/100 * n), 1-based
-		return ms(ns[max(k, 1)-1])
-	}
-	return Percentiles{P50: rank(50), P95: rank(95), P99: rank(99), Max: ms(ns[len(ns)-1])}
-}
-
-// ms turns nanoseconds into milliseconds with microsecond precision.
-func ms(ns int64) float64 { return float64(ns/1000) / 1000 }

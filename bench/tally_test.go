@@ -5,38 +5,6 @@ import (
 	"testing"
 )
 
-func TestPercentilesNearestRank(t *testing.T) {
-	msOf := func(vs ...int) []int64 {
-		out := make([]int64, len(vs))
-		for i, v := range vs {
-			out[i] = int64(v) * 1e6
-		}
-		return out
-	}
-	hundred := make([]int, 100)
-	for i := range hundred {
-		hundred[i] = 100 - i // 100 down to 1: percentiles must not depend on the input's order
-	}
-	cases := []struct {
-		name string
-		in   []int64
-		want Percentiles
-	}{
-		{"none", nil, Percentiles{}},
-		{"one", msOf(7), Percentiles{7, 7, 7, 7}},
-		{"1 to 100", msOf(hundred...), Percentiles{50, 95, 99, 100}},
-		{"one slow in ten", msOf(1, 1, 1, 1, 1, 1, 1, 1, 1, 900), Percentiles{1, 900, 900, 900}},
-		{"sub-millisecond", []int64{1500, 2500, 250_000}, Percentiles{0.002, 0.25, 0.25, 0.25}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := percentiles(c.in); got != c.want {
-				t.Errorf("percentiles = %+v, want %+v", got, c.want)
-			}
-		})
-	}
-}
-
 // Ten messages over two chats: chat 0 has 0,2,4,6,8 and chat 1 has 1,3,5,7,9.
 func TestTallyCountsDuplicatesOrderAndStrangers(t *testing.T) {
 	tl := newTally(plan{messages: 10, chats: 2, clients: 1, batch: 10})
@@ -81,15 +49,5 @@ func TestParseID(t *testing.T) {
 		if _, ok := parseID(id); ok {
 			t.Errorf("parseID(%q) accepted", id)
 		}
-	}
-}
-
-func TestFailuresListEveryNonZeroCount(t *testing.T) {
-	if f := failures(Report{Sent: 10, Delivered: 10}); len(f) != 0 {
-		t.Errorf("a clean run: %v", f)
-	}
-	f := failures(Report{Lost: 1, Duplicated: 2, OrderViolations: 3, Unexpected: 4})
-	if len(f) != 4 {
-		t.Errorf("failures = %q, want one for each of lost, duplicated, out of order, unexpected", f)
 	}
 }
