@@ -27,6 +27,7 @@ const usage = `usage:
   chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
+  chathook bench [--workload none|steady|bundles] [flags]   measure the service end to end (docs/performance.md)
 
 Every flag can also be set by its environment variable; flags win.
 Run "chathook serve -h" for the flags.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
 		return userPassword(ctx, args[2:], getenv, stderr)
+	case len(args) >= 1 && args[0] == "bench":
+		return benchCommand(ctx, args[1:], getenv, stdout, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -108,26 +111,30 @@ func (s *settings) secret(p *string, flagName, env, help string) {
 	})
 }
 
-func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
-	if v := s.getenv(env); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil && s.err == nil {
-			s.err = fmt.Errorf("%s: %q is not true or false", env, v)
-		}
-		def = b
+// fromEnv returns env's value parsed, or def when env is unset; a value
+// that does not parse is kept as the settings' error, naming env.
+func fromEnv[T any](s *settings, env string, def T, parse func(string) (T, error), want string) T {
+	v := s.getenv(env)
+	if v == "" {
+		return def
 	}
-	s.fs.BoolVar(p, flagName, def, help+" (env "+env+")")
+	parsed, err := parse(v)
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("%s: %q is not %s", env, v, want)
+	}
+	return parsed
+}
+
+func (s *settings) bool(p *bool, flagName, env string, def bool, help string) {
+	s.fs.BoolVar(p, flagName, fromEnv(s, env, def, strconv.ParseBool, "true or false"), help+" (env "+env+")")
+}
+
+func (s *settings) int(p *int, flagName, env string, def int, help string) {
+	s.fs.IntVar(p, flagName, fromEnv(s, env, def, strconv.Atoi, "a whole number"), help+" (env "+env+")")
 }
 
 func (s *settings) duration(p *time.Duration, flagName, env string, def time.Duration, help string) {
-	if v := s.getenv(env); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil && s.err == nil {
-			s.err = fmt.Errorf("%s: %q is not a duration such as 720h", env, v)
-		}
-		def = d
-	}
-	s.fs.DurationVar(p, flagName, def, help+" (env "+env+")")
+	s.fs.DurationVar(p, flagName, fromEnv(s, env, def, time.ParseDuration, "a duration such as 720h"), help+" (env "+env+")")
 }
 
 func (s *settings) parse(args []string) error {

@@ -168,14 +168,8 @@ func TestServeSettings(t *testing.T) {
 // TestBinaryServesAndStopsOnSIGTERM builds the real binary, runs serve,
 // checks /healthz, and stops it with SIGTERM: it must exit 0, promptly.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := chathookBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "chathook")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+filepath.Join(dir, "s.db"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+
+	"github.com/chathook/chathook/bench"
+)
+
+// benchCommand runs `chathook bench`: one JSON report on stdout, progress
+// and the service's log on stderr. It exits 1 when the run could not be
+// made or the report lists failures (lost, duplicated, out of order).
+//
+// Its settings read CHATHOOK_BENCH_* and never CHATHOOK_DB: a benchmark
+// must not write into the database a shell has set for the service.
+func benchCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var cfg bench.Config
+	s := newSettings("bench", getenv, stderr)
+	s.string(&cfg.Workload, "workload", "CHATHOOK_BENCH_WORKLOAD", bench.None,
+		"none (100,000 messages as fast as possible), steady (--rate a second for --duration) or bundles (1h bundles, 1,000,000 messages, one flush)")
+	s.int(&cfg.Messages, "messages", "CHATHOOK_BENCH_MESSAGES", 0, "messages to send (default: the workload's; steady sends rate × duration)")
+	s.int(&cfg.Chats, "chats", "CHATHOOK_BENCH_CHATS", 0, "chats they are spread over (default 1000; bundles 100000)")
+	s.int(&cfg.Clients, "clients", "CHATHOOK_BENCH_CLIENTS", 4, "concurrent ingest clients")
+	s.int(&cfg.Batch, "batch", "CHATHOOK_BENCH_BATCH", 0, "messages per ingest request, 1 to 1000; 1 posts single messages (default 1000; steady 10)")
+	s.int(&cfg.Rate, "rate", "CHATHOOK_BENCH_RATE", 0, "steady: messages per second (default 1000)")
+	s.duration(&cfg.Duration, "duration", "CHATHOOK_BENCH_DURATION", 0, "steady: how long to send (default 1m)")
+	s.string(&cfg.DB, "db", "CHATHOOK_BENCH_DB", "",
+		"database for the service: an EMPTY sqlite:<path> or postgres://... the run may fill (default: a fresh SQLite file in a temporary folder)")
+	s.duration(&cfg.Timeout, "timeout", "CHATHOOK_BENCH_TIMEOUT", 0, "stop waiting for deliveries after this long without one; what is missing is lost (default 1m)")
+	if err := s.parse(args); err != nil {
+		return usageError(err, stderr)
+	}
+	if _, err := cfg.WithDefaults(); err != nil {
+		return usageError(err, stderr)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	cfg.ServiceLog = stderr
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		cfg.Logger.Error("bench", "err", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return 1
+	}
+	if len(r.Failures) > 0 {
+		cfg.Logger.Error("bench: failed", "failures", r.Failures)
+		return 1
+	}
+	return 0
+}
