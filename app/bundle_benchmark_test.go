@@ -40,7 +40,7 @@ func benchFlush(b *testing.B, msgs, chats int) {
 	if status, body := ws.Do(b, "PUT", "/api/v1/webhooks/outbound", map[string]string{"granularity": "1h"}); status != 200 {
 		b.Fatalf("granularity: %d %s", status, body)
 	}
-	ingestAll(b, ws, bundleBatches(msgs, chats))
+	ingestAll(b, []*chathooktest.Workspace{ws}, bundleBatches(msgs, chats))
 
 	runtime.GC()
 	var peak atomic.Uint64
