@@ -86,7 +86,8 @@ ORDER BY d.id
 LIMIT $4`
 
 // claimRuns leases the deliveries $4 and returns them with what a payload
-// needs, in id order.
+// needs, in id order. A bundle has no message of its own (COALESCE fills
+// in zeros); its messages are loaded with BundleMessages when it is sent.
 const claimRuns = `
 WITH claimed AS (
   UPDATE deliveries SET lease_until = $2, lease_owner = $3
@@ -99,16 +100,17 @@ JOIN deliveries d ON d.id = claimed.id
 JOIN webhooks w ON w.workspace_id = d.workspace_id
 JOIN chats c ON c.id = d.chat_id
 JOIN accounts a ON a.id = c.account_id
-JOIN messages m ON m.id = d.message_id
+LEFT JOIN messages m ON m.id = d.message_id
 ORDER BY d.id`
 
 const deliveryColumns = `
-d.id, d.event_id, d.attempts,
+d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
 w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
 a.id, a.phone, a.full_name, a.email,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
-m.id, m.uuid, m.message_id, m.direction, m.sent_at, m.received_at,
-m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat`
+COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
+COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
+COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false)`
 
 // ClaimDue leases due deliveries; see store.Store and the comment above.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
@@ -167,25 +169,26 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 
 func scanDelivery(row pgx.CollectableRow) (chathook.Delivery, error) {
 	var d chathook.Delivery
-	var granularity, direction string
-	var chatCreated, sentAt, receivedAt int64
+	var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
 	m := &d.Message
-	if err := row.Scan(&d.ID, &d.EventID, &d.Attempts,
-		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
+		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &d.Webhook.Granularity, &d.Webhook.Secret,
 		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
 		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
 		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
 		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
-		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
+		&m.ID, &m.UUID, &m.MessageID, &m.Direction, &sentAt, &receivedAt,
 		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
 	); err != nil {
 		return d, err
 	}
-	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
 	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
 	d.Chat.AccountID = d.Account.ID
 	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
 	m.ChatID = d.Chat.ID
+	if d.Kind == chathook.KindBundle {
+		d.Bundle.WindowStart, d.Bundle.WindowEnd = fromMS(windowStart), fromMS(windowEnd)
+	}
 	return d, nil
 }
 

@@ -110,7 +110,10 @@ func countFailures(ctx context.Context, tx pgx.Tx, workspaceID string, outs []st
 	var failures int
 	var enabled bool
 	var lastError string
-	if err := tx.QueryRow(ctx, `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = $1 FOR UPDATE`,
+	// FOR NO KEY UPDATE, the lock the UPDATE below takes anyway: it waits
+	// for other outcomes and for UpdateWebhook, never for ingests and
+	// flushes, which hold the row FOR KEY SHARE.
+	if err := tx.QueryRow(ctx, `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = $1 FOR NO KEY UPDATE`,
 		workspaceID).Scan(&failures, &enabled, &lastError); err != nil {
 		return err
 	}
