@@ -38,6 +38,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -52,6 +53,9 @@ var migrations embed.FS
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+
+	mu     sync.Mutex
+	cursor int64 // the chat the last claim of this Store ended with
 }
 
 var _ store.Store = (*Store)(nil)
