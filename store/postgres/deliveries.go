@@ -122,6 +122,16 @@ COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
 COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false)`
 
+// relax makes a transaction commit without waiting for its WAL to reach
+// the disk. Only the dispatcher's bookkeeping (claims, outcomes) uses it:
+// a claim or an outcome lost to a server crash means the delivery is
+// claimed or POSTed again with the same webhook-id, so at-least-once holds
+// (and the next durable commit, such as an ingest, flushes it anyway).
+func relax(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`)
+	return err
+}
+
 // ClaimDue leases due deliveries; see store.Store and the comment above.
 // Chats take turns: each claim goes on from the chat after the last one
 // the previous claim of this Store took, round the chats in id order, so a
@@ -136,6 +146,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	var last int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = nil
+		if err := relax(ctx, tx); err != nil {
+			return err
+		}
 		chats, err := lockChats(ctx, tx, cursor, math.MaxInt64, ms(now), limit)
 		if err == nil && len(chats) < limit && cursor > 0 {
 			var more []int64 // round again from the first chat

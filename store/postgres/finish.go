@@ -47,6 +47,9 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 		return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID)
 	})
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := relax(ctx, tx); err != nil {
+			return err
+		}
 		batch := &pgx.Batch{}
 		for _, i := range order {
 			o := outcomes[i]
