@@ -128,7 +128,12 @@ func flushChat(ctx context.Context, tx pgx.Tx, workspaceID string, chatID, creat
 		if err != nil || len(msgs) == 0 {
 			return bundles, messages, err
 		}
-		msgs = msgs[:split.FirstPart(msgs, g)]
+		// A short read that goes into one bundle whole was the chat's last:
+		// no need to look again.
+		done := len(msgs) < split.Max
+		if n := split.FirstPart(msgs, g); n < len(msgs) {
+			msgs, done = msgs[:n], false
+		}
 		start := g.WindowStart(msgs[0].ReceivedAt)
 		end := start.Add(g.Window())
 		isNew := !announced && created >= ms(start) && created < ms(end)
@@ -149,6 +154,9 @@ func flushChat(ctx context.Context, tx pgx.Tx, workspaceID string, chatID, creat
 		}
 		bundles++
 		messages += len(msgs)
+		if done {
+			return bundles, messages, nil
+		}
 	}
 }
 
