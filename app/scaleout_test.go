@@ -427,6 +427,7 @@ func TestTwoInstancesFlushEachMessageOnce(t *testing.T) {
 		a.Tick()
 		b.Tick()
 		sink.WaitFor(t, (w+1)*chats, 60*time.Second)
+		recorded(t, a, wsA)
 		clock.Set(hour.Add(time.Hour + 5*time.Minute)) // the next window's messages
 	}
 	a.Stop(t)
