@@ -87,8 +87,7 @@ func (s *Store) FlushChats(ctx context.Context, workspaceID string, chatIDs []in
 			workspaceID).Scan(&g); err != nil {
 			return fmt.Errorf("flush: webhook: %w", err)
 		}
-		window := g.Window().Milliseconds()
-		if window == 0 {
+		if g.Window() == 0 {
 			return nil // switched to none: UpdateWebhook queued them one by one
 		}
 		// A chat of another workspace has nothing of this one's waiting.

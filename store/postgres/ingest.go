@@ -19,7 +19,8 @@ const (
 )
 
 // insertMessage stores one message and, when $17 is true, its pending
-// delivery, in one statement ($20: the message waits for a bundle); it returns the message's id, or no row when
+// delivery, in one statement ($20: the message waits for a bundle
+// instead); it returns the message's id, or no row when
 // (account, message_id) is already taken. When another transaction holds
 // the same key uncommitted, PostgreSQL waits for it: if it commits, this
 // one is a duplicate; if it rolls back, this one is stored. So concurrent

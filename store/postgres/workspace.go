@@ -128,9 +128,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.T
 }
 
 // unbundle gives every message waiting for a bundle a delivery of its
-// own, in ingest order (delivery ids are drawn as the sorted rows are
-// inserted): under "none" what was pending goes out at once. A message a
-// flush holds is waited for and, once bundled, no longer pending here.
+// own, in ingest order (the rows go in sorted by message id, and draw
+// their delivery ids as they go in): under "none" what was pending goes
+// out at once. No flush is in progress meanwhile: UpdateWebhook's lock on
+// the webhook waited for those that were.
 func unbundle(ctx context.Context, tx pgx.Tx, workspaceID string, now int64) error {
 	_, err := tx.Exec(ctx, `WITH m AS (
 			UPDATE messages SET pending = false WHERE workspace_id = $1 AND pending
