@@ -145,7 +145,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	var out []chathook.Delivery
 	var last int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out = nil
+		out, last = nil, 0
 		if err := relax(ctx, tx); err != nil {
 			return err
 		}
