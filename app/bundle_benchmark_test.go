@@ -20,27 +20,33 @@ import (
 // the flusher streams a page of chats at a time.
 //
 //	go test ./app -run '^$' -bench BundleFlush -benchtime 1x -timeout 60m
-func BenchmarkBundleFlush(b *testing.B) {
+func BenchmarkBundleFlush(b *testing.B) { bundleFlush(b, func(chathooktest.TB) string { return "" }) }
+
+// BenchmarkBundleFlushPostgres: the same on PostgreSQL, one instance.
+func BenchmarkBundleFlushPostgres(b *testing.B) { bundleFlush(b, chathooktest.Postgres) }
+
+func bundleFlush(b *testing.B, db func(chathooktest.TB) string) {
 	for _, size := range []struct{ msgs, chats int }{{100_000, 10_000}, {1_000_000, 100_000}} {
 		b.Run(fmt.Sprintf("msgs=%d/chats=%d", size.msgs, size.chats), func(b *testing.B) {
 			for range b.N {
-				benchFlush(b, size.msgs, size.chats)
+				benchFlush(b, db(b), size.msgs, size.chats)
 			}
 		})
 	}
 }
 
-func benchFlush(b *testing.B, msgs, chats int) {
+// benchFlush runs one flush on db ("": a fresh SQLite file).
+func benchFlush(b *testing.B, db string, msgs, chats int) {
 	b.StopTimer()
 	clock := chathooktest.NewClock(day.Add(10 * time.Hour))
-	svc := chathooktest.Start(b, chathooktest.Options{Clock: clock, Config: app.Config{}})
+	svc := chathooktest.Start(b, chathooktest.Options{DB: db, Clock: clock, Config: app.Config{}})
 	ws := svc.NewWorkspace(b, "bench")
 	sink := chathooktest.NewCounter(b)
 	ws.PointAt(b, sink.URL)
 	if status, body := ws.Do(b, "PUT", "/api/v1/webhooks/outbound", map[string]string{"granularity": "1h"}); status != 200 {
 		b.Fatalf("granularity: %d %s", status, body)
 	}
-	ingestAll(b, ws, bundleBatches(msgs, chats))
+	ingestAll(b, []*chathooktest.Workspace{ws}, bundleBatches(msgs, chats))
 
 	runtime.GC()
 	var peak atomic.Uint64

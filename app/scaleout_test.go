@@ -394,3 +394,85 @@ func TestTwoInstancesDisableOnceAndMailOnce(t *testing.T) {
 		t.Errorf("%d emails in the outbox (%v), want 1", emails, err)
 	}
 }
+
+// TestTwoInstancesFlushEachMessageOnce: both instances run the bundle
+// flusher at each hour's end over the same chats at the same moment
+// (issue 6: each bundle window flushed by exactly one instance). Over
+// three windows, every message arrives in exactly one bundle, and each
+// chat gets one bundle a window.
+func TestTwoInstancesFlushEachMessageOnce(t *testing.T) {
+	const chats, perWindow, windows = 300, 2, 3
+	clock := chathooktest.NewClock(day.Add(10*time.Hour + 5*time.Minute))
+	db := chathooktest.Postgres(t)
+	sink := chathooktest.NewSink(t)
+	a := chathooktest.Start(t, chathooktest.Options{DB: db, Clock: clock, Config: app.Config{BaseURL: baseA}})
+	b := chathooktest.Start(t, chathooktest.Options{DB: db, Clock: clock, Config: app.Config{BaseURL: baseB}})
+	wsA := a.NewWorkspace(t, "acme")
+	wsA.PointAt(t, sink.URL)
+	setGranularity(t, wsA, "1h")
+	instances := []*chathooktest.Workspace{wsA, wsA.On(b)}
+
+	for w := range windows {
+		hour := day.Add(time.Duration(10+w) * time.Hour)
+		var msgs []string
+		for n := w*perWindow + 1; n <= (w+1)*perWindow; n++ {
+			for c := range chats {
+				msgs = append(msgs, chatText(c, n, hour.Add(time.Duration(n)*time.Minute), fmt.Sprintf("message %d", n)))
+			}
+		}
+		for i := 0; i < len(msgs); i += 200 {
+			postAll(t, instances[i/200%2], msgs[i:min(i+200, len(msgs))]...)
+		}
+		clock.Set(hour.Add(time.Hour + 5*time.Second))
+		a.Tick()
+		b.Tick()
+		sink.WaitFor(t, (w+1)*chats, 60*time.Second)
+		recorded(t, a, wsA)
+		clock.Set(hour.Add(time.Hour + 5*time.Minute)) // the next window's messages
+	}
+	a.Stop(t)
+	b.Stop(t) // in-flight POSTs are done: nothing more can arrive
+
+	got := bundles(t, sink.Got())
+	perChat := map[string]int{}
+	seen := map[string]int{}
+	for _, bnd := range got {
+		perChat[bnd.Chat.ChatID]++
+		for _, m := range bnd.Messages {
+			seen[bnd.Chat.ChatID+"/"+m.MessageID]++
+		}
+	}
+	if len(got) != windows*chats || len(perChat) != chats {
+		t.Errorf("%d bundles of %d chats, want %d of %d: one per chat and window", len(got), len(perChat), windows*chats, chats)
+	}
+	for chat, n := range perChat {
+		if n != windows {
+			t.Errorf("chat %s: %d bundles, want %d", chat, n, windows)
+		}
+	}
+	for m, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s in %d bundles", m, n)
+		}
+	}
+	if len(seen) != chats*windows*perWindow {
+		t.Errorf("%d messages arrived in bundles, want %d", len(seen), chats*windows*perWindow)
+	}
+
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var waiting, queued, bundled int
+	if err := conn.QueryRow(context.Background(), `SELECT
+			(SELECT count(*) FROM messages WHERE pending),
+			(SELECT count(*) FROM deliveries WHERE kind = 'bundle'),
+			(SELECT coalesce(sum(messages), 0) FROM deliveries WHERE kind = 'bundle')`).Scan(&waiting, &queued, &bundled); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 || queued != windows*chats || bundled != chats*windows*perWindow {
+		t.Errorf("in the database: %d messages waiting, %d bundles of %d messages; want 0, %d of %d",
+			waiting, queued, bundled, windows*chats, chats*windows*perWindow)
+	}
+}

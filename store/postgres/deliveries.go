@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -21,10 +22,11 @@ import (
 // leased by a transaction that holds the chat's row lock:
 //
 //  1. claimChats picks the chats whose oldest pending delivery is due and
-//     which have nothing in flight, oldest first, and locks their rows
-//     FOR NO KEY UPDATE SKIP LOCKED: a chat another claimer is working on
-//     is skipped, never waited for. (NO KEY: the lock does not block the
-//     foreign-key checks of messages being ingested into the chat.)
+//     which have nothing in flight, in turn (see ClaimDue), and locks
+//     their rows FOR NO KEY UPDATE SKIP LOCKED: a chat another claimer
+//     is working on is skipped, never waited for. (NO KEY: the lock does
+//     not block the foreign-key checks of messages being ingested into
+//     the chat.)
 //  2. claimPending and claimRuns, later statements of the same
 //     transaction, so on snapshots taken after the locks were granted,
 //     lease each locked chat's head run: its deliveries in id order up to
@@ -35,58 +37,67 @@ import (
 // ExtendLeases, the only other writer that sets a lease, takes the same
 // chat locks, so it cannot revive an expired lease while another claimer
 // takes the chat over. Every other writer only ends leases (Finish,
-// Release) or removes deliveries from the queue (discard), which can
-// never let a later delivery overtake an earlier one.
+// Release), removes deliveries from the queue (discard) or adds new ones
+// (Ingest, FlushChats, unbundle), which can never put two of a chat's
+// deliveries in flight at once.
 //
 // Hence: at any moment at most one claimer holds leases on a chat's
 // deliveries, and it holds a prefix of the chat's pending deliveries.
 
-// claimChats locks up to $2 chats with work to do now ($1), oldest head
-// first. heads is each chat's oldest pending delivery, found by a loose
-// scan of the (chat_id, id) index: one index probe per chat with pending
-// deliveries, whatever the backlog, and the same plan whatever the
-// planner's statistics say (a per-row "is there an earlier one?" probe,
-// as SQLite's claim does, can turn quadratic on a table not yet analyzed).
+// claimChats walks the chats that have pending deliveries in id order,
+// from after $1 up to $2, one index seek per chat on (chat_id, id) (a
+// loose index scan: the cost is the chats looked at, not the deliveries
+// waiting behind them, and the same plan whatever the planner's
+// statistics say), and locks up to $4 chats that may send now ($3):
+// their oldest pending delivery is due and not leased, nothing of theirs
+// is in flight, and their webhook is enabled with a URL.
+//
+// The checks and the lock are in a LATERAL subquery with a locking
+// clause, which PostgreSQL never flattens into a join: each chat is
+// looked at in walk order, one after the other, and the walk stops as
+// soon as $4 chats are locked.
 const claimChats = `
 WITH RECURSIVE heads (chat_id, id) AS (
-  (SELECT chat_id, id FROM deliveries WHERE state = 'pending' ORDER BY chat_id, id LIMIT 1)
+  (SELECT chat_id, id FROM deliveries WHERE state = 'pending' AND chat_id > $1 ORDER BY chat_id, id LIMIT 1)
   UNION ALL
   SELECT n.chat_id, n.id FROM heads h CROSS JOIN LATERAL (
     SELECT chat_id, id FROM deliveries
     WHERE state = 'pending' AND chat_id > h.chat_id
     ORDER BY chat_id, id LIMIT 1) n
+  WHERE h.chat_id < $2
 )
-SELECT c.id FROM heads h
-JOIN deliveries d ON d.id = h.id
-JOIN webhooks w ON w.workspace_id = d.workspace_id
-JOIN chats c ON c.id = h.chat_id
-WHERE d.due_at <= $1 AND d.lease_until < $1 AND w.enabled AND w.url <> ''
-  AND NOT EXISTS (SELECT 1 FROM deliveries e
-    WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
-ORDER BY h.id
-LIMIT $2
-FOR NO KEY UPDATE OF c SKIP LOCKED`
+SELECT c.id FROM heads h CROSS JOIN LATERAL (
+  SELECT c.id FROM chats c
+  JOIN deliveries d ON d.id = h.id
+  JOIN webhooks w ON w.workspace_id = d.workspace_id
+  WHERE c.id = h.chat_id AND d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
+    AND NOT EXISTS (SELECT 1 FROM deliveries e
+      WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)
+  FOR NO KEY UPDATE OF c SKIP LOCKED
+) c
+WHERE h.chat_id <= $2
+LIMIT $4`
 
-// claimPending lists, in id order, up to $4 pending deliveries of the
-// locked chats ($2) that have nothing in flight, with whether each is due
-// ($1): of each chat its oldest $3, read off the (chat_id, id) index.
-// ClaimDue cuts each chat's list at its first delivery that is not due,
-// which leaves the chat's head run.
+// claimPending lists the oldest $3 pending deliveries of each locked chat
+// ($2, in turn order) that has nothing in flight, with whether each is due
+// ($1), off the (chat_id, id) index, chat by chat. ClaimDue cuts each
+// chat's list at its first delivery that is not due, which leaves the
+// chat's head run.
 const claimPending = `
-SELECT d.id, d.chat_id, d.due FROM unnest($2::bigint[]) AS c(id)
+SELECT c.id, d.id, d.due FROM unnest($2::bigint[]) WITH ORDINALITY AS c(id, turn)
 CROSS JOIN LATERAL (
-  SELECT d.id, d.chat_id, d.due_at <= $1 AS due FROM deliveries d
+  SELECT d.id, d.due_at <= $1 AS due FROM deliveries d
   WHERE d.chat_id = c.id AND d.state = 'pending'
   ORDER BY d.id
   LIMIT $3
 ) d
 WHERE NOT EXISTS (SELECT 1 FROM deliveries e
   WHERE e.chat_id = c.id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
-ORDER BY d.id
-LIMIT $4`
+ORDER BY c.turn, d.id`
 
 // claimRuns leases the deliveries $4 and returns them with what a payload
-// needs, in id order.
+// needs, in id order. A bundle has no message of its own (COALESCE fills
+// in zeros); its messages are loaded with BundleMessages when it is sent.
 const claimRuns = `
 WITH claimed AS (
   UPDATE deliveries SET lease_until = $2, lease_owner = $3
@@ -99,55 +110,89 @@ JOIN deliveries d ON d.id = claimed.id
 JOIN webhooks w ON w.workspace_id = d.workspace_id
 JOIN chats c ON c.id = d.chat_id
 JOIN accounts a ON a.id = c.account_id
-JOIN messages m ON m.id = d.message_id
+LEFT JOIN messages m ON m.id = d.message_id
 ORDER BY d.id`
 
 const deliveryColumns = `
-d.id, d.event_id, d.attempts,
+d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
 w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
 a.id, a.phone, a.full_name, a.email,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
-m.id, m.uuid, m.message_id, m.direction, m.sent_at, m.received_at,
-m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat`
+COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
+COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
+COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false)`
+
+// relax makes a transaction commit without waiting for its WAL to reach
+// the disk. Only the dispatcher's bookkeeping (claims, outcomes) uses it:
+// a claim or an outcome lost to a server crash means the delivery is
+// claimed or POSTed again with the same webhook-id, so at-least-once holds
+// (and the next durable commit, such as an ingest, flushes it anyway).
+func relax(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`)
+	return err
+}
 
 // ClaimDue leases due deliveries; see store.Store and the comment above.
+// Chats take turns: each claim goes on from the chat after the last one
+// the previous claim of this Store took, round the chats in id order, so a
+// chat with a deep backlog cannot starve the others. A claimed chat gives
+// a run of its oldest deliveries, as many as are due, up to an even share
+// of limit.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
+	s.mu.Lock()
+	cursor := s.cursor
+	s.mu.Unlock()
 	var out []chathook.Delivery
+	var last int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out = nil
-		rows, err := tx.Query(ctx, claimChats, ms(now), limit)
-		if err != nil {
-			return fmt.Errorf("claim: lock chats: %w", err)
+		out, last = nil, 0
+		if err := relax(ctx, tx); err != nil {
+			return err
 		}
-		chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		chats, err := lockChats(ctx, tx, cursor, math.MaxInt64, ms(now), limit)
+		if err == nil && len(chats) < limit && cursor > 0 {
+			var more []int64 // round again from the first chat
+			more, err = lockChats(ctx, tx, 0, cursor, ms(now), limit-len(chats))
+			chats = append(chats, more...)
+		}
 		if err != nil {
 			return fmt.Errorf("claim: lock chats: %w", err)
 		}
 		if len(chats) == 0 {
 			return nil
 		}
-		// Each chat's share of the batch, twice over: enough for the
-		// batch to be full of the oldest work, without reading every
-		// locked chat's whole backlog.
-		perChat := min(limit, 2*((limit+len(chats)-1)/len(chats)))
-		rows, err = tx.Query(ctx, claimPending, ms(now), chats, perChat, limit)
+		share := (limit + len(chats) - 1) / len(chats)
+		rows, err := tx.Query(ctx, claimPending, ms(now), chats, share)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
-		var take []int64
-		held := map[int64]bool{} // chats whose run has ended
-		var id, chat int64
-		var due bool
-		if _, err := pgx.ForEachRow(rows, []any{&id, &chat, &due}, func() error {
-			if !due {
-				held[chat] = true
-			}
-			if !held[chat] {
-				take = append(take, id)
-			}
+		type queued struct {
+			id  int64
+			due bool
+		}
+		runs := map[int64][]queued{}
+		var chat int64
+		var q queued
+		if _, err := pgx.ForEachRow(rows, []any{&chat, &q.id, &q.due}, func() error {
+			runs[chat] = append(runs[chat], q)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("claim: %w", err)
+		}
+		var take []int64
+		last = chats[len(chats)-1] // the last chat that gets a turn
+		for i, chat := range chats {
+			if len(take) == limit {
+				last = chats[i-1]
+				break
+			}
+			run := runs[chat]
+			for _, q := range run[:min(len(run), share, limit-len(take))] {
+				if !q.due {
+					break
+				}
+				take = append(take, q.id)
+			}
 		}
 		if len(take) == 0 {
 			return nil
@@ -162,30 +207,49 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if last != 0 {
+		s.mu.Lock()
+		s.cursor = last
+		s.mu.Unlock()
+	}
+	return out, nil
+}
+
+// lockChats runs claimChats: the chats after after, up to upTo, that may
+// send at now, locked, in turn order.
+func lockChats(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int) ([]int64, error) {
+	rows, err := tx.Query(ctx, claimChats, after, upTo, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 func scanDelivery(row pgx.CollectableRow) (chathook.Delivery, error) {
 	var d chathook.Delivery
-	var granularity, direction string
-	var chatCreated, sentAt, receivedAt int64
+	var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
 	m := &d.Message
-	if err := row.Scan(&d.ID, &d.EventID, &d.Attempts,
-		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
+		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &d.Webhook.Granularity, &d.Webhook.Secret,
 		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
 		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
 		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
 		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
-		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
+		&m.ID, &m.UUID, &m.MessageID, &m.Direction, &sentAt, &receivedAt,
 		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
 	); err != nil {
 		return d, err
 	}
-	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
 	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
 	d.Chat.AccountID = d.Account.ID
 	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
 	m.ChatID = d.Chat.ID
+	if d.Kind == chathook.KindBundle {
+		d.Bundle.WindowStart, d.Bundle.WindowEnd = fromMS(windowStart), fromMS(windowEnd)
+	}
 	return d, nil
 }
 

@@ -47,6 +47,9 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 		return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID)
 	})
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := relax(ctx, tx); err != nil {
+			return err
+		}
 		batch := &pgx.Batch{}
 		for _, i := range order {
 			o := outcomes[i]
@@ -110,7 +113,10 @@ func countFailures(ctx context.Context, tx pgx.Tx, workspaceID string, outs []st
 	var failures int
 	var enabled bool
 	var lastError string
-	if err := tx.QueryRow(ctx, `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = $1 FOR UPDATE`,
+	// FOR NO KEY UPDATE, the lock the UPDATE below takes anyway: it waits
+	// for other outcomes and for UpdateWebhook, never for ingests and
+	// flushes, which hold the row FOR KEY SHARE.
+	if err := tx.QueryRow(ctx, `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = $1 FOR NO KEY UPDATE`,
 		workspaceID).Scan(&failures, &enabled, &lastError); err != nil {
 		return err
 	}

@@ -18,16 +18,17 @@ const (
 	reasonDuplicate = "a message with this message_id was already received for this account"
 )
 
-// insertMessage stores one message and, when queue is true, its pending
-// delivery, in one statement; it returns the message's id, or no row when
+// insertMessage stores one message and, when $17 is true, its pending
+// delivery, in one statement ($20: the message waits for a bundle
+// instead); it returns the message's id, or no row when
 // (account, message_id) is already taken. When another transaction holds
 // the same key uncommitted, PostgreSQL waits for it: if it commits, this
 // one is a duplicate; if it rolls back, this one is stored. So concurrent
 // duplicates, on any number of instances, yield exactly one message.
 const insertMessage = `WITH m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
-	VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
+	VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $20)
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
 ), d AS (
 	INSERT INTO deliveries (id, workspace_id, chat_id, message_id, event_id, due_at, created_at)
@@ -77,11 +78,18 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	var results []chathook.IngestResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// Deliveries are queued from the moment a webhook URL is set; a
-		// disabled webhook still queues: it is paused, not off.
+		// disabled webhook still queues: it is paused, not off. With a
+		// granularity, a message waits for its window's bundle instead.
+		// FOR KEY SHARE: a change of granularity (UpdateWebhook, FOR
+		// UPDATE) waits for this batch, so a switch to none finds its
+		// waiting messages; ingests do not wait for one another.
 		var hasURL bool
-		if err := tx.QueryRow(ctx, `SELECT url <> '' FROM webhooks WHERE workspace_id = $1`, workspaceID).Scan(&hasURL); err != nil {
+		var g chathook.Granularity
+		if err := tx.QueryRow(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = $1 FOR KEY SHARE`,
+			workspaceID).Scan(&hasURL, &g); err != nil {
 			return fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
 		}
+		single, bundled := hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
 		it := &ingestTx{tx: tx, workspaceID: workspaceID, now: ms(now),
 			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}}
 		if err := it.prefetch(ctx, msgs); err != nil {
@@ -124,7 +132,8 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			inserts[i] = insert{index: i, account: acc.ID, messageID: in.MessageID, args: []any{
 				it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 				ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-				created, in.SkipReason, eventID, hasURL && in.SkipReason == "", messageIDs[i], deliveryIDs[i]}}
+				created, in.SkipReason, eventID, single && in.SkipReason == "", messageIDs[i], deliveryIDs[i],
+				bundled && in.SkipReason == ""}}
 		}
 		slices.SortStableFunc(inserts, func(a, b insert) int {
 			return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))

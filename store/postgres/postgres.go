@@ -5,7 +5,7 @@
 //   - Claims lock the chats they take work from (FOR NO KEY UPDATE SKIP
 //     LOCKED), so one chat's deliveries are only ever claimed by one
 //     claimer at a time, and only when none of them is in flight: per-chat
-//     order holds across instances (see claim.go).
+//     order holds across instances (see deliveries.go).
 //   - Leases expire: the work of an instance that died is claimed again
 //     by another once its lease has run out.
 //   - Finish counts consecutive failures under the webhook's row lock, so
@@ -15,6 +15,11 @@
 //     (account, message_id) decides, ON CONFLICT DO NOTHING), and accounts
 //     and chats seen for the first time by two requests at once are
 //     created once.
+//   - Every instance flushes bundles at each hour's end; a flush locks
+//     the waiting messages it bundles and re-checks that they still wait,
+//     so two flushes of the same chats at once put each message in one
+//     bundle (see bundles.go). A change of granularity waits for ingests
+//     and flushes in progress, so a switch to none strands no message.
 //   - Migrations run under an advisory lock: instances started together
 //     apply them once.
 //
@@ -38,6 +43,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -52,6 +58,9 @@ var migrations embed.FS
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+
+	mu     sync.Mutex
+	cursor int64 // the chat the last claim of this Store ended with
 }
 
 var _ store.Store = (*Store)(nil)

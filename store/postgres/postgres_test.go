@@ -4,7 +4,9 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/postgres/pgtest"
@@ -76,4 +78,29 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := second.QueryRowForTest(ctx, `SELECT count(*) FROM marker`).Scan(&n); err != nil {
 		t.Errorf("data lost on reopen: %v", err)
 	}
+}
+
+// Claims and outcomes commit with synchronous_commit off, but only their
+// own transactions: the connection they ran on is back to on for the next
+// ingest, even when the relaxed transaction failed. One connection in the
+// pool, so every statement here runs on the one the claims used.
+func TestRelaxedCommitsLeaveConnectionsDurable(t *testing.T) {
+	st := open(t, pgtest.URL(t)+"&pool_max_conns=1")
+	ctx := context.Background()
+	durable := func(when string) {
+		t.Helper()
+		var mode string
+		if err := st.QueryRowForTest(ctx, "SHOW synchronous_commit").Scan(&mode); err != nil || mode != "on" {
+			t.Errorf("%s: synchronous_commit = %q (%v), want on", when, mode, err)
+		}
+	}
+	durable("at open")
+	if _, err := st.ClaimDue(ctx, "a", time.Now(), time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	durable("after a claim")
+	if err := st.Finish(ctx, []store.Finished{{Outcome: chathook.Outcome{DeliveryID: 12345, Status: 200}}}); err == nil {
+		t.Fatal("finishing a delivery that does not exist succeeded")
+	}
+	durable("after a failed finish")
 }

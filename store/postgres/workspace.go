@@ -60,20 +60,22 @@ func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webho
 	return scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1`, workspaceID))
 }
 
-// UpdateWebhook changes the given fields in one transaction, holding the
-// webhook's row lock, so that an auto-disable recorded at the same moment
-// by another instance is ordered before or after it, never interleaved.
-// Enabling a disabled webhook clears why it was disabled and its failure
-// count, and makes every waiting delivery due at once; DiscardPending
-// discards them.
-func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+// UpdateWebhook changes the given fields in one transaction; see
+// store.Store. It holds the webhook's row lock FOR UPDATE, so that
+//   - an auto-disable recorded at the same moment by another instance is
+//     ordered before or after it, never interleaved;
+//   - an ingest or a flush in progress (they hold the row FOR KEY SHARE)
+//     is done before the granularity changes, and one that starts later
+//     sees the new granularity: a switch to none leaves no message waiting
+//     for a bundle that will never be flushed.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
 	var wh chathook.Webhook
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		before, err := scanWebhook(tx.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1 FOR UPDATE`, workspaceID))
 		if err != nil {
 			return err
 		}
-		now := ms(time.Now())
+		now := ms(at)
 		var sets []string
 		var args []any
 		set := func(col string, v any) {
@@ -107,6 +109,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 				return err
 			}
 		}
+		if before.Granularity != chathook.NoAggregation && wh.Granularity == chathook.NoAggregation {
+			if err := unbundle(ctx, tx, workspaceID, now); err != nil {
+				return err
+			}
+		}
 		if wh.Enabled && !before.Enabled {
 			// What waited behind a disabled webhook goes out now, not at
 			// the end of its backoff.
@@ -118,6 +125,23 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, u chathoo
 		return nil
 	})
 	return wh, err
+}
+
+// unbundle gives every message waiting for a bundle a delivery of its
+// own, in ingest order (the rows go in sorted by message id, and draw
+// their delivery ids as they go in): under "none" what was pending goes
+// out at once. No flush is in progress meanwhile: UpdateWebhook's lock on
+// the webhook waited for those that were.
+func unbundle(ctx context.Context, tx pgx.Tx, workspaceID string, now int64) error {
+	_, err := tx.Exec(ctx, `WITH m AS (
+			UPDATE messages SET pending = false WHERE workspace_id = $1 AND pending
+			RETURNING id, chat_id, uuid)
+		INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
+		SELECT $1, chat_id, id, 'msg_' || replace(uuid, '-', ''), $2, $2 FROM m ORDER BY id`, workspaceID, now)
+	if err != nil {
+		return fmt.Errorf("unbundle: %w", err)
+	}
+	return nil
 }
 
 // discardPending discards every waiting delivery that is not in flight,

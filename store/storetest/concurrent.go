@@ -24,6 +24,7 @@ var concurrent = map[string]func(*testing.T, store.Store){
 	"ConcurrentDuplicatesStoredOnce":   testConcurrentDuplicates,
 	"ConcurrentFirstSightCreatesOnce":  testConcurrentFirstSight,
 	"ConcurrentDueEmailsHandedOutOnce": testConcurrentDueEmails,
+	"SwitchToNoneDuringIngest":         testSwitchToNoneDuringIngest,
 }
 
 // start runs n goroutines that begin together, and waits for them.
@@ -319,5 +320,48 @@ func testConcurrentDueEmails(t *testing.T, st store.Store) {
 	}
 	if due, _ := st.DueEmails(context.Background(), t0.Add(time.Hour+store.EmailLease), 10); len(due) != workspaces {
 		t.Errorf("%d emails due after the lease, want %d", len(due), workspaces)
+	}
+}
+
+// A switch of granularity to none while batches are being ingested under
+// 1h strands no message: each is either queued on its own by the ingest
+// or waiting, and then queued by the switch. Ten rounds, each switching
+// once while eight callers ingest.
+func testSwitchToNoneDuringIngest(t *testing.T, st store.Store) {
+	const rounds, callers, size = 10, 8, 10
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	hourly, none := chathook.Hourly, chathook.NoAggregation
+	accepted := 0
+	var mu sync.Mutex
+	for r := range rounds {
+		if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &hourly}); err != nil {
+			t.Fatal(err)
+		}
+		start(callers+1, func(i int) {
+			if i == callers {
+				if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &none}); err != nil {
+					t.Errorf("switch: %v", err)
+				}
+				return
+			}
+			batch := make([]chathook.Incoming, size)
+			for m := range batch {
+				batch[m] = msg(i, r*size+m)
+			}
+			if _, err := st.Ingest(ctx, ws, t0, batch); err != nil {
+				t.Errorf("ingest: %v", err)
+				return
+			}
+			mu.Lock()
+			accepted += size
+			mu.Unlock()
+		})
+		if got := pendingChats(t, st, ws, t0.Add(48*time.Hour)); len(got) != 0 {
+			t.Fatalf("round %d: chats %v wait for a bundle under granularity none", r, got)
+		}
+	}
+	if got := claim(t, st, "a", t0, 10*accepted); len(got) != accepted {
+		t.Errorf("%d deliveries queued for %d messages", len(got), accepted)
 	}
 }

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const messageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
+	m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat, m.skip_reason`
+
+func scanMessage(row pgx.Row) (chathook.Message, error) {
+	var m chathook.Message
+	var sent, received int64
+	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
+		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason)
+	m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
+	return m, noRows(err, chathook.ErrNotFound)
+}
+
+// collectMessages reads every row of a query of messageColumns.
+func collectMessages(rows pgx.Rows, err error) ([]chathook.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Message, error) { return scanMessage(row) })
+}
+
+// Chats lists a workspace's chats by id, newest first, each with the
+// message it received last (one backward seek on messages_chat per chat).
+func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group,
+			c.phone, c.responsible_name, c.responsible_email, c.created_at, a.phone,
+			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
+			COALESCE(m.direction, ''), COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0),
+			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
+			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false), COALESCE(m.skip_reason, '')
+		FROM chats c JOIN accounts a ON a.id = c.account_id
+		LEFT JOIN LATERAL (SELECT * FROM messages WHERE chat_id = c.id ORDER BY id DESC LIMIT 1) m ON true
+		WHERE c.workspace_id = $1 AND c.id < $2 ORDER BY c.id DESC LIMIT $3`, workspaceID, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.ChatSummary, error) {
+		var cs chathook.ChatSummary
+		var created, sent, received int64
+		c, m := &cs.Chat, &cs.Last
+		err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
+			&c.ResponsibleName, &c.ResponsibleEmail, &created, &cs.AccountPhone,
+			&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
+			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
+			&m.SkipReason)
+		c.CreatedAt = fromMS(created)
+		if m.ID != 0 {
+			m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
+		}
+		return cs, err
+	})
+}
+
+// Chat returns one chat of a workspace.
+func (s *Store) Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error) {
+	return scanChat(s.pool.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = $1 AND workspace_id = $2`,
+		chatID, workspaceID))
+}
+
+// Messages reads one page of a chat's timeline through messages_timeline.
+func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, p store.Page) ([]chathook.Message, error) {
+	q := `SELECT ` + messageColumns + ` FROM messages m WHERE m.chat_id = $1 AND m.workspace_id = $2`
+	args := []any{chatID, workspaceID, p.Limit}
+	desc := true // read backwards from the end or from Before, then turn round
+	switch {
+	case !p.After.IsZero():
+		q += ` AND (m.sent_at, m.id) > ($4, $5) ORDER BY m.sent_at, m.id`
+		args = append(args, ms(p.After.At), p.After.ID)
+		desc = false
+	case !p.Before.IsZero():
+		q += ` AND (m.sent_at, m.id) < ($4, $5) ORDER BY m.sent_at DESC, m.id DESC`
+		args = append(args, ms(p.Before.At), p.Before.ID)
+	default:
+		q += ` ORDER BY m.sent_at DESC, m.id DESC`
+	}
+	out, err := collectMessages(s.pool.Query(ctx, q+` LIMIT $3`, args...))
+	if desc {
+		slices.Reverse(out)
+	}
+	return out, err
+}
+
+// MessageByUUID finds the message of a permalink.
+func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error) {
+	return scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m
+		WHERE m.uuid = $1 AND m.workspace_id = $2`, uuid, workspaceID))
+}
+
+// Pending counts the deliveries that wait.
+func (s *Store) Pending(ctx context.Context, workspaceID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND state = 'pending'`,
+		workspaceID).Scan(&n)
+	return n, err
+}
