@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -18,16 +19,16 @@ import (
 // of enabled webhooks with a URL: the chats that may send now. An earlier
 // delivery holds back the rest of its chat while it is leased or waits for
 // a retry, so only a chat's head decides.
-const sqlHeads = `WITH RECURSIVE chats(c) AS (
+const sqlHeads = `WITH RECURSIVE walk(c) AS (
     SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > ?1)
   UNION ALL
-    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > chats.c)
-    FROM chats WHERE chats.c IS NOT NULL AND chats.c < ?2
+    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > walk.c)
+    FROM walk WHERE walk.c IS NOT NULL AND walk.c < ?2
 )
-SELECT h.chat_id FROM chats
-JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = chats.c AND state = 'pending')
+SELECT h.chat_id FROM walk
+JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = walk.c AND state = 'pending')
 JOIN webhooks w ON w.workspace_id = h.workspace_id
-WHERE chats.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
+WHERE walk.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
 LIMIT ?4`
 
 // sqlRun reads the oldest pending deliveries of a chat.
@@ -203,6 +204,9 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 }
 
 // Finish records attempt outcomes in one transaction; see store.Store.
+// The whole batch is written with a few set statements (the outcomes go
+// in as one JSON array), not three statements per outcome: the writer is
+// what every part of chathook waits for.
 func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -212,78 +216,159 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 		return err
 	}
 	defer end()
-	var f finishTx
-	for _, p := range []struct {
-		st    **sql.Stmt
-		query string
-	}{{&f.update, sqlFinish}, {&f.log, sqlLogAttempt}, {&f.succeeded, sqlSucceeded}, {&f.failed, sqlFailed},
-		{&f.disable, sqlDisable}, {&f.email, sqlQueueEmail}} {
-		*p.st = s.prep(ctx, tx, p.query)
-	}
-	for _, o := range outcomes {
-		if err := f.one(ctx, o); err != nil {
-			return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, err)
+	// One attempt of a delivery per statement: a repeat starts a new one.
+	seen := map[int64]bool{}
+	start := 0
+	for i, o := range outcomes {
+		if seen[o.DeliveryID] {
+			if err := s.finish(ctx, tx, outcomes[start:i]); err != nil {
+				return err
+			}
+			clear(seen)
+			start = i
 		}
+		seen[o.DeliveryID] = true
+	}
+	if err := s.finish(ctx, tx, outcomes[start:]); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
 
-type finishTx struct {
-	update, log, succeeded, failed, disable, email *sql.Stmt
+// finishRow is one outcome as the set statements read it.
+type finishRow struct {
+	ID       int64  `json:"id"`
+	State    string `json:"state"`
+	Due      int64  `json:"due"`
+	Finished int64  `json:"finished"`
+	Status   int    `json:"status"`
+	Err      string `json:"err"`
+	At       int64  `json:"at"`
+	MS       int64  `json:"ms"`
+	URL      string `json:"url"`
+	Logged   string `json:"logged"`
 }
+
+// outcomeRows reads the JSON array of finishRows bound to ?1.
+const outcomeRows = `SELECT key AS k, value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'due' AS due,
+	value ->> 'finished' AS finished, value ->> 'status' AS status, value ->> 'err' AS err, value ->> 'at' AS at,
+	value ->> 'ms' AS ms, value ->> 'url' AS url, value ->> 'logged' AS logged FROM json_each(?1)`
 
 const (
 	sqlFinish = `UPDATE deliveries SET
-		state = ?, attempts = attempts + 1, due_at = ?, finished_at = ?, last_status = ?, last_error = ?,
-		last_attempt_at = ?, last_duration_ms = ?, lease_until = 0, lease_owner = ''
-		WHERE id = ? RETURNING workspace_id, event_id, kind, chat_id, messages, attempts`
-	sqlLogAttempt = `INSERT INTO attempts
+		state = o.state, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
+		last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
+		FROM (` + outcomeRows + `) AS o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
+	sqlLogAttempts = `INSERT INTO attempts
 		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlSucceeded = `UPDATE webhooks SET consecutive_failures = 0 WHERE workspace_id = ? AND consecutive_failures <> 0`
-	sqlFailed    = `UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_error = ?
-		WHERE workspace_id = ? RETURNING consecutive_failures, enabled`
-	sqlDisable    = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`
-	sqlQueueEmail = `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+		SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url, o.logged,
+			o.status, o.ms, o.err
+		FROM (` + outcomeRows + `) AS o JOIN deliveries d ON d.id = o.id ORDER BY o.k`
+	sqlFailureCount = `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = ?`
+	sqlSetFailures  = `UPDATE webhooks SET consecutive_failures = ?, last_error = ? WHERE workspace_id = ?`
+	sqlDisable      = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`
+	sqlQueueEmail   = `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
 		VALUES (?, 'webhook_disabled', ?, ?, ?, ?)`
 )
 
-func (f *finishTx) one(ctx context.Context, o store.Finished) error {
-	state, due, finished, logged := chathook.StateDelivered, ms(o.At), ms(o.At), chathook.StateDelivered
-	switch {
-	case o.OK():
-	case o.RetryAt.IsZero():
-		state, logged = chathook.StateFailed, chathook.StateFailed
-	default:
-		state, due, finished, logged = chathook.StatePending, ms(o.RetryAt), 0, chathook.StateRetrying
+// finish records outcomes of distinct deliveries, then counts each
+// webhook's consecutive failures through them in order.
+func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finished) error {
+	rows := make([]finishRow, len(outcomes))
+	for i, o := range outcomes {
+		r := finishRow{ID: o.DeliveryID, State: chathook.StateDelivered, Due: ms(o.At), Finished: ms(o.At), Status: o.Status,
+			Err: o.Err, At: ms(o.At), MS: o.Duration.Milliseconds(), URL: o.URL, Logged: chathook.StateDelivered}
+		switch {
+		case o.OK():
+		case o.RetryAt.IsZero():
+			r.State, r.Logged = chathook.StateFailed, chathook.StateFailed
+		default:
+			r.State, r.Due, r.Finished, r.Logged = chathook.StatePending, ms(o.RetryAt), 0, chathook.StateRetrying
+		}
+		rows[i] = r
 	}
-	var workspaceID string
-	var a chathook.Attempt
-	if err := f.update.QueryRowContext(ctx, state, due, finished, o.Status, o.Err, ms(o.At), o.Duration.Milliseconds(),
-		o.DeliveryID).Scan(&workspaceID, &a.EventID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt); err != nil {
+	list, err := json.Marshal(rows)
+	if err != nil {
 		return err
 	}
-	if _, err := f.log.ExecContext(ctx, workspaceID, o.DeliveryID, a.EventID, a.Kind, a.ChatID, a.Messages, a.Attempt,
-		ms(o.At), o.URL, logged, o.Status, o.Duration.Milliseconds(), o.Err); err != nil {
-		return fmt.Errorf("log attempt: %w", err)
+	updated, err := s.prep(ctx, tx, sqlFinish).QueryContext(ctx, string(list))
+	if err != nil {
+		return fmt.Errorf("finish: %w", err)
 	}
-	if o.OK() {
-		_, err := f.succeeded.ExecContext(ctx, workspaceID)
-		return err
+	workspaceOf := make(map[int64]string, len(outcomes))
+	for updated.Next() {
+		var id int64
+		var ws string
+		if err := updated.Scan(&id, &ws); err != nil {
+			updated.Close()
+			return err
+		}
+		workspaceOf[id] = ws
 	}
+	if err := updated.Close(); err != nil {
+		return fmt.Errorf("finish: %w", err)
+	}
+	if len(workspaceOf) != len(outcomes) {
+		for _, o := range outcomes {
+			if _, ok := workspaceOf[o.DeliveryID]; !ok {
+				return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, sql.ErrNoRows)
+			}
+		}
+	}
+	if _, err := s.prep(ctx, tx, sqlLogAttempts).ExecContext(ctx, string(list)); err != nil {
+		return fmt.Errorf("log attempts: %w", err)
+	}
+	var order []string // workspaces in the order they first appear
+	byWorkspace := map[string][]store.Finished{}
+	for _, o := range outcomes {
+		ws := workspaceOf[o.DeliveryID]
+		if _, ok := byWorkspace[ws]; !ok {
+			order = append(order, ws)
+		}
+		byWorkspace[ws] = append(byWorkspace[ws], o)
+	}
+	for _, ws := range order {
+		if err := s.countFailures(ctx, tx, ws, byWorkspace[ws]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countFailures walks a webhook's outcomes in order: a success resets its
+// consecutive failures, a failure counts one, and the failure that reaches
+// chathook.DisableAfter on an enabled webhook disables it and queues
+// exactly one owner email, in this transaction.
+func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, workspaceID string, outcomes []store.Finished) error {
 	var failures int
 	var enabled bool
-	if err := f.failed.QueryRowContext(ctx, o.Err, workspaceID).Scan(&failures, &enabled); err != nil {
-		return err
+	var lastError string
+	if err := s.prep(ctx, tx, sqlFailureCount).QueryRowContext(ctx, workspaceID).Scan(&failures, &enabled, &lastError); err != nil {
+		return fmt.Errorf("finish: webhook: %w", err)
 	}
-	if failures < chathook.DisableAfter || !enabled {
-		return nil
+	before, beforeError := failures, lastError
+	for _, o := range outcomes {
+		if o.OK() {
+			failures = 0
+			continue
+		}
+		failures, lastError = failures+1, o.Err
+		if failures < chathook.DisableAfter || !enabled {
+			continue
+		}
+		enabled = false
+		reason := fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)
+		if _, err := s.prep(ctx, tx, sqlDisable).ExecContext(ctx, reason, ms(o.At), workspaceID); err != nil {
+			return err
+		}
+		// The email goes out with the disable or not at all: one per disable.
+		if _, err := s.prep(ctx, tx, sqlQueueEmail).ExecContext(ctx, workspaceID, reason, o.Err, ms(o.At), ms(o.At)); err != nil {
+			return err
+		}
 	}
-	reason := fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)
-	if _, err := f.disable.ExecContext(ctx, reason, ms(o.At), workspaceID); err != nil {
-		return err
+	if failures == before && lastError == beforeError {
+		return nil // the common case: successes of a healthy webhook
 	}
-	// The email goes out with the disable or not at all: one per disable.
-	_, err := f.email.ExecContext(ctx, workspaceID, reason, o.Err, ms(o.At), ms(o.At))
+	_, err := s.prep(ctx, tx, sqlSetFailures).ExecContext(ctx, failures, lastError, workspaceID)
 	return err
 }

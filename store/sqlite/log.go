@@ -7,13 +7,21 @@ import (
 	"github.com/chathook/chathook"
 )
 
-// Activity returns the latest attempted or discarded deliveries.
+const sqlActivity = `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
+		d.attempts, d.due_at, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
+	FROM deliveries d JOIN chats c ON c.id = d.chat_id
+	WHERE d.id IN (SELECT delivery_id FROM attempts WHERE workspace_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2 * 50)
+	ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT ?2`
+
+const sqlPrune = `DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE workspace_id = ? AND at < ? LIMIT 5000)`
+
+// Activity returns the latest attempted or discarded deliveries. It finds
+// them through the detailed log's index, the newest rows first: no index
+// on deliveries has to follow every attempt. A delivery has at most a
+// retry schedule's worth of rows, so 50 rows per entry always hold limit
+// distinct deliveries.
 func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
-			d.attempts, d.due_at, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
-		FROM deliveries d JOIN chats c ON c.id = d.chat_id
-		WHERE d.workspace_id = ? AND d.last_attempt_at > 0
-		ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT ?`, workspaceID, limit)
+	rows, err := s.r.QueryContext(ctx, sqlActivity, workspaceID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -59,19 +67,39 @@ func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Tim
 	return rows.Err()
 }
 
-// PruneAttempts deletes log rows older than before, in chunks so that
-// ingest never waits long behind it.
+// PruneAttempts deletes log rows older than before, workspace by
+// workspace along the log's index, in chunks so that ingest never waits
+// long behind it.
 func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? LIMIT 5000)`, ms(before))
-		if err != nil {
-			return total, err
+	workspaces, err := s.r.QueryContext(ctx, `SELECT id FROM workspaces`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for workspaces.Next() {
+		var id string
+		if err := workspaces.Scan(&id); err != nil {
+			workspaces.Close()
+			return 0, err
 		}
-		n, _ := res.RowsAffected()
-		total += n
-		if n < 5000 {
-			return total, nil
+		ids = append(ids, id)
+	}
+	if err := workspaces.Close(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, ws := range ids {
+		for {
+			res, err := s.w.ExecContext(ctx, sqlPrune, ws, ms(before))
+			if err != nil {
+				return total, err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < 5000 {
+				break
+			}
 		}
 	}
+	return total, nil
 }

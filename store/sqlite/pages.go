@@ -22,8 +22,8 @@ func scanMessage(row scanner) (chathook.Message, error) {
 	return m, err
 }
 
-// Chats lists a workspace's chats by id, newest first, each with the
-// message it received last (a seek on messages_chat per chat).
+// Chats lists a workspace's chats by id, newest first, each with its
+// latest message in timeline order (a seek on messages_timeline per chat).
 func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
@@ -35,7 +35,7 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
 			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0), COALESCE(m.skip_reason, '')
 		FROM chats c JOIN accounts a ON a.id = c.account_id
-		LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE chat_id = c.id)
+		LEFT JOIN messages m ON m.id = (SELECT id FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1)
 		WHERE c.workspace_id = ? AND c.id < ? ORDER BY c.id DESC LIMIT ?`, workspaceID, before, limit)
 	if err != nil {
 		return nil, err
@@ -113,10 +113,11 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	return m, err
 }
 
+const sqlPending = `SELECT count(*) FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
+
 // Pending counts the deliveries that wait.
 func (s *Store) Pending(ctx context.Context, workspaceID string) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE workspace_id = ? AND state = 'pending'`,
-		workspaceID).Scan(&n)
+	err := s.r.QueryRowContext(ctx, sqlPending, workspaceID).Scan(&n)
 	return n, err
 }

@@ -54,8 +54,8 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlInsertMessage, sqlInsertDelivery, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlRenameChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFinish, sqlLogAttempt, sqlSucceeded,
-	sqlFailed, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
+	sqlRenameChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFinish, sqlLogAttempts, sqlFailureCount,
+	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
 var readerSQL = []string{sqlPendingChats, sqlBundleMessages}

@@ -117,13 +117,30 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.T
 	if wh.Enabled && !before.Enabled {
 		// What waited behind a disabled webhook goes out now, not at the
 		// end of its backoff.
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET due_at = ?
-			WHERE workspace_id = ? AND state = 'pending' AND due_at > ?`, now, workspaceID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlDueNow, now, workspaceID, now); err != nil {
 			return wh, err
 		}
 	}
 	return wh, tx.Commit()
 }
+
+// workspaceChats selects a workspace's chats: "chat_id IN (workspaceChats)
+// AND state = 'pending'" finds its waiting deliveries through the pending
+// deliveries' index, chat by chat.
+const workspaceChats = `SELECT id FROM chats WHERE workspace_id = ?`
+
+const (
+	// sqlDueNow makes what waited behind a disabled webhook due.
+	sqlDueNow = `UPDATE deliveries SET due_at = ?
+		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND due_at > ?`
+	sqlLogDiscards = `INSERT INTO attempts
+		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
+		FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND lease_until < ?`
+	sqlDiscard = `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
+		last_error = 'discarded by the user'
+		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND lease_until < ?`
+)
 
 // unbundle gives every message waiting for a bundle a delivery of its
 // own, in ingest order: under "none" what was pending goes out at once.
@@ -140,16 +157,10 @@ func unbundle(ctx context.Context, tx *sql.Tx, workspaceID string, now int64) er
 // discardPending discards every waiting delivery that is not in flight,
 // and logs each as discarded.
 func discardPending(ctx context.Context, tx *sql.Tx, workspaceID, url string, now int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts
-		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
-		FROM deliveries WHERE workspace_id = ? AND state = 'pending' AND lease_until < ?`,
-		now, url, workspaceID, now); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlLogDiscards, now, url, workspaceID, now); err != nil {
 		return fmt.Errorf("log discards: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
-		last_error = 'discarded by the user'
-		WHERE workspace_id = ? AND state = 'pending' AND lease_until < ?`, now, now, workspaceID, now)
+	_, err := tx.ExecContext(ctx, sqlDiscard, now, now, workspaceID, now)
 	return err
 }
 
