@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -25,7 +25,7 @@ const sqlHeads = `WITH RECURSIVE walk(c) AS (
     SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > walk.c)
     FROM walk WHERE walk.c IS NOT NULL AND walk.c < ?2
 )
-SELECT h.chat_id FROM walk
+SELECT h.chat_id, h.id FROM walk
 JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = walk.c AND state = 'pending')
 JOIN webhooks w ON w.workspace_id = h.workspace_id
 WHERE walk.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
@@ -75,10 +75,10 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	cursor := s.cursor
 	s.mu.Unlock()
 	heads := s.prep(ctx, tx, sqlHeads)
-	chats, err := chatIDs(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit))
+	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit))
 	if err == nil && len(chats) < limit && cursor > 0 {
-		var more []int64 // round again from the first chat
-		more, err = chatIDs(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats)))
+		var more []head // round again from the first chat
+		more, err = readHeads(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats)))
 		chats = append(chats, more...)
 	}
 	if err != nil {
@@ -90,13 +90,17 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	share := (limit + len(chats) - 1) / len(chats)
 	run := s.prep(ctx, tx, sqlRun)
 	var ids []int64
-	last := chats[len(chats)-1] // the last chat that gets a turn
-	for i, chat := range chats {
+	last := chats[len(chats)-1].chat // the last chat that gets a turn
+	for i, h := range chats {
 		if len(ids) == limit {
-			last = chats[i-1]
+			last = chats[i-1].chat
 			break
 		}
-		if ids, err = appendRun(ctx, run, ids, chat, min(share, limit-len(ids)), ms(now)); err != nil {
+		if share == 1 { // as many chats as the limit: each gives its head
+			ids = append(ids, h.delivery)
+			continue
+		}
+		if ids, err = appendRun(ctx, run, ids, h.chat, min(share, limit-len(ids)), ms(now)); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 	}
@@ -168,21 +172,23 @@ func appendRun(ctx context.Context, run *sql.Stmt, ids []int64, chat int64, n in
 	return ids, rows.Err()
 }
 
-// chatIDs reads a column of ids.
-func chatIDs(rows *sql.Rows, err error) ([]int64, error) {
+// head is a chat that may send now, and its oldest pending delivery.
+type head struct{ chat, delivery int64 }
+
+func readHeads(rows *sql.Rows, err error) ([]head, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	var heads []head
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var h head
+		if err := rows.Scan(&h.chat, &h.delivery); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		heads = append(heads, h)
 	}
-	return ids, rows.Err()
+	return heads, rows.Err()
 }
 
 // ExtendLeases keeps long-running claims from expiring.
@@ -235,35 +241,40 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 	return tx.Commit()
 }
 
-// finishRow is one outcome as the set statements read it.
-type finishRow struct {
-	ID       int64  `json:"id"`
-	State    string `json:"state"`
-	Due      int64  `json:"due"`
-	Finished int64  `json:"finished"`
-	Status   int    `json:"status"`
-	Err      string `json:"err"`
-	At       int64  `json:"at"`
-	MS       int64  `json:"ms"`
-	URL      string `json:"url"`
-	Logged   string `json:"logged"`
+// Outcomes go into the set statements as rows of bound values, in chunks
+// of one of these sizes; a chunk is padded with rows of id 0, which match
+// no delivery. (Binding is cheaper than parsing them out of JSON.)
+var finishChunks = []int{1, 8, 64}
+
+// outcomeColumns are the values of one outcome, in the order bound.
+const outcomeColumns = `k, id, state, due, finished, status, err, at, ms, url, logged`
+
+// outcomeRows is "WITH o(...) AS (VALUES (...), ...)" for n outcomes.
+func outcomeRows(n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", strings.Count(outcomeColumns, ",")+1), ", ") + ")"
+	return "WITH o(" + outcomeColumns + ") AS (VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + ")\n"
 }
 
-// outcomeRows reads the JSON array of finishRows bound to ?1.
-const outcomeRows = `SELECT key AS k, value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'due' AS due,
-	value ->> 'finished' AS finished, value ->> 'status' AS status, value ->> 'err' AS err, value ->> 'at' AS at,
-	value ->> 'ms' AS ms, value ->> 'url' AS url, value ->> 'logged' AS logged FROM json_each(?1)`
+// sqlFinish and sqlLogAttempts hold, per chunk size, the statement that
+// records a chunk's attempts on its deliveries and the one that logs them.
+var sqlFinish, sqlLogAttempts = map[int]string{}, map[int]string{}
+
+func init() {
+	for _, n := range finishChunks {
+		sqlFinish[n] = outcomeRows(n) + `UPDATE deliveries SET
+			state = o.state, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
+			last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
+			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
+		sqlLogAttempts[n] = outcomeRows(n) + `INSERT INTO attempts
+			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+			SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url, o.logged,
+				o.status, o.ms, o.err
+			FROM o JOIN deliveries d ON d.id = o.id ORDER BY o.k`
+		writerSQL = append(writerSQL, sqlFinish[n], sqlLogAttempts[n])
+	}
+}
 
 const (
-	sqlFinish = `UPDATE deliveries SET
-		state = o.state, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
-		last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
-		FROM (` + outcomeRows + `) AS o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
-	sqlLogAttempts = `INSERT INTO attempts
-		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url, o.logged,
-			o.status, o.ms, o.err
-		FROM (` + outcomeRows + `) AS o JOIN deliveries d ON d.id = o.id ORDER BY o.k`
 	sqlFailureCount = `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = ?`
 	sqlSetFailures  = `UPDATE webhooks SET consecutive_failures = ?, last_error = ? WHERE workspace_id = ?`
 	sqlDisable      = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`
@@ -274,49 +285,25 @@ const (
 // finish records outcomes of distinct deliveries, then counts each
 // webhook's consecutive failures through them in order.
 func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finished) error {
-	rows := make([]finishRow, len(outcomes))
-	for i, o := range outcomes {
-		r := finishRow{ID: o.DeliveryID, State: chathook.StateDelivered, Due: ms(o.At), Finished: ms(o.At), Status: o.Status,
-			Err: o.Err, At: ms(o.At), MS: o.Duration.Milliseconds(), URL: o.URL, Logged: chathook.StateDelivered}
-		switch {
-		case o.OK():
-		case o.RetryAt.IsZero():
-			r.State, r.Logged = chathook.StateFailed, chathook.StateFailed
-		default:
-			r.State, r.Due, r.Finished, r.Logged = chathook.StatePending, ms(o.RetryAt), 0, chathook.StateRetrying
-		}
-		rows[i] = r
-	}
-	list, err := json.Marshal(rows)
-	if err != nil {
-		return err
-	}
-	updated, err := s.prep(ctx, tx, sqlFinish).QueryContext(ctx, string(list))
-	if err != nil {
-		return fmt.Errorf("finish: %w", err)
-	}
 	workspaceOf := make(map[int64]string, len(outcomes))
-	for updated.Next() {
-		var id int64
-		var ws string
-		if err := updated.Scan(&id, &ws); err != nil {
-			updated.Close()
-			return err
-		}
-		workspaceOf[id] = ws
-	}
-	if err := updated.Close(); err != nil {
-		return fmt.Errorf("finish: %w", err)
-	}
-	if len(workspaceOf) != len(outcomes) {
-		for _, o := range outcomes {
-			if _, ok := workspaceOf[o.DeliveryID]; !ok {
-				return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, sql.ErrNoRows)
+	for start := 0; start < len(outcomes); {
+		n := finishChunks[len(finishChunks)-1]
+		for _, size := range finishChunks {
+			if size >= len(outcomes)-start {
+				n = size
+				break
 			}
 		}
+		chunk := outcomes[start:min(start+n, len(outcomes))]
+		if err := s.finishChunk(ctx, tx, start, chunk, n, workspaceOf); err != nil {
+			return err
+		}
+		start += len(chunk)
 	}
-	if _, err := s.prep(ctx, tx, sqlLogAttempts).ExecContext(ctx, string(list)); err != nil {
-		return fmt.Errorf("log attempts: %w", err)
+	for _, o := range outcomes {
+		if _, ok := workspaceOf[o.DeliveryID]; !ok {
+			return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, sql.ErrNoRows)
+		}
 	}
 	var order []string // workspaces in the order they first appear
 	byWorkspace := map[string][]store.Finished{}
@@ -331,6 +318,47 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finishe
 		if err := s.countFailures(ctx, tx, ws, byWorkspace[ws]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// finishChunk records and logs a chunk of at most n outcomes, whose first
+// is outcome number first of the batch, noting each delivery's workspace.
+func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []store.Finished, n int, workspaceOf map[int64]string) error {
+	args := make([]any, 0, n*11)
+	for i, o := range chunk {
+		state, due, finished, logged := chathook.StateDelivered, ms(o.At), ms(o.At), chathook.StateDelivered
+		switch {
+		case o.OK():
+		case o.RetryAt.IsZero():
+			state, logged = chathook.StateFailed, chathook.StateFailed
+		default:
+			state, due, finished, logged = chathook.StatePending, ms(o.RetryAt), 0, chathook.StateRetrying
+		}
+		args = append(args, first+i, o.DeliveryID, state, due, finished, o.Status, o.Err, ms(o.At),
+			o.Duration.Milliseconds(), o.URL, logged)
+	}
+	for range n - len(chunk) {
+		args = append(args, 0, 0, "", 0, 0, 0, "", 0, 0, "", "")
+	}
+	updated, err := s.prep(ctx, tx, sqlFinish[n]).QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("finish: %w", err)
+	}
+	for updated.Next() {
+		var id int64
+		var ws string
+		if err := updated.Scan(&id, &ws); err != nil {
+			updated.Close()
+			return err
+		}
+		workspaceOf[id] = ws
+	}
+	if err := updated.Close(); err != nil {
+		return fmt.Errorf("finish: %w", err)
+	}
+	if _, err := s.prep(ctx, tx, sqlLogAttempts[n]).ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("log attempts: %w", err)
 	}
 	return nil
 }
