@@ -27,19 +27,65 @@ type ingestTx struct {
 	accounts    map[string]chathook.Account
 	chats       map[chatKey]chathook.Chat
 
-	insMessage, insDelivery, duplicateOf     *sql.Stmt
-	upsertAccount, findChat, insChat, rename *sql.Stmt
+	duplicateOf, upsertAccount, findChat, insChat, rename *sql.Stmt
+}
+
+// rowChunks are the sizes of the multi-row inserts of messages and
+// deliveries: a batch is written as a sum of them, largest first (1000 =
+// 15×64 + 32 + 8), each a statement prepared at Open. One statement per
+// row cost as much in statement overhead as in writing the row.
+var rowChunks = []int{64, 32, 16, 8, 4, 2, 1}
+
+// multiRow returns "(?, …), (?, …), …" for n rows of width values.
+func multiRow(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// sqlInsertMessages and sqlInsertDeliveries hold, per chunk size, the
+// insert of that many messages (returning which were new: a repeat of a
+// stored or an earlier message is not) and of that many deliveries.
+var sqlInsertMessages, sqlInsertDeliveries = map[int]string{}, map[int]string{}
+
+const (
+	messageWidth  = 16
+	deliveryWidth = 6
+)
+
+func init() {
+	for _, n := range rowChunks {
+		sqlInsertMessages[n] = `INSERT INTO messages
+			(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
+			VALUES ` + multiRow(n, messageWidth) + `
+			ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, account_id, message_id`
+		sqlInsertDeliveries[n] = `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
+			VALUES ` + multiRow(n, deliveryWidth)
+		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n])
+	}
+}
+
+// chunks calls fn for consecutive chunks of n items, sized from
+// rowChunks.
+func chunks(n int, fn func(start, size int) error) error {
+	for start := 0; start < n; {
+		size := 1
+		for _, c := range rowChunks {
+			if c <= n-start {
+				size = c
+				break
+			}
+		}
+		if err := fn(start, size); err != nil {
+			return err
+		}
+		start += size
+	}
+	return nil
 }
 
 // The statements of an ingest, prepared once per connection.
 const (
-	sqlInsertMessage = `INSERT INTO messages
-		(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id`
-	sqlInsertDelivery = `INSERT INTO deliveries
-		(workspace_id, chat_id, message_id, event_id, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlDuplicateOf   = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
 	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email) VALUES (?, ?, ?, ?)
 		ON CONFLICT (workspace_id, phone) DO UPDATE SET
@@ -91,17 +137,24 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		st    **sql.Stmt
 		query string
 	}{
-		{&it.insMessage, sqlInsertMessage}, {&it.insDelivery, sqlInsertDelivery}, {&it.duplicateOf, sqlDuplicateOf},
+		{&it.duplicateOf, sqlDuplicateOf},
 		{&it.upsertAccount, sqlUpsertAccount}, {&it.findChat, sqlFindChat}, {&it.insChat, sqlInsertChat}, {&it.rename, sqlRenameChat},
 	} {
 		*p.st = s.prep(ctx, tx, p.query)
 	}
 
-	results := make([]chathook.IngestResult, len(msgs))
+	// First every account and chat, in order (a later message may rename
+	// a chat, and participants are derived from the chat as it is then),
+	// then the messages and their deliveries, many rows a statement.
+	rows := make([]messageRow, len(msgs))
 	for i := range msgs {
-		if results[i], err = it.one(ctx, &msgs[i], queue); err != nil {
+		if rows[i], err = it.prepare(ctx, &msgs[i], queue); err != nil {
 			return nil, fmt.Errorf("ingest message %d: %w", i, err)
 		}
+	}
+	results, err := it.insert(ctx, s, rows, msgs)
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -118,40 +171,105 @@ const (
 	queueBundle                    // pending, for its window's bundle
 )
 
-func (it *ingestTx) one(ctx context.Context, in *chathook.Incoming, queue queueMode) (chathook.IngestResult, error) {
+// messageRow is one message ready to insert.
+type messageRow struct {
+	key    messageKey
+	chatID int64
+	values [messageWidth]any
+	queue  bool // gets a delivery of its own if it is new
+}
+
+type messageKey struct {
+	account   int64
+	messageID string
+}
+
+// prepare resolves a message's account and chat and derives its row.
+func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming, queue queueMode) (messageRow, error) {
 	acc, err := it.account(ctx, in.Account)
 	if err != nil {
-		return chathook.IngestResult{}, err
+		return messageRow{}, err
 	}
 	chat, created, err := it.chat(ctx, acc, in.Chat)
 	if err != nil {
-		return chathook.IngestResult{}, err
+		return messageRow{}, err
 	}
 	sender, recipient := in.Participants(acc, chat)
-	var id int64
-	err = it.insMessage.QueryRowContext(ctx, it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
-		ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-		created, in.SkipReason, queue == queueBundle && in.SkipReason == "").Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		var chatID int64
-		if err := it.duplicateOf.QueryRowContext(ctx, acc.ID, in.MessageID).Scan(&chatID); err != nil {
-			return chathook.IngestResult{}, err
+	return messageRow{
+		key: messageKey{acc.ID, in.MessageID}, chatID: chat.ID,
+		values: [messageWidth]any{it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
+			ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
+			created, in.SkipReason, queue == queueBundle && in.SkipReason == ""},
+		queue: queue == queueDelivery && in.SkipReason == "",
+	}, nil
+}
+
+// insert writes the messages, tells which were new, and queues a delivery
+// for each new one that wants it, in the order of the batch: delivery ids
+// follow it, and with them each chat's order.
+func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	stored := make(map[messageKey]int64, len(rows)) // the id of each message this batch stored
+	err := chunks(len(rows), func(start, size int) error {
+		args := make([]any, 0, size*messageWidth)
+		for _, r := range rows[start : start+size] {
+			args = append(args, r.values[:]...)
 		}
-		return chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}, nil
-	}
+		inserted, err := s.prep(ctx, it.tx, sqlInsertMessages[size]).QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer inserted.Close()
+		for inserted.Next() {
+			var id int64
+			var key messageKey
+			if err := inserted.Scan(&id, &key.account, &key.messageID); err != nil {
+				return err
+			}
+			stored[key] = id
+		}
+		return inserted.Err()
+	})
 	if err != nil {
-		return chathook.IngestResult{}, err
+		return nil, fmt.Errorf("ingest: messages: %w", err)
 	}
-	if in.SkipReason != "" {
-		return chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}, nil
-	}
-	if queue == queueDelivery {
-		eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
-		if _, err := it.insDelivery.ExecContext(ctx, it.workspaceID, chat.ID, id, eventID, it.now, it.now); err != nil {
-			return chathook.IngestResult{}, err
+	results := make([]chathook.IngestResult, len(rows))
+	var queued []int // rows that get a delivery
+	firstChat := make(map[messageKey]int64, len(rows))
+	for i, r := range rows {
+		if _, ok := firstChat[r.key]; ok || stored[r.key] == 0 { // a repeat, in this batch or of a stored message
+			chatID, ok := firstChat[r.key]
+			if !ok {
+				if err := it.duplicateOf.QueryRowContext(ctx, r.key.account, r.key.messageID).Scan(&chatID); err != nil {
+					return nil, fmt.Errorf("ingest message %d: %w", i, err)
+				}
+			}
+			results[i] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
+			continue
+		}
+		firstChat[r.key] = r.chatID
+		switch {
+		case msgs[i].SkipReason != "":
+			results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: r.chatID, Reason: msgs[i].SkipReason}
+		default:
+			results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: r.chatID}
+			if r.queue {
+				queued = append(queued, i)
+			}
 		}
 	}
-	return chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}, nil
+	err = chunks(len(queued), func(start, size int) error {
+		args := make([]any, 0, size*deliveryWidth)
+		for _, i := range queued[start : start+size] {
+			eventID := "msg_" + strings.ReplaceAll(msgs[i].UUID, "-", "")
+			args = append(args, it.workspaceID, rows[i].chatID, stored[rows[i].key], eventID, it.now, it.now)
+		}
+		_, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: deliveries: %w", err)
+	}
+	return results, nil
 }
 
 // account creates or updates the account; names and email only change

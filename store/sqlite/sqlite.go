@@ -53,7 +53,7 @@ type stmts struct {
 // writerSQL and readerSQL are the statements prepared at Open, on the
 // writer and on the readers.
 var writerSQL = []string{
-	sqlIngestTarget, sqlInsertMessage, sqlInsertDelivery, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
+	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
 	sqlRenameChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }

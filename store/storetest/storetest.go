@@ -21,22 +21,23 @@ type Open func(t *testing.T) store.Store
 // Run runs the whole suite.
 func Run(t *testing.T, open Open) {
 	tests := map[string]func(*testing.T, store.Store){
-		"IngestIsIdempotent":            testIngestIsIdempotent,
-		"IngestIsAllOrNothing":          testIngestIsAllOrNothing,
-		"NoURLQueuesNothing":            testNoURLQueuesNothing,
-		"ClaimKeepsChatOrder":           testClaimKeepsChatOrder,
-		"FailureHoldsBackItsChatOnly":   testFailureHoldsBackItsChatOnly,
-		"ExpiredLeaseIsClaimedAgain":    testExpiredLeaseIsClaimedAgain,
-		"ReleaseMakesClaimableAtOnce":   testReleaseMakesClaimableAtOnce,
-		"DisabledWebhookWaits":          testDisabledWebhookWaits,
-		"WorkspacesAreIsolated":         testWorkspacesAreIsolated,
-		"RetriesRunOutIntoFailed":       testRetriesRunOutIntoFailed,
-		"ClaimCarriesWhatPayloadNeeds":  testClaimCarriesWhatPayloadNeeds,
-		"WebhookUpdateChangesOnlyGiven": testWebhookUpdateChangesOnlyGiven,
-		"UnknownTokenIsUnauthorized":    testUnknownTokenIsUnauthorized,
-		"ChatIDsAreNotWasted":           testChatIDsAreNotWasted,
-		"ChatsTakeTurns":                testChatsTakeTurns,
-		"ClaimAtScale":                  testClaimAtScale,
+		"IngestIsIdempotent":             testIngestIsIdempotent,
+		"IngestIsAllOrNothing":           testIngestIsAllOrNothing,
+		"LargeBatchKeepsOrderAndRepeats": testLargeBatchKeepsOrderAndRepeats,
+		"NoURLQueuesNothing":             testNoURLQueuesNothing,
+		"ClaimKeepsChatOrder":            testClaimKeepsChatOrder,
+		"FailureHoldsBackItsChatOnly":    testFailureHoldsBackItsChatOnly,
+		"ExpiredLeaseIsClaimedAgain":     testExpiredLeaseIsClaimedAgain,
+		"ReleaseMakesClaimableAtOnce":    testReleaseMakesClaimableAtOnce,
+		"DisabledWebhookWaits":           testDisabledWebhookWaits,
+		"WorkspacesAreIsolated":          testWorkspacesAreIsolated,
+		"RetriesRunOutIntoFailed":        testRetriesRunOutIntoFailed,
+		"ClaimCarriesWhatPayloadNeeds":   testClaimCarriesWhatPayloadNeeds,
+		"WebhookUpdateChangesOnlyGiven":  testWebhookUpdateChangesOnlyGiven,
+		"UnknownTokenIsUnauthorized":     testUnknownTokenIsUnauthorized,
+		"ChatIDsAreNotWasted":            testChatIDsAreNotWasted,
+		"ChatsTakeTurns":                 testChatsTakeTurns,
+		"ClaimAtScale":                   testClaimAtScale,
 	}
 	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, concurrent} {
 		for name, test := range group {
@@ -146,6 +147,12 @@ func testIngestIsIdempotent(t *testing.T, st store.Store) {
 	if res := ingest(t, st, ws, again); res[0].Status != chathook.Duplicate {
 		t.Errorf("repeat in a later request: %+v", res)
 	}
+	// A repeat that names another chat is still a repeat, of the stored one.
+	moved := first
+	moved.Chat.ExternalID, moved.Chat.Phone = "+15559999999", "+15559999999"
+	if again := ingest(t, st, ws, moved); again[0].Status != chathook.Duplicate || again[0].ChatID != res[0].ChatID {
+		t.Errorf("repeat naming another chat: %+v, want a duplicate in chat %d", again, res[0].ChatID)
+	}
 	got := claim(t, st, "a", t0, 100)
 	if want := []string{"c1-m1", "c1-m2"}; !equal(ids(got), want) {
 		t.Fatalf("claimed %v, want %v: a duplicate got a delivery", ids(got), want)
@@ -153,6 +160,41 @@ func testIngestIsIdempotent(t *testing.T, st store.Store) {
 	if !got[0].Message.IsNewChat || got[1].Message.IsNewChat {
 		t.Errorf("is_new_chat = %v, %v; want true for the message that created the chat only",
 			got[0].Message.IsNewChat, got[1].Message.IsNewChat)
+	}
+}
+
+// A batch larger than any one insert statement keeps the batch's order
+// and finds repeats across the statements it is cut into.
+func testLargeBatchKeepsOrderAndRepeats(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var msgs []chathook.Incoming
+	for n := range 150 {
+		msgs = append(msgs, msg(n%3, n))
+	}
+	msgs[100] = msg(1, 1) // a repeat of the second message, two statements later
+	msgs[100].UUID = uuid.NewString()
+	res := ingest(t, st, ws, msgs...)
+	for i, r := range res {
+		want := chathook.Accepted
+		if i == 100 {
+			want = chathook.Duplicate
+		}
+		if r.Status != want || r.ChatID != res[i%3].ChatID {
+			t.Fatalf("message %d: %+v, want %s in chat %d", i, r, want, res[i%3].ChatID)
+		}
+	}
+	got := claim(t, st, "a", t0, 1000)
+	next := map[int64]int{}
+	for _, d := range got {
+		var c, n int
+		fmt.Sscanf(d.Message.MessageID, "c%d-m%d", &c, &n)
+		if n < next[d.Chat.ID] || n == 100 {
+			t.Fatalf("chat %d: message %d out of order or a repeat delivered", c, n)
+		}
+		next[d.Chat.ID] = n + 1
+	}
+	if len(got) != 149 {
+		t.Errorf("%d deliveries, want 149", len(got))
 	}
 }
 
