@@ -117,6 +117,19 @@ type Store interface {
 	Close() error
 }
 
+// RunsPerClaim is how many chats' runs a full claim is cut into at the
+// least: with more chats waiting than that, each gives limit/RunsPerClaim
+// deliveries, not one. A chat sends one delivery after another, so a run
+// of several saves each of them a claim and a wait for the outcome before
+// it; 64 is what the dispatcher sends at once.
+const RunsPerClaim = 64
+
+// RunShare is the most deliveries one of chats claimable chats gives a
+// claim of limit: an even share, and at least limit/RunsPerClaim.
+func RunShare(limit, chats int) int {
+	return max((limit+chats-1)/chats, limit/RunsPerClaim)
+}
+
 // Splitter cuts a window's messages into bundles that fit one POST.
 type Splitter struct {
 	Size func(chathook.Message) int // bytes a message adds to a bundle

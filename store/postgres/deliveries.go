@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -136,8 +137,8 @@ func relax(ctx context.Context, tx pgx.Tx) error {
 // Chats take turns: each claim goes on from the chat after the last one
 // the previous claim of this Store took, round the chats in id order, so a
 // chat with a deep backlog cannot starve the others. A claimed chat gives
-// a run of its oldest deliveries, as many as are due, up to an even share
-// of limit.
+// a run of its oldest deliveries, as many as are due, up to
+// store.RunShare.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
 	s.mu.Lock()
 	cursor := s.cursor
@@ -161,7 +162,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if len(chats) == 0 {
 			return nil
 		}
-		share := (limit + len(chats) - 1) / len(chats)
+		share := store.RunShare(limit, len(chats))
 		rows, err := tx.Query(ctx, claimPending, ms(now), chats, share)
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)

@@ -64,7 +64,7 @@ const (
 // claim goes on from the chat after the last one the previous claim took,
 // round the chats in id order, so a chat with a deep backlog cannot starve
 // the others. A claimed chat gives a run of its oldest deliveries, as many
-// as are due, up to an even share of limit.
+// as are due, up to store.RunShare.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]chathook.Delivery, error) {
 	tx, end, err := s.beginRelaxed(ctx)
 	if err != nil {
@@ -87,7 +87,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if len(chats) == 0 {
 		return nil, nil
 	}
-	share := (limit + len(chats) - 1) / len(chats)
+	share := store.RunShare(limit, len(chats))
 	run := s.prep(ctx, tx, sqlRun)
 	var ids []int64
 	last := chats[len(chats)-1].chat // the last chat that gets a turn

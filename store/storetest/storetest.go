@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -470,5 +471,34 @@ func testClaimAtScale(t *testing.T, st store.Store) {
 	}
 	if got := claim(t, st, "a", t0, 97); len(got) != 0 {
 		t.Errorf("claimed %d more after all were delivered", len(got))
+	}
+}
+
+// With more chats waiting than a claim has runs, each chat with a backlog
+// gives a run of store.RunShare, in order, not one delivery.
+func testBacklogsGiveRuns(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var msgs []chathook.Incoming
+	for n := range 20 {
+		for c := range 200 {
+			msgs = append(msgs, msg(c, n))
+		}
+	}
+	ingest(t, st, ws, msgs...)
+	got := claim(t, st, "a", t0, 512)
+	runs := map[int64][]string{}
+	for _, d := range got {
+		runs[d.Chat.ID] = append(runs[d.Chat.ID], d.Message.MessageID)
+	}
+	share := store.RunShare(512, 200)
+	if len(got) != 512 || len(runs) != 512/share {
+		t.Fatalf("claimed %d over %d chats, want 512 in runs of %d", len(got), len(runs), share)
+	}
+	for chat, run := range runs {
+		for i, id := range run {
+			if !strings.HasSuffix(id, fmt.Sprintf("-m%d", i)) {
+				t.Fatalf("chat %d gave %v, want its first %d in order", chat, run, share)
+			}
+		}
 	}
 }
