@@ -237,8 +237,9 @@ type WebhookUpdate struct {
 	Enabled     *bool
 	Granularity *Granularity
 	Secret      *string
-	// DiscardPending drops every delivery waiting (not in flight), each
-	// recorded as discarded in the log, instead of sending it.
+	// DiscardPending drops every delivery waiting, each recorded as
+	// discarded in the log, instead of sending it. One whose POST is under
+	// way stays discarded unless that POST gets through.
 	DiscardPending bool
 }
 

@@ -14,16 +14,18 @@ import (
 
 // finishDelivery records one attempt: the delivery's new state and its
 // log row, in one statement; it returns the workspace, or no row when
-// there is no such delivery.
+// there is no such delivery. A delivery the user discarded while its POST
+// was under way stays discarded unless that POST got through.
 const finishDelivery = `WITH d AS (
 	UPDATE deliveries SET
-		state = $1, attempts = attempts + 1, due_at = $2, finished_at = $3, last_status = $4, last_error = $5,
+		state = CASE WHEN state = 'discarded' AND $1 <> 'delivered' THEN 'discarded' ELSE $1 END, attempts = attempts + 1, due_at = $2, finished_at = $3, last_status = $4, last_error = $5,
 		last_attempt_at = $6, last_duration_ms = $7, lease_until = 0, lease_owner = ''
-	WHERE id = $8 RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts
+	WHERE id = $8 RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts, state
 )
 INSERT INTO attempts
 	(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, $6, $9, $10, $4, $7, $5 FROM d
+SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, $6, $9,
+	CASE WHEN state = 'discarded' AND $10 = 'retrying' THEN 'failed' ELSE $10 END, $4, $7, $5 FROM d
 RETURNING workspace_id`
 
 // Finish records attempt outcomes in one transaction; see store.Store.

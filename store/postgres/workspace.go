@@ -144,13 +144,14 @@ func unbundle(ctx context.Context, tx pgx.Tx, workspaceID string, now int64) err
 	return nil
 }
 
-// discardPending discards every waiting delivery that is not in flight,
-// and logs each as discarded, in one statement: the rows logged are the
-// rows discarded.
+// discardPending discards every waiting delivery, in flight or not, and
+// logs each as discarded, in one statement: the rows logged are the rows
+// discarded. A late outcome cannot revive one (see finishDelivery).
 func discardPending(ctx context.Context, tx pgx.Tx, workspaceID, url string, now int64) error {
 	_, err := tx.Exec(ctx, `WITH d AS (
-			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user'
-			WHERE workspace_id = $2 AND state = 'pending' AND lease_until < $1
+			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user',
+				lease_until = 0, lease_owner = ''
+			WHERE workspace_id = $2 AND state = 'pending'
 			RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts)
 		INSERT INTO attempts
 			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)

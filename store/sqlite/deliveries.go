@@ -255,6 +255,11 @@ func outcomeRows(n int) string {
 	return "WITH o(" + outcomeColumns + ") AS (VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + ")\n"
 }
 
+// keepDiscarded is the state an outcome leaves: a delivery the user
+// discarded while its POST was under way stays discarded unless that POST
+// got through; no retry brings it back. The log says what happened.
+const keepDiscarded = `CASE WHEN deliveries.state = 'discarded' AND o.state <> 'delivered' THEN 'discarded' ELSE o.state END`
+
 // sqlFinish and sqlLogAttempts hold, per chunk size, the statement that
 // records a chunk's attempts on its deliveries and the one that logs them.
 var sqlFinish, sqlLogAttempts = map[int]string{}, map[int]string{}
@@ -262,13 +267,13 @@ var sqlFinish, sqlLogAttempts = map[int]string{}, map[int]string{}
 func init() {
 	for _, n := range finishChunks {
 		sqlFinish[n] = outcomeRows(n) + `UPDATE deliveries SET
-			state = o.state, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
+			state = `+keepDiscarded+`, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
 			last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
 			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
 		sqlLogAttempts[n] = outcomeRows(n) + `INSERT INTO attempts
 			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-			SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url, o.logged,
-				o.status, o.ms, o.err
+			SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url,
+				CASE WHEN d.state = 'discarded' AND o.logged = 'retrying' THEN 'failed' ELSE o.logged END, o.status, o.ms, o.err
 			FROM o JOIN deliveries d ON d.id = o.id ORDER BY o.k`
 		writerSQL = append(writerSQL, sqlFinish[n], sqlLogAttempts[n])
 	}

@@ -136,10 +136,10 @@ const (
 	sqlLogDiscards = `INSERT INTO attempts
 		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
 		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
-		FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND lease_until < ?`
+		FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
 	sqlDiscard = `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
-		last_error = 'discarded by the user'
-		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND lease_until < ?`
+		last_error = 'discarded by the user', lease_until = 0, lease_owner = ''
+		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
 )
 
 // unbundle gives every message waiting for a bundle a delivery of its
@@ -154,13 +154,15 @@ func unbundle(ctx context.Context, tx *sql.Tx, workspaceID string, now int64) er
 	return err
 }
 
-// discardPending discards every waiting delivery that is not in flight,
-// and logs each as discarded.
+// discardPending discards every waiting delivery, and logs each as
+// discarded. One whose POST is under way, or whose claim was not yet given
+// back, is discarded too: its outcome, when it comes, cannot revive it
+// (see keepDiscarded).
 func discardPending(ctx context.Context, tx *sql.Tx, workspaceID, url string, now int64) error {
-	if _, err := tx.ExecContext(ctx, sqlLogDiscards, now, url, workspaceID, now); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlLogDiscards, now, url, workspaceID); err != nil {
 		return fmt.Errorf("log discards: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, sqlDiscard, now, now, workspaceID, now)
+	_, err := tx.ExecContext(ctx, sqlDiscard, now, now, workspaceID)
 	return err
 }
 

@@ -16,6 +16,7 @@ var failures = map[string]func(*testing.T, store.Store){
 	"SuccessResetsTheCount":              testSuccessResetsTheCount,
 	"EnablingMakesWaitingDueNow":         testEnablingMakesWaitingDueNow,
 	"DiscardIsLogged":                    testDiscardIsLogged,
+	"DiscardTakesWhatIsInFlight":         testDiscardTakesWhatIsInFlight,
 	"ActivityIsNewestFirst":              testActivityIsNewestFirst,
 	"AttemptsStreamAndPrune":             testAttemptsStreamAndPrune,
 	"EmailOutbox":                        testEmailOutbox,
@@ -233,4 +234,50 @@ func mustOneEmail(t *testing.T, st store.Store, at time.Time) chathook.Email {
 		t.Fatalf("emails due at %v: %+v (%v), want one", at, due, err)
 	}
 	return due[0]
+}
+
+// A discard also takes deliveries that are claimed (a POST under way, or a
+// claim not yet given back): their outcome, when it comes, does not bring
+// them back, unless the POST got through, which the log then says.
+func testDiscardTakesWhatIsInFlight(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ingest(t, st, ws, msg(1, 1), msg(2, 1), msg(3, 1))
+	inFlight := claim(t, st, "a", t0, 10)
+	if len(inFlight) != 3 {
+		t.Fatalf("claimed %d", len(inFlight))
+	}
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+		t.Fatal(err)
+	}
+	late := []store.Finished{
+		{Outcome: chathook.Outcome{DeliveryID: inFlight[0].ID, At: t0, Status: 500, Err: "HTTP 500"}, RetryAt: t0},
+		{Outcome: chathook.Outcome{DeliveryID: inFlight[1].ID, At: t0, Status: 500, Err: "HTTP 500"}},
+		{Outcome: chathook.Outcome{DeliveryID: inFlight[2].ID, At: t0, Status: 204}},
+	}
+	if err := st.Finish(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, st, "b", t0.Add(time.Hour), 10); len(got) != 0 {
+		t.Errorf("claimed %v after a discard and late failures", ids(got))
+	}
+	states := map[int64]string{}
+	acts, _ := st.Activity(ctx, ws, 10)
+	for _, a := range acts {
+		states[a.DeliveryID] = a.State
+	}
+	if states[inFlight[0].ID] != chathook.StateDiscarded || states[inFlight[1].ID] != chathook.StateDiscarded ||
+		states[inFlight[2].ID] != chathook.StateDelivered {
+		t.Errorf("states %v: want discarded, discarded, delivered (its POST got through)", states)
+	}
+	var outcomes []string
+	if err := st.Attempts(ctx, ws, time.Time{}, func(a chathook.Attempt) error {
+		outcomes = append(outcomes, a.Outcome)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !equal(outcomes, []string{"discarded", "discarded", "discarded", "failed", "failed", "delivered"}) {
+		t.Errorf("log outcomes %v", outcomes)
+	}
 }
