@@ -39,16 +39,16 @@ type Config struct {
 	BaseURL string // for chat_url
 	Logger  *slog.Logger
 
-	Timeout             time.Duration // one attempt, connect to last byte: 15s
-	Workers             int           // chats delivered at once: 64
-	BatchSize           int           // deliveries claimed at once: 512
-	Lease               time.Duration // a claim's life, renewed while held: 60s
-	Poll                time.Duration // look for due retries this often: 1s
-	Grace               time.Duration // on shutdown, for POSTs in flight: 10s
+	Timeout   time.Duration // one attempt, connect to last byte: 15s
+	Workers   int           // chats delivered at once: 64
+	BatchSize int           // deliveries claimed at once: 512
+	Lease     time.Duration // a claim's life, renewed while held: 60s
+	Poll      time.Duration // look for due retries this often: 1s
+	Grace     time.Duration // on shutdown, for POSTs in flight: 10s
 	// Gather is how long the first outcome of a batch waits for others
 	// before they are recorded together: 5ms. One transaction of many
 	// outcomes costs the database far less than many of one.
-	Gather time.Duration
+	Gather              time.Duration
 	Schedule            []time.Duration
 	AllowPrivateTargets bool
 	Now                 func() time.Time

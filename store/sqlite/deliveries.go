@@ -267,7 +267,7 @@ var sqlFinish, sqlLogAttempts = map[int]string{}, map[int]string{}
 func init() {
 	for _, n := range finishChunks {
 		sqlFinish[n] = outcomeRows(n) + `UPDATE deliveries SET
-			state = `+keepDiscarded+`, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
+			state = ` + keepDiscarded + `, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
 			last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
 			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
 		sqlLogAttempts[n] = outcomeRows(n) + `INSERT INTO attempts
