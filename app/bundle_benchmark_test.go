@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/metrics"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +45,7 @@ func benchFlush(b *testing.B, db string, msgs, chats int) {
 	if status, body := ws.Do(b, "PUT", "/api/v1/webhooks/outbound", map[string]string{"granularity": "1h"}); status != 200 {
 		b.Fatalf("granularity: %d %s", status, body)
 	}
-	ingestAll(b, []*chathooktest.Workspace{ws}, bundleBatches(msgs, chats))
+	ingestAll(b, []*chathooktest.Workspace{ws}, batches(msgs, chats))
 
 	runtime.GC()
 	var peak atomic.Uint64
@@ -89,19 +88,4 @@ func samplePeakHeap(peak *atomic.Uint64, stop <-chan struct{}) {
 		case <-t.C:
 		}
 	}
-}
-
-// bundleBatches builds n messages over chats chats, 1000 a batch, each
-// chat's messages spread over the batches.
-func bundleBatches(n, chats int) []string {
-	var out []string
-	for start := 0; start < n; start += 1000 {
-		var msgs []string
-		for i := start; i < min(start+1000, n); i++ {
-			msgs = append(msgs, fmt.Sprintf(`{"account":{"phone":"+15550000000"},"chat":{"external_id":"+1555%07d"},`+
-				`"message_id":"m%d","direction":"received","text":"hello, this is message %d"}`, i%chats, i, i))
-		}
-		out = append(out, `{"messages":[`+strings.Join(msgs, ",")+`]}`)
-	}
-	return out
 }
