@@ -8,6 +8,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -114,14 +115,7 @@ JOIN accounts a ON a.id = c.account_id
 LEFT JOIN messages m ON m.id = d.message_id
 ORDER BY d.id`
 
-const deliveryColumns = `
-d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
-w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
-a.id, a.phone, a.full_name, a.email,
-c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
-COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
-COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
-COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false)`
+const deliveryColumns = tables.DeliveryColumns
 
 // relax makes a transaction commit without waiting for its WAL to reach
 // the disk. Only the dispatcher's bookkeeping (claims, outcomes) uses it:
@@ -229,30 +223,7 @@ func lockChats(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-func scanDelivery(row pgx.CollectableRow) (chathook.Delivery, error) {
-	var d chathook.Delivery
-	var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
-	m := &d.Message
-	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
-		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &d.Webhook.Granularity, &d.Webhook.Secret,
-		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
-		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
-		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
-		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
-		&m.ID, &m.UUID, &m.MessageID, &m.Direction, &sentAt, &receivedAt,
-		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-	); err != nil {
-		return d, err
-	}
-	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
-	d.Chat.AccountID = d.Account.ID
-	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
-	m.ChatID = d.Chat.ID
-	if d.Kind == chathook.KindBundle {
-		d.Bundle.WindowStart, d.Bundle.WindowEnd = fromMS(windowStart), fromMS(windowEnd)
-	}
-	return d, nil
-}
+func scanDelivery(row pgx.CollectableRow) (chathook.Delivery, error) { return tables.Delivery(row) }
 
 // ExtendLeases keeps long-running claims from expiring. It takes the
 // locks of the deliveries' chats first (in id order, so two extenders

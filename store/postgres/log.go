@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 )
 
 // Activity returns the latest attempted or discarded deliveries.
@@ -39,21 +40,17 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 // off the connection as fn consumes them, so the log is never held in
 // memory.
 func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome,
-			status, error, duration_ms
+	rows, err := s.pool.Query(ctx, `SELECT `+tables.AttemptColumns+`
 		FROM attempts WHERE workspace_id = $1 AND at >= $2 ORDER BY at, id`, workspaceID, ms(since))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a chathook.Attempt
-		var at, duration int64
-		if err := rows.Scan(&at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
-			&a.Status, &a.Err, &duration); err != nil {
+		a, err := tables.Attempt(rows)
+		if err != nil {
 			return err
 		}
-		a.At, a.Duration = fromMS(at), time.Duration(duration)*time.Millisecond
 		if err := fn(a); err != nil {
 			return err
 		}

@@ -6,18 +6,14 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
 
-const messageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
-	m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat, m.skip_reason`
+const messageColumns = tables.MessageColumns
 
 func scanMessage(row pgx.Row) (chathook.Message, error) {
-	var m chathook.Message
-	var sent, received int64
-	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
-		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason)
-	m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
+	m, err := tables.Message(row)
 	return m, noRows(err, chathook.ErrNotFound)
 }
 
@@ -29,8 +25,9 @@ func collectMessages(rows pgx.Rows, err error) ([]chathook.Message, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Message, error) { return scanMessage(row) })
 }
 
-// Chats lists a workspace's chats by id, newest first, each with the
-// message it received last (one backward seek on messages_chat per chat).
+// Chats lists a workspace's chats by id, newest first, each with its
+// latest message in timeline order (one backward seek on
+// messages_timeline per chat).
 func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
@@ -42,7 +39,7 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
 			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false), COALESCE(m.skip_reason, '')
 		FROM chats c JOIN accounts a ON a.id = c.account_id
-		LEFT JOIN LATERAL (SELECT * FROM messages WHERE chat_id = c.id ORDER BY id DESC LIMIT 1) m ON true
+		LEFT JOIN LATERAL (SELECT * FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) m ON true
 		WHERE c.workspace_id = $1 AND c.id < $2 ORDER BY c.id DESC LIMIT $3`, workspaceID, before, limit)
 	if err != nil {
 		return nil, err

@@ -7,20 +7,18 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const userColumns = `u.id, u.workspace_id, u.email, u.name, u.created_at`
+const userColumns = tables.UserColumns
 
 // emailKey is the form users_email indexes: the email with A-Z folded.
 const emailKey = `lower(email COLLATE "C")`
 
 func scanUser(row pgx.Row, extra ...any) (chathook.User, error) {
-	var u chathook.User
-	var created int64
-	err := row.Scan(append([]any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &created}, extra...)...)
-	u.CreatedAt = fromMS(created)
+	u, err := tables.User(row, extra...)
 	return u, noRows(err, chathook.ErrNotFound)
 }
 

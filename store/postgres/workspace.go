@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -40,18 +41,10 @@ func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathoo
 	return ws, noRows(err, chathook.ErrUnauthorized)
 }
 
-const webhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
+const webhookColumns = tables.WebhookColumns
 
 func scanWebhook(row pgx.Row) (chathook.Webhook, error) {
-	var w chathook.Webhook
-	var granularity string
-	var disabledAt int64
-	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
-		&disabledAt, &w.LastError)
-	w.Granularity = chathook.Granularity(granularity)
-	if disabledAt != 0 {
-		w.DisabledAt = fromMS(disabledAt)
-	}
+	w, err := tables.Webhook(row)
 	return w, noRows(err, chathook.ErrNotFound)
 }
 
@@ -185,13 +178,9 @@ func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64
 		` WHERE id = $`+strconv.Itoa(n-1)+` AND workspace_id = $`+strconv.Itoa(n)+` RETURNING `+chatColumns, args...))
 }
 
-const chatColumns = `id, workspace_id, account_id, external_id, full_name, is_group, phone, responsible_name, responsible_email, created_at`
+const chatColumns = tables.ChatColumns
 
 func scanChat(row pgx.Row) (chathook.Chat, error) {
-	var c chathook.Chat
-	var created int64
-	err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
-		&c.ResponsibleName, &c.ResponsibleEmail, &created)
-	c.CreatedAt = fromMS(created)
+	c, err := tables.Chat(row)
 	return c, noRows(err, chathook.ErrNotFound)
 }

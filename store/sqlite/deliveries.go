@@ -10,6 +10,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 )
 
 // sqlHeads walks the chats that have pending deliveries in chat id order,
@@ -34,16 +35,7 @@ LIMIT ?4`
 // sqlRun reads the oldest pending deliveries of a chat.
 const sqlRun = `SELECT id, due_at, lease_until FROM deliveries WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?`
 
-// deliveryColumns: a bundle has no message of its own (COALESCE fills in
-// zeros); its messages are loaded with BundleMessages when it is sent.
-const deliveryColumns = `
-d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
-w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
-a.id, a.phone, a.full_name, a.email,
-c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
-COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
-COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
-COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0)`
+const deliveryColumns = tables.DeliveryColumns
 
 const (
 	sqlLease        = `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (SELECT value FROM json_each(?))`
@@ -115,26 +107,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	defer rows.Close()
 	out := make([]chathook.Delivery, 0, len(ids))
 	for rows.Next() {
-		var d chathook.Delivery
-		var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
-		m := &d.Message
-		if err := rows.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
-			&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &d.Webhook.Granularity, &d.Webhook.Secret,
-			&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
-			&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
-			&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
-			&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
-			&m.ID, &m.UUID, &m.MessageID, &m.Direction, &sentAt, &receivedAt,
-			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-		); err != nil {
+		d, err := tables.Delivery(rows)
+		if err != nil {
 			return nil, err
-		}
-		d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
-		d.Chat.AccountID = d.Account.ID
-		d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = fromMS(chatCreated), fromMS(sentAt), fromMS(receivedAt)
-		m.ChatID = d.Chat.ID
-		if d.Kind == chathook.KindBundle {
-			d.Bundle.WindowStart, d.Bundle.WindowEnd = fromMS(windowStart), fromMS(windowEnd)
 		}
 		out = append(out, d)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 )
 
 const sqlActivity = `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
@@ -45,21 +46,17 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 
 // Attempts streams a workspace's log rows, oldest first.
 func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome,
-			status, error, duration_ms
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tables.AttemptColumns+`
 		FROM attempts WHERE workspace_id = ? AND at >= ? ORDER BY at, id`, workspaceID, ms(since))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a chathook.Attempt
-		var at, duration int64
-		if err := rows.Scan(&at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
-			&a.Status, &a.Err, &duration); err != nil {
+		a, err := tables.Attempt(rows)
+		if err != nil {
 			return err
 		}
-		a.At, a.Duration = fromMS(at), time.Duration(duration)*time.Millisecond
 		if err := fn(a); err != nil {
 			return err
 		}

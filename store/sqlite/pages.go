@@ -8,19 +8,12 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 )
 
-const messageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
-	m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat, m.skip_reason`
+const messageColumns = tables.MessageColumns
 
-func scanMessage(row scanner) (chathook.Message, error) {
-	var m chathook.Message
-	var sent, received int64
-	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
-		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason)
-	m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
-	return m, err
-}
+func scanMessage(row scanner) (chathook.Message, error) { return tables.Message(row) }
 
 // Chats lists a workspace's chats by id, newest first, each with its
 // latest message in timeline order (a seek on messages_timeline per chat).

@@ -8,19 +8,14 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 )
 
-const userColumns = `u.id, u.workspace_id, u.email, u.name, u.created_at`
+const userColumns = tables.UserColumns
 
 func scanUser(row scanner, extra ...any) (chathook.User, error) {
-	var u chathook.User
-	var created int64
-	err := row.Scan(append([]any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &created}, extra...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = chathook.ErrNotFound
-	}
-	u.CreatedAt = fromMS(created)
-	return u, err
+	u, err := tables.User(row, extra...)
+	return u, notFound(err)
 }
 
 // CreateUser adds a user; see store.Users.

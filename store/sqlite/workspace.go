@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 )
 
 // CreateWorkspace creates a workspace with its outbound webhook.
@@ -45,22 +46,13 @@ func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathoo
 	return ws, err
 }
 
-const webhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
+const webhookColumns = tables.WebhookColumns
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = tables.Scanner
 
 func scanWebhook(row scanner) (chathook.Webhook, error) {
-	var w chathook.Webhook
-	var disabledAt int64
-	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &w.Granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
-		&disabledAt, &w.LastError)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = chathook.ErrNotFound
-	}
-	if disabledAt != 0 {
-		w.DisabledAt = fromMS(disabledAt)
-	}
-	return w, err
+	w, err := tables.Webhook(row)
+	return w, notFound(err)
 }
 
 // Webhook returns a workspace's outbound webhook.
@@ -187,16 +179,17 @@ func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64
 	return c, err
 }
 
-const chatColumns = `id, workspace_id, account_id, external_id, full_name, is_group, phone, responsible_name, responsible_email, created_at`
+const chatColumns = tables.ChatColumns
 
 func scanChat(row scanner) (chathook.Chat, error) {
-	var c chathook.Chat
-	var created int64
-	err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
-		&c.ResponsibleName, &c.ResponsibleEmail, &created)
+	c, err := tables.Chat(row)
+	return c, notFound(err)
+}
+
+// notFound maps a query that found no row to chathook.ErrNotFound.
+func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		err = chathook.ErrNotFound
+		return chathook.ErrNotFound
 	}
-	c.CreatedAt = fromMS(created)
-	return c, err
+	return err
 }

@@ -1,0 +1,129 @@
+// Package tables is what the SQL stores share of their schema: the column
+// lists of the rows they read, and how such a row becomes a domain value.
+// The schemas of store/sqlite and store/postgres hold the same columns
+// with the same meaning (times in unix milliseconds, UTC), so a row reads
+// the same from either; what differs (placeholders, locking, upserts)
+// stays in each store.
+package tables
+
+import (
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// Scanner is a row of either database driver.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Time reads a unix-milliseconds column.
+func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// MessageColumns are read by Message, from messages aliased m.
+const MessageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
+	m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat, m.skip_reason`
+
+// Message reads a row of MessageColumns.
+func Message(row Scanner) (chathook.Message, error) {
+	var m chathook.Message
+	var sent, received int64
+	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
+		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason)
+	m.Timestamp, m.ReceivedAt = Time(sent), Time(received)
+	return m, err
+}
+
+// ChatColumns are read by Chat.
+const ChatColumns = `id, workspace_id, account_id, external_id, full_name, is_group, phone, responsible_name, responsible_email, created_at`
+
+// Chat reads a row of ChatColumns.
+func Chat(row Scanner) (chathook.Chat, error) {
+	var c chathook.Chat
+	var created int64
+	err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
+		&c.ResponsibleName, &c.ResponsibleEmail, &created)
+	c.CreatedAt = Time(created)
+	return c, err
+}
+
+// WebhookColumns are read by Webhook.
+const WebhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
+
+// Webhook reads a row of WebhookColumns.
+func Webhook(row Scanner) (chathook.Webhook, error) {
+	var w chathook.Webhook
+	var granularity string
+	var disabledAt int64
+	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
+		&disabledAt, &w.LastError)
+	w.Granularity = chathook.Granularity(granularity)
+	if disabledAt != 0 {
+		w.DisabledAt = Time(disabledAt)
+	}
+	return w, err
+}
+
+// UserColumns are read by User, from users aliased u.
+const UserColumns = `u.id, u.workspace_id, u.email, u.name, u.created_at`
+
+// User reads a row of UserColumns followed by the columns of extra.
+func User(row Scanner, extra ...any) (chathook.User, error) {
+	var u chathook.User
+	var created int64
+	err := row.Scan(append([]any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &created}, extra...)...)
+	u.CreatedAt = Time(created)
+	return u, err
+}
+
+// DeliveryColumns are read by Delivery, from deliveries d joined with its
+// webhook w, chat c, account a and, left joined, message m: a bundle has
+// no message of its own (COALESCE fills in zeros); its messages are read
+// when it is sent.
+const DeliveryColumns = `
+d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
+w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
+a.id, a.phone, a.full_name, a.email,
+c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
+COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
+COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
+COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE`
+
+// Delivery reads a row of DeliveryColumns.
+func Delivery(row Scanner) (chathook.Delivery, error) {
+	var d chathook.Delivery
+	var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
+	var granularity, direction string
+	m := &d.Message
+	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
+		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
+		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
+		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
+		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
+		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
+		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
+	); err != nil {
+		return d, err
+	}
+	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
+	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
+	d.Chat.AccountID = d.Account.ID
+	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = Time(chatCreated), Time(sentAt), Time(receivedAt)
+	m.ChatID = d.Chat.ID
+	if d.Kind == chathook.KindBundle {
+		d.Bundle.WindowStart, d.Bundle.WindowEnd = Time(windowStart), Time(windowEnd)
+	}
+	return d, nil
+}
+
+// AttemptColumns are read by Attempt, from attempts.
+const AttemptColumns = `at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome, status, error, duration_ms`
+
+// Attempt reads a row of AttemptColumns.
+func Attempt(row Scanner) (chathook.Attempt, error) {
+	var a chathook.Attempt
+	var at, duration int64
+	err := row.Scan(&at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
+		&a.Status, &a.Err, &duration)
+	a.At, a.Duration = Time(at), time.Duration(duration)*time.Millisecond
+	return a, err
+}
