@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open) {
 		"ChatIDsAreNotWasted":            testChatIDsAreNotWasted,
 		"ChatsTakeTurns":                 testChatsTakeTurns,
 		"ClaimAtScale":                   testClaimAtScale,
+		"BacklogsGiveRuns":               testBacklogsGiveRuns,
 	}
 	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, concurrent} {
 		for name, test := range group {
@@ -490,11 +491,14 @@ func testBacklogsGiveRuns(t *testing.T, st store.Store) {
 	for _, d := range got {
 		runs[d.Chat.ID] = append(runs[d.Chat.ID], d.Message.MessageID)
 	}
-	share := store.RunShare(512, 200)
+	share := 512 / store.RunsPerClaim // more than the even share of 3 a chat
 	if len(got) != 512 || len(runs) != 512/share {
 		t.Fatalf("claimed %d over %d chats, want 512 in runs of %d", len(got), len(runs), share)
 	}
 	for chat, run := range runs {
+		if len(run) != share {
+			t.Errorf("chat %d gave %d, want %d", chat, len(run), share)
+		}
 		for i, id := range run {
 			if !strings.HasSuffix(id, fmt.Sprintf("-m%d", i)) {
 				t.Fatalf("chat %d gave %v, want its first %d in order", chat, run, share)
