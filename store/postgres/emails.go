@@ -6,6 +6,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 )
 
 // DueEmails hands out outbox emails due at now, oldest first, each to one
@@ -31,13 +32,10 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 	defer rows.Close()
 	var out []chathook.Email
 	for rows.Next() {
-		var e chathook.Email
-		var created, wsCreated int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts,
-			&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated); err != nil {
+		e, err := tables.Email(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.CreatedAt, e.Workspace.CreatedAt = fromMS(created), fromMS(wsCreated)
 		out = append(out, e)
 	}
 	return out, rows.Err()

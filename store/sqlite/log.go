@@ -52,16 +52,7 @@ func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Tim
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		a, err := tables.Attempt(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return tables.EachAttempt(rows, fn)
 }
 
 // PruneAttempts deletes log rows older than before, workspace by

@@ -127,3 +127,37 @@ func Attempt(row Scanner) (chathook.Attempt, error) {
 	a.At, a.Duration = Time(at), time.Duration(duration)*time.Millisecond
 	return a, err
 }
+
+// Email reads an email's id, kind, reason, last_error, created_at and
+// attempts, then its workspace's id, name, owner_name, owner_email and
+// created_at.
+func Email(row Scanner) (chathook.Email, error) {
+	var e chathook.Email
+	var created, wsCreated int64
+	err := row.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts,
+		&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated)
+	e.CreatedAt, e.Workspace.CreatedAt = Time(created), Time(wsCreated)
+	return e, err
+}
+
+// Rows is a result set of either database driver.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// EachAttempt calls fn for each row of AttemptColumns, reading as it goes:
+// the detailed log is never held in memory.
+func EachAttempt(rows Rows, fn func(chathook.Attempt) error) error {
+	for rows.Next() {
+		a, err := Attempt(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
