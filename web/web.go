@@ -68,14 +68,14 @@ type Config struct {
 
 // Server is the web UI's http.Handler.
 type Server struct {
-	cfg      Config
-	handler  http.Handler
-	pages    map[string]*template.Template
-	static   map[string]string // file name → content hash, for cache-busting URLs
-	secure   bool
+	cfg     Config
+	handler http.Handler
+	pages   map[string]*template.Template
+	static  map[string]string // file name → content hash, for cache-busting URLs
+	secure  bool
 	// signInKept bounds the failed sign-ins kept: signInFailuresKept.
 	signInKept int
-	fragment *template.Template
+	fragment   *template.Template
 }
 
 // New parses the embedded templates and returns the web UI.
@@ -93,10 +93,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.RefreshEvery = 5 * time.Second
 	}
 	s := &Server{
-		cfg:     cfg,
-		secure:  strings.HasPrefix(cfg.BaseURL, "https://"),
+		cfg:        cfg,
+		secure:     strings.HasPrefix(cfg.BaseURL, "https://"),
 		signInKept: signInFailuresKept,
-		static:  map[string]string{},
+		static:     map[string]string{},
 	}
 	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
