@@ -57,43 +57,53 @@ func signInLimits(client, email string) []limit {
 	}
 }
 
-// signInWait returns how long a sign-in under limits is refused, and
-// why; 0 means it may try.
-func (s *Server) signInWait(ctx context.Context, limits []limit, now time.Time) (time.Duration, string, error) {
+// limiter counts failed sign-ins in the store.
+type limiter struct {
+	st   store.Users
+	kept int // the most failures kept: signInFailuresKept
+}
+
+func newLimiter(st store.Users, kept int) *limiter { return &limiter{st: st, kept: kept} }
+
+// wait returns how long a sign-in under limits is refused, and why; 0
+// means it may try.
+func (l *limiter) wait(ctx context.Context, limits []limit, now time.Time) (time.Duration, string, error) {
 	keys := make([][]byte, len(limits))
 	most := 0
-	for i, l := range limits {
-		keys[i], most = l.key, max(most, l.max)
+	for i, lim := range limits {
+		keys[i], most = lim.key, max(most, lim.max)
 	}
-	failures, err := s.cfg.Store.SignInFailures(ctx, keys, now.Add(-signInWindow), most)
+	failures, err := l.st.SignInFailures(ctx, keys, now.Add(-signInWindow), most)
 	if err != nil {
 		return 0, "", err
 	}
 	var wait time.Duration
 	why := ""
-	for i, l := range limits {
-		if fs := failures[i]; len(fs) >= l.max {
+	for i, lim := range limits {
+		if fs := failures[i]; len(fs) >= lim.max {
 			// Refused until the failure that made it max is a window old.
-			if w := fs[l.max-1].Add(signInWindow).Sub(now); w > wait {
-				wait, why = w, l.refusal
+			if w := fs[lim.max-1].Add(signInWindow).Sub(now); w > wait {
+				wait, why = w, lim.refusal
 			}
 		}
 	}
 	return wait, why, nil
 }
 
-func (s *Server) signInFailed(ctx context.Context, limits []limit, now time.Time) error {
-	f := store.SignInFailure{At: now, Forget: now.Add(-signInWindow), Keep: s.signInKept}
-	for _, l := range limits {
-		f.Keys = append(f.Keys, l.key)
+// fail counts a failed sign-in under each of limits.
+func (l *limiter) fail(ctx context.Context, limits []limit, now time.Time) error {
+	f := store.SignInFailure{At: now, Forget: now.Add(-signInWindow), Keep: l.kept}
+	for _, lim := range limits {
+		f.Keys = append(f.Keys, lim.key)
 	}
-	return s.cfg.Store.FailSignIn(ctx, f)
+	return l.st.FailSignIn(ctx, f)
 }
 
-func (s *Server) signInSucceeded(ctx context.Context, limits []limit) error {
-	for _, l := range limits {
-		if l.resetsOn {
-			if err := s.cfg.Store.ForgetSignInFailures(ctx, l.key); err != nil {
+// succeeded forgets the failures of the limits a success resets.
+func (l *limiter) succeeded(ctx context.Context, limits []limit) error {
+	for _, lim := range limits {
+		if lim.resetsOn {
+			if err := l.st.ForgetSignInFailures(ctx, lim.key); err != nil {
 				return err
 			}
 		}

@@ -192,7 +192,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	key := strings.ToLower(v.Email)
 	now := s.cfg.Now()
 	limits := signInLimits(s.clientAddress(r), key)
-	wait, why, err := s.signInWait(r.Context(), limits, now)
+	wait, why, err := s.limiter.wait(r.Context(), limits, now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -218,7 +218,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	// An unknown email costs a hash comparison too, so the answer's timing
 	// does not tell which emails have accounts.
 	if ok := CheckPassword(hash, r.PostFormValue("password")); !ok || err != nil {
-		if err := s.signInFailed(r.Context(), limits, now); err != nil {
+		if err := s.limiter.fail(r.Context(), limits, now); err != nil {
 			s.internal(w, r, err)
 			return
 		}
@@ -227,7 +227,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusUnauthorized, v)
 		return
 	}
-	if err := s.signInSucceeded(r.Context(), limits); err != nil {
+	if err := s.limiter.succeeded(r.Context(), limits); err != nil {
 		s.internal(w, r, err)
 		return
 	}
