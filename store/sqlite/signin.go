@@ -27,8 +27,11 @@ func (s *Store) FailSignIn(ctx context.Context, f store.SignInFailure) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_failures WHERE at <= ? OR id <= ?`,
-		ms(f.Forget), last-int64(f.Keep)); err != nil {
+	// Two statements, each along an index: OR would scan the table.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_failures WHERE at <= ?`, ms(f.Forget)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_failures WHERE id <= ?`, last-int64(f.Keep)); err != nil {
 		return err
 	}
 	return tx.Commit()
