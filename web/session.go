@@ -191,14 +191,15 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := strings.ToLower(v.Email)
 	now := s.cfg.Now()
-	limits := signInLimits(s.clientAddress(r), key)
+	client := s.clientAddress(r)
+	limits := signInLimits(client, key)
 	wait, why, err := s.limiter.wait(r.Context(), limits, now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	if wait > 0 {
-		s.cfg.Logger.Warn("sign-in refused: too many failures", "remote", r.RemoteAddr)
+		s.cfg.Logger.Warn("sign-in refused: too many failures", "remote", r.RemoteAddr, "client", client)
 		v.Error = why + " Try again in " + minutes(wait) + "."
 		s.renderSignIn(w, r, http.StatusTooManyRequests, v)
 		return
@@ -222,7 +223,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			s.internal(w, r, err)
 			return
 		}
-		s.cfg.Logger.Info("sign-in failed", "remote", r.RemoteAddr)
+		s.cfg.Logger.Info("sign-in failed", "remote", r.RemoteAddr, "client", client)
 		v.Error = "Wrong email or password."
 		s.renderSignIn(w, r, http.StatusUnauthorized, v)
 		return
