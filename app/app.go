@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type Config struct {
 	SMTPURL             string
 	MailFrom            string
 	AllowPrivateTargets bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For the web
+	// UI believes when it counts failed sign-ins per client; see web.Config.
+	TrustedProxies []netip.Prefix
 
 	// LogRetention is how long the detailed log keeps an attempt: 30 days.
 	LogRetention time.Duration
@@ -171,6 +175,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		// Saved settings may make deliveries due, or end a window early.
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return nil, err

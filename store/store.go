@@ -179,6 +179,30 @@ type Users interface {
 	Session(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Session, error)
 	// DeleteSession ends a session; ending one that is not there is no error.
 	DeleteSession(ctx context.Context, tokenHash []byte) error
+
+	// FailSignIn records one failed sign-in at f.At under each of f.Keys,
+	// in one transaction, and keeps the table bounded: failures at or
+	// before f.Forget are deleted, and of the rest at most f.Keep, the
+	// newest, are kept. A flood of new keys so evicts the oldest failures;
+	// it never leaves a new failure uncounted. Failures are shared by every
+	// instance on the database.
+	FailSignIn(ctx context.Context, f SignInFailure) error
+	// SignInFailures returns, for each of keys, the times of its failures
+	// after after, newest first, at most limit of them.
+	SignInFailures(ctx context.Context, keys [][]byte, after time.Time, limit int) ([][]time.Time, error)
+	// ForgetSignInFailures deletes key's failures; there being none is no
+	// error.
+	ForgetSignInFailures(ctx context.Context, key []byte) error
+}
+
+// SignInFailure is one failed sign-in, counted under each of Keys (which
+// the caller derives, e.g. a hash of the client's address): see
+// Users.FailSignIn.
+type SignInFailure struct {
+	Keys   [][]byte
+	At     time.Time
+	Forget time.Time // failures at or before it no longer count
+	Keep   int       // the most failures kept in all
 }
 
 // Pages are the reads of the web UI's chat pages. Every one is scoped to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -30,6 +31,7 @@ type harness struct {
 	st   *sqlite.Store
 	db   string
 	srv  *httptest.Server
+	web  *web.Server
 	mu   sync.Mutex
 	now  time.Time
 	ws   app.Created // workspace "acme", whose owner is owner@acme.example
@@ -40,6 +42,13 @@ const password = "correct horse battery"
 
 func newHarness(t *testing.T, allowPrivate bool, baseURL string) *harness {
 	t.Helper()
+	return newHarnessWith(t, allowPrivate, baseURL, nil)
+}
+
+// newHarnessWith is newHarness with edit's changes to the web UI's
+// Config and Server (nil: none).
+func newHarnessWith(t *testing.T, allowPrivate bool, baseURL string, edit func(*web.Config)) *harness {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "web.db")
 	st, err := sqlite.Open(context.Background(), db)
 	if err != nil {
@@ -48,13 +57,18 @@ func newHarness(t *testing.T, allowPrivate bool, baseURL string) *harness {
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, st: st, db: db, now: time.Now().UTC()}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := web.New(web.Config{
+	cfg := web.Config{
 		Store: st, BaseURL: baseURL, AllowPrivateTargets: allowPrivate, Logger: logger, Now: h.clock,
 		Tester: deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, BaseURL: "http://chathook.test"}),
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.web = s
 	h.srv = httptest.NewServer(s)
 	t.Cleanup(h.srv.Close)
 	h.base = h.srv.URL
@@ -125,6 +139,16 @@ func (h *harness) visitor() *visitor {
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+}
+
+// visitorFrom is a visitor whose connections come from ip, an address of
+// the loopback network other than 127.0.0.1 (Linux answers on all of
+// 127.0.0.0/8), so the server sees another client address.
+func (h *harness) visitorFrom(ip string) *visitor {
+	v := h.visitor()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	v.c.Transport = &http.Transport{DialContext: d.DialContext}
+	return v
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

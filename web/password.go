@@ -1,10 +1,13 @@
 package web
 
 import (
+	_ "embed"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -20,13 +23,36 @@ const (
 	MaxPassword = 72
 )
 
-// CheckNewPassword says what is wrong with a password someone chose.
+//go:embed common-passwords.txt
+var commonPasswordList string
+
+// commonPasswords are the lowercased entries of common-passwords.txt.
+var commonPasswords = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for line := range strings.Lines(commonPasswordList) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = true
+		}
+	}
+	return m
+})
+
+// CheckNewPassword says what is wrong with a password someone chose: too
+// short or long, only white space, or one of the best-known passwords,
+// which every guessing attack tries first (compared ignoring case).
 func CheckNewPassword(password string) error {
 	if utf8.RuneCountInString(password) < MinPassword {
 		return errors.New("the password is too short: at least " + strconv.Itoa(MinPassword) + " characters")
 	}
 	if len(password) > MaxPassword {
 		return errors.New("the password is too long: at most " + strconv.Itoa(MaxPassword) + " bytes")
+	}
+	if strings.TrimFunc(password, unicode.IsSpace) == "" {
+		return errors.New("the password is only white space: choose one with letters, digits or symbols")
+	}
+	if commonPasswords()[strings.ToLower(strings.TrimSpace(password))] {
+		return errors.New("the password is one of the most common passwords, which are guessed first: choose another")
 	}
 	return nil
 }
@@ -54,72 +80,6 @@ func CheckPassword(hash []byte, password string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-}
-
-// Failed sign-ins: after signInFailures for one email within signInWindow,
-// that email is refused until the oldest failure is signInWindow old. It
-// is kept per email, not per address, because behind a proxy every
-// visitor shares one address; it lives in memory, as one process serves.
-const (
-	signInFailures = 5
-	signInWindow   = 15 * time.Minute
-	limiterSize    = 10000 // emails tracked at most
-)
-
-type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	fails  map[string][]time.Time
-}
-
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
-}
-
-// recent drops failures older than the window; l.mu is held.
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	fs := l.fails[key]
-	for len(fs) > 0 && now.Sub(fs[0]) >= l.window {
-		fs = fs[1:]
-	}
-	if len(fs) == 0 {
-		delete(l.fails, key)
-		return nil
-	}
-	l.fails[key] = fs
-	return fs
-}
-
-// wait returns how long key is refused for; 0 means it may try.
-func (l *limiter) wait(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fs := l.recent(key, now)
-	if len(fs) < l.max {
-		return 0
-	}
-	return fs[len(fs)-l.max].Add(l.window).Sub(now)
-}
-
-func (l *limiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.fails) >= limiterSize {
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
-	if len(l.fails) >= limiterSize {
-		return // flooded with fresh failures of distinct emails: bcrypt's cost is the brake
-	}
-	l.fails[key] = append(l.recent(key, now), now)
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
 }
 
 // minutes says a wait in whole minutes, rounded up.

@@ -190,21 +190,28 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := strings.ToLower(v.Email)
-	if len(key) > maxEmail {
-		// No account has such an email; and the limiter keeps keys in memory.
-		CheckPassword(nil, "")
-		v.Email, v.Error = "", "Wrong email or password."
-		s.renderSignIn(w, r, http.StatusUnauthorized, v)
+	now := s.cfg.Now()
+	client := s.clientAddress(r)
+	limits := signInLimits(client, key)
+	wait, why, err := s.limiter.wait(r.Context(), limits, now)
+	if err != nil {
+		s.internal(w, r, err)
 		return
 	}
-	now := s.cfg.Now()
-	if wait := s.limiter.wait(key, now); wait > 0 {
-		s.cfg.Logger.Warn("sign-in refused: too many failures", "remote", r.RemoteAddr)
-		v.Error = "Too many failed sign-ins for this email. Try again in " + minutes(wait) + "."
+	if wait > 0 {
+		s.cfg.Logger.Warn("sign-in refused: too many failures", "remote", r.RemoteAddr, "client", client)
+		v.Error = why + " Try again in " + minutes(wait) + "."
 		s.renderSignIn(w, r, http.StatusTooManyRequests, v)
 		return
 	}
-	u, hash, err := s.cfg.Store.UserByEmail(r.Context(), key)
+	var u chathook.User
+	var hash []byte
+	err = chathook.ErrNotFound // no account has an email that long
+	if len(key) <= maxEmail {
+		u, hash, err = s.cfg.Store.UserByEmail(r.Context(), key)
+	} else {
+		v.Email = ""
+	}
 	if err != nil && !errors.Is(err, chathook.ErrNotFound) {
 		s.internal(w, r, err)
 		return
@@ -212,13 +219,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	// An unknown email costs a hash comparison too, so the answer's timing
 	// does not tell which emails have accounts.
 	if ok := CheckPassword(hash, r.PostFormValue("password")); !ok || err != nil {
-		s.limiter.fail(key, now)
-		s.cfg.Logger.Info("sign-in failed", "remote", r.RemoteAddr)
+		if err := s.limiter.fail(r.Context(), limits, now); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		s.cfg.Logger.Info("sign-in failed", "remote", r.RemoteAddr, "client", client)
 		v.Error = "Wrong email or password."
 		s.renderSignIn(w, r, http.StatusUnauthorized, v)
 		return
 	}
-	s.limiter.reset(key)
+	if err := s.limiter.succeeded(r.Context(), limits); err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	token := randomToken()
 	if err := s.cfg.Store.CreateSession(r.Context(), hashToken(token), u.ID, now, now.Add(SessionLifetime)); err != nil {
 		s.internal(w, r, err)

@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -59,6 +60,10 @@ type Config struct {
 	// RefreshEvery is how often the settings page reloads its activity
 	// log: 5s.
 	RefreshEvery time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client a failed sign-in is counted against; from any other
+	// peer the header is ignored. Empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the web UI's http.Handler.
@@ -89,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		secure:  strings.HasPrefix(cfg.BaseURL, "https://"),
-		limiter: newLimiter(signInFailures, signInWindow),
+		limiter: newLimiter(cfg.Store, signInFailuresKept),
 		static:  map[string]string{},
 	}
 	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {

@@ -11,10 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -169,7 +171,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		"allow webhook URLs that resolve to loopback, private, link-local or metadata addresses")
 	s.duration(&cfg.LogRetention, "log-retention", "CHATHOOK_LOG_RETENTION", app.DefaultLogRetention,
 		"how long the detailed log keeps each delivery attempt")
+	var proxies string
+	s.string(&proxies, "trusted-proxies", "CHATHOOK_TRUSTED_PROXIES", "",
+		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client, for sign-in limits (default: none, the peer is the client)")
 	if err := s.parse(args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.TrustedProxies, err = parseProxies(proxies); err != nil {
 		return cfg, err
 	}
 	if cfg.LogRetention <= 0 {
@@ -183,6 +192,28 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		return cfg, fmt.Errorf("--base-url: %q is not an absolute http(s) URL without query or fragment", cfg.BaseURL)
 	}
 	return cfg, nil
+}
+
+// parseProxies reads --trusted-proxies: addresses (one host each) or
+// CIDR ranges, separated by commas.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func serve(ctx context.Context, cfg app.Config) error {

@@ -127,3 +127,63 @@ func TestHelpHidesPasswords(t *testing.T) {
 		t.Errorf("help: %s", errs.String())
 	}
 }
+
+// A password of white space only, or one of the best-known, is refused
+// wherever a password is set: a plain message, exit 1, nothing written.
+func TestWeakPasswordsAreRefusedEverywhere(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	runs := func(args []string, environ map[string]string) (int, string, string) {
+		var out, errs bytes.Buffer
+		code := run(context.Background(), args, env(environ), &out, &errs)
+		return code, out.String(), errs.String()
+	}
+	code, out, errs := runs([]string{"workspace", "create", "--db", db, "--name", "Acme", "--owner-email", "owner@acme.example",
+		"--owner-password", "owner's own"}, nil)
+	if code != 0 {
+		t.Fatalf("workspace create: exit %d: %s", code, errs)
+	}
+	var created struct {
+		WorkspaceID string `json:"workspace_id"`
+	}
+	json.Unmarshal([]byte(out), &created)
+
+	for pw, says := range map[string]string{
+		"          ": "only white space",
+		"\u00a0\u2003\t\u3000\u2003\u00a0 \u2009": "only white space",
+		"password1":  "most common",
+		"QwertyUIOP": "most common",
+		"iloveyou":   "most common",
+	} {
+		t.Run(says+" "+pw, func(t *testing.T) {
+			for name, args := range map[string][]string{
+				"workspace create": {"workspace", "create", "--db", db, "--name", "B", "--owner-email", "b@b.example", "--owner-password", pw},
+				"user add":         {"user", "add", "--db", db, "--workspace", created.WorkspaceID, "--email", "ivan@acme.example", "--password", pw},
+				"user password":    {"user", "password", "--db", db, "--email", "owner@acme.example", "--password", pw},
+			} {
+				code, out, errs := runs(args, nil)
+				if code != 1 || !strings.Contains(errs, says) || !strings.HasPrefix(errs, "chathook: ") || strings.Count(errs, "\n") != 1 || out != "" {
+					t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line saying %q", name, code, out, errs, says)
+				}
+			}
+			// From the environment too.
+			if code, _, errs := runs([]string{"user", "password", "--db", db, "--email", "owner@acme.example"},
+				map[string]string{"CHATHOOK_PASSWORD": pw}); code != 1 || !strings.Contains(errs, says) {
+				t.Errorf("CHATHOOK_PASSWORD: exit %d, %q", code, errs)
+			}
+		})
+	}
+	if checkSignIn(t, db, "ivan@acme.example", "password1") || checkSignIn(t, db, "b@b.example", "password1") {
+		t.Error("a refused password was stored")
+	}
+	if !checkSignIn(t, db, "owner@acme.example", "owner's own") {
+		t.Error("a refused new password replaced the owner's")
+	}
+	st, err := app.OpenStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, err := st.UserByEmail(context.Background(), "b@b.example"); err == nil {
+		t.Error("workspace create with a refused password created its owner")
+	}
+}
