@@ -79,7 +79,7 @@ func TestInvalidUTF8RefusedInABatch(t *testing.T) {
 // Valid text survives as it was sent, however it was escaped.
 func TestValidUTF8Kept(t *testing.T) {
 	for raw, want := range map[string]string{
-		"Hi! 👋":           "Hi! 👋",
+		"Hi! 👋":            "Hi! 👋",
 		`Hi! \ud83d\udc4b`: "Hi! 👋",
 		`Hi! \uD83D\uDC4B`: "Hi! 👋",
 		`\\ud83d is text`:  `\ud83d is text`,
@@ -92,7 +92,9 @@ func TestValidUTF8Kept(t *testing.T) {
 		}
 	}
 	// Decode, used for every other API body, checks the same way.
-	var v struct{ FullName string `json:"full_name"` }
+	var v struct {
+		FullName string `json:"full_name"`
+	}
 	err := ingest.Decode([]byte("{\"full_name\": \"J\xffhn\"}"), &v)
 	checkFieldError(t, err, errorCase{field: "full_name", says: "not valid UTF-8"})
 	if err := ingest.Decode([]byte(`{"full_name": "J\u00f6hn"}`), &v); err != nil || v.FullName != "Jöhn" {
