@@ -39,7 +39,7 @@ func CheckWebhookURL(raw string, allowPrivate bool) error {
 		return errors.New(host + " is this machine; start chathook with --allow-private-targets to allow it")
 	}
 	if addr, err := netip.ParseAddr(host); err == nil && !PublicAddr(addr) {
-		return errors.New(host + " is a loopback, private, link-local, metadata or reserved address; start chathook with --allow-private-targets to allow it")
+		return errors.New(host + " is a reserved, loopback, private, link-local or metadata address; start chathook with --allow-private-targets to allow it")
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func describe(err error, timeout time.Duration) string {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Sprintf("timed out after %s", timeout)
 	case errors.Is(err, errPrivateTarget):
-		return "refused: the URL points at a loopback, private, link-local, metadata or reserved address (see --allow-private-targets)"
+		return "refused: the URL points at a reserved, loopback, private, link-local or metadata address (see --allow-private-targets)"
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
 			return "DNS lookup failed: no such host " + dnsErr.Name
