@@ -100,3 +100,21 @@ func checkIncoming(t *testing.T, body []byte, in chathook.Incoming) {
 		t.Errorf("accepted timestamp %v", in.Timestamp)
 	}
 }
+
+// Found by FuzzMessage: JSON allows the empty key, and an unknown one was
+// refused naming no field at all. It is named "".
+func TestEmptyKeyIsNamed(t *testing.T) {
+	for _, c := range []errorCase{
+		{"top level", []byte(`{"": ""}`), `""`, "unknown field"},
+		{"nested", []byte(`{"sender": {"": 1}}`), `sender.""`, "unknown field"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ingest.Message(c.body, now)
+			checkFieldError(t, err, c)
+		})
+	}
+	_, err := ingest.Batch([]byte(`{"messages": [{"": 1}]}`), now)
+	checkFieldError(t, err, errorCase{field: `messages[0].""`, says: "unknown field"})
+	_, err = ingest.Batch([]byte(`{"messages": [], "": 1}`), now)
+	checkFieldError(t, err, errorCase{field: `""`, says: "unknown field"})
+}

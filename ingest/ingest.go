@@ -174,10 +174,19 @@ func decode(body []byte, v any) error {
 func unknownFieldPath(body []byte, t reflect.Type, key string) string {
 	var doc any
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&doc); err != nil {
-		return key
+		return keyName(key)
 	}
 	if path, ok := findUnknown(doc, t, key); ok {
 		return strings.TrimPrefix(path, ".")
+	}
+	return keyName(key)
+}
+
+// keyName is key as a part of a field path: the empty key, which JSON
+// allows, is written "" so that the path still names something.
+func keyName(key string) string {
+	if key == "" {
+		return `""`
 	}
 	return key
 }
@@ -203,11 +212,11 @@ func findUnknown(doc any, t reflect.Type, key string) (string, bool) {
 		for _, k := range keys {
 			f, ok := jsonField(t, k)
 			if !ok && k == key {
-				return "." + k, true
+				return "." + keyName(k), true
 			}
 			if ok {
 				if path, found := findUnknown(v[k], f.Type, key); found {
-					return "." + k + path, true
+					return "." + keyName(k) + path, true
 				}
 			}
 		}

@@ -189,7 +189,7 @@ func keyText(quoted []byte) string {
 
 func join(path, key string) string {
 	if path == "" {
-		return key
+		return keyName(key)
 	}
-	return path + "." + key
+	return path + "." + keyName(key)
 }
