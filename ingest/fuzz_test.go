@@ -11,23 +11,13 @@ import (
 	"github.com/chathook/chathook/ingest"
 )
 
-// Seeds beyond testdata/fuzz: the spec's message and the forms the
-// UTF-8 check and the field paths must get right.
-func addSeeds(f *testing.F) {
-	f.Add(with())
-	f.Add(withRaw("\xff", "text", "a"+broken))
-	f.Add(withRaw(`\ud83d\ude00 \ud83d`, "text", broken))
-	f.Add(withRaw(`\\ud83d`, "chat.full_name", broken))
-	f.Add([]byte(`{"messages": [{"text": "x"}, 7, null, {"attachments": [{"a": "\ud800"}]}]}`))
-	f.Add([]byte("{\"sender\": {\"nmae\": \"x\"}, \"\xff\": 1}"))
-}
-
 // FuzzMessage: whatever the body, Message answers a message or a
 // *FieldError naming a field, never panics, and never lets through a
 // string that is not valid UTF-8, a U+FFFD the client did not send, or a
-// timestamp out of range.
+// timestamp out of range. Its seed corpus, in testdata/fuzz/FuzzMessage,
+// holds the spec's message, broken UTF-8 and surrogate escapes in several
+// fields, out-of-range timestamps, and what the fuzzer found.
 func FuzzMessage(f *testing.F) {
-	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		in, err := ingest.Message(body, now)
 		if err != nil {
@@ -38,10 +28,9 @@ func FuzzMessage(f *testing.F) {
 	})
 }
 
-// FuzzBatch: the same for a batch, whose errors name the message.
+// FuzzBatch: the same for a batch, whose errors name the message; its
+// corpus is FuzzMessage's and batches.
 func FuzzBatch(f *testing.F) {
-	addSeeds(f)
-	f.Add(batchOf(3, nil))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ins, err := ingest.Batch(body, now)
 		if err != nil {
