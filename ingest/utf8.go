@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,7 +22,7 @@ func checkUTF8(body []byte) error {
 	}
 	w := utf8Walker{b: body}
 	w.space()
-	if fe := w.value(""); fe != nil {
+	if fe := w.value(); fe != nil {
 		return fe
 	}
 	return nil
@@ -47,8 +48,9 @@ func hasSurrogateEscape(body []byte) bool {
 // field it is in. It stops, finding nothing, at anything that is not JSON
 // (which Decode has already refused), so it never panics on odd input.
 type utf8Walker struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	at []field // where w.i is
 }
 
 func (w *utf8Walker) space() {
@@ -57,9 +59,36 @@ func (w *utf8Walker) space() {
 	}
 }
 
-// value walks the value at w.i, whose field is path, and the whitespace
+// field is one step of the walk's place: a key of an object or an index
+// of a list. The walk keeps a stack of them and spells it out only for an
+// error, so a valid body costs no allocation per field.
+type field struct {
+	key   []byte // quoted, as in the body; nil for an index
+	index int
+}
+
+// path spells the walk's place as "messages[3].text"; the top is "body".
+func (w *utf8Walker) path() string {
+	if len(w.at) == 0 {
+		return "body"
+	}
+	var b strings.Builder
+	for i, f := range w.at {
+		switch {
+		case f.key == nil:
+			b.WriteString("[" + strconv.Itoa(f.index) + "]")
+		case i > 0:
+			b.WriteString("." + keyName(keyText(f.key)))
+		default:
+			b.WriteString(keyName(keyText(f.key)))
+		}
+	}
+	return b.String()
+}
+
+// value walks the value at w.i, at the place w.at, and the whitespace
 // after it.
-func (w *utf8Walker) value(path string) *FieldError {
+func (w *utf8Walker) value() *FieldError {
 	if w.i >= len(w.b) {
 		return nil
 	}
@@ -69,19 +98,21 @@ func (w *utf8Walker) value(path string) *FieldError {
 		w.space()
 		for w.i < len(w.b) && w.b[w.i] == '"' {
 			start := w.i
-			if problem := w.str(); problem != "" {
-				return &FieldError{Field: join(path, keyText(w.b[start:w.i])), Problem: "the key is " + problem}
+			problem := w.str()
+			w.at = append(w.at, field{key: w.b[start:w.i]})
+			if problem != "" {
+				return &FieldError{Field: w.path(), Problem: "the key is " + problem}
 			}
-			key := keyText(w.b[start:w.i])
 			w.space()
 			if w.i >= len(w.b) || w.b[w.i] != ':' {
 				return nil
 			}
 			w.i++
 			w.space()
-			if fe := w.value(join(path, key)); fe != nil {
+			if fe := w.value(); fe != nil {
 				return fe
 			}
+			w.at = w.at[:len(w.at)-1]
 			if w.i < len(w.b) && w.b[w.i] == ',' {
 				w.i++
 				w.space()
@@ -93,9 +124,11 @@ func (w *utf8Walker) value(path string) *FieldError {
 		w.space()
 		for n := 0; w.i < len(w.b) && w.b[w.i] != ']'; n++ {
 			before := w.i
-			if fe := w.value(path + "[" + strconv.Itoa(n) + "]"); fe != nil {
+			w.at = append(w.at, field{index: n})
+			if fe := w.value(); fe != nil {
 				return fe
 			}
+			w.at = w.at[:len(w.at)-1]
 			if w.i < len(w.b) && w.b[w.i] == ',' {
 				w.i++
 				w.space()
@@ -106,13 +139,10 @@ func (w *utf8Walker) value(path string) *FieldError {
 		w.i++ // ']'
 	case '"':
 		if problem := w.str(); problem != "" {
-			if path == "" {
-				path = "body"
-			}
-			return &FieldError{Field: path, Problem: problem}
+			return &FieldError{Field: w.path(), Problem: problem}
 		}
 	default: // a number, true, false or null
-		for w.i < len(w.b) && !bytes.ContainsRune([]byte(",]} \t\r\n"), rune(w.b[w.i])) {
+		for w.i < len(w.b) && strings.IndexByte(",]} \t\r\n", w.b[w.i]) < 0 {
 			w.i++
 		}
 	}
@@ -165,11 +195,24 @@ func (w *utf8Walker) str() string {
 
 // hex4 reads the four hex digits of a \u escape at b[i:].
 func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
+	if i < 0 || i+4 > len(b) {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 32)
-	return rune(v), err == nil
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // keyText is a quoted key as a person reads it in a field path.
@@ -185,11 +228,4 @@ func keyText(quoted []byte) string {
 		return string(bytes.ToValidUTF8(quoted, []byte("\uFFFD")))
 	}
 	return s
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return keyName(key)
-	}
-	return path + "." + keyName(key)
 }

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,25 @@ func TestTimestampBounds(t *testing.T) {
 	later := now.Add(48 * time.Hour)
 	if _, err := ingest.Message(with("timestamp", later.Format(time.RFC3339)), later); err != nil {
 		t.Errorf("a timestamp of the clock's now: %v", err)
+	}
+}
+
+// BenchmarkBatch decodes a batch of 1000 messages: "raw" holds UTF-8 text
+// as Go's encoder writes it (the check's one-pass fast path), "escaped"
+// every emoji as a \ud83d\udc4b pair, as Python's json.dumps writes it
+// (the check walks the body).
+func BenchmarkBatch(b *testing.B) {
+	text := strings.Repeat("Hi! 👋 how are you? ", 20)
+	raw := batchOf(ingest.MaxBatch, func(_ int, m map[string]any) { m["text"] = text })
+	escaped := bytes.ReplaceAll(raw, []byte("👋"), []byte(`\ud83d\udc4b`))
+	for name, body := range map[string][]byte{"raw": raw, "escaped": escaped} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := ingest.Batch(body, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
