@@ -381,12 +381,14 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	return in, nil
 }
 
-// Bounds of a message's timestamp: WhatsApp began in 2009, so an earlier
-// time is a client's bug (a zero time, seconds read as milliseconds), as
-// is one more than MaxFuture ahead of the service's clock; a day leaves
-// room for a phone's clock that is wrong by hours.
+// MinTimestamp is the earliest timestamp accepted: WhatsApp began in
+// 2009, so an earlier time is a client's bug (a zero time, a Unix time in
+// the wrong unit), not a message.
 var MinTimestamp = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// MaxFuture is how far ahead of the service's clock a timestamp may be: a
+// day leaves room for a phone whose clock is wrong by hours or in the
+// wrong zone, not for a wrong year.
 const MaxFuture = 24 * time.Hour
 
 // timestamp parses RFC 3339 or the wire form, between MinTimestamp and
