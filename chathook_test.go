@@ -2,6 +2,7 @@ package chathook_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/chathook/chathook"
@@ -51,6 +52,77 @@ func TestPublicAddr(t *testing.T) {
 		if got := chathook.PublicAddr(netip.MustParseAddr(addr)); got != public {
 			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, public)
 		}
+	}
+}
+
+// addrRanges holds an address of every range PublicAddr refuses beyond the
+// obvious ones, and public neighbours that must stay allowed; the deliver
+// package's connect-time test dials the same kinds of address.
+var addrRanges = []struct {
+	name, addr string
+	public     bool
+}{
+	{"this network 0/8", "0.1.2.3", false},
+	{"benchmarking 198.18/15", "198.18.0.1", false},
+	{"benchmarking 198.18/15, top", "198.19.255.254", false},
+	{"public below 198.18/15", "198.17.255.254", true},
+	{"public above 198.18/15", "198.20.0.1", true},
+	{"reserved 240/4", "240.0.0.1", false},
+	{"reserved 240/4, top", "255.255.255.254", false},
+	{"broadcast", "255.255.255.255", false},
+	{"public below 240/4", "239.255.255.255", false}, // multicast, refused already
+	{"public 223/8", "223.255.255.254", true},
+	{"IPv4-mapped loopback", "::ffff:127.0.0.1", false},
+	{"IPv4-mapped private", "::ffff:10.0.0.1", false},
+	{"IPv4-mapped metadata", "::ffff:169.254.169.254", false},
+	{"IPv4-mapped public", "::ffff:8.8.8.8", true},
+	{"IPv4-compatible loopback", "::127.0.0.1", false},
+	{"IPv4-compatible public, deprecated", "::8.8.8.8", false},
+	{"IPv4-translated loopback", "::ffff:0:127.0.0.1", false},
+	{"IPv4-translated public", "::ffff:0:8.8.8.8", true},
+	{"NAT64 loopback", "64:ff9b::127.0.0.1", false},
+	{"NAT64 metadata", "64:ff9b::169.254.169.254", false},
+	{"NAT64 private", "64:ff9b::10.1.2.3", false},
+	{"NAT64 CGNAT", "64:ff9b::100.64.0.1", false},
+	{"NAT64 public", "64:ff9b::8.8.8.8", true},
+	{"NAT64 local-use, loopback", "64:ff9b:1::127.0.0.1", false},
+	{"NAT64 local-use, public: refused outright", "64:ff9b:1::8.8.8.8", false},
+	{"NAT64 local-use, other offset", "64:ff9b:1:7f00:1::", false},
+	{"6to4 loopback", "2002:7f00:1::1", false},
+	{"6to4 metadata", "2002:a9fe:a9fe::", false},
+	{"6to4 private", "2002:c0a8:101:1::1", false},
+	{"6to4 reserved", "2002:f000:1::1", false},
+	{"6to4 public", "2002:808:808::1", true},
+	{"Teredo, loopback client", "2001:0:808:808::80ff:fffe", false},
+	{"Teredo, private client", "2001:0:808:808::f5ff:fffe", false}, // 10.0.0.1 inverted
+	{"Teredo, unspecified client", "2001:0:808:808::ffff:ffff", false},
+	{"Teredo, private server", "2001:0:a00:1::f7f7:f7f7", false},
+	{"Teredo, loopback server", "2001:0:7f00:1::f7f7:f7f7", false},
+	{"Teredo, public server and client", "2001:0:808:808::f7f7:f7f7", true},
+	{"not Teredo: 2001:4860::/32", "2001:4860:4860::8888", true},
+	{"site-local, deprecated", "fec0::1", false},
+	{"unique local", "fd12:3456::1", false},
+	{"public IPv6", "2606:4700::1111", true},
+}
+
+func TestPublicAddrRanges(t *testing.T) {
+	for _, c := range addrRanges {
+		t.Run(c.name, func(t *testing.T) {
+			if got := chathook.PublicAddr(netip.MustParseAddr(c.addr)); got != c.public {
+				t.Errorf("PublicAddr(%s) = %v, want %v", c.addr, got, c.public)
+			}
+			host := c.addr
+			if netip.MustParseAddr(c.addr).Is6() {
+				host = "[" + host + "]"
+			}
+			err := chathook.CheckWebhookURL("https://"+host+":8443/hook", false)
+			if (err == nil) != c.public {
+				t.Errorf("CheckWebhookURL(%s) = %v, want public %v", host, err, c.public)
+			}
+			if err != nil && !strings.Contains(err.Error(), "--allow-private-targets") {
+				t.Errorf("the refusal does not say how to allow it: %v", err)
+			}
+		})
 	}
 }
 

@@ -107,8 +107,8 @@ type ctxKey struct{}
 // auth resolves the bearer token to a workspace, or answers 401.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="chathook"`)
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <api_token>")
 			return
@@ -126,6 +126,18 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ws)))
 	})
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme. The scheme is matched in any case ("bearer", "BEARER"), as HTTP
+// says of every auth-scheme (RFC 9110, section 11.1); the token is not.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ") // 1*SP separates them
+	return token, token != ""
 }
 
 func workspace(r *http.Request) chathook.Workspace {

@@ -9,14 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/chathook/chathook"
 )
 
 // maxResponse is how much of a receiver's answer is read: enough to keep
@@ -24,26 +21,13 @@ import (
 // download.
 const maxResponse = 64 << 10
 
-// errPrivateTarget is returned by the dialer for a refused address.
-var errPrivateTarget = errors.New("private address")
-
 // newClient returns the HTTP client of the dispatcher: keep-alive
 // connections pooled per host, no proxy from the environment (it would
 // hide the real target from the address check), redirects never followed.
 // Unless allowPrivate, the dialer refuses any address that is not public
-// after DNS resolution, so a name that resolves to 127.0.0.1 or
-// 169.254.169.254 is caught too.
+// after DNS resolution (see newDialer).
 func newClient(perHost int, allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !chathook.PublicAddr(ap.Addr()) {
-				return fmt.Errorf("%w %s", errPrivateTarget, address)
-			}
-			return nil
-		}
-	}
+	dialer := newDialer(allowPrivate)
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
@@ -80,7 +64,7 @@ func describe(err error, timeout time.Duration) string {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Sprintf("timed out after %s", timeout)
 	case errors.Is(err, errPrivateTarget):
-		return "refused: the URL points at a loopback, private, link-local or metadata address (see --allow-private-targets)"
+		return "refused: the URL points at a reserved, loopback, private, link-local or metadata address (see --allow-private-targets)"
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
 			return "DNS lookup failed: no such host " + dnsErr.Name

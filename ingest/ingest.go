@@ -93,10 +93,20 @@ type wireMessage struct {
 }
 
 // Message decodes and validates one message. now stands in for a missing
-// timestamp.
+// timestamp, and bounds a given one.
 func Message(body []byte, now time.Time) (chathook.Incoming, error) {
 	var w wireMessage
 	if err := Decode(body, &w); err != nil {
+		return chathook.Incoming{}, err
+	}
+	return w.validate(now)
+}
+
+// message is Message for a message of a batch, whose UTF-8 Batch has
+// checked.
+func message(body []byte, now time.Time) (chathook.Incoming, error) {
+	var w wireMessage
+	if err := decode(body, &w); err != nil {
 		return chathook.Incoming{}, err
 	}
 	return w.validate(now)
@@ -108,7 +118,7 @@ func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
 	var w struct {
 		Messages []json.RawMessage `json:"messages"`
 	}
-	if err := Decode(body, &w); err != nil {
+	if err := Decode(body, &w); err != nil { // checks the UTF-8 of every message
 		return nil, err
 	}
 	switch {
@@ -121,7 +131,7 @@ func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
 	}
 	out := make([]chathook.Incoming, len(w.Messages))
 	for i, raw := range w.Messages {
-		in, err := Message(raw, now)
+		in, err := message(raw, now)
 		if err != nil {
 			return nil, prefixed(fmt.Sprintf("messages[%d]", i), err)
 		}
@@ -132,8 +142,17 @@ func Batch(body []byte, now time.Time) ([]chathook.Incoming, error) {
 
 // Decode is the strict JSON of every API body: one value, no unknown
 // fields (a typo such as "direcion" would otherwise be dropped without a
-// word), nothing after it. Its errors are *FieldError.
+// word), nothing after it, and valid UTF-8 in every string (see
+// checkUTF8). Its errors are *FieldError.
 func Decode(body []byte, v any) error {
+	if err := decode(body, v); err != nil {
+		return err
+	}
+	return checkUTF8(body)
+}
+
+// decode is Decode without the UTF-8 check.
+func decode(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -155,10 +174,19 @@ func Decode(body []byte, v any) error {
 func unknownFieldPath(body []byte, t reflect.Type, key string) string {
 	var doc any
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&doc); err != nil {
-		return key
+		return keyName(key)
 	}
 	if path, ok := findUnknown(doc, t, key); ok {
 		return strings.TrimPrefix(path, ".")
+	}
+	return keyName(key)
+}
+
+// keyName is key as a part of a field path: the empty key, which JSON
+// allows, is written "" so that the path still names something.
+func keyName(key string) string {
+	if key == "" {
+		return `""`
 	}
 	return key
 }
@@ -184,11 +212,11 @@ func findUnknown(doc any, t reflect.Type, key string) (string, bool) {
 		for _, k := range keys {
 			f, ok := jsonField(t, k)
 			if !ok && k == key {
-				return "." + k, true
+				return "." + keyName(k), true
 			}
 			if ok {
 				if path, found := findUnknown(v[k], f.Type, key); found {
-					return "." + k + path, true
+					return "." + keyName(k) + path, true
 				}
 			}
 		}
@@ -353,13 +381,30 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	return in, nil
 }
 
-// timestamp parses RFC 3339 or the wire form; empty means now.
+// MinTimestamp is the earliest timestamp accepted: WhatsApp began in
+// 2009, so an earlier time is a client's bug (a zero time, a Unix time in
+// the wrong unit), not a message.
+var MinTimestamp = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxFuture is how far ahead of the service's clock a timestamp may be: a
+// day leaves room for a phone whose clock is wrong by hours or in the
+// wrong zone, not for a wrong year.
+const MaxFuture = 24 * time.Hour
+
+// timestamp parses RFC 3339 or the wire form, between MinTimestamp and
+// MaxFuture after now; empty means now.
 func timestamp(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return now.UTC(), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			switch {
+			case t.Before(MinTimestamp):
+				return time.Time{}, fieldErr("timestamp", "%q is before 2009, when WhatsApp began", s)
+			case t.After(now.Add(MaxFuture)):
+				return time.Time{}, fieldErr("timestamp", "%q is more than a day in the future (it is %s now)", s, now.UTC().Format(time.RFC3339))
+			}
 			return t.UTC(), nil
 		}
 	}

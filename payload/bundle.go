@@ -17,7 +17,10 @@ const (
 	MaxBundleBytes    = 1 << 20
 	// bundleOverhead is a generous bound on everything in a bundle but its
 	// messages: the account, the chat, the two timestamps and the link line.
-	bundleOverhead = 8 << 10
+	// Five free-text fields of 256 characters (account and chat names, the
+	// responsible's name and email, the account's email) take up to 6
+	// bytes a character in JSON ("\u0001"): about 7.7 KiB with the rest.
+	bundleOverhead = 16 << 10
 )
 
 type bundle struct {

@@ -129,3 +129,26 @@ func TestBundleItemSizeBoundsTheBody(t *testing.T) {
 		t.Error("BundleFits does not hold the limits")
 	}
 }
+
+// The overhead BundleFits allows covers a bundle whose account and chat
+// fields are as long as ingest and the chat API let them be, in the
+// characters JSON spells longest (a control character takes six bytes):
+// a part that fits by BundleItemSize fits the byte limit.
+func TestBundleOverheadCoversTheLongestFields(t *testing.T) {
+	worst := strings.Repeat("\x01", 256) // 256 characters, the limit of a name
+	acc := chathook.Account{FullName: worst, Email: strings.Repeat("\x01", 250) + "@a.b", Phone: "+" + strings.Repeat("9", 20)}
+	chat := chathook.Chat{ID: 1<<63 - 1, FullName: worst, ResponsibleName: worst, ResponsibleEmail: worst, Phone: acc.Phone}
+	base := "https://" + strings.Repeat("x", 200) + ".example.com" // a long --base-url
+	_, _, b := specBundle()
+	b.Messages[0].UUID = strings.Repeat("f", 36)
+	total := 0
+	for _, m := range b.Messages {
+		total += payload.BundleItemSize(m)
+	}
+	body := payload.Bundle(base, acc, chat, b)
+	overhead := len(body) - total
+	// Items of one byte more than the limit leaves them must not fit.
+	if payload.BundleFits(len(b.Messages), payload.MaxBundleBytes-overhead+1) {
+		t.Errorf("the account, chat and link take %d bytes, more than BundleFits allows for", overhead)
+	}
+}

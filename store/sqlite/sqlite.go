@@ -12,9 +12,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -149,7 +151,14 @@ var _ store.Store = (*Store)(nil)
 //
 // synchronous=FULL: a 202 from the ingest API means the message is on
 // disk, even if the machine loses power right after.
+//
+// A new database file is created 0600 whatever the umask, and SQLite
+// gives its -wal and -shm files the database file's mode: they hold
+// message text and webhook secrets.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -182,6 +191,31 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates the file at path, empty (which SQLite takes for a
+// new database) and readable by its owner only, unless it exists. An
+// existing file keeps the mode its operator gave it: a group-readable
+// database may be deliberate (a backup agent in the group), and chathook
+// cannot tell that from an accident; README says how to tighten it.
+func createPrivate(path string) error {
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// The umask may have taken more than group and other, even the
+	// owner's write; 0600 is what SQLite needs and what is safe.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // migrate applies, in order and each in its own transaction, every
