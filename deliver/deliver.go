@@ -53,9 +53,9 @@ type Config struct {
 	Workers      int
 	PerWorkspace int
 	BatchSize    int           // deliveries claimed at once: 512
-	Lease     time.Duration // a claim's life, renewed while held: 60s
-	Poll      time.Duration // look for due retries this often: 1s
-	Grace     time.Duration // on shutdown, for POSTs in flight: 10s
+	Lease        time.Duration // a claim's life, renewed while held: 60s
+	Poll         time.Duration // look for due retries this often: 1s
+	Grace        time.Duration // on shutdown, for POSTs in flight: 10s
 	// Gather is how long the first outcome of a batch waits for others
 	// before they are recorded together: 5ms. One transaction of many
 	// outcomes costs the database far less than many of one.
@@ -193,7 +193,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for ctx.Err() == nil {
-		if skip, ok := d.claimable(); ok {
+		// A freed slot matters only while runs wait for one; otherwise a
+		// claim waits for a kick (an outcome recorded, a message queued),
+		// as every claim is a write the store's other writers wait for.
+		var freed chan struct{}
+		if skip, ok := d.claimable(); !ok {
+			freed = d.freed
+		} else {
 			began := time.Now()
 			claimed, err := d.cfg.Store.ClaimDue(ctx, d.owner, d.cfg.Now(), d.cfg.Lease, d.cfg.BatchSize, skip...)
 			if err != nil && ctx.Err() == nil {
@@ -207,7 +213,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-d.kick:
-		case <-d.freed:
+		case <-freed:
 		case <-poll.C:
 		}
 	}
