@@ -219,3 +219,27 @@ func testDurationIsReal(t *testing.T, db string) {
 		t.Errorf("CSV log: %d %s", status, body)
 	}
 }
+
+// TestDisableStopsEveryInstance: two instances share a failing webhook's
+// backlog; the disable one of them records stops the other too, which
+// reads the webhook's state back after each failure of its own.
+func TestDisableStopsEveryInstance(t *testing.T) {
+	const onTheWire = 64 // per instance: deliver's default PerWorkspace
+	db := chathooktest.Postgres(t)
+	a := chathooktest.Start(t, chathooktest.Options{DB: db, Config: quick()})
+	b := chathooktest.Start(t, chathooktest.Options{DB: db, Config: quick()})
+	ws := a.NewWorkspace(t, "acme")
+	sink, _ := failing(t)
+	ws.PointAt(t, sink.URL)
+	msgs := neighbourMessages(600, 600)
+	postAll(t, ws, msgs[:300]...)
+	postAll(t, ws.On(b), msgs[300:]...)
+	until(t, "the disable", func() bool { return !state(t, ws).Enabled })
+	a.Stop(t)
+	b.Stop(t)
+	s := state(t, ws.On(chathooktest.Start(t, chathooktest.Options{DB: db})))
+	t.Logf("%d POSTs, %d consecutive failures", sink.Attempts(), s.ConsecutiveFailures)
+	if s.ConsecutiveFailures > 10+2*onTheWire || sink.Attempts() > 10+2*onTheWire {
+		t.Errorf("%d failures counted, %d POSTs made: want at most %d", s.ConsecutiveFailures, sink.Attempts(), 10+2*onTheWire)
+	}
+}
