@@ -13,6 +13,11 @@
 //   - Several dispatchers, in one process or in several instances on one
 //     database, share the queue with the same guarantees: the store hands a
 //     chat's deliveries to one claimer at a time.
+//   - Fair shares: no workspace has more than PerWorkspace POSTs in flight,
+//     and waiting workspaces take turns for the Workers slots, so a slow
+//     or silent receiver slows only its own workspace (see lanes.go).
+//   - A disabled webhook stops at once: once its disable is recorded, no
+//     POST of it starts; only those already on the wire may finish.
 package deliver
 
 import (
@@ -39,12 +44,18 @@ type Config struct {
 	BaseURL string // for chat_url
 	Logger  *slog.Logger
 
-	Timeout   time.Duration // one attempt, connect to last byte: 15s
-	Workers   int           // chats delivered at once: 64
-	BatchSize int           // deliveries claimed at once: 512
-	Lease     time.Duration // a claim's life, renewed while held: 60s
-	Poll      time.Duration // look for due retries this often: 1s
-	Grace     time.Duration // on shutdown, for POSTs in flight: 10s
+	Timeout time.Duration // one attempt, connect to last byte: 15s
+	// Workers is how many POSTs are in flight at once, all workspaces
+	// together: 256. PerWorkspace is the most of one workspace: 64, what
+	// one busy workspace needs to keep a fast receiver busy. Their ratio
+	// is how many workspaces with a silent receiver it takes to make the
+	// others wait.
+	Workers      int
+	PerWorkspace int
+	BatchSize    int           // deliveries claimed at once: 512
+	Lease        time.Duration // a claim's life, renewed while held: 60s
+	Poll         time.Duration // look for due retries this often: 1s
+	Grace        time.Duration // on shutdown, for POSTs in flight: 10s
 	// Gather is how long the first outcome of a batch waits for others
 	// before they are recorded together: 5ms. One transaction of many
 	// outcomes costs the database far less than many of one.
@@ -61,8 +72,20 @@ type Dispatcher struct {
 	owner  string
 	kick   chan struct{}
 
-	mu   sync.Mutex
-	held map[int64]struct{} // claimed and not yet finished or released
+	mu       sync.Mutex
+	held     map[int64]struct{} // claimed and not yet finished or released
+	lanes    map[string]*lane   // by workspace; see lanes.go
+	ring     []*lane            // the lanes with runs waiting, in turn order
+	next     int                // the ring's next turn
+	queued   int                // deliveries waiting in lanes
+	inFlight int                // runs in flight
+	stopping bool               // Run is ending: start nothing more
+
+	postCtx context.Context // the POSTs' context, cancelled Grace after Run's
+	runCtx  context.Context // Run's context: no new POST once it is done
+	results chan result     // to the finisher
+	freed   chan struct{}   // a slot became free
+	workers sync.WaitGroup
 
 	dead     chan struct{} // closed by Kill
 	killOnce sync.Once
@@ -81,8 +104,12 @@ func New(cfg Config) *Dispatcher {
 	def(&cfg.Grace, 10*time.Second)
 	def(&cfg.Gather, 5*time.Millisecond)
 	if cfg.Workers <= 0 {
-		cfg.Workers = 64
+		cfg.Workers = 256
 	}
+	if cfg.PerWorkspace <= 0 {
+		cfg.PerWorkspace = 64
+	}
+	cfg.PerWorkspace = min(cfg.PerWorkspace, cfg.Workers)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 512
 	}
@@ -100,10 +127,12 @@ func New(cfg Config) *Dispatcher {
 	_, _ = rand.Read(suffix)
 	return &Dispatcher{
 		cfg:    cfg,
-		client: newClient(cfg.Workers, cfg.AllowPrivateTargets),
+		client: newClient(cfg.PerWorkspace, cfg.AllowPrivateTargets),
 		owner:  host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
 		kick:   make(chan struct{}, 1),
 		held:   map[int64]struct{}{},
+		lanes:  map[string]*lane{},
+		freed:  make(chan struct{}, 1),
 		dead:   make(chan struct{}),
 	}
 }
@@ -154,49 +183,55 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}()
 
-	results := make(chan store.Finished, d.cfg.BatchSize)
+	d.runCtx, d.postCtx = ctx, postCtx
+	d.results = make(chan result, d.cfg.BatchSize)
 	finished := make(chan struct{})
-	go func() { d.finisher(results); close(finished) }()
+	go func() { d.finisher(d.results); close(finished) }()
 	renewDone := make(chan struct{})
 	go func() { d.renew(ctx); close(renewDone) }()
 
-	slots := make(chan struct{}, d.cfg.Workers)
-	var workers sync.WaitGroup
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for ctx.Err() == nil {
-		claimed, err := d.cfg.Store.ClaimDue(ctx, d.owner, d.cfg.Now(), d.cfg.Lease, d.cfg.BatchSize)
-		if err != nil && ctx.Err() == nil {
-			d.cfg.Logger.Error("claim deliveries", "err", err)
-		}
-		d.hold(claimed)
-		for _, run := range byChat(claimed) {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				d.release(run)
-				continue
+		// A freed slot matters only while runs wait for one; otherwise a
+		// claim waits for a kick (an outcome recorded, a message queued),
+		// as every claim is a write the store's other writers wait for.
+		var freed chan struct{}
+		if skip, ok := d.claimable(); !ok {
+			freed = d.freed
+		} else {
+			began := time.Now()
+			claimed, err := d.cfg.Store.ClaimDue(ctx, d.owner, d.cfg.Now(), d.cfg.Lease, d.cfg.BatchSize, skip...)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Error("claim deliveries", "err", err)
 			}
-			workers.Add(1)
-			go func() {
-				defer func() { <-slots; workers.Done() }()
-				d.deliverRun(ctx, postCtx, run, results)
-			}()
-		}
-		if len(claimed) == d.cfg.BatchSize {
-			continue // there may be more due right now
+			d.enqueue(claimed, began)
+			if len(claimed) == d.cfg.BatchSize {
+				continue // there may be more due right now
+			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-d.kick:
+		case <-freed:
 		case <-poll.C:
 		}
 	}
-	workers.Wait()
-	close(results)
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+	d.dispatch() // releases every run that waits
+	d.workers.Wait()
+	close(d.results)
 	<-finished
 	<-renewDone
 	return nil
+}
+
+// result is an attempt's outcome on its way to the finisher.
+type result struct {
+	store.Finished
+	ws string
 }
 
 // byChat splits claimed deliveries (in id order) into one run per chat,
@@ -216,24 +251,38 @@ func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
 	return runs
 }
 
-// deliverRun POSTs one chat's deliveries in order. After a failure, or
-// once ctx is done, the rest of the run is released untried.
-func (d *Dispatcher) deliverRun(ctx, postCtx context.Context, run []chathook.Delivery, results chan<- store.Finished) {
-	for i, del := range run {
-		if ctx.Err() != nil {
-			d.release(run[i:])
+// deliverRun POSTs one chat's deliveries in order, in a slot of its
+// workspace. After a failure, once Run is stopping, or when the webhook
+// turns out disabled, the rest of the run is released untried; while a
+// failure of the workspace waits to be recorded, the rest waits in the
+// lane.
+func (d *Dispatcher) deliverRun(r run) {
+	defer d.done(r.ws)
+	if !d.fresh(r) {
+		d.release(r.dels)
+		return
+	}
+	for i, del := range r.dels {
+		if d.runCtx.Err() != nil {
+			d.release(r.dels[i:])
 			return
 		}
-		out := d.attempt(postCtx, del)
+		if i > 0 && !d.may(r.ws) {
+			// Gated or disabled: dispatch decides, after the record.
+			d.requeue(run{ws: r.ws, dels: r.dels[i:], claimed: r.claimed})
+			return
+		}
+		out := d.attempt(d.postCtx, del)
 		f := store.Finished{Outcome: out}
 		if !out.OK() {
 			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
 			d.cfg.Logger.Info("delivery failed", "delivery", del.ID, "chat", del.Chat.ID,
 				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
+			d.failed(r.ws)
 		}
-		results <- f
+		d.results <- result{Finished: f, ws: r.ws}
 		if !out.OK() {
-			d.release(run[i+1:])
+			d.release(r.dels[i+1:])
 			return
 		}
 	}
@@ -253,10 +302,11 @@ func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathoo
 
 // post sends body to the webhook's URL, signed with its secret, with the
 // headers every chathook POST carries (SPEC 4), and describes the outcome.
-func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) chathook.Outcome {
+func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) (out chathook.Outcome) {
 	start := d.cfg.Now()
-	out := chathook.Outcome{URL: wh.URL, At: start}
+	out = chathook.Outcome{URL: wh.URL, At: start}
 	began := time.Now() // the duration is real time, whatever the clock says
+	// out is the named result, so the duration set here is what returns.
 	defer func() { out.Duration = time.Since(began) }()
 
 	key, err := payload.ParseSecret(wh.Secret)
@@ -310,20 +360,31 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 
 // finisher records outcomes in batches: one transaction for everything
 // that arrives within Gather of a batch's first outcome, up to BatchSize.
-func (d *Dispatcher) finisher(results <-chan store.Finished) {
+// Then it reads back the webhooks of the failures, which opens their
+// workspaces' gates, or stops them if one was disabled (see lanes.go).
+func (d *Dispatcher) finisher(results <-chan result) {
 	batch := make([]store.Finished, 0, cap(results))
+	failures := map[string]int{}
+	add := func(r result) {
+		batch = append(batch, r.Finished)
+		if !r.OK() {
+			failures[r.ws]++
+		}
+	}
 	gather := time.NewTimer(d.cfg.Gather)
-	for f := range results {
-		batch = append(batch[:0], f)
+	for r := range results {
+		batch = batch[:0]
+		clear(failures)
+		add(r)
 		gather.Reset(d.cfg.Gather)
 	collect:
 		for len(batch) < cap(batch) {
 			select {
-			case f, ok := <-results:
+			case r, ok := <-results:
 				if !ok {
 					break collect
 				}
-				batch = append(batch, f)
+				add(r)
 			case <-gather.C:
 				break collect
 			}
@@ -341,6 +402,7 @@ func (d *Dispatcher) finisher(results <-chan store.Finished) {
 			// The leases stay; the deliveries go out again when they expire.
 			d.cfg.Logger.Error("record delivery outcomes", "deliveries", len(batch), "err", err)
 		}
+		d.recorded(failures, time.Now())
 		d.unhold(batch)
 		d.Kick() // the next deliveries of these chats may be claimable now
 		for _, f := range batch {

@@ -71,8 +71,11 @@ type Store interface {
 	BundleMessages(ctx context.Context, deliveryID int64) ([]chathook.Message, error)
 
 	// ClaimDue leases up to limit deliveries that are due, of enabled
-	// webhooks with a URL, in ingest order, until now+lease.
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error)
+	// webhooks with a URL, in ingest order, until now+lease. The
+	// workspaces in skip are passed over: the dispatcher names those it
+	// holds enough of already, so a claim is not filled with a slow
+	// workspace's deliveries while another's wait.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]chathook.Delivery, error)
 	// ExtendLeases pushes the lease of the given claimed deliveries to until.
 	ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) error
 	// Finish records the outcome of attempts: a success marks the delivery

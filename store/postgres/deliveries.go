@@ -52,7 +52,8 @@ import (
 // waiting behind them, and the same plan whatever the planner's
 // statistics say), and locks up to $4 chats that may send now ($3):
 // their oldest pending delivery is due and not leased, nothing of theirs
-// is in flight, and their webhook is enabled with a URL.
+// is in flight, and their webhook is enabled with a URL and not of the
+// workspaces in $5.
 //
 // The checks and the lock are in a LATERAL subquery with a locking
 // clause, which PostgreSQL never flattens into a join: each chat is
@@ -73,6 +74,7 @@ SELECT c.id FROM heads h CROSS JOIN LATERAL (
   JOIN deliveries d ON d.id = h.id
   JOIN webhooks w ON w.workspace_id = d.workspace_id
   WHERE c.id = h.chat_id AND d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
+    AND d.workspace_id <> ALL($5::text[])
     AND NOT EXISTS (SELECT 1 FROM deliveries e
       WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)
   FOR NO KEY UPDATE OF c SKIP LOCKED
@@ -133,7 +135,8 @@ func relax(ctx context.Context, tx pgx.Tx) error {
 // chat with a deep backlog cannot starve the others. A claimed chat gives
 // a run of its oldest deliveries, as many as are due, up to
 // store.RunShare.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Delivery, error) {
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
+	skip = append([]string{}, skip...) // never NULL
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
@@ -144,10 +147,10 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if err := relax(ctx, tx); err != nil {
 			return err
 		}
-		chats, err := lockChats(ctx, tx, cursor, math.MaxInt64, ms(now), limit)
+		chats, err := lockChats(ctx, tx, cursor, math.MaxInt64, ms(now), limit, skip)
 		if err == nil && len(chats) < limit && cursor > 0 {
 			var more []int64 // round again from the first chat
-			more, err = lockChats(ctx, tx, 0, cursor, ms(now), limit-len(chats))
+			more, err = lockChats(ctx, tx, 0, cursor, ms(now), limit-len(chats), skip)
 			chats = append(chats, more...)
 		}
 		if err != nil {
@@ -214,9 +217,10 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 }
 
 // lockChats runs claimChats: the chats after after, up to upTo, that may
-// send at now, locked, in turn order.
-func lockChats(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int) ([]int64, error) {
-	rows, err := tx.Query(ctx, claimChats, after, upTo, now, limit)
+// send at now and are not of the workspaces in skip, locked, in turn
+// order.
+func lockChats(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int, skip []string) ([]int64, error) {
+	rows, err := tx.Query(ctx, claimChats, after, upTo, now, limit, skip)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -17,7 +18,8 @@ import (
 // from after ?1 up to ?2, one index seek per chat (a loose index scan: the
 // cost is the chats looked at, not the deliveries waiting behind them), and
 // returns those whose oldest pending delivery is due at ?3 and not leased,
-// of enabled webhooks with a URL: the chats that may send now. An earlier
+// of enabled webhooks with a URL and not of the workspaces in the JSON
+// array ?5: the chats that may send now. An earlier
 // delivery holds back the rest of its chat while it is leased or waits for
 // a retry, so only a chat's head decides.
 const sqlHeads = `WITH RECURSIVE walk(c) AS (
@@ -30,6 +32,7 @@ SELECT h.chat_id, h.id FROM walk
 JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = walk.c AND state = 'pending')
 JOIN webhooks w ON w.workspace_id = h.workspace_id
 WHERE walk.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
+  AND h.workspace_id NOT IN (SELECT value FROM json_each(?5))
 LIMIT ?4`
 
 // sqlRun reads the oldest pending deliveries of a chat.
@@ -57,7 +60,7 @@ const (
 // round the chats in id order, so a chat with a deep backlog cannot starve
 // the others. A claimed chat gives a run of its oldest deliveries, as many
 // as are due, up to store.RunShare.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]chathook.Delivery, error) {
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
 	tx, end, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return nil, err
@@ -66,11 +69,15 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
+	skipped, err := json.Marshal(append([]string{}, skip...))
+	if err != nil {
+		return nil, err
+	}
 	heads := s.prep(ctx, tx, sqlHeads)
-	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit))
+	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit, string(skipped)))
 	if err == nil && len(chats) < limit && cursor > 0 {
 		var more []head // round again from the first chat
-		more, err = readHeads(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats)))
+		more, err = readHeads(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats), string(skipped)))
 		chats = append(chats, more...)
 	}
 	if err != nil {

@@ -1,0 +1,289 @@
+package deliver
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// Fair shares
+//
+// Claimed runs wait in a lane per workspace. The dispatcher starts them
+// round-robin across the lanes, one run per lane per turn, with at most
+// Config.Workers runs in flight in all and Config.PerWorkspace of any one
+// workspace. A workspace whose receiver is slow or never answers thus
+// holds at most its own PerWorkspace slots; the other slots stay free for
+// the other workspaces. The claim skips the workspaces whose lanes are
+// full (see Dispatcher.claimable), so the store hands out the others'
+// deliveries while a slow workspace's wait in the database.
+//
+// A lane also stops at once for its webhook's disable: after a failed
+// attempt it starts nothing until that outcome is recorded and the
+// webhook's state read back (the gate), and a webhook found disabled has
+// its waiting runs released untried. Only the POSTs already on the wire,
+// at most PerWorkspace, may still fail after the disable.
+
+// staleAfter is how old a claim may be before its run starts without
+// reading the webhook's state again: another instance may have disabled
+// it meanwhile. At most one read per workspace per staleAfter.
+const staleAfter = time.Second
+
+// maxQueuedRuns bounds, in units of BatchSize, the claimed deliveries
+// that wait for a slot, whatever the number of slow workspaces.
+const maxQueuedRuns = 4
+
+// run is one chat's claimed deliveries, in order, and when they were
+// claimed (real time).
+type run struct {
+	ws      string
+	dels    []chathook.Delivery
+	claimed time.Time
+}
+
+// lane is one workspace's share of the dispatcher; d.mu guards it.
+type lane struct {
+	ws         string
+	runs       []run // waiting for a slot, oldest first
+	queued     int   // deliveries in runs
+	busy       int   // runs in flight
+	unrecorded int   // failed attempts not yet recorded and read back: the gate
+	disabled   bool
+	seen       time.Time // when the disable was learned (real time)
+	checked    time.Time // when the webhook's state was last read (real time)
+}
+
+// idle reports whether the lane holds nothing worth keeping. A disabled
+// lane is kept a while: a claim that began before the disable was
+// learned may still bring its runs, which must not go out.
+func (l *lane) idle(now time.Time) bool {
+	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
+}
+
+// laneLocked returns the lane of ws, creating it; d.mu is held.
+func (d *Dispatcher) laneLocked(ws string) *lane {
+	l := d.lanes[ws]
+	if l == nil {
+		l = &lane{ws: ws}
+		d.lanes[ws] = l
+	}
+	return l
+}
+
+// enqueue holds claimed deliveries and puts them, one run per chat, in
+// their workspaces' lanes, then starts what may start. A claim that
+// began (at began) after a disable was learned saw the webhook enabled
+// again; one that began before may predate the disable, and its runs of
+// that workspace are released untried.
+func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
+	if len(claimed) == 0 {
+		return
+	}
+	d.hold(claimed)
+	now := time.Now()
+	var drop []chathook.Delivery
+	d.mu.Lock()
+	for _, dels := range byChat(claimed) {
+		l := d.laneLocked(dels[0].Webhook.WorkspaceID)
+		if l.disabled {
+			if l.seen.After(began) {
+				drop = append(drop, dels...)
+				continue
+			}
+			l.disabled = false
+		}
+		l.checked = later(l.checked, began) // the claim read the webhook enabled
+		if len(l.runs) == 0 {
+			d.ring = append(d.ring, l)
+		}
+		l.runs = append(l.runs, run{ws: l.ws, dels: dels, claimed: now})
+		l.queued += len(dels)
+		d.queued += len(dels)
+	}
+	d.mu.Unlock()
+	d.release(drop)
+	d.dispatch()
+}
+
+// requeue puts the untried rest of a run back at the head of its lane,
+// where the chat's order is kept: the chat has nothing else in flight or
+// waiting, since its rest is still leased to this dispatcher.
+func (d *Dispatcher) requeue(r run) {
+	d.mu.Lock()
+	l := d.laneLocked(r.ws)
+	if len(l.runs) == 0 {
+		d.ring = append(d.ring, l)
+	}
+	l.runs = slices.Insert(l.runs, 0, r)
+	l.queued += len(r.dels)
+	d.queued += len(r.dels)
+	d.mu.Unlock()
+}
+
+// dispatch starts waiting runs while there are free slots: round-robin
+// over the lanes, one run per lane per turn, never beyond a lane's
+// PerWorkspace, never from a gated lane. A disabled lane's runs are
+// released, as is everything once Run is stopping.
+func (d *Dispatcher) dispatch() {
+	var drop []chathook.Delivery
+	var start []run
+	d.mu.Lock()
+	for progress := true; progress && len(d.ring) > 0; {
+		progress = false
+		pos := d.next
+		for n := len(d.ring); n > 0 && len(d.ring) > 0; n-- {
+			if d.inFlight >= d.cfg.Workers && !d.stopping {
+				break
+			}
+			pos %= len(d.ring)
+			l := d.ring[pos]
+			if !d.stopping && !l.disabled && (l.busy >= d.cfg.PerWorkspace || l.unrecorded > 0) {
+				pos++
+				continue
+			}
+			r := l.runs[0]
+			l.runs[0] = run{}
+			l.runs = l.runs[1:]
+			l.queued -= len(r.dels)
+			d.queued -= len(r.dels)
+			if d.stopping || l.disabled {
+				drop = append(drop, r.dels...)
+			} else {
+				l.busy++
+				d.inFlight++
+				start = append(start, r)
+			}
+			progress = true
+			if len(l.runs) == 0 {
+				d.ring = slices.Delete(d.ring, pos, pos+1) // pos is now the next lane
+			} else {
+				pos++
+			}
+			d.next = pos // the next turn is the next lane's
+		}
+	}
+	d.mu.Unlock()
+	d.release(drop)
+	for _, r := range start {
+		d.workers.Go(func() { d.deliverRun(r) })
+	}
+}
+
+// done ends a run in flight: its slot is free for the next.
+func (d *Dispatcher) done(ws string) {
+	d.mu.Lock()
+	l := d.lanes[ws]
+	l.busy--
+	d.inFlight--
+	if l.idle(time.Now()) {
+		delete(d.lanes, ws)
+	}
+	d.mu.Unlock()
+	d.dispatch()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// claimable reports whether the Run loop should claim now, and which
+// workspaces to skip: those with runs waiting that their own cap or gate
+// holds back. It should not while a waiting run could start once a slot
+// frees (as before fair shares, a claim is made when the last one's runs
+// have all started), nor while maxQueuedRuns claims' worth waits.
+func (d *Dispatcher) claimable() (skip []string, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.queued >= maxQueuedRuns*d.cfg.BatchSize {
+		return nil, false
+	}
+	for _, l := range d.ring {
+		if l.busy < d.cfg.PerWorkspace && l.unrecorded == 0 && !l.disabled {
+			return nil, false
+		}
+		skip = append(skip, l.ws)
+	}
+	return skip, true
+}
+
+// may reports whether a run of ws may make its next POST: no failure of
+// the workspace waits to be recorded, and its webhook is not known to be
+// disabled.
+func (d *Dispatcher) may(ws string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.lanes[ws]
+	return !l.disabled && l.unrecorded == 0
+}
+
+// failed closes a workspace's gate until the failure is recorded.
+func (d *Dispatcher) failed(ws string) {
+	d.mu.Lock()
+	d.lanes[ws].unrecorded++
+	d.mu.Unlock()
+}
+
+// fresh makes sure the webhook of a run claimed more than staleAfter ago
+// is still enabled (another instance may have disabled it), reading it
+// at most once per staleAfter per workspace. It reports whether the run
+// may go.
+func (d *Dispatcher) fresh(r run) bool {
+	now := time.Now()
+	d.mu.Lock()
+	l := d.lanes[r.ws]
+	stale := now.Sub(r.claimed) > staleAfter && now.Sub(l.checked) > staleAfter
+	if stale {
+		l.checked = now // one reader at a time is enough
+	}
+	d.mu.Unlock()
+	if stale {
+		d.check(r.ws, now)
+	}
+	return d.may(r.ws)
+}
+
+// check reads a webhook's state, read at or after at, into its lane.
+func (d *Dispatcher) check(ws string, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	wh, err := d.cfg.Store.Webhook(ctx, ws)
+	cancel()
+	if err != nil {
+		d.cfg.Logger.Error("read webhook state", "workspace", ws, "err", err)
+		return
+	}
+	d.mu.Lock()
+	if l := d.lanes[ws]; l != nil {
+		l.checked = later(l.checked, at)
+		if !wh.Enabled && !l.disabled {
+			l.disabled, l.seen = true, at
+		}
+	}
+	d.mu.Unlock()
+}
+
+// recorded opens the gates that failures recorded at or after at closed,
+// after reading their webhooks' states: a webhook found disabled has its
+// waiting runs released.
+func (d *Dispatcher) recorded(failures map[string]int, at time.Time) {
+	for ws, n := range failures {
+		d.check(ws, at)
+		d.mu.Lock()
+		l := d.lanes[ws]
+		l.unrecorded -= n
+		if l.idle(time.Now()) {
+			delete(d.lanes, ws)
+		}
+		d.mu.Unlock()
+	}
+	if len(failures) > 0 {
+		d.dispatch()
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
