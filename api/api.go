@@ -43,6 +43,9 @@ type Config struct {
 	Bundles Bundler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StreamWriteTimeout bounds each write of a log download (see
+	// StreamLog); zero means DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
 }
 
 // Bundler is what the API needs of the bundle flusher.
