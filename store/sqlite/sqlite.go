@@ -35,8 +35,8 @@ type Store struct {
 	w    *sql.DB // the one writer connection
 	r    *sql.DB // readers
 	logs *sql.DB // the detailed log's readers, apart from r: see Attempts
-	ws *stmts  // statements prepared on w
-	rs *stmts  // statements prepared on r
+	ws   *stmts  // statements prepared on w
+	rs   *stmts  // statements prepared on r
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim ended with
