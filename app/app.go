@@ -63,6 +63,9 @@ type Config struct {
 	// wait for its client to take each row (zero: api's default).
 	ReadTimeout        time.Duration
 	StreamWriteTimeout time.Duration
+	// BodyBudget is the memory, in bytes, that request bodies may take at
+	// once (zero: api.DefaultBodyBudget); past it, 503 with Retry-After.
+	BodyBudget int64
 
 	Logger *slog.Logger
 	// Now is the clock of everything that keeps time (received_at, windows,
@@ -179,7 +182,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
 	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
-		StreamWriteTimeout: cfg.StreamWriteTimeout,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
 	})
 	webHandler, err := web.New(web.Config{
 		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/store"
 )
@@ -169,9 +170,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		"allow webhook URLs that resolve to loopback, private, link-local or metadata addresses")
 	s.duration(&cfg.LogRetention, "log-retention", "CHATHOOK_LOG_RETENTION", app.DefaultLogRetention,
 		"how long the detailed log keeps each delivery attempt")
+	var bodyMiB int
+	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
+		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
 	if err := s.parse(args); err != nil {
 		return cfg, err
 	}
+	if least := api.MinBodyBudget >> 20; bodyMiB < least {
+		return cfg, fmt.Errorf("--body-memory: at least %d (MiB), what one batch of the largest size takes", least)
+	}
+	cfg.BodyBudget = int64(bodyMiB) << 20
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
 	}
