@@ -118,6 +118,9 @@ func fitShare(r *http.Request, n int64) {
 // for this body now.
 func writeBusy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", strconv.Itoa(BusyRetryAfter))
+	// The body is left unread: closing spares net/http reading up to 256
+	// KB of it before it answers, to keep the connection.
+	w.Header().Set("Connection", "close")
 	writeFieldError(w, http.StatusServiceUnavailable, "body",
 		"too many large requests at once: retry after "+strconv.Itoa(BusyRetryAfter)+" seconds")
 }
