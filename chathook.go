@@ -323,6 +323,7 @@ type Activity struct {
 
 // Attempt is one row of the detailed log: an attempt, or a discard.
 type Attempt struct {
+	ID         int64 // the row's; with At, its place in the log, which is ordered by (At, ID)
 	At         time.Time
 	EventID    string
 	DeliveryID int64

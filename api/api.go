@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,6 +44,12 @@ type Config struct {
 	Bundles Bundler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StreamWriteTimeout bounds each write of a log download (see
+	// StreamLog); zero means DefaultStreamWriteTimeout.
+	StreamWriteTimeout time.Duration
+	// BodyBudget is the memory, in bytes, that request bodies may take at
+	// once (see budget); zero means DefaultBodyBudget.
+	BodyBudget int64
 }
 
 // Bundler is what the API needs of the bundle flusher.
@@ -53,8 +60,9 @@ type Bundler interface {
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg    Config
+	mux    *http.ServeMux
+	budget *budget
 }
 
 // New returns the API handler.
@@ -68,15 +76,16 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), budget: newBudget(cfg.BodyBudget)}
 	s.mux.HandleFunc("/healthz", s.healthz)
-	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.postMessage}))
-	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.postBatch}))
-	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook, http.MethodPut: s.putWebhook}))
+	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.bodies(MaxMessageBody, s.postMessage)}))
+	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.bodies(MaxBatchBody, s.postBatch)}))
+	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook,
+		http.MethodPut: s.bodies(maxSettingBody, s.putWebhook)}))
 	s.mux.Handle("/api/v1/webhooks/outbound/activity", s.auth(methods{http.MethodGet: s.getActivity}))
 	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
 	s.mux.Handle("/api/v1/webhooks/outbound/flush", s.auth(methods{http.MethodPost: s.postFlush}))
-	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.putChat}))
+	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.bodies(maxSettingBody, s.putChat)}))
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})))
@@ -155,19 +164,42 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readBody reads at most limit bytes, answering 413 when there are more.
+// readBody reads at most limit bytes, answering 413 when there are more,
+// 408 when the body did not arrive within the server's read timeout and
+// 503 when the memory budget for bodies is spent (see budget). A read
+// error's text is never echoed: it names the server's and the client's
+// socket addresses.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
+	if r.ContentLength > limit {
 		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
 		return nil, false
-	case err != nil:
-		writeFieldError(w, http.StatusBadRequest, "body", "could not be read: "+err.Error())
-		return nil, false
 	}
-	return body, true
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// The exact size: io.ReadAll would grow a buffer of up to twice it.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		fitShare(r, int64(len(body)))
+		return body, true
+	case errors.As(err, &tooBig):
+		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
+	case errors.As(err, &netErr) && netErr.Timeout():
+		w.Header().Set("Connection", "close")
+		writeFieldError(w, http.StatusRequestTimeout, "body", "did not arrive in time: send it faster, or in smaller batches")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		writeFieldError(w, http.StatusBadRequest, "body", "ended before all of it arrived")
+	default:
+		writeFieldError(w, http.StatusBadRequest, "body", "could not be read")
+	}
+	return nil, false
 }
 
 func sizeText(n int64) string {

@@ -69,15 +69,25 @@ type logJSON struct {
 }
 
 func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
-	StreamLog(w, r, s.cfg.Store, workspace(r).ID, s.cfg.Now(), s.cfg.Logger)
+	StreamLog(w, r, s.cfg.Store, workspace(r).ID, s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
 }
+
+// DefaultStreamWriteTimeout is how long a download may wait for its
+// client to take one row: far longer than any client that is reading
+// needs, short enough that one that stopped is soon cut off.
+const DefaultStreamWriteTimeout = 30 * time.Second
 
 // StreamLog answers a download of a workspace's detailed log: every
 // attempt (and discard) as CSV, or JSON lines with ?format=jsonl, from
-// ?since= on, row by row from the database, so a log of millions of rows
-// is never in memory. The API (bearer token) and the web UI (session)
-// both serve it, so the two downloads are always the same format.
-func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID string, now time.Time, logger *slog.Logger) {
+// ?since= on, a page at a time from the database (store.EachAttempt), so
+// a log of millions of rows is never in memory and no connection is held
+// while the client is written to. Each write has writeTimeout (zero:
+// DefaultStreamWriteTimeout) to reach the client's socket: a client that
+// stops reading is cut off then, and never holds the database. The API
+// (bearer token) and the web UI (session) both serve it, so the two
+// downloads are always the same format.
+func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID string, now time.Time, logger *slog.Logger,
+	writeTimeout time.Duration) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "csv"
@@ -103,7 +113,17 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 
-	flusher := http.NewResponseController(w)
+	if writeTimeout <= 0 {
+		writeTimeout = DefaultStreamWriteTimeout
+	}
+	rc := http.NewResponseController(w)
+	// Every write below is given its own deadline: a write that cannot
+	// reach the socket in time fails, and so does every one after it.
+	// The last one also bounds net/http's own flush of the response's
+	// end; the server clears it before the connection's next request.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) }
+	defer deadline() // runs after the deferred flush: for net/http's
+	deadline()
 	rows := 0
 	var write func(chathook.Attempt) error
 	if format == "csv" {
@@ -117,17 +137,20 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 				strconv.Itoa(a.Status), strconv.FormatInt(a.Duration.Milliseconds(), 10), a.Err})
 			if rows++; rows%1000 == 0 {
 				cw.Flush()
-				_ = flusher.Flush()
+				_ = rc.Flush()
+			}
+			if err == nil {
+				err = cw.Error() // csv.Writer keeps a failed write's error here
 			}
 			return err
 		}
-		defer cw.Flush()
+		defer func() { deadline(); cw.Flush() }()
 	} else {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		write = func(a chathook.Attempt) error {
 			if rows++; rows%1000 == 0 {
-				_ = flusher.Flush()
+				_ = rc.Flush()
 			}
 			return enc.Encode(logJSON{
 				Time: payload.Time(a.At), WebhookID: a.EventID, DeliveryID: a.DeliveryID, Kind: a.Kind,
@@ -136,7 +159,20 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 			})
 		}
 	}
-	if err := st.Attempts(r.Context(), workspaceID, since, write); err != nil && r.Context().Err() == nil {
+	var writeErr error
+	err := store.EachAttempt(r.Context(), st, workspaceID, since, func(a chathook.Attempt) error {
+		deadline()
+		if writeErr = write(a); writeErr != nil {
+			return writeErr
+		}
+		return nil
+	})
+	switch {
+	case writeErr != nil:
+		// The client went away or stopped reading: nothing to answer.
+		logger.Info("log download cut short: the client did not take it", "workspace", workspaceID, "rows", rows, "err", writeErr)
+		panic(http.ErrAbortHandler)
+	case err != nil && r.Context().Err() == nil:
 		// The status line is sent; all that can be done is to cut the
 		// download short, which the client sees as an error.
 		logger.Error("log download", "workspace", workspaceID, "rows", rows, "err", err)

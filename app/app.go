@@ -61,6 +61,16 @@ type Config struct {
 	// log; zero takes web's default.
 	ActivityRefresh time.Duration
 
+	// ReadTimeout is how long a request, body included, may take to
+	// arrive (zero: DefaultReadTimeout); a body still arriving then is
+	// answered 408. StreamWriteTimeout is how long a log download may
+	// wait for its client to take each row (zero: api's default).
+	ReadTimeout        time.Duration
+	StreamWriteTimeout time.Duration
+	// BodyBudget is the memory, in bytes, that request bodies may take at
+	// once (zero: api.DefaultBodyBudget); past it, 503 with Retry-After.
+	BodyBudget int64
+
 	Logger *slog.Logger
 	// Now is the clock of everything that keeps time (received_at, windows,
 	// retries); nil means time.Now. Tests move it to cross windows.
@@ -137,6 +147,10 @@ type Service struct {
 // last month's invoice run, small enough not to grow without end.
 const DefaultLogRetention = 30 * 24 * time.Hour
 
+// DefaultReadTimeout is how long a request may take to arrive: a 32 MiB
+// batch needs 60 s only on a link slower than 4.5 Mbit/s.
+const DefaultReadTimeout = 60 * time.Second
+
 // DefaultMailFrom is the sender of owner emails when --mail-from is not set.
 const DefaultMailFrom = "chathook@localhost"
 
@@ -150,6 +164,9 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = DefaultMailFrom
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -169,9 +186,11 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
 	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
 	})
 	webHandler, err := web.New(web.Config{
 		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,
+		StreamWriteTimeout: cfg.StreamWriteTimeout,
 		// Saved settings may make deliveries due, or end a window early.
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
@@ -223,7 +242,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -387,7 +388,7 @@ func TestTwoInstancesDisableOnceAndMailOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	attempts := 0
-	if err := st.Attempts(context.Background(), wsA.WorkspaceID, time.Time{}, func(chathook.Attempt) error {
+	if err := store.EachAttempt(context.Background(), st, wsA.WorkspaceID, time.Time{}, func(chathook.Attempt) error {
 		attempts++
 		return nil
 	}); err != nil {

@@ -92,9 +92,15 @@ type Store interface {
 	// Activity returns a workspace's latest deliveries that were attempted
 	// or discarded, newest first.
 	Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error)
-	// Attempts calls fn for each log row of a workspace at or after since,
-	// oldest first, reading as it goes: the log is never held in memory.
-	Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error
+	// Attempts returns up to limit log rows of a workspace, oldest first
+	// (by At, then ID): those at or after since and, when after is set,
+	// after that position. Each call is one short read that holds no
+	// connection (nor, on SQLite, a snapshot) once it returns, so a
+	// download of a long log pages through it (see EachAttempt) and a
+	// client that stops reading never holds the database. Log reads use
+	// few connections of their own, so they never make the reads that
+	// authenticate requests wait.
+	Attempts(ctx context.Context, workspaceID string, since time.Time, after Position, limit int) ([]chathook.Attempt, error)
 	// PruneAttempts deletes log rows older than before.
 	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
 
@@ -228,9 +234,11 @@ type Pages interface {
 	MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error)
 }
 
-// Position is a message's place in its chat's timeline.
+// Position is a row's place in an order by time, then id: a message's in
+// its chat's timeline (At is its Timestamp), an attempt's in the detailed
+// log (At is when it was made).
 type Position struct {
-	At time.Time // the message's Timestamp
+	At time.Time
 	ID int64
 }
 
@@ -257,4 +265,32 @@ const EmailLease = 10 * time.Minute
 type Finished struct {
 	chathook.Outcome
 	RetryAt time.Time
+}
+
+// LogPage is how many log rows EachAttempt reads at a time: big enough
+// that paging costs little, small enough (about 100 KB) that a page is
+// soon read and soon written.
+const LogPage = 500
+
+// EachAttempt calls fn for each log row of a workspace at or after since,
+// oldest first, a page of LogPage rows at a time: fn runs between reads,
+// never while a connection is held, and the log is never in memory whole.
+func EachAttempt(ctx context.Context, st Store, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
+	var after Position
+	for {
+		page, err := st.Attempts(ctx, workspaceID, since, after, LogPage)
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if len(page) < LogPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = Position{At: last.At, ID: last.ID}
+	}
 }

@@ -102,7 +102,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, visit)) htt
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil {
-				s.errorPage(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
+				s.formError(w, r, err)
 				return
 			}
 			if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfToken(token))) {
@@ -179,7 +179,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
+		s.formError(w, r, err)
 		return
 	}
 	v := signInView{Email: strings.TrimSpace(r.PostFormValue("email")), Next: r.PostFormValue("next")}

@@ -172,5 +172,5 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, v visit) {
 // downloadLog is the detailed log for a signed-in user: the same stream
 // as GET /api/v1/webhooks/outbound/log.
 func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request, v visit) {
-	api.StreamLog(w, r, s.cfg.Store, v.workspaceID(), s.cfg.Now(), s.cfg.Logger)
+	api.StreamLog(w, r, s.cfg.Store, v.workspaceID(), s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
 }

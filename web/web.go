@@ -53,6 +53,9 @@ type Config struct {
 	BaseURL             string // https:// makes the cookies Secure
 	AllowPrivateTargets bool
 	Tester              Tester
+	// StreamWriteTimeout bounds each write of the log download (see
+	// api.StreamLog); zero takes api's default.
+	StreamWriteTimeout time.Duration
 	// Queued is called when saving settings may have made deliveries due.
 	Queued func()
 	Logger *slog.Logger

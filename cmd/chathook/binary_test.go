@@ -18,7 +18,7 @@ var built struct {
 
 // chathookBinary builds the real binary once for the package's tests: the
 // ones that run it as users do, as separate processes.
-func chathookBinary(t *testing.T) string {
+func chathookBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")

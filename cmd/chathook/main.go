@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/store"
 )
@@ -174,6 +175,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	var proxies string
 	s.string(&proxies, "trusted-proxies", "CHATHOOK_TRUSTED_PROXIES", "",
 		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client, for sign-in limits (default: none, the peer is the client)")
+	var bodyMiB int
+	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
+		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
 	if err := s.parse(args); err != nil {
 		return cfg, err
 	}
@@ -181,6 +185,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	if cfg.TrustedProxies, err = parseProxies(proxies); err != nil {
 		return cfg, err
 	}
+	if least := api.MinBodyBudget >> 20; bodyMiB < least {
+		return cfg, fmt.Errorf("--body-memory: at least %d (MiB), what one batch of the largest size takes", least)
+	}
+	cfg.BodyBudget = int64(bodyMiB) << 20
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 )
 
@@ -36,17 +37,30 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 	return out, rows.Err()
 }
 
-// Attempts streams a workspace's log rows, oldest first: pgx reads rows
-// off the connection as fn consumes them, so the log is never held in
-// memory.
-func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
+// Attempts returns a page of a workspace's log rows, oldest first, read
+// along attempts_keyset (migration 0007). It reads the whole page before
+// it returns, so the connection goes back to the pool before the caller
+// writes to a client, and it holds one of at most cap(s.logReads)
+// connections: downloads never take the whole pool from token checks,
+// /healthz and ingest.
+func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
+	at, id := ms(since), int64(0) // ids start at 1: (at, 0) is just before since's first row
+	if !after.IsZero() && ms(after.At) >= at {
+		at, id = ms(after.At), after.ID
+	}
+	select {
+	case s.logReads <- struct{}{}:
+		defer func() { <-s.logReads }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+tables.AttemptColumns+`
-		FROM attempts WHERE workspace_id = $1 AND at >= $2 ORDER BY at, id`, workspaceID, ms(since))
+		FROM attempts WHERE workspace_id = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4`, workspaceID, at, id, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
-	return tables.EachAttempt(rows, fn)
+	return tables.Attempts(rows)
 }
 
 // PruneAttempts deletes log rows older than before, 5000 at a time so no

@@ -58,6 +58,12 @@ var migrations embed.FS
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+	// logReads holds a token for each log page being read: a quarter of
+	// the pool at most, so log downloads leave the rest to everyone else.
+	// A semaphore rather than a pool of their own: PostgreSQL connections
+	// are server processes, counted against max_connections across
+	// every instance.
+	logReads chan struct{}
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim of this Store ended with
@@ -81,7 +87,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--db: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, logReads: make(chan struct{}, max(1, cfg.MaxConns/4))}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 )
 
@@ -44,15 +45,27 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 	return out, rows.Err()
 }
 
-// Attempts streams a workspace's log rows, oldest first.
-func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tables.AttemptColumns+`
-		FROM attempts WHERE workspace_id = ? AND at >= ? ORDER BY at, id`, workspaceID, ms(since))
+// sqlAttempts reads a page of the log along attempts_log, whose entries
+// end in the rowid (id): a seek to (workspace_id, at, id), then limit
+// rows in order, whatever the number of rows with equal at.
+const sqlAttempts = `SELECT ` + tables.AttemptColumns + `
+	FROM attempts WHERE workspace_id = ? AND (at, id) > (?, ?) ORDER BY at, id LIMIT ?`
+
+// Attempts returns a page of a workspace's log rows, oldest first. It
+// reads on the log's own connections (s.logs), so downloads never take
+// the readers that authenticate requests, and it reads the whole page
+// before it returns: no snapshot is held while the caller writes.
+func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
+	at, id := ms(since), int64(0) // ids start at 1: (at, 0) is just before since's first row
+	if !after.IsZero() && ms(after.At) >= at {
+		at, id = ms(after.At), after.ID
+	}
+	rows, err := s.logs.QueryContext(ctx, sqlAttempts, workspaceID, at, id, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
-	return tables.EachAttempt(rows, fn)
+	return tables.Attempts(rows)
 }
 
 // PruneAttempts deletes log rows older than before, workspace by

@@ -34,10 +34,11 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	w  *sql.DB // the one writer connection
-	r  *sql.DB // readers
-	ws *stmts  // statements prepared on w
-	rs *stmts  // statements prepared on r
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // readers
+	logs *sql.DB // the detailed log's readers, apart from r: see Attempts
+	ws   *stmts  // statements prepared on w
+	rs   *stmts  // statements prepared on r
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim ended with
@@ -178,7 +179,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s := &Store{w: w, r: r}
+	// Log downloads page through a log that may hold millions of rows:
+	// on a pool of their own, any number of them at once never makes a
+	// token check or /healthz wait for a reader.
+	logs, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	logs.SetMaxOpenConns(logReaders)
+	s := &Store{w: w, r: r, logs: logs}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -264,6 +275,10 @@ func (s *Store) apply(ctx context.Context, version, name string) error {
 	return tx.Commit()
 }
 
+// logReaders is how many connections log downloads share: two keep one
+// download from waiting behind another's page.
+const logReaders = 2
+
 // Ping checks that both pools reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
@@ -277,6 +292,9 @@ func (s *Store) Close() error {
 	s.ws.close()
 	s.rs.close()
 	err := s.r.Close()
+	if lerr := s.logs.Close(); err == nil {
+		err = lerr
+	}
 	if werr := s.w.Close(); err == nil {
 		err = werr
 	}

@@ -19,6 +19,7 @@ var failures = map[string]func(*testing.T, store.Store){
 	"DiscardTakesWhatIsInFlight":         testDiscardTakesWhatIsInFlight,
 	"ActivityIsNewestFirst":              testActivityIsNewestFirst,
 	"AttemptsStreamAndPrune":             testAttemptsStreamAndPrune,
+	"AttemptsPageByAtThenID":             testAttemptsPageByAtThenID,
 	"EmailOutbox":                        testEmailOutbox,
 }
 
@@ -128,7 +129,7 @@ func testDiscardIsLogged(t *testing.T, st store.Store) {
 		t.Fatalf("claimed %v after a discard", ids(got))
 	}
 	var outcomes []string
-	if err := st.Attempts(ctx, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(ctx, st, ws, time.Time{}, func(a chathook.Attempt) error {
 		outcomes = append(outcomes, a.Outcome)
 		return nil
 	}); err != nil {
@@ -185,7 +186,7 @@ func testAttemptsStreamAndPrune(t *testing.T, st store.Store) {
 		got = append(got, fmt.Sprintf("%d:%s", a.Attempt, a.Err))
 		return nil
 	}
-	if err := st.Attempts(ctx, ws, t0.Add(time.Hour), collect); err != nil {
+	if err := store.EachAttempt(ctx, st, ws, t0.Add(time.Hour), collect); err != nil {
 		t.Fatal(err)
 	}
 	if !equal(got, []string{"2:error 1", "3:error 2"}) {
@@ -196,7 +197,7 @@ func testAttemptsStreamAndPrune(t *testing.T, st store.Store) {
 		t.Errorf("pruned %d (%v), want 2", n, err)
 	}
 	got = nil
-	st.Attempts(ctx, ws, time.Time{}, collect)
+	store.EachAttempt(ctx, st, ws, time.Time{}, collect)
 	if !equal(got, []string{"3:error 2"}) {
 		t.Errorf("after pruning: %v", got)
 	}
@@ -271,7 +272,7 @@ func testDiscardTakesWhatIsInFlight(t *testing.T, st store.Store) {
 		t.Errorf("states %v: want discarded, discarded, delivered (its POST got through)", states)
 	}
 	var outcomes []string
-	if err := st.Attempts(ctx, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(ctx, st, ws, time.Time{}, func(a chathook.Attempt) error {
 		outcomes = append(outcomes, a.Outcome)
 		return nil
 	}); err != nil {

@@ -116,13 +116,13 @@ func Delivery(row Scanner) (chathook.Delivery, error) {
 }
 
 // AttemptColumns are read by Attempt, from attempts.
-const AttemptColumns = `at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome, status, error, duration_ms`
+const AttemptColumns = `id, at, event_id, delivery_id, kind, chat_id, messages, attempt, url, outcome, status, error, duration_ms`
 
 // Attempt reads a row of AttemptColumns.
 func Attempt(row Scanner) (chathook.Attempt, error) {
 	var a chathook.Attempt
 	var at, duration int64
-	err := row.Scan(&at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
+	err := row.Scan(&a.ID, &at, &a.EventID, &a.DeliveryID, &a.Kind, &a.ChatID, &a.Messages, &a.Attempt, &a.URL, &a.Outcome,
 		&a.Status, &a.Err, &duration)
 	a.At, a.Duration = Time(at), time.Duration(duration)*time.Millisecond
 	return a, err
@@ -147,17 +147,17 @@ type Rows interface {
 	Err() error
 }
 
-// EachAttempt calls fn for each row of AttemptColumns, reading as it goes:
-// the detailed log is never held in memory.
-func EachAttempt(rows Rows, fn func(chathook.Attempt) error) error {
+// Attempts reads every row of AttemptColumns: one page of the detailed
+// log (see store.Store.Attempts), so the caller can let the connection go
+// before it does anything slow with them.
+func Attempts(rows Rows) ([]chathook.Attempt, error) {
+	var out []chathook.Attempt
 	for rows.Next() {
 		a, err := Attempt(rows)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := fn(a); err != nil {
-			return err
-		}
+		out = append(out, a)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
