@@ -100,9 +100,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, visit)) htt
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				s.formError(w, r, err)
+			if !s.parseForm(w, r) {
 				return
 			}
 			if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfToken(token))) {
@@ -177,9 +175,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		s.formError(w, r, err)
+	if !s.parseForm(w, r) {
 		return
 	}
 	v := signInView{Email: strings.TrimSpace(r.PostFormValue("email")), Next: r.PostFormValue("next")}

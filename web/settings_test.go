@@ -193,3 +193,25 @@ func TestLogDownloadAndActivityFragment(t *testing.T) {
 		t.Errorf("fragment: %d\n%s", a.status, a.body)
 	}
 }
+
+// A form field that is not valid UTF-8 is refused, naming the field, and
+// saves nothing: the API refuses the same bytes, so the web UI must too.
+func TestFormsRefuseInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, "")
+	v := h.signedIn("acme")
+	v.get("/settings/webhooks/outbound")
+	a := v.post("/settings/webhooks/outbound", settingsForm("https://hooks.example.com/\xff\xfe", "none", true))
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "field url is not valid UTF-8") {
+		t.Fatalf("settings with invalid UTF-8: %d %q", a.status, a.body)
+	}
+	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID); wh.URL != "" {
+		t.Fatalf("invalid UTF-8 saved: %q", wh.URL)
+	}
+	s := h.visitor()
+	s.get("/signin")
+	a = s.signIn("owner\xc3@acme.example", "whatever password")
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "field email is not valid UTF-8") {
+		t.Fatalf("sign-in with invalid UTF-8: %d %q", a.status, a.body)
+	}
+}
