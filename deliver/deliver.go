@@ -192,18 +192,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	var emptySkip time.Time // when a claim passing over full workspaces last found nothing
 	for ctx.Err() == nil {
 		// A freed slot matters only while runs wait for one; otherwise a
 		// claim waits for a kick (an outcome recorded, a message queued),
 		// as every claim is a write the store's other writers wait for.
 		var freed chan struct{}
+		var paused <-chan time.Time
 		if skip, ok := d.claimable(); !ok {
 			freed = d.freed
+		} else if wait := skipPause - time.Since(emptySkip); len(skip) > 0 && wait > 0 {
+			// Every waiting workspace is full and the last claim for the
+			// others found nothing: claiming again at every kick would be
+			// an empty write transaction per outcome recorded.
+			freed = d.freed
+			pause.Reset(wait)
+			paused = pause.C
 		} else {
 			began := time.Now()
 			claimed, err := d.cfg.Store.ClaimDue(ctx, d.owner, d.cfg.Now(), d.cfg.Lease, d.cfg.BatchSize, skip...)
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("claim deliveries", "err", err)
+			}
+			if len(skip) > 0 && len(claimed) == 0 {
+				emptySkip = time.Now()
 			}
 			d.enqueue(claimed, began)
 			if len(claimed) == d.cfg.BatchSize {
@@ -214,6 +228,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-d.kick:
 		case <-freed:
+		case <-paused:
 		case <-poll.C:
 		}
 	}
@@ -227,6 +242,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	<-renewDone
 	return nil
 }
+
+// skipPause is the least time between claims that pass over full
+// workspaces and find nothing: a lone busy workspace at its cap costs at
+// most one such claim per skipPause, and another workspace's new work
+// waits at most that much longer than it would otherwise.
+const skipPause = 100 * time.Millisecond
 
 // result is an attempt's outcome on its way to the finisher.
 type result struct {
