@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -28,9 +27,6 @@ const MinBodyBudget = MaxBatchBody * BodyCost
 // BusyRetryAfter is the Retry-After of a 503 for a spent body budget, in
 // seconds: about how long the bodies in flight take to be ingested.
 const BusyRetryAfter = 2
-
-// errBudget is the error of a body that the budget has no room for.
-var errBudget = errors.New("the memory for request bodies is spent")
 
 // budget is memory for request bodies, shared by every request of the
 // service: a request holds its share from before its body is read until

@@ -162,10 +162,8 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 	var writeErr error
 	err := store.EachAttempt(r.Context(), st, workspaceID, since, func(a chathook.Attempt) error {
 		deadline()
-		if writeErr = write(a); writeErr != nil {
-			return writeErr
-		}
-		return nil
+		writeErr = write(a)
+		return writeErr
 	})
 	switch {
 	case writeErr != nil:

@@ -109,13 +109,8 @@ func (w *utf8Walker) value() *FieldError {
 			}
 			w.i++
 			w.space()
-			if fe := w.value(); fe != nil {
+			if fe := w.member(); fe != nil {
 				return fe
-			}
-			w.at = w.at[:len(w.at)-1]
-			if w.i < len(w.b) && w.b[w.i] == ',' {
-				w.i++
-				w.space()
 			}
 		}
 		w.i++ // '}'
@@ -125,14 +120,10 @@ func (w *utf8Walker) value() *FieldError {
 		for n := 0; w.i < len(w.b) && w.b[w.i] != ']'; n++ {
 			before := w.i
 			w.at = append(w.at, field{index: n})
-			if fe := w.value(); fe != nil {
+			if fe := w.member(); fe != nil {
 				return fe
 			}
-			w.at = w.at[:len(w.at)-1]
-			if w.i < len(w.b) && w.b[w.i] == ',' {
-				w.i++
-				w.space()
-			} else if w.i == before {
+			if w.i == before {
 				return nil // not JSON: stop rather than loop
 			}
 		}
@@ -147,6 +138,20 @@ func (w *utf8Walker) value() *FieldError {
 		}
 	}
 	w.space()
+	return nil
+}
+
+// member walks the value of the field last pushed on w.at, pops it, and
+// steps over the comma after it: the step an object and a list share.
+func (w *utf8Walker) member() *FieldError {
+	if fe := w.value(); fe != nil {
+		return fe
+	}
+	w.at = w.at[:len(w.at)-1]
+	if w.i < len(w.b) && w.b[w.i] == ',' {
+		w.i++
+		w.space()
+	}
 	return nil
 }
 

@@ -267,6 +267,16 @@ type Finished struct {
 	RetryAt time.Time
 }
 
+// LogFrom is where a page of the log asked for with since and after
+// starts: rows after the returned position. Ids start at 1, so (since, 0)
+// is just before since's first row; an after at or past it wins.
+func LogFrom(since time.Time, after Position) Position {
+	if !after.IsZero() && !after.At.Before(since) {
+		return after
+	}
+	return Position{At: since}
+}
+
 // LogPage is how many log rows EachAttempt reads at a time: big enough
 // that paging costs little, small enough (about 100 KB) that a page is
 // soon read and soon written.

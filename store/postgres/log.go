@@ -44,10 +44,7 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 // connections: downloads never take the whole pool from token checks,
 // /healthz and ingest.
 func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
-	at, id := ms(since), int64(0) // ids start at 1: (at, 0) is just before since's first row
-	if !after.IsZero() && ms(after.At) >= at {
-		at, id = ms(after.At), after.ID
-	}
+	from := store.LogFrom(since, after)
 	select {
 	case s.logReads <- struct{}{}:
 		defer func() { <-s.logReads }()
@@ -55,7 +52,7 @@ func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Tim
 		return nil, ctx.Err()
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+tables.AttemptColumns+`
-		FROM attempts WHERE workspace_id = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4`, workspaceID, at, id, limit)
+		FROM attempts WHERE workspace_id = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4`, workspaceID, ms(from.At), from.ID, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -69,9 +69,11 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
-	skipped, err := json.Marshal(append([]string{}, skip...))
-	if err != nil {
-		return nil, err
+	skipped := []byte("[]")
+	if len(skip) > 0 {
+		if skipped, err = json.Marshal(skip); err != nil {
+			return nil, err
+		}
 	}
 	heads := s.prep(ctx, tx, sqlHeads)
 	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit, string(skipped)))

@@ -56,11 +56,8 @@ const sqlAttempts = `SELECT ` + tables.AttemptColumns + `
 // the readers that authenticate requests, and it reads the whole page
 // before it returns: no snapshot is held while the caller writes.
 func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
-	at, id := ms(since), int64(0) // ids start at 1: (at, 0) is just before since's first row
-	if !after.IsZero() && ms(after.At) >= at {
-		at, id = ms(after.At), after.ID
-	}
-	rows, err := s.logs.QueryContext(ctx, sqlAttempts, workspaceID, at, id, limit)
+	from := store.LogFrom(since, after)
+	rows, err := s.logs.QueryContext(ctx, sqlAttempts, workspaceID, ms(from.At), from.ID, limit)
 	if err != nil {
 		return nil, err
 	}

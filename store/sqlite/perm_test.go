@@ -23,15 +23,7 @@ func TestNewFilesArePrivate(t *testing.T) {
 			if _, err := st.ExecForTest(context.Background(), "CREATE TABLE marker (x)"); err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range []string{path, path + "-wal", path + "-shm"} {
-				fi, err := os.Stat(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if mode := fi.Mode().Perm(); mode != 0o600 {
-					t.Errorf("%s has mode %v, want -rw-------", filepath.Base(name), mode)
-				}
-			}
+			wantModes(t, path, 0o600)
 		})
 	}
 }
@@ -50,13 +42,19 @@ func TestExistingFileKeepsItsMode(t *testing.T) {
 	if _, err := st.ExecForTest(context.Background(), "CREATE TABLE marker (x)"); err != nil {
 		t.Fatal(err)
 	}
+	wantModes(t, path, 0o640)
+}
+
+// wantModes checks the permissions of a database and its -wal and -shm.
+func wantModes(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {
 		fi, err := os.Stat(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mode := fi.Mode().Perm(); mode != 0o640 {
-			t.Errorf("%s has mode %v, want -rw-r----- as the operator set it", filepath.Base(name), mode)
+		if mode := fi.Mode().Perm(); mode != want {
+			t.Errorf("%s has mode %v, want %v", filepath.Base(name), mode, want)
 		}
 	}
 }
