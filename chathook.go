@@ -54,8 +54,74 @@ type Account struct {
 	WorkspaceID string
 	Phone       string
 	FullName    string
-	Email       string
+	Email       string // of the teammate who connected it
+
+	Kind  AccountKind
+	State AccountState // of a KindWeb account; "" for the others
+	// JID is a KindWeb account's linked device, as whatsmeow names it
+	// ("972500000000:12@s.whatsapp.net"): the key of its session in the
+	// database. Never a secret itself; the keys it names are.
+	JID           string
+	LastMessageAt time.Time // when chathook last received one of its messages; zero if never
+	CreatedAt     time.Time
 }
+
+// AccountKind is where an account's messages come from.
+type AccountKind string
+
+const (
+	// KindAPI: created by the ingest API on first sight of its phone.
+	KindAPI AccountKind = "api"
+	// KindWeb: linked by QR or pairing code as a WhatsApp linked device.
+	KindWeb AccountKind = "web"
+	// KindCloudAPI: a WhatsApp Business Platform number.
+	KindCloudAPI AccountKind = "cloud_api"
+)
+
+// AccountState is a KindWeb account's connection as the accounts page
+// shows it. Connecting, Connected and Disconnecting want an instance to
+// hold the account; the others are at rest until a teammate acts.
+type AccountState string
+
+const (
+	AccountConnecting    AccountState = "connecting"    // held or waiting for an instance, not yet online
+	AccountConnected     AccountState = "connected"     // online, messages flow
+	AccountDisconnecting AccountState = "disconnecting" // a teammate pressed Disconnect; its holder logs the device out
+	AccountDisconnected  AccountState = "disconnected"  // logged out from chathook
+	AccountLoggedOut     AccountState = "logged_out"    // the linked device was removed on the phone
+	AccountReplaced      AccountState = "replaced"      // another client took the session over; not fought over
+)
+
+// WantsConnection reports whether an instance should hold an account in
+// state s.
+func (s AccountState) WantsConnection() bool {
+	return s == AccountConnecting || s == AccountConnected || s == AccountDisconnecting
+}
+
+// Pairing is a QR-code or pairing-code linking under way, kept in the
+// database so that any instance can show it while the one running it
+// talks to WhatsApp.
+type Pairing struct {
+	ID          string // random, in the page's URL
+	WorkspaceID string
+	Email       string // of the teammate who started it
+	Phone       string // set: link with a pairing code for this number instead of a QR code
+	QR          string // the QR code's current content; rotates
+	Code        string // the 8-character pairing code, with Phone
+	State       PairingState
+	AccountID   int64  // once paired
+	Err         string // why it failed, for a person
+	UpdatedAt   time.Time
+}
+
+// PairingState is how far a Pairing got.
+type PairingState string
+
+const (
+	PairingWaiting PairingState = "waiting" // a code is shown, the phone has not answered
+	PairingPaired  PairingState = "paired"
+	PairingFailed  PairingState = "failed" // timed out or refused: Err says which
+)
 
 // Chat is a direct chat or a group of one account. ID is chathook's own
 // numeric id, the one in chat_url.
@@ -123,6 +189,13 @@ type Incoming struct {
 	SentByName string  // the teammate who sent it from chathook, if any
 	Text       string
 	SkipReason string
+	// History: a message from before the account was connected (a QR
+	// account's history sync). Stored, shown in its chat, never delivered.
+	History bool
+	// ChatFormerID is another external id the chat may be stored under:
+	// a contact's LID, before its phone number was known. A chat found by
+	// it takes Chat.ExternalID (and Chat.Phone), keeping its chathook id.
+	ChatFormerID string
 }
 
 // Participants returns the sender and recipient of in, deriving what the
@@ -342,7 +415,7 @@ type Attempt struct {
 type Email struct {
 	ID        int64
 	Workspace Workspace
-	Kind      string // "webhook_disabled"
+	Kind      string // "webhook_disabled", "account_logged_out"
 	Reason    string
 	LastError string
 	CreatedAt time.Time

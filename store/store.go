@@ -23,6 +23,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -121,6 +122,7 @@ type Store interface {
 
 	Users
 	Pages
+	Accounts
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -303,4 +305,50 @@ func EachAttempt(ctx context.Context, st Store, workspaceID string, since time.T
 		last := page[len(page)-1]
 		after = Position{At: last.At, ID: last.ID}
 	}
+}
+
+// Accounts are the WhatsApp accounts linked to workspaces by QR code
+// (chathook.KindWeb), their pairings and the leases by which one instance
+// at a time holds each one's connection. Two connections of one linked
+// device make WhatsApp drop both, so a lease is exclusive across every
+// instance on the database.
+type Accounts interface {
+	// LinkAccount records a newly paired device: it creates, or takes
+	// over, the workspace's account with a.Phone as a KindWeb account with
+	// a.JID, a.FullName and a.Email, in state connected, leased to owner
+	// until leaseUntil (the instance that paired it holds its connection).
+	// Chats and messages an account of that phone already has stay its.
+	LinkAccount(ctx context.Context, workspaceID string, a chathook.Account, owner string, leaseUntil time.Time) (chathook.Account, error)
+	// Accounts returns a workspace's KindWeb and KindCloudAPI accounts,
+	// oldest first. Accounts the ingest API created are not listed: they
+	// are a program's, not a connection chathook holds.
+	Accounts(ctx context.Context, workspaceID string) ([]chathook.Account, error)
+	// Account returns one account of the workspace, of any kind, or
+	// chathook.ErrNotFound.
+	Account(ctx context.Context, workspaceID string, id int64) (chathook.Account, error)
+	// SetAccountState records a KindWeb account's state at now. Moving to
+	// chathook.AccountLoggedOut from another state queues exactly one
+	// "account_logged_out" owner email, in the same transaction; a state
+	// that does not want a connection also releases the account's lease.
+	SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error)
+	// ClaimAccounts gives owner the lease, until until, of up to limit
+	// KindWeb accounts whose state wants a connection and whose lease is
+	// free, expired at now, or owner's already (those are renewed). It
+	// returns every account owner holds afterwards: one it held and is
+	// not returned was taken over, and its connection must be closed.
+	ClaimAccounts(ctx context.Context, owner string, now, until time.Time, limit int) ([]chathook.Account, error)
+	// ReleaseAccounts gives back owner's leases of ids, so that another
+	// instance may claim them at once.
+	ReleaseAccounts(ctx context.Context, owner string, ids []int64) error
+
+	// SavePairing creates or updates a pairing.
+	SavePairing(ctx context.Context, p chathook.Pairing) error
+	// Pairing returns a pairing of the workspace, or chathook.ErrNotFound.
+	Pairing(ctx context.Context, workspaceID, id string) (chathook.Pairing, error)
+
+	// SessionDB is the database/sql handle and dialect ("sqlite3" or
+	// "postgres") on which whatsmeow's sqlstore keeps the linked devices'
+	// sessions, in its own whatsmeow_* tables of the same database. Not
+	// closed by the caller: Close closes it.
+	SessionDB() (*sql.DB, string)
 }
