@@ -34,6 +34,8 @@ type Store interface {
 	// CreateWorkspace creates a workspace, its outbound webhook (enabled,
 	// no URL, granularity none) and stores the SHA-256 of its API token.
 	CreateWorkspace(ctx context.Context, ws chathook.Workspace, tokenHash []byte, secret string) (chathook.Workspace, error)
+	// Workspace returns a workspace by id, or chathook.ErrNotFound.
+	Workspace(ctx context.Context, id string) (chathook.Workspace, error)
 	// WorkspaceByToken returns the workspace whose token hashes to
 	// tokenHash, or chathook.ErrUnauthorized.
 	WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error)
