@@ -106,6 +106,13 @@ func testHistoryNeverDelivered(t *testing.T, st store.Store) {
 	if err != nil || !equal(messageIDs(msgs), []string{"c1-h1", "c1-h2"}) {
 		t.Errorf("chat 1 shows %v (%v)", messageIDs(msgs), err)
 	}
+	// The receiver hears of the chat with its first live message, which
+	// is the one that says is_new_chat.
+	for _, m := range msgs {
+		if m.IsNewChat {
+			t.Errorf("history message %s says is_new_chat", m.MessageID)
+		}
+	}
 	// A live message of a chat that had history goes out, alone.
 	ingest(t, st, ws, msg(1, 1))
 	if got := claim(t, st, "a", t0, 100); !equal(ids(got), []string{"c1-m1"}) {
@@ -186,6 +193,16 @@ func testLiveCopyOfHistory(t *testing.T, st store.Store) {
 	ingest(t, st, ws, msg(1, 1))
 	if got := claim(t, st, "a", t0, 10); len(got) != 1 || !got[0].Message.IsNewChat {
 		t.Errorf("claimed %v, want c1-m1 with is_new_chat", ids(got))
+	}
+	// The same within one batch.
+	h = history(2, 1)
+	live = h
+	live.History, live.UUID = false, msg(2, 1).UUID
+	if r := ingest(t, st, ws, h, live, msg(2, 2)); r[1].Status != chathook.Duplicate || r[2].Status != chathook.Accepted {
+		t.Errorf("batch answered %+v", r)
+	}
+	if got := claim(t, st, "a", t0, 10); len(got) != 1 || got[0].Message.MessageID != "c2-m2" || !got[0].Message.IsNewChat {
+		t.Errorf("claimed %v, want c2-m2 with is_new_chat", ids(got))
 	}
 }
 
