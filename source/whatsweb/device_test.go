@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"go.mau.fi/whatsmeow/proto/waAdv"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 	_ "modernc.org/sqlite"
 )

@@ -3,9 +3,9 @@ package whatsweb
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"io"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -97,7 +97,9 @@ func text(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.S
 
 func pushName(n string) func(*events.Message) { return func(e *events.Message) { e.Info.PushName = n } }
 
-func person(name, phone string) *chathook.Person { return &chathook.Person{FullName: name, Phone: phone} }
+func person(name, phone string) *chathook.Person {
+	return &chathook.Person{FullName: name, Phone: phone}
+}
 
 const (
 	bob   = "972500000002@s.whatsapp.net"
