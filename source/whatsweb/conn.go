@@ -297,4 +297,3 @@ func (c *conn) message(ctx context.Context, evt *events.Message) {
 		c.m.cfg.Queued()
 	}
 }
-

@@ -24,9 +24,9 @@ type fakeNet struct {
 	mu      sync.Mutex
 	clients []*fakeClient
 	codes   []string // QR codes an unpaired device gets
-	unreach  bool           // Connect fails
-	groups   map[types.JID]string
-	phones   []string // numbers pairing codes were asked for
+	unreach bool     // Connect fails
+	groups  map[types.JID]string
+	phones  []string // numbers pairing codes were asked for
 }
 
 // tally is what every instance's connections add up to, at WhatsApp.
@@ -38,7 +38,7 @@ type tally struct {
 
 func newFakeNet() *fakeNet {
 	return &fakeNet{
-		tally: &tally{online: map[string]int{}},
+		tally:  &tally{online: map[string]int{}},
 		codes:  []string{"2@qr-one", "2@qr-two", "2@qr-three", "2@qr-four", "2@qr-five", "2@qr-six"},
 		groups: map[types.JID]string{},
 	}

@@ -34,10 +34,10 @@ func (w Whatsmeow) Client(dev *wastore.Device) Client {
 
 type wmClient struct{ cli *whatsmeow.Client }
 
-func (c wmClient) Connect(ctx context.Context) error    { return c.cli.ConnectContext(ctx) }
-func (c wmClient) Disconnect()                          { c.cli.Disconnect() }
-func (c wmClient) Logout(ctx context.Context) error     { return c.cli.Logout(ctx) }
-func (c wmClient) AddEventHandler(fn func(evt any))     { c.cli.AddEventHandler(fn) }
+func (c wmClient) Connect(ctx context.Context) error { return c.cli.ConnectContext(ctx) }
+func (c wmClient) Disconnect()                       { c.cli.Disconnect() }
+func (c wmClient) Logout(ctx context.Context) error  { return c.cli.Logout(ctx) }
+func (c wmClient) AddEventHandler(fn func(evt any))  { c.cli.AddEventHandler(fn) }
 func (c wmClient) PairPhone(ctx context.Context, phone string) (string, error) {
 	// WhatsApp checks the display name: "Browser (OS)", common ones only.
 	return c.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
