@@ -90,7 +90,13 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, open opener) *env {
 	t.Helper()
-	e := &env{st: open(t), net: newFakeNet(), clock: &clock{t: t0}}
+	return newEnvOn(t, open(t))
+}
+
+// newEnvOn is an env of a new workspace on st.
+func newEnvOn(t *testing.T, st store.Store) *env {
+	t.Helper()
+	e := &env{st: st, net: newFakeNet(), clock: &clock{t: t0}}
 	ws, err := e.st.CreateWorkspace(context.Background(),
 		chathook.Workspace{ID: uuid.NewString(), Name: "Acme", OwnerName: "Olga", OwnerEmail: "olga@example.com", CreatedAt: t0},
 		[]byte("token-"+uuid.NewString()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
