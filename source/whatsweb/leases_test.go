@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
 )
 
@@ -192,5 +193,32 @@ func TestUnrenewedLeaseDropped(t *testing.T) {
 	m.Claim(ctx)
 	if c := e.net.onlineClient(t, danaJID); c == fc {
 		t.Error("reused the dropped client")
+	}
+}
+
+// Instances started together on a fresh PostgreSQL database create
+// whatsmeow's session tables once: neither fails on the other's tables.
+func TestNewTogether(t *testing.T) {
+	open := pgOpener(t)
+	ctx := context.Background()
+	const n = 4
+	stores := make([]store.Store, n)
+	for i := range stores {
+		stores[i] = open(t)
+	}
+	errs := make(chan error, n)
+	for i, st := range stores {
+		go func() {
+			m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: newFakeNet(), Owner: fmt.Sprint("i", i)})
+			if err == nil {
+				err = m.Close(ctx)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

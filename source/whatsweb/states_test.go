@@ -175,3 +175,35 @@ func TestRestartReconnects(t *testing.T) {
 		e.net.noOverlap(t)
 	})
 }
+
+// WhatsApp out of reach at start: the account shows connecting, and the
+// connection is tried again after a backoff, not at every claim.
+func TestConnectRetried(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, sqliteOpener(t))
+	first := e.manager(t, "a")
+	acc, _ := e.pair(t, first, e.net, danaJID, "Dana Owner")
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	net := e.net.sibling()
+	net.mu.Lock()
+	net.unreach = true
+	net.mu.Unlock()
+	m := e.managerOn(t, e.st, net, "b", 0, e.clock.Now)
+	m.Claim(ctx)
+	e.waitState(t, acc.ID, chathook.AccountConnecting)
+	waitFor(t, "the failed client", func() bool { return len(net.all()) == 1 })
+	m.Claim(ctx)
+	if n := len(net.all()); n != 1 {
+		t.Fatalf("%d connection attempts at once; the second must wait", n)
+	}
+	net.mu.Lock()
+	net.unreach = false
+	net.mu.Unlock()
+	e.clock.Add(5 * time.Second)
+	m.Claim(ctx)
+	net.onlineClient(t, danaJID)
+	e.waitState(t, acc.ID, chathook.AccountConnected)
+}
