@@ -179,3 +179,15 @@ func mustJID(t *testing.T, s string) types.JID {
 	}
 	return j
 }
+
+// newManagerKicking is a Manager whose Queued is kick.
+func newManagerKicking(t *testing.T, e *env, kick func()) (*whatsweb.Manager, error) {
+	m, err := whatsweb.New(context.Background(), whatsweb.Config{
+		Store: e.st, Network: e.net, Owner: "a", Now: e.clock.Now, Queued: kick,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err == nil {
+		t.Cleanup(func() { m.Close(context.Background()) })
+	}
+	return m, err
+}
