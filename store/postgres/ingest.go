@@ -49,6 +49,17 @@ type ingestTx struct {
 	now         int64
 	accounts    map[string]chathook.Account
 	chats       map[chatKey]chathook.Chat
+	// historyOnly holds the chats of the batch that only history
+	// messages are in so far; historyKeys the history messages of the
+	// batch (nil until one comes), so that a live copy of one of them
+	// is known for a duplicate before it is written.
+	historyOnly map[int64]bool
+	historyKeys map[messageKey]bool
+}
+
+type messageKey struct {
+	account   int64
+	messageID string
 }
 
 // insert is one message's insertMessage, and where it is in the batch.
@@ -91,7 +102,7 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		}
 		single, bundled := hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
 		it := &ingestTx{tx: tx, workspaceID: workspaceID, now: ms(now),
-			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}}
+			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{}}
 		if err := it.prefetch(ctx, msgs); err != nil {
 			return err
 		}
@@ -118,10 +129,18 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			if err != nil {
 				return fmt.Errorf("ingest message %d: %w", i, err)
 			}
-			chat, created, err := it.chat(ctx, acc, in.Chat)
+			key := messageKey{acc.ID, in.MessageID}
+			chat, isNew, err := it.chat(ctx, acc, in, key)
 			if err != nil {
 				return fmt.Errorf("ingest message %d: %w", i, err)
 			}
+			if in.History {
+				if it.historyKeys == nil {
+					it.historyKeys = map[messageKey]bool{}
+				}
+				it.historyKeys[key] = true
+			}
+			live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
 			accounts[i] = acc.ID
 			results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
 			if in.SkipReason != "" {
@@ -132,8 +151,8 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			inserts[i] = insert{index: i, account: acc.ID, messageID: in.MessageID, args: []any{
 				it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 				ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-				created, in.SkipReason, eventID, single && in.SkipReason == "", messageIDs[i], deliveryIDs[i],
-				bundled && in.SkipReason == ""}}
+				isNew, in.SkipReason, eventID, single && live, messageIDs[i], deliveryIDs[i],
+				bundled && live}}
 		}
 		slices.SortStableFunc(inserts, func(a, b insert) int {
 			return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
@@ -142,6 +161,14 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		for _, ins := range inserts {
 			batch.Queue(insertMessage, ins.args...)
 		}
+		// When each account last had a message, in the same round trip,
+		// last: its row lock is held only until the commit that follows.
+		touched := make([]int64, 0, len(it.accounts))
+		for _, a := range it.accounts {
+			touched = append(touched, a.ID)
+		}
+		slices.Sort(touched)
+		batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $1`, it.now, touched)
 		br := tx.SendBatch(ctx, batch)
 		var dups []int
 		for _, ins := range inserts {
@@ -155,6 +182,10 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 				br.Close()
 				return fmt.Errorf("ingest message %d: %w", ins.index, err)
 			}
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("ingest: accounts: %w", err)
 		}
 		if err := br.Close(); err != nil {
 			return err
@@ -210,23 +241,28 @@ func (it *ingestTx) prefetch(ctx context.Context, msgs []chathook.Incoming) erro
 	for i := range msgs {
 		if a, ok := it.accounts[msgs[i].Account.Phone]; ok {
 			accIDs, extIDs = append(accIDs, a.ID), append(extIDs, msgs[i].Chat.ExternalID)
+			if f := msgs[i].ChatFormerID; f != "" {
+				accIDs, extIDs = append(accIDs, a.ID), append(extIDs, f)
+			}
 		}
 	}
 	if len(accIDs) == 0 {
 		return nil
 	}
-	rows, err = it.tx.Query(ctx, `SELECT `+chatColumns+` FROM chats
+	rows, err = it.tx.Query(ctx, `SELECT `+chatColumns+`, history_only FROM chats
 		WHERE (account_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`, accIDs, extIDs)
 	if err != nil {
 		return fmt.Errorf("ingest: chats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		c, err := scanChat(rows)
+		var historyOnly bool
+		c, err := scanChat(rows, &historyOnly)
 		if err != nil {
 			return err
 		}
 		it.chats[chatKey{c.AccountID, c.ExternalID}] = c
+		it.historyOnly[c.ID] = historyOnly
 	}
 	return rows.Err()
 }
@@ -241,8 +277,9 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 	}
 	a.WorkspaceID = it.workspaceID
 	if !ok {
-		err := it.tx.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (workspace_id, phone) DO NOTHING RETURNING id`, it.workspaceID, a.Phone, a.FullName, a.Email).Scan(&a.ID)
+		err := it.tx.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $5)
+			ON CONFLICT (workspace_id, phone) DO NOTHING RETURNING id`, it.workspaceID, a.Phone, a.FullName, a.Email, it.now).Scan(&a.ID)
 		if err == nil {
 			it.accounts[a.Phone] = a
 			return a, nil
@@ -264,13 +301,24 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 	return a, nil
 }
 
-// chat returns the chat of an account, creating it on first sight
-// (created is then true) and renaming it when the message carries a new
-// name. Of concurrent requests that see a new chat, exactly one creates
-// it (and says is_new_chat); the others find it.
-func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, c chathook.Chat) (chat chathook.Chat, created bool, err error) {
+// chat returns the chat of a message's account, creating it on first
+// sight, and records what the message changes of it: a new name or phone,
+// the external id it now goes by (found by ChatFormerID, which prefetch
+// read too), the end of history_only. isNew tells whether the message is
+// the receiver's first of the chat: the live message that created it, or
+// the first live one of a chat that only history messages were in. Of
+// concurrent requests that see a new chat, or the first live message of a
+// history-only one, exactly one says is_new_chat; the others find it.
+func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook.Incoming, msg messageKey) (chat chathook.Chat, isNew bool, err error) {
+	c := in.Chat
 	key := chatKey{acc.ID, c.ExternalID}
 	chat, ok := it.chats[key]
+	if !ok && in.ChatFormerID != "" {
+		former := chatKey{acc.ID, in.ChatFormerID}
+		if chat, ok = it.chats[former]; ok {
+			delete(it.chats, former)
+		}
+	}
 	if !ok {
 		name := c.FullName
 		if name == "" { // a chat is never nameless in the UI: fall back to its number or id
@@ -278,25 +326,77 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, c chathook.C
 		}
 		// The prefetch found no such chat, so an id is only spent on a
 		// race with another request (ids are in URLs: few gaps).
+		var historyOnly bool
 		chat, err = scanChat(it.tx.QueryRow(ctx, `INSERT INTO chats
-			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns,
-			it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now))
-		created = err == nil
+			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns+`, history_only`,
+			it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now, in.History), &historyOnly)
+		if err == nil {
+			it.historyOnly[chat.ID] = historyOnly
+			it.chats[key] = chat
+			return chat, !in.History, nil
+		}
 		if errors.Is(err, chathook.ErrNotFound) {
-			chat, err = scanChat(it.tx.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE account_id = $1 AND external_id = $2`,
-				acc.ID, c.ExternalID))
+			chat, err = scanChat(it.tx.QueryRow(ctx, `SELECT `+chatColumns+`, history_only FROM chats
+				WHERE account_id = $1 AND external_id = $2`, acc.ID, c.ExternalID), &historyOnly)
+			it.historyOnly[chat.ID] = historyOnly
 		}
 		if err != nil {
 			return chat, false, fmt.Errorf("chat: %w", err)
 		}
 	}
+	changed := false
 	if c.FullName != "" && c.FullName != chat.FullName {
-		if _, err := it.tx.Exec(ctx, `UPDATE chats SET full_name = $1 WHERE id = $2`, c.FullName, chat.ID); err != nil {
-			return chat, false, fmt.Errorf("rename chat: %w", err)
+		chat.FullName, changed = c.FullName, true
+	}
+	if c.Phone != "" && c.Phone != chat.Phone {
+		chat.Phone, changed = c.Phone, true
+	}
+	if chat.ExternalID != c.ExternalID { // found by its former id
+		chat.ExternalID, changed = c.ExternalID, true
+	}
+	if changed {
+		if _, err := it.tx.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
+			chat.FullName, chat.Phone, chat.ExternalID, chat.ID); err != nil {
+			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
-		chat.FullName = c.FullName
+	}
+	if !in.History && it.historyOnly[chat.ID] {
+		if isNew, err = it.firstLive(ctx, &chat, msg); err != nil {
+			return chat, false, err
+		}
 	}
 	it.chats[key] = chat
-	return chat, created, nil
+	return chat, isNew, nil
+}
+
+// firstLive ends a chat's history_only for its first live message, unless
+// the message is a live copy of a stored history message (a duplicate).
+// The receiver hears of the chat now, so created_at becomes now: a
+// bundle's is_new_chat, which looks at created_at, agrees. The update is
+// conditional, so of two requests at once only one says is_new_chat.
+func (it *ingestTx) firstLive(ctx context.Context, chat *chathook.Chat, msg messageKey) (bool, error) {
+	if it.historyKeys[msg] {
+		return false, nil
+	}
+	var stored bool
+	if err := it.tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE account_id = $1 AND message_id = $2)`,
+		msg.account, msg.messageID).Scan(&stored); err != nil {
+		return false, fmt.Errorf("chat: %w", err)
+	}
+	if stored {
+		return false, nil
+	}
+	tag, err := it.tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`,
+		it.now, chat.ID)
+	if err != nil {
+		return false, fmt.Errorf("chat: %w", err)
+	}
+	it.historyOnly[chat.ID] = false
+	if tag.RowsAffected() == 0 { // another request's message came first
+		return false, nil
+	}
+	chat.CreatedAt = fromMS(it.now)
+	return true, nil
 }

@@ -35,6 +35,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 //go:embed migrations/*.sql
@@ -58,6 +60,8 @@ var migrations embed.FS
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+	// session is whatsmeow's (see SessionDB), on pool.
+	session *sql.DB
 	// logReads holds a token for each log page being read: a quarter of
 	// the pool at most, so log downloads leave the rest to everyone else.
 	// A semaphore rather than a pool of their own: PostgreSQL connections
@@ -96,6 +100,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.session = stdlib.OpenDBFromPool(pool)
 	return s, nil
 }
 
@@ -170,8 +175,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close closes every connection, after those in use are given back.
 func (s *Store) Close() error {
+	// First whatsmeow's handle: the pool waits for the connections it
+	// holds.
+	err := s.session.Close()
 	s.pool.Close()
-	return nil
+	return err
 }
 
 // inTx runs fn in a transaction, and runs it again, up to seven more

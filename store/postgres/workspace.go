@@ -180,7 +180,7 @@ func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64
 
 const chatColumns = tables.ChatColumns
 
-func scanChat(row pgx.Row) (chathook.Chat, error) {
-	c, err := tables.Chat(row)
+func scanChat(row pgx.Row, extra ...any) (chathook.Chat, error) {
+	c, err := tables.Chat(row, extra...)
 	return c, noRows(err, chathook.ErrNotFound)
 }

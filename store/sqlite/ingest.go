@@ -26,8 +26,14 @@ type ingestTx struct {
 	now         int64
 	accounts    map[string]chathook.Account
 	chats       map[chatKey]chathook.Chat
+	// historyOnly holds the chats of the batch that only history
+	// messages are in so far; historyKeys the history messages of the
+	// batch (nil until one comes), so that a live copy of one of them
+	// is known for a duplicate before it is written.
+	historyOnly map[int64]bool
+	historyKeys map[messageKey]bool
 
-	duplicateOf, upsertAccount, findChat, insChat, rename *sql.Stmt
+	duplicateOf, upsertAccount, findChat, insChat, updateChat *sql.Stmt
 }
 
 // rowChunks are the sizes of the multi-row inserts of messages and
@@ -87,16 +93,22 @@ func chunks(n int, fn func(start, size int) error) error {
 // The statements of an ingest, prepared once per connection.
 const (
 	sqlDuplicateOf   = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
-	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email) VALUES (?, ?, ?, ?)
+	// The first sight of an account in a batch upserts it, which also
+	// records when it last had a message: no statement of its own.
+	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?5)
 		ON CONFLICT (workspace_id, phone) DO UPDATE SET
 			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
-			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END
+			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
+			last_message_at = max(accounts.last_message_at, excluded.last_message_at)
 		RETURNING id, full_name, email`
-	sqlFindChat   = `SELECT ` + chatColumns + ` FROM chats WHERE account_id = ? AND external_id = ?`
+	sqlFindChat   = `SELECT ` + chatColumns + `, history_only FROM chats WHERE account_id = ? AND external_id = ?`
 	sqlInsertChat = `INSERT INTO chats
-		(workspace_id, account_id, external_id, full_name, is_group, phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		RETURNING ` + chatColumns
-	sqlRenameChat   = `UPDATE chats SET full_name = ? WHERE id = ?`
+		(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING ` + chatColumns + `, history_only`
+	// sqlUpdateChat writes every change a message makes to its chat (a
+	// new name, phone or external id, the end of history_only) at once.
+	sqlUpdateChat   = `UPDATE chats SET full_name = ?, phone = ?, external_id = ?, created_at = ?, history_only = ? WHERE id = ?`
 	sqlIngestTarget = `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = ?`
 )
 
@@ -131,14 +143,14 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	}
 	it := &ingestTx{
 		tx: tx, workspaceID: workspaceID, now: ms(now),
-		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{},
+		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{},
 	}
 	for _, p := range []struct {
 		st    **sql.Stmt
 		query string
 	}{
 		{&it.duplicateOf, sqlDuplicateOf},
-		{&it.upsertAccount, sqlUpsertAccount}, {&it.findChat, sqlFindChat}, {&it.insChat, sqlInsertChat}, {&it.rename, sqlRenameChat},
+		{&it.upsertAccount, sqlUpsertAccount}, {&it.findChat, sqlFindChat}, {&it.insChat, sqlInsertChat}, {&it.updateChat, sqlUpdateChat},
 	} {
 		*p.st = s.prep(ctx, tx, p.query)
 	}
@@ -190,17 +202,25 @@ func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming, queue qu
 	if err != nil {
 		return messageRow{}, err
 	}
-	chat, created, err := it.chat(ctx, acc, in.Chat)
+	key := messageKey{acc.ID, in.MessageID}
+	chat, isNew, err := it.chat(ctx, acc, in, key)
 	if err != nil {
 		return messageRow{}, err
 	}
+	if in.History {
+		if it.historyKeys == nil {
+			it.historyKeys = map[messageKey]bool{}
+		}
+		it.historyKeys[key] = true
+	}
+	live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
 	sender, recipient := in.Participants(acc, chat)
 	return messageRow{
-		key: messageKey{acc.ID, in.MessageID}, chatID: chat.ID,
+		key: key, chatID: chat.ID,
 		values: [messageWidth]any{it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 			ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-			created, in.SkipReason, queue == queueBundle && in.SkipReason == ""},
-		queue: queue == queueDelivery && in.SkipReason == "",
+			isNew, in.SkipReason, queue == queueBundle && live},
+		queue: queue == queueDelivery && live,
 	}, nil
 }
 
@@ -279,7 +299,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 		return seen, nil
 	}
 	a.WorkspaceID = it.workspaceID
-	err := it.upsertAccount.QueryRowContext(ctx, it.workspaceID, a.Phone, a.FullName, a.Email).Scan(&a.ID, &a.FullName, &a.Email)
+	err := it.upsertAccount.QueryRowContext(ctx, it.workspaceID, a.Phone, a.FullName, a.Email, it.now).Scan(&a.ID, &a.FullName, &a.Email)
 	if err != nil {
 		return a, fmt.Errorf("account: %w", err)
 	}
@@ -287,35 +307,106 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 	return a, nil
 }
 
-// chat returns the chat of an account, creating it on first sight
-// (created is then true) and renaming it when the message carries a new
-// name.
-func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, c chathook.Chat) (chat chathook.Chat, created bool, err error) {
+// chat returns the chat of a message's account, creating it on first
+// sight, and records what the message changes of it: a new name or phone,
+// the external id it now goes by (found by ChatFormerID), the end of
+// history_only. isNew tells whether the message is the receiver's first
+// of the chat: the live message that created it, or the first live one of
+// a chat that only history messages were in.
+func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook.Incoming, msg messageKey) (chat chathook.Chat, isNew bool, err error) {
+	c := in.Chat
 	key := chatKey{acc.ID, c.ExternalID}
 	chat, ok := it.chats[key]
+	if !ok && in.ChatFormerID != "" {
+		former := chatKey{acc.ID, in.ChatFormerID}
+		if chat, ok = it.chats[former]; ok {
+			delete(it.chats, former)
+		}
+	}
 	if !ok {
 		// Look before inserting: an INSERT that conflicts would still use
 		// up a chat id, and ids are in URLs.
-		chat, err = scanChat(it.findChat.QueryRowContext(ctx, acc.ID, c.ExternalID))
+		chat, err = it.find(ctx, acc.ID, c.ExternalID)
+		if errors.Is(err, chathook.ErrNotFound) && in.ChatFormerID != "" {
+			chat, err = it.find(ctx, acc.ID, in.ChatFormerID)
+		}
 		if errors.Is(err, chathook.ErrNotFound) {
 			name := c.FullName
 			if name == "" { // a chat is never nameless in the UI: fall back to its number or id
 				name = cmp.Or(c.Phone, c.ExternalID)
 			}
 			// The writer is the only connection: nobody inserts it meanwhile.
-			chat, err = scanChat(it.insChat.QueryRowContext(ctx, it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now))
-			created = err == nil
+			var historyOnly bool
+			chat, err = scanChat(it.insChat.QueryRowContext(ctx, it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now,
+				in.History), &historyOnly)
+			if err != nil {
+				return chat, false, fmt.Errorf("chat: %w", err)
+			}
+			it.historyOnly[chat.ID] = historyOnly
+			it.chats[key] = chat
+			return chat, !in.History, nil
 		}
 		if err != nil {
 			return chat, false, fmt.Errorf("chat: %w", err)
 		}
 	}
+	changed := false
 	if c.FullName != "" && c.FullName != chat.FullName {
-		if _, err := it.rename.ExecContext(ctx, c.FullName, chat.ID); err != nil {
-			return chat, false, fmt.Errorf("rename chat: %w", err)
+		chat.FullName, changed = c.FullName, true
+	}
+	if c.Phone != "" && c.Phone != chat.Phone {
+		chat.Phone, changed = c.Phone, true
+	}
+	if chat.ExternalID != c.ExternalID { // found by its former id
+		chat.ExternalID, changed = c.ExternalID, true
+	}
+	if !in.History && it.historyOnly[chat.ID] {
+		// A live copy of a stored history message is a duplicate, not the
+		// chat's first live message.
+		if isNew, err = it.notStored(ctx, msg); err != nil {
+			return chat, false, err
 		}
-		chat.FullName = c.FullName
+		if isNew {
+			// The receiver hears of the chat now: a bundle's is_new_chat,
+			// which looks at created_at, agrees.
+			chat.CreatedAt, changed = fromMS(it.now), true
+			it.historyOnly[chat.ID] = false
+		}
+	}
+	if changed {
+		if _, err := it.updateChat.ExecContext(ctx, chat.FullName, chat.Phone, chat.ExternalID, ms(chat.CreatedAt),
+			it.historyOnly[chat.ID], chat.ID); err != nil {
+			return chat, false, fmt.Errorf("update chat: %w", err)
+		}
 	}
 	it.chats[key] = chat
-	return chat, created, nil
+	return chat, isNew, nil
+}
+
+// find reads a chat of the account by external id, and whether only
+// history messages are in it.
+func (it *ingestTx) find(ctx context.Context, accountID int64, externalID string) (chathook.Chat, error) {
+	var historyOnly bool
+	chat, err := scanChat(it.findChat.QueryRowContext(ctx, accountID, externalID), &historyOnly)
+	if err == nil {
+		it.historyOnly[chat.ID] = historyOnly
+	}
+	return chat, err
+}
+
+// notStored reports whether a message is neither stored nor earlier in
+// the batch as a history message.
+func (it *ingestTx) notStored(ctx context.Context, msg messageKey) (bool, error) {
+	if it.historyKeys[msg] {
+		return false, nil
+	}
+	var chatID int64
+	err := it.duplicateOf.QueryRowContext(ctx, msg.account, msg.messageID).Scan(&chatID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("chat: %w", err)
+	}
+	return false, nil
 }

@@ -37,6 +37,9 @@ type Store struct {
 	w    *sql.DB // the one writer connection
 	r    *sql.DB // readers
 	logs *sql.DB // the detailed log's readers, apart from r: see Attempts
+	// session is whatsmeow's (see SessionDB): its writes are few and
+	// small, and never hold the writer that ingest waits for.
+	session *sql.DB
 	ws   *stmts  // statements prepared on w
 	rs   *stmts  // statements prepared on r
 
@@ -57,7 +60,7 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlRenameChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFailureCount,
+	sqlUpdateChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
@@ -189,7 +192,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	logs.SetMaxOpenConns(logReaders)
-	s := &Store{w: w, r: r, logs: logs}
+	session, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		r.Close()
+		logs.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	session.SetMaxOpenConns(sessionConns)
+	s := &Store{w: w, r: r, logs: logs, session: session}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -279,6 +290,11 @@ func (s *Store) apply(ctx context.Context, version, name string) error {
 // download from waiting behind another's page.
 const logReaders = 2
 
+// sessionConns is how many connections whatsmeow's session store has: its
+// writes take turns anyway (one SQLite writer), a few let reads run beside
+// them.
+const sessionConns = 4
+
 // Ping checks that both pools reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
@@ -294,6 +310,9 @@ func (s *Store) Close() error {
 	err := s.r.Close()
 	if lerr := s.logs.Close(); err == nil {
 		err = lerr
+	}
+	if serr := s.session.Close(); err == nil {
+		err = serr
 	}
 	if werr := s.w.Close(); err == nil {
 		err = werr

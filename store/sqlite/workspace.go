@@ -181,8 +181,8 @@ func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64
 
 const chatColumns = tables.ChatColumns
 
-func scanChat(row scanner) (chathook.Chat, error) {
-	c, err := tables.Chat(row)
+func scanChat(row scanner, extra ...any) (chathook.Chat, error) {
+	c, err := tables.Chat(row, extra...)
 	return c, notFound(err)
 }
 

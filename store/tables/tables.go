@@ -18,6 +18,62 @@ type Scanner interface{ Scan(dest ...any) error }
 // Time reads a unix-milliseconds column.
 func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
+// OptionalTime reads a unix-milliseconds column where 0 means never: the
+// zero time.Time, so that IsZero tells.
+func OptionalTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return Time(ms)
+}
+
+// AccountColumns are read by Account, from accounts.
+const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, jid, last_message_at, created_at`
+
+// Account reads a row of AccountColumns.
+func Account(row Scanner) (chathook.Account, error) {
+	var a chathook.Account
+	var last, created int64
+	err := row.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID, &last, &created)
+	a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
+	return a, err
+}
+
+// Accounts reads every row of AccountColumns.
+func Accounts(rows Rows) ([]chathook.Account, error) {
+	var out []chathook.Account
+	for rows.Next() {
+		a, err := Account(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// PairingColumns are read by Pairing, from pairings.
+const PairingColumns = `id, workspace_id, email, phone, qr, code, state, account_id, err, updated_at`
+
+// Pairing reads a row of PairingColumns.
+func Pairing(row Scanner) (chathook.Pairing, error) {
+	var p chathook.Pairing
+	var updated int64
+	err := row.Scan(&p.ID, &p.WorkspaceID, &p.Email, &p.Phone, &p.QR, &p.Code, &p.State, &p.AccountID, &p.Err, &updated)
+	p.UpdatedAt = OptionalTime(updated)
+	return p, err
+}
+
+// AccountLoggedOutReason is the reason of the "account_logged_out" email
+// of account a, in words: whose linked device was removed.
+func AccountLoggedOutReason(a chathook.Account) string {
+	who := a.Phone
+	if a.FullName != "" {
+		who += " (" + a.FullName + ")"
+	}
+	return "the WhatsApp account " + who + " was logged out: its linked device was removed on the phone"
+}
+
 // MessageColumns are read by Message, from messages aliased m.
 const MessageColumns = `m.id, m.uuid, m.chat_id, m.message_id, m.direction, m.sent_at, m.received_at,
 	m.sender_name, m.sender_phone, m.recipient_name, m.recipient_phone, m.text, m.is_new_chat, m.skip_reason`
@@ -35,12 +91,12 @@ func Message(row Scanner) (chathook.Message, error) {
 // ChatColumns are read by Chat.
 const ChatColumns = `id, workspace_id, account_id, external_id, full_name, is_group, phone, responsible_name, responsible_email, created_at`
 
-// Chat reads a row of ChatColumns.
-func Chat(row Scanner) (chathook.Chat, error) {
+// Chat reads a row of ChatColumns followed by the columns of extra.
+func Chat(row Scanner, extra ...any) (chathook.Chat, error) {
 	var c chathook.Chat
 	var created int64
-	err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
-		&c.ResponsibleName, &c.ResponsibleEmail, &created)
+	err := row.Scan(append([]any{&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
+		&c.ResponsibleName, &c.ResponsibleEmail, &created}, extra...)...)
 	c.CreatedAt = Time(created)
 	return c, err
 }
@@ -81,7 +137,7 @@ func User(row Scanner, extra ...any) (chathook.User, error) {
 const DeliveryColumns = `
 d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
 w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
-a.id, a.phone, a.full_name, a.email,
+a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
@@ -90,13 +146,14 @@ COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text
 // Delivery reads a row of DeliveryColumns.
 func Delivery(row Scanner) (chathook.Delivery, error) {
 	var d chathook.Delivery
-	var chatCreated, sentAt, receivedAt, windowStart, windowEnd int64
+	var chatCreated, sentAt, receivedAt, windowStart, windowEnd, accLast, accCreated int64
 	var granularity, direction string
 	m := &d.Message
 	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
 		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
 		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
 		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
+		&d.Account.Kind, &d.Account.State, &d.Account.JID, &accLast, &accCreated,
 		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
 		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
 		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
@@ -107,6 +164,7 @@ func Delivery(row Scanner) (chathook.Delivery, error) {
 	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
 	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
 	d.Chat.AccountID = d.Account.ID
+	d.Account.LastMessageAt, d.Account.CreatedAt = OptionalTime(accLast), OptionalTime(accCreated)
 	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = Time(chatCreated), Time(sentAt), Time(receivedAt)
 	m.ChatID = d.Chat.ID
 	if d.Kind == chathook.KindBundle {

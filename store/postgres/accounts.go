@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
+	"github.com/jackc/pgx/v5"
+)
+
+// Workspace returns a workspace by id.
+func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
+	var ws chathook.Workspace
+	var created int64
+	err := s.pool.QueryRow(ctx,
+		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE id = $1`, id,
+	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	ws.CreatedAt = fromMS(created)
+	return ws, noRows(err, chathook.ErrNotFound)
+}
+
+const accountColumns = tables.AccountColumns
+
+// wantsConnection is, in SQL, the states chathook.AccountState.WantsConnection
+// accepts.
+var wantsConnection = fmt.Sprintf(`state IN ('%s', '%s', '%s')`,
+	chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
+
+func scanAccount(row pgx.Row) (chathook.Account, error) {
+	a, err := tables.Account(row)
+	return a, noRows(err, chathook.ErrNotFound)
+}
+
+func collectAccounts(rows pgx.Rows, err error) ([]chathook.Account, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.Accounts(rows)
+}
+
+// LinkAccount records a newly paired device; see store.Accounts. The
+// account of the same phone, if any, is taken over in place: its id, and
+// with it its chats and messages, stay.
+func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.Account, owner string, leaseUntil time.Time) (chathook.Account, error) {
+	created := a.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	return scanAccount(s.pool.QueryRow(ctx, `INSERT INTO accounts
+			(workspace_id, phone, full_name, email, kind, state, jid, created_at, lease_owner, lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (workspace_id, phone) DO UPDATE SET
+			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
+			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
+			kind = excluded.kind, state = excluded.state, jid = excluded.jid,
+			created_at = CASE WHEN accounts.created_at = 0 THEN excluded.created_at ELSE accounts.created_at END,
+			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+		RETURNING `+accountColumns,
+		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
+		owner, ms(leaseUntil)))
+}
+
+// Accounts returns a workspace's web and cloud API accounts, oldest first.
+func (s *Store) Accounts(ctx context.Context, workspaceID string) ([]chathook.Account, error) {
+	return collectAccounts(s.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE workspace_id = $1 AND kind IN ($2, $3) ORDER BY id`, workspaceID, chathook.KindWeb, chathook.KindCloudAPI))
+}
+
+// Account returns one account of the workspace.
+func (s *Store) Account(ctx context.Context, workspaceID string, id int64) (chathook.Account, error) {
+	return scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 AND workspace_id = $2`,
+		id, workspaceID))
+}
+
+// SetAccountState records a web account's state; see store.Accounts. The
+// account's row is locked (FOR UPDATE) from the read of its state before
+// to the commit, so of two callers at once on any instances only one sees
+// the move to logged_out and queues the email.
+func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error) {
+	var a chathook.Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, accountID))
+		if err != nil {
+			return err
+		}
+		if before.Kind != chathook.KindWeb {
+			return fmt.Errorf("account %d is not a linked device (kind %s): it has no connection state", accountID, before.Kind)
+		}
+		release := ""
+		if !state.WantsConnection() {
+			release = `, lease_owner = '', lease_until = 0`
+		}
+		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1`+release+` WHERE id = $2 RETURNING `+accountColumns,
+			state, accountID)); err != nil {
+			return err
+		}
+		if state != chathook.AccountLoggedOut || before.State == chathook.AccountLoggedOut {
+			return nil
+		}
+		// The email goes out with the move or not at all: one per logout.
+		_, err = tx.Exec(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+			VALUES ($1, 'account_logged_out', $2, '', $3, $3)`, a.WorkspaceID, tables.AccountLoggedOutReason(a), ms(now))
+		return err
+	})
+	return a, err
+}
+
+// ClaimAccounts leases web accounts to owner; see store.Accounts. New
+// claims lock what they take FOR UPDATE SKIP LOCKED, and the lock re-reads
+// the row as committed, so of instances claiming at once each account goes
+// to one; a renewal matches only a lease still owner's, so it never takes
+// back an account another instance took over meanwhile.
+func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time.Time, limit int) ([]chathook.Account, error) {
+	var out []chathook.Account
+	web := `kind = 'web' AND ` + wantsConnection
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET lease_until = $1 WHERE lease_owner = $2 AND `+web, ms(until), owner)
+		if err != nil {
+			return fmt.Errorf("renew accounts: %w", err)
+		}
+		if more := int64(limit) - tag.RowsAffected(); more > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE accounts SET lease_owner = $1, lease_until = $2 WHERE id IN (
+					SELECT id FROM accounts WHERE `+web+` AND lease_owner <> $1 AND lease_until <= $3
+					ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)`,
+				owner, ms(until), ms(now), more); err != nil {
+				return fmt.Errorf("claim accounts: %w", err)
+			}
+		}
+		out, err = collectAccounts(tx.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE lease_owner = $1 AND `+web+` ORDER BY id`,
+			owner))
+		return err
+	})
+	return out, err
+}
+
+// ReleaseAccounts gives back owner's leases of ids.
+func (s *Store) ReleaseAccounts(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE accounts SET lease_owner = '', lease_until = 0 WHERE lease_owner = $1 AND id = ANY($2)`,
+		owner, ids)
+	return err
+}
+
+// SavePairing creates or updates a pairing. A pairing never moves to
+// another workspace: an id of another workspace's is an error.
+func (s *Store) SavePairing(ctx context.Context, p chathook.Pairing) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO pairings (`+tables.PairingColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET email = excluded.email, phone = excluded.phone, qr = excluded.qr, code = excluded.code,
+			state = excluded.state, account_id = excluded.account_id, err = excluded.err, updated_at = excluded.updated_at
+		WHERE pairings.workspace_id = excluded.workspace_id`,
+		p.ID, p.WorkspaceID, p.Email, p.Phone, p.QR, p.Code, p.State, p.AccountID, p.Err, ms(p.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("save pairing: %w", err)
+	}
+	if tag.RowsAffected() == 0 { // the id is another workspace's
+		return fmt.Errorf("save pairing %s: %w", p.ID, chathook.ErrNotFound)
+	}
+	return nil
+}
+
+// Pairing returns a pairing of the workspace.
+func (s *Store) Pairing(ctx context.Context, workspaceID, id string) (chathook.Pairing, error) {
+	p, err := tables.Pairing(s.pool.QueryRow(ctx, `SELECT `+tables.PairingColumns+` FROM pairings WHERE id = $1 AND workspace_id = $2`,
+		id, workspaceID))
+	return p, noRows(err, chathook.ErrNotFound)
+}
+
+// SessionDB is whatsmeow's handle on this database: database/sql over the
+// store's own pool, so its connections count against the same limit.
+func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "postgres" }

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
+)
+
+// Workspace returns a workspace by id.
+func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
+	var ws chathook.Workspace
+	var created int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE id = ?`, id,
+	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	ws.CreatedAt = fromMS(created)
+	return ws, notFound(err)
+}
+
+const accountColumns = tables.AccountColumns
+
+// wantsConnection is, in SQL, the states chathook.AccountState.WantsConnection
+// accepts.
+var wantsConnection = fmt.Sprintf(`state IN ('%s', '%s', '%s')`,
+	chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
+
+func scanAccount(row scanner) (chathook.Account, error) {
+	a, err := tables.Account(row)
+	return a, notFound(err)
+}
+
+// LinkAccount records a newly paired device; see store.Accounts. The
+// account of the same phone, if any, is taken over in place: its id, and
+// with it its chats and messages, stay.
+func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.Account, owner string, leaseUntil time.Time) (chathook.Account, error) {
+	created := a.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	return scanAccount(s.w.QueryRowContext(ctx, `INSERT INTO accounts
+			(workspace_id, phone, full_name, email, kind, state, jid, created_at, lease_owner, lease_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, phone) DO UPDATE SET
+			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
+			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
+			kind = excluded.kind, state = excluded.state, jid = excluded.jid,
+			created_at = CASE WHEN accounts.created_at = 0 THEN excluded.created_at ELSE accounts.created_at END,
+			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+		RETURNING `+accountColumns,
+		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
+		owner, ms(leaseUntil)))
+}
+
+// Accounts returns a workspace's web and cloud API accounts, oldest first.
+func (s *Store) Accounts(ctx context.Context, workspaceID string) ([]chathook.Account, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE workspace_id = ? AND kind IN (?, ?) ORDER BY id`, workspaceID, chathook.KindWeb, chathook.KindCloudAPI)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.Accounts(rows)
+}
+
+// Account returns one account of the workspace.
+func (s *Store) Account(ctx context.Context, workspaceID string, id int64) (chathook.Account, error) {
+	return scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ? AND workspace_id = ?`,
+		id, workspaceID))
+}
+
+// SetAccountState records a web account's state; see store.Accounts. The
+// read of the state before and the write are in one write transaction, so
+// two callers at once cannot both see the move to logged_out.
+func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return chathook.Account{}, err
+	}
+	defer tx.Rollback()
+	before, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
+	if err != nil {
+		return before, err
+	}
+	if before.Kind != chathook.KindWeb {
+		return before, fmt.Errorf("account %d is not a linked device (kind %s): it has no connection state", accountID, before.Kind)
+	}
+	release := ""
+	if !state.WantsConnection() {
+		release = `, lease_owner = '', lease_until = 0`
+	}
+	a, err := scanAccount(tx.QueryRowContext(ctx, `UPDATE accounts SET state = ?`+release+` WHERE id = ? RETURNING `+accountColumns,
+		state, accountID))
+	if err != nil {
+		return a, err
+	}
+	if state == chathook.AccountLoggedOut && before.State != chathook.AccountLoggedOut {
+		// The email goes out with the move or not at all: one per logout.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+			VALUES (?, 'account_logged_out', ?, '', ?, ?)`, a.WorkspaceID, tables.AccountLoggedOutReason(a), ms(now), ms(now)); err != nil {
+			return a, fmt.Errorf("queue email: %w", err)
+		}
+	}
+	return a, tx.Commit()
+}
+
+// ClaimAccounts leases web accounts to owner; see store.Accounts. Claims
+// go through the one writer connection, in write transactions, so no two
+// ever see the same free account.
+func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time.Time, limit int) ([]chathook.Account, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	web := `kind = 'web' AND ` + wantsConnection
+	renewed, err := tx.ExecContext(ctx, `UPDATE accounts SET lease_until = ? WHERE lease_owner = ? AND `+web, ms(until), owner)
+	if err != nil {
+		return nil, fmt.Errorf("renew accounts: %w", err)
+	}
+	held, err := renewed.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	if more := int64(limit) - held; more > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET lease_owner = ?1, lease_until = ?2 WHERE id IN (
+				SELECT id FROM accounts WHERE `+web+` AND lease_owner <> ?1 AND lease_until <= ?3 ORDER BY id LIMIT ?4)`,
+			owner, ms(until), ms(now), more); err != nil {
+			return nil, fmt.Errorf("claim accounts: %w", err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE lease_owner = ? AND `+web+` ORDER BY id`, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out, err := tables.Accounts(rows)
+	if err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, tx.Commit()
+}
+
+// ReleaseAccounts gives back owner's leases of ids.
+func (s *Store) ReleaseAccounts(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE accounts SET lease_owner = '', lease_until = 0
+		WHERE lease_owner = ? AND id IN (SELECT value FROM json_each(?))`, owner, idList(ids))
+	return err
+}
+
+// SavePairing creates or updates a pairing. A pairing never moves to
+// another workspace: an id of another workspace's is an error.
+func (s *Store) SavePairing(ctx context.Context, p chathook.Pairing) error {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO pairings (`+tables.PairingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET email = excluded.email, phone = excluded.phone, qr = excluded.qr, code = excluded.code,
+			state = excluded.state, account_id = excluded.account_id, err = excluded.err, updated_at = excluded.updated_at
+		WHERE pairings.workspace_id = excluded.workspace_id`,
+		p.ID, p.WorkspaceID, p.Email, p.Phone, p.QR, p.Code, p.State, p.AccountID, p.Err, ms(p.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("save pairing: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 { // the id is another workspace's
+		return fmt.Errorf("save pairing %s: %w", p.ID, chathook.ErrNotFound)
+	}
+	return nil
+}
+
+// Pairing returns a pairing of the workspace.
+func (s *Store) Pairing(ctx context.Context, workspaceID, id string) (chathook.Pairing, error) {
+	p, err := tables.Pairing(s.r.QueryRowContext(ctx, `SELECT `+tables.PairingColumns+` FROM pairings WHERE id = ? AND workspace_id = ?`,
+		id, workspaceID))
+	return p, notFound(err)
+}
+
+// SessionDB is whatsmeow's handle on this database: a pool of its own on
+// the same file and settings, so that its writes wait for the writer
+// (busy_timeout, immediate transactions) instead of failing.
+func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "sqlite3" }
