@@ -177,6 +177,10 @@ func (s *Server) accountAction(action string) func(http.ResponseWriter, *http.Re
 			s.errorPage(w, r, http.StatusNotFound, "There is no such account in this workspace.")
 			return
 		}
+		if errors.Is(err, whatsweb.ErrNeedsPairing) {
+			s.errorPage(w, r, http.StatusConflict, "This account's linked device is gone, so it cannot be reconnected: connect it again with a new QR code.")
+			return
+		}
 		if err != nil {
 			s.internal(w, r, err)
 			return

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"html"
 	"image/png"
 	"net/http"
 	"regexp"
@@ -44,9 +45,9 @@ func row(t *testing.T, body string, id int64) string {
 	return m[1]
 }
 
-func words(html string) string {
-	text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(html, " ")
-	return strings.Join(strings.Fields(text), " ")
+func words(s string) string {
+	text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(s, " ")
+	return strings.Join(strings.Fields(html.UnescapeString(text)), " ")
 }
 
 // The list shows each account's number, name, teammate, kind, state in
@@ -201,6 +202,7 @@ func TestPairingPageFollowsThePairing(t *testing.T) {
 	h.savePairing(chathook.Pairing{ID: "pair-code-1", WorkspaceID: ws, Email: "owner@acme.example", Phone: "+972500000009",
 		Code: "ABCD1234", State: chathook.PairingWaiting})
 	a = v.get("/accounts/connect/pair-code-1")
+	a.body = html.UnescapeString(a.body)
 	if !strings.Contains(a.body, `<p class="pairing-code" id="pairing-code" aria-label="Pairing code">ABCD-1234</p>`) ||
 		!strings.Contains(a.body, "Link with phone number instead") || !strings.Contains(a.body, "+972500000009") {
 		t.Errorf("by code: %s", a.body)
@@ -210,6 +212,7 @@ func TestPairingPageFollowsThePairing(t *testing.T) {
 	h.savePairing(chathook.Pairing{ID: "pair-code-1", WorkspaceID: ws, Email: "owner@acme.example", Phone: "+972500000009",
 		Code: "ABCD1234", State: chathook.PairingFailed, Err: "the pairing code expired: start again"})
 	a = v.get("/accounts/connect/pair-code-1/state")
+	a.body = html.UnescapeString(a.body)
 	if !strings.Contains(a.body, `id="pairing-error">the pairing code expired: start again</p>`) ||
 		!strings.Contains(a.body, `<input type="hidden" name="phone" value="+972500000009">`) ||
 		!strings.Contains(a.body, `id="start-again">Start again</button>`) ||
