@@ -1,0 +1,26 @@
+package whatsweb
+
+import (
+	"context"
+	"time"
+)
+
+// Claim runs one round of lease claims now, as Run does every Lease/3.
+func (m *Manager) Claim(ctx context.Context) { m.claim(ctx) }
+
+// RotateQR moves every pairing whose QR code has expired by the
+// Manager's clock to its next code, as the watcher does every second.
+func (m *Manager) RotateQR() {
+	m.mu.Lock()
+	var cs []*conn
+	for c := range m.pairs {
+		cs = append(cs, c)
+	}
+	m.mu.Unlock()
+	for _, c := range cs {
+		c.pairing.nextCode(m.ctx, c, true, m.now())
+	}
+}
+
+// SetQRPoll changes how often pairings look at the clock.
+func SetQRPoll(m *Manager, d time.Duration) { m.qrPoll = d }

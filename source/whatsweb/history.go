@@ -1,0 +1,106 @@
+package whatsweb
+
+import (
+	"context"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waWeb"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+)
+
+// history stores the messages of a history sync (what WhatsApp sends of
+// the past when a device is linked) with History set: they fill the
+// chats' timelines and are never delivered. They go to the store in
+// batches of at most ingest.MaxBatch, each in one transaction.
+func (c *conn) history(ctx context.Context, evt *events.HistorySync) {
+	now := c.m.now()
+	mp := c.mapper()
+	c.mu.Lock()
+	parser := c.parser
+	c.mu.Unlock()
+	batches := historyBatches(ctx, mp, parser.ParseWebMessage, evt.Data, c.rememberGroup, now)
+	stored := 0
+	for _, batch := range batches {
+		if _, err := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, batch); err != nil {
+			c.m.log.Error("whatsapp history not stored", "account_id", mp.acc.ID, "messages", len(batch), "err", err)
+			continue
+		}
+		stored += len(batch)
+	}
+	c.m.log.Info("whatsapp history sync stored", "account_id", mp.acc.ID, "type", evt.Data.GetSyncType().String(),
+		"conversations", len(evt.Data.GetConversations()), "messages", stored)
+}
+
+func (c *conn) rememberGroup(jid types.JID, subject string) {
+	c.mu.Lock()
+	c.groups[jid] = subject
+	c.mu.Unlock()
+}
+
+// parseFunc is whatsmeow's Client.ParseWebMessage, which needs no
+// connection.
+type parseFunc func(chat types.JID, msg *waWeb.WebMessageInfo) (*events.Message, error)
+
+// historyBatches maps a history sync's conversations to Incoming values,
+// cut into batches of at most ingest.MaxBatch. A group's subject is taken
+// from its conversation (through remember), a chat's other address from
+// the conversation's PnJID or LidJID.
+func historyBatches(ctx context.Context, mp *mapper, parse parseFunc, data *waHistorySync.HistorySync,
+	remember func(types.JID, string), now time.Time) [][]chathook.Incoming {
+	var batches [][]chathook.Incoming
+	var batch []chathook.Incoming
+	for _, conv := range data.GetConversations() {
+		chat, err := types.ParseJID(conv.GetID())
+		if err != nil {
+			mp.log.Warn("whatsapp history conversation skipped: bad id", "account_id", mp.acc.ID, "err", err)
+			continue
+		}
+		chat = chat.ToNonAD()
+		var alt types.JID
+		switch chat.Server {
+		case types.GroupServer:
+			if conv.GetName() != "" {
+				remember(chat, conv.GetName())
+			}
+		case types.HiddenUserServer:
+			alt, _ = types.ParseJID(conv.GetPnJID())
+		case types.DefaultUserServer:
+			alt, _ = types.ParseJID(conv.GetLidJID())
+		}
+		for _, hm := range conv.GetMessages() {
+			wm := hm.GetMessage()
+			if wm == nil || isEdit(wm) {
+				continue
+			}
+			evt, err := parse(chat, wm)
+			if err != nil {
+				mp.log.Debug("whatsapp history message skipped", "account_id", mp.acc.ID, "err", err)
+				continue
+			}
+			in, ok := mp.incoming(ctx, evt, alt, now, true)
+			if !ok {
+				continue
+			}
+			batch = append(batch, in)
+			if len(batch) == ingest.MaxBatch {
+				batches, batch = append(batches, batch), nil
+			}
+		}
+	}
+	if len(batch) > 0 {
+		batches = append(batches, batch)
+	}
+	return batches
+}
+
+// isEdit reports whether a history message is a protocol message, an
+// edit among them: ParseWebMessage turns an edit into the edited text
+// under the original's id, which would pass for a message.
+func isEdit(wm *waWeb.WebMessageInfo) bool {
+	evt := (&events.Message{RawMessage: wm.GetMessage()}).UnwrapRaw()
+	return evt.IsEdit || evt.Message.GetProtocolMessage() != nil
+}

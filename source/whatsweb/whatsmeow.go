@@ -1,0 +1,70 @@
+package whatsweb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"go.mau.fi/whatsmeow"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	waLog "go.mau.fi/whatsmeow/util/log"
+)
+
+// Whatsmeow is WhatsApp itself, through whatsmeow's client: the
+// production Network.
+type Whatsmeow struct {
+	Logger *slog.Logger // nil: slog.Default()
+}
+
+// osInfo names chathook on the phone's list of linked devices.
+var osInfo sync.Once
+
+// Client returns a whatsmeow client of dev that reconnects by itself
+// after a network drop (EnableAutoReconnect), but whose first Connect
+// fails when WhatsApp cannot be reached, so that a caller can say so.
+func (w Whatsmeow) Client(dev *wastore.Device) Client {
+	osInfo.Do(func() { wastore.SetOSInfo("chathook", [3]uint32{0, 1, 0}) })
+	cli := whatsmeow.NewClient(dev, waLogger(w.Logger, "whatsmeow"))
+	cli.EnableAutoReconnect = true
+	cli.InitialAutoReconnect = false
+	return wmClient{cli}
+}
+
+type wmClient struct{ cli *whatsmeow.Client }
+
+func (c wmClient) Connect(ctx context.Context) error { return c.cli.ConnectContext(ctx) }
+func (c wmClient) Disconnect()                       { c.cli.Disconnect() }
+func (c wmClient) Logout(ctx context.Context) error  { return c.cli.Logout(ctx) }
+func (c wmClient) AddEventHandler(fn func(evt any))  { c.cli.AddEventHandler(fn) }
+func (c wmClient) PairPhone(ctx context.Context, phone string) (string, error) {
+	// WhatsApp checks the display name: "Browser (OS)", common ones only.
+	return c.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+}
+
+func (c wmClient) GroupName(ctx context.Context, group types.JID) (string, error) {
+	info, err := c.cli.GetGroupInfo(ctx, group)
+	if err != nil {
+		return "", err
+	}
+	return info.Name, nil
+}
+
+// waLogger passes whatsmeow's warnings and errors to log. Its info and
+// debug lines are dropped: at debug it writes protocol nodes, and nothing
+// of a session may reach a log.
+func waLogger(log *slog.Logger, module string) waLog.Logger {
+	if log == nil {
+		log = slog.Default()
+	}
+	return slogWA{log.With("module", module)}
+}
+
+type slogWA struct{ log *slog.Logger }
+
+func (l slogWA) Warnf(msg string, args ...any)  { l.log.Warn(fmt.Sprintf(msg, args...)) }
+func (l slogWA) Errorf(msg string, args ...any) { l.log.Error(fmt.Sprintf(msg, args...)) }
+func (l slogWA) Infof(string, ...any)           {}
+func (l slogWA) Debugf(string, ...any)          {}
+func (l slogWA) Sub(module string) waLog.Logger { return slogWA{l.log.With("sub", module)} }
