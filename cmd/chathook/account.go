@@ -22,6 +22,11 @@ import (
 // stopped, for its connection to close and its lease to be given back.
 const closeTimeout = 15 * time.Second
 
+// network is WhatsApp as account connect reaches it: nil, WhatsApp
+// itself (whatsweb.Whatsmeow). This package's tests put a fake there,
+// the only part of the command they replace.
+var network whatsweb.Network
+
 // accountConnect links a WhatsApp account from a terminal (SPEC 6): it
 // prints each QR code (or the pairing code) until the phone confirms,
 // then hands the account over to the serving instances and exits 0.
@@ -54,9 +59,10 @@ func accountConnect(ctx context.Context, args []string, getenv func(string) stri
 	}
 	host, _ := os.Hostname()
 	m, err := whatsweb.New(ctx, whatsweb.Config{
-		Store:  st,
-		Owner:  fmt.Sprintf("cli-%s-%d", host, os.Getpid()),
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Store:   st,
+		Network: network,
+		Owner:   fmt.Sprintf("cli-%s-%d", host, os.Getpid()),
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "chathook:", err)

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
@@ -159,5 +161,96 @@ func TestAccountConnectWithoutWhatsApp(t *testing.T) {
 	if code := run(context.Background(), []string{"account", "connect", "--db", db, "--workspace", "nope"}, env(nil), &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), `there is no workspace "nope"`) {
 		t.Errorf("unknown workspace: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test reads while the command writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitOutput waits for out to hold want.
+func waitOutput(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout never held %q:\n%s", want, out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// With WhatsApp answering (faked), account connect prints the QR code
+// for the terminal and its instructions (or the pairing code), and once
+// the phone accepts says which account is connected and exits 0, having
+// given the account back for a serving instance to hold.
+func TestAccountConnectPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		shows []string
+	}{
+		{"qr", nil, []string{whatsweb.QRTerminal(fakeCodes[0]), "Scan it with WhatsApp on the phone: Settings → Linked devices → Link a device."}},
+		{"phone", []string{"--phone", "+972500000001"}, []string{"Pairing code for +972500000001: WXYZ-2345\n", "Link with phone number instead"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wa := &fakeWhatsApp{}
+			network = wa
+			t.Cleanup(func() { network = nil })
+			db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+			ws := newWorkspace(t, db, "acme")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var stdout, stderr syncBuffer
+			code := make(chan int, 1)
+			go func() {
+				code <- run(ctx, append([]string{"account", "connect", "--db", db, "--workspace", ws}, tc.args...), env(nil), &stdout, &stderr)
+			}()
+			for _, want := range tc.shows {
+				waitOutput(t, &stdout, want)
+			}
+			c := wa.client(t)
+			c.pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
+			select {
+			case got := <-code:
+				if got != 0 {
+					t.Fatalf("exit %d: %s", got, stderr.String())
+				}
+			case <-ctx.Done():
+				t.Fatal("account connect did not exit once paired")
+			}
+			if !strings.HasSuffix(stdout.String(), "\nconnected +972500000001 (Amnon Haha)\n") {
+				t.Errorf("stdout does not end with the account connected:\n%s", stdout.String())
+			}
+			if c.online() {
+				t.Error("account connect exited with its connection open")
+			}
+
+			// The account is the owner's (no --email), and a serving
+			// instance can take it at once: its lease was given back.
+			st, err := app.OpenStore(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			held, err := st.ClaimAccounts(context.Background(), "serve", time.Now(), time.Now().Add(time.Minute), 10)
+			if err != nil || len(held) != 1 || held[0].Phone != "+972500000001" || held[0].Email != "owner@acme.example" || held[0].Kind != chathook.KindWeb {
+				t.Errorf("a serving instance claims %+v, %v", held, err)
+			}
+		})
 	}
 }
