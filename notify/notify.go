@@ -1,7 +1,8 @@
 // Package notify sends owner emails from the outbox the store fills.
 //
 // Guarantees: an email is queued in the same transaction that disabled the
-// webhook, so there is exactly one per disable; it is sent at least once.
+// webhook, or that recorded a WhatsApp account's logout, so there is
+// exactly one per disable or logout; it is sent at least once.
 // A mail server that is down delays only the email, never a delivery: the
 // notifier runs on its own and retries on a schedule. With no SMTP server
 // configured the email is written to the log and kept in the database.
@@ -183,16 +184,15 @@ func (n *Notifier) deliver(ctx context.Context, e chathook.Email, subject, body 
 	return n.client.DialAndSendWithContext(ctx, m)
 }
 
-// Compose writes an owner email: what happened, the last error, and the
-// link to the settings page.
+// Compose writes an owner email of either kind: what happened, why, and
+// the link to the page where the owner puts it right.
 func Compose(e chathook.Email, baseURL string) (subject, body string) {
+	if e.Kind == "account_logged_out" {
+		return composeLoggedOut(e, baseURL)
+	}
 	subject = fmt.Sprintf("chathook: the outbound webhook of %s was disabled", e.Workspace.Name)
 	var b strings.Builder
-	name := e.Workspace.OwnerName
-	if name == "" {
-		name = "there"
-	}
-	fmt.Fprintf(&b, "Hello %s,\n\n", name)
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
 	fmt.Fprintf(&b, "chathook disabled the outbound webhook of your workspace %q on %s UTC: it was %s.\n\n",
 		e.Workspace.Name, e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason)
 	fmt.Fprintf(&b, "The last error was:\n    %s\n\n", e.LastError)
@@ -202,4 +202,40 @@ func Compose(e chathook.Email, baseURL string) (subject, body string) {
 	fmt.Fprintf(&b, "    %s/settings/webhooks/outbound\n\n", strings.TrimSuffix(baseURL, "/"))
 	b.WriteString("The detailed log of every delivery attempt is at the bottom of that page.\n\n-- chathook\n")
 	return subject, b.String()
+}
+
+func greeting(e chathook.Email) string {
+	if e.Workspace.OwnerName == "" {
+		return "there"
+	}
+	return e.Workspace.OwnerName
+}
+
+// composeLoggedOut writes the email about a WhatsApp account whose linked
+// device was removed on the phone: its messages stop until a teammate
+// links it again on the accounts page.
+func composeLoggedOut(e chathook.Email, baseURL string) (subject, body string) {
+	subject = fmt.Sprintf("chathook: the WhatsApp account %s was logged out", phoneOf(e.Reason))
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
+	fmt.Fprintf(&b, "On %s UTC %s (workspace %q).\n\n",
+		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason, e.Workspace.Name)
+	b.WriteString("Someone removed chathook's linked device from the phone's list of linked devices in WhatsApp,\n")
+	b.WriteString("or WhatsApp ended the session. chathook receives no more messages of this account, and your\n")
+	b.WriteString("webhook gets none of them, until it is connected again. What was received before is kept.\n\n")
+	b.WriteString("To connect it again, scan a new QR code with the phone on the WhatsApp accounts page:\n\n")
+	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
+	return subject, b.String()
+}
+
+// phoneOf finds the account's number in an account_logged_out reason
+// (tables.AccountLoggedOutReason names it first, as "+N"); it is what the
+// subject names.
+func phoneOf(reason string) string {
+	for _, f := range strings.Fields(reason) {
+		if len(f) > 1 && f[0] == '+' {
+			return f
+		}
+	}
+	return "of your workspace"
 }

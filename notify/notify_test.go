@@ -49,3 +49,25 @@ func TestComposeSaysWhatWhyAndWhere(t *testing.T) {
 		}
 	}
 }
+
+func TestComposeLoggedOutSaysWhichWhyAndWhere(t *testing.T) {
+	e := chathook.Email{
+		Workspace: chathook.Workspace{Name: "Acme", OwnerName: "Ann"},
+		Kind:      "account_logged_out",
+		Reason:    "the WhatsApp account +972500000001 (Support) was logged out: its linked device was removed on the phone",
+		CreatedAt: time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC),
+	}
+	subject, body := Compose(e, "https://chathook.example.com/")
+	if want := "chathook: the WhatsApp account +972500000001 was logged out"; subject != want {
+		t.Errorf("subject %q, want %q", subject, want)
+	}
+	for _, want := range []string{"Hello Ann", "2026-03-01 12:30 UTC", "+972500000001 (Support)", "linked device",
+		"no more messages", "https://chathook.example.com/accounts/\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "webhooks/outbound") {
+		t.Errorf("a logout email points at the webhook settings:\n%s", body)
+	}
+}

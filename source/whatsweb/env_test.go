@@ -90,7 +90,13 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, open opener) *env {
 	t.Helper()
-	e := &env{st: open(t), net: newFakeNet(), clock: &clock{t: t0}}
+	return newEnvOn(t, open(t))
+}
+
+// newEnvOn is an env of a new workspace on st.
+func newEnvOn(t *testing.T, st store.Store) *env {
+	t.Helper()
+	e := &env{st: st, net: newFakeNet(), clock: &clock{t: t0}}
 	ws, err := e.st.CreateWorkspace(context.Background(),
 		chathook.Workspace{ID: uuid.NewString(), Name: "Acme", OwnerName: "Olga", OwnerEmail: "olga@example.com", CreatedAt: t0},
 		[]byte("token-"+uuid.NewString()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -172,4 +178,16 @@ func mustJID(t *testing.T, s string) types.JID {
 		t.Fatal(err)
 	}
 	return j
+}
+
+// newManagerKicking is a Manager whose Queued is kick.
+func newManagerKicking(t *testing.T, e *env, kick func()) (*whatsweb.Manager, error) {
+	m, err := whatsweb.New(context.Background(), whatsweb.Config{
+		Store: e.st, Network: e.net, Owner: "a", Now: e.clock.Now, Queued: kick,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err == nil {
+		t.Cleanup(func() { m.Close(context.Background()) })
+	}
+	return m, err
 }

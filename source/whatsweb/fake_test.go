@@ -160,7 +160,10 @@ func (c *fakeClient) isOnline() bool {
 // Connect opens the socket; as WhatsApp does, an unpaired device then
 // gets its QR codes and a paired one is logged in.
 func (c *fakeClient) Connect(ctx context.Context) error {
-	if c.net.unreach {
+	c.net.mu.Lock()
+	unreach := c.net.unreach
+	c.net.mu.Unlock()
+	if unreach {
 		return errors.New("dial tcp: lookup web.whatsapp.com: no such host")
 	}
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package whatsweb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,7 +73,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	db, dialect := cfg.Store.SessionDB()
 	container := sqlstore.NewWithDB(db, dialect, waLogger(cfg.Logger, "whatsmeow/sqlstore"))
-	if err := container.Upgrade(ctx); err != nil {
+	if err := upgrade(ctx, container, db, dialect); err != nil {
 		return nil, fmt.Errorf("whatsweb: upgrade the session tables: %w", err)
 	}
 	m := &Manager{
@@ -82,6 +83,27 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return m, nil
+}
+
+// upgrade creates or upgrades whatsmeow's tables. whatsmeow's upgrade
+// takes no lock, so on PostgreSQL instances started together would each
+// create the tables, and all but one fail: they take turns under an
+// advisory lock, held on a connection of its own, keyed by the schema.
+func upgrade(ctx context.Context, container *sqlstore.Container, db *sql.DB, dialect string) error {
+	if dialect != "postgres" {
+		return container.Upgrade(ctx)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	const key = `hashtextextended('chathook whatsmeow sessions in ' || current_schema(), 0)`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+key+`)`)
+	return container.Upgrade(ctx)
 }
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }
@@ -190,8 +212,8 @@ func (m *Manager) claim(ctx context.Context) {
 // dropLocked closes a connection and forgets it; m.mu is held.
 func (m *Manager) dropLocked(c *conn) {
 	c.close()
-	if m.conns[c.acc.ID] == c {
-		delete(m.conns, c.acc.ID)
+	if id := c.account().ID; m.conns[id] == c {
+		delete(m.conns, id)
 	}
 	delete(m.pairs, c)
 }
@@ -203,18 +225,21 @@ func (m *Manager) drop(c *conn) {
 	m.dropLocked(c)
 }
 
-// failed drops a connection that could not be made, and says when to try
-// again: 5 s after the first failure, doubling up to 5 minutes.
+// failed drops a connection that could not be made or was lost for
+// good, and says when to try again: 5 s after the first failure,
+// doubling up to 5 minutes. An account shown connected shows connecting.
 func (m *Manager) failed(c *conn, err error) {
+	id := c.account().ID
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	b := m.retry[c.acc.ID]
+	b := m.retry[id]
 	b.fails++
 	wait := min(5*time.Second<<min(b.fails-1, 6), 5*time.Minute)
 	b.at = m.now().Add(wait)
-	m.retry[c.acc.ID] = b
-	m.log.Warn("whatsapp connection failed", "account_id", c.acc.ID, "retry_in", wait, "err", err)
+	m.retry[id] = b
 	m.dropLocked(c)
+	m.mu.Unlock()
+	m.log.Warn("whatsapp connection failed", "account_id", id, "retry_in", wait, "err", err)
+	c.setState(m.ctx, chathook.AccountConnecting, chathook.AccountConnected)
 }
 
 // connected forgets an account's past failures.

@@ -218,7 +218,9 @@ func TestPairRefused(t *testing.T) {
 	if _, err := m.Pair(ctx, whatsweb.PairRequest{WorkspaceID: "nope", Email: "dana@example.com"}); !errors.Is(err, chathook.ErrNotFound) {
 		t.Errorf("unknown workspace: %v", err)
 	}
+	e.net.mu.Lock()
 	e.net.unreach = true
+	e.net.mu.Unlock()
 	if _, err := m.Pair(ctx, whatsweb.PairRequest{WorkspaceID: e.ws.ID, Email: "dana@example.com"}); err == nil ||
 		!strings.Contains(err.Error(), "WhatsApp cannot be reached") {
 		t.Errorf("unreachable: %v", err)

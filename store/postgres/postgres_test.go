@@ -104,3 +104,22 @@ func TestRelaxedCommitsLeaveConnectionsDurable(t *testing.T) {
 	}
 	durable("after a failed finish")
 }
+
+// whatsmeow's handle is on the store's pool, in the store's schema, and
+// Close closes it.
+func TestSessionDBSharesThePoolAndCloses(t *testing.T) {
+	st := open(t, pgtest.URL(t))
+	ctx := context.Background()
+	db, dialect := st.SessionDB()
+	if dialect != "postgres" {
+		t.Errorf("dialect %q", dialect)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM workspaces").Scan(&n); err != nil {
+		t.Errorf("not chathook's schema: %v", err)
+	}
+	st.Close()
+	if err := db.PingContext(ctx); err == nil {
+		t.Error("SessionDB still open after Close")
+	}
+}

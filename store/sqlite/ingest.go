@@ -92,7 +92,7 @@ func chunks(n int, fn func(start, size int) error) error {
 
 // The statements of an ingest, prepared once per connection.
 const (
-	sqlDuplicateOf   = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
+	sqlDuplicateOf = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
 	// The first sight of an account in a batch upserts it, which also
 	// records when it last had a message: no statement of its own.
 	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
@@ -317,18 +317,19 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 	c := in.Chat
 	key := chatKey{acc.ID, c.ExternalID}
 	chat, ok := it.chats[key]
-	if !ok && in.ChatFormerID != "" {
-		former := chatKey{acc.ID, in.ChatFormerID}
-		if chat, ok = it.chats[former]; ok {
-			delete(it.chats, former)
-		}
-	}
 	if !ok {
 		// Look before inserting: an INSERT that conflicts would still use
-		// up a chat id, and ids are in URLs.
+		// up a chat id, and ids are in URLs. By the former id only when
+		// the current one is no chat's.
 		chat, err = it.find(ctx, acc.ID, c.ExternalID)
 		if errors.Is(err, chathook.ErrNotFound) && in.ChatFormerID != "" {
-			chat, err = it.find(ctx, acc.ID, in.ChatFormerID)
+			former := chatKey{acc.ID, in.ChatFormerID}
+			if cached, seen := it.chats[former]; seen {
+				chat, err = cached, nil
+				delete(it.chats, former)
+			} else {
+				chat, err = it.find(ctx, acc.ID, in.ChatFormerID)
+			}
 		}
 		if errors.Is(err, chathook.ErrNotFound) {
 			name := c.FullName

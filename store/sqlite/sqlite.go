@@ -40,8 +40,8 @@ type Store struct {
 	// session is whatsmeow's (see SessionDB): its writes are few and
 	// small, and never hold the writer that ingest waits for.
 	session *sql.DB
-	ws   *stmts  // statements prepared on w
-	rs   *stmts  // statements prepared on r
+	ws      *stmts // statements prepared on w
+	rs      *stmts // statements prepared on r
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim ended with

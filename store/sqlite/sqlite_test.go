@@ -79,3 +79,29 @@ func TestRelaxedCommitsLeaveTheWriterDurable(t *testing.T) {
 	st.ClaimDue(cancelled, "a", time.Now(), time.Minute, 10)
 	full("after a cancelled claim")
 }
+
+// whatsmeow's handle is on the same file with the same settings (foreign
+// keys, which its schema relies on; a busy timeout, so its writes wait for
+// the writer), and Close closes it.
+func TestSessionDBSharesSettingsAndCloses(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "chathook.db"))
+	ctx := context.Background()
+	db, dialect := st.SessionDB()
+	if dialect != "sqlite3" {
+		t.Errorf("dialect %q", dialect)
+	}
+	for pragma, want := range map[string]string{"foreign_keys": "1", "busy_timeout": "10000", "journal_mode": "wal"} {
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM workspaces").Scan(&n); err != nil {
+		t.Errorf("not chathook's database: %v", err)
+	}
+	st.Close()
+	if err := db.PingContext(ctx); err == nil {
+		t.Error("SessionDB still open after Close")
+	}
+}
