@@ -133,7 +133,8 @@ func (s *Server) signedInFragment(h func(http.ResponseWriter, *http.Request, vis
 // layout is what every page's frame shows.
 type layout struct {
 	Title     string
-	Tab       string // chats or webhooks
+	Tab       string // chats, accounts or webhooks
+	Refresh   int    // seconds: a browser without script reloads the page this often; 0 never
 	User      chathook.User
 	Workspace chathook.Workspace
 	CSRF      string

@@ -12,8 +12,12 @@ import (
 )
 
 // pageNames are the templates under templates/ that are whole pages; each
-// is parsed with layout.html and activity.html.
-var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html"}
+// is parsed with layout.html and the fragments.
+var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html", "accounts.html", "pairing.html"}
+
+// fragmentFiles define the parts of pages that scripts fetch alone:
+// "activity" and "pairing".
+var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.html"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -44,14 +48,15 @@ func (s *Server) parseTemplates() error {
 	}
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/activity.html", "templates/"+name)
+		files := append([]string{"templates/layout.html", "templates/" + name}, fragmentFiles...)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return err
 		}
 		s.pages[name] = t
 	}
 	var err error
-	s.fragment, err = template.New("activity").Funcs(funcs).ParseFS(templateFS, "templates/activity.html")
+	s.fragment, err = template.New("activity").Funcs(funcs).ParseFS(templateFS, fragmentFiles...)
 	return err
 }
 

@@ -1,6 +1,7 @@
 // Package web serves chathook's web UI: sign-in, the Webhooks → Outbound
-// settings page with its activity log, and the chat pages that chat_url
-// and permalinks open. Pages are rendered on the server with html/template
+// settings page with its activity log, the chat pages that chat_url and
+// permalinks open, and the WhatsApp accounts page that links phones by QR
+// or pairing code. Pages are rendered on the server with html/template
 // (so every name and message text is escaped); templates and static files
 // are embedded in the binary.
 //
@@ -9,7 +10,8 @@
 //     workspace: another workspace's chat or permalink is a 404, exactly as
 //     one that does not exist.
 //   - A visitor without a session is sent to sign-in and sees no message
-//     text; a request for a fragment gets a bare 401.
+//     text; a request for a fragment or a QR code gets a bare 401. A
+//     pairing (and its QR code) is only ever shown in its own workspace.
 //   - Every POST carries the session's CSRF token (sign-in, which has no
 //     session yet, a token of its own), and cross-origin POSTs are refused
 //     by their Origin or Sec-Fetch-Site headers before that.
@@ -67,6 +69,9 @@ type Config struct {
 	// the client a failed sign-in is counted against; from any other
 	// peer the header is ignored. Empty: the peer is the client.
 	TrustedProxies []netip.Prefix
+	// WhatsApp links accounts by QR or pairing code; nil: the accounts
+	// page lists them but cannot connect or disconnect any.
+	WhatsApp WhatsApp
 }
 
 // Server is the web UI's http.Handler.
@@ -128,6 +133,13 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /chats/{$}", s.signedIn(s.chats))
 	mux.Handle("GET /chat/{chat_id}/messages/{$}", s.signedIn(s.chat))
 	mux.Handle("GET /permalink/{uuid}/{$}", s.signedIn(s.permalink))
+	mux.Handle("GET /accounts/{$}", s.signedIn(s.accounts))
+	mux.Handle("POST /accounts/connect", s.signedIn(s.connect))
+	mux.Handle("GET /accounts/connect/{id}", s.signedIn(s.pairing))
+	mux.Handle("GET /accounts/connect/{id}/state", s.signedInFragment(s.pairingState))
+	mux.Handle("GET /accounts/connect/{id}/qr.png", s.signedInFragment(s.pairingQR))
+	mux.Handle("POST /accounts/{id}/disconnect", s.signedIn(s.accountAction("disconnect")))
+	mux.Handle("POST /accounts/{id}/reconnect", s.signedIn(s.accountAction("reconnect")))
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")

@@ -30,6 +30,8 @@ const usage = `usage:
   chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
+  chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
+  chathook account list --workspace ID [--db URL]   one JSON object per connected account
   chathook bench [--workload none|steady|bundles] [flags]   measure the service end to end (docs/performance.md)
 
 Every flag can also be set by its environment variable; flags win.
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
 		return userPassword(ctx, args[2:], getenv, stderr)
+	case len(args) >= 2 && args[0] == "account" && args[1] == "connect":
+		return accountConnect(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "account" && args[1] == "list":
+		return accountList(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 1 && args[0] == "bench":
 		return benchCommand(ctx, args[1:], getenv, stdout, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):

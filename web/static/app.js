@@ -1,5 +1,6 @@
 // chathook's only script. The pages work without it; it keeps the
-// activity log fresh and asks before discarding what waited.
+// activity log and a pairing's QR code fresh and asks before discarding
+// what waited or disconnecting an account.
 (function () {
   "use strict";
 
@@ -25,6 +26,46 @@
         .then(function () { busy = false; });
     }, every);
   }
+
+  // Follow a pairing: every data-every milliseconds fetch its state (a
+  // rotated QR code, the pairing code, connected or failed) and show it
+  // when it changed, until it is no longer waiting. Replacing only a
+  // changed state keeps the QR image from reloading every time.
+  var pairing = document.getElementById("pairing");
+  if (pairing && window.fetch) {
+    var pairingEvery = parseInt(pairing.getAttribute("data-every"), 10) || 2000;
+    var shown = pairing.innerHTML;
+    var waiting = function () {
+      var st = pairing.querySelector("[data-state]");
+      return st && st.getAttribute("data-state") === "waiting";
+    };
+    var pairingBusy = false;
+    var timer = setInterval(function () {
+      if (!waiting()) { clearInterval(timer); return; }
+      if (pairingBusy) return;
+      pairingBusy = true;
+      fetch(pairing.getAttribute("data-src"), { credentials: "same-origin", cache: "no-store", redirect: "error" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.text();
+        })
+        .then(function (html) {
+          if (html !== shown) {
+            pairing.innerHTML = html; // rendered and escaped by the server's templates
+            shown = html;
+          }
+          pairing.setAttribute("data-refreshed", String(Date.now()));
+        })
+        .catch(function () {})
+        .then(function () { pairingBusy = false; });
+    }, pairingEvery);
+  }
+
+  // Forms with data-confirm ask before they are sent (Disconnect).
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  });
 
   var form = document.getElementById("settings-form");
   var discard = document.getElementById("pending-discard");

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/store/postgres/pgtest"
+)
+
+// newWorkspace creates a workspace in db as workspace create does and
+// returns its id.
+func newWorkspace(t *testing.T, db, name string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"workspace", "create", "--db", db, "--name", name, "--owner-email", "owner@" + name + ".example"},
+		env(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("workspace create: exit %d: %s", code, stderr.String())
+	}
+	var created struct {
+		WorkspaceID string `json:"workspace_id"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &created); err != nil {
+		t.Fatal(err)
+	}
+	return created.WorkspaceID
+}
+
+func TestAccountListPrintsJSONLines(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testAccountList(t, "sqlite:"+filepath.Join(t.TempDir(), "c.db")) })
+	t.Run("postgres", func(t *testing.T) { testAccountList(t, pgtest.URL(t)) })
+}
+
+func testAccountList(t *testing.T, db string) {
+	ctx := context.Background()
+	ws := newWorkspace(t, db, "acme")
+	other := newWorkspace(t, db, "beta")
+	st, err := app.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	linked, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: "+972500000001", FullName: "Amnon Haha", Email: "amnon@acme.example",
+		JID: "972500000001:12@s.whatsapp.net"}, "test", now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: "+972500000002", FullName: "Bella", Email: "bella@acme.example",
+		JID: "972500000002:3@s.whatsapp.net"}, "test", now.Add(time.Minute))
+	if err == nil {
+		_, err = st.SetAccountState(ctx, second.ID, chathook.AccountLoggedOut, now)
+	}
+	if err == nil {
+		_, err = st.LinkAccount(ctx, other, chathook.Account{Phone: "+15550009999", FullName: "Theirs", Email: "them@beta.example",
+			JID: "15550009999:1@s.whatsapp.net"}, "test", now.Add(time.Minute))
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"account", "list", "--workspace", ws}, env(map[string]string{"CHATHOOK_DB": db}), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := `{"id":"` + itoa(linked.ID) + `","kind":"web","phone":"+972500000001","full_name":"Amnon Haha","email":"amnon@acme.example","state":"connected"}` + "\n" +
+		`{"id":"` + itoa(second.ID) + `","kind":"web","phone":"+972500000002","full_name":"Bella","email":"bella@acme.example","state":"logged_out"}` + "\n"
+	if stdout.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	}
+
+	// A workspace that is not there is said so, in words.
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(ctx, []string{"account", "list", "--db", db, "--workspace", "no-such-workspace"}, env(nil), &stdout, &stderr); code != 1 ||
+		stdout.Len() != 0 || !strings.Contains(stderr.String(), `there is no workspace "no-such-workspace"`) {
+		t.Errorf("unknown workspace: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func TestAccountUsage(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	for name, args := range map[string][]string{
+		"list without workspace":    {"account", "list", "--db", db},
+		"list unknown flag":         {"account", "list", "--db", db, "--workspace", "w", "--all"},
+		"connect without workspace": {"account", "connect", "--db", db},
+		"connect unknown flag":      {"account", "connect", "--db", db, "--workspace", "w", "--qr"},
+		"connect stray operand":     {"account", "connect", "--db", db, "--workspace", "w", "+972500000001"},
+		"no subcommand":             {"account"},
+		"unknown subcommand":        {"account", "delete", "--workspace", "w"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), args, env(nil), &stdout, &stderr); code != 2 {
+				t.Errorf("exit %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			if stdout.Len() != 0 || stderr.Len() == 0 {
+				t.Errorf("stdout %q, stderr %q: the error belongs on stderr alone", stdout.String(), stderr.String())
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"help"}, env(nil), &stdout, &stderr)
+	for _, line := range []string{
+		"chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]",
+		"chathook account list --workspace ID [--db URL]",
+	} {
+		if !strings.Contains(stdout.String(), line) {
+			t.Errorf("the usage text lacks %q", line)
+		}
+	}
+}
+
+// WhatsApp cannot be reached from here, so account connect, on the real
+// network, fails: non-zero, with the reason in words, and soon (the
+// deadline only keeps a hang from stalling the suite).
+func TestAccountConnectWithoutWhatsApp(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	ws := newWorkspace(t, db, "acme")
+	for name, extra := range map[string][]string{"qr": nil, "phone": {"--phone", "+972500000001"}} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, append([]string{"account", "connect", "--db", db, "--workspace", ws}, extra...), env(nil), &stdout, &stderr)
+			if ctx.Err() != nil {
+				t.Fatalf("account connect still ran after %v", 2*time.Minute)
+			}
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if !strings.Contains(stderr.String(), "chathook: WhatsApp cannot be reached: ") ||
+				strings.Contains(stdout.String(), "connected") {
+				t.Errorf("stdout %q, stderr %q: want the reason on stderr", stdout.String(), stderr.String())
+			}
+		})
+	}
+
+	// A number that is not one is bad usage, named.
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"account", "connect", "--db", db, "--workspace", ws, "--phone", "call me"}, env(nil), &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "--phone") {
+		t.Errorf("bad phone: exit %d, stderr %q", code, stderr.String())
+	}
+	// So is a workspace that is not there, in words.
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"account", "connect", "--db", db, "--workspace", "nope"}, env(nil), &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), `there is no workspace "nope"`) {
+		t.Errorf("unknown workspace: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test reads while the command writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitOutput waits for out to hold want.
+func waitOutput(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout never held %q:\n%s", want, out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// With WhatsApp answering (faked), account connect prints the QR code
+// for the terminal and its instructions (or the pairing code), and once
+// the phone accepts says which account is connected and exits 0, having
+// given the account back for a serving instance to hold.
+func TestAccountConnectPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		shows []string
+	}{
+		{"qr", nil, []string{whatsweb.QRTerminal(fakeCodes[0]), "Scan it with WhatsApp on the phone: Settings → Linked devices → Link a device."}},
+		{"phone", []string{"--phone", "+972500000001"}, []string{"Pairing code for +972500000001: WXYZ-2345\n", "Link with phone number instead"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wa := &fakeWhatsApp{}
+			network = wa
+			t.Cleanup(func() { network = nil })
+			db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+			ws := newWorkspace(t, db, "acme")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var stdout, stderr syncBuffer
+			code := make(chan int, 1)
+			go func() {
+				code <- run(ctx, append([]string{"account", "connect", "--db", db, "--workspace", ws}, tc.args...), env(nil), &stdout, &stderr)
+			}()
+			for _, want := range tc.shows {
+				waitOutput(t, &stdout, want)
+			}
+			c := wa.client(t)
+			c.pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
+			select {
+			case got := <-code:
+				if got != 0 {
+					t.Fatalf("exit %d: %s", got, stderr.String())
+				}
+			case <-ctx.Done():
+				t.Fatal("account connect did not exit once paired")
+			}
+			if !strings.HasSuffix(stdout.String(), "\nconnected +972500000001 (Amnon Haha)\n") {
+				t.Errorf("stdout does not end with the account connected:\n%s", stdout.String())
+			}
+			if c.online() {
+				t.Error("account connect exited with its connection open")
+			}
+
+			// The account is the owner's (no --email), and a serving
+			// instance can take it at once: its lease was given back.
+			st, err := app.OpenStore(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			held, err := st.ClaimAccounts(context.Background(), "serve", time.Now(), time.Now().Add(time.Minute), 10)
+			if err != nil || len(held) != 1 || held[0].Phone != "+972500000001" || held[0].Email != "owner@acme.example" || held[0].Kind != chathook.KindWeb {
+				t.Errorf("a serving instance claims %+v, %v", held, err)
+			}
+		})
+	}
+}
