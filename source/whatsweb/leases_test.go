@@ -222,3 +222,25 @@ func TestNewTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestNewBesideAnotherSchema: a database whose other schema already has
+// whatsmeow's tables (another chathook, a bridge) does not confuse the
+// upgrade of this one, which asks information_schema without a schema.
+func TestNewBesideAnotherSchema(t *testing.T) {
+	ctx := context.Background()
+	for i, open := range []opener{pgOpener(t), pgOpener(t)} {
+		st := open(t)
+		m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: newFakeNet(), Owner: fmt.Sprint("i", i)})
+		if err != nil {
+			t.Fatalf("schema %d: %v", i, err)
+		}
+		if err := m.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		db, _ := st.SessionDB()
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM whatsmeow_device`).Scan(&n); err != nil {
+			t.Fatalf("schema %d has no device table of its own: %v", i, err)
+		}
+	}
+}
