@@ -25,6 +25,7 @@ import (
 	"github.com/chathook/chathook/deliver"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/sqlite"
@@ -70,6 +71,13 @@ type Config struct {
 	// BodyBudget is the memory, in bytes, that request bodies may take at
 	// once (zero: api.DefaultBodyBudget); past it, 503 with Retry-After.
 	BodyBudget int64
+
+	// WhatsApp is how accounts linked by QR code reach WhatsApp: nil is
+	// WhatsApp itself. Tests put a network of their own behind it.
+	WhatsApp whatsweb.Network
+	// AccountLease is how long an instance holds a linked account without
+	// renewing it; zero takes whatsweb.DefaultLease.
+	AccountLease time.Duration
 
 	Logger *slog.Logger
 	// Now is the clock of everything that keeps time (received_at, windows,
@@ -137,6 +145,7 @@ type Service struct {
 	dispatcher *deliver.Dispatcher
 	bundler    *bundle.Flusher
 	notifier   *notify.Notifier
+	whatsapp   *whatsweb.Manager
 	handler    http.Handler
 
 	kill     chan struct{} // closed by Kill
@@ -188,15 +197,25 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
 		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
 	})
+	// The linked accounts' leases carry the dispatcher's name: one name
+	// per instance in the database.
+	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
+		Store: st, Network: cfg.WhatsApp, Owner: d.Owner(), Lease: cfg.AccountLease,
+		Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
+	}
 	webHandler, err := web.New(web.Config{
 		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,
 		StreamWriteTimeout: cfg.StreamWriteTimeout,
 		// Saved settings may make deliveries due, or end a window early.
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
-		TrustedProxies: cfg.TrustedProxies,
+		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa,
 	})
 	if err != nil {
+		_ = wa.Close(context.Background())
 		return nil, err
 	}
 	// The API keeps /api/ and /healthz; every other path is the web UI.
@@ -204,7 +223,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/", webHandler)
-	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, handler: mux, kill: make(chan struct{})}, nil
+	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, handler: mux, kill: make(chan struct{})}, nil
 }
 
 // Tick makes the service look at its clock now: windows that ended are
@@ -229,6 +248,7 @@ func (s *Service) Instance() string { return s.dispatcher.Owner() }
 func (s *Service) Kill() {
 	s.killOnce.Do(func() {
 		s.dispatcher.Kill()
+		s.whatsapp.Kill()
 		close(s.kill)
 	})
 }
@@ -251,6 +271,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.bundler.Run(ctx) })
 	wg.Go(func() { _ = s.notifier.Run(ctx) })
 	wg.Go(func() { s.prune(ctx) })
+	wg.Go(func() { _ = s.whatsapp.Run(ctx) })
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version,
