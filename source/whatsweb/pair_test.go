@@ -62,7 +62,7 @@ func TestPairByQR(t *testing.T) {
 		}
 		fc := e.net.Unpaired(t)
 		qr := fc.QRCodes()
-		if len(qr) != whatswebtest.QRCodes {
+		if len(qr) != whatswebtest.QRCount {
 			t.Fatalf("the device got %d QR codes", len(qr))
 		}
 		if p.ID == "" || p.QR != qr[0] || p.Code != "" || p.State != chathook.PairingWaiting || p.Email != "dana@example.com" {

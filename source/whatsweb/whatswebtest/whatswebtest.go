@@ -36,9 +36,9 @@ import (
 // dash, as whatsmeow formats one.
 const PairingCode = "ABCD-EFGH"
 
-// QRCodes is how many QR codes an unpaired device gets when it connects,
+// QRCount is how many QR codes an unpaired device gets when it connects,
 // as many as WhatsApp sends (the sixth expires after 160 s).
-const QRCodes = 6
+const QRCount = 6
 
 // wait is how long Online and Unpaired wait for a connection.
 const wait = 10 * time.Second
@@ -200,7 +200,7 @@ func (w *world) qrBatch() []string {
 	w.batches++
 	batch := w.batches
 	w.mu.Unlock()
-	codes := make([]string, QRCodes)
+	codes := make([]string, QRCount)
 	for i := range codes {
 		codes[i] = qrCode(batch, i)
 	}
