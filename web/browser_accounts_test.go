@@ -38,7 +38,7 @@ func TestBrowserConnectAccount(t *testing.T) {
 	waitFor(t, ctx, "the next QR code", `(function () { var i = document.getElementById('qr');
 		return window.samePage === true && !!i && i.getAttribute('src') !== `+jsString(first)+` && i.complete && i.naturalWidth === 320; })()`)
 
-	wa.unpaired(t).pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
+	wa.Unpaired(t).Pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
 	waitFor(t, ctx, "the connected state", `!!document.getElementById('pairing-connected')`)
 	if got := text(t, ctx, "#paired-account"); !strings.Contains(got, "+972500000001 (Amnon Haha) is linked to chathook") {
 		t.Errorf("connected says %q", got)

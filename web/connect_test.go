@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"go.mau.fi/whatsmeow/types/events"
 )
 
@@ -70,7 +71,7 @@ func TestConnectByQRCode(t *testing.T) {
 		return second != nil && second[1] != first[1]
 	})
 
-	wa.unpaired(t).pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
+	wa.Unpaired(t).Pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
 	var state string
 	eventually(t, "the connected state", func() bool {
 		state = v.get("/accounts/connect/" + id + "/state").body
@@ -122,16 +123,11 @@ func TestConnectByPairingCode(t *testing.T) {
 		!strings.Contains(html.UnescapeString(a.body), "Open WhatsApp on the phone of <strong>+972500000009</strong>") {
 		t.Errorf("the pairing code page: %s", a.body)
 	}
-	wa.mu.Lock()
-	phones := append([]string(nil), wa.phones...)
-	wa.mu.Unlock()
-	if len(phones) != 1 || strings.TrimPrefix(phones[0], "+") != "972500000009" {
+	if phones := wa.Phones(); len(phones) != 1 || strings.TrimPrefix(phones[0], "+") != "972500000009" {
 		t.Errorf("codes were asked for %v", phones)
 	}
 
-	wa.mu.Lock()
-	wa.down = true
-	wa.mu.Unlock()
+	wa.SetUnreachable(true)
 	a = v.post("/accounts/connect", url.Values{})
 	if a.status != http.StatusBadGateway || !strings.Contains(a.body, `id="connect-error"`) || !strings.Contains(a.body, "WhatsApp cannot be reached") {
 		t.Errorf("WhatsApp out of reach: %d %s", a.status, a.body)
@@ -139,11 +135,11 @@ func TestConnectByPairingCode(t *testing.T) {
 }
 
 // pairAccount links an account through the page, as a teammate would.
-func pairAccount(t *testing.T, h *harness, wa *fakeWhatsApp, v *visitor, jid, name string) chathook.Account {
+func pairAccount(t *testing.T, h *harness, wa *whatswebtest.Network, v *visitor, jid, name string) chathook.Account {
 	t.Helper()
 	v.get("/accounts/")
 	id := pairingID(t, v.post("/accounts/connect", url.Values{}))
-	wa.unpaired(t).pair(t, jid, name)
+	wa.Unpaired(t).Pair(t, jid, name)
 	var p chathook.Pairing
 	eventually(t, "the pairing to end", func() bool {
 		p, _ = h.st.Pairing(context.Background(), h.ws.WorkspaceID, id)
@@ -173,7 +169,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	h, wa, _ := withWhatsApp(t)
 	v := h.signedIn("acme")
 	acc := pairAccount(t, h, wa, v, "972500000001:12@s.whatsapp.net", "Amnon Haha")
-	client := wa.waitClient(t, "client of the account", func(c *fakeClient) bool { return c.jid() == acc.JID })
+	client := wa.Online(t, acc.JID)
 	path := "/accounts/" + strconv.FormatInt(acc.ID, 10)
 
 	v.get("/accounts/")
@@ -187,7 +183,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	if a := v.post("/accounts/999999/disconnect", url.Values{}); a.status != http.StatusNotFound {
 		t.Errorf("disconnect of no account: %d", a.status)
 	}
-	if h.accountState(acc.ID) != chathook.AccountConnected || client.loggedOut() {
+	if h.accountState(acc.ID) != chathook.AccountConnected || client.Logouts() > 0 {
 		t.Fatal("a refused disconnect changed the account")
 	}
 
@@ -196,7 +192,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 		t.Fatalf("disconnect: %d %q", a.status, a.header.Get("Location"))
 	}
 	eventually(t, "the device logged out", func() bool {
-		return client.loggedOut() && h.accountState(acc.ID) == chathook.AccountDisconnected
+		return client.Logouts() > 0 && h.accountState(acc.ID) == chathook.AccountDisconnected
 	})
 	list := v.get("/accounts/?done=disconnect")
 	if !strings.Contains(list.body, `id="done"`) || strings.Contains(row(t, list.body, acc.ID), "Disconnect") {
@@ -205,7 +201,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 
 	// Another client took a second account's session over: Reconnect.
 	other := pairAccount(t, h, wa, v, "972500000002:3@s.whatsapp.net", "Bella")
-	wa.waitClient(t, "client of the second account", func(c *fakeClient) bool { return c.jid() == other.JID }).emit(&events.StreamReplaced{})
+	wa.Online(t, other.JID).Emit(&events.StreamReplaced{})
 	eventually(t, "the replaced state", func() bool { return h.accountState(other.ID) == chathook.AccountReplaced })
 	list = v.get("/accounts/")
 	if !strings.Contains(row(t, list.body, other.ID), `action="/accounts/`+strconv.FormatInt(other.ID, 10)+`/reconnect"`) {

@@ -13,6 +13,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
@@ -202,13 +203,17 @@ func TestAccountConnectPairs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		args  []string
-		shows []string
+		shows func(c *whatswebtest.Client) []string // what stdout shows, the device's connection c open
 	}{
-		{"qr", nil, []string{whatsweb.QRTerminal(fakeCodes[0]), "Scan it with WhatsApp on the phone: Settings → Linked devices → Link a device."}},
-		{"phone", []string{"--phone", "+972500000001"}, []string{"Pairing code for +972500000001: WXYZ-2345\n", "Link with phone number instead"}},
+		{"qr", nil, func(c *whatswebtest.Client) []string {
+			return []string{whatsweb.QRTerminal(c.QRCodes()[0]), "Scan it with WhatsApp on the phone: Settings → Linked devices → Link a device."}
+		}},
+		{"phone", []string{"--phone", "+972500000001"}, func(*whatswebtest.Client) []string {
+			return []string{"Pairing code for +972500000001: " + whatswebtest.PairingCode + "\n", "Link with phone number instead"}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wa := &fakeWhatsApp{}
+			wa := whatswebtest.New()
 			network = wa
 			t.Cleanup(func() { network = nil })
 			db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
@@ -220,11 +225,11 @@ func TestAccountConnectPairs(t *testing.T) {
 			go func() {
 				code <- run(ctx, append([]string{"account", "connect", "--db", db, "--workspace", ws}, tc.args...), env(nil), &stdout, &stderr)
 			}()
-			for _, want := range tc.shows {
+			c := wa.Unpaired(t)
+			for _, want := range tc.shows(c) {
 				waitOutput(t, &stdout, want)
 			}
-			c := wa.client(t)
-			c.pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
+			c.Pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
 			select {
 			case got := <-code:
 				if got != 0 {
@@ -236,7 +241,7 @@ func TestAccountConnectPairs(t *testing.T) {
 			if !strings.HasSuffix(stdout.String(), "\nconnected +972500000001 (Amnon Haha)\n") {
 				t.Errorf("stdout does not end with the account connected:\n%s", stdout.String())
 			}
-			if c.online() {
+			if c.Connected() {
 				t.Error("account connect exited with its connection open")
 			}
 

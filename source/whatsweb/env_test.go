@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/postgres/pgtest"
@@ -81,7 +82,7 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	st     store.Store
 	ws     chathook.Workspace
-	net    *fakeNet
+	net    *whatswebtest.Network
 	clock  *clock
 	queued atomic.Int32
 }
@@ -96,7 +97,7 @@ func newEnv(t *testing.T, open opener) *env {
 // newEnvOn is an env of a new workspace on st.
 func newEnvOn(t *testing.T, st store.Store) *env {
 	t.Helper()
-	e := &env{st: st, net: newFakeNet(), clock: &clock{t: t0}}
+	e := &env{st: st, net: whatswebtest.New(), clock: &clock{t: t0}}
 	ws, err := e.st.CreateWorkspace(context.Background(),
 		chathook.Workspace{ID: uuid.NewString(), Name: "Acme", OwnerName: "Olga", OwnerEmail: "olga@example.com", CreatedAt: t0},
 		[]byte("token-"+uuid.NewString()), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -128,15 +129,15 @@ func (e *env) managerOn(t *testing.T, st store.Store, net whatsweb.Network, owne
 }
 
 // pair links the account of jid through m, by QR code, and returns it.
-func (e *env) pair(t *testing.T, m *whatsweb.Manager, net *fakeNet, jid, pushName string) (chathook.Account, *fakeClient) {
+func (e *env) pair(t *testing.T, m *whatsweb.Manager, net *whatswebtest.Network, jid, pushName string) (chathook.Account, *whatswebtest.Client) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := m.Pair(ctx, whatsweb.PairRequest{WorkspaceID: e.ws.ID, Email: "dana@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := net.unpaired(t)
-	fc.pair(t, jid, pushName)
+	fc := net.Unpaired(t)
+	fc.Pair(t, jid, pushName)
 	got, err := e.st.Pairing(ctx, e.ws.ID, p.ID)
 	if err != nil || got.State != chathook.PairingPaired || got.AccountID == 0 {
 		t.Fatalf("pairing after PairSuccess: %+v, %v", got, err)
@@ -190,4 +191,16 @@ func newManagerKicking(t *testing.T, e *env, kick func()) (*whatsweb.Manager, er
 		t.Cleanup(func() { m.Close(context.Background()) })
 	}
 	return m, err
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

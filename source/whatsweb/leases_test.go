@@ -9,6 +9,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
 )
 
@@ -53,7 +54,7 @@ func TestLeasesAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	netA, netB := e.net.sibling(), e.net.sibling()
+	netA, netB := e.net.Sibling(), e.net.Sibling()
 	stA, stB := &countingStore{Store: open(t)}, &countingStore{Store: open(t)}
 	a := e.managerOn(t, stA, netA, "a", lease, time.Now)
 	b := e.managerOn(t, stB, netB, "b", lease, time.Now)
@@ -67,9 +68,9 @@ func TestLeasesAcrossInstances(t *testing.T) {
 
 	// Each account comes online through one of them, and stays so over
 	// several lease periods of both claiming.
-	online := func(n *fakeNet, jid string) bool {
-		for _, c := range n.all() {
-			if c.jid() == jid && c.isOnline() {
+	online := func(n *whatswebtest.Network, jid string) bool {
+		for _, c := range n.Clients() {
+			if c.JID() == jid && c.Connected() {
 				return true
 			}
 		}
@@ -80,8 +81,8 @@ func TestLeasesAcrossInstances(t *testing.T) {
 	}
 	waitClaims(t, stA, 10)
 	waitClaims(t, stB, 10)
-	e.net.noOverlap(t)
-	held := func(n *fakeNet) (k int) {
+	e.net.NoOverlap(t)
+	held := func(n *whatswebtest.Network) (k int) {
 		for _, jid := range jids {
 			if online(n, jid) {
 				k++
@@ -106,7 +107,7 @@ func TestLeasesAcrossInstances(t *testing.T) {
 	for _, jid := range jids {
 		waitFor(t, jid+" online through b", func() bool { return online(netB, jid) })
 	}
-	e.net.noOverlap(t)
+	e.net.NoOverlap(t)
 
 	// b stops: it releases its leases, so another instance claims them at
 	// once, not a lease later.
@@ -133,21 +134,21 @@ func TestTakenOverIsDropped(t *testing.T) {
 		a := e.manager(t, "a")
 		acc, old := e.pair(t, a, e.net, danaJID, "Dana Owner")
 
-		netB := e.net.sibling()
+		netB := e.net.Sibling()
 		b := e.managerOn(t, open(t), netB, "b", 0, e.clock.Now)
 		again, fresh := e.pair(t, b, netB, "972500000001:8@s.whatsapp.net", "Dana Owner")
 		if again.ID != acc.ID || again.JID != "972500000001:8@s.whatsapp.net" {
 			t.Fatalf("linked again as %+v, was %+v", again, acc)
 		}
 		a.Claim(ctx)
-		if old.isOnline() {
+		if old.Connected() {
 			t.Error("the former holder kept its connection")
 		}
-		if !fresh.isOnline() {
+		if !fresh.Connected() {
 			t.Error("the new holder lost its connection")
 		}
 		b.Claim(ctx)
-		if n := len(netB.all()); n != 1 || !fresh.isOnline() {
+		if n := len(netB.Clients()); n != 1 || !fresh.Connected() {
 			t.Errorf("the new holder has %d clients after a claim", n)
 		}
 	})
@@ -178,20 +179,20 @@ func TestUnrenewedLeaseDropped(t *testing.T) {
 	st.fail.Store(true)
 	e.clock.Add(30 * time.Second) // 30 s of the lease left
 	m.Claim(ctx)
-	if !fc.isOnline() {
+	if !fc.Connected() {
 		t.Fatal("dropped with half its lease left")
 	}
 	e.clock.Add(11 * time.Second) // 19 s left: less than a renewal period (20 s)
 	m.Claim(ctx)
-	if fc.isOnline() {
+	if fc.Connected() {
 		t.Fatal("still connected though its lease runs out before the next renewal")
 	}
-	e.net.noOverlap(t)
+	e.net.NoOverlap(t)
 
 	// The database back, the lease still its own: it connects again.
 	st.fail.Store(false)
 	m.Claim(ctx)
-	if c := e.net.onlineClient(t, danaJID); c == fc {
+	if c := e.net.Online(t, danaJID); c == fc {
 		t.Error("reused the dropped client")
 	}
 }
@@ -209,7 +210,7 @@ func TestNewTogether(t *testing.T) {
 	errs := make(chan error, n)
 	for i, st := range stores {
 		go func() {
-			m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: newFakeNet(), Owner: fmt.Sprint("i", i)})
+			m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: whatswebtest.New(), Owner: fmt.Sprint("i", i)})
 			if err == nil {
 				err = m.Close(ctx)
 			}
@@ -230,7 +231,7 @@ func TestNewBesideAnotherSchema(t *testing.T) {
 	ctx := context.Background()
 	for i, open := range []opener{pgOpener(t), pgOpener(t)} {
 		st := open(t)
-		m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: newFakeNet(), Owner: fmt.Sprint("i", i)})
+		m, err := whatsweb.New(ctx, whatsweb.Config{Store: st, Network: whatswebtest.New(), Owner: fmt.Sprint("i", i)})
 		if err != nil {
 			t.Fatalf("schema %d: %v", i, err)
 		}

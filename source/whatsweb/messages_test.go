@@ -93,12 +93,12 @@ func TestMessagesReachTheStore(t *testing.T) {
 		}
 		m := e.manager(t, "a")
 		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
-		if err := fc.dev.Contacts.PutContactName(ctx, mustJID(t, bobJID), "Bob", "Bob Saved"); err != nil {
+		if err := fc.Device().Contacts.PutContactName(ctx, mustJID(t, bobJID), "Bob", "Bob Saved"); err != nil {
 			t.Fatal(err)
 		}
 
 		past := t0.Add(-48 * time.Hour)
-		fc.emit(&events.HistorySync{Data: &waHistorySync.HistorySync{
+		fc.Emit(&events.HistorySync{Data: &waHistorySync.HistorySync{
 			SyncType: waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
 			Conversations: []*waHistorySync.Conversation{
 				{ID: proto.String(bobJID), Messages: []*waHistorySync.HistorySyncMsg{
@@ -132,7 +132,7 @@ func TestMessagesReachTheStore(t *testing.T) {
 
 		// Live: stored, queued, kicked; the chat's first live message is
 		// new to the receiver.
-		fc.emit(live(t, bobJID, bobJID, "L1", t0.Add(-time.Second), txt("are you there? 🙂")))
+		fc.Emit(live(t, bobJID, bobJID, "L1", t0.Add(-time.Second), txt("are you there? 🙂")))
 		_, msgs = e.chat(t, "+972500000002")
 		if len(msgs) != 4 || msgs[3].MessageID != "L1" || msgs[3].Text != "are you there? 🙂" || !msgs[3].IsNewChat ||
 			msgs[3].Sender != (chathook.Person{FullName: "Bob Saved", Phone: "+972500000002"}) ||
@@ -144,10 +144,10 @@ func TestMessagesReachTheStore(t *testing.T) {
 		}
 
 		// The same id again (WhatsApp redelivers after a reconnect).
-		fc.emit(live(t, bobJID, bobJID, "L1", t0.Add(-time.Second), txt("are you there? 🙂")))
+		fc.Emit(live(t, bobJID, bobJID, "L1", t0.Add(-time.Second), txt("are you there? 🙂")))
 		// Not messages.
-		fc.emit(live(t, bobJID, bobJID, "L2", t0, &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}))
-		fc.emit(live(t, bobJID, bobJID, "L3", t0, &waE2E.Message{PollCreationMessageV3: &waE2E.PollCreationMessage{Name: proto.String("Lunch?")}}))
+		fc.Emit(live(t, bobJID, bobJID, "L2", t0, &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}))
+		fc.Emit(live(t, bobJID, bobJID, "L3", t0, &waE2E.Message{PollCreationMessageV3: &waE2E.PollCreationMessage{Name: proto.String("Lunch?")}}))
 		if _, msgs = e.chat(t, "+972500000002"); len(msgs) != 4 {
 			t.Errorf("after a repeat, a reaction and a poll: %d messages", len(msgs))
 		}
@@ -156,10 +156,8 @@ func TestMessagesReachTheStore(t *testing.T) {
 		}
 
 		// A group message, live.
-		e.net.mu.Lock()
-		e.net.groups[mustJID(t, family)] = "Family renamed"
-		e.net.mu.Unlock()
-		fc.emit(live(t, family, bobJID, "L4", t0, txt("on my way")))
+		e.net.SetGroup(family, "Family renamed")
+		fc.Emit(live(t, family, bobJID, "L4", t0, txt("on my way")))
 		if _, gmsgs = e.chat(t, family); len(gmsgs) != 2 || gmsgs[1].Recipient.FullName != "Family" {
 			t.Errorf("live group message %+v (the subject from the history sync is cached)", gmsgs)
 		}
@@ -175,15 +173,15 @@ func TestLIDChatKeepsItsID(t *testing.T) {
 		m := e.manager(t, "a")
 		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
 
-		fc.emit(live(t, "777777@lid", "777777@lid", "A1", t0, txt("hi, from a hidden number")))
+		fc.Emit(live(t, "777777@lid", "777777@lid", "A1", t0, txt("hi, from a hidden number")))
 		first, msgs := e.chat(t, "777777@lid")
 		if first.Phone != "" || first.FullName != "bobby" || len(msgs) != 1 {
 			t.Fatalf("LID chat %+v, %d messages", first, len(msgs))
 		}
-		if err := fc.dev.LIDs.PutLIDMapping(ctx, mustJID(t, "777777@lid"), mustJID(t, "972500000007@s.whatsapp.net")); err != nil {
+		if err := fc.Device().LIDs.PutLIDMapping(ctx, mustJID(t, "777777@lid"), mustJID(t, "972500000007@s.whatsapp.net")); err != nil {
 			t.Fatal(err)
 		}
-		fc.emit(live(t, "972500000007@s.whatsapp.net", "972500000007@s.whatsapp.net", "A2", t0, txt("now with my number")))
+		fc.Emit(live(t, "972500000007@s.whatsapp.net", "972500000007@s.whatsapp.net", "A2", t0, txt("now with my number")))
 		later, msgs := e.chat(t, "+972500000007")
 		if later.ID != first.ID || later.Phone != "+972500000007" || len(msgs) != 2 {
 			t.Errorf("chat %+v (was %d), %d messages", later, first.ID, len(msgs))

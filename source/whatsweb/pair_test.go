@@ -12,6 +12,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 )
 
 // recorder keeps every pairing OnUpdate reports.
@@ -59,7 +60,12 @@ func TestPairByQR(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.ID == "" || p.QR != "2@qr-one" || p.Code != "" || p.State != chathook.PairingWaiting || p.Email != "dana@example.com" {
+		fc := e.net.Unpaired(t)
+		qr := fc.QRCodes()
+		if len(qr) != whatswebtest.QRCount {
+			t.Fatalf("the device got %d QR codes", len(qr))
+		}
+		if p.ID == "" || p.QR != qr[0] || p.Code != "" || p.State != chathook.PairingWaiting || p.Email != "dana@example.com" {
 			t.Fatalf("Pair returned %+v", p)
 		}
 		stored := func() chathook.Pairing {
@@ -69,33 +75,32 @@ func TestPairByQR(t *testing.T) {
 			}
 			return got
 		}
-		if got := stored(); got.QR != "2@qr-one" || got.State != chathook.PairingWaiting {
+		if got := stored(); got.QR != qr[0] || got.State != chathook.PairingWaiting {
 			t.Fatalf("stored pairing %+v", got)
 		}
 
 		// The first code lasts a minute, the next ones 20 s each.
 		e.clock.Add(59 * time.Second)
 		m.RotateQR()
-		if got := stored(); got.QR != "2@qr-one" {
+		if got := stored(); got.QR != qr[0] {
 			t.Fatalf("after 59 s the QR code is %q", got.QR)
 		}
 		e.clock.Add(time.Second)
-		waitFor(t, "the second QR code", func() bool { return stored().QR == "2@qr-two" })
+		waitFor(t, "the second QR code", func() bool { return stored().QR == qr[1] })
 		e.clock.Add(19 * time.Second)
 		m.RotateQR()
-		if got := stored(); got.QR != "2@qr-two" {
+		if got := stored(); got.QR != qr[1] {
 			t.Fatalf("19 s after the second code, the QR code is %q", got.QR)
 		}
 		e.clock.Add(time.Second)
-		waitFor(t, "the third QR code", func() bool { return stored().QR == "2@qr-three" })
+		waitFor(t, "the third QR code", func() bool { return stored().QR == qr[2] })
 
-		fc := e.net.unpaired(t)
-		fc.pair(t, "972500000001:7@s.whatsapp.net", "Dana Owner")
+		fc.Pair(t, "972500000001:7@s.whatsapp.net", "Dana Owner")
 		got := stored()
 		if got.State != chathook.PairingPaired || got.AccountID == 0 || got.QR != "" || got.Err != "" {
 			t.Fatalf("pairing after PairSuccess: %+v", got)
 		}
-		if qrs := rec.qrs(); !slices.Equal(qrs, []string{"2@qr-one", "2@qr-two", "2@qr-three"}) || rec.last().State != chathook.PairingPaired {
+		if qrs := rec.qrs(); !slices.Equal(qrs, qr[:3]) || rec.last().State != chathook.PairingPaired {
 			t.Errorf("OnUpdate saw QR codes %v, last %+v", qrs, rec.last())
 		}
 
@@ -111,7 +116,7 @@ func TestPairByQR(t *testing.T) {
 		if !e.session(t, a.JID) {
 			t.Error("the device's session is not in the database")
 		}
-		if !fc.isOnline() {
+		if !fc.Connected() {
 			t.Error("the paired device is not connected")
 		}
 		// Leased to this instance: another finds nothing to claim.
@@ -121,8 +126,8 @@ func TestPairByQR(t *testing.T) {
 		}
 		// This one holds it through its claims.
 		m.Claim(ctx)
-		if len(e.net.all()) != 1 || !fc.isOnline() {
-			t.Errorf("a claim round made %d clients; the paired one online: %v", len(e.net.all()), fc.isOnline())
+		if len(e.net.Clients()) != 1 || !fc.Connected() {
+			t.Errorf("a claim round made %d clients; the paired one online: %v", len(e.net.Clients()), fc.Connected())
 		}
 	})
 }
@@ -137,7 +142,7 @@ func TestQRExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := e.net.unpaired(t)
+	fc := e.net.Unpaired(t)
 	e.clock.Add(60 * time.Second)
 	m.RotateQR()
 	for range 4 {
@@ -145,7 +150,7 @@ func TestQRExpires(t *testing.T) {
 		m.RotateQR()
 	}
 	got, _ := e.st.Pairing(ctx, e.ws.ID, p.ID)
-	if got.QR != "2@qr-six" || got.State != chathook.PairingWaiting {
+	if got.QR != fc.QRCodes()[5] || got.State != chathook.PairingWaiting {
 		t.Fatalf("after 140 s: %+v", got)
 	}
 	e.clock.Add(20 * time.Second)
@@ -154,7 +159,7 @@ func TestQRExpires(t *testing.T) {
 	if got.State != chathook.PairingFailed || got.Err != "the QR code expired: start again" || got.QR != "" {
 		t.Errorf("after 160 s: %+v", got)
 	}
-	if fc.isOnline() {
+	if fc.Connected() {
 		t.Error("the expired pairing's connection is still open")
 	}
 }
@@ -170,19 +175,16 @@ func TestPairByPhone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Code != "ABCD-EFGH" || p.QR != "" || p.Phone != "+972500000001" || p.State != chathook.PairingWaiting {
+		if p.Code != whatswebtest.PairingCode || p.QR != "" || p.Phone != "+972500000001" || p.State != chathook.PairingWaiting {
 			t.Fatalf("Pair returned %+v", p)
 		}
-		if got, _ := e.st.Pairing(ctx, e.ws.ID, p.ID); got.Code != "ABCD-EFGH" || got.QR != "" {
+		if got, _ := e.st.Pairing(ctx, e.ws.ID, p.ID); got.Code != whatswebtest.PairingCode || got.QR != "" {
 			t.Errorf("stored %+v", got)
 		}
-		e.net.mu.Lock()
-		phones := slices.Clone(e.net.phones)
-		e.net.mu.Unlock()
-		if !slices.Equal(phones, []string{"+972500000001"}) {
+		if phones := e.net.Phones(); !slices.Equal(phones, []string{"+972500000001"}) {
 			t.Errorf("pairing codes asked for %v", phones)
 		}
-		e.net.unpaired(t).pair(t, "972500000001:9@s.whatsapp.net", "")
+		e.net.Unpaired(t).Pair(t, "972500000001:9@s.whatsapp.net", "")
 		got, _ := e.st.Pairing(ctx, e.ws.ID, p.ID)
 		if got.State != chathook.PairingPaired || got.Code != "" {
 			t.Fatalf("after PairSuccess: %+v", got)
@@ -218,14 +220,12 @@ func TestPairRefused(t *testing.T) {
 	if _, err := m.Pair(ctx, whatsweb.PairRequest{WorkspaceID: "nope", Email: "dana@example.com"}); !errors.Is(err, chathook.ErrNotFound) {
 		t.Errorf("unknown workspace: %v", err)
 	}
-	e.net.mu.Lock()
-	e.net.unreach = true
-	e.net.mu.Unlock()
+	e.net.SetUnreachable(true)
 	if _, err := m.Pair(ctx, whatsweb.PairRequest{WorkspaceID: e.ws.ID, Email: "dana@example.com"}); err == nil ||
 		!strings.Contains(err.Error(), "WhatsApp cannot be reached") {
 		t.Errorf("unreachable: %v", err)
 	}
-	if n := len(e.net.all()); n != 1 {
+	if n := len(e.net.Clients()); n != 1 {
 		t.Errorf("%d clients made; only the unreachable attempt should make one", n)
 	}
 }

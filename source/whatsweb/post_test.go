@@ -43,17 +43,17 @@ func TestEventToSignedPOST(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
-		if err := fc.dev.Contacts.PutContactName(ctx, mustJID(t, bobJID), "Bob", "Bob Saved"); err != nil {
+		if err := fc.Device().Contacts.PutContactName(ctx, mustJID(t, bobJID), "Bob", "Bob Saved"); err != nil {
 			t.Fatal(err)
 		}
-		fc.emit(&events.HistorySync{Data: &waHistorySync.HistorySync{
+		fc.Emit(&events.HistorySync{Data: &waHistorySync.HistorySync{
 			SyncType: waHistorySync.HistorySync_RECENT.Enum(),
 			Conversations: []*waHistorySync.Conversation{{ID: proto.String(bobJID), Messages: []*waHistorySync.HistorySyncMsg{
 				webMsg(bobJID, "", "H1", false, t0.Add(-time.Hour), txt("from before")),
 			}}},
 		}})
 		at := t0.Add(-time.Second)
-		fc.emit(live(t, bobJID, bobJID, "3EB0C0FFEE", at, txt("Hi! How are you? 👋")))
+		fc.Emit(live(t, bobJID, bobJID, "3EB0C0FFEE", at, txt("Hi! How are you? 👋")))
 
 		got := sink.WaitFor(t, 1, 10*time.Second)[0]
 		key, err := payload.ParseSecret(wh.Secret)

@@ -37,14 +37,14 @@ func TestLoggedOut(t *testing.T) {
 		m := e.manager(t, "a")
 		acc, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
 
-		fc.emit(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
+		fc.Emit(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
 		e.waitState(t, acc.ID, chathook.AccountLoggedOut)
-		if fc.isOnline() {
+		if fc.Connected() {
 			t.Error("still connected after LoggedOut")
 		}
 		// Whatever whatsmeow emits after, once, twice: one email.
-		fc.emit(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
-		fc.emit(live(t, bobJID, bobJID, "X1", t0, txt("lost")))
+		fc.Emit(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
+		fc.Emit(live(t, bobJID, bobJID, "X1", t0, txt("lost")))
 		if n := e.logoutEmails(t); n != 1 {
 			t.Errorf("%d logout emails, want 1", n)
 		}
@@ -58,7 +58,7 @@ func TestLoggedOut(t *testing.T) {
 			t.Errorf("claimable after logout: %+v, %v", got, err)
 		}
 		m.Claim(ctx)
-		if n := len(e.net.all()); n != 1 {
+		if n := len(e.net.Clients()); n != 1 {
 			t.Errorf("%d clients after a claim; a logged-out account is not reconnected", n)
 		}
 		if err := m.Reconnect(ctx, e.ws.ID, acc.ID); !errors.Is(err, whatsweb.ErrNeedsPairing) {
@@ -76,14 +76,14 @@ func TestStreamReplaced(t *testing.T) {
 		m := e.manager(t, "a")
 		acc, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
 
-		fc.emit(&events.StreamReplaced{})
+		fc.Emit(&events.StreamReplaced{})
 		e.waitState(t, acc.ID, chathook.AccountReplaced)
-		if fc.isOnline() {
+		if fc.Connected() {
 			t.Error("still connected after StreamReplaced")
 		}
 		m.Claim(ctx)
 		m.Claim(ctx)
-		if n := len(e.net.all()); n != 1 {
+		if n := len(e.net.Clients()); n != 1 {
 			t.Fatalf("%d clients: the replaced account was connected again", n)
 		}
 		if n := e.logoutEmails(t); n != 0 {
@@ -94,7 +94,7 @@ func TestStreamReplaced(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.Claim(ctx)
-		again := e.net.onlineClient(t, danaJID)
+		again := e.net.Online(t, danaJID)
 		if again == fc {
 			t.Fatal("the old client was reused")
 		}
@@ -124,11 +124,8 @@ func TestDisconnect(t *testing.T) {
 		}
 		m.Claim(ctx)
 		e.waitState(t, acc.ID, chathook.AccountDisconnected)
-		fc.mu.Lock()
-		logouts := fc.logouts
-		fc.mu.Unlock()
-		if logouts != 1 || fc.isOnline() {
-			t.Errorf("%d logouts, online %v", logouts, fc.isOnline())
+		if logouts := fc.Logouts(); logouts != 1 || fc.Connected() {
+			t.Errorf("%d logouts, online %v", fc.Logouts(), fc.Connected())
 		}
 		if e.session(t, danaJID) {
 			t.Error("the session is still in the database")
@@ -153,26 +150,26 @@ func TestRestartReconnects(t *testing.T) {
 		if err := first.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if fc.isOnline() {
+		if fc.Connected() {
 			t.Fatal("still connected after Close")
 		}
 
 		st := open(t) // the restarted instance's own handle
-		net := e.net.sibling()
+		net := e.net.Sibling()
 		second := e.managerOn(t, st, net, "b", 0, e.clock.Now)
 		second.Claim(ctx)
-		c := net.onlineClient(t, danaJID)
-		if c.dev.PushName != "Dana Owner" {
-			t.Errorf("device loaded with push name %q", c.dev.PushName)
+		c := net.Online(t, danaJID)
+		if c.Device().PushName != "Dana Owner" {
+			t.Errorf("device loaded with push name %q", c.Device().PushName)
 		}
 		e.waitState(t, acc.ID, chathook.AccountConnected)
 
 		// A network drop: whatsmeow says Disconnected, then reconnects.
-		c.emit(&events.Disconnected{})
+		c.Emit(&events.Disconnected{})
 		e.waitState(t, acc.ID, chathook.AccountConnecting)
-		c.emit(&events.Connected{})
+		c.Emit(&events.Connected{})
 		e.waitState(t, acc.ID, chathook.AccountConnected)
-		e.net.noOverlap(t)
+		e.net.NoOverlap(t)
 	})
 }
 
@@ -187,23 +184,19 @@ func TestConnectRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	net := e.net.sibling()
-	net.mu.Lock()
-	net.unreach = true
-	net.mu.Unlock()
+	net := e.net.Sibling()
+	net.SetUnreachable(true)
 	m := e.managerOn(t, e.st, net, "b", 0, e.clock.Now)
 	m.Claim(ctx)
 	e.waitState(t, acc.ID, chathook.AccountConnecting)
-	waitFor(t, "the failed client", func() bool { return len(net.all()) == 1 })
+	waitFor(t, "the failed client", func() bool { return len(net.Clients()) == 1 })
 	m.Claim(ctx)
-	if n := len(net.all()); n != 1 {
+	if n := len(net.Clients()); n != 1 {
 		t.Fatalf("%d connection attempts at once; the second must wait", n)
 	}
-	net.mu.Lock()
-	net.unreach = false
-	net.mu.Unlock()
+	net.SetUnreachable(false)
 	e.clock.Add(5 * time.Second)
 	m.Claim(ctx)
-	net.onlineClient(t, danaJID)
+	net.Online(t, danaJID)
 	e.waitState(t, acc.ID, chathook.AccountConnected)
 }

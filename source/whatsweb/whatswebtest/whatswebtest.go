@@ -1,0 +1,236 @@
+// Package whatswebtest fakes WhatsApp for tests of code that links
+// accounts by QR code, as net/http/httptest fakes a network peer: only
+// tests import it; the product never does.
+//
+// It is the one fake chathook's tests allow, because WhatsApp's servers
+// cannot be reached from a test machine (and must not be: pairing needs
+// a phone). A Network stands behind whatsweb.Network; its Clients emit
+// whatsmeow's own event values (*events.QR, *events.PairSuccess,
+// *events.Connected, *events.Message, ...) when the test says WhatsApp
+// or the phone acted, so the connector under test runs its production
+// code on them. The devices it pairs are saved in whatsmeow's real
+// sqlstore, as whatsmeow's handlePairSuccess saves them.
+//
+// Several instances of chathook on one database reach the same WhatsApp:
+// give each a Sibling of one Network. The siblings share what WhatsApp
+// knows (group subjects, QR codes handed out, which devices are online),
+// so NoOverlap can tell whether a device was ever connected twice at
+// once, which WhatsApp punishes by dropping both connections.
+package whatswebtest
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook/source/whatsweb"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+)
+
+// PairingCode is the code every Client's PairPhone hands out, with its
+// dash, as whatsmeow formats one.
+const PairingCode = "ABCD-EFGH"
+
+// QRCount is how many QR codes an unpaired device gets when it connects,
+// as many as WhatsApp sends (the sixth expires after 160 s).
+const QRCount = 6
+
+// wait is how long Online and Unpaired wait for a connection.
+const wait = 10 * time.Second
+
+// Network is WhatsApp as one instance of chathook reaches it. It
+// implements whatsweb.Network; the zero value is not usable, call New.
+type Network struct {
+	world *world
+
+	mu          sync.Mutex
+	clients     []*Client
+	unreachable bool
+	phones      []string
+}
+
+// world is WhatsApp itself, shared by sibling Networks.
+type world struct {
+	mu       sync.Mutex
+	online   map[string]int // device JID → clients connected now
+	overlaps []string       // devices seen connected twice at once
+	groups   map[types.JID]string
+	batches  int // QR code batches handed out, so that each differs
+}
+
+// New returns a WhatsApp of its own with no devices online.
+func New() *Network {
+	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}}}
+}
+
+// Sibling is the same WhatsApp as another instance reaches it: its own
+// clients and reachability, shared devices, groups and overlap count.
+func (n *Network) Sibling() *Network {
+	return &Network{world: n.world}
+}
+
+// Client makes the connection of dev, not yet connected; it is what
+// whatsweb.Manager calls.
+func (n *Network) Client(dev *wastore.Device) whatsweb.Client {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := &Client{net: n, dev: dev}
+	n.clients = append(n.clients, c)
+	return c
+}
+
+// SetUnreachable makes every later Connect of this network's clients
+// fail as a DNS failure would (true), or succeed again (false).
+func (n *Network) SetUnreachable(down bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.unreachable = down
+}
+
+// SetGroup gives a group (JID "…@g.us") its subject, which GroupName
+// answers from then on; an unknown group answers an error, as
+// WhatsApp's item-not-found.
+func (n *Network) SetGroup(jid, subject string) {
+	id, err := types.ParseJID(jid)
+	if err != nil {
+		panic(fmt.Sprintf("whatswebtest: group JID %q: %v", jid, err))
+	}
+	n.world.mu.Lock()
+	defer n.world.mu.Unlock()
+	n.world.groups[id] = subject
+}
+
+// Phones returns the numbers this network's clients asked pairing codes
+// for, in order.
+func (n *Network) Phones() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.phones...)
+}
+
+// Clients returns every client this network made, in order, connected or
+// not.
+func (n *Network) Clients() []*Client {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]*Client(nil), n.clients...)
+}
+
+// Online waits for a connected client of the device jid on this network,
+// failing the test after 10 s.
+func (n *Network) Online(t testing.TB, jid string) *Client {
+	t.Helper()
+	return n.await(t, "a connected client of "+jid, func(c *Client) bool { return c.JID() == jid })
+}
+
+// Unpaired waits for a connected client of a device not paired yet (a
+// pairing under way) on this network, failing the test after 10 s.
+func (n *Network) Unpaired(t testing.TB) *Client {
+	t.Helper()
+	return n.await(t, "a connected client of a pairing", func(c *Client) bool { return c.JID() == "" })
+}
+
+// await polls for a connected client that match accepts.
+func (n *Network) await(t testing.TB, what string, match func(*Client) bool) *Client {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		for _, c := range n.Clients() {
+			if c.Connected() && match(c) {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whatswebtest: timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// NoOverlap fails the test if a device was ever connected twice at once,
+// by any clients of this network and its siblings.
+func (n *Network) NoOverlap(t testing.TB) {
+	t.Helper()
+	n.world.mu.Lock()
+	defer n.world.mu.Unlock()
+	if len(n.world.overlaps) > 0 {
+		t.Errorf("whatswebtest: devices connected twice at once: %v", n.world.overlaps)
+	}
+}
+
+func (n *Network) reachable() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.unreachable {
+		return errors.New("dial tcp: lookup web.whatsapp.com: no such host")
+	}
+	return nil
+}
+
+// connect counts a device online; jid "" is an unpaired one.
+func (w *world) connect(jid string) {
+	if jid == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.online[jid]++
+	if w.online[jid] > 1 {
+		w.overlaps = append(w.overlaps, jid)
+	}
+}
+
+func (w *world) disconnect(jid string) {
+	if jid == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.online[jid]--
+}
+
+// qrBatch is the next batch of QR codes, unlike any other handed out.
+func (w *world) qrBatch() []string {
+	w.mu.Lock()
+	w.batches++
+	batch := w.batches
+	w.mu.Unlock()
+	codes := make([]string, QRCount)
+	for i := range codes {
+		codes[i] = qrCode(batch, i)
+	}
+	return codes
+}
+
+// qrCode is a QR code's content as long as WhatsApp's, so that rendered
+// codes are as dense as real ones: a ref, then the noise key, identity
+// key and adv secret in base64, comma-separated.
+func qrCode(batch, i int) string {
+	part := func(what string, n int) string {
+		sum := sha256.Sum256(fmt.Appendf(nil, "%s %d %d", what, batch, i))
+		return base64.StdEncoding.EncodeToString(append(sum[:], sum[:]...))[:n]
+	}
+	return "2@" + part("ref", 80) + "," + part("noise", 43) + "=," + part("identity", 43) + "=," + part("adv", 43) + "="
+}
+
+func (n *Network) groupName(group types.JID) (string, error) {
+	n.world.mu.Lock()
+	defer n.world.mu.Unlock()
+	if name, ok := n.world.groups[group]; ok {
+		return name, nil
+	}
+	return "", fmt.Errorf("group %s: item-not-found", group)
+}
+
+func (n *Network) askedCode(phone string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.phones = append(n.phones, phone)
+}
+
+var _ whatsweb.Network = (*Network)(nil)
