@@ -362,7 +362,9 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
 	}
-	if !in.History && it.historyOnly[chat.ID] {
+	// A skipped message (an attachment) is never delivered either: the
+	// receiver hears of the chat with the first message it is sent.
+	if !in.History && in.SkipReason == "" && it.historyOnly[chat.ID] {
 		if isNew, err = it.firstLive(ctx, &chat, msg); err != nil {
 			return chat, false, err
 		}

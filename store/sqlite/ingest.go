@@ -361,7 +361,9 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 	if chat.ExternalID != c.ExternalID { // found by its former id
 		chat.ExternalID, changed = c.ExternalID, true
 	}
-	if !in.History && it.historyOnly[chat.ID] {
+	// A skipped message (an attachment) is never delivered either: the
+	// receiver hears of the chat with the first message it is sent.
+	if !in.History && in.SkipReason == "" && it.historyOnly[chat.ID] {
 		// A live copy of a stored history message is a duplicate, not the
 		// chat's first live message.
 		if isNew, err = it.notStored(ctx, msg); err != nil {

@@ -24,6 +24,7 @@ var accounts = map[string]func(*testing.T, store.Store){
 	"HistoryIsNeverBundled":                  testHistoryNeverBundled,
 	"FirstLiveMessageAfterHistoryIsNewChat":  testFirstLiveAfterHistory,
 	"FirstLiveMessageInBundleIsNewChat":      testFirstLiveAfterHistoryBundled,
+	"SkippedMessageAfterHistoryIsNotNewChat": testSkippedAfterHistory,
 	"LiveCopyOfHistoryIsNotFirstLive":        testLiveCopyOfHistory,
 	"ChatFormerIDKeepsTheChat":               testChatFormerID,
 	"ChatPhoneIsUpdated":                     testChatPhoneUpdated,
@@ -162,6 +163,20 @@ func testFirstLiveAfterHistory(t *testing.T, st store.Store) {
 		if d.Message.IsNewChat || d.Message.MessageID != "c1-m3" {
 			t.Errorf("then claimed %s, is_new_chat %v", d.Message.MessageID, d.Message.IsNewChat)
 		}
+	}
+}
+
+// testSkippedAfterHistory: an attachment is never delivered, so the first
+// text after it is the receiver's first message of the chat.
+func testSkippedAfterHistory(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ingest(t, st, ws, history(1, 1))
+	image := msg(1, 2)
+	image.SkipReason = "attachments are not supported"
+	ingest(t, st, ws, image, msg(1, 3))
+	got := claim(t, st, "a", t1, 100)
+	if len(got) != 1 || got[0].Message.MessageID != "c1-m3" || !got[0].Message.IsNewChat {
+		t.Fatalf("claimed %v, want c1-m3 saying is_new_chat", got)
 	}
 }
 
