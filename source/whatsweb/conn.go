@@ -135,14 +135,16 @@ func (c *conn) close() {
 
 // handle is the device's event handler. whatsmeow calls it for one event
 // at a time for messages (in the order WhatsApp sent them), concurrently
-// for some connection events.
-func (c *conn) handle(evt any) {
+// for some connection events. It answers false only for a live message
+// it could not store, which whatsmeow then leaves unacknowledged for
+// WhatsApp to send again.
+func (c *conn) handle(evt any) bool {
 	if c.isClosed() {
-		return
+		return true
 	}
 	ctx := c.m.ctx
 	if c.pairing != nil && c.pairing.handle(ctx, c, evt) {
-		return
+		return true
 	}
 	switch e := evt.(type) {
 	case *events.Connected:
@@ -154,7 +156,7 @@ func (c *conn) handle(evt any) {
 		c.mu.Unlock()
 		if logout {
 			go c.logout()
-			return
+			return true
 		}
 		c.setState(ctx, chathook.AccountConnected, chathook.AccountConnecting)
 	case *events.Disconnected:
@@ -175,7 +177,7 @@ func (c *conn) handle(evt any) {
 		// whatsmeow does not reconnect after these: try again later.
 		c.m.failed(c, fmt.Errorf("%T: %v", e, e))
 	case *events.Message:
-		c.message(ctx, e)
+		return c.message(ctx, e)
 	case *events.HistorySync:
 		c.history(ctx, e)
 	case *events.GroupInfo:
@@ -185,6 +187,7 @@ func (c *conn) handle(evt any) {
 			c.mu.Unlock()
 		}
 	}
+	return true
 }
 
 // setState records the account's state, unless it is no longer one of
@@ -277,23 +280,27 @@ func (c *conn) groupName(ctx context.Context, jid types.JID) string {
 }
 
 // message stores one live message, in an Ingest of its own, and kicks
-// the dispatcher. A failure is logged: whatsmeow has acknowledged the
-// message already, so there is nobody to hand it back to.
-func (c *conn) message(ctx context.Context, evt *events.Message) {
+// the dispatcher. It reports whether the message is dealt with: stored
+// (or a duplicate), or not one chathook keeps. A store that fails answers
+// false, so that whatsmeow does not acknowledge the message and WhatsApp
+// sends it again.
+func (c *conn) message(ctx context.Context, evt *events.Message) bool {
 	now := c.m.now()
 	mp := c.mapper()
 	in, ok := mp.incoming(ctx, evt, types.EmptyJID, now, false)
 	if !ok {
-		return
+		return true
 	}
 	res, err := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, []chathook.Incoming{in})
 	if err != nil {
-		c.m.log.Error("whatsapp message not stored", "account_id", mp.acc.ID, "message_id", safeID(in.MessageID), "err", err)
-		return
+		c.m.log.Error("whatsapp message not stored: WhatsApp will send it again", "account_id", mp.acc.ID,
+			"message_id", safeID(in.MessageID), "err", err)
+		return false
 	}
 	c.m.log.Debug("whatsapp message stored", "account_id", mp.acc.ID, "message_id", safeID(in.MessageID),
 		"chat_id", res[0].ChatID, "status", res[0].Status)
 	if res[0].Status == chathook.Accepted && c.m.cfg.Queued != nil {
 		c.m.cfg.Queued()
 	}
+	return true
 }

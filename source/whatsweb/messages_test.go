@@ -188,3 +188,53 @@ func TestLIDChatKeepsItsID(t *testing.T) {
 		}
 	})
 }
+
+// A live message the database refuses is not acknowledged (the handler
+// answers false, and whatsmeow, with SynchronousAck, sends no ack), so
+// WhatsApp sends it again; the repeat, once the database takes it, is
+// stored and queued once.
+func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
+	onStores(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		e := newEnv(t, open)
+		url := "http://127.0.0.1:9/hook"
+		if _, err := e.st.UpdateWebhook(ctx, e.ws.ID, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+			t.Fatal(err)
+		}
+		m := e.manager(t, "a")
+		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
+
+		// A real failure of the real database: a trigger that refuses
+		// every new message, as a full disk would.
+		db, dialect := e.st.SessionDB()
+		refuse, allow := `CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full'); END`, `DROP TRIGGER refuse`
+		if dialect == "postgres" {
+			if _, err := db.ExecContext(ctx, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`); err != nil {
+				t.Fatal(err)
+			}
+			refuse, allow = `CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse()`, `DROP TRIGGER refuse ON messages`
+		}
+		if _, err := db.ExecContext(ctx, refuse); err != nil {
+			t.Fatal(err)
+		}
+		msg := live(t, bobJID, bobJID, "L1", t0, txt("are you there?"))
+		if fc.Emit(msg) {
+			t.Fatal("a message the database refused was acknowledged")
+		}
+		if n := e.pending(t); n != 0 {
+			t.Fatalf("%d deliveries pending after a refused message", n)
+		}
+		if _, err := db.ExecContext(ctx, allow); err != nil {
+			t.Fatal(err)
+		}
+		if !fc.Emit(msg) {
+			t.Fatal("WhatsApp's second sending was not acknowledged")
+		}
+		if !fc.Emit(msg) { // and a third, as a duplicate
+			t.Fatal("a duplicate was not acknowledged")
+		}
+		if n := e.pending(t); n != 1 {
+			t.Errorf("%d deliveries pending, want 1", n)
+		}
+	})
+}

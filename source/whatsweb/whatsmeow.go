@@ -24,11 +24,20 @@ var osInfo sync.Once
 // Client returns a whatsmeow client of dev that reconnects by itself
 // after a network drop (EnableAutoReconnect), but whose first Connect
 // fails when WhatsApp cannot be reached, so that a caller can say so.
+//
+// It acknowledges a message to WhatsApp only once the handler has
+// returned true, that is once chathook has committed it
+// (SynchronousAck): a message the database could not take is sent again
+// by WhatsApp after the next reconnect, not lost. The decrypted event
+// buffer keeps its plaintext meanwhile, since the Signal session has
+// moved on and could not decrypt it a second time.
 func (w Whatsmeow) Client(dev *wastore.Device) Client {
 	osInfo.Do(func() { wastore.SetOSInfo("chathook", [3]uint32{0, 1, 0}) })
 	cli := whatsmeow.NewClient(dev, waLogger(w.Logger, "whatsmeow"))
 	cli.EnableAutoReconnect = true
 	cli.InitialAutoReconnect = false
+	cli.SynchronousAck = true
+	cli.EnableDecryptedEventBuffer = true
 	return wmClient{cli}
 }
 
@@ -37,7 +46,9 @@ type wmClient struct{ cli *whatsmeow.Client }
 func (c wmClient) Connect(ctx context.Context) error { return c.cli.ConnectContext(ctx) }
 func (c wmClient) Disconnect()                       { c.cli.Disconnect() }
 func (c wmClient) Logout(ctx context.Context) error  { return c.cli.Logout(ctx) }
-func (c wmClient) AddEventHandler(fn func(evt any))  { c.cli.AddEventHandler(fn) }
+func (c wmClient) AddEventHandler(fn func(evt any) bool) {
+	c.cli.AddEventHandlerWithSuccessStatus(fn)
+}
 func (c wmClient) PairPhone(ctx context.Context, phone string) (string, error) {
 	// WhatsApp checks the display name: "Browser (OS)", common ones only.
 	return c.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")

@@ -56,8 +56,10 @@ type Client interface {
 	// AddEventHandler registers fn for every event: *events.QR,
 	// *events.PairSuccess, *events.Connected, *events.Disconnected,
 	// *events.Message, *events.HistorySync, *events.LoggedOut,
-	// *events.StreamReplaced, *events.GroupInfo, ...
-	AddEventHandler(fn func(evt any))
+	// *events.StreamReplaced, *events.GroupInfo, ... fn answers false
+	// when it could not handle the event: a message it could not store.
+	// That message is then not acknowledged, and WhatsApp sends it again.
+	AddEventHandler(fn func(evt any) bool)
 	// GroupName returns a group's subject.
 	GroupName(ctx context.Context, group types.JID) (string, error)
 }

@@ -21,7 +21,7 @@ type Client struct {
 	dev *wastore.Device
 
 	mu       sync.Mutex
-	handlers []func(any)
+	handlers []func(any) bool
 	on       bool
 	codes    []string
 	logouts  int
@@ -126,7 +126,7 @@ func (c *Client) PairPhone(ctx context.Context, phone string) (string, error) {
 }
 
 // AddEventHandler registers fn for every event the client emits.
-func (c *Client) AddEventHandler(fn func(evt any)) {
+func (c *Client) AddEventHandler(fn func(evt any) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.handlers = append(c.handlers, fn)
@@ -140,14 +140,19 @@ func (c *Client) GroupName(ctx context.Context, group types.JID) (string, error)
 
 // Emit hands evt (one of whatsmeow's event values) to the handlers as
 // whatsmeow's event loop does: one event at a time, the handlers' work
-// done when Emit returns.
-func (c *Client) Emit(evt any) {
+// done when Emit returns. It reports whether every handler handled it:
+// false is a message whatsmeow would not acknowledge, so that WhatsApp
+// sends it again.
+func (c *Client) Emit(evt any) bool {
 	c.mu.Lock()
-	hs := append([]func(any){}, c.handlers...)
+	hs := append([]func(any) bool{}, c.handlers...)
 	c.mu.Unlock()
 	for _, h := range hs {
-		h(evt)
+		if !h(evt) {
+			return false
+		}
 	}
+	return true
 }
 
 // Pair is the phone accepting the link of an unpaired, connected

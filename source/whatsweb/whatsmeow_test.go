@@ -1,0 +1,21 @@
+package whatsweb
+
+import (
+	"testing"
+
+	"go.mau.fi/whatsmeow/store/sqlstore"
+)
+
+// The production client acknowledges a message only after chathook's
+// handler stored it, keeps its plaintext until then, and does not retry
+// a first connection that cannot reach WhatsApp (the caller says so).
+func TestWhatsmeowClientSettings(t *testing.T) {
+	c := Whatsmeow{}.Client(sqlstore.NewWithDB(nil, "sqlite3", nil).NewDevice()).(wmClient).cli
+	if !c.SynchronousAck || !c.EnableDecryptedEventBuffer {
+		t.Errorf("SynchronousAck %v, EnableDecryptedEventBuffer %v: a message could be acknowledged before it is stored",
+			c.SynchronousAck, c.EnableDecryptedEventBuffer)
+	}
+	if !c.EnableAutoReconnect || c.InitialAutoReconnect {
+		t.Errorf("EnableAutoReconnect %v, InitialAutoReconnect %v", c.EnableAutoReconnect, c.InitialAutoReconnect)
+	}
+}
