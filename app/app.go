@@ -234,9 +234,6 @@ func (s *Service) Tick() {
 	s.dispatcher.Kick()
 }
 
-// Handler is the service's HTTP handler.
-func (s *Service) Handler() http.Handler { return s.handler }
-
 // Instance is the name this instance's delivery leases carry in the
 // database, to tell instances apart in logs and in the deliveries table.
 func (s *Service) Instance() string { return s.dispatcher.Owner() }

@@ -115,7 +115,8 @@ func dbKind(db string) (string, error) {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		return "postgres", nil
 	}
-	return "", fmt.Errorf("--db %q: neither sqlite:<path> nor postgres://...", db)
+	// Not %q of db: a mistyped PostgreSQL URL may hold a password.
+	return "", errors.New("--db: use sqlite:<path> or postgres://user:password@host:port/database")
 }
 
 // clock stamps events in nanoseconds since a run began; never 0, which
