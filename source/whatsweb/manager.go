@@ -103,14 +103,9 @@ func upgrade(ctx context.Context, container *sqlstore.Container, db *sql.DB, dia
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+key+`)`)
-	// whatsmeow's upgrade asks information_schema whether its version
-	// table exists without naming a schema, so a whatsmeow_version in any
-	// other schema of the database (another chathook, a bridge) makes it
-	// read one that is not on the search path and fail. Created here, in
-	// chathook's schema, the question is answered by the right table.
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS whatsmeow_version (version INTEGER, compat INTEGER)`); err != nil {
-		return err
-	}
+	// (The store's migrations create whatsmeow_version in chathook's
+	// schema, so that whatsmeow's upgrade, which looks for it in every
+	// schema, finds this one.)
 	return container.Upgrade(ctx)
 }
 
