@@ -26,7 +26,7 @@ const (
 	MaxText         = 65536 // characters
 	MaxBatch        = 1000  // messages in one batch
 	maxID           = 256   // message_id, chat.external_id: bytes
-	maxName         = 256   // names: characters
+	MaxName         = 256   // names: characters
 	maxEmail        = 254   // RFC 5321
 	SkipAttachments = "attachments are not supported: only text and emoji messages are delivered"
 )
@@ -294,7 +294,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	if err := name("account.full_name", w.Account.FullName); err != nil {
 		return in, err
 	}
-	if err := email("account.email", w.Account.Email); err != nil {
+	if err := CheckEmail("account.email", w.Account.Email); err != nil {
 		return in, err
 	}
 	in.Account = chathook.Account{Phone: w.Account.Phone, FullName: w.Account.FullName, Email: w.Account.Email}
@@ -315,7 +315,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	if c.IsGroup {
 		c.Phone = "" // the wire format wants "" for a group
 	} else {
-		if c.Phone == "" && isPhone(c.ExternalID) {
+		if c.Phone == "" && IsPhone(c.ExternalID) {
 			c.Phone = c.ExternalID
 		}
 		if err := phone("chat.phone", c.Phone, false); err != nil {
@@ -361,7 +361,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 		if err := name("sent_by.full_name", w.SentBy.FullName); err != nil {
 			return in, err
 		}
-		if err := email("sent_by.email", w.SentBy.Email); err != nil {
+		if err := CheckEmail("sent_by.email", w.SentBy.Email); err != nil {
 			return in, err
 		}
 		in.SentByName = w.SentBy.FullName
@@ -424,8 +424,8 @@ func id(field, v string) error {
 }
 
 func name(field, v string) error {
-	if n := utf8.RuneCountInString(v); n > maxName {
-		return fieldErr(field, "too long: %d characters, at most %d", n, maxName)
+	if n := utf8.RuneCountInString(v); n > MaxName {
+		return fieldErr(field, "too long: %d characters, at most %d", n, MaxName)
 	}
 	return noNUL(field, v)
 }
@@ -440,7 +440,9 @@ func noNUL(field, v string) error {
 	return nil
 }
 
-func email(field, v string) error {
+// CheckEmail is the rule for an email, field naming it in the error: ""
+// or an address of at most 254 bytes with one "@" and no spaces.
+func CheckEmail(field, v string) error {
 	if len(v) > maxEmail {
 		return fieldErr(field, "too long: %d bytes, at most %d", len(v), maxEmail)
 	}
@@ -462,13 +464,15 @@ func phone(field, v string, required bool) error {
 		}
 		return nil
 	}
-	if !isPhone(v) {
+	if !IsPhone(v) {
 		return fieldErr(field, `%q is not a phone number: use "+" and 5 to 20 digits, e.g. "+972500000000"`, v)
 	}
 	return nil
 }
 
-func isPhone(v string) bool {
+// IsPhone reports whether v is a number as chathook spells one: an
+// optional "+" and 5 to 20 digits.
+func IsPhone(v string) bool {
 	digits := strings.TrimPrefix(v, "+")
 	if len(digits) < 5 || len(digits) > 20 {
 		return false

@@ -30,8 +30,8 @@ func TestOutOfBoundsCleaned(t *testing.T) {
 	if !ok {
 		t.Fatal("not stored")
 	}
-	if in.Chat.FullName != strings.Repeat("é", maxName) || in.Sender.FullName != in.Chat.FullName {
-		t.Errorf("name not cut to %d characters: %d, sender %d", maxName, utf8.RuneCountInString(in.Chat.FullName), utf8.RuneCountInString(in.Sender.FullName))
+	if in.Chat.FullName != strings.Repeat("é", ingest.MaxName) || in.Sender.FullName != in.Chat.FullName {
+		t.Errorf("name not cut to %d characters: %d, sender %d", ingest.MaxName, utf8.RuneCountInString(in.Chat.FullName), utf8.RuneCountInString(in.Sender.FullName))
 	}
 	if n := utf8.RuneCountInString(in.Text); n != ingest.MaxText || !strings.HasPrefix(in.Text, "abxx") || !utf8.ValidString(in.Text) {
 		t.Errorf("text not cleaned: %d characters, starts %q", n, in.Text[:8])
@@ -39,7 +39,7 @@ func TestOutOfBoundsCleaned(t *testing.T) {
 	if !in.Timestamp.Equal(now) {
 		t.Errorf("a timestamp of 1970 became %v, want now", in.Timestamp)
 	}
-	if err := check(in, now); err != nil {
+	if err := ingest.Check(in, now); err != nil {
 		t.Errorf("refused by the ingest API's rules: %v", err)
 	}
 

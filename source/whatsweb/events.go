@@ -89,7 +89,7 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 		return chathook.Incoming{}, false
 	}
 
-	if err := check(in, now); err != nil {
+	if err := ingest.Check(in, now); err != nil {
 		m.log.Warn("whatsapp message not stored: it fails validation",
 			"account_id", m.acc.ID, "message_id", safeID(info.ID), "chat", in.Chat.ExternalID, "err", err)
 		return chathook.Incoming{}, false

@@ -238,7 +238,7 @@ func TestMessageMapping(t *testing.T) {
 				t.Errorf("UUID %q: %v", got.UUID, err)
 			}
 			sameIncoming(t, got, *c.want)
-			if err := check(got, now); err != nil {
+			if err := ingest.Check(got, now); err != nil {
 				t.Errorf("the ingest API would refuse it: %v", err)
 			}
 		})

@@ -107,17 +107,12 @@ func (m *Manager) Pair(ctx context.Context, req PairRequest) (chathook.Pairing, 
 	return p.get(), nil
 }
 
-// checkEmail is the ingest API's rule for an email, and it is required.
+// checkEmail is the ingest API's rule for an email; here it is required.
 func checkEmail(v string) error {
-	bad := v == "" || len(v) > 254 || strings.Count(v, "@") != 1 || strings.HasPrefix(v, "@") ||
-		strings.HasSuffix(v, "@") || strings.ContainsAny(v, " <>\t\r\n\x00")
-	switch {
-	case v == "":
+	if v == "" {
 		return &ingest.FieldError{Field: "email", Problem: "required: the email of the teammate connecting the account"}
-	case bad:
-		return &ingest.FieldError{Field: "email", Problem: fmt.Sprintf("%q is not an email address", v)}
 	}
-	return nil
+	return ingest.CheckEmail("email", v)
 }
 
 // pairing is a linking under way, as its conn sees it.
