@@ -107,7 +107,7 @@ type Pairing struct {
 	Email       string // of the teammate who started it
 	Phone       string // set: link with a pairing code for this number instead of a QR code
 	QR          string // the QR code's current content; rotates
-	Code        string // the 8-character pairing code, with Phone
+	Code        string // the 8-character pairing code, with Phone, as WhatsApp gives it: "ABCD-EFGH"
 	State       PairingState
 	AccountID   int64  // once paired
 	Err         string // why it failed, for a person

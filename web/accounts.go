@@ -196,7 +196,6 @@ type pairingView struct {
 	chathook.Pairing
 	Account chathook.Account // once paired
 	QRSrc   string           // the QR code image, with a version that changes with the code
-	Code    string           // the pairing code as a person reads it: ABCD-EFGH
 	Src     string           // where the script fetches the state
 	Every   int64            // milliseconds
 	CSRF    string           // for "Start again"
@@ -224,7 +223,7 @@ func (s *Server) pairingFor(w http.ResponseWriter, r *http.Request, v visit, pag
 		s.internal(w, r, err)
 		return pairingView{}, false
 	}
-	pv := pairingView{Pairing: p, Code: formatCode(p.Code), CSRF: csrfToken(v.token),
+	pv := pairingView{Pairing: p, CSRF: csrfToken(v.token),
 		Src: "/accounts/connect/" + p.ID + "/state", Every: pairingRefresh.Milliseconds()}
 	if p.QR != "" {
 		sum := sha256.Sum256([]byte(p.QR))
@@ -278,13 +277,4 @@ func (s *Server) pairingQR(w http.ResponseWriter, r *http.Request, v visit) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(img)))
 	_, _ = w.Write(img)
-}
-
-// formatCode writes an 8-character pairing code as WhatsApp shows it,
-// in two halves: ABCD-EFGH. Any other code is shown as it is.
-func formatCode(code string) string {
-	if len(code) == 8 && !strings.Contains(code, "-") {
-		return code[:4] + "-" + code[4:]
-	}
-	return code
 }

@@ -200,7 +200,7 @@ func TestPairingPageFollowsThePairing(t *testing.T) {
 
 	// By code: XXXX-XXXX and the phone's instructions.
 	h.savePairing(chathook.Pairing{ID: "pair-code-1", WorkspaceID: ws, Email: "owner@acme.example", Phone: "+972500000009",
-		Code: "ABCD1234", State: chathook.PairingWaiting})
+		Code: "ABCD-1234", State: chathook.PairingWaiting})
 	a = v.get("/accounts/connect/pair-code-1")
 	a.body = html.UnescapeString(a.body)
 	if !strings.Contains(a.body, `<p class="pairing-code" id="pairing-code" aria-label="Pairing code">ABCD-1234</p>`) ||
@@ -210,7 +210,7 @@ func TestPairingPageFollowsThePairing(t *testing.T) {
 
 	// Failed: why, and Start again with the same phone.
 	h.savePairing(chathook.Pairing{ID: "pair-code-1", WorkspaceID: ws, Email: "owner@acme.example", Phone: "+972500000009",
-		Code: "ABCD1234", State: chathook.PairingFailed, Err: "the pairing code expired: start again"})
+		Code: "ABCD-1234", State: chathook.PairingFailed, Err: "the pairing code expired: start again"})
 	a = v.get("/accounts/connect/pair-code-1/state")
 	a.body = html.UnescapeString(a.body)
 	if !strings.Contains(a.body, `id="pairing-error">the pairing code expired: start again</p>`) ||

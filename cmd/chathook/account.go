@@ -144,11 +144,7 @@ func (c *connectRun) show(p chathook.Pairing) {
 	switch {
 	case p.Code != "" && p.Code != c.code:
 		c.code = p.Code
-		code := p.Code
-		if len(code) == 8 {
-			code = code[:4] + "-" + code[4:]
-		}
-		fmt.Fprintf(c.out, "\nPairing code for %s: %s\n", p.Phone, code)
+		fmt.Fprintf(c.out, "\nPairing code for %s: %s\n", p.Phone, p.Code)
 		fmt.Fprintln(c.out, "On that phone: WhatsApp → Settings → Linked devices → Link a device → Link with phone number instead, and type the code.")
 	case p.Code == "" && p.QR != "" && p.QR != c.qr:
 		c.qr = p.QR
