@@ -11,23 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Workspace returns a workspace by id.
-func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
-	var ws chathook.Workspace
-	var created int64
-	err := s.pool.QueryRow(ctx,
-		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE id = $1`, id,
-	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
-	ws.CreatedAt = fromMS(created)
-	return ws, noRows(err, chathook.ErrNotFound)
-}
-
 const accountColumns = tables.AccountColumns
-
-// wantsConnection is, in SQL, the states chathook.AccountState.WantsConnection
-// accepts.
-var wantsConnection = fmt.Sprintf(`state IN ('%s', '%s', '%s')`,
-	chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
 
 func scanAccount(row pgx.Row) (chathook.Account, error) {
 	a, err := tables.Account(row)
@@ -116,7 +100,7 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 // back an account another instance took over meanwhile.
 func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time.Time, limit int) ([]chathook.Account, error) {
 	var out []chathook.Account
-	web := `kind = 'web' AND ` + wantsConnection
+	web := tables.WantsConnection
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET lease_until = $1 WHERE lease_owner = $2 AND `+web, ms(until), owner)
 		if err != nil {

@@ -30,14 +30,16 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, toke
 	return ws, err
 }
 
+// Workspace returns a workspace by id.
+func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
+	ws, err := tables.Workspace(s.pool.QueryRow(ctx, `SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE id = $1`, id))
+	return ws, noRows(err, chathook.ErrNotFound)
+}
+
 // WorkspaceByToken finds the workspace of an API token's hash.
 func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error) {
-	var ws chathook.Workspace
-	var created int64
-	err := s.pool.QueryRow(ctx,
-		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE token_hash = $1`, tokenHash,
-	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
-	ws.CreatedAt = fromMS(created)
+	ws, err := tables.Workspace(s.pool.QueryRow(ctx,
+		`SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE token_hash = $1`, tokenHash))
 	return ws, noRows(err, chathook.ErrUnauthorized)
 }
 

@@ -10,23 +10,7 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-// Workspace returns a workspace by id.
-func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
-	var ws chathook.Workspace
-	var created int64
-	err := s.r.QueryRowContext(ctx,
-		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE id = ?`, id,
-	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
-	ws.CreatedAt = fromMS(created)
-	return ws, notFound(err)
-}
-
 const accountColumns = tables.AccountColumns
-
-// wantsConnection is, in SQL, the states chathook.AccountState.WantsConnection
-// accepts.
-var wantsConnection = fmt.Sprintf(`state IN ('%s', '%s', '%s')`,
-	chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
 
 func scanAccount(row scanner) (chathook.Account, error) {
 	a, err := tables.Account(row)
@@ -116,7 +100,7 @@ func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time
 		return nil, err
 	}
 	defer tx.Rollback()
-	web := `kind = 'web' AND ` + wantsConnection
+	web := tables.WantsConnection
 	renewed, err := tx.ExecContext(ctx, `UPDATE accounts SET lease_until = ? WHERE lease_owner = ? AND `+web, ms(until), owner)
 	if err != nil {
 		return nil, fmt.Errorf("renew accounts: %w", err)

@@ -32,17 +32,19 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, toke
 	return ws, tx.Commit()
 }
 
+// Workspace returns a workspace by id.
+func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
+	ws, err := tables.Workspace(s.r.QueryRowContext(ctx, `SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE id = ?`, id))
+	return ws, notFound(err)
+}
+
 // WorkspaceByToken finds the workspace of an API token's hash.
 func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error) {
-	var ws chathook.Workspace
-	var created int64
-	err := s.r.QueryRowContext(ctx,
-		`SELECT id, name, owner_name, owner_email, created_at FROM workspaces WHERE token_hash = ?`, tokenHash,
-	).Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	ws, err := tables.Workspace(s.r.QueryRowContext(ctx,
+		`SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE token_hash = ?`, tokenHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ws, chathook.ErrUnauthorized
 	}
-	ws.CreatedAt = fromMS(created)
 	return ws, err
 }
 

@@ -7,6 +7,7 @@
 package tables
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -17,6 +18,18 @@ type Scanner interface{ Scan(dest ...any) error }
 
 // Time reads a unix-milliseconds column.
 func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// WorkspaceColumns are read by Workspace, from workspaces.
+const WorkspaceColumns = `id, name, owner_name, owner_email, created_at`
+
+// Workspace reads a row of WorkspaceColumns.
+func Workspace(row Scanner) (chathook.Workspace, error) {
+	var ws chathook.Workspace
+	var created int64
+	err := row.Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	ws.CreatedAt = Time(created)
+	return ws, err
+}
 
 // OptionalTime reads a unix-milliseconds column where 0 means never: the
 // zero time.Time, so that IsZero tells.
@@ -29,6 +42,11 @@ func OptionalTime(ms int64) time.Time {
 
 // AccountColumns are read by Account, from accounts.
 const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, jid, last_message_at, created_at`
+
+// WantsConnection is, in SQL, the linked-device accounts whose state
+// chathook.AccountState.WantsConnection accepts: those an instance holds.
+var WantsConnection = fmt.Sprintf(`kind = '%s' AND state IN ('%s', '%s', '%s')`,
+	chathook.KindWeb, chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
 
 // Account reads a row of AccountColumns.
 func Account(row Scanner) (chathook.Account, error) {
