@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -186,24 +185,6 @@ func TestStalledLogDownloadsHurtNoOne(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log that a test reads while the service writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestStalledLogDownloadIsCutOff: a download whose client stops reading
 // is ended once a write has waited StreamWriteTimeout, so it holds
 // nothing of the server's for longer; the client sees a truncated
@@ -211,7 +192,7 @@ func (b *syncBuffer) String() string {
 func TestStalledLogDownloadIsCutOff(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, db string) {
 		busy := fillLog(t, db, logRows)
-		logs := &syncBuffer{}
+		logs := &chathooktest.SyncBuffer{}
 		svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{
 			StreamWriteTimeout: 300 * time.Millisecond,
 			Logger:             slog.New(slog.NewTextHandler(logs, nil)),

@@ -12,23 +12,12 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"go.mau.fi/whatsmeow/types/events"
 )
 
 var qrSrc = regexp.MustCompile(`<img class="qr" id="qr" src="([^"]+)"`)
-
-// eventually polls cond until it holds, failing the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // pairingID is the pairing a Connect redirected to.
 func pairingID(t *testing.T, a answer) string {
@@ -66,14 +55,14 @@ func TestConnectByQRCode(t *testing.T) {
 	// WhatsApp's first code lasts a minute; then the next one is shown.
 	h.advance(61 * time.Second)
 	var second []string
-	eventually(t, "the next QR code", func() bool {
+	chathooktest.Eventually(t, "the next QR code", func() bool {
 		second = qrSrc.FindStringSubmatch(v.get("/accounts/connect/" + id + "/state").body)
 		return second != nil && second[1] != first[1]
 	})
 
 	wa.Unpaired(t).Pair(t, "972500000001:12@s.whatsapp.net", "Amnon Haha")
 	var state string
-	eventually(t, "the connected state", func() bool {
+	chathooktest.Eventually(t, "the connected state", func() bool {
 		state = v.get("/accounts/connect/" + id + "/state").body
 		return strings.Contains(state, `id="pairing-connected"`)
 	})
@@ -141,7 +130,7 @@ func pairAccount(t *testing.T, h *harness, wa *whatswebtest.Network, v *visitor,
 	id := pairingID(t, v.post("/accounts/connect", url.Values{}))
 	wa.Unpaired(t).Pair(t, jid, name)
 	var p chathook.Pairing
-	eventually(t, "the pairing to end", func() bool {
+	chathooktest.Eventually(t, "the pairing to end", func() bool {
 		p, _ = h.st.Pairing(context.Background(), h.ws.WorkspaceID, id)
 		return p.State == chathook.PairingPaired
 	})
@@ -191,7 +180,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/accounts/?done=disconnect" {
 		t.Fatalf("disconnect: %d %q", a.status, a.header.Get("Location"))
 	}
-	eventually(t, "the device logged out", func() bool {
+	chathooktest.Eventually(t, "the device logged out", func() bool {
 		return client.Logouts() > 0 && h.accountState(acc.ID) == chathook.AccountDisconnected
 	})
 	list := v.get("/accounts/?done=disconnect")
@@ -202,7 +191,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	// Another client took a second account's session over: Reconnect.
 	other := pairAccount(t, h, wa, v, "972500000002:3@s.whatsapp.net", "Bella")
 	wa.Online(t, other.JID).Emit(&events.StreamReplaced{})
-	eventually(t, "the replaced state", func() bool { return h.accountState(other.ID) == chathook.AccountReplaced })
+	chathooktest.Eventually(t, "the replaced state", func() bool { return h.accountState(other.ID) == chathook.AccountReplaced })
 	list = v.get("/accounts/")
 	if !strings.Contains(row(t, list.body, other.ID), `action="/accounts/`+strconv.FormatInt(other.ID, 10)+`/reconnect"`) {
 		t.Fatalf("no Reconnect for a replaced account: %s", row(t, list.body, other.ID))
@@ -211,7 +200,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/accounts/?done=reconnect" {
 		t.Fatalf("reconnect: %d %q", a.status, a.header.Get("Location"))
 	}
-	eventually(t, "the account connected again", func() bool { return h.accountState(other.ID) == chathook.AccountConnected })
+	chathooktest.Eventually(t, "the account connected again", func() bool { return h.accountState(other.ID) == chathook.AccountConnected })
 }
 
 // postAfter opens page, for its CSRF token, and posts an empty form to

@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store/postgres/pgtest"
@@ -165,34 +166,15 @@ func TestAccountConnectWithoutWhatsApp(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a test reads while the command writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitOutput waits for out to hold want.
-func waitOutput(t *testing.T, out *syncBuffer, want string) {
+func waitOutput(t *testing.T, out *chathooktest.SyncBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stdout never held %q:\n%s", want, out.String())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s", out.String())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
+	chathooktest.Eventually(t, fmt.Sprintf("stdout to hold %q", want), func() bool { return strings.Contains(out.String(), want) })
 }
 
 // With WhatsApp answering (faked), account connect prints the QR code
@@ -220,7 +202,7 @@ func TestAccountConnectPairs(t *testing.T) {
 			ws := newWorkspace(t, db, "acme")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			var stdout, stderr syncBuffer
+			var stdout, stderr chathooktest.SyncBuffer
 			code := make(chan int, 1)
 			go func() {
 				code <- run(ctx, append([]string{"account", "connect", "--db", db, "--workspace", ws}, tc.args...), env(nil), &stdout, &stderr)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
@@ -150,7 +151,7 @@ func (e *env) pair(t *testing.T, m *whatsweb.Manager, net *whatswebtest.Network,
 func (e *env) waitState(t *testing.T, id int64, state chathook.AccountState) chathook.Account {
 	t.Helper()
 	var a chathook.Account
-	waitFor(t, "account state "+string(state), func() bool {
+	chathooktest.Eventually(t, "account state "+string(state), func() bool {
 		var err error
 		a, err = e.st.Account(context.Background(), e.ws.ID, id)
 		if err != nil {
@@ -191,16 +192,4 @@ func newManagerKicking(t *testing.T, e *env, kick func()) (*whatsweb.Manager, er
 		t.Cleanup(func() { m.Close(context.Background()) })
 	}
 	return m, err
-}
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

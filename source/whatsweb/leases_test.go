@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
@@ -28,7 +29,7 @@ func (s *countingStore) ClaimAccounts(ctx context.Context, owner string, now, un
 func waitClaims(t *testing.T, s *countingStore, n int32) {
 	t.Helper()
 	target := s.claims.Load() + n
-	waitFor(t, fmt.Sprintf("%d claim rounds", n), func() bool { return s.claims.Load() >= target })
+	chathooktest.Eventually(t, fmt.Sprintf("%d claim rounds", n), func() bool { return s.claims.Load() >= target })
 }
 
 // Two instances on one PostgreSQL database never hold one account at
@@ -77,7 +78,7 @@ func TestLeasesAcrossInstances(t *testing.T) {
 		return false
 	}
 	for _, jid := range jids {
-		waitFor(t, jid+" online", func() bool { return online(netA, jid) || online(netB, jid) })
+		chathooktest.Eventually(t, jid+" online", func() bool { return online(netA, jid) || online(netB, jid) })
 	}
 	waitClaims(t, stA, 10)
 	waitClaims(t, stB, 10)
@@ -105,7 +106,7 @@ func TestLeasesAcrossInstances(t *testing.T) {
 		t.Errorf("Run after Kill: %v", err)
 	}
 	for _, jid := range jids {
-		waitFor(t, jid+" online through b", func() bool { return online(netB, jid) })
+		chathooktest.Eventually(t, jid+" online through b", func() bool { return online(netB, jid) })
 	}
 	e.net.NoOverlap(t)
 

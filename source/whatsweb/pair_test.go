@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
@@ -86,14 +87,14 @@ func TestPairByQR(t *testing.T) {
 			t.Fatalf("after 59 s the QR code is %q", got.QR)
 		}
 		e.clock.Add(time.Second)
-		waitFor(t, "the second QR code", func() bool { return stored().QR == qr[1] })
+		chathooktest.Eventually(t, "the second QR code", func() bool { return stored().QR == qr[1] })
 		e.clock.Add(19 * time.Second)
 		m.RotateQR()
 		if got := stored(); got.QR != qr[1] {
 			t.Fatalf("19 s after the second code, the QR code is %q", got.QR)
 		}
 		e.clock.Add(time.Second)
-		waitFor(t, "the third QR code", func() bool { return stored().QR == qr[2] })
+		chathooktest.Eventually(t, "the third QR code", func() bool { return stored().QR == qr[2] })
 
 		fc.Pair(t, "972500000001:7@s.whatsapp.net", "Dana Owner")
 		got := stored()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
 	"go.mau.fi/whatsmeow/types/events"
 )
@@ -189,7 +190,7 @@ func TestConnectRetried(t *testing.T) {
 	m := e.managerOn(t, e.st, net, "b", 0, e.clock.Now)
 	m.Claim(ctx)
 	e.waitState(t, acc.ID, chathook.AccountConnecting)
-	waitFor(t, "the failed client", func() bool { return len(net.Clients()) == 1 })
+	chathooktest.Eventually(t, "the failed client", func() bool { return len(net.Clients()) == 1 })
 	m.Claim(ctx)
 	if n := len(net.Clients()); n != 1 {
 		t.Fatalf("%d connection attempts at once; the second must wait", n)
