@@ -25,8 +25,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
@@ -39,9 +39,6 @@ const PairingCode = "ABCD-EFGH"
 // QRCount is how many QR codes an unpaired device gets when it connects,
 // as many as WhatsApp sends (the sixth expires after 160 s).
 const QRCount = 6
-
-// wait is how long Online and Unpaired wait for a connection.
-const wait = 10 * time.Second
 
 // Network is WhatsApp as one instance of chathook reaches it. It
 // implements whatsweb.Network; the zero value is not usable, call New.
@@ -138,18 +135,17 @@ func (n *Network) Unpaired(t testing.TB) *Client {
 // await polls for a connected client that match accepts.
 func (n *Network) await(t testing.TB, what string, match func(*Client) bool) *Client {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
+	var found *Client
+	chathooktest.Eventually(t, what, func() bool {
 		for _, c := range n.Clients() {
 			if c.Connected() && match(c) {
-				return c
+				found = c
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("whatswebtest: timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }
 
 // NoOverlap fails the test if a device was ever connected twice at once,
