@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
 	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -79,6 +80,19 @@ func (e *env) pending(t *testing.T) int {
 	return n
 }
 
+// pairedQueueing is an env whose webhook has a URL, so that live
+// messages are queued, with Dana's account paired on manager "a".
+func pairedQueueing(t *testing.T, open opener) (*env, *whatswebtest.Client) {
+	t.Helper()
+	e := newEnv(t, open)
+	url := "http://127.0.0.1:9/hook"
+	if _, err := e.st.UpdateWebhook(context.Background(), e.ws.ID, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	_, fc := e.pair(t, e.manager(t, "a"), e.net, danaJID, "Dana Owner")
+	return e, fc
+}
+
 // From the event to the store: history fills the timelines and is never
 // delivered; a live message is stored once, queued for delivery, and
 // kicks the dispatcher; a repeat of its id is stored once; what is not a
@@ -86,13 +100,7 @@ func (e *env) pending(t *testing.T) int {
 func TestMessagesReachTheStore(t *testing.T) {
 	onStores(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
-		e := newEnv(t, open)
-		url := "http://127.0.0.1:9/hook"
-		if _, err := e.st.UpdateWebhook(ctx, e.ws.ID, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
-			t.Fatal(err)
-		}
-		m := e.manager(t, "a")
-		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
+		e, fc := pairedQueueing(t, open)
 		if err := fc.Device().Contacts.PutContactName(ctx, mustJID(t, bobJID), "Bob", "Bob Saved"); err != nil {
 			t.Fatal(err)
 		}
@@ -196,13 +204,7 @@ func TestLIDChatKeepsItsID(t *testing.T) {
 func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
 	onStores(t, func(t *testing.T, open opener) {
 		ctx := context.Background()
-		e := newEnv(t, open)
-		url := "http://127.0.0.1:9/hook"
-		if _, err := e.st.UpdateWebhook(ctx, e.ws.ID, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
-			t.Fatal(err)
-		}
-		m := e.manager(t, "a")
-		_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
+		e, fc := pairedQueueing(t, open)
 
 		// A real failure of the real database: a trigger that refuses
 		// every new message, as a full disk would.
