@@ -22,15 +22,14 @@ func (c *conn) history(ctx context.Context, evt *events.HistorySync) {
 	c.mu.Lock()
 	parser := c.parser
 	c.mu.Unlock()
-	batches := historyBatches(ctx, mp, parser.ParseWebMessage, evt.Data, c.rememberGroup, now)
 	stored := 0
-	for _, batch := range batches {
+	historyBatches(ctx, mp, parser.ParseWebMessage, evt.Data, c.rememberGroup, now, func(batch []chathook.Incoming) {
 		if _, err := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, batch); err != nil {
 			c.m.log.Error("whatsapp history not stored", "account_id", mp.acc.ID, "messages", len(batch), "err", err)
-			continue
+			return
 		}
 		stored += len(batch)
-	}
+	})
 	c.m.log.Info("whatsapp history sync stored", "account_id", mp.acc.ID, "type", evt.Data.GetSyncType().String(),
 		"conversations", len(evt.Data.GetConversations()), "messages", stored)
 }
@@ -45,13 +44,13 @@ func (c *conn) rememberGroup(jid types.JID, subject string) {
 // connection.
 type parseFunc func(chat types.JID, msg *waWeb.WebMessageInfo) (*events.Message, error)
 
-// historyBatches maps a history sync's conversations to Incoming values,
-// cut into batches of at most ingest.MaxBatch. A group's subject is taken
+// historyBatches maps a history sync's conversations to Incoming values
+// and hands them to store in batches of at most ingest.MaxBatch, as they
+// fill: a long history is never in memory whole. A group's subject is taken
 // from its conversation (through remember), a chat's other address from
 // the conversation's PnJID or LidJID.
 func historyBatches(ctx context.Context, mp *mapper, parse parseFunc, data *waHistorySync.HistorySync,
-	remember func(types.JID, string), now time.Time) [][]chathook.Incoming {
-	var batches [][]chathook.Incoming
+	remember func(types.JID, string), now time.Time, store func([]chathook.Incoming)) {
 	var batch []chathook.Incoming
 	for _, conv := range data.GetConversations() {
 		chat, err := types.ParseJID(conv.GetID())
@@ -87,14 +86,14 @@ func historyBatches(ctx context.Context, mp *mapper, parse parseFunc, data *waHi
 			}
 			batch = append(batch, in)
 			if len(batch) == ingest.MaxBatch {
-				batches, batch = append(batches, batch), nil
+				store(batch)
+				batch = nil
 			}
 		}
 	}
 	if len(batch) > 0 {
-		batches = append(batches, batch)
+		store(batch)
 	}
-	return batches
 }
 
 // isEdit reports whether a history message is a protocol message, an

@@ -2,10 +2,12 @@ package whatsweb_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store"
 	"go.mau.fi/whatsmeow/proto/waCommon"
@@ -237,6 +239,32 @@ func TestUnstoredMessageIsNotAcknowledged(t *testing.T) {
 		}
 		if n := e.pending(t); n != 1 {
 			t.Errorf("%d deliveries pending, want 1", n)
+		}
+	})
+}
+
+// A history sync longer than one batch is stored whole, batch after
+// batch, and none of it is queued.
+func TestLongHistoryStoredWhole(t *testing.T) {
+	onStores(t, func(t *testing.T, open opener) {
+		e, fc := pairedQueueing(t, open)
+		const n = 2*ingest.MaxBatch + 1
+		msgs := make([]*waHistorySync.HistorySyncMsg, n)
+		past := t0.Add(-48 * time.Hour)
+		for i := range msgs {
+			msgs[i] = webMsg(bobJID, "", fmt.Sprintf("H%d", i), i%2 == 0, past.Add(time.Duration(i)*time.Second), txt("old"))
+		}
+		fc.Emit(&events.HistorySync{Data: &waHistorySync.HistorySync{
+			SyncType:      waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
+			Conversations: []*waHistorySync.Conversation{{ID: proto.String(bobJID), Messages: msgs}},
+		}})
+		db, _ := e.st.SessionDB()
+		var stored int
+		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM messages`).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored != n || e.pending(t) != 0 {
+			t.Errorf("%d of %d history messages stored, %d deliveries pending", stored, n, e.pending(t))
 		}
 	})
 }
