@@ -61,8 +61,10 @@ type Account struct {
 	// JID is a KindWeb account's linked device, as whatsmeow names it
 	// ("972500000000:12@s.whatsapp.net"): the key of its session in the
 	// database. Never a secret itself; the keys it names are.
-	JID           string
-	LastMessageAt time.Time // when chathook last received one of its messages; zero if never
+	JID string
+	// LastMessageAt is when chathook last received one of its messages,
+	// to the minute (see store.Store.Ingest); zero if never.
+	LastMessageAt time.Time
 	CreatedAt     time.Time
 }
 

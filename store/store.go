@@ -42,6 +42,9 @@ type Store interface {
 
 	// Ingest stores messages for one workspace, in one transaction, and
 	// queues a delivery for each accepted one when the webhook has a URL.
+	// It records when each account last had a message, to the minute: a
+	// time less than a minute after the recorded one is not written, so
+	// that concurrent requests of one account do not queue on its row.
 	Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error)
 	// UpdateChat changes a chat's names; ErrNotFound if the chat is not
 	// the workspace's.

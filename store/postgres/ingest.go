@@ -161,14 +161,19 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		for _, ins := range inserts {
 			batch.Queue(insertMessage, ins.args...)
 		}
-		// When each account last had a message, in the same round trip,
-		// last: its row lock is held only until the commit that follows.
+		// When each account last had a message, to the minute, in the
+		// same round trip, last: its row lock is held only until the
+		// commit that follows. To the minute because every request of an
+		// account would otherwise update its one row, and concurrent
+		// requests wait on each other's lock of it (single messages ran
+		// at 0.6 of the rate without it); once a minute, the others
+		// find nothing to update and take no lock.
 		touched := make([]int64, 0, len(it.accounts))
 		for _, a := range it.accounts {
 			touched = append(touched, a.ID)
 		}
 		slices.Sort(touched)
-		batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $1`, it.now, touched)
+		batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $1::bigint - 60000`, it.now, touched)
 		br := tx.SendBatch(ctx, batch)
 		var dups []int
 		for _, ins := range inserts {

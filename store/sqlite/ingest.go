@@ -94,13 +94,15 @@ func chunks(n int, fn func(start, size int) error) error {
 const (
 	sqlDuplicateOf = `SELECT chat_id FROM messages WHERE account_id = ? AND message_id = ?`
 	// The first sight of an account in a batch upserts it, which also
-	// records when it last had a message: no statement of its own.
+	// records when it last had a message, to the minute as on PostgreSQL
+	// (see store.Store.Ingest): no statement of its own.
 	sqlUpsertAccount = `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?5)
 		ON CONFLICT (workspace_id, phone) DO UPDATE SET
 			full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
 			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
-			last_message_at = max(accounts.last_message_at, excluded.last_message_at)
+			last_message_at = CASE WHEN excluded.last_message_at > accounts.last_message_at + 60000
+				THEN excluded.last_message_at ELSE accounts.last_message_at END
 		RETURNING id, full_name, email`
 	sqlFindChat   = `SELECT ` + chatColumns + `, history_only FROM chats WHERE account_id = ? AND external_id = ?`
 	sqlInsertChat = `INSERT INTO chats

@@ -25,6 +25,7 @@ var accounts = map[string]func(*testing.T, store.Store){
 	"FirstLiveMessageAfterHistoryIsNewChat":  testFirstLiveAfterHistory,
 	"FirstLiveMessageInBundleIsNewChat":      testFirstLiveAfterHistoryBundled,
 	"SkippedMessageAfterHistoryIsNotNewChat": testSkippedAfterHistory,
+	"LastMessageToTheMinute":                 testLastMessageToTheMinute,
 	"LiveCopyOfHistoryIsNotFirstLive":        testLiveCopyOfHistory,
 	"ChatFormerIDKeepsTheChat":               testChatFormerID,
 	"ChatPhoneIsUpdated":                     testChatPhoneUpdated,
@@ -626,6 +627,22 @@ func testSessionDB(t *testing.T, st store.Store) {
 	// The store still works beside it.
 	ws := workspace(t, st, "acme", "")
 	ingest(t, st, ws, msg(1, 1))
+}
+
+// Ingest records when an account last had a message to the minute: a
+// message within a minute of the recorded time leaves it.
+func testLastMessageToTheMinute(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	a := link(t, st, ws, 0, "instance-a", t0.Add(time.Hour))
+	for _, c := range []struct {
+		at, want time.Time
+	}{{t0, t0}, {t0.Add(30 * time.Second), t0}, {t0.Add(61 * time.Second), t0.Add(61 * time.Second)}} {
+		ingestAt(t, st, ws, c.at, msg(1, int(c.at.Sub(t0)/time.Second)+1))
+		got, err := st.Account(context.Background(), ws, a.ID)
+		if err != nil || !got.LastMessageAt.Equal(c.want) {
+			t.Errorf("after a message at %v: last message at %v, want %v (%v)", c.at, got.LastMessageAt, c.want, err)
+		}
+	}
 }
 
 // Ingest records when an account last had a message, and never changes
