@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -166,14 +167,19 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 		// commit that follows. To the minute because every request of an
 		// account would otherwise update its one row, and concurrent
 		// requests wait on each other's lock of it (single messages ran
-		// at 0.6 of the rate without it); once a minute, the others
-		// find nothing to update and take no lock.
-		touched := make([]int64, 0, len(it.accounts))
+		// at 0.6 of the rate): an account the prefetch read as updated
+		// within the minute is not written at all.
+		var stale []int64
 		for _, a := range it.accounts {
-			touched = append(touched, a.ID)
+			if ms(a.LastMessageAt) < it.now-lastMessageStep {
+				stale = append(stale, a.ID)
+			}
 		}
-		slices.Sort(touched)
-		batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $1::bigint - 60000`, it.now, touched)
+		if len(stale) > 0 {
+			slices.Sort(stale)
+			batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $3`,
+				it.now, stale, it.now-lastMessageStep)
+		}
 		br := tx.SendBatch(ctx, batch)
 		var dups []int
 		for _, ins := range inserts {
@@ -188,9 +194,11 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 				return fmt.Errorf("ingest message %d: %w", ins.index, err)
 			}
 		}
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return fmt.Errorf("ingest: accounts: %w", err)
+		if len(stale) > 0 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return fmt.Errorf("ingest: accounts: %w", err)
+			}
 		}
 		if err := br.Close(); err != nil {
 			return err
@@ -215,6 +223,10 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	return results, nil
 }
 
+// lastMessageStep is, in ms, the precision of an account's
+// last_message_at: see store.Store.Ingest.
+const lastMessageStep = 60_000
+
 // prefetch reads, in two queries, the accounts and chats of the batch that
 // exist already, so that only new ones and renames cost a round trip each.
 func (it *ingestTx) prefetch(ctx context.Context, msgs []chathook.Incoming) error {
@@ -226,16 +238,18 @@ func (it *ingestTx) prefetch(ctx context.Context, msgs []chathook.Incoming) erro
 			list = append(list, p)
 		}
 	}
-	rows, err := it.tx.Query(ctx, `SELECT id, phone, full_name, email FROM accounts WHERE workspace_id = $1 AND phone = ANY($2)`,
-		it.workspaceID, list)
+	rows, err := it.tx.Query(ctx, `SELECT id, phone, full_name, email, last_message_at FROM accounts
+		WHERE workspace_id = $1 AND phone = ANY($2)`, it.workspaceID, list)
 	if err != nil {
 		return fmt.Errorf("ingest: accounts: %w", err)
 	}
 	for rows.Next() {
 		a := chathook.Account{WorkspaceID: it.workspaceID}
-		if err := rows.Scan(&a.ID, &a.Phone, &a.FullName, &a.Email); err != nil {
+		var last int64
+		if err := rows.Scan(&a.ID, &a.Phone, &a.FullName, &a.Email, &last); err != nil {
 			return err
 		}
+		a.LastMessageAt = tables.OptionalTime(last)
 		it.accounts[a.Phone] = a
 	}
 	if err := rows.Err(); err != nil {
@@ -286,6 +300,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 			VALUES ($1, $2, $3, $4, $5, $5)
 			ON CONFLICT (workspace_id, phone) DO NOTHING RETURNING id`, it.workspaceID, a.Phone, a.FullName, a.Email, it.now).Scan(&a.ID)
 		if err == nil {
+			a.LastMessageAt = fromMS(it.now)
 			it.accounts[a.Phone] = a
 			return a, nil
 		}
