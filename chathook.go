@@ -21,6 +21,16 @@ var (
 	ErrConflict = errors.New("already exists")
 )
 
+// ConflictError is an ErrConflict that names the field whose value is
+// taken, in the words of the API ("phone_number_id").
+type ConflictError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConflictError) Error() string { return e.Field + ": " + e.Problem }
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
 // Workspace is a tenant. Nothing of one workspace is ever visible to another.
 type Workspace struct {
 	ID         string
@@ -56,12 +66,23 @@ type Account struct {
 	FullName    string
 	Email       string // of the teammate who connected it
 
-	Kind  AccountKind
-	State AccountState // of a KindWeb account; "" for the others
+	Kind AccountKind
+	// State is a KindWeb or KindCloudAPI account's connection; "" for a
+	// KindAPI account. A Cloud API number is connecting until Meta has
+	// called chathook (the verification handshake or a signed POST), then
+	// connected; disconnected once removed.
+	State AccountState
 	// JID is a KindWeb account's linked device, as whatsmeow names it
 	// ("972500000000:12@s.whatsapp.net"): the key of its session in the
 	// database. Never a secret itself; the keys it names are.
 	JID string
+	// PhoneNumberID is a KindCloudAPI account's id at Meta: the
+	// metadata.phone_number_id that Meta's webhook payloads name it by.
+	PhoneNumberID string
+	// VerifyToken is what a KindCloudAPI account's Meta app sends in its
+	// verification handshake. Shown to the workspace, so that it can be
+	// pasted into Meta's app; unlike the app secret, it signs nothing.
+	VerifyToken string
 	// LastMessageAt is when chathook last received one of its messages,
 	// to the minute (see store.Store.Ingest); zero if never.
 	LastMessageAt time.Time
@@ -80,8 +101,16 @@ const (
 	KindCloudAPI AccountKind = "cloud_api"
 )
 
-// AccountState is a KindWeb account's connection as the accounts page
-// shows it. Connecting, Connected and Disconnecting want an instance to
+// CloudAPINumber is a KindCloudAPI account with its Meta app secret, the
+// key of the HMAC that signs Meta's webhook POSTs. The secret is
+// write-only: it is read only to check a signature, and never shown.
+type CloudAPINumber struct {
+	Account
+	AppSecret string
+}
+
+// AccountState is a KindWeb or KindCloudAPI account's connection as the
+// accounts page shows it. Connecting, Connected and Disconnecting want an instance to
 // hold the account; the others are at rest until a teammate acts.
 type AccountState string
 

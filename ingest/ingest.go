@@ -291,7 +291,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	if err := phone("account.phone", w.Account.Phone, true); err != nil {
 		return in, err
 	}
-	if err := name("account.full_name", w.Account.FullName); err != nil {
+	if err := CheckName("account.full_name", w.Account.FullName); err != nil {
 		return in, err
 	}
 	if err := CheckEmail("account.email", w.Account.Email); err != nil {
@@ -309,7 +309,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 	if err := id("chat.external_id", c.ExternalID); err != nil {
 		return in, err
 	}
-	if err := name("chat.full_name", c.FullName); err != nil {
+	if err := CheckName("chat.full_name", c.FullName); err != nil {
 		return in, err
 	}
 	if c.IsGroup {
@@ -349,7 +349,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 		if p.src == nil {
 			continue
 		}
-		if err := name(p.field+".full_name", p.src.FullName); err != nil {
+		if err := CheckName(p.field+".full_name", p.src.FullName); err != nil {
 			return in, err
 		}
 		if err := phone(p.field+".phone", p.src.Phone, false); err != nil {
@@ -358,7 +358,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 		*p.dst = &chathook.Person{FullName: p.src.FullName, Phone: p.src.Phone}
 	}
 	if w.SentBy != nil {
-		if err := name("sent_by.full_name", w.SentBy.FullName); err != nil {
+		if err := CheckName("sent_by.full_name", w.SentBy.FullName); err != nil {
 			return in, err
 		}
 		if err := CheckEmail("sent_by.email", w.SentBy.Email); err != nil {
@@ -423,7 +423,9 @@ func id(field, v string) error {
 	return nil
 }
 
-func name(field, v string) error {
+// CheckName is the rule for a name, field naming it in the error: at most
+// MaxName characters, no NUL.
+func CheckName(field, v string) error {
 	if n := utf8.RuneCountInString(v); n > MaxName {
 		return fieldErr(field, "too long: %d characters, at most %d", n, MaxName)
 	}

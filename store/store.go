@@ -322,6 +322,7 @@ type Accounts interface {
 	// over, the workspace's account with a.Phone as a KindWeb account with
 	// a.JID, a.FullName and a.Email, in state connected, leased to owner
 	// until leaseUntil (the instance that paired it holds its connection).
+	// A Cloud API number taken over loses its Meta credentials.
 	// Chats and messages an account of that phone already has stay its.
 	LinkAccount(ctx context.Context, workspaceID string, a chathook.Account, owner string, leaseUntil time.Time) (chathook.Account, error)
 	// Accounts returns a workspace's KindWeb and KindCloudAPI accounts,
@@ -331,10 +332,14 @@ type Accounts interface {
 	// Account returns one account of the workspace, of any kind, or
 	// chathook.ErrNotFound.
 	Account(ctx context.Context, workspaceID string, id int64) (chathook.Account, error)
-	// SetAccountState records a KindWeb account's state at now. Moving to
-	// chathook.AccountLoggedOut from another state queues exactly one
-	// "account_logged_out" owner email, in the same transaction; a state
-	// that does not want a connection also releases the account's lease.
+	// SetAccountState records a KindWeb or KindCloudAPI account's state
+	// at now. Moving to chathook.AccountLoggedOut from another state
+	// queues exactly one "account_logged_out" owner email, in the same
+	// transaction; a state that does not want a connection also releases
+	// the account's lease. A Cloud API number moved to
+	// chathook.AccountDisconnected loses its app secret and verify token
+	// in the same write: a removed number's signatures are refused at
+	// once, on every instance.
 	SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error)
 	// ClaimAccounts gives owner the lease, until until, of up to limit
 	// KindWeb accounts whose state wants a connection and whose lease is
@@ -345,6 +350,21 @@ type Accounts interface {
 	// ReleaseAccounts gives back owner's leases of ids, so that another
 	// instance may claim them at once.
 	ReleaseAccounts(ctx context.Context, owner string, ids []int64) error
+
+	// AddCloudAPINumber registers a Cloud API number: the workspace's
+	// account of a.Phone becomes a KindCloudAPI account in state
+	// connecting, with a.PhoneNumberID, a.FullName, a.Email,
+	// a.VerifyToken and appSecret, created at now. An account of that
+	// phone that the ingest API created, or that was disconnected or
+	// logged out, is taken over in place (its chats stay its); one still
+	// connected by QR code, or a Cloud API number not removed with the
+	// same phone or phone number id, is a *chathook.ConflictError naming
+	// display_phone_number or phone_number_id.
+	AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error)
+	// CloudAPINumbers returns the workspace's Cloud API numbers that are
+	// not disconnected, with their app secrets, oldest first: what checks
+	// the signature of Meta's webhook POSTs.
+	CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error)
 
 	// SavePairing creates or updates a pairing.
 	SavePairing(ctx context.Context, p chathook.Pairing) error

@@ -42,7 +42,8 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
 			kind = excluded.kind, state = excluded.state, jid = excluded.jid,
 			created_at = CASE WHEN accounts.created_at = 0 THEN excluded.created_at ELSE accounts.created_at END,
-			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
+			phone_number_id = '', `+tables.DropCloudAPICredentials+`
 		RETURNING `+accountColumns,
 		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
 		owner, ms(leaseUntil)))
@@ -60,7 +61,7 @@ func (s *Store) Account(ctx context.Context, workspaceID string, id int64) (chat
 		id, workspaceID))
 }
 
-// SetAccountState records a web account's state; see store.Accounts. The
+// SetAccountState records a web or Cloud API account's state; see store.Accounts. The
 // account's row is locked (FOR UPDATE) from the read of its state before
 // to the commit, so of two callers at once on any instances only one sees
 // the move to logged_out and queues the email.
@@ -71,12 +72,15 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		if err != nil {
 			return err
 		}
-		if before.Kind != chathook.KindWeb {
-			return fmt.Errorf("account %d is not a linked device (kind %s): it has no connection state", accountID, before.Kind)
+		if before.Kind == chathook.KindAPI {
+			return fmt.Errorf("account %d was created by the ingest API: it has no connection state", accountID)
 		}
 		release := ""
 		if !state.WantsConnection() {
 			release = `, lease_owner = '', lease_until = 0`
+		}
+		if before.Kind == chathook.KindCloudAPI && state == chathook.AccountDisconnected {
+			release += `, ` + tables.DropCloudAPICredentials
 		}
 		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1`+release+` WHERE id = $2 RETURNING `+accountColumns,
 			state, accountID)); err != nil {
@@ -158,3 +162,42 @@ func (s *Store) Pairing(ctx context.Context, workspaceID, id string) (chathook.P
 // SessionDB is whatsmeow's handle on this database: database/sql over the
 // store's own pool, so its connections count against the same limit.
 func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "postgres" }
+
+// AddCloudAPINumber registers a Cloud API number; see store.Accounts. A
+// workspace's registrations take turns under an advisory lock, so of two
+// at once on any instances the second sees the first as a rival (a row
+// lock could not: a row being inserted has none to wait on).
+func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error) {
+	var added chathook.Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('chathook cloud api numbers of ' || $1, 0))`,
+			workspaceID); err != nil {
+			return err
+		}
+		rivals, err := collectAccounts(tx.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE workspace_id = $1 AND (`+
+			fmt.Sprintf(tables.CloudAPIRivals, "$2", "$3")+`)`, workspaceID, a.Phone, a.PhoneNumberID))
+		if err != nil {
+			return err
+		}
+		if err := tables.CloudAPIConflict(rivals, a); err != nil {
+			return err
+		}
+		added, err = scanAccount(tx.QueryRow(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"),
+			workspaceID, a.Phone, a.FullName, a.Email, chathook.KindCloudAPI, chathook.AccountConnecting,
+			a.PhoneNumberID, a.VerifyToken, appSecret, ms(now)))
+		return err
+	})
+	return added, err
+}
+
+// CloudAPINumbers returns the workspace's Cloud API numbers not removed,
+// with their app secrets.
+func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tables.CloudAPINumberColumns+` FROM accounts
+		WHERE workspace_id = $1 AND kind = $2 AND state <> $3 ORDER BY id`, workspaceID, chathook.KindCloudAPI, chathook.AccountDisconnected)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.CloudAPINumbers(rows)
+}

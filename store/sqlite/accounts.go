@@ -33,7 +33,8 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
 			kind = excluded.kind, state = excluded.state, jid = excluded.jid,
 			created_at = CASE WHEN accounts.created_at = 0 THEN excluded.created_at ELSE accounts.created_at END,
-			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
+			phone_number_id = '', `+tables.DropCloudAPICredentials+`
 		RETURNING `+accountColumns,
 		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
 		owner, ms(leaseUntil)))
@@ -56,7 +57,7 @@ func (s *Store) Account(ctx context.Context, workspaceID string, id int64) (chat
 		id, workspaceID))
 }
 
-// SetAccountState records a web account's state; see store.Accounts. The
+// SetAccountState records a web or Cloud API account's state; see store.Accounts. The
 // read of the state before and the write are in one write transaction, so
 // two callers at once cannot both see the move to logged_out.
 func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error) {
@@ -69,12 +70,15 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 	if err != nil {
 		return before, err
 	}
-	if before.Kind != chathook.KindWeb {
-		return before, fmt.Errorf("account %d is not a linked device (kind %s): it has no connection state", accountID, before.Kind)
+	if before.Kind == chathook.KindAPI {
+		return before, fmt.Errorf("account %d was created by the ingest API: it has no connection state", accountID)
 	}
 	release := ""
 	if !state.WantsConnection() {
 		release = `, lease_owner = '', lease_until = 0`
+	}
+	if before.Kind == chathook.KindCloudAPI && state == chathook.AccountDisconnected {
+		release += `, ` + tables.DropCloudAPICredentials
 	}
 	a, err := scanAccount(tx.QueryRowContext(ctx, `UPDATE accounts SET state = ?`+release+` WHERE id = ? RETURNING `+accountColumns,
 		state, accountID))
@@ -171,3 +175,46 @@ func (s *Store) Pairing(ctx context.Context, workspaceID, id string) (chathook.P
 // the same file and settings, so that its writes wait for the writer
 // (busy_timeout, immediate transactions) instead of failing.
 func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "sqlite3" }
+
+// AddCloudAPINumber registers a Cloud API number; see store.Accounts. The
+// check for rivals and the upsert are one write transaction, so two
+// registrations at once cannot both pass the check.
+func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return chathook.Account{}, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE workspace_id = ? AND (`+
+		fmt.Sprintf(tables.CloudAPIRivals, "?", "?")+`)`, workspaceID, a.Phone, a.PhoneNumberID)
+	if err != nil {
+		return chathook.Account{}, err
+	}
+	rivals, err := tables.Accounts(rows)
+	rows.Close()
+	if err != nil {
+		return chathook.Account{}, err
+	}
+	if err := tables.CloudAPIConflict(rivals, a); err != nil {
+		return chathook.Account{}, err
+	}
+	added, err := scanAccount(tx.QueryRowContext(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindCloudAPI, chathook.AccountConnecting,
+		a.PhoneNumberID, a.VerifyToken, appSecret, ms(now)))
+	if err != nil {
+		return added, err
+	}
+	return added, tx.Commit()
+}
+
+// CloudAPINumbers returns the workspace's Cloud API numbers not removed,
+// with their app secrets.
+func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tables.CloudAPINumberColumns+` FROM accounts
+		WHERE workspace_id = ? AND kind = ? AND state <> ? ORDER BY id`, workspaceID, chathook.KindCloudAPI, chathook.AccountDisconnected)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.CloudAPINumbers(rows)
+}

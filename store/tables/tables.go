@@ -41,7 +41,8 @@ func OptionalTime(ms int64) time.Time {
 }
 
 // AccountColumns are read by Account, from accounts.
-const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, jid, last_message_at, created_at`
+const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, jid, phone_number_id, verify_token,
+	last_message_at, created_at`
 
 // WantsConnection is, in SQL, the linked-device accounts whose state
 // chathook.AccountState.WantsConnection accepts: those an instance holds.
@@ -52,10 +53,82 @@ var WantsConnection = fmt.Sprintf(`kind = '%s' AND state IN ('%s', '%s', '%s')`,
 func Account(row Scanner) (chathook.Account, error) {
 	var a chathook.Account
 	var last, created int64
-	err := row.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID, &last, &created)
+	err := row.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
+		&a.PhoneNumberID, &a.VerifyToken, &last, &created)
 	a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
 	return a, err
 }
+
+// CloudAPINumberColumns are read by CloudAPINumber, from accounts.
+const CloudAPINumberColumns = AccountColumns + `, app_secret`
+
+// CloudAPINumbers reads every row of CloudAPINumberColumns.
+func CloudAPINumbers(rows Rows) ([]chathook.CloudAPINumber, error) {
+	var out []chathook.CloudAPINumber
+	for rows.Next() {
+		var n chathook.CloudAPINumber
+		var last, created int64
+		a := &n.Account
+		if err := rows.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
+			&a.PhoneNumberID, &a.VerifyToken, &last, &created, &n.AppSecret); err != nil {
+			return nil, err
+		}
+		a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// CloudAPIRivals is, in SQL with the placeholders phone and phone
+// number id (in that order, as the dialect writes them), the accounts of
+// a workspace that a new Cloud API number of that phone or phone number
+// id may collide with; CloudAPIConflict says which do.
+const CloudAPIRivals = `phone = %s OR (kind = 'cloud_api' AND state <> 'disconnected' AND phone_number_id = %s)`
+
+// CloudAPIConflict is the *chathook.ConflictError, or nil, of registering
+// a as a Cloud API number beside the accounts found by CloudAPIRivals.
+// An account the ingest API created, or one disconnected or logged out,
+// is no rival: the number takes it over.
+func CloudAPIConflict(rivals []chathook.Account, a chathook.Account) error {
+	for _, r := range rivals {
+		if r.Kind != chathook.KindCloudAPI || r.State == chathook.AccountDisconnected {
+			continue
+		}
+		if r.PhoneNumberID == a.PhoneNumberID {
+			return &chathook.ConflictError{Field: "phone_number_id",
+				Problem: fmt.Sprintf("%s is registered already, as %s: remove that one first", a.PhoneNumberID, r.Phone)}
+		}
+		return &chathook.ConflictError{Field: "display_phone_number",
+			Problem: fmt.Sprintf("%s is registered already, with phone number id %s: remove that one first", a.Phone, r.PhoneNumberID)}
+	}
+	for _, r := range rivals {
+		if r.Kind == chathook.KindWeb && r.State != chathook.AccountDisconnected && r.State != chathook.AccountLoggedOut {
+			return &chathook.ConflictError{Field: "display_phone_number",
+				Problem: fmt.Sprintf("%s is connected by QR code: disconnect it on the WhatsApp accounts page first", a.Phone)}
+		}
+	}
+	return nil
+}
+
+// AddCloudAPINumber is, in SQL with ten placeholders, the upsert of
+// store.Accounts.AddCloudAPINumber: workspace_id, phone, full_name,
+// email, kind, state, phone_number_id, verify_token, app_secret,
+// created_at.
+const AddCloudAPINumber = `INSERT INTO accounts
+		(workspace_id, phone, full_name, email, kind, state, phone_number_id, verify_token, app_secret, created_at)
+	VALUES (%s)
+	ON CONFLICT (workspace_id, phone) DO UPDATE SET
+		full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
+		email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
+		kind = excluded.kind, state = excluded.state, phone_number_id = excluded.phone_number_id,
+		verify_token = excluded.verify_token, app_secret = excluded.app_secret,
+		created_at = excluded.created_at, lease_owner = '', lease_until = 0
+	RETURNING ` + AccountColumns
+
+// DropCloudAPICredentials is, in SQL, what a Cloud API number's removal
+// and LinkAccount set: no Meta credentials. The phone number id stays for
+// the accounts page to show; nothing is found by it once removed.
+const DropCloudAPICredentials = `verify_token = '', app_secret = ''`
 
 // Accounts reads every row of AccountColumns.
 func Accounts(rows Rows) ([]chathook.Account, error) {

@@ -1,0 +1,159 @@
+// Package cloudapi is the WhatsApp Business Platform (Cloud API) source:
+// a workspace registers its numbers, and Meta POSTs their messages to
+// /sources/cloud-api/{workspace_id}, signed with the app secret of the
+// Meta app they belong to.
+package cloudapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/store"
+)
+
+// Registration is a Cloud API number as a teammate registers it, in the
+// words of POST /api/v1/accounts/cloud-api.
+type Registration struct {
+	PhoneNumberID      string `json:"phone_number_id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	FullName           string `json:"full_name"`
+	Email              string `json:"email"`
+	AppSecret          string `json:"app_secret"`
+	// VerifyToken is what the Meta app's verification handshake must
+	// send; empty: NewVerifyToken chooses one.
+	VerifyToken string `json:"verify_token"`
+}
+
+// Limits of a registration's fields.
+const (
+	maxPhoneNumberID = 32
+	maxToken         = 256
+	minAppSecret     = 8
+)
+
+// Account validates r and returns the account to register, its display
+// phone number spelled as chathook spells phones ("+15550783881"); the
+// error is an *ingest.FieldError naming the field.
+func (r Registration) Account() (chathook.Account, error) {
+	if r.PhoneNumberID == "" {
+		return chathook.Account{}, fieldErr("phone_number_id", "required: the number's Phone number ID in the Meta app (WhatsApp → API Setup)")
+	}
+	if len(r.PhoneNumberID) > maxPhoneNumberID || strings.Trim(r.PhoneNumberID, "0123456789") != "" {
+		return chathook.Account{}, fieldErr("phone_number_id", fmt.Sprintf("%q is not a phone number id: Meta's are digits, e.g. \"106540352242922\"", r.PhoneNumberID))
+	}
+	phone := Phone(r.DisplayPhoneNumber)
+	switch {
+	case r.DisplayPhoneNumber == "":
+		return chathook.Account{}, fieldErr("display_phone_number", `required: the number in international form, e.g. "+1 555 078 3881"`)
+	case !ingest.IsPhone(phone):
+		return chathook.Account{}, fieldErr("display_phone_number", fmt.Sprintf(`%q is not a phone number: use "+" and 5 to 20 digits, e.g. "+15550783881"`, r.DisplayPhoneNumber))
+	}
+	if err := ingest.CheckName("full_name", r.FullName); err != nil {
+		return chathook.Account{}, err
+	}
+	if err := ingest.CheckEmail("email", r.Email); err != nil {
+		return chathook.Account{}, err
+	}
+	switch {
+	case r.AppSecret == "":
+		return chathook.Account{}, fieldErr("app_secret", "required: the Meta app's App secret (App settings → Basic)")
+	case len(r.AppSecret) < minAppSecret || len(r.AppSecret) > maxToken || !visibleASCII(r.AppSecret):
+		return chathook.Account{}, fieldErr("app_secret", fmt.Sprintf("must be %d to %d characters, letters, digits and punctuation, no spaces", minAppSecret, maxToken))
+	}
+	token := r.VerifyToken
+	if token == "" {
+		token = NewVerifyToken()
+	} else if len(token) > maxToken || !visibleASCII(token) {
+		return chathook.Account{}, fieldErr("verify_token", fmt.Sprintf("must be 1 to %d characters, letters, digits and punctuation, no spaces", maxToken))
+	}
+	return chathook.Account{
+		Phone: phone, PhoneNumberID: r.PhoneNumberID, FullName: r.FullName, Email: r.Email,
+		Kind: chathook.KindCloudAPI, VerifyToken: token,
+	}, nil
+}
+
+// Phone spells a display phone number as chathook spells phones: Meta's
+// "15550783881" and a person's "+1 (555) 078-3881" are both
+// "+15550783881". What is not a number is returned as it was, to be
+// refused with it.
+func Phone(display string) string {
+	digits := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '(', ')', '.', '\u00a0':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(display))
+	if digits == "" {
+		return display
+	}
+	return "+" + strings.TrimPrefix(digits, "+")
+}
+
+// Register validates r and registers the number in the workspace, in
+// state connecting until Meta calls. A taken phone or phone number id is
+// a *chathook.ConflictError.
+func Register(ctx context.Context, st store.Store, workspaceID string, r Registration, now time.Time) (chathook.Account, error) {
+	a, err := r.Account()
+	if err != nil {
+		return a, err
+	}
+	return st.AddCloudAPINumber(ctx, workspaceID, a, r.AppSecret, now)
+}
+
+// Remove removes a Cloud API number of the workspace: it is listed as
+// disconnected, and its app secret and verify token are gone, so Meta's
+// calls for it are refused from then on. chathook.ErrNotFound if id is
+// not a Cloud API number of the workspace.
+func Remove(ctx context.Context, st store.Store, workspaceID string, id int64, now time.Time) error {
+	a, err := st.Account(ctx, workspaceID, id)
+	if err != nil {
+		return err
+	}
+	if a.Kind != chathook.KindCloudAPI {
+		return fmt.Errorf("account %d is not a Cloud API number: %w", id, chathook.ErrNotFound)
+	}
+	_, err = st.SetAccountState(ctx, id, chathook.AccountDisconnected, now)
+	return err
+}
+
+// NewVerifyToken returns a random verify token: 24 random bytes, 32
+// characters that survive a copy and paste.
+func NewVerifyToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CallbackURL is the URL to paste into the Meta app's WhatsApp →
+// Configuration → Callback URL for the workspace's numbers.
+func CallbackURL(baseURL, workspaceID string) string {
+	return strings.TrimSuffix(baseURL, "/") + "/sources/cloud-api/" + workspaceID
+}
+
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func fieldErr(field, problem string) error {
+	return &ingest.FieldError{Field: field, Problem: problem}
+}
+
+// IsRegistrationError reports whether err is the caller's to fix (a
+// field's value, or one taken): a 4xx, not a 500.
+func IsRegistrationError(err error) bool {
+	var fe *ingest.FieldError
+	return errors.As(err, &fe) || errors.Is(err, chathook.ErrConflict)
+}
