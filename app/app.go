@@ -25,6 +25,7 @@ import (
 	"github.com/chathook/chathook/deliver"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/postgres"
@@ -218,10 +219,12 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		_ = wa.Close(context.Background())
 		return nil, err
 	}
-	// The API keeps /api/ and /healthz; every other path is the web UI.
+	// The API keeps /api/ and /healthz, Meta's webhook /sources/cloud-api/;
+	// every other path is the web UI.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/sources/cloud-api/", cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Kick, Now: cfg.Now}))
 	mux.Handle("/", webHandler)
 	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, handler: mux, kill: make(chan struct{})}, nil
 }
