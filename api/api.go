@@ -1,5 +1,5 @@
 // Package api serves chathook's JSON HTTP API (SPEC section 6): ingest,
-// webhook settings, chats and the health check.
+// webhook settings, chats, accounts and the health check.
 //
 // Every /api/v1 call is authenticated by a workspace's bearer token and
 // only ever reaches that workspace's rows: the workspace id comes from the
@@ -50,6 +50,12 @@ type Config struct {
 	// BodyBudget is the memory, in bytes, that request bodies may take at
 	// once (see budget); zero means DefaultBodyBudget.
 	BodyBudget int64
+	// BaseURL is chathook's public URL, which the callback URL of Cloud
+	// API numbers is built on.
+	BaseURL string
+	// WhatsApp logs out accounts linked by QR code; nil answers their
+	// DELETE 503.
+	WhatsApp WhatsApp
 }
 
 // Bundler is what the API needs of the bundle flusher.
@@ -86,6 +92,9 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
 	s.mux.Handle("/api/v1/webhooks/outbound/flush", s.auth(methods{http.MethodPost: s.postFlush}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.bodies(maxSettingBody, s.putChat)}))
+	s.mux.Handle("/api/v1/accounts", s.auth(methods{http.MethodGet: s.getAccounts}))
+	s.mux.Handle("/api/v1/accounts/cloud-api", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postCloudAPI)}))
+	s.mux.Handle("/api/v1/accounts/{id}", s.auth(methods{http.MethodDelete: s.deleteAccount}))
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})))

@@ -194,10 +194,6 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now,
 	})
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
-	apiHandler := api.New(api.Config{
-		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
-		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
-	})
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
@@ -207,6 +203,10 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
 	}
+	apiHandler := api.New(api.Config{
+		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget, BaseURL: cfg.BaseURL, WhatsApp: wa,
+	})
 	webHandler, err := web.New(web.Config{
 		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,
 		StreamWriteTimeout: cfg.StreamWriteTimeout,

@@ -43,14 +43,21 @@ type accountsView struct {
 	Errors   map[string]string // "phone", or "connect" for what is not a field's fault
 	Done     string            // what the last button did, for a person
 	CanPair  bool
+
+	Cloud       cloudAPIForm      // the "Add a Cloud API number" form
+	CloudErrors map[string]string // by the registration's field names
+	CloudOpen   bool              // the form is shown unfolded
 }
 
 type accountRow struct {
 	chathook.Account
-	Kind       string // in words
+	Kind       string // how it is connected, in words
 	State      string // in words
+	StateHelp  string // what to do about the state, for a person; "" if nothing
 	Disconnect bool   // offered for an account chathook keeps connected
 	Reconnect  bool   // offered for one another client took over
+	Setup      bool   // a Cloud API number's setup page is offered
+	Remove     bool   // offered for a Cloud API number not removed
 }
 
 var stateWords = map[chathook.AccountState]string{
@@ -62,8 +69,16 @@ var stateWords = map[chathook.AccountState]string{
 	chathook.AccountReplaced:      "replaced by another client",
 }
 
+// cloudAPIStateWords are a Cloud API number's states: chathook holds no
+// connection to it, Meta calls chathook.
+var cloudAPIStateWords = map[chathook.AccountState]string{
+	chathook.AccountConnecting:   "waiting for Meta",
+	chathook.AccountConnected:    "connected",
+	chathook.AccountDisconnected: "removed",
+}
+
 var kindWords = map[chathook.AccountKind]string{
-	chathook.KindWeb:      "linked device",
+	chathook.KindWeb:      "QR code",
 	chathook.KindCloudAPI: "Cloud API",
 	chathook.KindAPI:      "ingest API",
 }
@@ -73,9 +88,15 @@ func rowOf(a chathook.Account) accountRow {
 	if row.Kind == "" {
 		row.Kind = string(a.Kind)
 	}
-	if a.Kind != chathook.KindWeb {
-		row.State = "receiving" // Meta calls chathook; there is no connection to show
-	} else if row.State == "" {
+	if a.Kind == chathook.KindCloudAPI {
+		row.State = cloudAPIStateWords[a.State]
+		if a.State == chathook.AccountConnecting {
+			row.StateHelp = "Paste the callback URL and verify token into your Meta app."
+		}
+		row.Setup = a.State != chathook.AccountDisconnected
+		row.Remove = row.Setup
+	}
+	if row.State == "" {
 		row.State = string(a.State)
 	}
 	row.Disconnect = a.Kind == chathook.KindWeb && (a.State == chathook.AccountConnected || a.State == chathook.AccountConnecting)
@@ -87,6 +108,7 @@ func rowOf(a chathook.Account) accountRow {
 var accountsDone = map[string]string{
 	"disconnect": "The account is being disconnected: chathook logs its linked device out, and its messages stop.",
 	"reconnect":  "The account is being connected again.",
+	"remove":     "The Cloud API number was removed: chathook refuses Meta's calls for it from now on. Its chats stay.",
 }
 
 func (s *Server) accountsData(r *http.Request, v visit) (accountsView, error) {
@@ -94,7 +116,7 @@ func (s *Server) accountsData(r *http.Request, v visit) (accountsView, error) {
 	if err != nil {
 		return accountsView{}, err
 	}
-	data := accountsView{layout: v.layout(s, "WhatsApp accounts", "accounts"), CanPair: s.cfg.WhatsApp != nil}
+	data := accountsView{layout: v.layout(s, "WhatsApp accounts", "accounts"), CanPair: s.cfg.WhatsApp != nil, Cloud: newCloudAPIForm(v)}
 	for _, a := range list {
 		data.Accounts = append(data.Accounts, rowOf(a))
 	}

@@ -88,11 +88,11 @@ func TestAccountsList(t *testing.T) {
 		acc  chathook.Account
 		want string
 	}{
-		{connected, "+972500000001 Amnon Haha amnon@acme.example linked device connected " + when + " Disconnect"},
-		{loggedOut, "+972500000002 Bella bella@acme.example linked device logged out by the phone never"},
-		{replaced, "+972500000003 Carmi carmi@acme.example linked device replaced by another client never Reconnect"},
-		{connecting, "+972500000004 Dana dana@acme.example linked device connecting never Disconnect"},
-		{disconnected, "+972500000005 Eli eli@acme.example linked device disconnected never"},
+		{connected, "+972500000001 Amnon Haha amnon@acme.example QR code connected " + when + " Disconnect"},
+		{loggedOut, "+972500000002 Bella bella@acme.example QR code logged out by the phone never"},
+		{replaced, "+972500000003 Carmi carmi@acme.example QR code replaced by another client never Reconnect"},
+		{connecting, "+972500000004 Dana dana@acme.example QR code connecting never Disconnect"},
+		{disconnected, "+972500000005 Eli eli@acme.example QR code disconnected never"},
 	} {
 		r := row(t, a.body, tc.acc.ID)
 		if got := words(r); got != tc.want {

@@ -73,7 +73,7 @@ func TestConnectByQRCode(t *testing.T) {
 	if err != nil || len(accs) != 1 {
 		t.Fatalf("accounts %+v, %v", accs, err)
 	}
-	if got := words(row(t, v.get("/accounts/").body, accs[0].ID)); !strings.HasPrefix(got, "+972500000001 Amnon Haha owner@acme.example linked device connected never Disconnect") {
+	if got := words(row(t, v.get("/accounts/").body, accs[0].ID)); !strings.HasPrefix(got, "+972500000001 Amnon Haha owner@acme.example QR code connected never Disconnect") {
 		t.Errorf("the new account reads %q", got)
 	}
 }
@@ -150,7 +150,7 @@ func (h *harness) accountState(id int64) chathook.AccountState {
 	return a.State
 }
 
-// Disconnect logs the linked device out; Reconnect brings back a
+// Disconnect logs the QR code out; Reconnect brings back a
 // replaced account; neither reaches another workspace's account, and
 // neither works without the form's CSRF token.
 func TestDisconnectAndReconnect(t *testing.T) {

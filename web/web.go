@@ -1,9 +1,9 @@
 // Package web serves chathook's web UI: sign-in, the Webhooks → Outbound
 // settings page with its activity log, the chat pages that chat_url and
 // permalinks open, and the WhatsApp accounts page that links phones by QR
-// or pairing code. Pages are rendered on the server with html/template
-// (so every name and message text is escaped); templates and static files
-// are embedded in the binary.
+// or pairing code and registers Cloud API numbers. Pages are rendered on
+// the server with html/template (so every name and message text is
+// escaped); templates and static files are embedded in the binary.
 //
 // Guarantees:
 //   - Every page but sign-in needs a session, and reads only the session's
@@ -12,6 +12,8 @@
 //   - A visitor without a session is sent to sign-in and sees no message
 //     text; a request for a fragment or a QR code gets a bare 401. A
 //     pairing (and its QR code) is only ever shown in its own workspace.
+//   - A Cloud API number's Meta app secret is write-only: no page shows it,
+//     not even the form that refused it, and no log line names it.
 //   - Every POST carries the session's CSRF token (sign-in, which has no
 //     session yet, a token of its own), and cross-origin POSTs are refused
 //     by their Origin or Sec-Fetch-Site headers before that.
@@ -140,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /accounts/connect/{id}/qr.png", s.signedInFragment(s.pairingQR))
 	mux.Handle("POST /accounts/{id}/disconnect", s.signedIn(s.accountAction("disconnect")))
 	mux.Handle("POST /accounts/{id}/reconnect", s.signedIn(s.accountAction("reconnect")))
+	mux.Handle("POST /accounts/cloud-api", s.signedIn(s.addCloudAPI))
+	mux.Handle("GET /accounts/cloud-api/{id}", s.signedIn(s.cloudAPISetup))
+	mux.Handle("POST /accounts/{id}/remove", s.signedIn(s.removeCloudAPI))
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")

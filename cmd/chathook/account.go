@@ -8,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/source/whatsweb"
@@ -154,12 +154,15 @@ func (c *connectRun) show(p chathook.Pairing) {
 }
 
 // accountList prints a workspace's connected accounts, one JSON object a
-// line (SPEC 6).
+// line (SPEC 6), as GET /api/v1/accounts shows them.
 func accountList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var db, workspace string
+	var db, workspace, baseURL string
 	s := newSettings("account list", getenv, stderr)
 	dbFlag(s, &db)
 	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace create printed it (required)")
+	// Unlike serve's, no default: this command cannot know the address
+	// chathook serves on, and a wrong callback URL is worse than none.
+	s.string(&baseURL, "base-url", "CHATHOOK_BASE_URL", "", "public URL of chathook, to print Cloud API numbers' callback_url (default: not printed)")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
@@ -176,26 +179,12 @@ func accountList(ctx context.Context, args []string, getenv func(string) string,
 		}
 		enc := json.NewEncoder(stdout)
 		for _, a := range accs {
-			if err := enc.Encode(accountLine{
-				ID: strconv.FormatInt(a.ID, 10), Kind: string(a.Kind), Phone: a.Phone,
-				FullName: a.FullName, Email: a.Email, State: string(a.State),
-			}); err != nil {
+			if err := enc.Encode(api.AccountOf(a, baseURL)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-// accountLine is one account as account list and GET /api/v1/accounts
-// show it.
-type accountLine struct {
-	ID       string `json:"id"`
-	Kind     string `json:"kind"`
-	Phone    string `json:"phone"`
-	FullName string `json:"full_name"`
-	Email    string `json:"email"`
-	State    string `json:"state"`
 }
 
 // workspaceOf reads the workspace a command names, saying in words when

@@ -13,6 +13,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
 	"github.com/chathook/chathook/store/postgres/pgtest"
@@ -64,24 +65,39 @@ func testAccountList(t *testing.T, db string) {
 		_, err = st.LinkAccount(ctx, other, chathook.Account{Phone: "+15550009999", FullName: "Theirs", Email: "them@beta.example",
 			JID: "15550009999:1@s.whatsapp.net"}, "test", now.Add(time.Minute))
 	}
+	var cloud chathook.Account
+	if err == nil {
+		cloud, err = cloudapi.Register(ctx, st, ws, cloudapi.Registration{PhoneNumberID: "106540352242922", DisplayPhoneNumber: "+1 555-078-3881",
+			FullName: "Acme Support", Email: "ops@acme.example", AppSecret: "app-secret-never-shown", VerifyToken: "verify-me"}, now)
+	}
 	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"account", "list", "--workspace", ws}, env(map[string]string{"CHATHOOK_DB": db}), &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	want := `{"id":"` + itoa(linked.ID) + `","kind":"web","phone":"+972500000001","full_name":"Amnon Haha","email":"amnon@acme.example","state":"connected"}` + "\n" +
+	web := `{"id":"` + itoa(linked.ID) + `","kind":"web","phone":"+972500000001","full_name":"Amnon Haha","email":"amnon@acme.example","state":"connected"}` + "\n" +
 		`{"id":"` + itoa(second.ID) + `","kind":"web","phone":"+972500000002","full_name":"Bella","email":"bella@acme.example","state":"logged_out"}` + "\n"
-	if stdout.String() != want {
-		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	cloudLine := `{"id":"` + itoa(cloud.ID) + `","kind":"cloud_api","phone":"+15550783881","full_name":"Acme Support","email":"ops@acme.example","state":"connecting",` +
+		`"phone_number_id":"106540352242922","verify_token":"verify-me"`
+	for _, c := range []struct {
+		name, baseURL, want string
+	}{
+		// Without a base URL it cannot know the callback URL, and says none.
+		{"without base URL", "", web + cloudLine + "}\n"},
+		{"with base URL", "https://chathook.example.com/", web + cloudLine + `,"callback_url":"https://chathook.example.com/sources/cloud-api/` + ws + `"}` + "\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(ctx, []string{"account", "list", "--workspace", ws}, env(map[string]string{"CHATHOOK_DB": db, "CHATHOOK_BASE_URL": c.baseURL}),
+			&stdout, &stderr); code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.name, code, stderr.String())
+		}
+		if stdout.String() != c.want {
+			t.Errorf("%s: stdout:\n%s\nwant:\n%s", c.name, stdout.String(), c.want)
+		}
 	}
 
 	// A workspace that is not there is said so, in words.
-	stdout.Reset()
-	stderr.Reset()
+	var stdout, stderr bytes.Buffer
 	if code := run(ctx, []string{"account", "list", "--db", db, "--workspace", "no-such-workspace"}, env(nil), &stdout, &stderr); code != 1 ||
 		stdout.Len() != 0 || !strings.Contains(stderr.String(), `there is no workspace "no-such-workspace"`) {
 		t.Errorf("unknown workspace: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
@@ -118,7 +134,7 @@ func TestAccountUsage(t *testing.T) {
 	run(context.Background(), []string{"help"}, env(nil), &stdout, &stderr)
 	for _, line := range []string{
 		"chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]",
-		"chathook account list --workspace ID [--db URL]",
+		"chathook account list --workspace ID [--base-url URL] [--db URL]",
 	} {
 		if !strings.Contains(stdout.String(), line) {
 			t.Errorf("the usage text lacks %q", line)

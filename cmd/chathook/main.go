@@ -31,7 +31,7 @@ const usage = `usage:
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
   chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
-  chathook account list --workspace ID [--db URL]   one JSON object per connected account
+  chathook account list --workspace ID [--base-url URL] [--db URL]   one JSON object per connected account
   chathook bench [--workload none|steady|bundles] [flags]   measure the service end to end (docs/performance.md)
 
 Every flag can also be set by its environment variable; flags win.

@@ -1,6 +1,7 @@
 // chathook's only script. The pages work without it; it keeps the
-// activity log and a pairing's QR code fresh and asks before discarding
-// what waited or disconnecting an account.
+// activity log and a pairing's QR code fresh, asks before discarding
+// what waited or disconnecting an account, and copies a Cloud API
+// number's callback URL and verify token.
 (function () {
   "use strict";
 
@@ -65,6 +66,35 @@
   document.addEventListener("submit", function (e) {
     var msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) e.preventDefault();
+  });
+
+  // Read-only fields (a callback URL, a verify token) are selected whole
+  // when focused, ready to copy by hand. A Copy button, hidden without
+  // script, copies its field to the clipboard, where the browser allows
+  // it, and selects it as well.
+  Array.prototype.forEach.call(document.querySelectorAll("input[readonly]"), function (f) {
+    f.addEventListener("focus", function () { f.select(); });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (b) {
+    var field = document.getElementById(b.getAttribute("data-copy"));
+    if (!field) return;
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      field.focus();
+      field.select();
+      var copied = function () {
+        b.textContent = "Copied";
+        setTimeout(function () { b.textContent = "Copy"; }, 2000);
+      };
+      var byCommand = function () {
+        try { if (document.execCommand("copy")) copied(); } catch (e) {}
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(field.value).then(copied, byCommand);
+      } else {
+        byCommand();
+      }
+    });
   });
 
   var form = document.getElementById("settings-form");

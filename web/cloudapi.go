@@ -1,0 +1,154 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/source/cloudapi"
+)
+
+// cloudAPIForm is the "Add a Cloud API number" form as shown: prefilled,
+// or as typed. It has no app secret: that is never sent back to the
+// browser, not even to a form with an error.
+type cloudAPIForm struct {
+	PhoneNumberID      string
+	DisplayPhoneNumber string
+	FullName           string
+	Email              string
+	VerifyToken        string
+}
+
+// newCloudAPIForm is the form as the accounts page first shows it: the
+// signed-in teammate's email and a random verify token, to be changed at
+// will.
+func newCloudAPIForm(v visit) cloudAPIForm {
+	return cloudAPIForm{Email: v.User.Email, VerifyToken: cloudapi.NewVerifyToken()}
+}
+
+// addCloudAPI registers a Cloud API number and sends the browser to its
+// setup page, which shows what to paste into the Meta app. A field's
+// error comes back beside the field, with what was typed kept, but for
+// the app secret, which is typed again.
+func (s *Server) addCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
+	form := cloudAPIForm{
+		PhoneNumberID:      strings.TrimSpace(r.PostFormValue("phone_number_id")),
+		DisplayPhoneNumber: strings.TrimSpace(r.PostFormValue("display_phone_number")),
+		FullName:           strings.TrimSpace(r.PostFormValue("full_name")),
+		Email:              strings.TrimSpace(r.PostFormValue("email")),
+		VerifyToken:        strings.TrimSpace(r.PostFormValue("verify_token")),
+	}
+	reg := cloudapi.Registration{
+		PhoneNumberID: form.PhoneNumberID, DisplayPhoneNumber: form.DisplayPhoneNumber, FullName: form.FullName, Email: form.Email,
+		// Pasted secrets often come with a space or line break around them.
+		AppSecret: strings.TrimSpace(r.PostFormValue("app_secret")), VerifyToken: form.VerifyToken,
+	}
+	a, err := cloudapi.Register(r.Context(), s.cfg.Store, v.workspaceID(), reg, s.cfg.Now())
+	var fe *ingest.FieldError
+	var conflict *chathook.ConflictError
+	field, problem := "", ""
+	switch {
+	case errors.As(err, &fe):
+		field, problem = fe.Field, fe.Problem
+	case errors.As(err, &conflict):
+		field, problem = conflict.Field, conflict.Problem
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	if field != "" {
+		data, err := s.accountsData(r, v)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		data.Cloud, data.CloudErrors, data.CloudOpen = form, map[string]string{field: sentence(problem)}, true
+		s.render(w, r, http.StatusUnprocessableEntity, "accounts.html", data)
+		return
+	}
+	s.cfg.Logger.Info("Cloud API number registered", "workspace", v.workspaceID(), "user", v.User.ID, "account", a.ID,
+		"phone_number_id", a.PhoneNumberID)
+	http.Redirect(w, r, "/accounts/cloud-api/"+strconv.FormatInt(a.ID, 10)+"?added=1", http.StatusSeeOther)
+}
+
+// sentence is a problem as the registration rules word it ("required:
+// the number…"), capitalised and ended for a person.
+func sentence(problem string) string {
+	if problem == "" {
+		return ""
+	}
+	first, size := utf8.DecodeRuneInString(problem)
+	s := string(unicode.ToUpper(first)) + problem[size:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+type cloudAPIPage struct {
+	layout
+	Row         accountRow
+	CallbackURL string
+	HTTPS       bool // Meta calls only https:// callback URLs
+	Added       bool // just registered
+}
+
+// cloudAPINumber reads the Cloud API number of the path, answering 404
+// for any other account, as for one of another workspace.
+func (s *Server) cloudAPINumber(w http.ResponseWriter, r *http.Request, v visit) (chathook.Account, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such Cloud API number.")
+		return chathook.Account{}, false
+	}
+	a, err := s.cfg.Store.Account(r.Context(), v.workspaceID(), id)
+	if errors.Is(err, chathook.ErrNotFound) || (err == nil && a.Kind != chathook.KindCloudAPI) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such Cloud API number in this workspace.")
+		return chathook.Account{}, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return chathook.Account{}, false
+	}
+	return a, true
+}
+
+// cloudAPISetup shows a Cloud API number's callback URL and verify token,
+// and the steps in the Meta app that use them.
+func (s *Server) cloudAPISetup(w http.ResponseWriter, r *http.Request, v visit) {
+	a, ok := s.cloudAPINumber(w, r, v)
+	if !ok {
+		return
+	}
+	callback := cloudapi.CallbackURL(s.cfg.BaseURL, v.workspaceID())
+	s.render(w, r, http.StatusOK, "cloudapi.html", cloudAPIPage{
+		layout: v.layout(s, "Cloud API number "+a.Phone, "accounts"), Row: rowOf(a),
+		CallbackURL: callback, HTTPS: strings.HasPrefix(callback, "https://"), Added: r.URL.Query().Get("added") == "1",
+	})
+}
+
+// removeCloudAPI removes a Cloud API number: Meta's calls for it are
+// refused from then on; it stays listed, with its chats. Removing one
+// removed already does nothing more.
+func (s *Server) removeCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
+	a, ok := s.cloudAPINumber(w, r, v)
+	if !ok {
+		return
+	}
+	err := cloudapi.Remove(r.Context(), s.cfg.Store, v.workspaceID(), a.ID, s.cfg.Now())
+	if errors.Is(err, chathook.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such Cloud API number in this workspace.")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("Cloud API number removed", "workspace", v.workspaceID(), "user", v.User.ID, "account", a.ID)
+	http.Redirect(w, r, "/accounts/?done=remove", http.StatusSeeOther)
+}
