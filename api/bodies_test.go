@@ -183,3 +183,63 @@ func TestSlowBodyIs408(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyBudgetHoldsMetasWebhook: the bodies of Meta's webhook
+// (/sources/cloud-api/, up to 4 MiB each, no token needed to send one)
+// share the API's budget. With four big batches and one webhook body
+// held, a second webhook body is answered 503 with Retry-After on its
+// headers, rather than read into memory; once the held requests are done,
+// the same POST is read (and, unsigned, refused 401).
+func TestBodyBudgetHoldsMetasWebhook(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyBudget: api.MinBodyBudget}})
+	ws := svc.NewWorkspace(t, "acme")
+	hold := func(path, body string) *rawRequest {
+		t.Helper()
+		q := sendHead(t, svc.URL, "POST", path, ws.APIToken,
+			fmt.Sprintf("Content-Length: %d", len(body)), "Expect: 100-continue", "X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
+		if line, err := q.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("%s: %q %v, want 100 Continue", path, line, err)
+		}
+		if _, err := q.r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		q.send(t, body[:1000])
+		return q
+	}
+	hook := "/sources/cloud-api/" + ws.WorkspaceID
+	meta := `{"object":"whatsapp_business_account","entry":[]}` + strings.Repeat(" ", 4<<20-60)
+	var held []*rawRequest
+	var bodies []string
+	for i := range 4 {
+		b := bigBatch(fmt.Sprintf("held%d", i))
+		held, bodies = append(held, hold("/api/v1/messages/batch", b)), append(bodies, b)
+	}
+	held, bodies = append(held, hold(hook, meta)), append(bodies, meta)
+
+	post := func() (int, http.Header, string) {
+		req, err := http.NewRequest(http.MethodPost, svc.URL+hook, strings.NewReader(meta))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(body)
+	}
+	if status, h, body := post(); status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Errorf("a webhook body past the budget: %d, Retry-After %q, %s; want 503 with Retry-After", status, h.Get("Retry-After"), body)
+	}
+	for i, q := range held {
+		q.send(t, bodies[i][1000:])
+		if resp, body := q.answer(t); resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("held request %d: %d %.200s", i, resp.StatusCode, body)
+		}
+	}
+	if status, _, body := post(); status != http.StatusUnauthorized {
+		t.Errorf("the webhook body with the budget free: %d %s; want it read, and refused for its signature", status, body)
+	}
+}

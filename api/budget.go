@@ -97,6 +97,14 @@ func (s *Server) bodies(limit int64, next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// Bodies holds the bodies of next, of at most limit bytes, to the API's
+// memory budget for bodies, so that a route outside /api/ that reads
+// bodies (Meta's webhook) cannot take the memory the API's are refused,
+// nor they its.
+func (s *Server) Bodies(limit int64, next http.Handler) http.Handler {
+	return s.bodies(limit, next.ServeHTTP)
+}
+
 // fitShare gives back what r holds beyond BodyCost times n, the size of
 // its body once read.
 func fitShare(r *http.Request, n int64) {

@@ -224,7 +224,8 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
-	mux.Handle("/sources/cloud-api/", cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Kick, Now: cfg.Now}))
+	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody,
+		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Kick, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
 	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, handler: mux, kill: make(chan struct{})}, nil
 }

@@ -277,17 +277,11 @@ func (h *webhook) connect(ctx context.Context, ws string, numbers []chathook.Clo
 		if n.State != chathook.AccountConnecting {
 			continue
 		}
-		// Read again just before the write: a number removed since the
-		// request began must stay removed. (The store sets a state
-		// unconditionally, so a removal in between these two calls can
-		// still be overwritten; it then lists a number without
-		// credentials, which signs and verifies nothing.)
-		a, err := h.cfg.Store.Account(ctx, ws, n.ID)
-		if err == nil && (a.Kind != chathook.KindCloudAPI || a.State != chathook.AccountConnecting) {
+		// The store refuses to connect a number removed since the
+		// request read it.
+		_, err := h.cfg.Store.SetAccountState(ctx, n.ID, chathook.AccountConnected, h.cfg.Now())
+		if errors.Is(err, chathook.ErrNotFound) {
 			continue
-		}
-		if err == nil {
-			_, err = h.cfg.Store.SetAccountState(ctx, n.ID, chathook.AccountConnected, h.cfg.Now())
 		}
 		if err != nil {
 			h.cfg.Logger.Error("cloud api number not marked connected", "workspace", ws, "account_id", n.ID, "err", err)

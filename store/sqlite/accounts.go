@@ -73,6 +73,9 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 	if before.Kind == chathook.KindAPI {
 		return before, fmt.Errorf("account %d was created by the ingest API: it has no connection state", accountID)
 	}
+	if tables.RemovedCloudAPINumber(before, state) {
+		return before, fmt.Errorf("account %d is a removed Cloud API number: register it again (%w)", accountID, chathook.ErrNotFound)
+	}
 	release := ""
 	if !state.WantsConnection() {
 		release = `, lease_owner = '', lease_until = 0`

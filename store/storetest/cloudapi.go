@@ -180,6 +180,14 @@ func testCloudAPIRemove(t *testing.T, st store.Store) {
 	if l, err := st.Accounts(ctx, ws); err != nil || len(l) != 2 || l[0].State != chathook.AccountDisconnected {
 		t.Errorf("accounts %+v (%v)", l, err)
 	}
+	// Nothing brings it back but a registration: not a Meta call that
+	// began before the removal and marks it connected after.
+	if _, err := st.SetAccountState(ctx, a.ID, chathook.AccountConnected, t0); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("a removed number marked connected: %v, want ErrNotFound", err)
+	}
+	if again, err := st.Account(ctx, ws, a.ID); err != nil || again.State != chathook.AccountDisconnected {
+		t.Errorf("removed number %+v (%v)", again, err)
+	}
 	// Registered again, it asks for the new secret only.
 	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "new-secret", t0); err != nil {
 		t.Fatal(err)

@@ -125,6 +125,15 @@ const AddCloudAPINumber = `INSERT INTO accounts
 		created_at = excluded.created_at, lease_owner = '', lease_until = 0
 	RETURNING ` + AccountColumns
 
+// RemovedCloudAPINumber reports whether SetAccountState must refuse to
+// move a to state: a removed Cloud API number comes back only through
+// AddCloudAPINumber, with credentials. Checked in the transaction of the
+// move, it keeps a Meta call that began before a removal from marking the
+// removed number connected after it.
+func RemovedCloudAPINumber(a chathook.Account, state chathook.AccountState) bool {
+	return a.Kind == chathook.KindCloudAPI && a.State == chathook.AccountDisconnected && state != chathook.AccountDisconnected
+}
+
 // DropCloudAPICredentials is, in SQL, what a Cloud API number's removal
 // and LinkAccount set: no Meta credentials. The phone number id stays for
 // the accounts page to show; nothing is found by it once removed.
