@@ -18,7 +18,8 @@ type WhatsApp interface {
 
 // Account is an account as GET /api/v1/accounts and `chathook account
 // list` show it (SPEC 6). A Cloud API number also shows what its Meta app
-// needs: its phone number id, verify token and callback URL. Its app
+// needs: its phone number id, verify token and callback URL (not once
+// removed). Its app
 // secret is never here: it is write-only.
 type Account struct {
 	ID       string `json:"id"`
@@ -43,7 +44,9 @@ func AccountOf(a chathook.Account, baseURL string) Account {
 	}
 	if a.Kind == chathook.KindCloudAPI {
 		out.PhoneNumberID, out.VerifyToken = a.PhoneNumberID, a.VerifyToken
-		if baseURL != "" {
+		// A removed number's callback URL would only invite a paste
+		// that cannot work: it has no verify token or secret left.
+		if baseURL != "" && a.State != chathook.AccountDisconnected {
 			out.CallbackURL = cloudapi.CallbackURL(baseURL, a.WorkspaceID)
 		}
 	}
