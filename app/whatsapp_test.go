@@ -8,8 +8,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
-	"strconv"
 	"testing"
 	"time"
 
@@ -86,52 +84,11 @@ func history(at time.Time) *events.HistorySync {
 	}}
 }
 
-// wire is what SPEC 4.1 puts in a single message's payload.
-type wire struct {
-	Account struct {
-		FullName string `json:"full_name"`
-		Email    string `json:"email"`
-		Phone    string `json:"phone"`
-	} `json:"whatsapp_account"`
-	Chat struct {
-		FullName string `json:"full_name"`
-		IsNew    bool   `json:"is_new_chat"`
-		IsGroup  bool   `json:"is_group"`
-		Phone    string `json:"phone"`
-	} `json:"chat"`
-	Message struct {
-		Direction string `json:"direction"`
-		Timestamp string `json:"timestamp"`
-		ID        string `json:"message_id"`
-		Sender    person `json:"sender"`
-		Recipient person `json:"recipient"`
-		Text      string `json:"text"`
-	} `json:"message"`
-}
-
-type person struct {
-	FullName string `json:"full_name"`
-	Phone    string `json:"phone"`
-}
-
-// verified checks a delivery's signature with the workspace's secret and
-// returns its payload.
-func verified(t *testing.T, ws *chathooktest.Workspace, got chathooktest.Received) wire {
-	t.Helper()
-	key, err := payload.ParseSecret(ws.WebhookSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := strconv.ParseInt(got.Header.Get("webhook-timestamp"), 10, 64)
-	if err != nil || !payload.Verify(key, got.Header.Get("webhook-id"), ts, got.Body, got.Header.Get("webhook-signature")) {
-		t.Errorf("signature %q (timestamp %q) does not verify", got.Header.Get("webhook-signature"), got.Header.Get("webhook-timestamp"))
-	}
-	var w wire
-	if err := json.Unmarshal(got.Body, &w); err != nil {
-		t.Fatalf("%v: %s", err, got.Body)
-	}
-	return w
-}
+// The wire format of one message, as the tests read it.
+type (
+	wire   = chathooktest.Wire
+	person = chathooktest.Person
+)
 
 // TestWhatsAppMessageReachesTheWebhook: the service's connector claims a
 // linked account; of what its phone then gets, the live text message
@@ -165,10 +122,10 @@ func testWhatsAppMessageReachesTheWebhook(t *testing.T, db string) {
 	if n := sink.Attempts(); n != 2 {
 		t.Errorf("%d POSTs, want the text's and the marker's", n)
 	}
-	if marker := verified(t, ws, received[1]); marker.Message.ID != "MARKER" {
+	if marker := chathooktest.Verified(t, ws, received[1]); marker.Message.ID != "MARKER" {
 		t.Errorf("the second POST is %q's, want the marker's", marker.Message.ID)
 	}
-	got := verified(t, ws, received[0])
+	got := chathooktest.Verified(t, ws, received[0])
 
 	var want wire
 	want.Account.FullName, want.Account.Email, want.Account.Phone = "Dana Owner", danaEmail, "+972500000001"
@@ -176,8 +133,8 @@ func testWhatsAppMessageReachesTheWebhook(t *testing.T, db string) {
 	// first with this message, the chat's first live one.
 	want.Chat.FullName, want.Chat.IsNew, want.Chat.IsGroup, want.Chat.Phone = "Bob Push", true, false, "+972500000002"
 	want.Message.Direction, want.Message.Timestamp, want.Message.ID = "received", payload.Time(at), "3EB0C0FFEE"
-	want.Message.Sender = person{"Bob Push", "+972500000002"}
-	want.Message.Recipient = person{"Dana Owner", "+972500000001"}
+	want.Message.Sender = person{FullName: "Bob Push", Phone: "+972500000002"}
+	want.Message.Recipient = person{FullName: "Dana Owner", Phone: "+972500000001"}
 	want.Message.Text = "Hi! How are you? 👋"
 	if got != want {
 		t.Errorf("payload\n got %+v\nwant %+v", got, want)
@@ -292,7 +249,7 @@ func TestWhatsAppAccountTakenOver(t *testing.T) {
 
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	client.Emit(message("AFTER-TAKEOVER", at, text("still there?")))
-	got := verified(t, ws, sink.WaitFor(t, 1, 10*time.Second)[0])
+	got := chathooktest.Verified(t, ws, sink.WaitFor(t, 1, 10*time.Second)[0])
 	other.Stop(t)
 	if n := sink.Attempts(); n != 1 {
 		t.Errorf("%d POSTs of one message", n)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
 )
 
 // batch is what one POST of Meta's gives the store, and what else it held.
@@ -47,7 +48,7 @@ func read(n notification, byID map[string]chathook.CloudAPINumber, signed func(c
 		for j, c := range e.Changes {
 			path := fmt.Sprintf("entry[%d].changes[%d]", i, j)
 			if c.Field != fieldMessages && c.Field != fieldEchoes {
-				b.ignore("field " + cut(c.Field, 64))
+				b.ignore("field " + ingest.Cut(c.Field, 64))
 				continue
 			}
 			id := c.Value.Metadata.PhoneNumberID
@@ -58,7 +59,7 @@ func read(n notification, byID map[string]chathook.CloudAPINumber, signed func(c
 			switch {
 			case !ok:
 				if !seen[id] {
-					b.unknown = append(b.unknown, cut(id, 64))
+					b.unknown = append(b.unknown, ingest.Cut(id, 64))
 				}
 			case !signed(num):
 				return b, &otherAppError{PhoneNumberID: id}
@@ -90,7 +91,7 @@ func read(n notification, byID map[string]chathook.CloudAPINumber, signed func(c
 			case ok:
 				b.msgs = append(b.msgs, in)
 			default:
-				b.ignore("type " + cut(m.Type, 64))
+				b.ignore("type " + ingest.Cut(m.Type, 64))
 			}
 		}
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
-	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/store"
 )
@@ -185,45 +184,7 @@ func (e *env) state(t *testing.T, r cloudapi.Registration) chathook.AccountState
 	return a.State
 }
 
-// wire is what SPEC 4.1 puts in a single message's payload.
-type wire struct {
-	Account person `json:"whatsapp_account"`
-	Chat    struct {
-		FullName string `json:"full_name"`
-		IsGroup  bool   `json:"is_group"`
-		Phone    string `json:"phone"`
-	} `json:"chat"`
-	Message struct {
-		Direction string `json:"direction"`
-		Timestamp string `json:"timestamp"`
-		ID        string `json:"message_id"`
-		Sender    person `json:"sender"`
-		Recipient person `json:"recipient"`
-		Text      string `json:"text"`
-	} `json:"message"`
-}
-
-type person struct {
-	FullName string `json:"full_name"`
-	Email    string `json:"email,omitempty"`
-	Phone    string `json:"phone"`
-}
-
-// verified checks a delivery's signature with the workspace's secret and
-// returns its payload.
-func verified(t *testing.T, ws *chathooktest.Workspace, got chathooktest.Received) wire {
-	t.Helper()
-	key, err := payload.ParseSecret(ws.WebhookSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := strconv.ParseInt(got.Header.Get("webhook-timestamp"), 10, 64)
-	if err != nil || !payload.Verify(key, got.Header.Get("webhook-id"), ts, got.Body, got.Header.Get("webhook-signature")) {
-		t.Errorf("signature %q (timestamp %q) does not verify", got.Header.Get("webhook-signature"), got.Header.Get("webhook-timestamp"))
-	}
-	var w wire
-	if err := json.Unmarshal(got.Body, &w); err != nil {
-		t.Fatalf("%v: %s", err, got.Body)
-	}
-	return w
-}
+type (
+	wire   = chathooktest.Wire
+	person = chathooktest.Person
+)

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
@@ -115,7 +112,7 @@ func parse(body []byte) (notification, error) {
 	case n.Object == "":
 		return n, fieldErr("object", `required: Meta's WhatsApp webhooks say "whatsapp_business_account"`)
 	case n.Object != "whatsapp_business_account":
-		return n, fieldErr("object", fmt.Sprintf(`%q is not "whatsapp_business_account": not a WhatsApp webhook`, cut(n.Object, 64)))
+		return n, fieldErr("object", fmt.Sprintf(`%q is not "whatsapp_business_account": not a WhatsApp webhook`, ingest.Cut(n.Object, 64)))
 	case n.Entry == nil:
 		return n, fieldErr("entry", "required: the list of changes Meta notifies")
 	}
@@ -224,7 +221,7 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 	}
 	ts, err := unixTime(m.Timestamp)
 	if err == nil && ts.After(now.Add(ingest.MaxFuture)) {
-		err = fmt.Errorf("%s is more than a day in the future: Unix seconds are wanted, not milliseconds", cut(string(m.Timestamp), 32))
+		err = fmt.Errorf("%s is more than a day in the future: Unix seconds are wanted, not milliseconds", ingest.Cut(string(m.Timestamp), 32))
 	}
 	if err != nil {
 		return in, false, fieldErr(base+".timestamp", err.Error())
@@ -249,7 +246,7 @@ func unixTime(raw json.RawMessage) (time.Time, error) {
 	}
 	sec, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || sec <= 0 {
-		return time.Time{}, fmt.Errorf("%s is not a time in Unix seconds", cut(string(raw), 32))
+		return time.Time{}, fmt.Errorf("%s is not a time in Unix seconds", ingest.Cut(string(raw), 32))
 	}
 	return time.Unix(sec, 0).UTC(), nil
 }
@@ -284,35 +281,8 @@ func contactNames(cs []contact) map[string]string {
 	names := make(map[string]string, len(cs))
 	for _, c := range cs {
 		if c.WaID != "" {
-			names[Phone(c.WaID)] = cleanName(c.Profile.Name)
+			names[Phone(c.WaID)] = ingest.CleanName(c.Profile.Name)
 		}
 	}
 	return names
-}
-
-// cleanName makes s a name the ingest rules accept: no control
-// characters, at most ingest.MaxName characters.
-func cleanName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	return strings.TrimSpace(cut(s, ingest.MaxName))
-}
-
-// cut returns the first n characters of s.
-func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,11 +148,4 @@ func visibleASCII(s string) bool {
 
 func fieldErr(field, problem string) error {
 	return &ingest.FieldError{Field: field, Problem: problem}
-}
-
-// IsRegistrationError reports whether err is the caller's to fix (a
-// field's value, or one taken): a 4xx, not a 500.
-func IsRegistrationError(err error) bool {
-	var fe *ingest.FieldError
-	return errors.As(err, &fe) || errors.Is(err, chathook.ErrConflict)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/source/cloudapi"
@@ -65,17 +66,19 @@ func testMessagesReachTheWebhook(t *testing.T, db string) {
 		}
 	}
 
+	// The first message of a chat (of one number) says so.
+	first := func(w wire) wire { w.Chat.IsNew = true; return w }
 	want := map[string]wire{}
 	for _, w := range []wire{
-		delivered(one, sheena, chathook.Received, 1749416383, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUI3RkNFMDFBMkE3OEJGOUUyMAA=", "Does it come in another color? 🎨"),
+		first(delivered(one, sheena, chathook.Received, 1749416383, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUI3RkNFMDFBMkE3OEJGOUUyMAA=", "Does it come in another color? 🎨")),
 		// The echo names no contact: the chat keeps the name Sheena's
 		// own message gave it.
 		delivered(one, sheena, chathook.Sent, 1749416460, "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI1QjE3RDg0RjUxQ0Q5QjlEMkIA", "Yes: in blue and in green."),
 		delivered(one, sheena, chathook.Received, 1749416500, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUUxMDAwMDAwMDAwMDAwMDAwMQA=", "I'll take the blue one."),
-		delivered(one, omar, chathook.Received, 1749416501, "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0FFMTAwMDAwMDAwMDAwMDAwMDIA", "Hello, is the shop open on Sunday?"),
+		first(delivered(one, omar, chathook.Received, 1749416501, "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0FFMTAwMDAwMDAwMDAwMDAwMDIA", "Hello, is the shop open on Sunday?")),
 		delivered(one, omar, chathook.Received, 1749416530, "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0FFMTAwMDAwMDAwMDAwMDAwMDMA", "Book a visit"),
 		delivered(one, sheena, chathook.Received, 1749416600, "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUYyMDAwMDAwMDAwMDAwMDAwMQA=", "Thanks!"),
-		delivered(two, omar, chathook.Received, 1749416601, "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0FGMjAwMDAwMDAwMDAwMDAwMDIA", "Is my repair ready?"),
+		first(delivered(two, omar, chathook.Received, 1749416601, "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0FGMjAwMDAwMDAwMDAwMDAwMDIA", "Is my repair ready?")),
 	} {
 		want[w.Message.ID] = w
 	}
@@ -111,7 +114,7 @@ func testMessagesReachTheWebhook(t *testing.T, db string) {
 		t.Errorf("%d POSTs, want %d", n, len(want))
 	}
 	for _, r := range received {
-		got := verified(t, e.ws, r)
+		got := chathooktest.Verified(t, e.ws, r)
 		if w, ok := want[got.Message.ID]; !ok || got != w {
 			t.Errorf("delivered\n got %+v\nwant %+v", got, w)
 		}
@@ -251,7 +254,7 @@ func testSignaturesAreChecked(t *testing.T, db string) {
 	if !strings.Contains(e.log.String(), "phone_number_id="+otherShop.PhoneNumberID) {
 		t.Errorf("the skipped number is not logged:\n%s", e.log)
 	}
-	got := verified(t, e.ws, e.sink.WaitFor(t, 1, 10*time.Second)[0])
+	got := chathooktest.Verified(t, e.ws, e.sink.WaitFor(t, 1, 10*time.Second)[0])
 	e.svc.Stop(t)
 	if n := e.sink.Attempts(); n != 1 || got.Account.Phone != one.Phone {
 		t.Errorf("%d POSTs, the first %+v; want Shop One's message only", n, got)
@@ -283,7 +286,7 @@ func testReplayIsADuplicate(t *testing.T, db string) {
 	e.svc.Stop(t)
 	ids := map[string]bool{}
 	for _, r := range got {
-		ids[verified(t, e.ws, r).Message.ID] = true
+		ids[chathooktest.Verified(t, e.ws, r).Message.ID] = true
 	}
 	if n := e.sink.Attempts(); n != 4 || len(ids) != 4 {
 		t.Errorf("%d POSTs of %d messages, want 4 of 4", n, len(ids))

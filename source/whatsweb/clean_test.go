@@ -44,7 +44,7 @@ func TestOutOfBoundsCleaned(t *testing.T) {
 	}
 
 	// A name with line breaks and control characters is one clean line.
-	if got := cleanName(" Bob\n\x00Smith\u0085 "); got != "Bob  Smith" {
+	if got := ingest.CleanName(" Bob\n\x00Smith\u0085 "); got != "Bob  Smith" {
 		t.Errorf("cleanName = %q", got)
 	}
 

@@ -54,7 +54,7 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 
 	self := m.self()
 	in := chathook.Incoming{
-		Account:   chathook.Account{Phone: self.Phone, FullName: cleanName(m.dev.PushName), Email: m.acc.Email},
+		Account:   chathook.Account{Phone: self.Phone, FullName: ingest.CleanName(m.dev.PushName), Email: m.acc.Email},
 		MessageID: info.ID,
 		UUID:      uuid.Must(uuid.NewV7()).String(),
 		Direction: chathook.Received,
@@ -100,7 +100,7 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 // self is the account as a sender or recipient.
 func (m *mapper) self() chathook.Person {
 	return chathook.Person{
-		FullName: cleanName(cmp.Or(m.dev.PushName, m.acc.FullName)),
+		FullName: ingest.CleanName(cmp.Or(m.dev.PushName, m.acc.FullName)),
 		Phone:    phoneOf(m.dev.GetJID()),
 	}
 }
@@ -121,7 +121,7 @@ func (m *mapper) directChat(ctx context.Context, chat, alt types.JID, info *type
 	if !info.IsFromMe {
 		pushName = info.PushName // the contact's own, fresh with this message
 	}
-	c.FullName = cleanName(m.name(ctx, p, pushName))
+	c.FullName = ingest.CleanName(m.name(ctx, p, pushName))
 	in.Chat = c
 
 	contact := chathook.Person{FullName: c.FullName, Phone: phone}
@@ -138,13 +138,13 @@ func (m *mapper) directChat(ctx context.Context, chat, alt types.JID, info *type
 func (m *mapper) groupChat(ctx context.Context, evt *events.Message, in *chathook.Incoming, self chathook.Person) {
 	info := &evt.Info
 	group := normalize(info.Chat)
-	subject := cleanName(m.group(ctx, group))
+	subject := ingest.CleanName(m.group(ctx, group))
 	in.Chat = chathook.Chat{ExternalID: group.String(), FullName: subject, IsGroup: true}
 
 	sender := chathook.Person{FullName: self.FullName}
 	if !info.IsFromMe {
 		p := m.resolve(ctx, normalize(info.Sender), info.SenderAlt)
-		sender.FullName = cleanName(m.name(ctx, p, info.PushName))
+		sender.FullName = ingest.CleanName(m.name(ctx, p, info.PushName))
 	}
 	in.Sender = &sender
 	if subject != "" { // else the recipient is the chat as stored: its subject from before

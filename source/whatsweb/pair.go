@@ -312,7 +312,7 @@ func (p *pairing) paired(ctx context.Context, c *conn, e *events.PairSuccess) {
 	m := p.m
 	cur := p.get()
 	acc := chathook.Account{
-		Phone: phoneOf(normalize(e.ID)), FullName: cleanName(c.dev.PushName), Email: cur.Email,
+		Phone: phoneOf(normalize(e.ID)), FullName: ingest.CleanName(c.dev.PushName), Email: cur.Email,
 		JID: e.ID.String(), Kind: chathook.KindWeb,
 	}
 	if acc.Phone == "" {

@@ -1,0 +1,38 @@
+package ingest
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// CleanName makes s a name these rules accept: valid UTF-8, no control
+// characters (a name is one line), at most MaxName characters. Sources
+// that take names from WhatsApp (a push name, a Cloud API profile name)
+// clean them rather than refuse them: a contact's odd name is no reason
+// to lose their message.
+func CleanName(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(Cut(s, MaxName))
+}
+
+// Cut returns the first n characters of s.
+func Cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
