@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -327,27 +326,6 @@ func TestAccountRoutes(t *testing.T) {
 		t.Errorf("requests without a valid token changed the accounts:\n%s\n%s", before, after)
 	}
 
-	for _, r := range []struct{ method, path, allow string }{
-		{"POST", "/api/v1/accounts", "GET"},
-		{"DELETE", "/api/v1/accounts", "GET"},
-		{"GET", "/api/v1/accounts/cloud-api", "POST"},
-		{"DELETE", "/api/v1/accounts/cloud-api", "POST"},
-		{"GET", "/api/v1/accounts/" + cloud.ID, "DELETE"},
-		{"PUT", "/api/v1/accounts/" + cloud.ID, "DELETE"},
-	} {
-		req, _ := http.NewRequest(r.method, svc.URL+r.path, nil)
-		req.Header.Set("Authorization", "Bearer "+ws.APIToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e errorAnswer
-		err = json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed || err != nil || e.Error == "" || resp.Header.Get("Allow") != r.allow {
-			t.Errorf("%s %s: %d %+v Allow %q, want 405 Allow %q", r.method, r.path, resp.StatusCode, e, resp.Header.Get("Allow"), r.allow)
-		}
-	}
 	if status, body := ws.Do(t, http.MethodDelete, "/api/v1/accounts/"+cloud.ID+"/more", nil); status != http.StatusNotFound {
 		t.Errorf("DELETE under an account: %d %s", status, body)
 	}

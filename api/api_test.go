@@ -594,6 +594,12 @@ func TestRoutes(t *testing.T) {
 			{"POST", "/api/v1/webhooks/outbound/activity", "GET"},
 			{"GET", "/api/v1/chats/" + chat.ChatID, "PUT"},
 			{"DELETE", "/api/v1/chats/" + chat.ChatID, "PUT"},
+			{"POST", "/api/v1/accounts", "GET"},
+			{"DELETE", "/api/v1/accounts", "GET"},
+			{"GET", "/api/v1/accounts/cloud-api", "POST"},
+			{"DELETE", "/api/v1/accounts/cloud-api", "POST"},
+			{"GET", "/api/v1/accounts/1", "DELETE"},
+			{"PUT", "/api/v1/accounts/1", "DELETE"},
 		} {
 			req, _ := http.NewRequest(r.method, svc.URL+r.path, nil)
 			req.Header.Set("Authorization", "Bearer "+ws.APIToken)
