@@ -49,12 +49,13 @@ const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, 
 var WantsConnection = fmt.Sprintf(`kind = '%s' AND state IN ('%s', '%s', '%s')`,
 	chathook.KindWeb, chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
 
-// Account reads a row of AccountColumns.
-func Account(row Scanner) (chathook.Account, error) {
+// Account reads a row of AccountColumns, and then into extra any
+// columns the query selects after them.
+func Account(row Scanner, extra ...any) (chathook.Account, error) {
 	var a chathook.Account
 	var last, created int64
-	err := row.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
-		&a.PhoneNumberID, &a.VerifyToken, &last, &created)
+	err := row.Scan(append([]any{&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
+		&a.PhoneNumberID, &a.VerifyToken, &last, &created}, extra...)...)
 	a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
 	return a, err
 }
@@ -67,13 +68,10 @@ func CloudAPINumbers(rows Rows) ([]chathook.CloudAPINumber, error) {
 	var out []chathook.CloudAPINumber
 	for rows.Next() {
 		var n chathook.CloudAPINumber
-		var last, created int64
-		a := &n.Account
-		if err := rows.Scan(&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
-			&a.PhoneNumberID, &a.VerifyToken, &last, &created, &n.AppSecret); err != nil {
+		var err error
+		if n.Account, err = Account(rows, &n.AppSecret); err != nil {
 			return nil, err
 		}
-		a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
 		out = append(out, n)
 	}
 	return out, rows.Err()
