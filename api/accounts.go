@@ -90,13 +90,10 @@ func (s *Server) postCloudAPI(w http.ResponseWriter, r *http.Request) {
 	var conflict *chathook.ConflictError
 	switch {
 	case errors.As(err, &fe):
-		writeFieldError(w, http.StatusBadRequest, fe.Field, fe.Problem)
+		writeInputError(w, err)
 		return
 	case errors.As(err, &conflict):
 		writeFieldError(w, http.StatusConflict, conflict.Field, conflict.Problem)
-		return
-	case errors.Is(err, chathook.ErrConflict):
-		writeError(w, http.StatusConflict, err.Error())
 		return
 	case err != nil:
 		s.internal(w, r, err)
