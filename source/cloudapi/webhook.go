@@ -76,41 +76,60 @@ func New(cfg Config) http.Handler {
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func (h *webhook) route(w http.ResponseWriter, r *http.Request) {
+	var sig []byte
 	switch r.Method {
-	case http.MethodGet, http.MethodPost:
+	case http.MethodGet:
+	case http.MethodPost:
+		// The signature header is looked at before anything is read: a
+		// POST that cannot be Meta's costs no more than its headers.
+		var err error
+		if sig, err = signature(r.Header.Get("X-Hub-Signature-256")); err != nil {
+			h.cfg.Logger.Warn("cloud api POST refused: X-Hub-Signature-256 "+err.Error(), "workspace", workspaceOf(r))
+			writeError(w, http.StatusUnauthorized, "X-Hub-Signature-256", err.Error())
+			return
+		}
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		writeError(w, http.StatusMethodNotAllowed, "", r.Method+" is not allowed here; use GET or POST")
 		return
 	}
-	ws, ok := h.workspace(w, r)
+	numbers, ok := h.numbers(w, r)
 	if !ok {
 		return
 	}
 	if r.Method == http.MethodGet {
-		h.verify(w, r, ws)
+		h.verify(w, r, numbers)
 	} else {
-		h.receive(w, r, ws)
+		h.receive(w, r, sig, numbers)
 	}
 }
 
-// workspace finds the workspace the path names, or answers 404.
-func (h *webhook) workspace(w http.ResponseWriter, r *http.Request) (string, bool) {
-	id := r.PathValue("workspace_id")
+// workspaceOf is the workspace id of the path.
+func workspaceOf(r *http.Request) string { return r.PathValue("workspace_id") }
+
+// numbers reads the Cloud API numbers of the path's workspace, or
+// answers 404 for an unknown workspace. The workspace itself is read only
+// when it has no numbers: a call for a workspace with numbers, every call
+// of Meta's but a misconfigured one, is one query.
+func (h *webhook) numbers(w http.ResponseWriter, r *http.Request) ([]chathook.CloudAPINumber, bool) {
+	id := workspaceOf(r)
 	if !plausibleID(id) {
 		writeError(w, http.StatusNotFound, "workspace_id", "no such workspace")
-		return "", false
+		return nil, false
 	}
-	_, err := h.cfg.Store.Workspace(r.Context(), id)
+	numbers, err := h.cfg.Store.CloudAPINumbers(r.Context(), id)
+	if err == nil && len(numbers) == 0 {
+		_, err = h.cfg.Store.Workspace(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, chathook.ErrNotFound):
 		writeError(w, http.StatusNotFound, "workspace_id", "no such workspace")
-		return "", false
+		return nil, false
 	case err != nil:
 		h.internal(w, r, id, err)
-		return "", false
+		return nil, false
 	}
-	return id, true
+	return numbers, true
 }
 
 // plausibleID refuses, before any query, what no workspace id looks like
@@ -133,15 +152,10 @@ func plausibleID(id string) bool {
 // Meta app): the challenge, as plain text, when the verify token is one
 // of a number of the workspace. Those numbers, if Meta had not called
 // yet, are connected from then on.
-func (h *webhook) verify(w http.ResponseWriter, r *http.Request, ws string) {
-	q := r.URL.Query()
+func (h *webhook) verify(w http.ResponseWriter, r *http.Request, numbers []chathook.CloudAPINumber) {
+	q, ws := r.URL.Query(), workspaceOf(r)
 	if mode := q.Get("hub.mode"); mode != "subscribe" {
 		writeError(w, http.StatusForbidden, "hub.mode", `must be "subscribe"`)
-		return
-	}
-	numbers, err := h.cfg.Store.CloudAPINumbers(r.Context(), ws)
-	if err != nil {
-		h.internal(w, r, ws, err)
 		return
 	}
 	token := []byte(q.Get("hub.verify_token"))
@@ -168,23 +182,11 @@ func (h *webhook) verify(w http.ResponseWriter, r *http.Request, ws string) {
 }
 
 // receive stores the messages of a signed POST; see New.
-func (h *webhook) receive(w http.ResponseWriter, r *http.Request, ws string) {
-	// The signature is looked at before the body is read: a POST that
-	// cannot be Meta's costs no more than its headers.
-	sig, err := signature(r.Header.Get("X-Hub-Signature-256"))
-	if err != nil {
-		h.cfg.Logger.Warn("cloud api POST refused: X-Hub-Signature-256 "+err.Error(), "workspace", ws)
-		writeError(w, http.StatusUnauthorized, "X-Hub-Signature-256", err.Error())
-		return
-	}
+func (h *webhook) receive(w http.ResponseWriter, r *http.Request, sig []byte, numbers []chathook.CloudAPINumber) {
+	ws := workspaceOf(r)
 	body, ok := readBody(w, r)
 	if !ok {
 		h.cfg.Logger.Warn("cloud api POST refused: the body could not be read whole", "workspace", ws, "content_length", r.ContentLength)
-		return
-	}
-	numbers, err := h.cfg.Store.CloudAPINumbers(r.Context(), ws)
-	if err != nil {
-		h.internal(w, r, ws, err)
 		return
 	}
 	// The body is checked against each app secret of the workspace once

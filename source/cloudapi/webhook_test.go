@@ -150,6 +150,7 @@ func testVerificationHandshake(t *testing.T, db string) {
 	if err := cloudapi.Remove(context.Background(), e.svc.Store, e.ws.WorkspaceID, e.accounts[otherShop.PhoneNumberID].ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	bare := e.svc.NewWorkspace(t, "initech") // no Cloud API number at all
 	get := func(ws, mode, token string) (*http.Response, string) {
 		t.Helper()
 		q := url.Values{"hub.mode": {mode}, "hub.verify_token": {token}, "hub.challenge": {"1158201444"}}
@@ -184,6 +185,7 @@ func testVerificationHandshake(t *testing.T, db string) {
 		{"another mode", e.ws.WorkspaceID, "unsubscribe", "verify-one", http.StatusForbidden, "hub.mode"},
 		{"another workspace's token", e.ws.WorkspaceID, "subscribe", "verify-globex", http.StatusForbidden, "hub.verify_token"},
 		{"a removed number's token", e.ws.WorkspaceID, "subscribe", "verify-other", http.StatusForbidden, "hub.verify_token"},
+		{"a workspace without numbers", bare.WorkspaceID, "subscribe", "verify-one", http.StatusForbidden, "hub.verify_token"},
 		{"an unknown workspace", "4b3c9f0e-0000-4000-8000-000000000000", "subscribe", "verify-one", http.StatusNotFound, "workspace_id"},
 		{"not a workspace id", "..%00", "subscribe", "verify-one", http.StatusNotFound, "workspace_id"},
 	} {
@@ -371,6 +373,11 @@ func testUnreadablePayloads(t *testing.T, db string) {
 	}
 	if !strings.Contains(e.log.String(), "999999999999999") {
 		t.Errorf("the unknown number is not logged:\n%s", e.log)
+	}
+	bare := e.svc.NewWorkspace(t, "initech") // a workspace, with no Cloud API number
+	if status, body := send(t, http.MethodPost, e.svc.URL+"/sources/cloud-api/"+bare.WorkspaceID,
+		strings.NewReader(text), metaSignature(appOne, []byte(text))); status != http.StatusUnauthorized {
+		t.Errorf("a workspace without numbers: %d %s, want 401", status, body)
 	}
 	if status, body := send(t, http.MethodPost, e.svc.URL+"/sources/cloud-api/4b3c9f0e-0000-4000-8000-000000000000",
 		strings.NewReader(text), metaSignature(appOne, []byte(text))); status != http.StatusNotFound {
