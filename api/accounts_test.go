@@ -351,15 +351,7 @@ func (f *fakeWhatsApp) Disconnect(_ context.Context, workspaceID string, id int6
 // number needs no connector.
 func TestDeleteGoesToTheConnector(t *testing.T) {
 	ctx := context.Background()
-	st, err := app.OpenStore(ctx, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	created, err := app.CreateWorkspace(ctx, st, "acme", "owner@acme.example", "Owner")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, created := storeWithWorkspace(t)
 	qr, err := st.LinkAccount(ctx, created.WorkspaceID, chathook.Account{Phone: "+972500000001", JID: "972500000001:7@s.whatsapp.net"},
 		"elsewhere", time.Now().Add(time.Hour))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/store"
 )
 
 // absent, as a value given to msg, deletes the field; nil sends null.
@@ -485,9 +486,10 @@ func TestWebhookSettings(t *testing.T) {
 	ws.PointAt(t, "http://127.0.0.1:9/x")
 }
 
-// Without AllowPrivateTargets, URLs of this machine or a private network
-// are refused when saved, and nothing changes.
-func TestPrivateTargetsRefused(t *testing.T) {
+// storeWithWorkspace opens a fresh SQLite store with workspace "acme",
+// for tests that serve the API with a Config of their own.
+func storeWithWorkspace(t *testing.T) (store.Store, app.Created) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := app.OpenStore(ctx, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
 	if err != nil {
@@ -498,6 +500,13 @@ func TestPrivateTargetsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, created
+}
+
+// Without AllowPrivateTargets, URLs of this machine or a private network
+// are refused when saved, and nothing changes.
+func TestPrivateTargetsRefused(t *testing.T) {
+	st, created := storeWithWorkspace(t)
 	srv := httptest.NewServer(api.New(api.Config{Store: st, AllowPrivateTargets: false}))
 	t.Cleanup(srv.Close)
 	put := func(t *testing.T, url string) (int, []byte) {
