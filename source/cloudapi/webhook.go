@@ -21,6 +21,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
 )
 
 // MaxBody is the largest webhook body taken: Meta documents payloads of
@@ -113,7 +114,10 @@ func workspaceOf(r *http.Request) string { return r.PathValue("workspace_id") }
 // of Meta's but a misconfigured one, is one query.
 func (h *webhook) numbers(w http.ResponseWriter, r *http.Request) ([]chathook.CloudAPINumber, bool) {
 	id := workspaceOf(r)
-	if !plausibleID(id) {
+	// Workspace ids are UUIDs: what is not one is refused before any
+	// query (a NUL or invalid UTF-8 would fail PostgreSQL's, a 500 for
+	// what is a 404).
+	if _, err := uuid.Parse(id); err != nil {
 		writeError(w, http.StatusNotFound, "workspace_id", "no such workspace")
 		return nil, false
 	}
@@ -130,22 +134,6 @@ func (h *webhook) numbers(w http.ResponseWriter, r *http.Request) ([]chathook.Cl
 		return nil, false
 	}
 	return numbers, true
-}
-
-// plausibleID refuses, before any query, what no workspace id looks like
-// (they are UUIDs): a NUL or invalid UTF-8 would fail PostgreSQL's query,
-// a 500 for what is a 404.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // verify answers Meta's verification handshake ("Verify and save" in the
