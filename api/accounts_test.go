@@ -359,7 +359,7 @@ func TestDeleteGoesToTheConnector(t *testing.T) {
 	}
 	qrPath := "/api/v1/accounts/" + strconv.FormatInt(qr.ID, 10)
 	serve := func(wa api.WhatsApp) string {
-		srv := httptest.NewServer(api.New(api.Config{Store: st, WhatsApp: wa}))
+		srv := httptest.NewServer(chathooktest.CheckedHandler(t, api.New(api.Config{Store: st, WhatsApp: wa})))
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}

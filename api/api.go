@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/docs"
 	"github.com/chathook/chathook/store"
 )
 
@@ -95,6 +96,8 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/accounts", s.auth(methods{http.MethodGet: s.getAccounts}))
 	s.mux.Handle("/api/v1/accounts/cloud-api", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postCloudAPI)}))
 	s.mux.Handle("/api/v1/accounts/{id}", s.auth(methods{http.MethodDelete: s.deleteAccount}))
+	// Public documentation: no token, so that tools can fetch it as is.
+	s.mux.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})))
@@ -160,6 +163,13 @@ func bearerToken(header string) (string, bool) {
 
 func workspace(r *http.Request) chathook.Workspace {
 	return r.Context().Value(ctxKey{}).(chathook.Workspace)
+}
+
+// serveOpenAPI answers docs/openapi.json, the very bytes in the source.
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(docs.OpenAPI)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

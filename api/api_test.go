@@ -340,7 +340,7 @@ func TestEveryRouteNeedsAValidToken(t *testing.T) {
 				if h.value != "" {
 					req.Header.Set("Authorization", h.value)
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := chathooktest.Client(t).Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -507,7 +507,7 @@ func storeWithWorkspace(t *testing.T) (store.Store, app.Created) {
 // are refused when saved, and nothing changes.
 func TestPrivateTargetsRefused(t *testing.T) {
 	st, created := storeWithWorkspace(t)
-	srv := httptest.NewServer(api.New(api.Config{Store: st, AllowPrivateTargets: false}))
+	srv := httptest.NewServer(chathooktest.CheckedHandler(t, api.New(api.Config{Store: st, AllowPrivateTargets: false})))
 	t.Cleanup(srv.Close)
 	put := func(t *testing.T, url string) (int, []byte) {
 		return chathooktest.Do(t, http.MethodPut, srv.URL+"/api/v1/webhooks/outbound", created.APIToken, map[string]any{"url": url})
@@ -612,7 +612,7 @@ func TestRoutes(t *testing.T) {
 		} {
 			req, _ := http.NewRequest(r.method, svc.URL+r.path, nil)
 			req.Header.Set("Authorization", "Bearer "+ws.APIToken)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := chathooktest.Client(t).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

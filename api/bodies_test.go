@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,8 @@ func bigBatch(prefix string) string {
 type rawRequest struct {
 	conn net.Conn
 	r    *bufio.Reader
+	req  *http.Request // what was sent, to check the exchange with docs/openapi.json
+	sent strings.Builder
 }
 
 func sendHead(t *testing.T, baseURL, method, path, token string, header ...string) *rawRequest {
@@ -51,7 +55,11 @@ func sendHead(t *testing.T, baseURL, method, path, token string, header ...strin
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-	return &rawRequest{conn: conn, r: bufio.NewReader(conn)}
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head + "\r\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawRequest{conn: conn, r: bufio.NewReader(conn), req: req}
 }
 
 func (q *rawRequest) send(t *testing.T, s string) {
@@ -59,6 +67,7 @@ func (q *rawRequest) send(t *testing.T, s string) {
 	if _, err := io.WriteString(q.conn, s); err != nil {
 		t.Fatal(err)
 	}
+	q.sent.WriteString(s)
 }
 
 // answer reads the response (after any 100 Continue) and its body.
@@ -74,9 +83,20 @@ func (q *rawRequest) answer(t *testing.T) (*http.Response, string) {
 			t.Fatal(err)
 		}
 		if resp.StatusCode != http.StatusContinue {
+			chathooktest.CheckAPI(t, q.req, rawBody(q.req, q.sent.String()), resp.StatusCode, resp.Header, body)
 			return resp, string(body)
 		}
 	}
+}
+
+// rawBody is the body of a request whose head is req, out of what was
+// sent after the head: decoded when it was sent chunked.
+func rawBody(req *http.Request, sent string) []byte {
+	if !slices.Contains(req.TransferEncoding, "chunked") {
+		return []byte(sent)
+	}
+	body, _ := io.ReadAll(httputil.NewChunkedReader(strings.NewReader(sent)))
+	return body
 }
 
 // TestBodyBudget: request bodies share a memory budget. Four big batches

@@ -122,7 +122,7 @@ func TestBearerSchemeInAnyCase(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Authorization", c.header)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := chathooktest.Client(t).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

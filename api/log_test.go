@@ -15,6 +15,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
 )
@@ -60,12 +61,12 @@ func TestLogDownloadIsValidCSV(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(api.Config{Store: st}))
+	srv := httptest.NewServer(chathooktest.CheckedHandler(t, api.New(api.Config{Store: st})))
 	defer srv.Close()
 
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/webhooks/outbound/log", nil)
 	req.Header.Set("Authorization", "Bearer "+created.APIToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := chathooktest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func get(t *testing.T, url, token string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := chathooktest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

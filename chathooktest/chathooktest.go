@@ -191,7 +191,8 @@ func (w *Workspace) Do(t TB, method, path string, body any) (int, []byte) {
 }
 
 // Do sends a request; body is sent as is when it is []byte or a string,
-// and as JSON otherwise. token "" sends no Authorization header.
+// and as JSON otherwise. token "" sends no Authorization header. The
+// exchange is held to docs/openapi.json (see CheckAPI).
 func Do(t TB, method, url, token string, body any) (int, []byte) {
 	t.Helper()
 	var r io.Reader
@@ -216,7 +217,7 @@ func Do(t TB, method, url, token string, body any) (int, []byte) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := Client(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

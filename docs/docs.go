@@ -1,0 +1,14 @@
+// Package docs holds the documents that chathook also serves or checks
+// itself against, so that each exists once: the OpenAPI description of
+// the HTTP API (openapi.json, served at GET /api/v1/openapi.json and
+// checked against every API test's requests and answers) and the JSON
+// Schemas of the two webhook payloads (schemas/, checked against the
+// wire format's golden files). The rest of docs/ is prose for people.
+package docs
+
+import _ "embed"
+
+// OpenAPI is docs/openapi.json: the OpenAPI 3.0 document of /api/v1.
+//
+//go:embed openapi.json
+var OpenAPI []byte
