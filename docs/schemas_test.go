@@ -138,7 +138,7 @@ func TestSchemasRefuseBrokenPayloads(t *testing.T) {
 		{"a group with a phone", single, message, `"is_group":false`, `"is_group":true`},
 		{"a phone with spaces", single, message, `"phone":"+97254000000"}`, `"phone":"+972 54 000 000"}`},
 		{"a bundle's field in a single message", single, message, `"text":"lorem ipsum"}`, `"text":"lorem ipsum"},"aggregation":"x"`},
-		{"a bundle without messages", bnd, bundle, string(bnd)[strings.Index(string(bnd), `"messages":[`):strings.Index(string(bnd), `],"first_message_timestamp"`)+1], `"messages":[]`},
+		{"a bundle without messages", bnd, bundle, string(bnd)[strings.Index(string(bnd), `"messages":[`) : strings.Index(string(bnd), `],"first_message_timestamp"`)+1], `"messages":[]`},
 		{"a bundle without aggregation", bnd, bundle, `,"aggregation":`, `,"aggregations":`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
