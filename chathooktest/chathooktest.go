@@ -246,9 +246,11 @@ type Received struct {
 }
 
 // Sink is a webhook receiver on a real loopback socket. It answers 204
-// unless Respond says otherwise.
+// unless Respond says otherwise. Every payload it gets is held to the
+// schemas of docs/schemas/ (CheckPayload).
 type Sink struct {
 	*httptest.Server
+	t        TB
 	mu       sync.Mutex
 	got      []Received
 	attempts int
@@ -260,7 +262,7 @@ type Sink struct {
 
 // NewSink starts a sink that is closed when the test ends.
 func NewSink(t TB) *Sink {
-	s := &Sink{more: make(chan struct{}, 1)}
+	s := &Sink{t: t, more: make(chan struct{}, 1)}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -268,6 +270,9 @@ func NewSink(t TB) *Sink {
 
 func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	// Close waits for this handler, and runs in the test's cleanup: the
+	// test is still running when this reports.
+	CheckPayload(s.t, r.Header.Get("webhook-id"), body)
 	s.mu.Lock()
 	s.attempts++
 	n := s.attempts

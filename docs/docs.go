@@ -12,3 +12,12 @@ import _ "embed"
 //
 //go:embed openapi.json
 var OpenAPI []byte
+
+// MessageSchema and BundleSchema are the JSON Schemas (draft 2020-12) of
+// the two webhook payloads: one message per POST, and a bundle.
+var (
+	//go:embed schemas/message.schema.json
+	MessageSchema []byte
+	//go:embed schemas/bundle.schema.json
+	BundleSchema []byte
+)
