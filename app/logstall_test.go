@@ -154,7 +154,8 @@ func TestStalledLogDownloadsHurtNoOne(t *testing.T) {
 
 		// Generous bounds: they stand for "answers at all" against a hang
 		// that lasts as long as the stalled clients do.
-		client := &http.Client{Timeout: 15 * time.Second}
+		client := chathooktest.Client(t) // held to docs/openapi.json
+		client.Timeout = 15 * time.Second
 		do := func(method, path, token, body string) (int, []byte, error) {
 			req, _ := http.NewRequest(method, svc.URL+path, strings.NewReader(body))
 			if token != "" {
