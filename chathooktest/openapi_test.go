@@ -19,7 +19,7 @@ func (e *errorsOf) Helper()                        {}
 func (e *errorsOf) Errorf(format string, a ...any) { e.got = append(e.got, fmt.Sprintf(format, a...)) }
 
 const goodWebhook = `{"url":"","enabled":true,"granularity":"none","secret":"whsec_a2V5","consecutive_failures":0,` +
-	`"disabled_reason":"","disabled_at":"","last_error":""}`
+	`"disabled_reason":"","disabled_at":"","last_error":"","previous_secret_valid_until":""}`
 
 // CheckAPI passes exchanges that match docs/openapi.json and reports,
 // naming the operation, those that do not: an answer with a missing
