@@ -128,6 +128,7 @@ type Store interface {
 	Users
 	Pages
 	Accounts
+	Metrics
 
 	Ping(ctx context.Context) error
 	Close() error
