@@ -317,9 +317,6 @@ func (d *Dispatcher) deliverRun(r run) {
 			d.cfg.Logger.Info("delivery failed", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
 				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
 			d.failed(r.ws)
-		} else {
-			d.cfg.Logger.Debug("delivered", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
-				"attempt", del.Attempts+1, "status", out.Status, "duration", out.Duration)
 		}
 		ready := del.Message.ReceivedAt
 		if del.Kind == chathook.KindBundle {
