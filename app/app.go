@@ -5,9 +5,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,8 +109,8 @@ type Created struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
-// CreateWorkspace creates a workspace with a fresh API token and signing
-// secret.
+// CreateWorkspace creates a workspace with a fresh API token, named
+// "default", and signing secret.
 func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, ownerName string) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -125,14 +122,11 @@ func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, owne
 	if addr, err := mail.ParseAddress(ownerEmail); err != nil || addr.Address != ownerEmail {
 		return Created{}, fmt.Errorf("--owner-email: %q is not an email address", ownerEmail)
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	token := "chk_" + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
+	token, hash := api.NewToken()
 	secret := payload.NewSecret()
 	ws, err := st.CreateWorkspace(ctx, chathook.Workspace{
 		ID: uuid.NewString(), Name: name, OwnerName: ownerName, OwnerEmail: ownerEmail, CreatedAt: time.Now().UTC(),
-	}, sum[:], secret)
+	}, hash, secret)
 	if err != nil {
 		return Created{}, err
 	}
