@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,6 +79,10 @@ type Config struct {
 	AccountLease time.Duration
 
 	Logger *slog.Logger
+	// Console is where the first-run setup link is printed, for the person
+	// who started chathook (the terminal's stderr); nil: nowhere (tests
+	// that create their workspaces themselves).
+	Console io.Writer
 	// Now is the clock of everything that keeps time (received_at, windows,
 	// retries); nil means time.Now. Tests move it to cross windows.
 	Now func() time.Time
@@ -260,6 +265,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if err := s.openSetup(ctx); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.dispatcher.Run(ctx) })

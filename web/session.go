@@ -229,12 +229,10 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	token := randomToken()
-	if err := s.cfg.Store.CreateSession(r.Context(), hashToken(token), u.ID, now, now.Add(SessionLifetime)); err != nil {
+	if err := s.startSession(w, r, u, now); err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	s.setCookie(w, "chathook_session", token, int(SessionLifetime/time.Second))
 	s.setCookie(w, "chathook_signin", "", -1)
 	s.cfg.Logger.Info("signed in", "user", u.ID, "workspace", u.WorkspaceID)
 	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)

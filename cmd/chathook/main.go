@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError(err, stderr)
 		}
 		cfg.Logger = logger
+		cfg.Console = stderr
 		if err := serve(ctx, cfg); err != nil {
 			logger.Error("serve", "err", err)
 			return 1
