@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -154,5 +157,43 @@ func testWorkspaceList(t *testing.T, db string) {
 	slices.Sort(want)
 	if !slices.Equal(lines, want) {
 		t.Errorf("stdout:\n%s\nwant one line for each of acme and beta", out)
+	}
+}
+
+// serve on an empty database prints the setup link on its base URL, in
+// the words a newcomer reads; on a database with a workspace it does not.
+func TestServePrintsTheSetupLink(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
+	serveOnce := func() string {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close() // serve listens on it again
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr chathooktest.SyncBuffer
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, []string{"serve", "--addr", addr, "--db", db}, env(nil), io.Discard, &stderr) }()
+		chathooktest.Eventually(t, "serve to start", func() bool { return strings.Contains(stderr.String(), "chathook serving") })
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("serve: exit %d: %s", code, stderr.String())
+		}
+		out := stderr.String()
+		if strings.Contains(out, "Open ") {
+			if !regexp.MustCompile(`(?m)^Open http://` + regexp.QuoteMeta(addr) + `/setup\?code=[A-Za-z0-9_-]{43} to create the first workspace$`).MatchString(out) {
+				t.Errorf("the setup line is not the one of the docs:\n%s", out)
+			}
+		}
+		return out
+	}
+	if out := serveOnce(); !strings.Contains(out, "/setup?code=") {
+		t.Errorf("serve on an empty database printed no setup link:\n%s", out)
+	}
+	newWorkspace(t, db, "acme")
+	if out := serveOnce(); strings.Contains(out, "/setup?code=") {
+		t.Errorf("serve with a workspace printed a setup link:\n%s", out)
 	}
 }
