@@ -1,9 +1,11 @@
 // Package api serves chathook's JSON HTTP API (SPEC section 6): ingest,
 // webhook settings, chats, accounts and the health check.
 //
-// Every /api/v1 call is authenticated by a workspace's bearer token and
-// only ever reaches that workspace's rows: the workspace id comes from the
-// token, never from the request.
+// Every /api/v1 call is authenticated by one of a workspace's API tokens
+// (a bearer token, looked up on every request, so a revoked one is
+// refused at once by every instance) and only ever reaches that
+// workspace's rows: the workspace id comes from the token, never from the
+// request.
 package api
 
 import (

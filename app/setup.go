@@ -32,9 +32,11 @@ func (s *Service) openSetup(ctx context.Context) error {
 		return fmt.Errorf("first-run setup: %w", err)
 	}
 	link := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/setup?code=" + url.QueryEscape(code)
-	if s.cfg.Console != nil {
-		fmt.Fprintf(s.cfg.Console, "Open %s to create the first workspace\n", link)
+	if s.cfg.Console == nil {
+		s.cfg.Logger.Info("no workspace yet: create one with chathook workspace create")
+		return nil
 	}
-	s.cfg.Logger.Info("no workspace yet: the setup link was printed to the console (once, not logged)")
+	fmt.Fprintf(s.cfg.Console, "Open %s to create the first workspace\n", link)
+	s.cfg.Logger.Info("no workspace yet: the setup link is printed above, not logged")
 	return nil
 }

@@ -61,6 +61,9 @@ func TestSetupCreatesTheFirstWorkspace(t *testing.T) {
 	t.Parallel()
 	h, code := emptyHarness(t)
 	v := h.visitor()
+	if a := v.get("/signin"); !strings.Contains(a.body, `id="no-workspace"`) {
+		t.Error("the sign-in page of a chathook without a workspace does not point to the setup link")
+	}
 	a := v.get("/setup?code=" + url.QueryEscape(code))
 	if a.status != http.StatusOK || !strings.Contains(a.body, `id="setup-form"`) {
 		t.Fatalf("setup page: %d\n%s", a.status, a.body)
@@ -94,8 +97,13 @@ func TestSetupCreatesTheFirstWorkspace(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "Acme" || list[0].OwnerEmail != "olga@acme.example" || list[0].OwnerName != "Olga Owner" {
 		t.Errorf("workspaces %+v, %v", list, err)
 	}
-	// The owner signs in again with the password chosen.
-	if a := h.visitor().signIn("olga@acme.example", "correct horse battery"); a.status != http.StatusSeeOther {
+	// The owner signs in again with the password chosen, and the sign-in
+	// page no longer speaks of setup.
+	w := h.visitor()
+	if a := w.get("/signin"); strings.Contains(a.body, `id="no-workspace"`) {
+		t.Error("the sign-in page speaks of setup with a workspace")
+	}
+	if a := w.signIn("olga@acme.example", "correct horse battery"); a.status != http.StatusSeeOther {
 		t.Errorf("sign in as the owner: %d", a.status)
 	}
 	// Closed, for the used code and for any other.
