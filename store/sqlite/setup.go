@@ -34,15 +34,15 @@ type querier interface {
 }
 
 func checkSetupCode(ctx context.Context, q querier, codeHash []byte) error {
-	var workspaces, codes int
-	if err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM workspaces),
-		(SELECT count(*) FROM setup_codes WHERE code_hash = ?)`, codeHash).Scan(&workspaces, &codes); err != nil {
+	var hasWorkspace, hasCode bool
+	if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workspaces),
+		EXISTS (SELECT 1 FROM setup_codes WHERE code_hash = ?)`, codeHash).Scan(&hasWorkspace, &hasCode); err != nil {
 		return err
 	}
 	switch {
-	case workspaces > 0:
+	case hasWorkspace:
 		return fmt.Errorf("setup is closed: %w", chathook.ErrConflict)
-	case codes == 0:
+	case !hasCode:
 		return fmt.Errorf("setup code: %w", chathook.ErrNotFound)
 	}
 	return nil
