@@ -5,11 +5,9 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,6 +83,10 @@ type Config struct {
 	AccountLease time.Duration
 
 	Logger *slog.Logger
+	// Console is where the first-run setup link is printed, for the person
+	// who started chathook (the terminal's stderr); nil: nowhere (tests
+	// that create their workspaces themselves).
+	Console io.Writer
 	// Now is the clock of everything that keeps time (received_at, windows,
 	// retries); nil means time.Now. Tests move it to cross windows.
 	Now func() time.Time
@@ -116,8 +118,8 @@ type Created struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
-// CreateWorkspace creates a workspace with a fresh API token and signing
-// secret.
+// CreateWorkspace creates a workspace with a fresh API token, named
+// "default", and signing secret.
 func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, ownerName string) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -129,14 +131,11 @@ func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, owne
 	if addr, err := mail.ParseAddress(ownerEmail); err != nil || addr.Address != ownerEmail {
 		return Created{}, fmt.Errorf("--owner-email: %q is not an email address", ownerEmail)
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	token := "chk_" + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
+	token, hash := api.NewToken()
 	secret := payload.NewSecret()
 	ws, err := st.CreateWorkspace(ctx, chathook.Workspace{
 		ID: uuid.NewString(), Name: name, OwnerName: ownerName, OwnerEmail: ownerEmail, CreatedAt: time.Now().UTC(),
-	}, sum[:], secret)
+	}, hash, secret)
 	if err != nil {
 		return Created{}, err
 	}
@@ -317,6 +316,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if err := s.openSetup(ctx); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.dispatcher.Run(ctx) })

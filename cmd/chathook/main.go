@@ -28,6 +28,10 @@ import (
 const usage = `usage:
   chathook serve [flags]                 run the service
   chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
+  chathook workspace list [--db URL]     one JSON object per workspace
+  chathook token create --workspace ID --name N [--db URL]   a new API token, shown once
+  chathook token list --workspace ID [--db URL]              one JSON object per token (never the token)
+  chathook token revoke --workspace ID --token-id T [--db URL]
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
   chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
@@ -53,6 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return usageError(err, stderr)
 		}
+		cfg.Console = stderr
 		if err := serve(ctx, cfg); err != nil {
 			cfg.Logger.Error("serve", "err", err)
 			return 1
@@ -60,6 +65,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case len(args) >= 2 && args[0] == "workspace" && args[1] == "create":
 		return workspaceCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "workspace" && args[1] == "list":
+		return workspaceList(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "create":
+		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "list":
+		return tokenList(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "revoke":
+		return tokenRevoke(ctx, args[2:], getenv, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "add":
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
