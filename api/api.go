@@ -1,14 +1,18 @@
 // Package api serves chathook's JSON HTTP API (SPEC section 6): ingest,
 // webhook settings, chats, accounts and the health check.
 //
-// Every /api/v1 call is authenticated by a workspace's bearer token and
-// only ever reaches that workspace's rows: the workspace id comes from the
-// token, never from the request.
+// Every /api/v1 call is authenticated by one of a workspace's API tokens
+// (a bearer token, looked up on every request, so a revoked one is
+// refused at once by every instance) and only ever reaches that
+// workspace's rows: the workspace id comes from the token, never from the
+// request.
 package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -134,8 +138,9 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <api_token>")
 			return
 		}
-		sum := sha256.Sum256([]byte(token))
-		ws, err := s.cfg.Store.WorkspaceByToken(r.Context(), sum[:])
+		// Read on every request, never cached: a revoked token is refused
+		// at once, on every instance.
+		ws, err := s.cfg.Store.UseToken(r.Context(), HashToken(token), s.cfg.Now())
 		if errors.Is(err, chathook.ErrUnauthorized) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="chathook", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid API token")
@@ -147,6 +152,22 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ws)))
 	})
+}
+
+// NewToken returns a new API token and the SHA-256 that is stored of it:
+// 32 random bytes, URL-safe, after "chk_" so that secret scanners and
+// people can tell what it is.
+func NewToken() (token string, hash []byte) {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	token = "chk_" + base64.RawURLEncoding.EncodeToString(raw)
+	return token, HashToken(token)
+}
+
+// HashToken is what the store keeps of an API token.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
 }
 
 // bearerToken returns the token of an Authorization header of the Bearer

@@ -5,11 +5,9 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +21,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/bundle"
 	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/metrics"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/source/cloudapi"
@@ -42,6 +41,9 @@ type Config struct {
 	SMTPURL             string
 	MailFrom            string
 	AllowPrivateTargets bool
+	// MetricsAddr is where Prometheus metrics are served, at /metrics,
+	// on a listener of their own; "" serves none (and counts nothing).
+	MetricsAddr string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For the web
 	// UI believes when it counts failed sign-ins per client; see web.Config.
 	TrustedProxies []netip.Prefix
@@ -81,6 +83,10 @@ type Config struct {
 	AccountLease time.Duration
 
 	Logger *slog.Logger
+	// Console is where the first-run setup link is printed, for the person
+	// who started chathook (the terminal's stderr); nil: nowhere (tests
+	// that create their workspaces themselves).
+	Console io.Writer
 	// Now is the clock of everything that keeps time (received_at, windows,
 	// retries); nil means time.Now. Tests move it to cross windows.
 	Now func() time.Time
@@ -112,8 +118,8 @@ type Created struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
-// CreateWorkspace creates a workspace with a fresh API token and signing
-// secret.
+// CreateWorkspace creates a workspace with a fresh API token, named
+// "default", and signing secret.
 func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, ownerName string) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -125,14 +131,11 @@ func CreateWorkspace(ctx context.Context, st store.Store, name, ownerEmail, owne
 	if addr, err := mail.ParseAddress(ownerEmail); err != nil || addr.Address != ownerEmail {
 		return Created{}, fmt.Errorf("--owner-email: %q is not an email address", ownerEmail)
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	token := "chk_" + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
+	token, hash := api.NewToken()
 	secret := payload.NewSecret()
 	ws, err := st.CreateWorkspace(ctx, chathook.Workspace{
 		ID: uuid.NewString(), Name: name, OwnerName: ownerName, OwnerEmail: ownerEmail, CreatedAt: time.Now().UTC(),
-	}, sum[:], secret)
+	}, hash, secret)
 	if err != nil {
 		return Created{}, err
 	}
@@ -148,6 +151,8 @@ type Service struct {
 	notifier   *notify.Notifier
 	whatsapp   *whatsweb.Manager
 	handler    http.Handler
+	metrics    net.Listener // nil without Config.MetricsAddr
+	metricsSet *metrics.Set
 
 	kill     chan struct{} // closed by Kill
 	killOnce sync.Once
@@ -181,6 +186,19 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	var (
+		m        *metrics.Set
+		recorded func(deliver.Recorded)
+		flushed  func(time.Duration, int, int)
+		request  func(string, int, time.Duration)
+	)
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(st, cfg.Logger)
+		// Every source and the API ingest through the store: counted there,
+		// none of them needs to know.
+		st = countedStore{Store: st, m: m}
+		recorded, flushed, request = m.Recorded, m.Flushed, m.Request
+	}
 	n, err := notify.New(notify.Config{
 		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
 		Schedule: cfg.MailSchedule, Now: cfg.Now,
@@ -191,9 +209,9 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	d := deliver.New(deliver.Config{
 		Store: st, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
 		Timeout: cfg.DeliveryTimeout, Grace: cfg.DeliveryGrace, Lease: cfg.Lease, Schedule: cfg.RetrySchedule,
-		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now,
+		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now, Recorded: recorded,
 	})
-	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick})
+	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick, Flushed: flushed})
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
@@ -227,7 +245,39 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody,
 		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Kick, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
-	return &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, handler: mux, kill: make(chan struct{})}, nil
+	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa,
+		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{})}
+	if cfg.MetricsAddr != "" {
+		// Listened on here, so that a taken port fails the start.
+		if svc.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			_ = wa.Close(context.Background())
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+	}
+	return svc, nil
+}
+
+// MetricsAddr is the address metrics are served on ("" when they are
+// not), e.g. for a Config.MetricsAddr of port 0.
+func (s *Service) MetricsAddr() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metrics.Addr().String()
+}
+
+// countedStore is the store with every Ingest's answers counted.
+type countedStore struct {
+	store.Store
+	m *metrics.Set
+}
+
+func (c countedStore) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	res, err := c.Store.Ingest(ctx, workspaceID, now, msgs)
+	if err == nil { // a failed Ingest stored nothing
+		c.m.Ingested(res)
+	}
+	return res, err
 }
 
 // Tick makes the service look at its clock now: windows that ended are
@@ -267,6 +317,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	if err := s.openSetup(ctx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.dispatcher.Run(ctx) })
 	wg.Go(func() { _ = s.bundler.Run(ctx) })
@@ -277,6 +330,20 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { httpErr <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version,
 		"instance", s.Instance())
+	if s.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsSet.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+			ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := msrv.Serve(s.metrics); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				s.cfg.Logger.Error("metrics listener", "err", err)
+			}
+		}()
+		// Closed at once when Serve returns: a scrape has nothing to finish.
+		defer msrv.Close()
+		s.cfg.Logger.Info("metrics serving", "addr", s.metrics.Addr().String(), "path", "/metrics")
+	}
 
 	var err error
 	select {

@@ -35,6 +35,9 @@ type Config struct {
 	FlushDelay time.Duration
 	// ChatsPerTx is how many chats one transaction flushes: 200.
 	ChatsPerTx int
+	// Flushed, when set, is told of each flush of a workspace's waiting
+	// messages that went through, and how long it took (for metrics).
+	Flushed func(took time.Duration, bundles, messages int)
 }
 
 // Flusher flushes ended windows.
@@ -130,6 +133,14 @@ func (f *Flusher) FlushAll(ctx context.Context, workspaceID string) (bundles, me
 // flush bundles a workspace's messages received before before, a page of
 // chats per transaction.
 func (f *Flusher) flush(ctx context.Context, workspaceID string, before, now time.Time) (bundles, messages int, err error) {
+	if f.cfg.Flushed != nil {
+		began := time.Now() // real time, whatever the clock says
+		defer func() {
+			if err == nil {
+				f.cfg.Flushed(time.Since(began), bundles, messages)
+			}
+		}()
+	}
 	after := int64(0)
 	for {
 		chats, err := f.cfg.Store.PendingChats(ctx, workspaceID, before, after, f.cfg.ChatsPerTx)

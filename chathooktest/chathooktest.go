@@ -36,6 +36,9 @@ type Service struct {
 	Store    store.Store
 	DB       string // the --db value, to start another service on the same database
 	Instance string // the name its delivery leases carry
+	// MetricsURL is http://<Config.MetricsAddr>/metrics, "" unless set;
+	// a MetricsAddr of 127.0.0.1:0 gets a free port.
+	MetricsURL string
 
 	svc    *app.Service
 	cancel context.CancelFunc
@@ -121,6 +124,9 @@ func Start(t TB, opt Options) *Service {
 		t.Fatalf("new service: %v", err)
 	}
 	s := &Service{URL: url, Store: st, DB: cfg.DB, Instance: svc.Instance(), svc: svc, cancel: cancel, done: make(chan error, 1)}
+	if addr := svc.MetricsAddr(); addr != "" {
+		s.MetricsURL = "http://" + addr + "/metrics"
+	}
 	go func() {
 		err := svc.Serve(ctx, ln)
 		st.Close()

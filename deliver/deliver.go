@@ -63,6 +63,21 @@ type Config struct {
 	Schedule            []time.Duration
 	AllowPrivateTargets bool
 	Now                 func() time.Time
+	// Recorded, when set, is told of each attempt once the store has
+	// recorded its outcome (for metrics: an attempt whose record failed
+	// is made again, and told of then). It runs on the finisher, so it
+	// must be quick and never block.
+	Recorded func(Recorded)
+}
+
+// Recorded is an attempt whose outcome the store recorded.
+type Recorded struct {
+	store.Finished
+	Kind string // chathook.KindMessage or chathook.KindBundle
+	// Ready is when what the delivery carries was ready to go: the
+	// message's ingest, or the end of the bundle's window (which a flush
+	// asked for early may not have reached yet).
+	Ready time.Time
 }
 
 // Dispatcher delivers a store's pending deliveries.
@@ -252,7 +267,9 @@ const skipPause = 100 * time.Millisecond
 // result is an attempt's outcome on its way to the finisher.
 type result struct {
 	store.Finished
-	ws string
+	ws    string
+	kind  string
+	ready time.Time // see Recorded.Ready
 }
 
 // byChat splits claimed deliveries (in id order) into one run per chat,
@@ -297,11 +314,15 @@ func (d *Dispatcher) deliverRun(r run) {
 		f := store.Finished{Outcome: out}
 		if !out.OK() {
 			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
-			d.cfg.Logger.Info("delivery failed", "delivery", del.ID, "chat", del.Chat.ID,
+			d.cfg.Logger.Info("delivery failed", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
 				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
 			d.failed(r.ws)
 		}
-		d.results <- result{Finished: f, ws: r.ws}
+		ready := del.Message.ReceivedAt
+		if del.Kind == chathook.KindBundle {
+			ready = del.Bundle.WindowEnd
+		}
+		d.results <- result{Finished: f, ws: r.ws, kind: del.Kind, ready: ready}
 		if !out.OK() {
 			d.release(r.dels[i+1:])
 			return
@@ -385,16 +406,18 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 // workspaces' gates, or stops them if one was disabled (see lanes.go).
 func (d *Dispatcher) finisher(results <-chan result) {
 	batch := make([]store.Finished, 0, cap(results))
+	rs := make([]result, 0, cap(results)) // batch's results, for Recorded
 	failures := map[string]int{}
 	add := func(r result) {
 		batch = append(batch, r.Finished)
+		rs = append(rs, r)
 		if !r.OK() {
 			failures[r.ws]++
 		}
 	}
 	gather := time.NewTimer(d.cfg.Gather)
 	for r := range results {
-		batch = batch[:0]
+		batch, rs = batch[:0], rs[:0]
 		clear(failures)
 		add(r)
 		gather.Reset(d.cfg.Gather)
@@ -422,6 +445,10 @@ func (d *Dispatcher) finisher(results <-chan result) {
 		if err != nil {
 			// The leases stay; the deliveries go out again when they expire.
 			d.cfg.Logger.Error("record delivery outcomes", "deliveries", len(batch), "err", err)
+		} else if d.cfg.Recorded != nil {
+			for _, r := range rs {
+				d.cfg.Recorded(Recorded{Finished: r.Finished, Kind: r.kind, Ready: r.ready})
+			}
 		}
 		d.recorded(failures, time.Now())
 		d.unhold(batch)

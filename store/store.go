@@ -32,13 +32,11 @@ import (
 // Store is what chathook needs of its database.
 type Store interface {
 	// CreateWorkspace creates a workspace, its outbound webhook (enabled,
-	// no URL, granularity none) and stores the SHA-256 of its API token.
+	// no URL, granularity none) and its API token named "default", of
+	// which it stores the SHA-256 (see Tokens). It ends first-run setup.
 	CreateWorkspace(ctx context.Context, ws chathook.Workspace, tokenHash []byte, secret string) (chathook.Workspace, error)
 	// Workspace returns a workspace by id, or chathook.ErrNotFound.
 	Workspace(ctx context.Context, id string) (chathook.Workspace, error)
-	// WorkspaceByToken returns the workspace whose token hashes to
-	// tokenHash, or chathook.ErrUnauthorized.
-	WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error)
 
 	// Ingest stores messages for one workspace, in one transaction, and
 	// queues a delivery for each accepted one when the webhook has a URL.
@@ -128,6 +126,9 @@ type Store interface {
 	Users
 	Pages
 	Accounts
+	Metrics
+	Tokens
+	FirstRun
 
 	Ping(ctx context.Context) error
 	Close() error

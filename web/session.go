@@ -154,6 +154,9 @@ type signInView struct {
 	Email string
 	Next  string
 	Error string
+	// NoWorkspace: the database has none yet, so nobody can sign in; the
+	// page points to the setup link that serve printed.
+	NoWorkspace bool
 }
 
 // signInPage shows the form, with a fresh token for it in a cookie: the
@@ -172,6 +175,9 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 	s.setCookie(w, "chathook_signin", token, 3600)
 	v.layout = layout{Title: "Sign in", CSRF: token}
 	v.Next = localPath(v.Next)
+	// With no workspace there is no code for nil, and the check says
+	// ErrNotFound rather than ErrConflict (setup closed).
+	v.NoWorkspace = errors.Is(s.cfg.Store.CheckSetupCode(r.Context(), nil), chathook.ErrNotFound)
 	s.render(w, r, status, "signin.html", v)
 }
 
@@ -229,12 +235,10 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	token := randomToken()
-	if err := s.cfg.Store.CreateSession(r.Context(), hashToken(token), u.ID, now, now.Add(SessionLifetime)); err != nil {
+	if err := s.startSession(w, r, u, now); err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	s.setCookie(w, "chathook_session", token, int(SessionLifetime/time.Second))
 	s.setCookie(w, "chathook_signin", "", -1)
 	s.cfg.Logger.Info("signed in", "user", u.ID, "workspace", u.WorkspaceID)
 	http.Redirect(w, r, localPath(v.Next), http.StatusSeeOther)

@@ -6,17 +6,21 @@
 // escaped); templates and static files are embedded in the binary.
 //
 // Guarantees:
-//   - Every page but sign-in needs a session, and reads only the session's
-//     workspace: another workspace's chat or permalink is a 404, exactly as
-//     one that does not exist.
+//   - Every page but sign-in and first-run setup needs a session, and
+//     reads only the session's workspace: another workspace's chat or
+//     permalink is a 404, exactly as one that does not exist.
 //   - A visitor without a session is sent to sign-in and sees no message
 //     text; a request for a fragment or a QR code gets a bare 401. A
 //     pairing (and its QR code) is only ever shown in its own workspace.
 //   - A Cloud API number's Meta app secret is write-only: no page shows it,
 //     not even the form that refused it, and no log line names it.
 //   - Every POST carries the session's CSRF token (sign-in, which has no
-//     session yet, a token of its own), and cross-origin POSTs are refused
-//     by their Origin or Sec-Fetch-Site headers before that.
+//     session yet, a token of its own; first-run setup its one-time code),
+//     and cross-origin POSTs are refused by their Origin or Sec-Fetch-Site
+//     headers before that.
+//   - First-run setup (/setup) is open only while no workspace exists, and
+//     only to who has a setup code; an API token is shown once, on the
+//     answer to the form that created it.
 package web
 
 import (
@@ -127,6 +131,11 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /signin", s.signInPage)
 	mux.HandleFunc("POST /signin", s.signIn)
 	mux.Handle("POST /signout", s.signedIn(s.signOut))
+	mux.HandleFunc("GET /setup", s.setupPage)
+	mux.HandleFunc("POST /setup", s.setup)
+	mux.Handle("GET /settings/api-tokens", s.signedIn(s.tokens))
+	mux.Handle("POST /settings/api-tokens", s.signedIn(s.createToken))
+	mux.Handle("POST /settings/api-tokens/{id}/revoke", s.signedIn(s.revokeToken))
 	mux.Handle("GET /settings/webhooks/outbound", s.signedIn(s.settings))
 	mux.Handle("POST /settings/webhooks/outbound", s.signedIn(s.saveSettings))
 	mux.Handle("POST /settings/webhooks/outbound/test", s.signedIn(s.sendTest))

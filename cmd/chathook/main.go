@@ -28,6 +28,10 @@ import (
 const usage = `usage:
   chathook serve [flags]                 run the service
   chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
+  chathook workspace list [--db URL]     one JSON object per workspace
+  chathook token create --workspace ID --name N [--db URL]   a new API token, shown once
+  chathook token list --workspace ID [--db URL]              one JSON object per token (never the token)
+  chathook token revoke --workspace ID --token-id T [--db URL]
   chathook user add --workspace ID --email E [--name N] --password P [--db URL]
   chathook user password --email E --password P [--db URL]
   chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
@@ -47,21 +51,28 @@ func main() {
 // run is main with its inputs made explicit, for tests. It returns the
 // process exit code: 0 ok, 1 failure, 2 bad usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	switch {
 	case len(args) >= 1 && args[0] == "serve":
 		cfg, err := parseServe(args[1:], getenv, stderr)
 		if err != nil {
 			return usageError(err, stderr)
 		}
-		cfg.Logger = logger
+		cfg.Console = stderr
 		if err := serve(ctx, cfg); err != nil {
-			logger.Error("serve", "err", err)
+			cfg.Logger.Error("serve", "err", err)
 			return 1
 		}
 		return 0
 	case len(args) >= 2 && args[0] == "workspace" && args[1] == "create":
 		return workspaceCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "workspace" && args[1] == "list":
+		return workspaceList(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "create":
+		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "list":
+		return tokenList(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) >= 2 && args[0] == "token" && args[1] == "revoke":
+		return tokenRevoke(ctx, args[2:], getenv, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "add":
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
@@ -181,6 +192,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	var proxies string
 	s.string(&proxies, "trusted-proxies", "CHATHOOK_TRUSTED_PROXIES", "",
 		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client, for sign-in limits (default: none, the peer is the client)")
+	s.string(&cfg.MetricsAddr, "metrics-addr", "CHATHOOK_METRICS_ADDR", "",
+		"address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (default: none)")
+	var logFormat string
+	s.string(&logFormat, "log-format", "CHATHOOK_LOG_FORMAT", "text", "how log lines are written: text (key=value) or json (one object a line)")
 	var bodyMiB int
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
 		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
@@ -188,8 +203,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		return cfg, err
 	}
 	var err error
+	if cfg.Logger, err = newLogger(logFormat, stderr); err != nil {
+		return cfg, err
+	}
 	if cfg.TrustedProxies, err = parseProxies(proxies); err != nil {
 		return cfg, err
+	}
+	if cfg.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+			return cfg, fmt.Errorf("--metrics-addr: %q is not host:port, e.g. 127.0.0.1:9090", cfg.MetricsAddr)
+		}
 	}
 	if least := api.MinBodyBudget >> 20; bodyMiB < least {
 		return cfg, fmt.Errorf("--body-memory: at least %d (MiB), what one batch of the largest size takes", least)
@@ -206,6 +229,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		return cfg, fmt.Errorf("--base-url: %q is not an absolute http(s) URL without query or fragment", cfg.BaseURL)
 	}
 	return cfg, nil
+}
+
+// newLogger returns the logger of a --log-format: text or json, to w.
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
 }
 
 // parseProxies reads --trusted-proxies: addresses (one host each) or

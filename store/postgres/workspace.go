@@ -12,35 +12,44 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateWorkspace creates a workspace with its outbound webhook.
+// CreateWorkspace creates a workspace with its outbound webhook and its
+// API token named "default".
 func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, tokenHash []byte, secret string) (chathook.Workspace, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		now := ms(ws.CreatedAt)
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO workspaces (id, name, owner_name, owner_email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			ws.ID, ws.Name, ws.OwnerName, ws.OwnerEmail, tokenHash, now); err != nil {
-			return fmt.Errorf("create workspace: %w", err)
+		if err := createWorkspace(ctx, tx, ws, secret); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES ($1, $2, $3)`, ws.ID, secret, now); err != nil {
-			return fmt.Errorf("create webhook: %w", err)
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (workspace_id, name, token_hash, created_at) VALUES ($1, 'default', $2, $3)`,
+			ws.ID, tokenHash, ms(ws.CreatedAt)); err != nil {
+			return fmt.Errorf("create token: %w", err)
 		}
 		return nil
 	})
 	return ws, err
 }
 
+// createWorkspace writes a workspace and its webhook in tx, and ends
+// first-run setup: a workspace exists, so no setup code is of use.
+func createWorkspace(ctx context.Context, tx pgx.Tx, ws chathook.Workspace, secret string) error {
+	now := ms(ws.CreatedAt)
+	// token_hash is no longer read (see migration 0011): the id fills it.
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO workspaces (id, name, owner_name, owner_email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ws.ID, ws.Name, ws.OwnerName, ws.OwnerEmail, []byte(ws.ID), now); err != nil {
+		return fmt.Errorf("create workspace: %w", err)
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES ($1, $2, $3)`, ws.ID, secret, now); err != nil {
+		return fmt.Errorf("create webhook: %w", err)
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM setup_codes`)
+	return err
+}
+
 // Workspace returns a workspace by id.
 func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
 	ws, err := tables.Workspace(s.pool.QueryRow(ctx, `SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE id = $1`, id))
 	return ws, noRows(err, chathook.ErrNotFound)
-}
-
-// WorkspaceByToken finds the workspace of an API token's hash.
-func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error) {
-	ws, err := tables.Workspace(s.pool.QueryRow(ctx,
-		`SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE token_hash = $1`, tokenHash))
-	return ws, noRows(err, chathook.ErrUnauthorized)
 }
 
 const webhookColumns = tables.WebhookColumns

@@ -12,40 +12,46 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-// CreateWorkspace creates a workspace with its outbound webhook.
+// CreateWorkspace creates a workspace with its outbound webhook and its
+// API token named "default".
 func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, tokenHash []byte, secret string) (chathook.Workspace, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return ws, err
 	}
 	defer tx.Rollback()
+	if err := createWorkspace(ctx, tx, ws, secret); err != nil {
+		return ws, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (workspace_id, name, token_hash, created_at) VALUES (?, 'default', ?, ?)`,
+		ws.ID, tokenHash, ms(ws.CreatedAt)); err != nil {
+		return ws, fmt.Errorf("create token: %w", err)
+	}
+	return ws, tx.Commit()
+}
+
+// createWorkspace writes a workspace and its webhook in tx, and ends
+// first-run setup: a workspace exists, so no setup code is of use.
+func createWorkspace(ctx context.Context, tx *sql.Tx, ws chathook.Workspace, secret string) error {
 	now := ms(ws.CreatedAt)
+	// token_hash is no longer read (see migration 0009): the id fills it.
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO workspaces (id, name, owner_name, owner_email, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		ws.ID, ws.Name, ws.OwnerName, ws.OwnerEmail, tokenHash, now); err != nil {
-		return ws, fmt.Errorf("create workspace: %w", err)
+		ws.ID, ws.Name, ws.OwnerName, ws.OwnerEmail, []byte(ws.ID), now); err != nil {
+		return fmt.Errorf("create workspace: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES (?, ?, ?)`, ws.ID, secret, now); err != nil {
-		return ws, fmt.Errorf("create webhook: %w", err)
+		return fmt.Errorf("create webhook: %w", err)
 	}
-	return ws, tx.Commit()
+	_, err := tx.ExecContext(ctx, `DELETE FROM setup_codes`)
+	return err
 }
 
 // Workspace returns a workspace by id.
 func (s *Store) Workspace(ctx context.Context, id string) (chathook.Workspace, error) {
 	ws, err := tables.Workspace(s.r.QueryRowContext(ctx, `SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE id = ?`, id))
 	return ws, notFound(err)
-}
-
-// WorkspaceByToken finds the workspace of an API token's hash.
-func (s *Store) WorkspaceByToken(ctx context.Context, tokenHash []byte) (chathook.Workspace, error) {
-	ws, err := tables.Workspace(s.r.QueryRowContext(ctx,
-		`SELECT `+tables.WorkspaceColumns+` FROM workspaces WHERE token_hash = ?`, tokenHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return ws, chathook.ErrUnauthorized
-	}
-	return ws, err
 }
 
 const webhookColumns = tables.WebhookColumns

@@ -41,7 +41,7 @@ func Run(t *testing.T, open Open) {
 		"ClaimAtScale":                   testClaimAtScale,
 		"BacklogsGiveRuns":               testBacklogsGiveRuns,
 	}
-	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, signIns, concurrent, fairness, accounts, cloudAPI} {
+	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens} {
 		for name, test := range group {
 			tests[name] = test
 		}
@@ -402,7 +402,7 @@ func testWebhookUpdateChangesOnlyGiven(t *testing.T, st store.Store) {
 
 func testUnknownTokenIsUnauthorized(t *testing.T, st store.Store) {
 	workspace(t, st, "acme", "")
-	if _, err := st.WorkspaceByToken(context.Background(), []byte("no such token")); !errors.Is(err, chathook.ErrUnauthorized) {
+	if _, err := st.UseToken(context.Background(), []byte("no such token"), t0); !errors.Is(err, chathook.ErrUnauthorized) {
 		t.Errorf("err = %v, want ErrUnauthorized", err)
 	}
 }

@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
+)
+
+// CreateToken stores a new API token's hash; see store.Tokens.
+func (s *Store) CreateToken(ctx context.Context, workspaceID, name string, tokenHash []byte, now time.Time) (chathook.APIToken, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return chathook.APIToken{}, err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM workspaces WHERE id = ?`, workspaceID).Scan(&n); err != nil {
+		return chathook.APIToken{}, err
+	}
+	if n == 0 {
+		return chathook.APIToken{}, fmt.Errorf("workspace %s: %w", workspaceID, chathook.ErrNotFound)
+	}
+	t, err := tables.APIToken(tx.QueryRowContext(ctx, `INSERT INTO api_tokens (workspace_id, name, token_hash, created_at)
+		VALUES (?, ?, ?, ?) RETURNING `+tables.APITokenColumns, workspaceID, name, tokenHash, ms(now)))
+	if err != nil {
+		return t, fmt.Errorf("create token: %w", err)
+	}
+	return t, tx.Commit()
+}
+
+// Tokens lists a workspace's live tokens, oldest first.
+func (s *Store) Tokens(ctx context.Context, workspaceID string) ([]chathook.APIToken, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tables.APITokenColumns+` FROM api_tokens
+		WHERE workspace_id = ? AND revoked_at = 0 ORDER BY id`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.APITokens(rows)
+}
+
+// RevokeToken revokes a token of the workspace; again is no error.
+func (s *Store) RevokeToken(ctx context.Context, workspaceID string, tokenID int64, now time.Time) error {
+	var id int64
+	err := s.w.QueryRowContext(ctx, `UPDATE api_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+		WHERE id = ? AND workspace_id = ? RETURNING id`, ms(now), tokenID, workspaceID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("token %d: %w", tokenID, chathook.ErrNotFound)
+	}
+	return err
+}
+
+var sqlTokenWorkspace = fmt.Sprintf(tables.TokenWorkspaceSQL, "?")
+
+// UseToken resolves a live token and records its use, to the minute: the
+// read is on the readers, and the writer is only taken when the recorded
+// use is store.TokenUseEvery old, so requests do not queue on it.
+func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
+	ws, id, used, err := tables.TokenWorkspace(s.r.QueryRowContext(ctx, sqlTokenWorkspace, tokenHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ws, chathook.ErrUnauthorized
+	}
+	if err != nil {
+		return ws, err
+	}
+	if stale := ms(now.Add(-store.TokenUseEvery)); used <= stale {
+		// The condition again: of requests at once, one writes.
+		if _, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND last_used_at <= ?`,
+			ms(now), id, stale); err != nil {
+			return ws, fmt.Errorf("record the token's use: %w", err)
+		}
+	}
+	return ws, nil
+}
