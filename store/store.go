@@ -128,6 +128,7 @@ type Store interface {
 	Users
 	Pages
 	Accounts
+	Recovery
 
 	Ping(ctx context.Context) error
 	Close() error
