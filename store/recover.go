@@ -21,12 +21,14 @@ type Recovery interface {
 	// so a recovered delivery goes out before every later delivery of its
 	// chat that is still waiting, and the recovered ones of a chat go out
 	// in the order they were first queued. One of the chat's deliveries
-	// that is in flight at the recovery finishes first: a recovered
-	// delivery is due at now, or, when its chat has something in flight,
-	// when that lease ends, and is never claimed while the chat has a
-	// delivery in flight. (What was delivered before the recovery was
-	// delivered before it: a receiver that sorts by message timestamp
-	// sees the old messages arrive late.)
+	// that is in flight at the recovery goes first: a recovered delivery
+	// is due at now or, when its chat has something in flight, when that
+	// lease ends. (PostgreSQL's claim never takes a chat with something in
+	// flight anyway; SQLite's looks at the chat's oldest delivery only, so
+	// there a flight whose lease is renewed past that point, a run of the
+	// chat's deliveries still going, may overlap a recovered delivery.)
+	// What was delivered before the recovery stays delivered before it: a
+	// receiver that sorts by message timestamp sees old messages late.
 	//
 	// A discarded delivery whose POST is still under way keeps its lease:
 	// the outcome of that POST decides it, as for any delivery. Recovering
