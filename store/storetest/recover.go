@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ var recovery = map[string]func(*testing.T, store.Store){
 	"RecoverLeavesAPOSTUnderWayAlone":          testRecoverLeavesPOSTUnderWay,
 	"RecoverBundleKeepsItsMessages":            testRecoverBundle,
 	"RotateSecretKeepsOnePrevious":             testRotateSecret,
+	"ConcurrentRecoveriesCountEachOnce":        testConcurrentRecoveries,
+	"RecoveredWaitForADisabledWebhook":         testRecoveredWaitWhileDisabled,
 }
 
 // failForGood claims the next due delivery of the store at at and fails
@@ -310,5 +313,77 @@ func testRotateSecret(t *testing.T, st store.Store) {
 	}
 	if _, err := st.RotateSecret(ctx, "no-such-workspace", second, t0, until); err != chathook.ErrNotFound {
 		t.Errorf("rotating a missing workspace's secret: %v, want ErrNotFound", err)
+	}
+}
+
+// testConcurrentRecoveries: recoveries of one range at once (two browser
+// tabs, two instances) queue each delivery once between them.
+func testConcurrentRecoveries(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var msgs []chathook.Incoming
+	for c := 1; c <= 40; c++ {
+		msgs = append(msgs, msg(c, 1))
+	}
+	ingest(t, st, ws, msgs...)
+	at := t0.Add(time.Minute)
+	claimed := claim(t, st, "a", at, 100)
+	var outs []store.Finished
+	for _, d := range claimed {
+		outs = append(outs, store.Finished{Outcome: chathook.Outcome{DeliveryID: d.ID, At: at, Status: 500, Err: "HTTP 500"}})
+	}
+	if err := st.Finish(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := st.Recover(ctx, ws, t0, at, at)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != 40 {
+		t.Errorf("four recoveries at once queued %d in all, want 40", total)
+	}
+	if n, _ := st.Pending(ctx, ws); n != 40 {
+		t.Errorf("%d pending, want 40", n)
+	}
+}
+
+// testRecoveredWaitWhileDisabled: deliveries recovered while the webhook
+// is switched off wait, like any, and go out when it is switched on.
+func testRecoveredWaitWhileDisabled(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ingest(t, st, ws, msg(1, 1))
+	at := t0.Add(time.Minute)
+	failForGood(t, st, at)
+	off, on := false, true
+	if _, err := st.UpdateWebhook(ctx, ws, at, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if n := recoverRange(t, st, ws, t0, at, at); n != 1 {
+		t.Fatalf("recovered %d, want 1", n)
+	}
+	if got := claim(t, st, "a", at.Add(time.Hour), 10); len(got) != 0 {
+		t.Fatalf("claimed %v of a switched-off webhook", ids(got))
+	}
+	later := at.Add(2 * time.Hour)
+	if _, err := st.UpdateWebhook(ctx, ws, later, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, st, "a", later, 10); !equal(ids(got), []string{"c1-m1"}) {
+		t.Errorf("claimed %v once switched on, want [c1-m1]", ids(got))
 	}
 }
