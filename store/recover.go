@@ -23,10 +23,8 @@ type Recovery interface {
 	// in the order they were first queued. One of the chat's deliveries
 	// that is in flight at the recovery goes first: a recovered delivery
 	// is due at now or, when its chat has something in flight, when that
-	// lease ends. (PostgreSQL's claim never takes a chat with something in
-	// flight anyway; SQLite's looks at the chat's oldest delivery only, so
-	// there a flight whose lease is renewed past that point, a run of the
-	// chat's deliveries still going, may overlap a recovered delivery.)
+	// lease ends, and later while that lease is extended: it is never
+	// claimed while its chat has a delivery in flight.
 	// What was delivered before the recovery stays delivered before it: a
 	// receiver that sorts by message timestamp sees old messages late.
 	//

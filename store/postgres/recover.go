@@ -26,7 +26,8 @@ const recoverDeliveries = `UPDATE deliveries SET state = 'pending', due_at = $1,
 // holdBehindFlight makes the recovered deliveries $2 of a chat with a
 // delivery in flight at $1 due when the last such lease ends, as SQLite
 // must (see store/sqlite/recover.go), so that both stores answer alike.
-// The claim here would wait for the flight anyway (claimChats).
+// The claim here waits for the flight anyway, however long its lease is
+// extended (claimChats).
 const holdBehindFlight = `UPDATE deliveries d SET due_at = f.until
 	FROM (SELECT chat_id, max(lease_until) AS until FROM deliveries
 		WHERE chat_id = ANY($3) AND state = 'pending' AND lease_until > 0 AND lease_until >= $1 GROUP BY chat_id) f

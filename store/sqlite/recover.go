@@ -23,9 +23,8 @@ const sqlRecover = `UPDATE deliveries SET state = 'pending', due_at = ?1, finish
 // a chat with a delivery in flight at ?1 due when the last such lease
 // ends, not now. SQLite's claim looks at a chat's oldest pending delivery
 // only, so a recovered one, older than what is in flight, would otherwise
-// be claimed beside it. (A lease renewed beyond that point is the one
-// case where the two may overlap; PostgreSQL's claim checks the whole
-// chat and never lets them.)
+// be claimed beside it; ExtendLeases pushes that due time along with the
+// lease (sqlHoldRecovered) for as long as the flight goes on.
 const sqlHoldBehindFlight = `UPDATE deliveries SET due_at = (
 		SELECT max(e.lease_until) FROM deliveries e
 		WHERE e.chat_id = deliveries.chat_id AND e.state = 'pending' AND e.lease_until >= ?1)

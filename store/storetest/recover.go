@@ -217,11 +217,24 @@ func testRecoverWaitsForFlight(t *testing.T, st store.Store) {
 	if n := recoverRange(t, st, ws, t0, at, at); n != 2 {
 		t.Fatalf("recovered %d, want 2", n)
 	}
-	if got := claim(t, st, "b", at, 10); !equal(ids(got), []string{"c2-m1"}) {
-		t.Fatalf("claimed %v while c1-m2 is in flight, want only [c2-m1]", ids(got))
+	other := claim(t, st, "b", at, 10)
+	if !equal(ids(other), []string{"c2-m1"}) {
+		t.Fatalf("claimed %v while c1-m2 is in flight, want only [c2-m1]", ids(other))
+	}
+	finish(t, st, other[0], 204, time.Time{})
+	// A slow POST: its lease is extended twice, past where it first ended.
+	extended := at.Add(lease)
+	for range 2 {
+		extended = extended.Add(lease / 2)
+		if err := st.ExtendLeases(context.Background(), "a", []int64{inFlight[0].ID}, extended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := claim(t, st, "b", at.Add(lease), 10); len(got) != 0 {
+		t.Fatalf("claimed %v at the first lease's end, while c1-m2 is still in flight", ids(got))
 	}
 	finish(t, st, inFlight[0], 204, time.Time{})
-	if got := claim(t, st, "b", at.Add(lease), 10); !equal(ids(got), []string{"c1-m1"}) {
+	if got := claim(t, st, "b", extended, 10); !equal(ids(got), []string{"c1-m1"}) {
 		t.Errorf("claimed %v once the flight's lease is over, want [c1-m1]", ids(got))
 	}
 }
