@@ -329,13 +329,44 @@ type Webhook struct {
 	DisabledReason      string    // why it was disabled automatically; "" otherwise
 	DisabledAt          time.Time // when; zero unless disabled automatically
 	LastError           string    // of the latest failed attempt
+
+	// PreviousSecret is the secret a rotation replaced: it still signs
+	// every POST, beside Secret, until PreviousSecretUntil, so that
+	// receivers switch keys without a failed delivery. "" when none.
+	PreviousSecret      string
+	PreviousSecretUntil time.Time
 }
+
+// SigningSecrets returns the secrets that sign a POST made at now: Secret,
+// then PreviousSecret while it is still valid.
+func (w Webhook) SigningSecrets(now time.Time) []string {
+	if _, ok := w.PreviousSecretValid(now); ok {
+		return []string{w.Secret, w.PreviousSecret}
+	}
+	return []string{w.Secret}
+}
+
+// PreviousSecretValid reports whether the previous secret still signs at
+// now, and until when.
+func (w Webhook) PreviousSecretValid(now time.Time) (time.Time, bool) {
+	if w.PreviousSecret != "" && now.Before(w.PreviousSecretUntil) {
+		return w.PreviousSecretUntil, true
+	}
+	return time.Time{}, false
+}
+
+// SecretOverlap is how long the previous secret still signs after a
+// rotation.
+const SecretOverlap = 24 * time.Hour
 
 // DisableAfter consecutive failed attempts, a webhook is disabled
 // automatically and its owner is emailed.
 const DisableAfter = 10
 
-// WebhookUpdate changes the fields that are not nil.
+// WebhookUpdate changes the fields that are not nil. A Secret set so
+// replaces the secret at once: the previous secret of a rotation stops
+// signing too (a secret set by hand is usually one that leaked; rotation
+// is the switch without downtime).
 type WebhookUpdate struct {
 	URL         *string
 	Enabled     *bool
@@ -366,7 +397,7 @@ type Delivery struct {
 	ID       int64
 	EventID  string // the webhook-id header: stable across retries
 	Kind     string // KindMessage or KindBundle
-	Attempts int    // attempts made before this one
+	Attempts int    // attempts made before this one, since queued or last recovered
 	Webhook  Webhook
 	Account  Account
 	Chat     Chat

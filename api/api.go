@@ -96,6 +96,8 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/webhooks/outbound/activity", s.auth(methods{http.MethodGet: s.getActivity}))
 	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
 	s.mux.Handle("/api/v1/webhooks/outbound/flush", s.auth(methods{http.MethodPost: s.postFlush}))
+	s.mux.Handle("/api/v1/webhooks/outbound/recover", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRecover)}))
+	s.mux.Handle("/api/v1/webhooks/outbound/secret/rotate", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRotate)}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.bodies(maxSettingBody, s.putChat)}))
 	s.mux.Handle("/api/v1/accounts", s.auth(methods{http.MethodGet: s.getAccounts}))
 	s.mux.Handle("/api/v1/accounts/cloud-api", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postCloudAPI)}))

@@ -318,6 +318,8 @@ func TestEveryRouteNeedsAValidToken(t *testing.T) {
 		{"POST", "/api/v1/messages", msg("m1")},
 		{"POST", "/api/v1/messages/batch", batch(msg("m2"))},
 		{"PUT", "/api/v1/chats/" + chat.ChatID, map[string]any{"full_name": "taken over"}},
+		{"POST", "/api/v1/webhooks/outbound/recover", map[string]any{"since": "2020-01-01T00:00:00Z"}},
+		{"POST", "/api/v1/webhooks/outbound/secret/rotate", nil},
 		{"GET", "/api/v1/no-such-route", nil},
 	}
 	headers := []struct{ name, value string }{
@@ -463,7 +465,7 @@ func TestWebhookSettings(t *testing.T) {
 		})
 	}
 	want := `{"url":"https://hook.example/in","enabled":true,"granularity":"none","secret":"` + ws.WebhookSecret +
-		`","consecutive_failures":0,"disabled_reason":"","disabled_at":"","last_error":""}` + "\n"
+		`","consecutive_failures":0,"disabled_reason":"","disabled_at":"","last_error":"","previous_secret_valid_until":""}` + "\n"
 	if before != want {
 		t.Errorf("GET webhook:\n got %s\nwant %s", before, want)
 	}
@@ -601,6 +603,8 @@ func TestRoutes(t *testing.T) {
 			{"POST", "/api/v1/webhooks/outbound", "GET, PUT"},
 			{"DELETE", "/api/v1/webhooks/outbound", "GET, PUT"},
 			{"POST", "/api/v1/webhooks/outbound/activity", "GET"},
+			{"GET", "/api/v1/webhooks/outbound/recover", "POST"},
+			{"PUT", "/api/v1/webhooks/outbound/secret/rotate", "POST"},
 			{"GET", "/api/v1/chats/" + chat.ChatID, "PUT"},
 			{"DELETE", "/api/v1/chats/" + chat.ChatID, "PUT"},
 			{"POST", "/api/v1/accounts", "GET"},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
@@ -21,17 +22,24 @@ type webhookJSON struct {
 	DisabledReason      string `json:"disabled_reason"`
 	DisabledAt          string `json:"disabled_at"` // "" unless disabled automatically
 	LastError           string `json:"last_error"`
+	// PreviousSecretValidUntil is when the secret a rotation replaced
+	// stops signing (RFC 3339); "" when it signs no more.
+	PreviousSecretValidUntil string `json:"previous_secret_valid_until"`
 }
 
-func webhookAnswer(wh chathook.Webhook) webhookJSON {
+func webhookAnswer(wh chathook.Webhook, now time.Time) webhookJSON {
 	disabledAt := ""
 	if !wh.DisabledAt.IsZero() {
 		disabledAt = payload.Time(wh.DisabledAt)
 	}
+	previousUntil := ""
+	if until, ok := wh.PreviousSecretValid(now); ok {
+		previousUntil = rfc3339(until)
+	}
 	return webhookJSON{
 		URL: wh.URL, Enabled: wh.Enabled, Granularity: string(wh.Granularity), Secret: wh.Secret,
 		ConsecutiveFailures: wh.ConsecutiveFailures, DisabledReason: wh.DisabledReason,
-		DisabledAt: disabledAt, LastError: wh.LastError,
+		DisabledAt: disabledAt, LastError: wh.LastError, PreviousSecretValidUntil: previousUntil,
 	}
 }
 
@@ -41,7 +49,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, webhookAnswer(wh))
+	writeJSON(w, http.StatusOK, webhookAnswer(wh, s.cfg.Now()))
 }
 
 // putWebhook changes any of url, enabled, granularity and secret; what is
@@ -102,7 +110,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 	if u.Granularity != nil && s.cfg.Bundles != nil {
 		s.cfg.Bundles.Kick() // a shorter window may have ended already
 	}
-	writeJSON(w, http.StatusOK, webhookAnswer(wh))
+	writeJSON(w, http.StatusOK, webhookAnswer(wh, s.cfg.Now()))
 }
 
 // postFlush sends every message waiting for a bundle now, one bundle per

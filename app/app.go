@@ -318,6 +318,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	if err := s.openSetup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting, as a stop while serving: not a failure
+		}
 		return err
 	}
 	var wg sync.WaitGroup

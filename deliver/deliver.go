@@ -342,7 +342,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathoo
 	return out
 }
 
-// post sends body to the webhook's URL, signed with its secret, with the
+// post sends body to the webhook's URL, signed with its secrets, with the
 // headers every chathook POST carries (SPEC 4), and describes the outcome.
 func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) (out chathook.Outcome) {
 	start := d.cfg.Now()
@@ -351,10 +351,16 @@ func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID stri
 	// out is the named result, so the duration set here is what returns.
 	defer func() { out.Duration = time.Since(began) }()
 
-	key, err := payload.ParseSecret(wh.Secret)
-	if err != nil {
-		out.Err = "signing secret unusable: " + err.Error()
-		return out
+	// While a rotation's previous secret is valid it signs too, after the
+	// new one, so that receivers switch keys without a failed delivery.
+	var keys [][]byte
+	for _, secret := range wh.SigningSecrets(start) {
+		key, err := payload.ParseSecret(secret)
+		if err != nil {
+			out.Err = "signing secret unusable: " + err.Error()
+			return out
+		}
+		keys = append(keys, key)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
@@ -368,7 +374,7 @@ func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID stri
 	req.Header.Set("User-Agent", "chathook/"+chathook.Version)
 	req.Header.Set("webhook-id", eventID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", payload.Signature(key, eventID, ts, body))
+	req.Header.Set("webhook-signature", payload.Signatures(keys, eventID, ts, body))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		out.Err = describe(err, d.cfg.Timeout)

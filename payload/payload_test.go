@@ -93,6 +93,41 @@ func TestSignatureMatchesStandardWebhooksVector(t *testing.T) {
 	}
 }
 
+// During a rotation a POST carries one signature per secret, new first,
+// space-separated: a receiver that knows either secret accepts it, one that
+// knows neither does not, and each signature still covers the body.
+func TestSignaturesVerifyWithEitherSecret(t *testing.T) {
+	old, err := payload.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := payload.ParseSecret(payload.NewSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := payload.ParseSecret(payload.NewSecret())
+	body := []byte(`{"test": 2432232314}`)
+	const id, ts = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330
+	header := payload.Signatures([][]byte{fresh, old}, id, ts, body)
+	if want := payload.Signature(fresh, id, ts, body) + " v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; header != want {
+		t.Errorf("header = %q, want %q", header, want)
+	}
+	for name, key := range map[string][]byte{"old": old, "new": fresh} {
+		if !payload.Verify(key, id, ts, body, header) {
+			t.Errorf("a receiver with only the %s secret rejects %q", name, header)
+		}
+		if payload.Verify(key, id, ts, []byte(`{"test": 1}`), header) {
+			t.Errorf("the %s secret verifies another body", name)
+		}
+	}
+	if payload.Verify(stranger, id, ts, body, header) {
+		t.Error("a third secret verifies the header")
+	}
+	if one := payload.Signatures([][]byte{old}, id, ts, body); one != payload.Signature(old, id, ts, body) {
+		t.Errorf("one secret gives %q, want the single signature", one)
+	}
+}
+
 func TestParseSecret(t *testing.T) {
 	fresh := payload.NewSecret()
 	if _, err := payload.ParseSecret(fresh); err != nil {

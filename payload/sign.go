@@ -49,6 +49,19 @@ func Signature(key []byte, id string, timestamp int64, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// Signatures returns the webhook-signature header value for a body
+// signed with each of keys, in that order, separated by spaces: the
+// Standard Webhooks way of signing with several secrets at once, as
+// during a rotation, where a receiver that knows any one of them accepts
+// the POST.
+func Signatures(keys [][]byte, id string, timestamp int64, body []byte) string {
+	sigs := make([]string, len(keys))
+	for i, key := range keys {
+		sigs[i] = Signature(key, id, timestamp, body)
+	}
+	return strings.Join(sigs, " ")
+}
+
 // Verify reports whether header, a space-separated list of signatures as
 // Standard Webhooks allows, holds a valid v1 signature of the body.
 func Verify(key []byte, id string, timestamp int64, body []byte, header string) bool {

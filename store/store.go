@@ -129,6 +129,7 @@ type Store interface {
 	Metrics
 	Tokens
 	FirstRun
+	Recovery
 
 	Ping(ctx context.Context) error
 	Close() error

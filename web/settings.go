@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type settingsView struct {
 	Saved         bool
 	Test          *chathook.Outcome
 	Activity      activityView
+	Recover       recoverForm
+	Recovered     int       // deliveries a recovery just queued; -1: none was asked for
+	Rotated       bool      // the secret was just rotated
+	PreviousUntil time.Time // until when the previous secret signs; zero: it signs no more
 }
 
 type settingsForm struct {
@@ -62,7 +67,9 @@ func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 		Form:          settingsForm{URL: wh.URL, Granularity: string(wh.Granularity), Enabled: wh.Enabled},
 		Granularities: granularities,
 		Activity:      s.activityData(acts),
+		Recovered:     -1,
 	}
+	data.PreviousUntil, _ = wh.PreviousSecretValid(s.cfg.Now())
 	if !wh.Enabled {
 		// What waits is what enabling will send, or discard.
 		if data.Pending, err = s.cfg.Store.Pending(ctx, v.workspaceID()); err != nil {
@@ -82,7 +89,12 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, v visit) {
 		s.internal(w, r, err)
 		return
 	}
-	data.Saved = r.URL.Query().Get("saved") == "1"
+	q := r.URL.Query()
+	data.Saved = q.Get("saved") == "1"
+	data.Rotated = q.Get("rotated") == "1"
+	if n, err := strconv.Atoi(q.Get("recovered")); err == nil && n >= 0 {
+		data.Recovered = n
+	}
 	s.render(w, r, http.StatusOK, "settings.html", data)
 }
 

@@ -139,6 +139,8 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /settings/webhooks/outbound", s.signedIn(s.settings))
 	mux.Handle("POST /settings/webhooks/outbound", s.signedIn(s.saveSettings))
 	mux.Handle("POST /settings/webhooks/outbound/test", s.signedIn(s.sendTest))
+	mux.Handle("POST /settings/webhooks/outbound/recover", s.signedIn(s.recoverDeliveries))
+	mux.Handle("POST /settings/webhooks/outbound/secret/rotate", s.signedIn(s.rotateSecret))
 	mux.Handle("GET /settings/webhooks/outbound/activity", s.signedInFragment(s.activity))
 	mux.Handle("GET /settings/webhooks/outbound/log", s.signedIn(s.downloadLog))
 	mux.Handle("GET /chats/{$}", s.signedIn(s.chats))

@@ -40,8 +40,9 @@ import (
 // chat locks, so it cannot revive an expired lease while another claimer
 // takes the chat over. Every other writer only ends leases (Finish,
 // Release), removes deliveries from the queue (discard) or adds new ones
-// (Ingest, FlushChats, unbundle), which can never put two of a chat's
-// deliveries in flight at once.
+// (Ingest, FlushChats, unbundle) or old ones again (Recover: those come
+// before the chat's prefix in flight, which claimChats waits for), which
+// can never put two of a chat's deliveries in flight at once.
 //
 // Hence: at any moment at most one claimer holds leases on a chat's
 // deliveries, and it holds a prefix of the chat's pending deliveries.

@@ -94,6 +94,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.T
 		}
 		if u.Secret != nil {
 			set("secret", *u.Secret)
+			sets = append(sets, "previous_secret = ''", "previous_secret_until = 0")
 		}
 		if u.Enabled != nil {
 			set("enabled", *u.Enabled)
@@ -150,11 +151,12 @@ func unbundle(ctx context.Context, tx pgx.Tx, workspaceID string, now int64) err
 
 // discardPending discards every waiting delivery, in flight or not, and
 // logs each as discarded, in one statement: the rows logged are the rows
-// discarded. A late outcome cannot revive one (see finishDelivery).
+// discarded. A late outcome cannot revive one (see finishDelivery). A
+// lease is kept: a POST under way still holds its delivery, should the
+// delivery be recovered before that POST ends.
 func discardPending(ctx context.Context, tx pgx.Tx, workspaceID, url string, now int64) error {
 	_, err := tx.Exec(ctx, `WITH d AS (
-			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user',
-				lease_until = 0, lease_owner = ''
+			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user'
 			WHERE workspace_id = $2 AND state = 'pending'
 			RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts)
 		INSERT INTO attempts

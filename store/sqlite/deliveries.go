@@ -175,12 +175,30 @@ func readHeads(rows *sql.Rows, err error) ([]head, error) {
 	return heads, rows.Err()
 }
 
-// ExtendLeases keeps long-running claims from expiring.
+// sqlHoldRecovered keeps deliveries recovered while a later one of their
+// chat was in flight behind that flight (see Recover): it pushes their due
+// time along with the flight's lease. They are the chat's pending
+// deliveries before its first held one that are not leased and not
+// attempted since they were recovered; normally there are none, and
+// finding that is one index seek per chat held.
+const sqlHoldRecovered = `WITH held AS (
+		SELECT chat_id, min(id) AS first FROM deliveries
+		WHERE id IN (SELECT value FROM json_each(?3)) AND lease_owner = ?2 AND state = 'pending' GROUP BY chat_id)
+	UPDATE deliveries SET due_at = ?1
+	WHERE id IN (SELECT r.id FROM held JOIN deliveries r ON r.chat_id = held.chat_id AND r.state = 'pending' AND r.id < held.first)
+		AND lease_until = 0 AND attempts = retry_from AND due_at < ?1`
+
+// ExtendLeases keeps long-running claims from expiring, and what was
+// recovered behind them waiting (see sqlHoldRecovered).
 func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.ws.get(sqlExtendLeases).ExecContext(ctx, ms(until), owner, idList(ids))
+	list := idList(ids)
+	if _, err := s.ws.get(sqlExtendLeases).ExecContext(ctx, ms(until), owner, list); err != nil {
+		return err
+	}
+	_, err := s.ws.get(sqlHoldRecovered).ExecContext(ctx, ms(until), owner, list)
 	return err
 }
 

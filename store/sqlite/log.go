@@ -19,9 +19,10 @@ const sqlPrune = `DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHER
 
 // Activity returns the latest attempted or discarded deliveries. It finds
 // them through the detailed log's index, the newest rows first: no index
-// on deliveries has to follow every attempt. A delivery has at most a
-// retry schedule's worth of rows, so 50 rows per entry always hold limit
-// distinct deliveries.
+// on deliveries has to follow every attempt. A delivery has a retry
+// schedule's worth of rows (8), and as much again each time it is
+// recovered, so 50 rows per entry hold limit distinct deliveries unless
+// the latest were recovered over and over.
 func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error) {
 	rows, err := s.r.QueryContext(ctx, sqlActivity, workspaceID, limit)
 	if err != nil {

@@ -17,7 +17,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	}
 	defer st.Close()
 	queries := append(append([]string{}, writerSQL...), readerSQL...)
-	queries = append(queries, sqlActivity, sqlPrune, sqlPending, sqlDueNow, sqlLogDiscards, sqlDiscard, sqlAttempts)
+	queries = append(queries, sqlActivity, sqlPrune, sqlPending, sqlDueNow, sqlLogDiscards, sqlDiscard, sqlAttempts,
+		sqlRecover, sqlHoldBehindFlight)
 	for _, q := range queries {
 		if strings.HasPrefix(q, "INSERT") && strings.Contains(q, "VALUES") {
 			// The plan of a single-row insert lists the foreign-key scan

@@ -60,7 +60,7 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlUpdateChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlRelease, sqlFailureCount,
+	sqlUpdateChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 

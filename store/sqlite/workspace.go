@@ -90,7 +90,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.T
 		sets, args = append(sets, "granularity = ?"), append(args, string(*u.Granularity))
 	}
 	if u.Secret != nil {
-		sets, args = append(sets, "secret = ?"), append(args, *u.Secret)
+		sets, args = append(sets, "secret = ?", "previous_secret = ''", "previous_secret_until = 0"), append(args, *u.Secret)
 	}
 	if u.Enabled != nil {
 		sets, args = append(sets, "enabled = ?"), append(args, *u.Enabled)
@@ -137,8 +137,10 @@ const (
 		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
 		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
 		FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
+	// sqlDiscard keeps a lease: a POST under way still holds its
+	// delivery, should the delivery be recovered before that POST ends.
 	sqlDiscard = `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
-		last_error = 'discarded by the user', lease_until = 0, lease_owner = ''
+		last_error = 'discarded by the user'
 		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
 )
 

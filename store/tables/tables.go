@@ -200,16 +200,18 @@ func Chat(row Scanner, extra ...any) (chathook.Chat, error) {
 }
 
 // WebhookColumns are read by Webhook.
-const WebhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error`
+const WebhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error,
+	previous_secret, previous_secret_until`
 
 // Webhook reads a row of WebhookColumns.
 func Webhook(row Scanner) (chathook.Webhook, error) {
 	var w chathook.Webhook
 	var granularity string
-	var disabledAt int64
+	var disabledAt, previousUntil int64
 	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
-		&disabledAt, &w.LastError)
+		&disabledAt, &w.LastError, &w.PreviousSecret, &previousUntil)
 	w.Granularity = chathook.Granularity(granularity)
+	w.PreviousSecretUntil = OptionalTime(previousUntil)
 	if disabledAt != 0 {
 		w.DisabledAt = Time(disabledAt)
 	}
@@ -233,8 +235,9 @@ func User(row Scanner, extra ...any) (chathook.User, error) {
 // no message of its own (COALESCE fills in zeros); its messages are read
 // when it is sent.
 const DeliveryColumns = `
-d.id, d.event_id, d.kind, d.attempts, d.messages, d.window_start, d.window_end, d.is_new_chat,
+d.id, d.event_id, d.kind, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end, d.is_new_chat,
 w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
+w.previous_secret, w.previous_secret_until,
 a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
@@ -244,12 +247,12 @@ COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text
 // Delivery reads a row of DeliveryColumns.
 func Delivery(row Scanner) (chathook.Delivery, error) {
 	var d chathook.Delivery
-	var chatCreated, sentAt, receivedAt, windowStart, windowEnd, accLast, accCreated int64
+	var chatCreated, sentAt, receivedAt, windowStart, windowEnd, accLast, accCreated, previousUntil int64
 	var granularity, direction string
 	m := &d.Message
 	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
 		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
-		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason,
+		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason, &d.Webhook.PreviousSecret, &previousUntil,
 		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
 		&d.Account.Kind, &d.Account.State, &d.Account.JID, &accLast, &accCreated,
 		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
@@ -260,6 +263,7 @@ func Delivery(row Scanner) (chathook.Delivery, error) {
 		return d, err
 	}
 	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
+	d.Webhook.PreviousSecretUntil = OptionalTime(previousUntil)
 	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
 	d.Chat.AccountID = d.Account.ID
 	d.Account.LastMessageAt, d.Account.CreatedAt = OptionalTime(accLast), OptionalTime(accCreated)

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
+	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/payload"
+)
+
+// recoverForm is the Outbound page's recovery form as shown: empty, or as
+// submitted with its errors.
+type recoverForm struct {
+	Since, Until string
+	Errors       map[string]string
+}
+
+// formTime reads a time of the recovery form: what a datetime-local
+// field sends ("2026-03-01T09:00", with or without seconds), in UTC as the
+// form says, or a full RFC 3339 time with its own offset. "" stays "".
+func formTime(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", true
+	}
+	if _, err := time.Parse(time.RFC3339, v); err == nil {
+		return v, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t.Format(time.RFC3339), true
+		}
+	}
+	return v, false
+}
+
+// recoverDeliveries queues again the failed and discarded deliveries of
+// the range the form gives, as POST /api/v1/webhooks/outbound/recover
+// does, and comes back to the page saying how many.
+func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v visit) {
+	form := recoverForm{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), Errors: map[string]string{}}
+	since, okSince := formTime(form.Since)
+	until, okUntil := formTime(form.Until)
+	now := s.cfg.Now()
+	var from, to time.Time
+	var err error
+	switch {
+	case !okSince:
+		form.Errors["since"] = "Not a date and time: use the picker, or type 2026-03-01T09:00."
+	case !okUntil:
+		form.Errors["until"] = "Not a date and time: use the picker, or type 2026-03-01T17:00."
+	default:
+		from, to, err = api.RecoverRange(since, until, now)
+		var fe *ingest.FieldError
+		if errors.As(err, &fe) {
+			form.Errors[fe.Field] = map[string]string{
+				"since": "Say from when: the time the receiver went down.",
+				"until": "The end must not be before the start.",
+			}[fe.Field]
+		}
+	}
+	if len(form.Errors) > 0 {
+		data, err := s.settingsData(r, v)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		data.Recover = form
+		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
+		return
+	}
+	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), from, to, now)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("deliveries recovered", "workspace", v.workspaceID(), "user", v.User.ID, "deliveries", n,
+		"since", from, "until", to)
+	if n > 0 {
+		s.cfg.Queued()
+	}
+	http.Redirect(w, r, "/settings/webhooks/outbound?recovered="+strconv.Itoa(n)+"#recover", http.StatusSeeOther)
+}
+
+// rotateSecret makes a new signing secret, as POST
+// /api/v1/webhooks/outbound/secret/rotate does; the page then shows it,
+// and until when the previous one still signs.
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v visit) {
+	now := s.cfg.Now()
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("signing secret rotated", "workspace", v.workspaceID(), "user", v.User.ID,
+		"previous_valid_until", wh.PreviousSecretUntil)
+	http.Redirect(w, r, "/settings/webhooks/outbound?rotated=1#secret", http.StatusSeeOther)
+}
