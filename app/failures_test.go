@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -229,23 +227,15 @@ func TestDiscardPending(t *testing.T) {
 	}
 
 	svc = chathooktest.Start(t, chathooktest.Options{DB: svc.DB})
-	status, body = chathooktest.Do(t, http.MethodGet, svc.URL+"/api/v1/webhooks/outbound/log?format=jsonl", ws.APIToken, nil)
-	if status != 200 {
-		t.Fatalf("log: %d %s", status, body)
-	}
 	discarded := 0
-	lines := bufio.NewScanner(bytes.NewReader(body))
-	for lines.Scan() {
-		var row struct{ Outcome, Error string }
-		if err := json.Unmarshal(lines.Bytes(), &row); err != nil {
-			t.Fatalf("log line %q: %v", lines.Text(), err)
-		}
+	rows := ws.On(svc).Log(t)
+	for _, row := range rows {
 		if row.Outcome == "discarded" {
 			discarded++
 		}
 	}
 	if discarded != 3 {
-		t.Errorf("%d discarded rows in the log, want 3:\n%s", discarded, body)
+		t.Errorf("%d discarded rows in the log, want 3: %+v", discarded, rows)
 	}
 }
 

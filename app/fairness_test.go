@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -192,28 +190,16 @@ func testDurationIsReal(t *testing.T, db string) {
 	if ms := activity.Entries[0].DurationMS; ms < 300 {
 		t.Errorf("activity: duration_ms %d for a receiver that took 300 ms", ms)
 	}
-	status, body := ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound/log?format=jsonl", nil)
-	if status != http.StatusOK {
-		t.Fatalf("log: %d %s", status, body)
-	}
-	lines := bufio.NewScanner(bytes.NewReader(body))
-	rows := 0
-	for lines.Scan() {
-		var row struct {
-			DurationMS int64 `json:"duration_ms"`
-		}
-		if err := json.Unmarshal(lines.Bytes(), &row); err != nil {
-			t.Fatalf("log line %q: %v", lines.Text(), err)
-		}
-		rows++
+	rows := ws.Log(t)
+	for _, row := range rows {
 		if row.DurationMS < 300 {
 			t.Errorf("log: duration_ms %d for a receiver that took 300 ms", row.DurationMS)
 		}
 	}
-	if rows != 1 {
-		t.Errorf("%d log rows, want 1:\n%s", rows, body)
+	if len(rows) != 1 {
+		t.Errorf("%d log rows, want 1: %+v", len(rows), rows)
 	}
-	status, body = ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound/log", nil)
+	status, body := ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound/log", nil)
 	if csvRows := strings.Split(strings.TrimSpace(string(body)), "\n"); status != http.StatusOK || len(csvRows) != 2 ||
 		!strings.Contains(csvRows[1], fmt.Sprintf(",%d,", activity.Entries[0].DurationMS)) {
 		t.Errorf("CSV log: %d %s", status, body)

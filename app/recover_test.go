@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -16,31 +15,6 @@ import (
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/payload"
 )
-
-// logRow is a line of the detailed log as JSON lines.
-type logRow struct {
-	WebhookID string `json:"webhook_id"`
-	Attempt   int    `json:"attempt"`
-	Outcome   string `json:"outcome"`
-}
-
-func detailedLog(t *testing.T, ws *chathooktest.Workspace) []logRow {
-	t.Helper()
-	status, body := ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound/log?format=jsonl", nil)
-	if status != http.StatusOK {
-		t.Fatalf("log: %d %s", status, body)
-	}
-	var rows []logRow
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		var r logRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("log line %s: %v", sc.Text(), err)
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
 
 type activityRow struct {
 	WebhookID string `json:"webhook_id"`
@@ -154,7 +128,7 @@ func TestRecoverAfterAnOutage(t *testing.T) {
 		return n == 4
 	})
 	perID := map[string][]string{}
-	for _, r := range detailedLog(t, ws) {
+	for _, r := range ws.Log(t) {
 		perID[r.WebhookID] = append(perID[r.WebhookID], strconv.Itoa(r.Attempt)+":"+r.Outcome)
 	}
 	for id := range failedIDs {

@@ -1,9 +1,6 @@
 package deliver_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -14,34 +11,6 @@ import (
 
 	"github.com/chathook/chathook/chathooktest"
 )
-
-type logRow struct {
-	WebhookID  string `json:"webhook_id"`
-	Attempt    int    `json:"attempt"`
-	URL        string `json:"url"`
-	Outcome    string `json:"outcome"`
-	HTTPStatus int    `json:"http_status"`
-	Error      string `json:"error"`
-}
-
-// detailedLog downloads a workspace's log as JSON lines.
-func detailedLog(t *testing.T, ws *chathooktest.Workspace) []logRow {
-	t.Helper()
-	status, body := ws.Do(t, http.MethodGet, "/api/v1/webhooks/outbound/log?format=jsonl", nil)
-	if status != http.StatusOK {
-		t.Fatalf("log: %d %s", status, body)
-	}
-	var rows []logRow
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		var r logRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
 
 // Each kind of failure is an error, recorded in words a person
 // understands; once the schedule is spent the delivery is failed, never
@@ -87,11 +56,11 @@ func TestEveryFailureIsRecordedInWords(t *testing.T) {
 			ws := svc.NewWorkspace(t, "acme")
 			ws.PointAt(t, tc.url)
 			post(t, ws, message(1, 1))
-			var rows []logRow
+			var rows []chathooktest.LogRow
 			deadline := time.Now().Add(10 * time.Second)
 			for len(rows) < 4 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
-				rows = detailedLog(t, ws)
+				rows = ws.Log(t)
 			}
 			if len(rows) != 4 {
 				t.Fatalf("%d attempts logged, want 4: %+v", len(rows), rows)
