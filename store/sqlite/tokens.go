@@ -42,7 +42,7 @@ func (s *Store) Tokens(ctx context.Context, workspaceID string) ([]chathook.APIT
 		return nil, err
 	}
 	defer rows.Close()
-	return tables.APITokens(rows)
+	return tables.All(rows, tables.APIToken)
 }
 
 // RevokeToken revokes a token of the workspace; again is no error.

@@ -22,13 +22,18 @@ func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // WorkspaceColumns are read by Workspace, from workspaces.
 const WorkspaceColumns = `id, name, owner_name, owner_email, created_at`
 
-// Workspace reads a row of WorkspaceColumns.
-func Workspace(row Scanner) (chathook.Workspace, error) {
+// Workspace reads a row of WorkspaceColumns, then extra columns if any.
+func Workspace(row Scanner, extra ...any) (chathook.Workspace, error) {
 	var ws chathook.Workspace
 	var created int64
-	err := row.Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created)
+	err := row.Scan(append([]any{&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created}, extra...)...)
 	ws.CreatedAt = Time(created)
 	return ws, err
+}
+
+// Workspaces reads every row of WorkspaceColumns.
+func Workspaces(rows Rows) ([]chathook.Workspace, error) {
+	return All(rows, func(row Scanner) (chathook.Workspace, error) { return Workspace(row) })
 }
 
 // OptionalTime reads a unix-milliseconds column where 0 means never: the
@@ -139,15 +144,7 @@ const DropCloudAPICredentials = `verify_token = '', app_secret = ''`
 
 // Accounts reads every row of AccountColumns.
 func Accounts(rows Rows) ([]chathook.Account, error) {
-	var out []chathook.Account
-	for rows.Next() {
-		a, err := Account(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return All(rows, func(row Scanner) (chathook.Account, error) { return Account(row) })
 }
 
 // PairingColumns are read by Pairing, from pairings.
@@ -310,14 +307,17 @@ type Rows interface {
 // Attempts reads every row of AttemptColumns: one page of the detailed
 // log (see store.Store.Attempts), so the caller can let the connection go
 // before it does anything slow with them.
-func Attempts(rows Rows) ([]chathook.Attempt, error) {
-	var out []chathook.Attempt
+func Attempts(rows Rows) ([]chathook.Attempt, error) { return All(rows, Attempt) }
+
+// All reads every row of rows with read, which reads one.
+func All[T any](rows Rows, read func(Scanner) (T, error)) ([]T, error) {
+	var out []T
 	for rows.Next() {
-		a, err := Attempt(rows)
+		v, err := read(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, a)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -14,34 +14,9 @@ func APIToken(row Scanner) (chathook.APIToken, error) {
 	return t, err
 }
 
-// APITokens reads every row of APITokenColumns.
-func APITokens(rows Rows) ([]chathook.APIToken, error) {
-	var out []chathook.APIToken
-	for rows.Next() {
-		t, err := APIToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// Workspaces reads every row of WorkspaceColumns.
-func Workspaces(rows Rows) ([]chathook.Workspace, error) {
-	var out []chathook.Workspace
-	for rows.Next() {
-		ws, err := Workspace(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ws)
-	}
-	return out, rows.Err()
-}
-
 // TokenWorkspaceSQL selects, for the placeholder of a token's hash, the
-// token's workspace as TokenWorkspace reads it: only a live token's.
+// token's workspace as TokenWorkspace reads it (WorkspaceColumns of w,
+// then the token's): only a live token's.
 const TokenWorkspaceSQL = `SELECT w.id, w.name, w.owner_name, w.owner_email, w.created_at, t.id, t.last_used_at
 	FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
 	WHERE t.token_hash = %s AND t.revoked_at = 0`
@@ -49,8 +24,6 @@ const TokenWorkspaceSQL = `SELECT w.id, w.name, w.owner_name, w.owner_email, w.c
 // TokenWorkspace reads a row of TokenWorkspaceSQL: the workspace, and the
 // token's id and last use (unix milliseconds, 0: never).
 func TokenWorkspace(row Scanner) (ws chathook.Workspace, tokenID, lastUsed int64, err error) {
-	var created int64
-	err = row.Scan(&ws.ID, &ws.Name, &ws.OwnerName, &ws.OwnerEmail, &created, &tokenID, &lastUsed)
-	ws.CreatedAt = Time(created)
+	ws, err = Workspace(row, &tokenID, &lastUsed)
 	return ws, tokenID, lastUsed, err
 }
