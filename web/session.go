@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
 )
 
 // SessionLifetime is how long a sign-in lasts: two weeks, then the user
@@ -49,11 +50,6 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func hashToken(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
-}
-
 // csrfToken is derived from the session token, so it needs no storage,
 // changes with every sign-in and is worthless without the cookie.
 func csrfToken(sessionToken string) string {
@@ -69,7 +65,7 @@ func (s *Server) session(r *http.Request) (chathook.Session, string, error) {
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return chathook.Session{}, "", chathook.ErrUnauthorized
 	}
-	sess, err := s.cfg.Store.Session(r.Context(), hashToken(c.Value), s.cfg.Now())
+	sess, err := s.cfg.Store.Session(r.Context(), api.HashToken(c.Value), s.cfg.Now())
 	return sess, c.Value, err
 }
 
@@ -245,7 +241,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, v visit) {
-	if err := s.cfg.Store.DeleteSession(r.Context(), hashToken(v.token)); err != nil {
+	if err := s.cfg.Store.DeleteSession(r.Context(), api.HashToken(v.token)); err != nil {
 		s.internal(w, r, err)
 		return
 	}

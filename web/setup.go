@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -10,18 +8,17 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
 )
 
 // NewSetupCode returns a one-time code for first-run setup and the
-// SHA-256 that the store keeps of it: 32 random bytes, URL-safe.
+// SHA-256 that the store keeps of it: made as a session's token is.
 func NewSetupCode() (code string, hash []byte) {
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	code = base64.RawURLEncoding.EncodeToString(raw)
-	return code, hashToken(code)
+	code = randomToken()
+	return code, api.HashToken(code)
 }
 
 // maxName is the longest workspace or person name the setup form takes.
@@ -45,7 +42,7 @@ type setupForm struct {
 // has no workspace.
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
 	code := r.URL.Query().Get("code")
-	if !s.setupOpen(w, r, s.cfg.Store.CheckSetupCode(r.Context(), hashToken(code))) {
+	if !s.setupOpen(w, r, s.cfg.Store.CheckSetupCode(r.Context(), api.HashToken(code))) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "setup.html", setupView{layout: layout{Title: "Set up chathook"}, Code: code})
@@ -79,7 +76,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := r.PostFormValue("code")
-	codeHash := hashToken(code)
+	codeHash := api.HashToken(code)
 	if !s.setupOpen(w, r, s.cfg.Store.CheckSetupCode(r.Context(), codeHash)) {
 		return
 	}
@@ -136,7 +133,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 // startSession signs u in: a new session, its token in the cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u chathook.User, now time.Time) error {
 	token := randomToken()
-	if err := s.cfg.Store.CreateSession(r.Context(), hashToken(token), u.ID, now, now.Add(SessionLifetime)); err != nil {
+	if err := s.cfg.Store.CreateSession(r.Context(), api.HashToken(token), u.ID, now, now.Add(SessionLifetime)); err != nil {
 		return err
 	}
 	s.setCookie(w, "chathook_session", token, int(SessionLifetime/time.Second))
