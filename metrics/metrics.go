@@ -130,14 +130,9 @@ func (s *Set) Ingested(results []chathook.IngestResult) {
 			skipped++
 		}
 	}
-	for _, c := range []struct {
-		counter prometheus.Counter
-		n       int
-	}{{s.accepted, accepted}, {s.duplicate, duplicate}, {s.skipped, skipped}} {
-		if c.n > 0 {
-			c.counter.Add(float64(c.n))
-		}
-	}
+	s.accepted.Add(float64(accepted))
+	s.duplicate.Add(float64(duplicate))
+	s.skipped.Add(float64(skipped))
 }
 
 // Recorded counts an attempt the store recorded: see deliver.Config.Recorded.
