@@ -37,27 +37,10 @@ func (s *Store) AddSetupCode(ctx context.Context, codeHash []byte, now time.Time
 
 // CheckSetupCode tells whether a setup code is valid; see store.FirstRun.
 func (s *Store) CheckSetupCode(ctx context.Context, codeHash []byte) error {
-	return checkSetupCode(ctx, s.pool, codeHash)
+	return tables.SetupCode(s.pool.QueryRow(ctx, sqlSetupCode, codeHash))
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func checkSetupCode(ctx context.Context, q querier, codeHash []byte) error {
-	var hasWorkspace, hasCode bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workspaces),
-		EXISTS (SELECT 1 FROM setup_codes WHERE code_hash = $1)`, codeHash).Scan(&hasWorkspace, &hasCode); err != nil {
-		return err
-	}
-	switch {
-	case hasWorkspace:
-		return fmt.Errorf("setup is closed: %w", chathook.ErrConflict)
-	case !hasCode:
-		return fmt.Errorf("setup code: %w", chathook.ErrNotFound)
-	}
-	return nil
-}
+var sqlSetupCode = fmt.Sprintf(tables.SetupCodeSQL, "$1")
 
 // Setup creates the first workspace and its owner under lockSetup: of
 // setups at once, the first creates the workspace and deletes every code;
@@ -69,7 +52,7 @@ func (s *Store) Setup(ctx context.Context, codeHash []byte, first store.FirstWor
 		if _, err := tx.Exec(ctx, lockSetup); err != nil {
 			return err
 		}
-		if err := checkSetupCode(ctx, tx, codeHash); err != nil {
+		if err := tables.SetupCode(tx.QueryRow(ctx, sqlSetupCode, codeHash)); err != nil {
 			return err
 		}
 		if err := createWorkspace(ctx, tx, ws, first.Secret); err != nil {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -26,27 +25,10 @@ func (s *Store) AddSetupCode(ctx context.Context, codeHash []byte, now time.Time
 
 // CheckSetupCode tells whether a setup code is valid; see store.FirstRun.
 func (s *Store) CheckSetupCode(ctx context.Context, codeHash []byte) error {
-	return checkSetupCode(ctx, s.r, codeHash)
+	return tables.SetupCode(s.r.QueryRowContext(ctx, sqlSetupCode, codeHash))
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func checkSetupCode(ctx context.Context, q querier, codeHash []byte) error {
-	var hasWorkspace, hasCode bool
-	if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workspaces),
-		EXISTS (SELECT 1 FROM setup_codes WHERE code_hash = ?)`, codeHash).Scan(&hasWorkspace, &hasCode); err != nil {
-		return err
-	}
-	switch {
-	case hasWorkspace:
-		return fmt.Errorf("setup is closed: %w", chathook.ErrConflict)
-	case !hasCode:
-		return fmt.Errorf("setup code: %w", chathook.ErrNotFound)
-	}
-	return nil
-}
+var sqlSetupCode = fmt.Sprintf(tables.SetupCodeSQL, "?")
 
 // Setup creates the first workspace and its owner. The writer is one
 // connection and its transactions are IMMEDIATE, so setups run one after
@@ -58,7 +40,7 @@ func (s *Store) Setup(ctx context.Context, codeHash []byte, first store.FirstWor
 		return ws, u, err
 	}
 	defer tx.Rollback()
-	if err := checkSetupCode(ctx, tx, codeHash); err != nil {
+	if err := tables.SetupCode(tx.QueryRowContext(ctx, sqlSetupCode, codeHash)); err != nil {
 		return ws, u, err
 	}
 	if err := createWorkspace(ctx, tx, ws, first.Secret); err != nil {
