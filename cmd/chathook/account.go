@@ -34,7 +34,7 @@ func accountConnect(ctx context.Context, args []string, getenv func(string) stri
 	var db, workspace, phone, email string
 	s := newSettings("account connect", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace create printed it (required)")
+	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&phone, "phone", "", "link with an 8-character pairing code for this number (+ and country code) instead of a QR code")
 	s.fs.StringVar(&email, "email", "", "the teammate connecting the account, sent as whatsapp_account.email (default: the workspace owner's)")
 	if err := s.parse(args); err != nil {
@@ -159,7 +159,7 @@ func accountList(ctx context.Context, args []string, getenv func(string) string,
 	var db, workspace, baseURL string
 	s := newSettings("account list", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace create printed it (required)")
+	workspaceFlag(s, &workspace)
 	// Unlike serve's, no default: this command cannot know the address
 	// chathook serves on, and a wrong callback URL is worse than none.
 	s.string(&baseURL, "base-url", "CHATHOOK_BASE_URL", "", "public URL of chathook, to print Cloud API numbers' callback_url (default: not printed)")

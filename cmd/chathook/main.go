@@ -177,6 +177,11 @@ func dbFlag(s *settings, p *string) {
 	s.string(p, "db", "CHATHOOK_DB", "sqlite:chathook.db", "database: sqlite:<path> or postgres://...")
 }
 
+// workspaceFlag is the --workspace of the commands that act on one.
+func workspaceFlag(s *settings, p *string) {
+	s.fs.StringVar(p, "workspace", "", "workspace id, as workspace create or workspace list prints it (required)")
+}
+
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (app.Config, error) {
 	var cfg app.Config
 	s := newSettings("serve", getenv, stderr)
@@ -344,7 +349,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	var db, workspace, email, name, password string
 	s := newSettings("user add", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace create printed it (required)")
+	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&email, "email", "", "the email to sign in with (required)")
 	s.fs.StringVar(&name, "name", "", "full name")
 	s.secret(&password, "password", "CHATHOOK_PASSWORD", "password, at least 8 characters (required)")

@@ -19,7 +19,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	var db, workspace, name string
 	s := newSettings("token create", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace list prints it (required)")
+	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&name, "name", "", "what the token is for, e.g. CI or Zapier (required)")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
@@ -50,7 +50,7 @@ func tokenList(ctx context.Context, args []string, getenv func(string) string, s
 	var db, workspace string
 	s := newSettings("token list", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace list prints it (required)")
+	workspaceFlag(s, &workspace)
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
@@ -85,7 +85,7 @@ func tokenRevoke(ctx context.Context, args []string, getenv func(string) string,
 	var db, workspace, tokenID string
 	s := newSettings("token revoke", getenv, stderr)
 	dbFlag(s, &db)
-	s.fs.StringVar(&workspace, "workspace", "", "workspace id, as workspace list prints it (required)")
+	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&tokenID, "token-id", "", "the token's id, as token list prints it (required)")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
