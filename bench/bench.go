@@ -32,15 +32,16 @@ const (
 	None    = "none"    // granularity none, as fast as the clients can send
 	Steady  = "steady"  // granularity none, paced at Rate for Duration
 	Bundles = "bundles" // granularity 1h, everything ingested, then one flush
+	Single  = "single"  // granularity none, one message a request from 64 clients
 )
 
 // Config of a run. Zero values take the workload's defaults.
 type Config struct {
 	Workload string
-	Messages int // none: 100,000; bundles: 1,000,000; steady: Rate × Duration, not settable
-	Chats    int // none and steady: 1,000; bundles: 100,000
-	Clients  int // concurrent ingest clients: 4
-	Batch    int // messages per request, 1 to 1000 (1 uses POST /api/v1/messages): 1000; steady: 10
+	Messages int // none: 100,000; bundles: 1,000,000; single: 20,000; steady: Rate × Duration, not settable
+	Chats    int // none, steady and single: 1,000; bundles: 100,000
+	Clients  int // concurrent ingest clients: 4; single: 64
+	Batch    int // messages per request, 1 to 1000 (1 uses POST /api/v1/messages): 1000; steady: 10; single: 1, not settable
 	Rate     int // steady: messages per second, 1,000
 	Duration time.Duration
 	// DB is the --db of the service: "" makes a fresh SQLite file in a
@@ -81,8 +82,16 @@ func (c Config) WithDefaults() (Config, error) {
 	case Bundles:
 		def(&c.Messages, 1_000_000)
 		def(&c.Chats, 100_000)
+	case Single:
+		if c.Batch > 1 {
+			return c, errors.New("the single workload posts one message a request; --batch does not apply")
+		}
+		def(&c.Messages, 20_000)
+		def(&c.Chats, 1_000)
+		def(&c.Clients, 64)
+		def(&c.Batch, 1)
 	default:
-		return c, fmt.Errorf("--workload %q: one of none, steady, bundles", c.Workload)
+		return c, fmt.Errorf("--workload %q: one of none, steady, bundles, single", c.Workload)
 	}
 	def(&c.Clients, 4)
 	def(&c.Batch, 1_000)

@@ -19,11 +19,11 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	var cfg bench.Config
 	s := newSettings("bench", getenv, stderr)
 	s.string(&cfg.Workload, "workload", "CHATHOOK_BENCH_WORKLOAD", bench.None,
-		"none (100,000 messages as fast as possible), steady (--rate a second for --duration) or bundles (1h bundles, 1,000,000 messages, one flush)")
+		"none (100,000 messages in batches, as fast as possible), steady (--rate a second for --duration), bundles (1h bundles, 1,000,000 messages, one flush) or single (20,000 messages one a request from 64 clients)")
 	s.int(&cfg.Messages, "messages", "CHATHOOK_BENCH_MESSAGES", 0, "messages to send (default: the workload's; steady sends rate × duration)")
 	s.int(&cfg.Chats, "chats", "CHATHOOK_BENCH_CHATS", 0, "chats they are spread over (default 1000; bundles 100000)")
-	s.int(&cfg.Clients, "clients", "CHATHOOK_BENCH_CLIENTS", 4, "concurrent ingest clients")
-	s.int(&cfg.Batch, "batch", "CHATHOOK_BENCH_BATCH", 0, "messages per ingest request, 1 to 1000; 1 posts single messages (default 1000; steady 10)")
+	s.int(&cfg.Clients, "clients", "CHATHOOK_BENCH_CLIENTS", 0, "concurrent ingest clients (default 4; single 64)")
+	s.int(&cfg.Batch, "batch", "CHATHOOK_BENCH_BATCH", 0, "messages per ingest request, 1 to 1000; 1 posts single messages (default 1000; steady 10; single 1)")
 	s.int(&cfg.Rate, "rate", "CHATHOOK_BENCH_RATE", 0, "steady: messages per second (default 1000)")
 	s.duration(&cfg.Duration, "duration", "CHATHOOK_BENCH_DURATION", 0, "steady: how long to send (default 1m)")
 	s.string(&cfg.DB, "db", "CHATHOOK_BENCH_DB", "",

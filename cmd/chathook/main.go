@@ -36,7 +36,7 @@ const usage = `usage:
   chathook user password --email E --password P [--db URL]
   chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
   chathook account list --workspace ID [--base-url URL] [--db URL]   one JSON object per connected account
-  chathook bench [--workload none|steady|bundles] [flags]   measure the service end to end (docs/performance.md)
+  chathook bench [--workload none|steady|bundles|single] [flags]   measure the service end to end (docs/performance.md)
 
 Every flag can also be set by its environment variable; flags win.
 Run "chathook serve -h" for the flags.
