@@ -51,6 +51,10 @@ type Config struct {
 	// Timeout ends the wait for deliveries once nothing new arrived for
 	// this long (60s); what has not arrived by then is lost.
 	Timeout time.Duration
+	// NoLoopback skips the loopback ceiling; LoopbackFor is how long it is
+	// measured, after a warm-up of a sixth of that (3s).
+	NoLoopback  bool
+	LoopbackFor time.Duration
 	// Executable is the chathook binary to run; "" is this one.
 	Executable string
 	Logger     *slog.Logger // progress
@@ -99,9 +103,14 @@ func (c Config) WithDefaults() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = time.Minute
 	}
+	if c.LoopbackFor == 0 {
+		c.LoopbackFor = 3 * time.Second
+	}
 	switch {
 	case c.Messages < 1 || c.Chats < 1 || c.Clients < 1 || c.Rate < 0 || c.Timeout < 0:
 		return c, errors.New("--messages, --chats, --clients, --rate and --timeout must be positive")
+	case c.LoopbackFor < 0:
+		return c, errors.New("the loopback ceiling's duration must be positive")
 	case c.Batch < 1 || c.Batch > 1000:
 		return c, fmt.Errorf("--batch %d: from 1 to 1000, the most a batch request holds", c.Batch)
 	}
@@ -157,7 +166,23 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	kind, _ := dbKind(cfg.DB)
 	log := cfg.Logger
-	log.Info("bench: starting", "workload", cfg.Workload, "messages", cfg.Messages, "chats", cfg.Chats, "db", kind)
+	log.Info("bench: starting", "workload", cfg.Workload, "messages", cfg.Messages, "chats", cfg.Chats, "clients", cfg.Clients,
+		"batch", cfg.Batch, "db", kind)
+	p := plan{messages: cfg.Messages, chats: cfg.Chats, clients: cfg.Clients, batch: cfg.Batch}
+
+	// The ceiling first, while nothing else of the run is running.
+	var loop *ceiling
+	if !cfg.NoLoopback {
+		first := p.share(0)
+		loop = &ceiling{clients: cfg.Clients, path: p.path(), body: p.body(first[:min(p.batch, len(first))]),
+			warmUp: cfg.LoopbackFor / 6, measure: cfg.LoopbackFor}
+		log.Info("bench: measuring the loopback ceiling", "clients", loop.clients, "body_bytes", len(loop.body),
+			"seconds", loop.measure.Seconds())
+		if loop.postsPerS, err = loop.run(ctx, log); err != nil {
+			return Report{}, err
+		}
+		log.Info("bench: loopback ceiling", "posts_per_s", math.Round(loop.postsPerS))
+	}
 
 	token, err := createWorkspace(ctx, cfg.Executable, cfg.DB)
 	if err != nil {
@@ -173,7 +198,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			_ = svc.stop(30 * time.Second)
 		}
 	}()
-	p := plan{messages: cfg.Messages, chats: cfg.Chats, clients: cfg.Clients, batch: cfg.Batch}
 	clk := clock{start: time.Now()}
 	t := newTally(p)
 	sk, err := startSink(t, clk, log)
@@ -220,6 +244,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopErr := svc.stop(30 * time.Second)
 	stopped = true
 	r := report(cfg, kind, t, ing, flushAt, latencyFrom)
+	r.setLoopback(loop)
 	r.StartedAt = clk.start.UTC().Format(time.RFC3339)
 	r.ServiceCPUSeconds = math.Round(svc.cpu().Seconds()*100) / 100
 	if peakErr == nil {
@@ -229,6 +254,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if stopErr != nil {
 		r.Failures = append(r.Failures, stopErr.Error())
 	}
+	done := []any{"delivered_per_s", r.DeliveredPerS, "ingested_per_s", r.IngestedPerS}
+	if r.FractionOfLoopback != nil {
+		done = append(done, "loopback_posts_per_s", *r.LoopbackPostsPerS, "fraction_of_loopback", *r.FractionOfLoopback)
+	}
+	log.Info("bench: done", done...)
 	return r, nil
 }
 

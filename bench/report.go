@@ -40,6 +40,16 @@ type Report struct {
 	// process (clients and receiver) and to the kernel's disk work.
 	ServiceCPUSeconds float64 `json:"service_cpu_seconds"`
 
+	// LoopbackPostsPerS is the loopback ceiling, measured before the
+	// service started: POSTs a second that a bare net/http client and
+	// server in the bench's process reach with Clients concurrent clients
+	// and bodies of LoopbackBodyBytes (one of the run's requests).
+	// FractionOfLoopback is DeliveredPerS / LoopbackPostsPerS, the figure
+	// to compare between machines. Both null with --loopback=false.
+	LoopbackPostsPerS  *float64 `json:"loopback_posts_per_s"`
+	LoopbackBodyBytes  int      `json:"loopback_body_bytes,omitempty"`
+	FractionOfLoopback *float64 `json:"fraction_of_loopback"`
+
 	StartedAt string   `json:"started_at"`
 	CPUs      int      `json:"cpus"`
 	Failures  []string `json:"failures"` // empty when the run passed
@@ -65,6 +75,20 @@ func report(cfg Config, kind string, t *tally, ing ingested, flushAt int64, from
 	}
 	r.Failures = append(r.Failures, failures(r)...)
 	return r
+}
+
+// setLoopback adds the ceiling c, if it was measured, and the fraction of
+// it the run delivered, from the rounded figures the report shows.
+func (r *Report) setLoopback(c *ceiling) {
+	if c == nil {
+		return
+	}
+	posts := math.Round(c.postsPerS)
+	r.LoopbackPostsPerS, r.LoopbackBodyBytes = &posts, len(c.body)
+	if posts > 0 {
+		f := math.Round(r.DeliveredPerS/posts*1000) / 1000
+		r.FractionOfLoopback = &f
+	}
 }
 
 // failures says which of the counts that must be zero are not.

@@ -59,3 +59,16 @@ func TestFailuresListEveryNonZeroCount(t *testing.T) {
 		t.Errorf("failures = %q, want one for each of lost, duplicated, out of order, unexpected", f)
 	}
 }
+
+func TestReportLoopbackFraction(t *testing.T) {
+	r := Report{DeliveredPerS: 1234}
+	r.setLoopback(nil)
+	if r.LoopbackPostsPerS != nil || r.FractionOfLoopback != nil || r.LoopbackBodyBytes != 0 {
+		t.Errorf("not measured: %+v", r)
+	}
+	r.setLoopback(&ceiling{body: make([]byte, 321), postsPerS: 20_000.4})
+	if r.LoopbackPostsPerS == nil || *r.LoopbackPostsPerS != 20_000 || r.LoopbackBodyBytes != 321 ||
+		r.FractionOfLoopback == nil || *r.FractionOfLoopback != 0.062 {
+		t.Errorf("1234 of 20,000: %+v", r)
+	}
+}

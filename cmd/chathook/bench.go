@@ -28,10 +28,14 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	s.duration(&cfg.Duration, "duration", "CHATHOOK_BENCH_DURATION", 0, "steady: how long to send (default 1m)")
 	s.string(&cfg.DB, "db", "CHATHOOK_BENCH_DB", "",
 		"database for the service: an EMPTY sqlite:<path> or postgres://... the run may fill (default: a fresh SQLite file in a temporary folder)")
+	loopback := true
+	s.bool(&loopback, "loopback", "CHATHOOK_BENCH_LOOPBACK", true,
+		"measure the loopback ceiling first (a bare Go client and server, 3s) and report delivered/s as a fraction of it")
 	s.duration(&cfg.Timeout, "timeout", "CHATHOOK_BENCH_TIMEOUT", 0, "stop waiting for deliveries after this long without one; what is missing is lost (default 1m)")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
+	cfg.NoLoopback = !loopback
 	if _, err := cfg.WithDefaults(); err != nil {
 		return usageError(err, stderr)
 	}

@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,33 +23,39 @@ import (
 func TestBenchEndToEnd(t *testing.T) {
 	bin := chathookBinary(t)
 	cases := []struct {
-		name  string
-		args  []string
-		check func(t *testing.T, r bench.Report)
+		name    string
+		args    []string
+		clients int
+		check   func(t *testing.T, r bench.Report)
 	}{
-		{"none", []string{"--workload", "none", "--messages", "2000", "--chats", "50"}, func(t *testing.T, r bench.Report) {
+		{"none", []string{"--workload", "none", "--messages", "2000", "--chats", "50"}, 4, func(t *testing.T, r bench.Report) {
 			if r.Messages != 2000 || r.WebhookPosts != 2000 || r.LatencyFrom != "ingest_202" || r.FlushSeconds != nil {
 				t.Errorf("one POST a message from its 202: %+v", r)
 			}
 		}},
-		{"bundles", []string{"--workload", "bundles", "--messages", "2000", "--chats", "50"}, func(t *testing.T, r bench.Report) {
+		{"bundles", []string{"--workload", "bundles", "--messages", "2000", "--chats", "50", "--loopback=false"}, 4, func(t *testing.T, r bench.Report) {
 			// One bundle a chat, unless an hour ended mid-run and split a chat's messages over two windows.
 			if r.Messages != 2000 || r.WebhookPosts < 50 || r.WebhookPosts > 100 || r.LatencyFrom != "flush_request" ||
 				r.FlushSeconds == nil || r.FlushDeliveredPS == nil {
 				t.Errorf("bundles from the flush: %+v", r)
 			}
 		}},
-		{"steady", []string{"--workload", "steady", "--rate", "200", "--duration", "2s", "--chats", "50"}, func(t *testing.T, r bench.Report) {
+		{"steady", []string{"--workload", "steady", "--rate", "200", "--duration", "2s", "--chats", "50", "--loopback=false"}, 4, func(t *testing.T, r bench.Report) {
 			if r.Messages != 400 || r.Rate != 200 || r.Batch != 10 || r.WebhookPosts != 400 {
 				t.Errorf("200 a second for 2s: %+v", r)
 			}
 		}},
-		{"steady single posts", []string{"--workload", "steady", "--rate", "100", "--duration", "1s", "--chats", "20", "--batch", "1"},
-			func(t *testing.T, r bench.Report) {
+		{"steady single posts", []string{"--workload", "steady", "--rate", "100", "--duration", "1s", "--chats", "20", "--batch", "1", "--loopback=false"},
+			4, func(t *testing.T, r bench.Report) {
 				if r.Messages != 100 || r.Batch != 1 || r.WebhookPosts != 100 {
 					t.Errorf("POST /api/v1/messages one at a time: %+v", r)
 				}
 			}},
+		{"single", []string{"--workload", "single", "--messages", "300", "--clients", "8"}, 8, func(t *testing.T, r bench.Report) {
+			if r.Messages != 300 || r.Chats != 1000 || r.Batch != 1 || r.WebhookPosts != 300 || r.LatencyFrom != "ingest_202" {
+				t.Errorf("one message a request, one POST a message: %+v", r)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -61,9 +70,10 @@ func TestBenchEndToEnd(t *testing.T) {
 				r.OrderViolations != 0 || r.Unexpected != 0 || len(r.Failures) != 0 {
 				t.Errorf("counts: %+v", r)
 			}
-			if r.Workload != c.args[1] || r.DB != "sqlite" || r.Clients != 4 || r.CPUs < 1 || r.StartedAt == "" {
+			if r.Workload != c.args[1] || r.DB != "sqlite" || r.Clients != c.clients || r.CPUs < 1 || r.StartedAt == "" {
 				t.Errorf("run description: %+v", r)
 			}
+			checkLoopback(t, r, !slices.Contains(c.args, "--loopback=false"), stderr.String())
 			l := r.LatencyMS
 			if !(0 <= l.P50 && l.P50 <= l.P95 && l.P95 <= l.P99 && l.P99 <= l.Max && l.Max > 0) {
 				t.Errorf("latency percentiles out of order: %+v", l)
@@ -82,6 +92,33 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 }
 
+// checkLoopback checks the loopback ceiling's fields: measured (a figure,
+// whatever it is, and the fraction of it delivered, also on stderr), or
+// null when skipped.
+func checkLoopback(t *testing.T, r bench.Report, measured bool, stderr string) {
+	t.Helper()
+	if !measured {
+		if r.LoopbackPostsPerS != nil || r.FractionOfLoopback != nil || strings.Contains(stderr, "loopback ceiling\" posts_per_s") {
+			t.Errorf("--loopback=false measured the ceiling: %v %v", r.LoopbackPostsPerS, r.FractionOfLoopback)
+		}
+		return
+	}
+	if r.LoopbackPostsPerS == nil || *r.LoopbackPostsPerS <= 0 || r.LoopbackBodyBytes <= 0 || r.FractionOfLoopback == nil {
+		t.Fatalf("no loopback ceiling: %v %d %v", r.LoopbackPostsPerS, r.LoopbackBodyBytes, r.FractionOfLoopback)
+	}
+	if want := math.Round(r.DeliveredPerS / *r.LoopbackPostsPerS * 1000) / 1000; *r.FractionOfLoopback != want || want <= 0 {
+		t.Errorf("fraction_of_loopback %v, want %v = %v / %v", *r.FractionOfLoopback, want, r.DeliveredPerS, *r.LoopbackPostsPerS)
+	}
+	for _, s := range []string{
+		fmt.Sprintf(`msg="bench: loopback ceiling" posts_per_s=%v`, *r.LoopbackPostsPerS),
+		fmt.Sprintf(`fraction_of_loopback=%v`, *r.FractionOfLoopback),
+	} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("no %s on stderr", s)
+		}
+	}
+}
+
 // decodeReport reads exactly one JSON object with every field of the
 // report present and nothing else.
 func decodeReport(t *testing.T, stdout []byte) bench.Report {
@@ -95,7 +132,8 @@ func decodeReport(t *testing.T, stdout []byte) bench.Report {
 		t.Fatalf("more than one JSON value on stdout: %s", stdout)
 	}
 	for _, k := range []string{"workload", "db", "messages", "sent", "delivered", "duplicated", "lost", "order_violations",
-		"ingested_per_s", "delivered_per_s", "latency_ms", "peak_rss_mib", "service_cpu_seconds", "failures"} {
+		"ingested_per_s", "delivered_per_s", "latency_ms", "peak_rss_mib", "service_cpu_seconds", "failures",
+		"loopback_posts_per_s", "fraction_of_loopback"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %q in the report", k)
 		}
@@ -117,6 +155,8 @@ func TestBenchUsage(t *testing.T) {
 		"unknown workload":          {args: []string{"--workload", "fast"}},
 		"messages for steady":       {args: []string{"--workload", "steady", "--messages", "10"}},
 		"batch over the limit":      {args: []string{"--batch", "5000"}},
+		"batches for single":        {args: []string{"--workload", "single", "--batch", "10"}},
+		"not a boolean in the env":  {env: map[string]string{"CHATHOOK_BENCH_LOOPBACK": "perhaps"}},
 		"a database of no kind":     {args: []string{"--db", "chathook.db"}},
 		"stray operand":             {args: []string{"now"}},
 		"workload from the env":     {env: map[string]string{"CHATHOOK_BENCH_WORKLOAD": "fast"}},
