@@ -55,6 +55,9 @@ type Config struct {
 	// measured, after a warm-up of a sixth of that (3s).
 	NoLoopback  bool
 	LoopbackFor time.Duration
+	// CPUProfile, when set, is passed to the service as its --cpu-profile:
+	// the service writes its CPU profile there when it stops.
+	CPUProfile string
 	// Executable is the chathook binary to run; "" is this one.
 	Executable string
 	Logger     *slog.Logger // progress
@@ -188,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	svc, err := startService(ctx, cfg.Executable, cfg.DB, cfg.ServiceLog)
+	svc, err := startService(ctx, cfg.Executable, cfg.DB, cfg.CPUProfile, cfg.ServiceLog)
 	if err != nil {
 		return Report{}, err
 	}
@@ -253,6 +256,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	if stopErr != nil {
 		r.Failures = append(r.Failures, stopErr.Error())
+	} else if cfg.CPUProfile != "" {
+		log.Info("bench: the service's CPU profile", "file", cfg.CPUProfile, "read it with", "go tool pprof -top "+cfg.CPUProfile)
 	}
 	done := []any{"delivered_per_s", r.DeliveredPerS, "ingested_per_s", r.IngestedPerS}
 	if r.FractionOfLoopback != nil {

@@ -66,9 +66,14 @@ var servingLine = regexp.MustCompile(`msg="chathook serving" addr=(\S+)`)
 var answeredLine = regexp.MustCompile(` msg=request .* status=[123]\d\d `)
 
 // startService runs `chathook serve` on a free loopback port and returns
-// once it says where it listens. Its log lines go to logTo.
-func startService(ctx context.Context, exe, db string, logTo io.Writer) (*service, error) {
-	cmd := exec.Command(exe, "serve", "--db", db, "--addr", "127.0.0.1:0", "--allow-private-targets")
+// once it says where it listens. Its log lines go to logTo. A cpuProfile
+// is passed on as its --cpu-profile.
+func startService(ctx context.Context, exe, db, cpuProfile string, logTo io.Writer) (*service, error) {
+	args := []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--allow-private-targets"}
+	if cpuProfile != "" {
+		args = append(args, "--cpu-profile", cpuProfile)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Env = childEnv()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

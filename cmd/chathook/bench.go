@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/chathook/chathook/bench"
 )
@@ -31,6 +34,8 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	loopback := true
 	s.bool(&loopback, "loopback", "CHATHOOK_BENCH_LOOPBACK", true,
 		"measure the loopback ceiling first (a bare Go client and server, 3s) and report delivered/s as a fraction of it")
+	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_BENCH_CPU_PROFILE", "",
+		"write the service's CPU profile (pprof) for the run to this file; read it with go tool pprof -top FILE (default: none)")
 	s.duration(&cfg.Timeout, "timeout", "CHATHOOK_BENCH_TIMEOUT", 0, "stop waiting for deliveries after this long without one; what is missing is lost (default 1m)")
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
@@ -38,6 +43,14 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	cfg.NoLoopback = !loopback
 	if _, err := cfg.WithDefaults(); err != nil {
 		return usageError(err, stderr)
+	}
+	if cfg.CPUProfile != "" {
+		// The service writes it; a path it cannot write is told now, not
+		// as a service that did not start.
+		var err error
+		if cfg.CPUProfile, err = writable(cfg.CPUProfile); err != nil {
+			return usageError(fmt.Errorf("--cpu-profile: %w", err), stderr)
+		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.ServiceLog = stderr
@@ -56,4 +69,18 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 		return 1
 	}
 	return 0
+}
+
+// writable returns path made absolute, once it has checked that the file
+// can be created or written (it is created empty if it did not exist).
+func writable(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", err
+	}
+	return abs, f.Close()
 }

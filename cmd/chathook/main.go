@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,12 +58,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return usageError(err, stderr)
 		}
-		cfg.Console = stderr
-		if err := serve(ctx, cfg); err != nil {
-			cfg.Logger.Error("serve", "err", err)
-			return 1
+		stopProfile, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return usageError(err, stderr)
 		}
-		return 0
+		cfg.Console = stderr
+		code := 0
+		if err := serve(ctx, cfg.Config); err != nil {
+			cfg.Logger.Error("serve", "err", err)
+			code = 1
+		}
+		if err := stopProfile(); err != nil {
+			cfg.Logger.Error("cpu profile", "err", err)
+			code = 1
+		} else if cfg.CPUProfile != "" {
+			cfg.Logger.Info("wrote the CPU profile", "file", cfg.CPUProfile)
+		}
+		return code
 	case len(args) >= 2 && args[0] == "workspace" && args[1] == "create":
 		return workspaceCreate(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "workspace" && args[1] == "list":
@@ -182,8 +194,14 @@ func workspaceFlag(s *settings, p *string) {
 	s.fs.StringVar(p, "workspace", "", "workspace id, as workspace create or workspace list prints it (required)")
 }
 
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (app.Config, error) {
-	var cfg app.Config
+// serveConfig is the service's configuration and what serve does around it.
+type serveConfig struct {
+	app.Config
+	CPUProfile string // --cpu-profile: where the CPU profile of the whole run goes; "" makes none
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	var cfg serveConfig
 	s := newSettings("serve", getenv, stderr)
 	s.string(&cfg.Addr, "addr", "CHATHOOK_ADDR", "127.0.0.1:8080", "address to listen on")
 	dbFlag(s, &cfg.DB)
@@ -204,6 +222,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	var bodyMiB int
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
 		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
+	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
+		"write a CPU profile (pprof) of the service to this file, from start to shutdown (default: none)")
 	if err := s.parse(args); err != nil {
 		return cfg, err
 	}
@@ -267,6 +287,31 @@ func parseProxies(list string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// startCPUProfile starts profiling the process's CPU into the file path
+// (created, or truncated) and returns what stops it and writes the file
+// out. An empty path profiles nothing. A path that cannot be created is
+// an error naming --cpu-profile, before the service starts.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpu-profile: writing %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
 
 func serve(ctx context.Context, cfg app.Config) error {
