@@ -181,10 +181,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			warmUp: cfg.LoopbackFor / 6, measure: cfg.LoopbackFor}
 		log.Info("bench: measuring the loopback ceiling", "clients", loop.clients, "body_bytes", len(loop.body),
 			"seconds", loop.measure.Seconds())
-		if loop.postsPerS, err = loop.run(ctx, log); err != nil {
+		if err := loop.run(ctx, log); err != nil {
 			return Report{}, err
 		}
-		log.Info("bench: loopback ceiling", "posts_per_s", math.Round(loop.postsPerS))
+		log.Info("bench: loopback ceiling", "posts_per_s", math.Round(loop.postsPerS), "connections", loop.conns)
 	}
 
 	token, err := createWorkspace(ctx, cfg.Executable, cfg.DB)
