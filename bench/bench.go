@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if stopErr != nil {
 		r.Failures = append(r.Failures, stopErr.Error())
 	} else if cfg.CPUProfile != "" {
-		log.Info("bench: the service's CPU profile", "file", cfg.CPUProfile, "read it with", "go tool pprof -top "+cfg.CPUProfile)
+		log.Info("bench: the service's CPU profile", "file", cfg.CPUProfile, "pprof", "go tool pprof -top "+cfg.CPUProfile)
 	}
 	done := []any{"delivered_per_s", r.DeliveredPerS, "ingested_per_s", r.IngestedPerS}
 	if r.FractionOfLoopback != nil {
