@@ -16,8 +16,8 @@ import (
 
 // ceiling is the loopback ceiling of a run: how many POSTs a second a bare
 // net/http client and server, both in this process, reach over loopback
-// on this machine, with as many concurrent clients as the run and bodies
-// of the size of one of its requests. The server reads each body and
+// on this machine, with as many concurrent clients as the run, each POST
+// one message of the run to the single-message route. The server reads each body and
 // answers 202 with a small body, and does nothing else: no service does
 // less per request over HTTP. chathook's delivered/s as a fraction of it
 // is the figure that carries across machines.
