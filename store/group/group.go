@@ -63,6 +63,7 @@ type Ingester struct {
 	once   sync.Once
 
 	groups, nCalls, messages, retried atomic.Int64
+	waiting                           atomic.Int64 // calls not yet taken by a worker
 }
 
 type call struct {
@@ -96,11 +97,15 @@ func New(commit Commit, workers int) *Ingester {
 // that retries is answered Duplicate for those that were.
 func (g *Ingester) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
 	c := &call{ctx: ctx, workspaceID: workspaceID, now: now, msgs: msgs, done: make(chan outcome, 1)}
+	g.waiting.Add(1)
 	select {
 	case g.calls <- c:
+		g.waiting.Add(-1)
 	case <-ctx.Done():
+		g.waiting.Add(-1)
 		return nil, ctx.Err()
 	case <-g.stop:
+		g.waiting.Add(-1)
 		return nil, ErrClosed
 	}
 	select {
