@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/group"
 )
 
 // Reasons given back with a non-accepted answer.
@@ -119,14 +120,34 @@ type chatKey struct {
 	externalID string
 }
 
-// Ingest stores msgs in one transaction; see store.Store.
+// Ingest stores msgs in one transaction, with whatever other calls wait
+// meanwhile (see package group); see store.Store.
 func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	return s.group.Ingest(ctx, workspaceID, now, msgs)
+}
+
+// commitGroup writes a group's batches in one transaction: one wait for
+// the disk however many requests it answers.
+func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
+	results := make([][]chathook.IngestResult, len(batches))
+	for i, b := range batches {
+		if results[i], err = s.ingest(ctx, tx, b.WorkspaceID, b.Now, b.Msgs); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
 
+// ingest writes one workspace's messages in tx.
+func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
 	// Deliveries are queued from the moment a webhook URL is set, as Svix
 	// does for endpoints: a workspace that never configures one builds no
 	// backlog. A disabled webhook still queues: it is paused, not off.
@@ -162,18 +183,12 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 	// then the messages and their deliveries, many rows a statement.
 	rows := make([]messageRow, len(msgs))
 	for i := range msgs {
+		var err error
 		if rows[i], err = it.prepare(ctx, &msgs[i], queue); err != nil {
 			return nil, fmt.Errorf("ingest message %d: %w", i, err)
 		}
 	}
-	results, err := it.insert(ctx, s, rows, msgs)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return it.insert(ctx, s, rows, msgs)
 }
 
 // How an accepted message is queued.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/group"
 )
 
 // sqlBacklog counts on the partial indexes of what waits; the oldest
@@ -34,3 +35,6 @@ func (s *Store) Pools() map[string]sql.DBStats {
 		"writer": s.w.Stats(), "reader": s.r.Stats(), "log": s.logs.Stats(), "session": s.session.Stats(),
 	}
 }
+
+// IngestStats returns the totals of Ingest's group commit; see store.Metrics.
+func (s *Store) IngestStats() group.Stats { return s.group.Stats() }
