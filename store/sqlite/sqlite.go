@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/group"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -45,6 +46,8 @@ type Store struct {
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim ended with
+
+	group *group.Ingester // Ingest's group commit, on the one writer
 }
 
 // stmts holds prepared statements. The SQLite translation parses a
@@ -64,7 +67,7 @@ var writerSQL = []string{
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspace}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}
@@ -169,8 +172,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
+	// The writer's page cache is 16 MiB, not SQLite's 2: each commit of
+	// single messages touches a leaf page of each index per chat, and
+	// pages that stay cached are neither read again nor looked up in the
+	// WAL. Readers keep the default: there are several of them.
+	q.Add("_pragma", "cache_size(-16384)")
+	writerDSN := "file:" + path + "?" + q.Encode()
 
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open("sqlite", writerDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -182,6 +191,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	// All of them stay open: database/sql keeps 2 idle by default, and
+	// every request reads its token, so under load readers were closed
+	// and opened again (each opening parses the schema) all the time.
+	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	// Log downloads page through a log that may hold millions of rows:
 	// on a pool of their own, any number of them at once never makes a
 	// token check or /healthz wait for a reader.
@@ -212,6 +225,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.group = group.New(s.commitGroup, 1) // one writer: one group at a time
 	return s, nil
 }
 
@@ -305,6 +319,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.Close()
+	}
 	s.ws.close()
 	s.rs.close()
 	err := s.r.Close()

@@ -62,7 +62,7 @@ var sqlTokenWorkspace = fmt.Sprintf(tables.TokenWorkspaceSQL, "?")
 // read is on the readers, and the writer is only taken when the recorded
 // use is store.TokenUseEvery old, so requests do not queue on it.
 func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
-	ws, id, used, err := tables.TokenWorkspace(s.r.QueryRowContext(ctx, sqlTokenWorkspace, tokenHash))
+	ws, id, used, err := tables.TokenWorkspace(s.rs.get(sqlTokenWorkspace).QueryRowContext(ctx, tokenHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ws, chathook.ErrUnauthorized
 	}
