@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
@@ -87,8 +88,36 @@ type chatKey struct {
 // two instances given the same messages) wait for each other and never
 // deadlock.
 func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
-	var results []chathook.IngestResult
+	return s.group.Ingest(ctx, workspaceID, now, msgs)
+}
+
+// commitGroup writes a group's batches (see package group) in one
+// transaction. The batches come in workspace order, and a workspace's
+// accounts are its own, so a group takes its message keys' locks in
+// (workspace, account, message_id) order: the same global order as
+// every other group or lone batch.
+func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	results := make([][]chathook.IngestResult, len(batches))
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for i, b := range batches {
+			r, err := ingestBatch(ctx, tx, b.WorkspaceID, b.Now, b.Msgs)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// ingestBatch writes one workspace's messages in tx.
+func ingestBatch(ctx context.Context, tx pgx.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	var results []chathook.IngestResult
+	err := func() error {
 		// Deliveries are queued from the moment a webhook URL is set; a
 		// disabled webhook still queues: it is paused, not off. With a
 		// granularity, a message waits for its window's bundle instead.
@@ -216,7 +245,7 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			results[i] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -48,11 +48,15 @@ import (
 	"time"
 
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/group"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
+
+// ingestWorkers is how many groups of Ingest calls are written at once.
+const ingestWorkers = 4
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -68,6 +72,8 @@ type Store struct {
 	// are server processes, counted against max_connections across
 	// every instance.
 	logReads chan struct{}
+	// group gathers concurrent Ingest calls into shared transactions.
+	group *group.Ingester
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim of this Store ended with
@@ -101,6 +107,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	s.session = stdlib.OpenDBFromPool(pool)
+	s.group = group.New(s.commitGroup, ingestWorkers)
 	return s, nil
 }
 
@@ -175,7 +182,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close closes every connection, after those in use are given back.
 func (s *Store) Close() error {
-	// First whatsmeow's handle: the pool waits for the connections it
+	// First the groups being written, which answer their callers.
+	s.group.Close()
+	// Then whatsmeow's handle: the pool waits for the connections it
 	// holds.
 	err := s.session.Close()
 	s.pool.Close()
