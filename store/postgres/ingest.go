@@ -13,6 +13,8 @@ import (
 	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Reasons given back with a non-accepted answer (the same words as SQLite's).
@@ -22,41 +24,79 @@ const (
 
 // insertMessage stores one message and, when $17 is true, its pending
 // delivery, in one statement ($20: the message waits for a bundle
-// instead); it returns the message's id, or no row when
-// (account, message_id) is already taken. When another transaction holds
-// the same key uncommitted, PostgreSQL waits for it: if it commits, this
-// one is a duplicate; if it rolls back, this one is stored. So concurrent
-// duplicates, on any number of instances, yield exactly one message.
+// instead); it returns the message's id and chat, or, when (account,
+// message_id) is already taken, no id and the chat of the message stored
+// first, if this statement sees it (see writeGroup). When another
+// transaction holds the same key uncommitted, PostgreSQL waits for it: if
+// it commits, this one is a duplicate; if it rolls back, this one is
+// stored. So concurrent duplicates, on any number of instances, yield
+// exactly one message.
 const insertMessage = `WITH m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
 		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
 	VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $20)
-	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
+	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, chat_id
 ), d AS (
 	INSERT INTO deliveries (id, workspace_id, chat_id, message_id, event_id, due_at, created_at)
 	SELECT $19, $1, $3, id, $16, $8, $8 FROM m WHERE $17
 )
-SELECT id FROM m`
+SELECT id, chat_id FROM m
+UNION ALL
+SELECT NULL, chat_id FROM messages WHERE account_id = $2 AND message_id = $4 AND NOT EXISTS (SELECT FROM m)`
 
-// newIDs reserves ids for a batch's messages and deliveries, ascending in
+// newIDs reserves ids for a group's messages and deliveries, ascending in
 // the order they are handed out.
 const newIDs = `SELECT nextval(pg_get_serial_sequence('messages', 'id')), nextval(pg_get_serial_sequence('deliveries', 'id'))
 FROM generate_series(1, $1)`
 
-// ingestTx is one Ingest transaction, with the accounts and chats it has
-// seen, so that a batch of 1000 messages in one chat reads that chat once.
+// The reads that open a group's transaction (see prefetch), for all of
+// its workspaces at once.
+const (
+	// Deliveries are queued from the moment a webhook URL is set; a
+	// disabled webhook still queues: it is paused, not off. With a
+	// granularity, a message waits for its window's bundle instead. FOR
+	// KEY SHARE: a change of granularity (UpdateWebhook, FOR UPDATE)
+	// waits for this transaction, so a switch to none finds its waiting
+	// messages; ingests do not wait for one another.
+	webhooksForIngest = `SELECT workspace_id, url <> '', granularity FROM webhooks
+	WHERE workspace_id = ANY($1) ORDER BY workspace_id FOR KEY SHARE`
+	accountsForIngest = `SELECT workspace_id, id, phone, full_name, email, last_message_at FROM accounts
+	WHERE (workspace_id, phone) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
+	// Chats by (workspace, account phone, external id): the ids of the
+	// accounts are read in the same round trip, so not known yet.
+	chatsForIngest = `SELECT ` + chatColumns + `, history_only FROM chats
+	WHERE (account_id, external_id) IN (SELECT a.id, k.external_id
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k (workspace_id, phone, external_id)
+		JOIN accounts a ON a.workspace_id = k.workspace_id AND a.phone = k.phone)`
+)
+
+// querier is what a batch needs of the group's connection.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ingestTx is one batch (one workspace's messages) of a group's
+// transaction, with the accounts and chats it has seen, so that a batch
+// of 1000 messages in one chat reads that chat once.
 type ingestTx struct {
-	tx          pgx.Tx
+	conn        querier
 	workspaceID string
 	now         int64
-	accounts    map[string]chathook.Account
-	chats       map[chatKey]chathook.Chat
+	msgs        []chathook.Incoming
+	// webhook tells that prefetch found the workspace's webhook; single
+	// and bundled, where an accepted message goes: a delivery of its
+	// own, or its window's bundle.
+	webhook, single, bundled bool
+	accounts                 map[string]chathook.Account
+	chats                    map[chatKey]chathook.Chat
 	// historyOnly holds the chats of the batch that only history
 	// messages are in so far; historyKeys the history messages of the
 	// batch (nil until one comes), so that a live copy of one of them
 	// is known for a duplicate before it is written.
 	historyOnly map[int64]bool
 	historyKeys map[messageKey]bool
+	results     []chathook.IngestResult
 }
 
 type messageKey struct {
@@ -64,8 +104,9 @@ type messageKey struct {
 	messageID string
 }
 
-// insert is one message's insertMessage, and where it is in the batch.
+// insert is one message's insertMessage, and where it is in the group.
 type insert struct {
+	it        *ingestTx
 	index     int
 	account   int64
 	messageID string
@@ -77,127 +118,95 @@ type chatKey struct {
 	externalID string
 }
 
-// Ingest stores msgs in one transaction; see store.Store. Accounts and
-// chats are resolved one message after the other, as in SQLite, then the
-// messages and deliveries are written in one round trip (a pipeline).
-//
-// The rows get ids reserved beforehand in batch order, which is the order
-// the dispatcher keeps per chat, but are inserted in (account, message_id)
-// order: every batch takes the unique-key locks of its messages in the
-// same global order, so batches that share messages (a source retrying,
-// two instances given the same messages) wait for each other and never
-// deadlock.
+// Ingest stores msgs in one transaction; see store.Store. Concurrent
+// calls share transactions: see package group, and commitGroup.
 func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
 	return s.group.Ingest(ctx, workspaceID, now, msgs)
 }
 
-// commitGroup writes a group's batches (see package group) in one
-// transaction. The batches come in workspace order, and a workspace's
-// accounts are its own, so a group takes its message keys' locks in
-// (workspace, account, message_id) order: the same global order as
-// every other group or lone batch.
+// commitGroup writes a group's batches, one workspace each, in one
+// transaction, and runs it again after a deadlock or a serialization
+// failure, as inTx does.
 func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
-	results := make([][]chathook.IngestResult, len(batches))
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		for i, b := range batches {
-			r, err := ingestBatch(ctx, tx, b.WorkspaceID, b.Now, b.Msgs)
-			if err != nil {
-				return err
-			}
-			results[i] = r
+	for attempt := 1; ; attempt++ {
+		results, err := s.writeGroup(ctx, batches)
+		if err == nil || !again(ctx, attempt, err) {
+			return results, err
 		}
-		return nil
-	})
+	}
+}
+
+// writeGroup is one run of commitGroup's transaction. It costs two round
+// trips, whatever the group's size, and one more for each thing the
+// first could not know:
+//
+//  1. BEGIN, and the reads every batch needs: its webhook, the accounts
+//     and chats of its messages that exist already, ids for its rows
+//     (prefetch);
+//  2. one round trip each for a new account or chat, a rename, a
+//     history-only chat's first live message (resolve): accounts and
+//     chats are resolved one message after the other, as in SQLite;
+//  3. every message and delivery, the accounts' last_message_at, and
+//     COMMIT, in one pipeline;
+//  4. only if the inserts met duplicates they could not see (below): the
+//     chats those were first stored in.
+//
+// The rows get ids reserved beforehand in batch order, which is the order
+// the dispatcher keeps per chat, but are inserted in (account,
+// message_id) order across the group (an account is one workspace's):
+// every transaction takes the unique-key locks of its messages in the
+// same global order, so groups that share messages (a source retrying,
+// two instances given the same messages) wait for each other and never
+// deadlock.
+func (s *Store) writeGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return results, nil
-}
-
-// ingestBatch writes one workspace's messages in tx.
-func ingestBatch(ctx context.Context, tx pgx.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
-	var results []chathook.IngestResult
-	err := func() error {
-		// Deliveries are queued from the moment a webhook URL is set; a
-		// disabled webhook still queues: it is paused, not off. With a
-		// granularity, a message waits for its window's bundle instead.
-		// FOR KEY SHARE: a change of granularity (UpdateWebhook, FOR
-		// UPDATE) waits for this batch, so a switch to none finds its
-		// waiting messages; ingests do not wait for one another.
-		var hasURL bool
-		var g chathook.Granularity
-		if err := tx.QueryRow(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = $1 FOR KEY SHARE`,
-			workspaceID).Scan(&hasURL, &g); err != nil {
-			return fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
+	defer func() {
+		// A failure leaves the transaction open: roll it back. If that
+		// fails too, Release closes the connection, which is not idle.
+		if c.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = c.Exec(ctx, "ROLLBACK")
 		}
-		single, bundled := hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
-		it := &ingestTx{tx: tx, workspaceID: workspaceID, now: ms(now),
+		c.Release()
+	}()
+	its := make([]*ingestTx, len(batches))
+	total := 0
+	for i, b := range batches {
+		its[i] = &ingestTx{conn: c, workspaceID: b.WorkspaceID, now: ms(b.Now), msgs: b.Msgs,
 			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{}}
-		if err := it.prefetch(ctx, msgs); err != nil {
-			return err
-		}
-		results = make([]chathook.IngestResult, len(msgs))
-		accounts := make([]int64, len(msgs))
-		rows, err := tx.Query(ctx, newIDs, len(msgs))
+		total += len(b.Msgs)
+	}
+	messageIDs, deliveryIDs, err := prefetch(ctx, c, its, total)
+	if err != nil {
+		return nil, err
+	}
+	var inserts []insert
+	for _, it := range its {
+		ins, err := it.resolve(ctx, messageIDs[:len(it.msgs)], deliveryIDs[:len(it.msgs)])
 		if err != nil {
-			return fmt.Errorf("ingest: reserve ids: %w", err)
+			return nil, err
 		}
-		var messageIDs, deliveryIDs []int64
-		var m, d int64
-		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
-			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("ingest: reserve ids: %w", err)
-		}
-		slices.Sort(messageIDs)
-		slices.Sort(deliveryIDs)
-		inserts := make([]insert, len(msgs))
-		for i := range msgs {
-			in := &msgs[i]
-			acc, err := it.account(ctx, in.Account)
-			if err != nil {
-				return fmt.Errorf("ingest message %d: %w", i, err)
-			}
-			key := messageKey{acc.ID, in.MessageID}
-			chat, isNew, err := it.chat(ctx, acc, in, key)
-			if err != nil {
-				return fmt.Errorf("ingest message %d: %w", i, err)
-			}
-			if in.History {
-				if it.historyKeys == nil {
-					it.historyKeys = map[messageKey]bool{}
-				}
-				it.historyKeys[key] = true
-			}
-			live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
-			accounts[i] = acc.ID
-			results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
-			if in.SkipReason != "" {
-				results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
-			}
-			sender, recipient := in.Participants(acc, chat)
-			eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
-			inserts[i] = insert{index: i, account: acc.ID, messageID: in.MessageID, args: []any{
-				it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
-				ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-				isNew, in.SkipReason, eventID, single && live, messageIDs[i], deliveryIDs[i],
-				bundled && live}}
-		}
-		slices.SortStableFunc(inserts, func(a, b insert) int {
-			return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
-		})
-		batch := &pgx.Batch{}
-		for _, ins := range inserts {
-			batch.Queue(insertMessage, ins.args...)
-		}
-		// When each account last had a message, to the minute, in the
-		// same round trip, last: its row lock is held only until the
-		// commit that follows. To the minute because every request of an
-		// account would otherwise update its one row, and concurrent
-		// requests wait on each other's lock of it (single messages ran
-		// at 0.6 of the rate): an account the prefetch read as updated
-		// within the minute is not written at all.
+		inserts = append(inserts, ins...)
+		messageIDs, deliveryIDs = messageIDs[len(it.msgs):], deliveryIDs[len(it.msgs):]
+	}
+	slices.SortStableFunc(inserts, func(a, b insert) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
+	})
+	batch := &pgx.Batch{}
+	for _, ins := range inserts {
+		batch.Queue(insertMessage, ins.args...)
+	}
+	// When each account last had a message, to the minute, in the same
+	// round trip, last: its row lock is held only until the commit that
+	// follows. To the minute because every request of an account would
+	// otherwise update its one row, and concurrent requests wait on each
+	// other's lock of it (single messages ran at 0.6 of the rate): an
+	// account the prefetch read as updated within the minute is not
+	// written at all.
+	updates := 0
+	for _, it := range its {
 		var stale []int64
 		for _, a := range it.accounts {
 			if ms(a.LastMessageAt) < it.now-lastMessageStep {
@@ -208,46 +217,68 @@ func ingestBatch(ctx context.Context, tx pgx.Tx, workspaceID string, now time.Ti
 			slices.Sort(stale)
 			batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $3`,
 				it.now, stale, it.now-lastMessageStep)
+			updates++
 		}
-		br := tx.SendBatch(ctx, batch)
-		var dups []int
-		for _, ins := range inserts {
-			var id int64
-			err := br.QueryRow().Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				dups = append(dups, ins.index)
-				continue
-			}
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("ingest message %d: %w", ins.index, err)
-			}
+	}
+	batch.Queue("COMMIT")
+	br := c.SendBatch(ctx, batch)
+	var unseen []insert
+	for _, ins := range inserts {
+		var id, chatID *int64
+		err := br.QueryRow().Scan(&id, &chatID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			unseen = append(unseen, ins)
+		case err != nil:
+			br.Close()
+			return nil, fmt.Errorf("ingest message %d: %w", ins.index, err)
+		case id == nil: // a duplicate, and the chat of the message stored first
+			ins.it.results[ins.index] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: *chatID, Reason: reasonDuplicate}
 		}
-		if len(stale) > 0 {
-			if _, err := br.Exec(); err != nil {
+	}
+	for range updates {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("ingest: accounts: %w", err)
+		}
+	}
+	tag, err := br.Exec()
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("%s", tag)
+	}
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("ingest: commit: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	// A duplicate answers with the chat the message was first stored in.
+	// The insert read it, unless a transaction that was writing the same
+	// key when it began made it a duplicate: its snapshot does not show
+	// that transaction's row, which any statement after it does (messages
+	// are never deleted).
+	if len(unseen) > 0 {
+		batch := &pgx.Batch{}
+		for _, ins := range unseen {
+			batch.Queue(`SELECT chat_id FROM messages WHERE account_id = $1 AND message_id = $2`, ins.account, ins.messageID)
+		}
+		br := c.SendBatch(ctx, batch)
+		for _, ins := range unseen {
+			var chatID int64
+			if err := br.QueryRow().Scan(&chatID); err != nil {
 				br.Close()
-				return fmt.Errorf("ingest: accounts: %w", err)
+				return nil, fmt.Errorf("ingest message %d: duplicate: %w", ins.index, err)
 			}
+			ins.it.results[ins.index] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
 		}
 		if err := br.Close(); err != nil {
-			return err
+			return nil, err
 		}
-		slices.Sort(dups)
-		// A duplicate answers with the chat the message was first stored
-		// in. These reads come after the inserts, so they see the rows of
-		// a concurrent transaction that made them duplicates.
-		for _, i := range dups {
-			var chatID int64
-			if err := tx.QueryRow(ctx, `SELECT chat_id FROM messages WHERE account_id = $1 AND message_id = $2`,
-				accounts[i], msgs[i].MessageID).Scan(&chatID); err != nil {
-				return fmt.Errorf("ingest message %d: duplicate: %w", i, err)
-			}
-			results[i] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
-		}
-		return nil
-	}()
-	if err != nil {
-		return nil, err
+	}
+	results := make([][]chathook.IngestResult, len(its))
+	for i, it := range its {
+		results[i] = it.results
 	}
 	return results, nil
 }
@@ -256,63 +287,146 @@ func ingestBatch(ctx context.Context, tx pgx.Tx, workspaceID string, now time.Ti
 // last_message_at: see store.Store.Ingest.
 const lastMessageStep = 60_000
 
-// prefetch reads, in two queries, the accounts and chats of the batch that
-// exist already, so that only new ones and renames cost a round trip each.
-func (it *ingestTx) prefetch(ctx context.Context, msgs []chathook.Incoming) error {
-	phones := map[string]bool{}
-	var list []string
-	for i := range msgs {
-		if p := msgs[i].Account.Phone; !phones[p] {
-			phones[p] = true
-			list = append(list, p)
-		}
-	}
-	rows, err := it.tx.Query(ctx, `SELECT id, phone, full_name, email, last_message_at FROM accounts
-		WHERE workspace_id = $1 AND phone = ANY($2)`, it.workspaceID, list)
-	if err != nil {
-		return fmt.Errorf("ingest: accounts: %w", err)
-	}
-	for rows.Next() {
-		a := chathook.Account{WorkspaceID: it.workspaceID}
-		var last int64
-		if err := rows.Scan(&a.ID, &a.Phone, &a.FullName, &a.Email, &last); err != nil {
-			return err
-		}
-		a.LastMessageAt = tables.OptionalTime(last)
-		it.accounts[a.Phone] = a
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var accIDs []int64
-	var extIDs []string
-	for i := range msgs {
-		if a, ok := it.accounts[msgs[i].Account.Phone]; ok {
-			accIDs, extIDs = append(accIDs, a.ID), append(extIDs, msgs[i].Chat.ExternalID)
-			if f := msgs[i].ChatFormerID; f != "" {
-				accIDs, extIDs = append(accIDs, a.ID), append(extIDs, f)
+// prefetch begins a group's transaction and reads, in the same round trip,
+// what each of its batches needs: its webhook, the accounts and chats of
+// its messages that exist already (so that only new ones and renames cost
+// a round trip each), and ids for its messages and deliveries, which it
+// returns, ascending.
+func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) (messageIDs, deliveryIDs []int64, err error) {
+	byWorkspace := map[string]*ingestTx{}
+	var workspaces, accWS, accPhones, chatWS, chatPhones, chatExt []string
+	type chatRef struct{ phone, externalID string }
+	for _, it := range its {
+		byWorkspace[it.workspaceID] = it
+		workspaces = append(workspaces, it.workspaceID)
+		phones := map[string]bool{}
+		chats := map[chatRef]bool{}
+		for i := range it.msgs {
+			in := &it.msgs[i]
+			if p := in.Account.Phone; !phones[p] {
+				phones[p] = true
+				accWS, accPhones = append(accWS, it.workspaceID), append(accPhones, p)
+			}
+			for _, ext := range []string{in.Chat.ExternalID, in.ChatFormerID} {
+				if r := (chatRef{in.Account.Phone, ext}); ext != "" && !chats[r] {
+					chats[r] = true
+					chatWS, chatPhones, chatExt = append(chatWS, it.workspaceID), append(chatPhones, r.phone), append(chatExt, ext)
+				}
 			}
 		}
 	}
-	if len(accIDs) == 0 {
-		return nil
-	}
-	rows, err = it.tx.Query(ctx, `SELECT `+chatColumns+`, history_only FROM chats
-		WHERE (account_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`, accIDs, extIDs)
-	if err != nil {
-		return fmt.Errorf("ingest: chats: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var historyOnly bool
-		c, err := scanChat(rows, &historyOnly)
-		if err != nil {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(webhooksForIngest, workspaces)
+	batch.Queue(accountsForIngest, accWS, accPhones)
+	batch.Queue(chatsForIngest, chatWS, chatPhones, chatExt)
+	batch.Queue(newIDs, total)
+	br := c.SendBatch(ctx, batch)
+	err = func() error {
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		it.chats[chatKey{c.AccountID, c.ExternalID}] = c
-		it.historyOnly[c.ID] = historyOnly
+		rows, _ := br.Query()
+		var ws string
+		var hasURL bool
+		var g chathook.Granularity
+		if _, err := pgx.ForEachRow(rows, []any{&ws, &hasURL, &g}, func() error {
+			it := byWorkspace[ws]
+			it.webhook = true
+			it.single, it.bundled = hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: webhooks: %w", err)
+		}
+		rows, _ = br.Query()
+		var a chathook.Account
+		var last int64
+		if _, err := pgx.ForEachRow(rows, []any{&a.WorkspaceID, &a.ID, &a.Phone, &a.FullName, &a.Email, &last}, func() error {
+			a.LastMessageAt = tables.OptionalTime(last)
+			byWorkspace[a.WorkspaceID].accounts[a.Phone] = a
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: accounts: %w", err)
+		}
+		rows, _ = br.Query()
+		defer rows.Close()
+		for rows.Next() {
+			var historyOnly bool
+			chat, err := scanChat(rows, &historyOnly)
+			if err != nil {
+				return fmt.Errorf("ingest: chats: %w", err)
+			}
+			it := byWorkspace[chat.WorkspaceID]
+			it.chats[chatKey{chat.AccountID, chat.ExternalID}] = chat
+			it.historyOnly[chat.ID] = historyOnly
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("ingest: chats: %w", err)
+		}
+		rows.Close()
+		rows, _ = br.Query()
+		var m, d int64
+		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
+			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: reserve ids: %w", err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
-	return rows.Err()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, it := range its {
+		if !it.webhook {
+			return nil, nil, fmt.Errorf("ingest: webhook of %s: %w", it.workspaceID, pgx.ErrNoRows)
+		}
+	}
+	slices.Sort(messageIDs)
+	slices.Sort(deliveryIDs)
+	return messageIDs, deliveryIDs, nil
+}
+
+// resolve finds or creates the account and chat of each message of the
+// batch, answers it Accepted or Skipped (writeGroup tells duplicates),
+// and returns its insert, with the ids given, in batch order.
+func (it *ingestTx) resolve(ctx context.Context, messageIDs, deliveryIDs []int64) ([]insert, error) {
+	it.results = make([]chathook.IngestResult, len(it.msgs))
+	inserts := make([]insert, len(it.msgs))
+	for i := range it.msgs {
+		in := &it.msgs[i]
+		acc, err := it.account(ctx, in.Account)
+		if err != nil {
+			return nil, fmt.Errorf("ingest message %d: %w", i, err)
+		}
+		key := messageKey{acc.ID, in.MessageID}
+		chat, isNew, err := it.chat(ctx, acc, in, key)
+		if err != nil {
+			return nil, fmt.Errorf("ingest message %d: %w", i, err)
+		}
+		if in.History {
+			if it.historyKeys == nil {
+				it.historyKeys = map[messageKey]bool{}
+			}
+			it.historyKeys[key] = true
+		}
+		live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
+		it.results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
+		if in.SkipReason != "" {
+			it.results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
+		}
+		sender, recipient := in.Participants(acc, chat)
+		eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
+		inserts[i] = insert{it: it, index: i, account: acc.ID, messageID: in.MessageID, args: []any{
+			it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
+			ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
+			isNew, in.SkipReason, eventID, it.single && live, messageIDs[i], deliveryIDs[i],
+			it.bundled && live}}
+	}
+	return inserts, nil
 }
 
 // account returns the account of a message, creating it on first sight;
@@ -325,7 +439,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 	}
 	a.WorkspaceID = it.workspaceID
 	if !ok {
-		err := it.tx.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
+		err := it.conn.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $5)
 			ON CONFLICT (workspace_id, phone) DO NOTHING RETURNING id`, it.workspaceID, a.Phone, a.FullName, a.Email, it.now).Scan(&a.ID)
 		if err == nil {
@@ -338,7 +452,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 		}
 		// Created meanwhile by another request: update it as below.
 	}
-	err := it.tx.QueryRow(ctx, `UPDATE accounts SET
+	err := it.conn.QueryRow(ctx, `UPDATE accounts SET
 			full_name = CASE WHEN $3 <> '' THEN $3 ELSE full_name END,
 			email = CASE WHEN $4 <> '' THEN $4 ELSE email END
 		WHERE workspace_id = $1 AND phone = $2 RETURNING id, full_name, email`,
@@ -376,7 +490,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		// The prefetch found no such chat, so an id is only spent on a
 		// race with another request (ids are in URLs: few gaps).
 		var historyOnly bool
-		chat, err = scanChat(it.tx.QueryRow(ctx, `INSERT INTO chats
+		chat, err = scanChat(it.conn.QueryRow(ctx, `INSERT INTO chats
 			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns+`, history_only`,
@@ -387,7 +501,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 			return chat, !in.History, nil
 		}
 		if errors.Is(err, chathook.ErrNotFound) {
-			chat, err = scanChat(it.tx.QueryRow(ctx, `SELECT `+chatColumns+`, history_only FROM chats
+			chat, err = scanChat(it.conn.QueryRow(ctx, `SELECT `+chatColumns+`, history_only FROM chats
 				WHERE account_id = $1 AND external_id = $2`, acc.ID, c.ExternalID), &historyOnly)
 			it.historyOnly[chat.ID] = historyOnly
 		}
@@ -406,7 +520,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		chat.ExternalID, changed = c.ExternalID, true
 	}
 	if changed {
-		if _, err := it.tx.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
+		if _, err := it.conn.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
 			chat.FullName, chat.Phone, chat.ExternalID, chat.ID); err != nil {
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
@@ -432,14 +546,14 @@ func (it *ingestTx) firstLive(ctx context.Context, chat *chathook.Chat, msg mess
 		return false, nil
 	}
 	var stored bool
-	if err := it.tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE account_id = $1 AND message_id = $2)`,
+	if err := it.conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE account_id = $1 AND message_id = $2)`,
 		msg.account, msg.messageID).Scan(&stored); err != nil {
 		return false, fmt.Errorf("chat: %w", err)
 	}
 	if stored {
 		return false, nil
 	}
-	tag, err := it.tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`,
+	tag, err := it.conn.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`,
 		it.now, chat.ID)
 	if err != nil {
 		return false, fmt.Errorf("chat: %w", err)

@@ -86,12 +86,22 @@ var _ store.Store = (*Store)(nil)
 // pool_max_conns (default 4 per core, at least 16) and search_path (the
 // schema chathook's tables live in; default public).
 func Open(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, ingestWorkers, nil)
+}
+
+// open is Open with workers groups of Ingest calls written at once, and
+// configure, if not nil, given the pool's settings (tests count round
+// trips with it).
+func open(ctx context.Context, url string, workers int, configure func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("--db: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = int32(max(16, 4*runtime.GOMAXPROCS(0)))
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -107,7 +117,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	s.session = stdlib.OpenDBFromPool(pool)
-	s.group = group.New(s.commitGroup, ingestWorkers)
+	s.group = group.New(s.commitGroup, workers)
 	return s, nil
 }
 
@@ -201,15 +211,24 @@ func (s *Store) Close() error {
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginFunc(ctx, s.pool, fn)
-		var pgErr *pgconn.PgError
-		if attempt == 8 || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+		if err == nil || !again(ctx, attempt, err) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(10*time.Millisecond)))):
-		}
+	}
+}
+
+// again tells whether a transaction that failed with err on its attempt-th
+// run is to run again (see inTx), after pausing for it.
+func again(ctx context.Context, attempt int, err error) bool {
+	var pgErr *pgconn.PgError
+	if attempt == 8 || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(10*time.Millisecond)))):
+		return true
 	}
 }
 
