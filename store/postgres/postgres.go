@@ -56,7 +56,10 @@ import (
 )
 
 // ingestWorkers is how many groups of Ingest calls are written at once.
-const ingestWorkers = 4
+// Measured on 2 cores (chathook bench, and BenchmarkIngestSingle): 2 ties
+// 1 on single messages and ingests batches 1.3x faster, one filling while
+// the other waits for its commit; 4 and 8 make smaller groups, 0.8x.
+const ingestWorkers = 2
 
 //go:embed migrations/*.sql
 var migrations embed.FS
