@@ -318,7 +318,9 @@ func (s *Store) writeGroup(ctx context.Context, batches []group.Batch) ([][]chat
 	// in the insert's snapshot: one of the same statement (a message twice
 	// in a group), or of a transaction that was writing the same key when
 	// the statement began. Any statement after it sees the row (messages
-	// are never deleted).
+	// are never deleted). This one is after the commit: should it fail,
+	// the group is written again call by call, and the messages it stored
+	// are answered Duplicate, which a client retrying would be told too.
 	if len(unseen) > 0 {
 		batch := &pgx.Batch{}
 		for _, ins := range unseen {
