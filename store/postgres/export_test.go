@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync/atomic"
 
-	"github.com/chathook/chathook/store/group"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +53,3 @@ func (c countingConn) Write(b []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(b)
 }
-
-// GroupStatsForTest returns the totals of the store's group commit.
-func (s *Store) GroupStatsForTest() group.Stats { return s.group.Stats() }

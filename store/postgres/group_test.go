@@ -89,7 +89,7 @@ func TestGroupRoundTrips(t *testing.T) {
 	}
 
 	// 200 concurrent calls into existing chats.
-	before, groupsBefore := writes.Load(), st.GroupStatsForTest().Groups
+	before, groupsBefore := writes.Load(), st.IngestStats().Groups
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
@@ -99,7 +99,7 @@ func TestGroupRoundTrips(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	groups := st.GroupStatsForTest().Groups - groupsBefore
+	groups := st.IngestStats().Groups - groupsBefore
 	perGroup := float64(writes.Load()-before) / float64(groups)
 	t.Logf("200 calls: %d groups, %.2f round trips a group", groups, perGroup)
 	if perGroup > 2.5 {
@@ -189,7 +189,7 @@ func TestInstancesIngestSameMessagesOnce(t *testing.T) {
 			stored, distinct, deliveries, chatRows, len(msgs), len(msgs), chats)
 	}
 	for _, st := range []*postgres.Store{a, b} {
-		s := st.GroupStatsForTest()
+		s := st.IngestStats()
 		t.Logf("%d calls in %d groups, %d written again alone", s.Calls, s.Groups, s.Retried)
 	}
 }
@@ -217,7 +217,7 @@ func BenchmarkIngestSingle(b *testing.B) {
 					}
 				}
 			})
-			s := st.GroupStatsForTest()
+			s := st.IngestStats()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 			b.ReportMetric(float64(s.Calls)/float64(s.Groups), "calls/group")
 			b.ReportMetric(float64(writes.Load()-before)/float64(s.Groups), "roundtrips/group")
