@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Reasons given back with a non-accepted answer (the same words as SQLite's).
@@ -19,43 +22,122 @@ const (
 	reasonDuplicate = "a message with this message_id was already received for this account"
 )
 
-// insertMessage stores one message and, when $17 is true, its pending
-// delivery, in one statement ($20: the message waits for a bundle
-// instead); it returns the message's id, or no row when
-// (account, message_id) is already taken. When another transaction holds
-// the same key uncommitted, PostgreSQL waits for it: if it commits, this
-// one is a duplicate; if it rolls back, this one is stored. So concurrent
-// duplicates, on any number of instances, yield exactly one message.
-const insertMessage = `WITH m AS (
+// insertMessages stores a group's messages, given as arrays in
+// (account, message_id) order, and the pending delivery of each one
+// marked deliver (pending: the message waits for a bundle instead), in one
+// statement, one row after the other in that order. It returns, for each
+// row in order, whether it was stored and, when (account, message_id) was
+// already taken, the chat of the message stored first, if this
+// statement's snapshot shows it (see writeGroup). When another
+// transaction holds the same key uncommitted, PostgreSQL waits for it: if
+// it commits, this row is a duplicate; if it rolls back, this row is
+// stored. So concurrent duplicates, on any number of instances, yield
+// exactly one message.
+const insertMessages = `WITH i AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+		$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
+		$16::text[], $17::bool[], $18::bigint[], $19::text[], $20::bool[])
+	WITH ORDINALITY AS i (id, workspace_id, account_id, chat_id, message_id, uuid, direction,
+		sent_at, received_at, sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat,
+		skip_reason, pending, delivery_id, event_id, deliver, n)
+), m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
 		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
-	VALUES ($18, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $20)
+	SELECT id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending
+	FROM i ORDER BY n
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
 ), d AS (
 	INSERT INTO deliveries (id, workspace_id, chat_id, message_id, event_id, due_at, created_at)
-	SELECT $19, $1, $3, id, $16, $8, $8 FROM m WHERE $17
+	SELECT i.delivery_id, i.workspace_id, i.chat_id, i.id, i.event_id, i.received_at, i.received_at
+	FROM m JOIN i ON i.id = m.id WHERE i.deliver
 )
-SELECT id FROM m`
+SELECT m.id IS NOT NULL, CASE WHEN m.id IS NULL THEN
+	(SELECT e.chat_id FROM messages e WHERE e.account_id = i.account_id AND e.message_id = i.message_id) END
+FROM i LEFT JOIN m ON m.id = i.id ORDER BY i.n`
 
-// newIDs reserves ids for a batch's messages and deliveries, ascending in
+// rows are the arrays of insertMessages.
+type rows struct {
+	ids, accounts, chats, sentAt, receivedAt, deliveryIDs []int64
+	workspaces, messageIDs, uuids, directions, senderNames, senderPhones,
+	recipientNames, recipientPhones, texts, skipReasons, eventIDs []string
+	isNewChat, pending, deliver []bool
+}
+
+func (r *rows) add(ins *insert) {
+	r.ids, r.accounts, r.chats = append(r.ids, ins.id), append(r.accounts, ins.account), append(r.chats, ins.chat)
+	r.sentAt, r.receivedAt, r.deliveryIDs = append(r.sentAt, ins.sentAt), append(r.receivedAt, ins.receivedAt), append(r.deliveryIDs, ins.deliveryID)
+	r.workspaces, r.messageIDs, r.uuids = append(r.workspaces, ins.workspace), append(r.messageIDs, ins.messageID), append(r.uuids, ins.uuid)
+	r.directions, r.texts, r.skipReasons = append(r.directions, ins.direction), append(r.texts, ins.text), append(r.skipReasons, ins.skipReason)
+	r.senderNames, r.senderPhones = append(r.senderNames, ins.sender.FullName), append(r.senderPhones, ins.sender.Phone)
+	r.recipientNames, r.recipientPhones = append(r.recipientNames, ins.recipient.FullName), append(r.recipientPhones, ins.recipient.Phone)
+	r.eventIDs, r.isNewChat = append(r.eventIDs, ins.eventID), append(r.isNewChat, ins.isNewChat)
+	r.pending, r.deliver = append(r.pending, ins.pending), append(r.deliver, ins.deliver)
+}
+
+func (r *rows) args() []any {
+	return []any{r.ids, r.workspaces, r.accounts, r.chats, r.messageIDs, r.uuids, r.directions,
+		r.sentAt, r.receivedAt, r.senderNames, r.senderPhones, r.recipientNames, r.recipientPhones, r.texts, r.isNewChat,
+		r.skipReasons, r.pending, r.deliveryIDs, r.eventIDs, r.deliver}
+}
+
+// newIDs reserves ids for a group's messages and deliveries, ascending in
 // the order they are handed out.
 const newIDs = `SELECT nextval(pg_get_serial_sequence('messages', 'id')), nextval(pg_get_serial_sequence('deliveries', 'id'))
 FROM generate_series(1, $1)`
 
-// ingestTx is one Ingest transaction, with the accounts and chats it has
-// seen, so that a batch of 1000 messages in one chat reads that chat once.
+// The reads that open a group's transaction (see prefetch), for all of
+// its workspaces at once.
+const (
+	// Deliveries are queued from the moment a webhook URL is set; a
+	// disabled webhook still queues: it is paused, not off. With a
+	// granularity, a message waits for its window's bundle instead. FOR
+	// KEY SHARE: a change of granularity (UpdateWebhook, FOR UPDATE)
+	// waits for this transaction, so a switch to none finds its waiting
+	// messages; ingests do not wait for one another.
+	webhooksForIngest = `SELECT workspace_id, url <> '', granularity FROM webhooks
+	WHERE workspace_id = ANY($1) ORDER BY workspace_id FOR KEY SHARE`
+	accountsForIngest = `SELECT workspace_id, id, phone, full_name, email, last_message_at FROM accounts
+	WHERE (workspace_id, phone) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
+	// Chats by (workspace, account phone, external id): the ids of the
+	// accounts are read in the same round trip, so not known yet. The
+	// account's id is a subquery, not a join: with a join, the planner
+	// of a young database (accounts and chats not analyzed yet) looks
+	// chats up by account alone and filters an account's thousands of
+	// chats by external_id, for each one read.
+	chatsForIngest = `SELECT ` + chatColumns + `, history_only FROM chats
+	WHERE (account_id, external_id) IN (
+		SELECT (SELECT id FROM accounts WHERE workspace_id = k.workspace_id AND phone = k.phone), k.external_id
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k (workspace_id, phone, external_id))`
+)
+
+// querier is what a batch needs of the group's connection.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ingestTx is one batch (one workspace's messages) of a group's
+// transaction, with the accounts and chats it has seen, so that a batch
+// of 1000 messages in one chat reads that chat once.
 type ingestTx struct {
-	tx          pgx.Tx
+	conn        querier
 	workspaceID string
 	now         int64
-	accounts    map[string]chathook.Account
-	chats       map[chatKey]chathook.Chat
+	msgs        []chathook.Incoming
+	// webhook tells that prefetch found the workspace's webhook; single
+	// and bundled, where an accepted message goes: a delivery of its
+	// own, or its window's bundle.
+	webhook, single, bundled bool
+	accounts                 map[string]chathook.Account
+	chats                    map[chatKey]chathook.Chat
 	// historyOnly holds the chats of the batch that only history
 	// messages are in so far; historyKeys the history messages of the
 	// batch (nil until one comes), so that a live copy of one of them
 	// is known for a duplicate before it is written.
 	historyOnly map[int64]bool
 	historyKeys map[messageKey]bool
+	results     []chathook.IngestResult
 }
 
 type messageKey struct {
@@ -63,12 +145,16 @@ type messageKey struct {
 	messageID string
 }
 
-// insert is one message's insertMessage, and where it is in the batch.
+// insert is one message's row of insertMessages, and where it is in
+// the group.
 type insert struct {
-	index     int
-	account   int64
-	messageID string
-	args      []any
+	it    *ingestTx
+	index int
+
+	id, deliveryID, account, chat, sentAt, receivedAt                int64
+	workspace, messageID, uuid, direction, text, skipReason, eventID string
+	sender, recipient                                                chathook.Person
+	isNewChat, pending, deliver                                      bool
 }
 
 type chatKey struct {
@@ -76,99 +162,98 @@ type chatKey struct {
 	externalID string
 }
 
-// Ingest stores msgs in one transaction; see store.Store. Accounts and
-// chats are resolved one message after the other, as in SQLite, then the
-// messages and deliveries are written in one round trip (a pipeline).
+// Ingest stores msgs in one transaction; see store.Store. Concurrent
+// calls share transactions: see package group, and commitGroup.
+func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	return s.group.Ingest(ctx, workspaceID, now, msgs)
+}
+
+// commitGroup writes a group's batches, one workspace each, in one
+// transaction, and runs it again after a deadlock or a serialization
+// failure, as inTx does.
+func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	for attempt := 1; ; attempt++ {
+		results, err := s.writeGroup(ctx, batches)
+		if err == nil || !again(ctx, attempt, err) {
+			return results, err
+		}
+	}
+}
+
+// writeGroup is one run of commitGroup's transaction. It costs two round
+// trips, whatever the group's size, and one more for each thing the
+// first could not know:
+//
+//  1. BEGIN, and the reads every batch needs: its webhook, the accounts
+//     and chats of its messages that exist already, ids for its rows
+//     (prefetch);
+//  2. one round trip each for a new account or chat, a rename, a
+//     history-only chat's first live message (resolve): accounts and
+//     chats are resolved one message after the other, as in SQLite;
+//  3. every message and delivery, in one statement (insertMessages: a
+//     statement a message cost twice as much of the server's time), the
+//     accounts' last_message_at, and COMMIT, in one pipeline;
+//  4. only if the insert met duplicates it could not see (below): the
+//     chats those were first stored in.
 //
 // The rows get ids reserved beforehand in batch order, which is the order
-// the dispatcher keeps per chat, but are inserted in (account, message_id)
-// order: every batch takes the unique-key locks of its messages in the
-// same global order, so batches that share messages (a source retrying,
+// the dispatcher keeps per chat, but are inserted in (account,
+// message_id) order across the group (an account is one workspace's):
+// every transaction takes the unique-key locks of its messages in the
+// same global order, so groups that share messages (a source retrying,
 // two instances given the same messages) wait for each other and never
 // deadlock.
-func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
-	var results []chathook.IngestResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Deliveries are queued from the moment a webhook URL is set; a
-		// disabled webhook still queues: it is paused, not off. With a
-		// granularity, a message waits for its window's bundle instead.
-		// FOR KEY SHARE: a change of granularity (UpdateWebhook, FOR
-		// UPDATE) waits for this batch, so a switch to none finds its
-		// waiting messages; ingests do not wait for one another.
-		var hasURL bool
-		var g chathook.Granularity
-		if err := tx.QueryRow(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = $1 FOR KEY SHARE`,
-			workspaceID).Scan(&hasURL, &g); err != nil {
-			return fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
+func (s *Store) writeGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// A failure leaves the transaction open: roll it back. If that
+		// fails too, Release closes the connection, which is not idle.
+		if c.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = c.Exec(ctx, "ROLLBACK")
 		}
-		single, bundled := hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
-		it := &ingestTx{tx: tx, workspaceID: workspaceID, now: ms(now),
+		c.Release()
+	}()
+	its := make([]*ingestTx, len(batches))
+	total := 0
+	for i, b := range batches {
+		its[i] = &ingestTx{conn: c, workspaceID: b.WorkspaceID, now: ms(b.Now), msgs: b.Msgs,
 			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{}}
-		if err := it.prefetch(ctx, msgs); err != nil {
-			return err
-		}
-		results = make([]chathook.IngestResult, len(msgs))
-		accounts := make([]int64, len(msgs))
-		rows, err := tx.Query(ctx, newIDs, len(msgs))
+		total += len(b.Msgs)
+	}
+	messageIDs, deliveryIDs, err := prefetch(ctx, c, its, total)
+	if err != nil {
+		return nil, err
+	}
+	var inserts []insert
+	for _, it := range its {
+		ins, err := it.resolve(ctx, messageIDs[:len(it.msgs)], deliveryIDs[:len(it.msgs)])
 		if err != nil {
-			return fmt.Errorf("ingest: reserve ids: %w", err)
+			return nil, err
 		}
-		var messageIDs, deliveryIDs []int64
-		var m, d int64
-		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
-			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("ingest: reserve ids: %w", err)
-		}
-		slices.Sort(messageIDs)
-		slices.Sort(deliveryIDs)
-		inserts := make([]insert, len(msgs))
-		for i := range msgs {
-			in := &msgs[i]
-			acc, err := it.account(ctx, in.Account)
-			if err != nil {
-				return fmt.Errorf("ingest message %d: %w", i, err)
-			}
-			key := messageKey{acc.ID, in.MessageID}
-			chat, isNew, err := it.chat(ctx, acc, in, key)
-			if err != nil {
-				return fmt.Errorf("ingest message %d: %w", i, err)
-			}
-			if in.History {
-				if it.historyKeys == nil {
-					it.historyKeys = map[messageKey]bool{}
-				}
-				it.historyKeys[key] = true
-			}
-			live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
-			accounts[i] = acc.ID
-			results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
-			if in.SkipReason != "" {
-				results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
-			}
-			sender, recipient := in.Participants(acc, chat)
-			eventID := "msg_" + strings.ReplaceAll(in.UUID, "-", "")
-			inserts[i] = insert{index: i, account: acc.ID, messageID: in.MessageID, args: []any{
-				it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
-				ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-				isNew, in.SkipReason, eventID, single && live, messageIDs[i], deliveryIDs[i],
-				bundled && live}}
-		}
-		slices.SortStableFunc(inserts, func(a, b insert) int {
-			return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
-		})
-		batch := &pgx.Batch{}
-		for _, ins := range inserts {
-			batch.Queue(insertMessage, ins.args...)
-		}
-		// When each account last had a message, to the minute, in the
-		// same round trip, last: its row lock is held only until the
-		// commit that follows. To the minute because every request of an
-		// account would otherwise update its one row, and concurrent
-		// requests wait on each other's lock of it (single messages ran
-		// at 0.6 of the rate): an account the prefetch read as updated
-		// within the minute is not written at all.
+		inserts = append(inserts, ins...)
+		messageIDs, deliveryIDs = messageIDs[len(it.msgs):], deliveryIDs[len(it.msgs):]
+	}
+	slices.SortStableFunc(inserts, func(a, b insert) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
+	})
+	var r rows
+	for i := range inserts {
+		r.add(&inserts[i])
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(insertMessages, r.args()...)
+	// When each account last had a message, to the minute, in the same
+	// round trip, last: its row lock is held only until the commit that
+	// follows. To the minute because every request of an account would
+	// otherwise update its one row, and concurrent requests wait on each
+	// other's lock of it (single messages ran at 0.6 of the rate): an
+	// account the prefetch read as updated within the minute is not
+	// written at all.
+	updates := 0
+	for _, it := range its {
 		var stale []int64
 		for _, a := range it.accounts {
 			if ms(a.LastMessageAt) < it.now-lastMessageStep {
@@ -179,46 +264,84 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 			slices.Sort(stale)
 			batch.Queue(`UPDATE accounts SET last_message_at = $1 WHERE id = ANY($2) AND last_message_at < $3`,
 				it.now, stale, it.now-lastMessageStep)
+			updates++
 		}
-		br := tx.SendBatch(ctx, batch)
-		var dups []int
-		for _, ins := range inserts {
-			var id int64
-			err := br.QueryRow().Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				dups = append(dups, ins.index)
-				continue
-			}
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("ingest message %d: %w", ins.index, err)
-			}
+	}
+	batch.Queue("COMMIT")
+	br := c.SendBatch(ctx, batch)
+	var unseen []insert
+	res, _ := br.Query()
+	n := 0
+	var stored bool
+	var chatID *int64
+	_, err = pgx.ForEachRow(res, []any{&stored, &chatID}, func() error {
+		if n >= len(inserts) {
+			return fmt.Errorf("%d rows for %d messages", n+1, len(inserts))
 		}
-		if len(stale) > 0 {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("ingest: accounts: %w", err)
-			}
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		slices.Sort(dups)
-		// A duplicate answers with the chat the message was first stored
-		// in. These reads come after the inserts, so they see the rows of
-		// a concurrent transaction that made them duplicates.
-		for _, i := range dups {
-			var chatID int64
-			if err := tx.QueryRow(ctx, `SELECT chat_id FROM messages WHERE account_id = $1 AND message_id = $2`,
-				accounts[i], msgs[i].MessageID).Scan(&chatID); err != nil {
-				return fmt.Errorf("ingest message %d: duplicate: %w", i, err)
-			}
-			results[i] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
+		ins := inserts[n]
+		n++
+		switch {
+		case stored:
+		case chatID != nil: // a duplicate, and the chat of the message stored first
+			ins.it.results[ins.index] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: *chatID, Reason: reasonDuplicate}
+		default:
+			unseen = append(unseen, ins)
 		}
 		return nil
 	})
+	if err == nil && n != len(inserts) {
+		err = fmt.Errorf("%d rows for %d messages", n, len(inserts))
+	}
 	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("ingest: messages: %w", err)
+	}
+	for range updates {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("ingest: accounts: %w", err)
+		}
+	}
+	tag, err := br.Exec()
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("%s", tag)
+	}
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("ingest: commit: %w", err)
+	}
+	if err := br.Close(); err != nil {
 		return nil, err
+	}
+	// A duplicate answers with the chat the message was first stored in.
+	// The insert read it, unless the row that made it a duplicate is not
+	// in the insert's snapshot: one of the same statement (a message twice
+	// in a group), or of a transaction that was writing the same key when
+	// the statement began. Any statement after it sees the row (messages
+	// are never deleted). This one is after the commit: should it fail,
+	// the group is written again call by call, and the messages it stored
+	// are answered Duplicate, which a client retrying would be told too.
+	if len(unseen) > 0 {
+		batch := &pgx.Batch{}
+		for _, ins := range unseen {
+			batch.Queue(`SELECT chat_id FROM messages WHERE account_id = $1 AND message_id = $2`, ins.account, ins.messageID)
+		}
+		br := c.SendBatch(ctx, batch)
+		for _, ins := range unseen {
+			var chatID int64
+			if err := br.QueryRow().Scan(&chatID); err != nil {
+				br.Close()
+				return nil, fmt.Errorf("ingest message %d: duplicate: %w", ins.index, err)
+			}
+			ins.it.results[ins.index] = chathook.IngestResult{Status: chathook.Duplicate, ChatID: chatID, Reason: reasonDuplicate}
+		}
+		if err := br.Close(); err != nil {
+			return nil, err
+		}
+	}
+	results := make([][]chathook.IngestResult, len(its))
+	for i, it := range its {
+		results[i] = it.results
 	}
 	return results, nil
 }
@@ -227,63 +350,147 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 // last_message_at: see store.Store.Ingest.
 const lastMessageStep = 60_000
 
-// prefetch reads, in two queries, the accounts and chats of the batch that
-// exist already, so that only new ones and renames cost a round trip each.
-func (it *ingestTx) prefetch(ctx context.Context, msgs []chathook.Incoming) error {
-	phones := map[string]bool{}
-	var list []string
-	for i := range msgs {
-		if p := msgs[i].Account.Phone; !phones[p] {
-			phones[p] = true
-			list = append(list, p)
-		}
-	}
-	rows, err := it.tx.Query(ctx, `SELECT id, phone, full_name, email, last_message_at FROM accounts
-		WHERE workspace_id = $1 AND phone = ANY($2)`, it.workspaceID, list)
-	if err != nil {
-		return fmt.Errorf("ingest: accounts: %w", err)
-	}
-	for rows.Next() {
-		a := chathook.Account{WorkspaceID: it.workspaceID}
-		var last int64
-		if err := rows.Scan(&a.ID, &a.Phone, &a.FullName, &a.Email, &last); err != nil {
-			return err
-		}
-		a.LastMessageAt = tables.OptionalTime(last)
-		it.accounts[a.Phone] = a
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var accIDs []int64
-	var extIDs []string
-	for i := range msgs {
-		if a, ok := it.accounts[msgs[i].Account.Phone]; ok {
-			accIDs, extIDs = append(accIDs, a.ID), append(extIDs, msgs[i].Chat.ExternalID)
-			if f := msgs[i].ChatFormerID; f != "" {
-				accIDs, extIDs = append(accIDs, a.ID), append(extIDs, f)
+// prefetch begins a group's transaction and reads, in the same round trip,
+// what each of its batches needs: its webhook, the accounts and chats of
+// its messages that exist already (so that only new ones and renames cost
+// a round trip each), and ids for its messages and deliveries, which it
+// returns, ascending.
+func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) (messageIDs, deliveryIDs []int64, err error) {
+	byWorkspace := map[string]*ingestTx{}
+	var workspaces, accWS, accPhones, chatWS, chatPhones, chatExt []string
+	type chatRef struct{ phone, externalID string }
+	for _, it := range its {
+		byWorkspace[it.workspaceID] = it
+		workspaces = append(workspaces, it.workspaceID)
+		phones := map[string]bool{}
+		chats := map[chatRef]bool{}
+		for i := range it.msgs {
+			in := &it.msgs[i]
+			if p := in.Account.Phone; !phones[p] {
+				phones[p] = true
+				accWS, accPhones = append(accWS, it.workspaceID), append(accPhones, p)
+			}
+			for _, ext := range []string{in.Chat.ExternalID, in.ChatFormerID} {
+				if r := (chatRef{in.Account.Phone, ext}); ext != "" && !chats[r] {
+					chats[r] = true
+					chatWS, chatPhones, chatExt = append(chatWS, it.workspaceID), append(chatPhones, r.phone), append(chatExt, ext)
+				}
 			}
 		}
 	}
-	if len(accIDs) == 0 {
-		return nil
-	}
-	rows, err = it.tx.Query(ctx, `SELECT `+chatColumns+`, history_only FROM chats
-		WHERE (account_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`, accIDs, extIDs)
-	if err != nil {
-		return fmt.Errorf("ingest: chats: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var historyOnly bool
-		c, err := scanChat(rows, &historyOnly)
-		if err != nil {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(webhooksForIngest, workspaces)
+	batch.Queue(accountsForIngest, accWS, accPhones)
+	batch.Queue(chatsForIngest, chatWS, chatPhones, chatExt)
+	batch.Queue(newIDs, total)
+	br := c.SendBatch(ctx, batch)
+	err = func() error {
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		it.chats[chatKey{c.AccountID, c.ExternalID}] = c
-		it.historyOnly[c.ID] = historyOnly
+		rows, _ := br.Query()
+		var ws string
+		var hasURL bool
+		var g chathook.Granularity
+		if _, err := pgx.ForEachRow(rows, []any{&ws, &hasURL, &g}, func() error {
+			it := byWorkspace[ws]
+			it.webhook = true
+			it.single, it.bundled = hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: webhooks: %w", err)
+		}
+		rows, _ = br.Query()
+		var a chathook.Account
+		var last int64
+		if _, err := pgx.ForEachRow(rows, []any{&a.WorkspaceID, &a.ID, &a.Phone, &a.FullName, &a.Email, &last}, func() error {
+			a.LastMessageAt = tables.OptionalTime(last)
+			byWorkspace[a.WorkspaceID].accounts[a.Phone] = a
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: accounts: %w", err)
+		}
+		rows, _ = br.Query()
+		defer rows.Close()
+		for rows.Next() {
+			var historyOnly bool
+			chat, err := scanChat(rows, &historyOnly)
+			if err != nil {
+				return fmt.Errorf("ingest: chats: %w", err)
+			}
+			it := byWorkspace[chat.WorkspaceID]
+			it.chats[chatKey{chat.AccountID, chat.ExternalID}] = chat
+			it.historyOnly[chat.ID] = historyOnly
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("ingest: chats: %w", err)
+		}
+		rows.Close()
+		rows, _ = br.Query()
+		var m, d int64
+		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
+			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: reserve ids: %w", err)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
-	return rows.Err()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, it := range its {
+		if !it.webhook {
+			return nil, nil, fmt.Errorf("ingest: webhook of %s: %w", it.workspaceID, pgx.ErrNoRows)
+		}
+	}
+	slices.Sort(messageIDs)
+	slices.Sort(deliveryIDs)
+	return messageIDs, deliveryIDs, nil
+}
+
+// resolve finds or creates the account and chat of each message of the
+// batch, answers it Accepted or Skipped (writeGroup tells duplicates),
+// and returns its insert, with the ids given, in batch order.
+func (it *ingestTx) resolve(ctx context.Context, messageIDs, deliveryIDs []int64) ([]insert, error) {
+	it.results = make([]chathook.IngestResult, len(it.msgs))
+	inserts := make([]insert, len(it.msgs))
+	for i := range it.msgs {
+		in := &it.msgs[i]
+		acc, err := it.account(ctx, in.Account)
+		if err != nil {
+			return nil, fmt.Errorf("ingest message %d: %w", i, err)
+		}
+		key := messageKey{acc.ID, in.MessageID}
+		chat, isNew, err := it.chat(ctx, acc, in, key)
+		if err != nil {
+			return nil, fmt.Errorf("ingest message %d: %w", i, err)
+		}
+		if in.History {
+			if it.historyKeys == nil {
+				it.historyKeys = map[messageKey]bool{}
+			}
+			it.historyKeys[key] = true
+		}
+		live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
+		it.results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
+		if in.SkipReason != "" {
+			it.results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
+		}
+		sender, recipient := in.Participants(acc, chat)
+		inserts[i] = insert{it: it, index: i,
+			id: messageIDs[i], deliveryID: deliveryIDs[i], account: acc.ID, chat: chat.ID,
+			sentAt: ms(in.Timestamp), receivedAt: it.now,
+			workspace: it.workspaceID, messageID: in.MessageID, uuid: in.UUID, direction: string(in.Direction),
+			text: in.Text, skipReason: in.SkipReason, eventID: "msg_" + strings.ReplaceAll(in.UUID, "-", ""),
+			sender: sender, recipient: recipient,
+			isNewChat: isNew, deliver: it.single && live, pending: it.bundled && live}
+	}
+	return inserts, nil
 }
 
 // account returns the account of a message, creating it on first sight;
@@ -296,7 +503,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 	}
 	a.WorkspaceID = it.workspaceID
 	if !ok {
-		err := it.tx.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
+		err := it.conn.QueryRow(ctx, `INSERT INTO accounts (workspace_id, phone, full_name, email, last_message_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $5)
 			ON CONFLICT (workspace_id, phone) DO NOTHING RETURNING id`, it.workspaceID, a.Phone, a.FullName, a.Email, it.now).Scan(&a.ID)
 		if err == nil {
@@ -309,7 +516,7 @@ func (it *ingestTx) account(ctx context.Context, a chathook.Account) (chathook.A
 		}
 		// Created meanwhile by another request: update it as below.
 	}
-	err := it.tx.QueryRow(ctx, `UPDATE accounts SET
+	err := it.conn.QueryRow(ctx, `UPDATE accounts SET
 			full_name = CASE WHEN $3 <> '' THEN $3 ELSE full_name END,
 			email = CASE WHEN $4 <> '' THEN $4 ELSE email END
 		WHERE workspace_id = $1 AND phone = $2 RETURNING id, full_name, email`,
@@ -347,7 +554,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		// The prefetch found no such chat, so an id is only spent on a
 		// race with another request (ids are in URLs: few gaps).
 		var historyOnly bool
-		chat, err = scanChat(it.tx.QueryRow(ctx, `INSERT INTO chats
+		chat, err = scanChat(it.conn.QueryRow(ctx, `INSERT INTO chats
 			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns+`, history_only`,
@@ -358,7 +565,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 			return chat, !in.History, nil
 		}
 		if errors.Is(err, chathook.ErrNotFound) {
-			chat, err = scanChat(it.tx.QueryRow(ctx, `SELECT `+chatColumns+`, history_only FROM chats
+			chat, err = scanChat(it.conn.QueryRow(ctx, `SELECT `+chatColumns+`, history_only FROM chats
 				WHERE account_id = $1 AND external_id = $2`, acc.ID, c.ExternalID), &historyOnly)
 			it.historyOnly[chat.ID] = historyOnly
 		}
@@ -377,7 +584,7 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		chat.ExternalID, changed = c.ExternalID, true
 	}
 	if changed {
-		if _, err := it.tx.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
+		if _, err := it.conn.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
 			chat.FullName, chat.Phone, chat.ExternalID, chat.ID); err != nil {
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
@@ -403,14 +610,14 @@ func (it *ingestTx) firstLive(ctx context.Context, chat *chathook.Chat, msg mess
 		return false, nil
 	}
 	var stored bool
-	if err := it.tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE account_id = $1 AND message_id = $2)`,
+	if err := it.conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE account_id = $1 AND message_id = $2)`,
 		msg.account, msg.messageID).Scan(&stored); err != nil {
 		return false, fmt.Errorf("chat: %w", err)
 	}
 	if stored {
 		return false, nil
 	}
-	tag, err := it.tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`,
+	tag, err := it.conn.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`,
 		it.now, chat.ID)
 	if err != nil {
 		return false, fmt.Errorf("chat: %w", err)

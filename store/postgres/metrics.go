@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/group"
 )
 
 // Backlog counts on the partial indexes of what waits, in one statement;
@@ -39,3 +40,6 @@ func (s *Store) Pools() map[string]sql.DBStats {
 		WaitDuration:       st.EmptyAcquireWaitTime(),
 	}}
 }
+
+// IngestStats returns the totals of Ingest's group commit since Open.
+func (s *Store) IngestStats() group.Stats { return s.group.Stats() }
