@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/chathook/chathook/store/group"
 )
 
 // Metrics are the reads of the metrics endpoint: totals over the whole
@@ -17,6 +19,9 @@ type Metrics interface {
 	// by a name that stays the same from call to call (e.g. "reader").
 	// Pools that are not database/sql's report the same fields.
 	Pools() map[string]sql.DBStats
+	// IngestStats returns the totals of Ingest's group commit since the
+	// store opened: transactions, the calls and messages they held.
+	IngestStats() group.Stats
 }
 
 // Backlog is what waits in the database, every workspace together.

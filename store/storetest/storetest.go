@@ -41,7 +41,7 @@ func Run(t *testing.T, open Open) {
 		"ClaimAtScale":                   testClaimAtScale,
 		"BacklogsGiveRuns":               testBacklogsGiveRuns,
 	}
-	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens, recovery} {
+	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens, recovery, groups} {
 		for name, test := range group {
 			tests[name] = test
 		}
