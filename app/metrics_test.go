@@ -64,6 +64,9 @@ func testMetricsMove(t *testing.T, db string) {
 	m.want(t, 0, "chathook_deliveries_waiting")
 	m.want(t, 0, "chathook_deliveries_oldest_waiting_seconds")
 	m.want(t, 0, "chathook_backlog_read_errors")
+	m.want(t, 1, "chathook_ingest_calls_total") // the one batch request, alone in its transaction
+	m.want(t, 1, "chathook_ingest_transactions_total")
+	m.want(t, 0, "chathook_ingest_calls_retried_total")
 	for _, name := range []string{"chathook_db_connections_open", "go_goroutines", "process_cpu_seconds_total"} {
 		if len(m[name].GetMetric()) == 0 {
 			t.Errorf("%s missing", name)

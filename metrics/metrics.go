@@ -212,7 +212,8 @@ func (b *backlog) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(webhooksDisabled, prometheus.GaugeValue, float64(bl.DisabledByUser), "user")
 }
 
-// pools reports store.Pools, as database/sql's DBStats collector does.
+// pools reports store.Pools, as database/sql's DBStats collector does,
+// and the totals of Ingest's group commit: both are read without a query.
 type pools struct{ st store.Store }
 
 var (
@@ -222,10 +223,16 @@ var (
 	poolIdle   = prometheus.NewDesc("chathook_db_connections_idle", "Connections idle.", []string{"pool"}, nil)
 	poolWaits  = prometheus.NewDesc("chathook_db_waits_total", "Times a caller waited for a connection of the pool.", []string{"pool"}, nil)
 	poolWaited = prometheus.NewDesc("chathook_db_wait_seconds_total", "Time spent waiting for a connection of the pool.", []string{"pool"}, nil)
+
+	// Group commit (store.Metrics.IngestStats): calls per transaction is
+	// how much concurrent ingest shares each wait for the disk.
+	ingestTx      = prometheus.NewDesc("chathook_ingest_transactions_total", "Ingest transactions written (group commit: each holds every ingest call that waited for it).", nil, nil)
+	ingestCalls   = prometheus.NewDesc("chathook_ingest_calls_total", "Ingest calls (API requests, source events) written, in those transactions.", nil, nil)
+	ingestRetried = prometheus.NewDesc("chathook_ingest_calls_retried_total", "Ingest calls written again on their own because their group's transaction failed.", nil, nil)
 )
 
 func (p *pools) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolMax, poolOpen, poolInUse, poolIdle, poolWaits, poolWaited} {
+	for _, d := range []*prometheus.Desc{poolMax, poolOpen, poolInUse, poolIdle, poolWaits, poolWaited, ingestTx, ingestCalls, ingestRetried} {
 		ch <- d
 	}
 }
@@ -239,4 +246,8 @@ func (p *pools) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(st.WaitCount), name)
 		ch <- prometheus.MustNewConstMetric(poolWaited, prometheus.CounterValue, st.WaitDuration.Seconds(), name)
 	}
+	in := p.st.IngestStats()
+	ch <- prometheus.MustNewConstMetric(ingestTx, prometheus.CounterValue, float64(in.Groups))
+	ch <- prometheus.MustNewConstMetric(ingestCalls, prometheus.CounterValue, float64(in.Calls))
+	ch <- prometheus.MustNewConstMetric(ingestRetried, prometheus.CounterValue, float64(in.Retried))
 }
