@@ -49,6 +49,7 @@ import (
 
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/group"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -76,7 +77,8 @@ type Store struct {
 	// every instance.
 	logReads chan struct{}
 	// group gathers concurrent Ingest calls into shared transactions.
-	group *group.Ingester
+	group  *group.Ingester
+	tokens *group.Reads[string, tables.TokenUse] // UseToken's reads, shared by requests at once
 
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim of this Store ended with
@@ -121,6 +123,9 @@ func open(ctx context.Context, url string, workers int, configure func(*pgxpool.
 	}
 	s.session = stdlib.OpenDBFromPool(pool)
 	s.group = group.New(s.commitGroup, workers)
+	// Two reads at once: one gathers the requests that arrive while the
+	// other is on its round trip.
+	s.tokens = group.NewReads(s.readTokens, 2)
 	return s, nil
 }
 
@@ -197,6 +202,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 func (s *Store) Close() error {
 	// First the groups being written, which answer their callers.
 	s.group.Close()
+	s.tokens.Close()
 	// Then whatsmeow's handle: the pool waits for the connections it
 	// holds.
 	err := s.session.Close()

@@ -51,25 +51,41 @@ func (s *Store) RevokeToken(ctx context.Context, workspaceID string, tokenID int
 	return err
 }
 
-var sqlTokenWorkspace = fmt.Sprintf(tables.TokenWorkspaceSQL, "$1")
+var sqlTokenWorkspaces = fmt.Sprintf(tables.TokenWorkspacesSQL, "= ANY($1)")
 
-// UseToken resolves a live token and records its use, to the minute: one
-// indexed read per request, and a write only when the recorded use is
+// readTokens reads the live tokens among hashes, for group.Reads: the
+// tokens of the requests that arrived together, in one round trip.
+func (s *Store) readTokens(ctx context.Context, hashes []string) (map[string]tables.TokenUse, error) {
+	list := make([][]byte, len(hashes))
+	for i, h := range hashes {
+		list[i] = []byte(h)
+	}
+	rows, err := s.pool.Query(ctx, sqlTokenWorkspaces, list)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.TokenWorkspaces(rows)
+}
+
+// UseToken resolves a live token and records its use, to the minute: a
+// read shared with the requests that arrive at the same time (see
+// group.Reads), and a write only when the recorded use is
 // store.TokenUseEvery old.
 func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
-	ws, id, used, err := tables.TokenWorkspace(s.pool.QueryRow(ctx, sqlTokenWorkspace, tokenHash))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ws, chathook.ErrUnauthorized
-	}
+	u, ok, err := s.tokens.Get(ctx, string(tokenHash))
 	if err != nil {
-		return ws, err
+		return chathook.Workspace{}, err
 	}
-	if stale := ms(now.Add(-store.TokenUseEvery)); used <= stale {
+	if !ok {
+		return chathook.Workspace{}, chathook.ErrUnauthorized
+	}
+	if stale := ms(now.Add(-store.TokenUseEvery)); u.LastUsed <= stale {
 		// The condition again: of requests at once, one writes.
 		if _, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3`,
-			ms(now), id, stale); err != nil {
-			return ws, fmt.Errorf("record the token's use: %w", err)
+			ms(now), u.ID, stale); err != nil {
+			return u.Workspace, fmt.Errorf("record the token's use: %w", err)
 		}
 	}
-	return ws, nil
+	return u.Workspace, nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/group"
+	"github.com/chathook/chathook/store/tables"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -47,7 +48,8 @@ type Store struct {
 	mu     sync.Mutex
 	cursor int64 // the chat the last claim ended with
 
-	group *group.Ingester // Ingest's group commit, on the one writer
+	group  *group.Ingester                       // Ingest's group commit, on the one writer
+	tokens *group.Reads[string, tables.TokenUse] // UseToken's reads, shared by requests at once
 }
 
 // stmts holds prepared statements. The SQLite translation parses a
@@ -67,7 +69,7 @@ var writerSQL = []string{
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspace}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}
@@ -226,6 +228,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s.group = group.New(s.commitGroup, 1) // one writer: one group at a time
+	// Two reads at once: one gathers the requests that arrive while the
+	// other runs; more would only make each read smaller.
+	s.tokens = group.NewReads(s.readTokens, 2)
 	return s, nil
 }
 
@@ -321,6 +326,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if s.group != nil {
 		s.group.Close()
+		s.tokens.Close()
 	}
 	s.ws.close()
 	s.rs.close()

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -56,25 +58,49 @@ func (s *Store) RevokeToken(ctx context.Context, workspaceID string, tokenID int
 	return err
 }
 
-var sqlTokenWorkspace = fmt.Sprintf(tables.TokenWorkspaceSQL, "?")
+var sqlTokenWorkspaces = fmt.Sprintf(tables.TokenWorkspacesSQL, "IN (SELECT unhex(value) FROM json_each(?))")
 
-// UseToken resolves a live token and records its use, to the minute: the
-// read is on the readers, and the writer is only taken when the recorded
-// use is store.TokenUseEvery old, so requests do not queue on it.
-func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
-	ws, id, used, err := tables.TokenWorkspace(s.rs.get(sqlTokenWorkspace).QueryRowContext(ctx, tokenHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return ws, chathook.ErrUnauthorized
-	}
+// readTokens reads the live tokens among hashes, for group.Reads: the
+// tokens of the requests that arrived together, in one read.
+func (s *Store) readTokens(ctx context.Context, hashes []string) (map[string]tables.TokenUse, error) {
+	list, err := json.Marshal(hexes(hashes))
 	if err != nil {
-		return ws, err
+		return nil, err
 	}
-	if stale := ms(now.Add(-store.TokenUseEvery)); used <= stale {
+	rows, err := s.rs.get(sqlTokenWorkspaces).QueryContext(ctx, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.TokenWorkspaces(rows)
+}
+
+func hexes(hashes []string) []string {
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = hex.EncodeToString([]byte(h))
+	}
+	return out
+}
+
+// UseToken resolves a live token and records its use, to the minute: a
+// read shared with the requests that arrive at the same time (see
+// group.Reads), and a write only when the recorded use is
+// store.TokenUseEvery old, so requests do not queue on the writer.
+func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
+	u, ok, err := s.tokens.Get(ctx, string(tokenHash))
+	if err != nil {
+		return chathook.Workspace{}, err
+	}
+	if !ok {
+		return chathook.Workspace{}, chathook.ErrUnauthorized
+	}
+	if stale := ms(now.Add(-store.TokenUseEvery)); u.LastUsed <= stale {
 		// The condition again: of requests at once, one writes.
 		if _, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND last_used_at <= ?`,
-			ms(now), id, stale); err != nil {
-			return ws, fmt.Errorf("record the token's use: %w", err)
+			ms(now), u.ID, stale); err != nil {
+			return u.Workspace, fmt.Errorf("record the token's use: %w", err)
 		}
 	}
-	return ws, nil
+	return u.Workspace, nil
 }

@@ -15,13 +15,47 @@ import (
 
 // tokens are the tests of API tokens and of first-run setup.
 var tokens = map[string]func(*testing.T, store.Store){
-	"TokensAreNamedListedAndRevoked":  testTokensAreNamedListedAndRevoked,
-	"TokensAreScopedToTheirWorkspace": testTokensAreScopedToTheirWorkspace,
-	"TokenUseIsRecordedToTheMinute":   testTokenUseIsRecordedToTheMinute,
-	"SetupCreatesTheFirstWorkspace":   testSetupCreatesTheFirstWorkspace,
-	"ConcurrentSetupsCreateOne":       testConcurrentSetupsCreateOne,
-	"CreatingAWorkspaceClosesSetup":   testCreatingAWorkspaceClosesSetup,
-	"WorkspacesAreListedOldestFirst":  testWorkspacesAreListedOldestFirst,
+	"TokensAreNamedListedAndRevoked":   testTokensAreNamedListedAndRevoked,
+	"TokensAreScopedToTheirWorkspace":  testTokensAreScopedToTheirWorkspace,
+	"TokenUseIsRecordedToTheMinute":    testTokenUseIsRecordedToTheMinute,
+	"SetupCreatesTheFirstWorkspace":    testSetupCreatesTheFirstWorkspace,
+	"ConcurrentSetupsCreateOne":        testConcurrentSetupsCreateOne,
+	"CreatingAWorkspaceClosesSetup":    testCreatingAWorkspaceClosesSetup,
+	"WorkspacesAreListedOldestFirst":   testWorkspacesAreListedOldestFirst,
+	"ConcurrentTokenUsesEachGetTheirs": testConcurrentTokenUsesEachGetTheirs,
+}
+
+// Token reads made at once are shared (group.Reads): each request still
+// gets its own token's workspace, and a revoked or unknown token is
+// refused, however the reads are gathered.
+func testConcurrentTokenUsesEachGetTheirs(t *testing.T, st store.Store) {
+	a := workspace(t, st, "acme", "")
+	b := workspace(t, st, "bolt", "")
+	createToken(t, st, a, "crm", "hash-a")
+	createToken(t, st, b, "crm", "hash-b")
+	revoked := createToken(t, st, b, "old", "hash-revoked")
+	if err := st.RevokeToken(context.Background(), b, revoked.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"hash-a": a, "hash-b": b, "hash-revoked": "", "hash-unknown": ""}
+	hashes := []string{"hash-a", "hash-b", "hash-revoked", "hash-unknown"}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 200 {
+		wg.Go(func() {
+			<-start
+			hash := hashes[i%len(hashes)]
+			ws, err := st.UseToken(context.Background(), []byte(hash), t0)
+			switch {
+			case want[hash] == "" && !errors.Is(err, chathook.ErrUnauthorized):
+				t.Errorf("%s: %+v %v, want unauthorized", hash, ws, err)
+			case want[hash] != "" && (err != nil || ws.ID != want[hash]):
+				t.Errorf("%s: workspace %q %v, want %q", hash, ws.ID, err, want[hash])
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
 }
 
 func useToken(t *testing.T, st store.Store, hash string, at time.Time) (chathook.Workspace, error) {

@@ -18,18 +18,37 @@ func APIToken(row Scanner) (chathook.APIToken, error) {
 	return t, err
 }
 
-// TokenWorkspaceSQL selects, for the placeholder of a token's hash, the
-// token's workspace as TokenWorkspace reads it (WorkspaceColumns of w,
-// then the token's): only a live token's.
-const TokenWorkspaceSQL = `SELECT w.id, w.name, w.owner_name, w.owner_email, w.created_at, t.id, t.last_used_at
+// TokenWorkspacesSQL selects, for %s a test of a token's hash against a
+// set of hashes (SQLite: "IN (SELECT unhex(value) FROM json_each(?))",
+// PostgreSQL: "= ANY($1)"), each live token's workspace as TokenWorkspace
+// reads it (WorkspaceColumns of w, then the token's): one read for the
+// tokens of several requests (see group.Reads).
+const TokenWorkspacesSQL = `SELECT w.id, w.name, w.owner_name, w.owner_email, w.created_at, t.id, t.last_used_at, t.token_hash
 	FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
-	WHERE t.token_hash = %s AND t.revoked_at = 0`
+	WHERE t.token_hash %s AND t.revoked_at = 0`
 
-// TokenWorkspace reads a row of TokenWorkspaceSQL: the workspace, and the
-// token's id and last use (unix milliseconds, 0: never).
-func TokenWorkspace(row Scanner) (ws chathook.Workspace, tokenID, lastUsed int64, err error) {
-	ws, err = Workspace(row, &tokenID, &lastUsed)
-	return ws, tokenID, lastUsed, err
+// TokenUse is a live token as UseToken needs it: its workspace, its id and
+// its last use (unix milliseconds, 0: never).
+type TokenUse struct {
+	Workspace chathook.Workspace
+	ID        int64
+	LastUsed  int64
+}
+
+// TokenWorkspaces reads every row of TokenWorkspacesSQL, by token hash (as
+// a string, which a map key can be).
+func TokenWorkspaces(rows Rows) (map[string]TokenUse, error) {
+	out := map[string]TokenUse{}
+	for rows.Next() {
+		var u TokenUse
+		var hash []byte
+		var err error
+		if u.Workspace, err = Workspace(rows, &u.ID, &u.LastUsed, &hash); err != nil {
+			return nil, err
+		}
+		out[string(hash)] = u
+	}
+	return out, rows.Err()
 }
 
 // SetupCodeSQL selects, for the placeholder of a setup code's hash,
