@@ -174,14 +174,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
-	// The writer's page cache is 16 MiB, not SQLite's 2: each commit of
-	// single messages touches a leaf page of each index per chat, and
-	// pages that stay cached are neither read again nor looked up in the
-	// WAL. Readers keep the default: there are several of them.
-	q.Add("_pragma", "cache_size(-16384)")
-	writerDSN := "file:" + path + "?" + q.Encode()
-
-	w, err := sql.Open("sqlite", writerDSN)
+	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
