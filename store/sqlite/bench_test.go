@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -22,17 +23,7 @@ import (
 // per message bounds the end-to-end rate.
 func BenchmarkDeliveryCycle(b *testing.B) {
 	ctx := context.Background()
-	st := open(b, filepath.Join(b.TempDir(), "chathook.db"))
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	ws := uuid.NewString()
-	if _, err := st.CreateWorkspace(ctx, chathook.Workspace{ID: ws, Name: "bench", OwnerEmail: "o@example.com", CreatedAt: t0},
-		[]byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
-		b.Fatal(err)
-	}
-	url := "https://hook.example.com"
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
-		b.Fatal(err)
-	}
+	st, ws, url, t0 := benchStore(b)
 	msgs := make([]chathook.Incoming, b.N)
 	for i := range msgs {
 		msgs[i] = chathook.Incoming{
@@ -86,17 +77,7 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 // than the wall time.
 func BenchmarkSingleMessages(b *testing.B) {
 	ctx := context.Background()
-	st := open(b, filepath.Join(b.TempDir(), "chathook.db"))
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	ws := uuid.NewString()
-	if _, err := st.CreateWorkspace(ctx, chathook.Workspace{ID: ws, Name: "bench", OwnerEmail: "o@example.com", CreatedAt: t0},
-		[]byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
-		b.Fatal(err)
-	}
-	url := "https://hook.example.com"
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
-		b.Fatal(err)
-	}
+	st, ws, url, t0 := benchStore(b)
 	var next atomic.Int64
 	// The dispatcher's side, as it runs beside ingest: claim what is due
 	// (64 at most, what it sends at once), record the outcomes.
@@ -164,4 +145,22 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchStore is a fresh store with one workspace whose webhook has a URL,
+// and the time its messages are ingested at.
+func benchStore(b *testing.B) (st *sqlite.Store, ws, url string, t0 time.Time) {
+	ctx := context.Background()
+	st = open(b, filepath.Join(b.TempDir(), "chathook.db"))
+	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ws = uuid.NewString()
+	if _, err := st.CreateWorkspace(ctx, chathook.Workspace{ID: ws, Name: "bench", OwnerEmail: "o@example.com", CreatedAt: t0},
+		[]byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
+		b.Fatal(err)
+	}
+	url = "https://hook.example.com"
+	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+		b.Fatal(err)
+	}
+	return st, ws, url, t0
 }
