@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,13 +56,9 @@ type Stats struct {
 // Ingester gathers Ingest calls into groups and hands each to Commit.
 type Ingester struct {
 	commit Commit
-	calls  chan *call // unbuffered: a send succeeds only when a worker takes it
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	door   door[*call]
 
 	groups, nCalls, messages, retried atomic.Int64
-	waiting                           atomic.Int64 // calls not yet taken by a worker
 }
 
 type call struct {
@@ -83,11 +78,8 @@ type outcome struct {
 // SQLite, which has one writer; more for a database that commits several
 // transactions at once.
 func New(commit Commit, workers int) *Ingester {
-	g := &Ingester{commit: commit, calls: make(chan *call), stop: make(chan struct{})}
-	g.wg.Add(workers)
-	for range workers {
-		go g.work()
-	}
+	g := &Ingester{commit: commit}
+	g.door.open(workers, MaxMessages, func(c *call) int { return len(c.msgs) }, g.write)
 	return g
 }
 
@@ -97,16 +89,8 @@ func New(commit Commit, workers int) *Ingester {
 // that retries is answered Duplicate for those that were.
 func (g *Ingester) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
 	c := &call{ctx: ctx, workspaceID: workspaceID, now: now, msgs: msgs, done: make(chan outcome, 1)}
-	g.waiting.Add(1)
-	select {
-	case g.calls <- c:
-		g.waiting.Add(-1)
-	case <-ctx.Done():
-		g.waiting.Add(-1)
-		return nil, ctx.Err()
-	case <-g.stop:
-		g.waiting.Add(-1)
-		return nil, ErrClosed
+	if err := g.door.enter(ctx, c); err != nil {
+		return nil, err
 	}
 	select {
 	case o := <-c.done:
@@ -123,33 +107,7 @@ func (g *Ingester) Stats() Stats {
 
 // Close waits for the groups being written and refuses calls from then
 // on.
-func (g *Ingester) Close() {
-	g.once.Do(func() { close(g.stop) })
-	g.wg.Wait()
-}
-
-func (g *Ingester) work() {
-	defer g.wg.Done()
-	for {
-		var first *call
-		select {
-		case first = <-g.calls:
-		case <-g.stop:
-			return
-		}
-		group, n := []*call{first}, len(first.msgs)
-	gather: // whoever is waiting now; never wait for more
-		for n < MaxMessages {
-			select {
-			case c := <-g.calls:
-				group, n = append(group, c), n+len(c.msgs)
-			default:
-				break gather
-			}
-		}
-		g.write(group)
-	}
-}
+func (g *Ingester) Close() { g.door.close() }
 
 // write commits a group, or, if its transaction fails, each call alone.
 func (g *Ingester) write(group []*call) {
@@ -194,27 +152,26 @@ func (g *Ingester) commitCalls(ctx context.Context, calls []*call) error {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(calls[a].workspaceID, calls[b].workspaceID) })
+	messages := 0
 	for _, i := range order {
 		c := calls[i]
 		if len(batches) == 0 || batches[len(batches)-1].WorkspaceID != c.workspaceID {
-			batches = append(batches, Batch{WorkspaceID: c.workspaceID, Now: c.now})
+			// The call's own slice, capped: a lone call is not copied,
+			// and a second call's append copies rather than write into
+			// the first caller's array.
+			batches = append(batches, Batch{WorkspaceID: c.workspaceID, Now: c.now, Msgs: c.msgs[:len(c.msgs):len(c.msgs)]})
+			spans[i] = span{len(batches) - 1, 0}
+		} else {
+			b := &batches[len(batches)-1]
+			b.Now = later(b.Now, c.now)
+			spans[i] = span{len(batches) - 1, len(b.Msgs)}
+			b.Msgs = append(b.Msgs, c.msgs...)
 		}
-		b := &batches[len(batches)-1]
-		if c.now.After(b.Now) {
-			b.Now = c.now
-		}
-		spans[i] = span{len(batches) - 1, len(b.Msgs)}
-		b.Msgs = append(b.Msgs, c.msgs...)
-	}
-	if len(calls) == 1 {
-		batches[0].Msgs = calls[0].msgs // no copy for a lone call
+		messages += len(c.msgs)
 	}
 	g.groups.Add(1)
 	g.nCalls.Add(int64(len(calls)))
-	g.messages.Add(int64(len(batches[0].Msgs)))
-	for _, b := range batches[1:] {
-		g.messages.Add(int64(len(b.Msgs)))
-	}
+	g.messages.Add(int64(messages))
 	results, err := g.commit(ctx, batches)
 	if err != nil {
 		return err
@@ -224,4 +181,11 @@ func (g *Ingester) commitCalls(ctx context.Context, calls []*call) error {
 		c.done <- outcome{results: results[s.batch][s.start : s.start+len(c.msgs) : s.start+len(c.msgs)]}
 	}
 	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -101,7 +101,7 @@ func TestWaitingCallsShareTheNextTransaction(t *testing.T) {
 			res, err := g.Ingest(context.Background(), ws, t1.Add(time.Duration(i)*time.Second), msgs(fmt.Sprintf("%d.1", i), fmt.Sprintf("%d.2", i)))
 			answers[i] <- answer{res, err}
 		}()
-		for g.waiting.Load() < int64(i+1) { // one at a time, so that arrival order is known
+		for g.door.waiting.Load() < int64(i+1) { // one at a time, so that arrival order is known
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -172,7 +172,7 @@ func TestFailedGroupIsWrittenCallByCall(t *testing.T) {
 			r.mu.Unlock()
 			answers <- answer{m[0].MessageID, err}
 		}()
-		for g.waiting.Load() < int64(i+1) {
+		for g.door.waiting.Load() < int64(i+1) {
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -207,7 +207,7 @@ func TestGoneCallersAndClose(t *testing.T) {
 		_, err := g.Ingest(ctx, "ws", time.Now(), msgs("gone"))
 		gone <- err
 	}()
-	for g.waiting.Load() < 1 {
+	for g.door.waiting.Load() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()

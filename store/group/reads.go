@@ -2,8 +2,6 @@ package group
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 )
 
 // MaxKeys is how many keys one batched read asks for at most.
@@ -16,13 +14,8 @@ const MaxKeys = 256
 // after it arrived, so it sees every write committed before it was made:
 // a token revoked before a request is refused, as with a read of its own.
 type Reads[K comparable, V any] struct {
-	read  func(ctx context.Context, keys []K) (map[K]V, error)
-	calls chan *lookup[K, V] // unbuffered, as Ingester's
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-
-	waiting atomic.Int64 // lookups not yet taken by a worker
+	read func(ctx context.Context, keys []K) (map[K]V, error)
+	door door[*lookup[K, V]]
 }
 
 type lookup[K comparable, V any] struct {
@@ -41,11 +34,8 @@ type found[V any] struct {
 // read returns the value of each key it found; a key it did not find is
 // answered not found.
 func NewReads[K comparable, V any](read func(ctx context.Context, keys []K) (map[K]V, error), workers int) *Reads[K, V] {
-	r := &Reads[K, V]{read: read, calls: make(chan *lookup[K, V]), stop: make(chan struct{})}
-	r.wg.Add(workers)
-	for range workers {
-		go r.work()
-	}
+	r := &Reads[K, V]{read: read}
+	r.door.open(workers, MaxKeys, func(*lookup[K, V]) int { return 1 }, r.readBatch)
 	return r
 }
 
@@ -53,16 +43,8 @@ func NewReads[K comparable, V any](read func(ctx context.Context, keys []K) (map
 func (r *Reads[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	var zero V
 	c := &lookup[K, V]{ctx: ctx, key: key, done: make(chan found[V], 1)}
-	r.waiting.Add(1)
-	select {
-	case r.calls <- c:
-		r.waiting.Add(-1)
-	case <-ctx.Done():
-		r.waiting.Add(-1)
-		return zero, false, ctx.Err()
-	case <-r.stop:
-		r.waiting.Add(-1)
-		return zero, false, ErrClosed
+	if err := r.door.enter(ctx, c); err != nil {
+		return zero, false, err
 	}
 	select {
 	case f := <-c.done:
@@ -73,43 +55,23 @@ func (r *Reads[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 }
 
 // Close waits for the reads being made and refuses lookups from then on.
-func (r *Reads[K, V]) Close() {
-	r.once.Do(func() { close(r.stop) })
-	r.wg.Wait()
-}
+func (r *Reads[K, V]) Close() { r.door.close() }
 
-func (r *Reads[K, V]) work() {
-	defer r.wg.Done()
-	for {
-		var first *lookup[K, V]
-		select {
-		case first = <-r.calls:
-		case <-r.stop:
-			return
+// readBatch reads the keys of lookups made together, each once, and
+// answers every lookup.
+func (r *Reads[K, V]) readBatch(batch []*lookup[K, V]) {
+	keys := make([]K, 0, len(batch))
+	seen := make(map[K]bool, len(batch))
+	for _, c := range batch {
+		if !seen[c.key] {
+			seen[c.key] = true
+			keys = append(keys, c.key)
 		}
-		batch := []*lookup[K, V]{first}
-	gather:
-		for len(batch) < MaxKeys {
-			select {
-			case c := <-r.calls:
-				batch = append(batch, c)
-			default:
-				break gather
-			}
-		}
-		keys := make([]K, 0, len(batch))
-		seen := make(map[K]bool, len(batch))
-		for _, c := range batch {
-			if !seen[c.key] {
-				seen[c.key] = true
-				keys = append(keys, c.key)
-			}
-		}
-		// Not the first caller's context: the others wait for this read.
-		values, err := r.read(context.Background(), keys)
-		for _, c := range batch {
-			v, ok := values[c.key]
-			c.done <- found[V]{v: v, ok: ok, err: err}
-		}
+	}
+	// Not the first caller's context: the others wait for this read.
+	values, err := r.read(context.Background(), keys)
+	for _, c := range batch {
+		v, ok := values[c.key]
+		c.done <- found[V]{v: v, ok: ok, err: err}
 	}
 }

@@ -67,7 +67,7 @@ func TestWaitingLookupsShareTheNextRead(t *testing.T) {
 			answers[i] <- answer{v, ok}
 		}()
 	}
-	for r.waiting.Load() < int64(len(keys)) {
+	for r.door.waiting.Load() < int64(len(keys)) {
 		time.Sleep(time.Millisecond)
 	}
 	tb.hold <- struct{}{} // the first read ends
