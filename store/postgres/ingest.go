@@ -169,15 +169,14 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 }
 
 // commitGroup writes a group's batches, one workspace each, in one
-// transaction, and runs it again after a deadlock or a serialization
-// failure, as inTx does.
-func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
-	for attempt := 1; ; attempt++ {
-		results, err := s.writeGroup(ctx, batches)
-		if err == nil || !again(ctx, attempt, err) {
-			return results, err
-		}
-	}
+// transaction, run again after a deadlock or a serialization failure
+// (retried, as inTx).
+func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) (results [][]chathook.IngestResult, err error) {
+	err = retried(ctx, func() error {
+		results, err = s.writeGroup(ctx, batches)
+		return err
+	})
+	return results, err
 }
 
 // writeGroup is one run of commitGroup's transaction. It costs two round

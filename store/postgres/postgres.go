@@ -218,8 +218,14 @@ func (s *Store) Close() error {
 // order); the transaction rolled back wrote nothing, so running it again
 // is safe. fn must keep no state across runs other than what it rebuilds.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retried(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// retried runs a transaction, and again after a deadlock or a
+// serialization failure (see again).
+func retried(ctx context.Context, tx func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := tx()
 		if err == nil || !again(ctx, attempt, err) {
 			return err
 		}
