@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,27 +43,18 @@ func TestCrashLosesNoAcceptedMessage(t *testing.T) {
 }
 
 func testCrash(t *testing.T, bin, db string) {
-	out, err := exec.Command(bin, "workspace", "create", "--db", db, "--name", "Crash", "--owner-email", "crash@example.com").Output()
-	if err != nil {
-		t.Fatalf("workspace create: %v", err)
-	}
-	var created struct {
-		APIToken string `json:"api_token"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil || created.APIToken == "" {
-		t.Fatalf("workspace create printed %q: %v", out, err)
-	}
+	token := createWorkspace(t, bin, db)
 	client := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: crashClients},
 		Timeout:   time.Minute, // only against a hang: the kill ends every request at once
 	}
-	poster := messagePoster{client: client, token: created.APIToken}
+	poster := messagePoster{client: client, token: token}
 
 	answered := map[int]string{} // message number → the chat_id of its 202
 	var inFlight []int           // messages posted before a kill and never answered
 	var next atomic.Int64        // the last message number taken, over all rounds
 	for round := 1; ; round++ {
-		svc := startCrashService(t, bin, db)
+		svc := startServe(t, bin, db)
 		a, f := crashRound(t, poster, svc, &next)
 		for n, chat := range a {
 			answered[n] = chat
@@ -89,7 +76,7 @@ func testCrash(t *testing.T, bin, db string) {
 	}
 
 	// Restarted, the service must know every message it answered 202.
-	svc := startCrashService(t, bin, db)
+	svc := startServe(t, bin, db)
 	defer svc.stop(t)
 	numbers := slices.Sorted(func(yield func(int) bool) {
 		for n := range answered {
@@ -130,7 +117,7 @@ func testCrash(t *testing.T, bin, db string) {
 // and returns the messages answered 202 (with their chat_id) and those
 // posted before the kill that got no answer. Any other answer, or an
 // error before the kill, fails the test.
-func crashRound(t *testing.T, p messagePoster, svc *crashService, next *atomic.Int64) (answered map[int]string, inFlight []int) {
+func crashRound(t *testing.T, p messagePoster, svc *serveProcess, next *atomic.Int64) (answered map[int]string, inFlight []int) {
 	var (
 		mu      sync.Mutex
 		count   atomic.Int64
@@ -185,7 +172,7 @@ func crashRound(t *testing.T, p messagePoster, svc *crashService, next *atomic.I
 
 // postAll posts messages again from crashClients clients and returns each
 // one's answer; an error or another status than 202 fails the test.
-func postAll(t *testing.T, p messagePoster, svc *crashService, numbers []int) map[int]ingestAnswer {
+func postAll(t *testing.T, p messagePoster, svc *serveProcess, numbers []int) map[int]ingestAnswer {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	out := make(map[int]ingestAnswer, len(numbers))
@@ -251,101 +238,4 @@ func (p messagePoster) post(base string, n int) (ingestAnswer, error) {
 		return got, fmt.Errorf("202 %.200s: %v", raw, err)
 	}
 	return got, nil
-}
-
-// crashService is `chathook serve` running as its own process.
-type crashService struct {
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{} // closed once cmd.Wait has returned
-	err    error         // cmd.Wait's, once exited is closed
-
-	mu   sync.Mutex
-	tail []string // the last lines of its log, shown if the test fails
-}
-
-// startCrashService starts serve on db, on a free port, and waits until it
-// says where it listens. It is killed at the end of the test if still up.
-func startCrashService(t *testing.T, bin, db string) *crashService {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHATHOOK_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	svc := &crashService{cmd: cmd, exited: make(chan struct{})}
-	addr := make(chan string, 1)
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			if m := servingAddr.FindStringSubmatch(lines.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-			svc.mu.Lock()
-			svc.tail = append(svc.tail, lines.Text())
-			if len(svc.tail) > 20 {
-				svc.tail = svc.tail[1:]
-			}
-			svc.mu.Unlock()
-		}
-	}()
-	go func() {
-		<-logDone // Wait closes the pipe: read it to the end first
-		svc.err = cmd.Wait()
-		close(svc.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-svc.exited
-		if t.Failed() {
-			svc.mu.Lock()
-			t.Logf("the log of serve (pid %d) ends with:\n%s", cmd.Process.Pid, strings.Join(svc.tail, "\n"))
-			svc.mu.Unlock()
-		}
-	})
-	select {
-	case a := <-addr:
-		svc.url = "http://" + a
-	case <-svc.exited:
-		t.Fatalf("chathook serve exited before serving: %v", svc.err)
-	case <-time.After(time.Minute):
-		t.Fatal("chathook serve did not start within a minute")
-	}
-	return svc
-}
-
-// kill ends the service with SIGKILL: no shutdown, no last commit.
-func (s *crashService) kill(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL: %v", err)
-	}
-	<-s.exited
-}
-
-// stop ends the service with SIGTERM, as an operator would.
-func (s *crashService) stop(t *testing.T) {
-	t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		if s.err != nil {
-			t.Errorf("serve after SIGTERM: %v", s.err)
-		}
-	case <-time.After(time.Minute):
-		t.Error("serve still running a minute after SIGTERM")
-	}
 }

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // BenchmarkBigBatchesPeakRSS measures the service's peak resident memory
@@ -63,62 +57,16 @@ func bigBatch(client int) []byte {
 	return buf.Bytes()
 }
 
-var servingAddr = regexp.MustCompile(`msg="chathook serving" addr=(\S+)`)
-
 // bigBatchesRound starts a service, posts every body at once and returns
 // the service's VmHWM in MiB with the counts of 202 and 503 answers; any
 // other answer fails the benchmark.
 func bigBatchesRound(b *testing.B, bin string, bodies [][]byte) (peakMiB float64, accepted, refused int) {
 	b.Helper()
 	db := "sqlite:" + filepath.Join(b.TempDir(), "chathook.db")
-	out, err := exec.Command(bin, "workspace", "create", "--db", db, "--name", "Big", "--owner-email", "big@example.com").Output()
-	if err != nil {
-		b.Fatalf("workspace create: %v", err)
-	}
-	var created struct {
-		APIToken string `json:"api_token"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0")
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHATHOOK_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			if m := servingAddr.FindStringSubmatch(lines.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a + "/api/v1/messages/batch"
-	case <-time.After(time.Minute):
-		b.Fatal("chathook serve did not start within a minute")
-	}
+	token := createWorkspace(b, bin, db)
+	svc := startServe(b, bin, db)
+	defer svc.stop(b)
+	url := svc.url + "/api/v1/messages/batch"
 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -127,7 +75,7 @@ func bigBatchesRound(b *testing.B, bin string, bodies [][]byte) (peakMiB float64
 		wg.Go(func() {
 			<-start
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+created.APIToken)
+			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				b.Errorf("POST: %v", err)
@@ -149,7 +97,7 @@ func bigBatchesRound(b *testing.B, bin string, bodies [][]byte) (peakMiB float64
 	}
 	close(start)
 	wg.Wait()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", svc.cmd.Process.Pid))
 	if err != nil {
 		b.Fatal(err)
 	}
