@@ -43,7 +43,7 @@ type Report struct {
 	// LoopbackPostsPerS is the loopback ceiling, measured before the
 	// service started: POSTs a second that a bare net/http client and
 	// server in the bench's process reach with Clients concurrent clients
-	// and bodies of LoopbackBodyBytes (one of the run's requests).
+	// and bodies of LoopbackBodyBytes (one of the run's messages, alone).
 	// FractionOfLoopback is DeliveredPerS / LoopbackPostsPerS, the figure
 	// to compare between machines. Both null with --loopback=false.
 	LoopbackPostsPerS  *float64 `json:"loopback_posts_per_s"`
