@@ -192,6 +192,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		flushed  func(time.Duration, int, int)
 		request  func(string, int, time.Duration)
 	)
+	dispatched := st // the dispatcher ingests nothing, and must see the store's HandTo
 	if cfg.MetricsAddr != "" {
 		m = metrics.New(st, cfg.Logger)
 		// Every source and the API ingest through the store: counted there,
@@ -207,7 +208,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		return nil, err
 	}
 	d := deliver.New(deliver.Config{
-		Store: st, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
+		Store: dispatched, BaseURL: strings.TrimSuffix(cfg.BaseURL, "/"), Logger: cfg.Logger,
 		Timeout: cfg.DeliveryTimeout, Grace: cfg.DeliveryGrace, Lease: cfg.Lease, Schedule: cfg.RetrySchedule,
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now, Recorded: recorded,
 	})

@@ -204,6 +204,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	go func() { d.finisher(d.results); close(finished) }()
 	renewDone := make(chan struct{})
 	go func() { d.renew(ctx); close(renewDone) }()
+	if h, ok := d.cfg.Store.(store.HandOff); ok {
+		stop := h.HandTo(store.Receiver{Owner: d.owner, Lease: d.cfg.Lease, Wants: d.wants, Take: d.take})
+		defer stop()
+	}
 
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
@@ -256,6 +260,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	<-finished
 	<-renewDone
 	return nil
+}
+
+// wants reports whether the store should hand this dispatcher a
+// workspace's new deliveries as it stores them (see store.HandOff): not
+// while stopping, nor while the workspace's lane is gated, disabled or
+// has as many runs as it may have in flight, nor while as much waits as
+// claimable allows. What it does not take waits for a claim.
+func (d *Dispatcher) wants(ws string) bool {
+	if d.killed() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping || d.queued >= maxQueuedRuns*d.cfg.BatchSize {
+		return false
+	}
+	l := d.lanes[ws]
+	return l == nil || (!l.disabled && l.unrecorded == 0 && l.busy+len(l.runs) < d.cfg.PerWorkspace)
+}
+
+// take is given the deliveries the store leased to this dispatcher as
+// it stored them, as a claim that began at began would be. After a Kill
+// it keeps them as a crash would: leased, until the leases expire.
+func (d *Dispatcher) take(leased []chathook.Delivery, began time.Time) {
+	if d.killed() {
+		return
+	}
+	d.enqueue(leased, began)
 }
 
 // skipPause is the least time between claims that pass over full

@@ -270,6 +270,33 @@ type Page struct {
 // that died sends it a second time.
 const EmailLease = 10 * time.Minute
 
+// HandOff is what a store with one writer (SQLite) offers besides Store:
+// it leases a message's new delivery to a local dispatcher in the
+// transaction that stores the message, when nothing else of its chat is
+// pending, and hands it over once committed, so a message that finds its
+// chat idle never waits for, nor costs, a claim. (With several writers at
+// once, as on PostgreSQL, two transactions could each find a chat idle
+// and send its messages side by side, so there only claims lease.)
+type HandOff interface {
+	// HandTo starts handing to r until stop is called. One receiver at a
+	// time: a second HandTo replaces the first.
+	HandTo(r Receiver) (stop func())
+}
+
+// Receiver is a dispatcher that takes deliveries as they are stored.
+type Receiver struct {
+	Owner string        // the leases' owner, as ClaimDue's
+	Lease time.Duration // as ClaimDue's
+	// Wants reports whether the receiver takes a workspace's deliveries
+	// now. It is asked inside the writer's transaction: it must be quick
+	// and never wait for the store.
+	Wants func(workspaceID string) bool
+	// Take is given the deliveries leased to Owner, loaded as ClaimDue
+	// returns them, after their transaction committed; began is when
+	// that transaction read their webhooks enabled. It must not block.
+	Take func(leased []chathook.Delivery, began time.Time)
+}
+
 // Finished is one attempt's outcome, and when to retry if it failed.
 type Finished struct {
 	chathook.Outcome

@@ -23,7 +23,7 @@ import (
 // per message bounds the end-to-end rate.
 func BenchmarkDeliveryCycle(b *testing.B) {
 	ctx := context.Background()
-	st, ws, url, t0 := benchStore(b)
+	st, ws, url, t0 := newStore(b)
 	msgs := make([]chathook.Incoming, b.N)
 	for i := range msgs {
 		msgs[i] = chathook.Incoming{
@@ -77,7 +77,7 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 // than the wall time.
 func BenchmarkSingleMessages(b *testing.B) {
 	ctx := context.Background()
-	st, ws, url, t0 := benchStore(b)
+	st, ws, url, t0 := newStore(b)
 	var next atomic.Int64
 	// The dispatcher's side, as it runs beside ingest: claim what is due
 	// (64 at most, what it sends at once), record the outcomes.
@@ -147,9 +147,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchStore is a fresh store with one workspace whose webhook has a URL,
+// newStore is a fresh store with one workspace whose webhook has a URL,
 // and the time its messages are ingested at.
-func benchStore(b *testing.B) (st *sqlite.Store, ws, url string, t0 time.Time) {
+func newStore(b testing.TB) (st *sqlite.Store, ws, url string, t0 time.Time) {
 	ctx := context.Background()
 	st = open(b, filepath.Join(b.TempDir(), "chathook.db"))
 	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -109,23 +109,10 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if _, err := s.prep(ctx, tx, sqlLease).ExecContext(ctx, ms(now.Add(leaseFor)), owner, list); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	rows, err := s.prep(ctx, tx, sqlLoadClaimed).QueryContext(ctx, list)
+	out, err := loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), list, len(ids))
 	if err != nil {
-		return nil, fmt.Errorf("claim: load: %w", err)
-	}
-	defer rows.Close()
-	out := make([]chathook.Delivery, 0, len(ids))
-	for rows.Next() {
-		d, err := tables.Delivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows.Close()
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
@@ -133,6 +120,48 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	s.cursor = last
 	s.mu.Unlock()
 	return out, nil
+}
+
+// loadClaimed reads the leased deliveries of list, n of them, in id order.
+func loadClaimed(ctx context.Context, load *sql.Stmt, list string, n int) ([]chathook.Delivery, error) {
+	rows, err := load.QueryContext(ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("claim: load: %w", err)
+	}
+	defer rows.Close()
+	out := make([]chathook.Delivery, 0, n)
+	for rows.Next() {
+		d, err := tables.Delivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// HandTo hands new deliveries of idle chats to r as they are stored; see
+// store.HandOff.
+func (s *Store) HandTo(r store.Receiver) (stop func()) {
+	p := &r
+	s.hand.Store(p)
+	return func() { s.hand.CompareAndSwap(p, nil) }
+}
+
+var _ store.HandOff = (*Store)(nil)
+
+// handOver loads a committed group's leased deliveries on a reader and
+// gives them to the receiver. Should that fail, they are released, to be
+// claimed like any other; should that fail too, their leases expire.
+func (s *Store) handOver(h *handing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dels, err := loadClaimed(ctx, s.rs.get(sqlLoadClaimed), idList(h.ids), len(h.ids))
+	if err != nil {
+		_ = s.Release(ctx, h.r.Owner, h.ids)
+		return
+	}
+	h.r.Take(dels, h.began)
 }
 
 // appendRun appends to ids a chat's oldest pending deliveries, up to n,

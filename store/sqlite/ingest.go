@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/group"
 )
 
@@ -35,6 +36,18 @@ type ingestTx struct {
 	historyKeys map[messageKey]bool
 
 	duplicateOf, upsertAccount, findChat, insChat, updateChat *sql.Stmt
+
+	hand  *handing // nil without a receiver
+	wants bool     // whether the receiver takes this workspace's deliveries
+}
+
+// handing is what a group's transaction leases to the receiver (see
+// store.HandOff): the deliveries of the chats that had nothing pending.
+type handing struct {
+	r     *store.Receiver
+	began time.Time      // when the transaction began (real time)
+	chats map[int64]bool // the group's queued chats: whether they are handed
+	ids   []int64        // the deliveries leased
 }
 
 // rowChunks are the sizes of the multi-row inserts of messages and
@@ -56,7 +69,7 @@ var sqlInsertMessages, sqlInsertDeliveries = map[int]string{}, map[int]string{}
 
 const (
 	messageWidth  = 16
-	deliveryWidth = 6
+	deliveryWidth = 8
 )
 
 func init() {
@@ -66,8 +79,8 @@ func init() {
 			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
 			VALUES ` + multiRow(n, messageWidth) + `
 			ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, account_id, message_id`
-		sqlInsertDeliveries[n] = `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-			VALUES ` + multiRow(n, deliveryWidth)
+		sqlInsertDeliveries[n] = `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at, lease_until, lease_owner)
+			VALUES ` + multiRow(n, deliveryWidth) + ` RETURNING id, lease_until`
 		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n])
 	}
 }
@@ -112,7 +125,10 @@ const (
 	// sqlUpdateChat writes every change a message makes to its chat (a
 	// new name, phone or external id, the end of history_only) at once.
 	sqlUpdateChat   = `UPDATE chats SET full_name = ?, phone = ?, external_id = ?, created_at = ?, history_only = ? WHERE id = ?`
-	sqlIngestTarget = `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = ?`
+	sqlIngestTarget = `SELECT url <> '', granularity, enabled FROM webhooks WHERE workspace_id = ?`
+	// sqlChatPending tells whether a chat has a delivery pending: in
+	// flight, waiting for a retry, or queued behind those.
+	sqlChatPending = `SELECT EXISTS (SELECT 1 FROM deliveries WHERE chat_id = ? AND state = 'pending')`
 )
 
 type chatKey struct {
@@ -129,6 +145,10 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 // commitGroup writes a group's batches in one transaction: one wait for
 // the disk however many requests it answers.
 func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	var h *handing
+	if r := s.hand.Load(); r != nil {
+		h = &handing{r: r, began: time.Now(), chats: map[int64]bool{}}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -136,25 +156,29 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 	defer tx.Rollback()
 	results := make([][]chathook.IngestResult, len(batches))
 	for i, b := range batches {
-		if results[i], err = s.ingest(ctx, tx, b.WorkspaceID, b.Now, b.Msgs); err != nil {
+		if results[i], err = s.ingest(ctx, tx, b.WorkspaceID, b.Now, b.Msgs, h); err != nil {
 			return nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	if h != nil && len(h.ids) > 0 {
+		// Off the group's goroutine: the next group need not wait for it.
+		go s.handOver(h)
+	}
 	return results, nil
 }
 
 // ingest writes one workspace's messages in tx.
-func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming, h *handing) ([]chathook.IngestResult, error) {
 	// Deliveries are queued from the moment a webhook URL is set, as Svix
 	// does for endpoints: a workspace that never configures one builds no
 	// backlog. A disabled webhook still queues: it is paused, not off.
 	// With a granularity, a message waits for its window's bundle instead.
-	var hasURL bool
+	var hasURL, enabled bool
 	var g chathook.Granularity
-	if err := s.prep(ctx, tx, sqlIngestTarget).QueryRowContext(ctx, workspaceID).Scan(&hasURL, &g); err != nil {
+	if err := s.prep(ctx, tx, sqlIngestTarget).QueryRowContext(ctx, workspaceID).Scan(&hasURL, &g, &enabled); err != nil {
 		return nil, fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
 	}
 	queue := queueNone
@@ -167,6 +191,7 @@ func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now 
 	it := &ingestTx{
 		tx: tx, workspaceID: workspaceID, now: ms(now),
 		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{},
+		hand: h, wants: h != nil && queue == queueDelivery && enabled && h.r.Wants(workspaceID),
 	}
 	for _, p := range []struct {
 		st    **sql.Stmt
@@ -298,15 +323,58 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 		args := make([]any, 0, size*deliveryWidth)
 		for _, i := range queued[start : start+size] {
 			eventID := "msg_" + strings.ReplaceAll(msgs[i].UUID, "-", "")
-			args = append(args, it.workspaceID, rows[i].chatID, stored[rows[i].key], eventID, it.now, it.now)
+			leaseUntil, owner, err := it.lease(ctx, s, rows[i].chatID)
+			if err != nil {
+				return err
+			}
+			args = append(args, it.workspaceID, rows[i].chatID, stored[rows[i].key], eventID, it.now, it.now, leaseUntil, owner)
 		}
-		_, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).ExecContext(ctx, args...)
-		return err
+		inserted, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer inserted.Close()
+		for inserted.Next() {
+			var id, leaseUntil int64
+			if err := inserted.Scan(&id, &leaseUntil); err != nil {
+				return err
+			}
+			if leaseUntil > 0 {
+				it.hand.ids = append(it.hand.ids, id)
+			}
+		}
+		return inserted.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: deliveries: %w", err)
 	}
 	return results, nil
+}
+
+// lease returns the lease of a new delivery of chat: to the receiver
+// when it wants this workspace's deliveries and nothing of the chat was
+// pending before the group (then all of the chat's deliveries in the
+// group are handed, in order), else none. The one writer makes the check
+// safe: no other transaction can queue for the chat meanwhile.
+func (it *ingestTx) lease(ctx context.Context, s *Store, chat int64) (until int64, owner string, err error) {
+	if it.hand == nil {
+		return 0, "", nil
+	}
+	handed, seen := it.hand.chats[chat]
+	if !seen && it.wants {
+		var pending bool
+		if err := s.prep(ctx, it.tx, sqlChatPending).QueryRowContext(ctx, chat).Scan(&pending); err != nil {
+			return 0, "", fmt.Errorf("chat %d pending: %w", chat, err)
+		}
+		handed = !pending
+	}
+	// Once one of its deliveries is not handed, none after it is.
+	handed = handed && it.wants
+	it.hand.chats[chat] = handed
+	if !handed {
+		return 0, "", nil
+	}
+	return it.now + it.hand.r.Lease.Milliseconds(), it.hand.r.Owner, nil
 }
 
 // account creates or updates the account; names and email only change

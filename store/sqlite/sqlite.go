@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -49,6 +50,7 @@ type Store struct {
 	cursor int64 // the chat the last claim ended with
 
 	group  *group.Ingester                       // Ingest's group commit, on the one writer
+	hand   atomic.Pointer[store.Receiver]        // see HandTo
 	tokens *group.Reads[string, tables.TokenUse] // UseToken's reads, shared by requests at once
 }
 
@@ -65,11 +67,11 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlUpdateChat, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
+	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlLoadClaimed}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}

@@ -1,0 +1,162 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
+)
+
+// handed is a receiver for HandTo that records what it is handed.
+type handed struct {
+	wants atomic.Bool
+	took  chan []chathook.Delivery
+}
+
+func receive(st store.HandOff) (*handed, func()) {
+	h := &handed{took: make(chan []chathook.Delivery, 16)}
+	h.wants.Store(true)
+	stop := st.HandTo(store.Receiver{Owner: "local", Lease: time.Minute,
+		Wants: func(string) bool { return h.wants.Load() },
+		Take:  func(leased []chathook.Delivery, _ time.Time) { h.took <- leased }})
+	return h, stop
+}
+
+// next is the next group's deliveries handed over, by message id.
+func (h *handed) next(t *testing.T) []string {
+	t.Helper()
+	select {
+	case dels := <-h.took:
+		return idsOf(dels)
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing handed over")
+		return nil
+	}
+}
+
+func chatMessage(t0 time.Time, chat int, id string) chathook.Incoming {
+	return chathook.Incoming{
+		Account:   chathook.Account{Phone: "+15550000000"},
+		Chat:      chathook.Chat{ExternalID: fmt.Sprintf("+1555100%04d", chat)},
+		MessageID: id, UUID: uuid.NewString(), Direction: chathook.Received, Timestamp: t0, Text: "hello " + id,
+	}
+}
+
+// A message whose chat has nothing pending is leased to the local
+// dispatcher as it is stored and handed over loaded, with every later
+// message of its chat in the same transaction; one whose chat has a
+// delivery pending, in flight or not, waits for a claim, in order.
+func TestHandOffTakesIdleChatsOnly(t *testing.T) {
+	ctx := context.Background()
+	st, ws, url, t0 := newStore(t)
+	h, stop := receive(st)
+	in := func(ws string, msgs ...chathook.Incoming) {
+		t.Helper()
+		if _, err := st.Ingest(ctx, ws, t0, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed := func() []string {
+		t.Helper()
+		got, err := st.ClaimDue(ctx, "claimer", t0, time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idsOf(got)
+	}
+
+	in(ws, chatMessage(t0, 1, "a"), chatMessage(t0, 2, "b"), chatMessage(t0, 1, "c"))
+	var first []chathook.Delivery
+	select {
+	case first = <-h.took:
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing handed over")
+	}
+	if got := idsOf(first); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("handed %v, want a, b, c in ingest order", got)
+	}
+	d := first[0]
+	if d.Webhook.URL != url || d.Chat.ExternalID != "+15551000001" || d.Account.Phone != "+15550000000" ||
+		d.Message.Text != "hello a" || d.EventID == "" || d.Webhook.WorkspaceID != ws {
+		t.Errorf("handed delivery not loaded as a claim loads it: %+v", d)
+	}
+	if got := claimed(); len(got) != 0 {
+		t.Errorf("claim took %v, leased to the local dispatcher", got)
+	}
+
+	// Chat 1 is in flight: its next message waits behind it. Chat 3 is
+	// idle: the next group hands over its message only.
+	in(ws, chatMessage(t0, 1, "d"))
+	in(ws, chatMessage(t0, 3, "e"))
+	if got := h.next(t); !slices.Equal(got, []string{"e"}) {
+		t.Errorf("handed %v, want e only: d's chat is in flight", got)
+	}
+	ok := func(d chathook.Delivery) store.Finished {
+		return store.Finished{Outcome: chathook.Outcome{DeliveryID: d.ID, URL: url, At: t0, Status: 204}}
+	}
+	if err := st.Finish(ctx, []store.Finished{ok(first[0]), ok(first[2])}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimed(); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("claimed %v after a and c, want d", got)
+	}
+
+	// A chat waiting for a retry is not idle either.
+	if err := st.Finish(ctx, []store.Finished{{Outcome: chathook.Outcome{DeliveryID: first[1].ID, URL: url, At: t0, Status: 500},
+		RetryAt: t0.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	in(ws, chatMessage(t0, 2, "f"))
+	in(ws, chatMessage(t0, 4, "g"))
+	if got := h.next(t); !slices.Equal(got, []string{"g"}) {
+		t.Errorf("handed %v, want g only: f's chat waits for a retry", got)
+	}
+
+	// Not wanted, or of a disabled webhook: left for a claim.
+	h.wants.Store(false)
+	in(ws, chatMessage(t0, 5, "h"))
+	h.wants.Store(true)
+	off := uuid.NewString()
+	if _, err := st.CreateWorkspace(ctx, chathook.Workspace{ID: off, Name: "off", OwnerEmail: "off@example.com", CreatedAt: t0},
+		[]byte("token-off"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
+		t.Fatal(err)
+	}
+	disabled := false
+	if _, err := st.UpdateWebhook(ctx, off, t0, chathook.WebhookUpdate{URL: &url, Enabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	in(off, chatMessage(t0, 6, "i"))
+	if got := claimed(); !slices.Equal(got, []string{"h"}) {
+		t.Errorf("claimed %v, want h: it was not wanted", got)
+	}
+	var leased int
+	if err := st.QueryRowForTest(ctx, `SELECT count(*) FROM deliveries WHERE workspace_id = '`+off+`' AND lease_until > 0`).Scan(&leased); err != nil || leased != 0 {
+		t.Errorf("%d deliveries of a disabled webhook leased (%v)", leased, err)
+	}
+
+	// Once stopped, nothing more is handed.
+	stop()
+	in(ws, chatMessage(t0, 7, "j"))
+	if got := claimed(); !slices.Equal(got, []string{"j"}) {
+		t.Errorf("claimed %v after stop, want j", got)
+	}
+	select {
+	case dels := <-h.took:
+		t.Errorf("handed %v after stop", idsOf(dels))
+	default:
+	}
+}
+
+func idsOf(dels []chathook.Delivery) []string {
+	var ids []string
+	for _, d := range dels {
+		ids = append(ids, d.Message.MessageID)
+	}
+	return ids
+}
