@@ -205,7 +205,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	renewDone := make(chan struct{})
 	go func() { d.renew(ctx); close(renewDone) }()
 	if h, ok := d.cfg.Store.(store.HandOff); ok {
-		stop := h.HandTo(store.Receiver{Owner: d.owner, Lease: d.cfg.Lease, Wants: d.wants, Take: d.take})
+		stop := h.HandTo(store.Receiver{Owner: d.owner, Lease: d.cfg.Lease, Room: d.room, Take: d.take})
 		defer stop()
 	}
 
@@ -262,29 +262,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// wants reports whether the store should hand this dispatcher a
-// workspace's new deliveries as it stores them (see store.HandOff): not
-// while stopping, nor while the workspace's lane is gated, disabled or
-// has as many runs as it may have in flight, nor while as much waits as
-// claimable allows. What it does not take waits for a claim.
-func (d *Dispatcher) wants(ws string) bool {
+// room is how many chats' new deliveries of a workspace the store may
+// hand this dispatcher as it stores them (see store.HandOff): as many
+// runs as the workspace may still start, none while stopping, while its
+// lane is gated or disabled, or while as much waits as claimable allows.
+// What it does not take waits for a claim.
+func (d *Dispatcher) room(ws string) int {
 	if d.killed() {
-		return false
+		return 0
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopping || d.queued >= maxQueuedRuns*d.cfg.BatchSize {
-		return false
+		return 0
 	}
 	l := d.lanes[ws]
-	return l == nil || (!l.disabled && l.unrecorded == 0 && l.busy+len(l.runs) < d.cfg.PerWorkspace)
+	if l == nil {
+		return d.cfg.PerWorkspace
+	}
+	if l.disabled || l.unrecorded > 0 {
+		return 0
+	}
+	return max(0, d.cfg.PerWorkspace-l.busy-len(l.runs))
 }
 
 // take is given the deliveries the store leased to this dispatcher as
-// it stored them, as a claim that began at began would be. After a Kill
-// it keeps them as a crash would: leased, until the leases expire.
+// it stored them, as a claim that began at began would be, or none when
+// they could not be loaded and were released: then a claim takes them.
+// After a Kill it keeps them as a crash would: leased, until the leases
+// expire.
 func (d *Dispatcher) take(leased []chathook.Delivery, began time.Time) {
 	if d.killed() {
+		return
+	}
+	if len(leased) == 0 {
+		d.Kick()
 		return
 	}
 	d.enqueue(leased, began)

@@ -287,13 +287,15 @@ type HandOff interface {
 type Receiver struct {
 	Owner string        // the leases' owner, as ClaimDue's
 	Lease time.Duration // as ClaimDue's
-	// Wants reports whether the receiver takes a workspace's deliveries
-	// now. It is asked inside the writer's transaction: it must be quick
-	// and never wait for the store.
-	Wants func(workspaceID string) bool
+	// Room is how many chats' deliveries of a workspace the receiver
+	// takes now (0: none). It is asked inside the writer's transaction:
+	// it must be quick and never wait for the store.
+	Room func(workspaceID string) int
 	// Take is given the deliveries leased to Owner, loaded as ClaimDue
 	// returns them, after their transaction committed; began is when
-	// that transaction read their webhooks enabled. It must not block.
+	// that transaction read their webhooks enabled. Should they fail to
+	// load, the store releases them and calls Take with none, for the
+	// receiver to claim them. It must not block.
 	Take func(leased []chathook.Delivery, began time.Time)
 }
 

@@ -15,16 +15,16 @@ import (
 
 // handed is a receiver for HandTo that records what it is handed.
 type handed struct {
-	wants atomic.Bool
-	took  chan []chathook.Delivery
+	room atomic.Int64
+	took chan []chathook.Delivery
 }
 
 func receive(st store.HandOff) (*handed, func()) {
 	h := &handed{took: make(chan []chathook.Delivery, 16)}
-	h.wants.Store(true)
+	h.room.Store(100)
 	stop := st.HandTo(store.Receiver{Owner: "local", Lease: time.Minute,
-		Wants: func(string) bool { return h.wants.Load() },
-		Take:  func(leased []chathook.Delivery, _ time.Time) { h.took <- leased }})
+		Room: func(string) int { return int(h.room.Load()) },
+		Take: func(leased []chathook.Delivery, _ time.Time) { h.took <- leased }})
 	return h, stop
 }
 
@@ -119,9 +119,9 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	}
 
 	// Not wanted, or of a disabled webhook: left for a claim.
-	h.wants.Store(false)
+	h.room.Store(0)
 	in(ws, chatMessage(t0, 5, "h"))
-	h.wants.Store(true)
+	h.room.Store(100)
 	off := uuid.NewString()
 	if _, err := st.CreateWorkspace(ctx, chathook.Workspace{ID: off, Name: "off", OwnerEmail: "off@example.com", CreatedAt: t0},
 		[]byte("token-off"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
@@ -139,6 +139,18 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	if err := st.QueryRowForTest(ctx, `SELECT count(*) FROM deliveries WHERE workspace_id = '`+off+`' AND lease_until > 0`).Scan(&leased); err != nil || leased != 0 {
 		t.Errorf("%d deliveries of a disabled webhook leased (%v)", leased, err)
 	}
+
+	// Room for one chat: the first idle chat is handed, with its later
+	// message; the next waits for a claim.
+	h.room.Store(1)
+	in(ws, chatMessage(t0, 8, "k"), chatMessage(t0, 9, "l"), chatMessage(t0, 8, "m"))
+	if got := h.next(t); !slices.Equal(got, []string{"k", "m"}) {
+		t.Errorf("handed %v with room for one chat, want k, m", got)
+	}
+	if got := claimed(); !slices.Equal(got, []string{"l"}) {
+		t.Errorf("claimed %v, want l: there was no room for it", got)
+	}
+	h.room.Store(100)
 
 	// Once stopped, nothing more is handed.
 	stop()

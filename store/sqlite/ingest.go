@@ -37,8 +37,8 @@ type ingestTx struct {
 
 	duplicateOf, upsertAccount, findChat, insChat, updateChat *sql.Stmt
 
-	hand  *handing // nil without a receiver
-	wants bool     // whether the receiver takes this workspace's deliveries
+	hand *handing // nil without a receiver
+	room int      // how many more chats of this workspace the receiver takes
 }
 
 // handing is what a group's transaction leases to the receiver (see
@@ -64,8 +64,10 @@ func multiRow(n, width int) string {
 
 // sqlInsertMessages and sqlInsertDeliveries hold, per chunk size, the
 // insert of that many messages (returning which were new: a repeat of a
-// stored or an earlier message is not) and of that many deliveries.
-var sqlInsertMessages, sqlInsertDeliveries = map[int]string{}, map[int]string{}
+// stored or an earlier message is not) and of that many deliveries;
+// sqlInsertHanded is the latter returning which were leased, for a chunk
+// with deliveries handed over (see store.HandOff).
+var sqlInsertMessages, sqlInsertDeliveries, sqlInsertHanded = map[int]string{}, map[int]string{}, map[int]string{}
 
 const (
 	messageWidth  = 16
@@ -80,8 +82,9 @@ func init() {
 			VALUES ` + multiRow(n, messageWidth) + `
 			ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, account_id, message_id`
 		sqlInsertDeliveries[n] = `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at, lease_until, lease_owner)
-			VALUES ` + multiRow(n, deliveryWidth) + ` RETURNING id, lease_until`
-		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n])
+			VALUES ` + multiRow(n, deliveryWidth)
+		sqlInsertHanded[n] = sqlInsertDeliveries[n] + ` RETURNING id, lease_until`
+		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n], sqlInsertHanded[n])
 	}
 }
 
@@ -191,7 +194,10 @@ func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now 
 	it := &ingestTx{
 		tx: tx, workspaceID: workspaceID, now: ms(now),
 		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{},
-		hand: h, wants: h != nil && queue == queueDelivery && enabled && h.r.Wants(workspaceID),
+		hand: h,
+	}
+	if h != nil && queue == queueDelivery && enabled {
+		it.room = h.r.Room(workspaceID)
 	}
 	for _, p := range []struct {
 		st    **sql.Stmt
@@ -321,15 +327,21 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 	}
 	err = chunks(len(queued), func(start, size int) error {
 		args := make([]any, 0, size*deliveryWidth)
+		handed := false
 		for _, i := range queued[start : start+size] {
 			eventID := "msg_" + strings.ReplaceAll(msgs[i].UUID, "-", "")
 			leaseUntil, owner, err := it.lease(ctx, s, rows[i].chatID)
 			if err != nil {
 				return err
 			}
+			handed = handed || owner != ""
 			args = append(args, it.workspaceID, rows[i].chatID, stored[rows[i].key], eventID, it.now, it.now, leaseUntil, owner)
 		}
-		inserted, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).QueryContext(ctx, args...)
+		if !handed {
+			_, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).ExecContext(ctx, args...)
+			return err
+		}
+		inserted, err := s.prep(ctx, it.tx, sqlInsertHanded[size]).QueryContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -352,24 +364,27 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 }
 
 // lease returns the lease of a new delivery of chat: to the receiver
-// when it wants this workspace's deliveries and nothing of the chat was
-// pending before the group (then all of the chat's deliveries in the
-// group are handed, in order), else none. The one writer makes the check
-// safe: no other transaction can queue for the chat meanwhile.
+// when it has room for this workspace's deliveries and nothing of the
+// chat was pending before the group (then all of the chat's deliveries
+// in the group are handed, in order), else none. The one writer makes
+// the check safe: no other transaction can queue for the chat meanwhile.
 func (it *ingestTx) lease(ctx context.Context, s *Store, chat int64) (until int64, owner string, err error) {
 	if it.hand == nil {
 		return 0, "", nil
 	}
 	handed, seen := it.hand.chats[chat]
-	if !seen && it.wants {
+	switch {
+	case seen: // as the chat's first delivery in the group
+	case it.room == 0: // a full receiver costs no look at the chat
+	default:
 		var pending bool
 		if err := s.prep(ctx, it.tx, sqlChatPending).QueryRowContext(ctx, chat).Scan(&pending); err != nil {
 			return 0, "", fmt.Errorf("chat %d pending: %w", chat, err)
 		}
-		handed = !pending
+		if handed = !pending; handed {
+			it.room--
+		}
 	}
-	// Once one of its deliveries is not handed, none after it is.
-	handed = handed && it.wants
 	it.hand.chats[chat] = handed
 	if !handed {
 		return 0, "", nil
