@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -49,6 +50,11 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+// serveGCPercent is serve's GOGC unless the environment sets one: the
+// heap may grow to three times what is live before a collection (Go's
+// default: twice).
+const serveGCPercent = 200
+
 // run is main with its inputs made explicit, for tests. It returns the
 // process exit code: 0 ok, 1 failure, 2 bad usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -61,6 +67,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopProfile, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
 			return usageError(err, stderr)
+		}
+		if getenv("GOGC") == "" {
+			// The service's heap is small (tens of MiB) and was 7% of its
+			// CPU in GC on the single-message path; this halves that for
+			// a few MiB more. GOGC, when set, wins.
+			debug.SetGCPercent(serveGCPercent)
 		}
 		cfg.Console = stderr
 		code := 0
