@@ -287,16 +287,10 @@ func (d *Dispatcher) room(ws string) int {
 }
 
 // take is given the deliveries the store leased to this dispatcher as
-// it stored them, as a claim that began at began would be, or none when
-// they could not be loaded and were released: then a claim takes them.
-// After a Kill it keeps them as a crash would: leased, until the leases
-// expire.
+// it stored them, as a claim that began at began would be. After a Kill
+// it keeps them as a crash would: leased, until the leases expire.
 func (d *Dispatcher) take(leased []chathook.Delivery, began time.Time) {
 	if d.killed() {
-		return
-	}
-	if len(leased) == 0 {
-		d.Kick()
 		return
 	}
 	d.enqueue(leased, began)

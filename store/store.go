@@ -292,10 +292,10 @@ type Receiver struct {
 	// it must be quick and never wait for the store.
 	Room func(workspaceID string) int
 	// Take is given the deliveries leased to Owner, loaded as ClaimDue
-	// returns them, after their transaction committed; began is when
-	// that transaction read their webhooks enabled. Should they fail to
-	// load, the store releases them and calls Take with none, for the
-	// receiver to claim them. It must not block.
+	// returns them, once their transaction committed and before the
+	// ingest calls of that transaction return; began is when the
+	// transaction read their webhooks enabled. It may use the store, but
+	// should be quick: those calls wait for it.
 	Take func(leased []chathook.Delivery, began time.Time)
 }
 

@@ -61,24 +61,6 @@ const (
 // the others. A claimed chat gives a run of its oldest deliveries, as many
 // as are due, up to store.RunShare.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
-	skipped := []byte("[]")
-	if len(skip) > 0 {
-		var err error
-		if skipped, err = json.Marshal(skip); err != nil {
-			return nil, err
-		}
-	}
-	// Most claims find nothing (a kick for a message that was handed over,
-	// an outcome whose chat has nothing more): a reader tells so without
-	// taking the writer, which ingest waits for. Whatever commits after
-	// this read kicks the dispatcher again, so nothing is missed.
-	first, err := readHeads(s.rs.get(sqlHeads).QueryContext(ctx, 0, int64(math.MaxInt64), ms(now), 1, string(skipped)))
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	if len(first) == 0 {
-		return nil, nil
-	}
 	tx, end, err := s.beginRelaxed(ctx)
 	if err != nil {
 		return nil, err
@@ -87,6 +69,12 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
+	skipped := []byte("[]")
+	if len(skip) > 0 {
+		if skipped, err = json.Marshal(skip); err != nil {
+			return nil, err
+		}
+	}
 	heads := s.prep(ctx, tx, sqlHeads)
 	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit, string(skipped)))
 	if err == nil && len(chats) < limit && cursor > 0 {
@@ -161,20 +149,6 @@ func (s *Store) HandTo(r store.Receiver) (stop func()) {
 }
 
 var _ store.HandOff = (*Store)(nil)
-
-// handOver loads a committed group's leased deliveries on a reader and
-// gives them to the receiver. Should that fail, they are released, to be
-// claimed like any other (should that fail too, their leases expire).
-func (s *Store) handOver(h *handing) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	dels, err := loadClaimed(ctx, s.rs.get(sqlLoadClaimed), idList(h.ids), len(h.ids))
-	if err != nil {
-		_ = s.Release(ctx, h.r.Owner, h.ids)
-		dels = nil
-	}
-	h.r.Take(dels, h.began)
-}
 
 // appendRun appends to ids a chat's oldest pending deliveries, up to n,
 // as long as they are due and not leased.

@@ -163,12 +163,21 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 			return nil, err
 		}
 	}
+	var handed []chathook.Delivery
+	if h != nil && len(h.ids) > 0 {
+		// Read in the transaction, on the writer, whose page cache is
+		// warm: a reader's is dropped whenever anything commits, and its
+		// pages read again from the file (a quarter of the CPU of a
+		// message at 1,000 a second).
+		if handed, err = loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), idList(h.ids), len(h.ids)); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	if h != nil && len(h.ids) > 0 {
-		// Off the group's goroutine: the next group need not wait for it.
-		go s.handOver(h)
+	if len(handed) > 0 {
+		h.r.Take(handed, h.began)
 	}
 	return results, nil
 }
