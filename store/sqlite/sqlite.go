@@ -71,7 +71,7 @@ var writerSQL = []string{
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}
