@@ -41,9 +41,11 @@ type Config struct {
 	Store               store.Store
 	Logger              *slog.Logger
 	AllowPrivateTargets bool
-	// Queued is called after messages were queued for delivery, so the
-	// dispatcher can start at once instead of at its next poll.
-	Queued func()
+	// Queued is called after deliveries became due (settings saved,
+	// deliveries recovered), so the dispatcher can start at once instead
+	// of at its next poll. Ingested is called after ingested messages
+	// were queued for delivery; nil: Queued.
+	Queued, Ingested func()
 	// Bundles flushes bundles on demand, and is told of a change of
 	// granularity; nil answers the flush route 503.
 	Bundles Bundler
@@ -83,6 +85,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Queued == nil {
 		cfg.Queued = func() {}
+	}
+	if cfg.Ingested == nil {
+		cfg.Ingested = cfg.Queued
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -73,7 +73,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, ins []chathook.I
 		}
 	}
 	if accepted > 0 {
-		s.cfg.Queued()
+		s.cfg.Ingested()
 	}
 	s.cfg.Logger.Debug("ingested", "workspace", ws.ID, "messages", len(ins), "accepted", accepted)
 	return results, true

@@ -217,13 +217,13 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	// per instance in the database.
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
 		Store: st, Network: cfg.WhatsApp, Owner: d.Owner(), Lease: cfg.AccountLease,
-		Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
+		Queued: d.Ingested, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
 	}
 	apiHandler := api.New(api.Config{
-		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Bundles: b, Now: cfg.Now,
+		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Now: cfg.Now,
 		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget, BaseURL: cfg.BaseURL, WhatsApp: wa,
 	})
 	webHandler, err := web.New(web.Config{
@@ -244,7 +244,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody,
-		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Kick, Now: cfg.Now})))
+		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa,
 		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{})}

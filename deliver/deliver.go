@@ -31,6 +31,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -95,6 +96,8 @@ type Dispatcher struct {
 	queued   int                // deliveries waiting in lanes
 	inFlight int                // runs in flight
 	stopping bool               // Run is ending: start nothing more
+
+	receiving atomic.Bool // the store hands over new deliveries (see Ingested)
 
 	postCtx context.Context // the POSTs' context, cancelled Grace after Run's
 	runCtx  context.Context // Run's context: no new POST once it is done
@@ -172,6 +175,19 @@ func (d *Dispatcher) killed() bool {
 	}
 }
 
+// Ingested tells the dispatcher that ingested messages were queued for
+// delivery. While the store hands it new deliveries as it stores them
+// (store.HandOff), a claim now would find nothing: each delivery not
+// handed over waits behind one of its chat, or for room in its
+// workspace's lane, or for its webhook to be enabled, and whatever ends
+// that wait wakes the dispatcher (an outcome recorded, a retry due, a
+// release, a setting saved). Otherwise it is Kick.
+func (d *Dispatcher) Ingested() {
+	if !d.receiving.Load() {
+		d.Kick()
+	}
+}
+
 // Kick tells the dispatcher that deliveries may be due now. It never blocks.
 func (d *Dispatcher) Kick() {
 	select {
@@ -206,7 +222,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	go func() { d.renew(ctx); close(renewDone) }()
 	if h, ok := d.cfg.Store.(store.HandOff); ok {
 		stop := h.HandTo(store.Receiver{Owner: d.owner, Lease: d.cfg.Lease, Room: d.room, Take: d.take})
-		defer stop()
+		d.receiving.Store(true)
+		defer func() { d.receiving.Store(false); stop() }()
 	}
 
 	poll := time.NewTicker(d.cfg.Poll)
@@ -263,10 +280,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // room is how many chats' new deliveries of a workspace the store may
-// hand this dispatcher as it stores them (see store.HandOff): as many
-// runs as the workspace may still start, none while stopping, while its
-// lane is gated or disabled, or while as much waits as claimable allows.
-// What it does not take waits for a claim.
+// hand this dispatcher as it stores them (see store.HandOff): up to
+// PerWorkspace runs waiting in its lane, beside those in flight (so a
+// silent receiver holds at most that many more in memory); none while
+// stopping, while the lane is gated, or while as much waits as claimable
+// allows. (The store hands only deliveries of enabled webhooks, and
+// enqueue drops those a disable learned since overtakes.) What it does
+// not take waits for a claim.
 func (d *Dispatcher) room(ws string) int {
 	if d.killed() {
 		return 0
@@ -280,10 +300,10 @@ func (d *Dispatcher) room(ws string) int {
 	if l == nil {
 		return d.cfg.PerWorkspace
 	}
-	if l.disabled || l.unrecorded > 0 {
+	if l.unrecorded > 0 {
 		return 0
 	}
-	return max(0, d.cfg.PerWorkspace-l.busy-len(l.runs))
+	return max(0, d.cfg.PerWorkspace-len(l.runs))
 }
 
 // take is given the deliveries the store leased to this dispatcher as
