@@ -148,15 +148,19 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 // commitGroup writes a group's batches in one transaction: one wait for
 // the disk however many requests it answers.
 func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
-	var h *handing
-	if r := s.hand.Load(); r != nil {
-		h = &handing{r: r, began: time.Now(), chats: map[int64]bool{}}
-	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
+	// Looked at with the writer held: a receiver set before a claim began
+	// is seen by every group after that claim, and a group before it is
+	// seen by the claim, so nothing falls between them (see
+	// deliver.Dispatcher.Ingested).
+	var h *handing
+	if r := s.hand.Load(); r != nil {
+		h = &handing{r: r, began: time.Now(), chats: map[int64]bool{}}
+	}
 	results := make([][]chathook.IngestResult, len(batches))
 	for i, b := range batches {
 		if results[i], err = s.ingest(ctx, tx, b.WorkspaceID, b.Now, b.Msgs, h); err != nil {
