@@ -12,6 +12,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/postgres/pgtest"
+	"github.com/chathook/chathook/store/storetest"
 	"github.com/google/uuid"
 )
 
@@ -42,19 +43,6 @@ func newWorkspace(tb testing.TB, st *postgres.Store) string {
 	return id
 }
 
-// message is message n of chat c, with a fresh uuid.
-func message(c, n int) chathook.Incoming {
-	return chathook.Incoming{
-		Account:   chathook.Account{Phone: "+15550000000"},
-		Chat:      chathook.Chat{ExternalID: fmt.Sprintf("+1555100%04d", c), Phone: fmt.Sprintf("+1555100%04d", c)},
-		MessageID: fmt.Sprintf("c%d-m%d", c, n),
-		UUID:      uuid.NewString(),
-		Direction: chathook.Received,
-		Timestamp: t0,
-		Text:      fmt.Sprintf("message %d of chat %d", n, c),
-	}
-}
-
 // A lone message of a known account and chat costs two round trips: BEGIN
 // with the reads, then the insert with COMMIT; a new chat costs one more.
 // A group of many calls costs about as much as one.
@@ -71,15 +59,15 @@ func TestGroupRoundTrips(t *testing.T) {
 		}
 		return res
 	}
-	ingest(message(1, 1)) // the account, the chat, and the statements prepared on the one connection
+	ingest(storetest.Message(1, 1)) // the account, the chat, and the statements prepared on the one connection
 	for _, c := range []struct {
 		name string
 		msg  chathook.Incoming
 		want int64
 	}{
-		{"a known chat", message(1, 2), 2},
-		{"a new chat", message(2, 1), 3},
-		{"a duplicate", message(1, 2), 2},
+		{"a known chat", storetest.Message(1, 2), 2},
+		{"a new chat", storetest.Message(2, 1), 3},
+		{"a duplicate", storetest.Message(1, 2), 2},
 	} {
 		before := writes.Load()
 		ingest(c.msg)
@@ -93,7 +81,7 @@ func TestGroupRoundTrips(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
-			if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{message(1+i%2, 100+i)}); err != nil {
+			if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{storetest.Message(1+i%2, 100+i)}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -121,7 +109,7 @@ func TestInstancesIngestSameMessagesOnce(t *testing.T) {
 	var msgs []chathook.Incoming
 	for c := range chats {
 		for n := range perChat {
-			msgs = append(msgs, message(c, n))
+			msgs = append(msgs, storetest.Message(c, n))
 		}
 	}
 	type answer struct {
@@ -211,7 +199,7 @@ func BenchmarkIngestSingle(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n := int(next.Add(1))
-					if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{message(n%1000, n)}); err != nil {
+					if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{storetest.Message(n%1000, n)}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -240,7 +228,7 @@ func TestNewChatsInOppositeOrders(t *testing.T) {
 		for i := range 16 {
 			st := []*postgres.Store{a, b}[i%2]
 			wg.Go(func() {
-				x, y := message(2*round, i), message(2*round+1, i)
+				x, y := storetest.Message(2*round, i), storetest.Message(2*round+1, i)
 				if i%2 == 1 {
 					x, y = y, x
 				}

@@ -84,6 +84,10 @@ func msg(c, n int) chathook.Incoming {
 	}
 }
 
+// Message is msg for a store's own tests: message number n in chat c of
+// account +15550000000, with a fresh uuid.
+func Message(c, n int) chathook.Incoming { return msg(c, n) }
+
 func ingest(t *testing.T, st store.Store, ws string, msgs ...chathook.Incoming) []chathook.IngestResult {
 	t.Helper()
 	res, err := st.Ingest(context.Background(), ws, t0, msgs)
