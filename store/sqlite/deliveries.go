@@ -111,7 +111,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	out, err := loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), list, len(ids))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("claim: load: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 func loadClaimed(ctx context.Context, load *sql.Stmt, list string, n int) ([]chathook.Delivery, error) {
 	rows, err := load.QueryContext(ctx, list)
 	if err != nil {
-		return nil, fmt.Errorf("claim: load: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := make([]chathook.Delivery, 0, n)

@@ -28,12 +28,12 @@ func receive(st store.HandOff) (*handed, func()) {
 	return h, stop
 }
 
-// next is the next group's deliveries handed over, by message id.
-func (h *handed) next(t *testing.T) []string {
+// next is the next group's deliveries handed over.
+func (h *handed) next(t *testing.T) []chathook.Delivery {
 	t.Helper()
 	select {
 	case dels := <-h.took:
-		return idsOf(dels)
+		return dels
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing handed over")
 		return nil
@@ -72,12 +72,7 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	}
 
 	in(ws, chatMessage(t0, 1, "a"), chatMessage(t0, 2, "b"), chatMessage(t0, 1, "c"))
-	var first []chathook.Delivery
-	select {
-	case first = <-h.took:
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing handed over")
-	}
+	first := h.next(t)
 	if got := idsOf(first); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("handed %v, want a, b, c in ingest order", got)
 	}
@@ -94,7 +89,7 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	// idle: the next group hands over its message only.
 	in(ws, chatMessage(t0, 1, "d"))
 	in(ws, chatMessage(t0, 3, "e"))
-	if got := h.next(t); !slices.Equal(got, []string{"e"}) {
+	if got := idsOf(h.next(t)); !slices.Equal(got, []string{"e"}) {
 		t.Errorf("handed %v, want e only: d's chat is in flight", got)
 	}
 	ok := func(d chathook.Delivery) store.Finished {
@@ -114,7 +109,7 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	}
 	in(ws, chatMessage(t0, 2, "f"))
 	in(ws, chatMessage(t0, 4, "g"))
-	if got := h.next(t); !slices.Equal(got, []string{"g"}) {
+	if got := idsOf(h.next(t)); !slices.Equal(got, []string{"g"}) {
 		t.Errorf("handed %v, want g only: f's chat waits for a retry", got)
 	}
 
@@ -144,7 +139,7 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 	// message; the next waits for a claim.
 	h.room.Store(1)
 	in(ws, chatMessage(t0, 8, "k"), chatMessage(t0, 9, "l"), chatMessage(t0, 8, "m"))
-	if got := h.next(t); !slices.Equal(got, []string{"k", "m"}) {
+	if got := idsOf(h.next(t)); !slices.Equal(got, []string{"k", "m"}) {
 		t.Errorf("handed %v with room for one chat, want k, m", got)
 	}
 	if got := claimed(); !slices.Equal(got, []string{"l"}) {

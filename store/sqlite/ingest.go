@@ -174,7 +174,7 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 		// pages read again from the file (a quarter of the CPU of a
 		// message at 1,000 a second).
 		if handed, err = loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), idList(h.ids), len(h.ids)); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ingest: hand over: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
