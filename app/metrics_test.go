@@ -47,9 +47,13 @@ func testMetricsMove(t *testing.T, db string) {
 	}
 
 	var m metricSet
+	// A scrape gathers the counter and the histograms one after the
+	// other, and may fall between the updates of one attempt: wait for all.
 	chathooktest.Eventually(t, "the delivered attempt counted", func() bool {
 		m = scrape(t, svc.MetricsURL)
-		return m.value("chathook_delivery_attempts_total", "kind", "message", "outcome", "delivered") == 1
+		return m.value("chathook_delivery_attempts_total", "kind", "message", "outcome", "delivered") == 1 &&
+			m.value("chathook_delivery_attempt_duration_seconds", "kind", "message", "outcome", "delivered") == 1 &&
+			m.value("chathook_delivery_latency_seconds", "kind", "message") == 1
 	})
 	m.want(t, 2, "chathook_messages_ingested_total", "status", "accepted")
 	m.want(t, 1, "chathook_messages_ingested_total", "status", "duplicate")
