@@ -173,7 +173,7 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 		// warm: a reader's is dropped whenever anything commits, and its
 		// pages read again from the file (a quarter of the CPU of a
 		// message at 1,000 a second).
-		if handed, err = loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), idList(h.ids), len(h.ids)); err != nil {
+		if handed, err = loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), s.prep(ctx, tx, sqlLoadChats), idList(h.ids), len(h.ids)); err != nil {
 			return nil, fmt.Errorf("ingest: hand over: %w", err)
 		}
 	}

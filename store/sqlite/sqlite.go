@@ -67,7 +67,7 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
+	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlLoadChats, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
 }
 

@@ -230,46 +230,100 @@ func User(row Scanner, extra ...any) (chathook.User, error) {
 // DeliveryColumns are read by Delivery, from deliveries d joined with its
 // webhook w, chat c, account a and, left joined, message m: a bundle has
 // no message of its own (COALESCE fills in zeros); its messages are read
-// when it is sent.
-const DeliveryColumns = `
-d.id, d.event_id, d.kind, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end, d.is_new_chat,
-w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
-w.previous_secret, w.previous_secret_until,
-a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
-c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at,
+// when it is sent. They are DeliveryOwnColumns then ChatContextColumns.
+const DeliveryColumns = DeliveryOwnColumns + ",\n" + ChatContextColumns
+
+// DeliveryOwnColumns are what is a delivery's own, read by DeliveryOwn:
+// deliveries d, left joined with its message m, and its chat's id.
+const DeliveryOwnColumns = `
+d.id, d.event_id, d.kind, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end, d.is_new_chat, d.chat_id,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
 COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE`
 
+// ChatContextColumns are what a delivery shares with the other deliveries
+// of its chat, read by ChatContext: its webhook w, chat c and account a.
+const ChatContextColumns = `
+w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
+w.previous_secret, w.previous_secret_until,
+a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
+c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at`
+
 // Delivery reads a row of DeliveryColumns.
 func Delivery(row Scanner) (chathook.Delivery, error) {
 	var d chathook.Delivery
-	var chatCreated, sentAt, receivedAt, windowStart, windowEnd, accLast, accCreated, previousUntil int64
-	var granularity, direction string
-	m := &d.Message
-	if err := row.Scan(&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat,
-		&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
-		&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason, &d.Webhook.PreviousSecret, &previousUntil,
-		&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
-		&d.Account.Kind, &d.Account.State, &d.Account.JID, &accLast, &accCreated,
-		&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
-		&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
-		&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
-		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-	); err != nil {
+	own, fillOwn := deliveryOwn(&d)
+	shared, fillShared := chatContext(&d)
+	if err := row.Scan(append(own, shared...)...); err != nil {
 		return d, err
 	}
-	d.Webhook.Granularity, m.Direction = chathook.Granularity(granularity), chathook.Direction(direction)
-	d.Webhook.PreviousSecretUntil = OptionalTime(previousUntil)
-	d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
-	d.Chat.AccountID = d.Account.ID
-	d.Account.LastMessageAt, d.Account.CreatedAt = OptionalTime(accLast), OptionalTime(accCreated)
-	d.Chat.CreatedAt, m.Timestamp, m.ReceivedAt = Time(chatCreated), Time(sentAt), Time(receivedAt)
-	m.ChatID = d.Chat.ID
-	if d.Kind == chathook.KindBundle {
-		d.Bundle.WindowStart, d.Bundle.WindowEnd = Time(windowStart), Time(windowEnd)
-	}
+	fillOwn()
+	fillShared()
 	return d, nil
+}
+
+// DeliveryOwn reads a row of DeliveryOwnColumns into a delivery whose
+// webhook, account and chat are still to be filled in by ChatContext,
+// except the chat's id.
+func DeliveryOwn(row Scanner) (chathook.Delivery, error) {
+	var d chathook.Delivery
+	own, fill := deliveryOwn(&d)
+	if err := row.Scan(own...); err != nil {
+		return d, err
+	}
+	fill()
+	return d, nil
+}
+
+// ChatContext reads a row of ChatContextColumns into d's webhook, account
+// and chat: a row read once and copied into each delivery of its chat.
+func ChatContext(row Scanner, d *chathook.Delivery) error {
+	shared, fill := chatContext(d)
+	if err := row.Scan(shared...); err != nil {
+		return err
+	}
+	fill()
+	return nil
+}
+
+// deliveryOwn returns the scan destinations of DeliveryOwnColumns in d and
+// what to do once they are scanned.
+func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
+	var sentAt, receivedAt, windowStart, windowEnd int64
+	var direction string
+	m := &d.Message
+	return []any{&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat, &d.Chat.ID,
+			&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
+			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
+		}, func() {
+			m.Direction = chathook.Direction(direction)
+			m.Timestamp, m.ReceivedAt = Time(sentAt), Time(receivedAt)
+			m.ChatID = d.Chat.ID
+			if d.Kind == chathook.KindBundle {
+				d.Bundle.WindowStart, d.Bundle.WindowEnd = Time(windowStart), Time(windowEnd)
+			}
+		}
+}
+
+// chatContext returns the scan destinations of ChatContextColumns in d and
+// what to do once they are scanned.
+func chatContext(d *chathook.Delivery) ([]any, func()) {
+	var chatCreated, accLast, accCreated, previousUntil int64
+	var granularity string
+	return []any{&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+			&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason, &d.Webhook.PreviousSecret, &previousUntil,
+			&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
+			&d.Account.Kind, &d.Account.State, &d.Account.JID, &accLast, &accCreated,
+			&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
+			&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
+		}, func() {
+			d.Webhook.Granularity = chathook.Granularity(granularity)
+			d.Webhook.PreviousSecretUntil = OptionalTime(previousUntil)
+			d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
+			d.Chat.AccountID = d.Account.ID
+			d.Account.LastMessageAt, d.Account.CreatedAt = OptionalTime(accLast), OptionalTime(accCreated)
+			d.Chat.CreatedAt = Time(chatCreated)
+		}
 }
 
 // AttemptColumns are read by Attempt, from attempts.
