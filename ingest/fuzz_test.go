@@ -2,7 +2,9 @@ package ingest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,6 +47,20 @@ func FuzzBatch(f *testing.F) {
 		}
 		for _, in := range ins {
 			checkIncoming(t, body, in)
+		}
+		// Batch decodes a good batch in one pass: each message must come
+		// out as it would alone.
+		var w struct{ Messages []json.RawMessage }
+		if err := json.Unmarshal(body, &w); err != nil || len(w.Messages) != len(ins) {
+			t.Fatalf("accepted a batch of %d that decodes as %d (%v)", len(ins), len(w.Messages), err)
+		}
+		for i, raw := range w.Messages {
+			alone, err := ingest.Message(raw, now)
+			batched := ins[i]
+			alone.UUID, batched.UUID = "", "" // new for every decode
+			if err != nil || !reflect.DeepEqual(alone, batched) {
+				t.Fatalf("messages[%d] in the batch is %+v, alone %+v (%v)", i, batched, alone, err)
+			}
 		}
 	})
 }
