@@ -148,6 +148,9 @@ func (s *Store) Ingest(ctx context.Context, workspaceID string, now time.Time, m
 // commitGroup writes a group's batches in one transaction: one wait for
 // the disk however many requests it answers.
 func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]chathook.IngestResult, error) {
+	if err := s.turns.wait(ctx); err != nil { // claims and outcomes waiting go first
+		return nil, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

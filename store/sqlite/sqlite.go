@@ -50,6 +50,7 @@ type Store struct {
 	cursor int64 // the chat the last claim ended with
 
 	group  *group.Ingester                       // Ingest's group commit, on the one writer
+	turns  *turns                                // bookkeeping before ingest groups, for the writer
 	hand   atomic.Pointer[store.Receiver]        // see HandTo
 	tokens *group.Reads[string, tables.TokenUse] // UseToken's reads, shared by requests at once
 }
@@ -116,7 +117,9 @@ func (s *Store) prep(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 // same webhook-id, so at-least-once holds, while ingest's 202 still means
 // on disk. The writer goes back to FULL before anyone else may use it.
 func (s *Store) beginRelaxed(ctx context.Context) (tx *sql.Tx, end func(), err error) {
+	seated := s.turns.ask()
 	conn, err := s.w.Conn(ctx)
+	seated()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,7 +218,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	session.SetMaxOpenConns(sessionConns)
-	s := &Store{w: w, r: r, logs: logs, session: session}
+	s := &Store{w: w, r: r, logs: logs, session: session, turns: newTurns()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
