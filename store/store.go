@@ -148,6 +148,15 @@ func RunShare(limit, chats int) int {
 	return max((limit+chats-1)/chats, limit/RunsPerClaim)
 }
 
+// RunShareFrom is how many claimable chats decide RunShare: with that
+// many or more, each gives RunShare(limit, limit).
+func RunShareFrom(limit int) int {
+	if least := limit / RunsPerClaim; least > 1 {
+		return (limit + least - 1) / least
+	}
+	return limit
+}
+
 // Splitter cuts a window's messages into bundles that fit one POST.
 type Splitter struct {
 	Size func(chathook.Message) int // bytes a message adds to a bundle

@@ -77,13 +77,15 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 			return nil, err
 		}
 	}
-	heads := s.prep(ctx, tx, sqlHeads)
-	chats, err := readHeads(heads.QueryContext(ctx, cursor, int64(math.MaxInt64), ms(now), limit, string(skipped)))
-	if err == nil && len(chats) < limit && cursor > 0 {
-		var more []head // round again from the first chat
-		more, err = readHeads(heads.QueryContext(ctx, 0, cursor, ms(now), limit-len(chats), string(skipped)))
-		chats = append(chats, more...)
+	walk := headWalk{stmt: s.prep(ctx, tx, sqlHeads), now: ms(now), skipped: string(skipped), left: limit,
+		spans: [][2]int64{{cursor, math.MaxInt64}}}
+	if cursor > 0 {
+		walk.spans = append(walk.spans, [2]int64{0, cursor}) // round again from the first chat
 	}
+	// The walk reads only as many chats as decide the share at first, and
+	// more only while the claim has room: with 1,000 chats waiting, a claim
+	// of 512 takes runs of 8 from 64 chats and need not read 512 heads.
+	chats, err := walk.next(ctx, store.RunShareFrom(limit))
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -93,12 +95,20 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	share := store.RunShare(limit, len(chats))
 	run := s.prep(ctx, tx, sqlRun)
 	var ids []int64
-	last := chats[len(chats)-1].chat // the last chat that gets a turn
-	for i, h := range chats {
-		if len(ids) == limit {
-			last = chats[i-1].chat
-			break
+	var last int64 // the last chat that gets a turn
+	for i := 0; len(ids) < limit; i++ {
+		if i == len(chats) {
+			more, err := walk.next(ctx, store.RunsPerClaim)
+			if err != nil {
+				return nil, fmt.Errorf("claim: %w", err)
+			}
+			if len(more) == 0 {
+				break
+			}
+			chats = append(chats, more...)
 		}
+		h := chats[i]
+		last = h.chat
 		if share == 1 { // as many chats as the limit: each gives its head
 			ids = append(ids, h.delivery)
 			continue
@@ -221,6 +231,36 @@ func appendRun(ctx context.Context, run *sql.Stmt, ids []int64, chat int64, n in
 
 // head is a chat that may send now, and its oldest pending delivery.
 type head struct{ chat, delivery int64 }
+
+// headWalk reads the heads of claimable chats (sqlHeads) page by page,
+// through spans of chat ids (after, up to] in turn, up to left chats.
+type headWalk struct {
+	stmt    *sql.Stmt
+	now     int64
+	skipped string // JSON array of workspaces to pass over
+	spans   [][2]int64
+	left    int
+}
+
+// next reads up to n more heads; fewer when the walk has come round.
+func (w *headWalk) next(ctx context.Context, n int) ([]head, error) {
+	var out []head
+	for n = min(n, w.left); len(out) < n && len(w.spans) > 0; {
+		want := n - len(out)
+		got, err := readHeads(w.stmt.QueryContext(ctx, w.spans[0][0], w.spans[0][1], w.now, want, w.skipped))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		if len(got) < want {
+			w.spans = w.spans[1:] // this span has no more
+		} else {
+			w.spans[0][0] = got[len(got)-1].chat
+		}
+	}
+	w.left -= len(out)
+	return out, nil
+}
 
 func readHeads(rows *sql.Rows, err error) ([]head, error) {
 	if err != nil {

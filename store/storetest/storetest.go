@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		"ChatsTakeTurns":                 testChatsTakeTurns,
 		"ClaimAtScale":                   testClaimAtScale,
 		"BacklogsGiveRuns":               testBacklogsGiveRuns,
+		"ShortRunsFillTheClaim":          testShortRunsFillTheClaim,
 	}
 	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens, recovery, groups} {
 		for name, test := range group {
@@ -508,5 +509,52 @@ func testBacklogsGiveRuns(t *testing.T, st store.Store) {
 				t.Fatalf("chat %d gave %v, want its first %d in order", chat, run, share)
 			}
 		}
+	}
+}
+
+// With many chats of one delivery each, a claim goes on from chat to chat
+// until it is full, and the next goes on from where it stopped, round to
+// the first chat again: each of its chats once, each chat's in order.
+func testShortRunsFillTheClaim(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	var msgs []chathook.Incoming
+	for c := range 300 {
+		msgs = append(msgs, msg(c, 0))
+	}
+	ingest(t, st, ws, msgs...)
+	deliver := func(got []chathook.Delivery) []string {
+		t.Helper()
+		var done []store.Finished
+		for _, d := range got {
+			done = append(done, store.Finished{Outcome: chathook.Outcome{DeliveryID: d.ID, At: t0, Status: 200}})
+		}
+		if err := st.Finish(context.Background(), done); err != nil {
+			t.Fatal(err)
+		}
+		names := ids(got)
+		slices.Sort(names)
+		return names
+	}
+	want := func(from, to, n int) []string { // message n of chats from to to-1
+		var out []string
+		for c := from; c < to; c++ {
+			out = append(out, fmt.Sprintf("c%d-m%d", c, n))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := deliver(claim(t, st, "a", t0, 256)); !slices.Equal(got, want(0, 256, 0)) {
+		t.Fatalf("first claim took %d: %v, want the first message of chats 0-255", len(got), got)
+	}
+	var more []chathook.Incoming
+	for c := range 100 {
+		more = append(more, msg(c, 1))
+	}
+	ingest(t, st, ws, more...)
+	if got := deliver(claim(t, st, "a", t0, 256)); !slices.Equal(got, slices.Sorted(slices.Values(append(want(256, 300, 0), want(0, 100, 1)...)))) {
+		t.Fatalf("second claim took %d: %v, want chats 256-299, then round to 0-99 for their second", len(got), got)
+	}
+	if got := claim(t, st, "a", t0, 256); len(got) != 0 {
+		t.Errorf("claimed %d more after all were delivered", len(got))
 	}
 }
