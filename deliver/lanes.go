@@ -31,8 +31,8 @@ import (
 const staleAfter = time.Second
 
 // maxQueuedRuns bounds, in units of BatchSize, the claimed deliveries
-// that wait for a slot, whatever the number of slow workspaces.
-const maxQueuedRuns = 4
+// that wait for a slot, whatever the number of slow workspaces: 2048.
+const maxQueuedRuns = 2
 
 // run is one chat's claimed deliveries, in order, and when they were
 // claimed (real time).
