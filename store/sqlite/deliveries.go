@@ -63,7 +63,7 @@ const (
 // the others. A claimed chat gives a run of its oldest deliveries, as many
 // as are due, up to store.RunShare.
 func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
-	tx, end, err := s.beginRelaxed(ctx)
+	tx, end, err := s.beginHot(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	tx, end, err := s.beginRelaxed(ctx)
+	tx, end, err := s.beginHot(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -151,11 +151,11 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 	if err := s.turns.wait(ctx); err != nil { // claims and outcomes waiting go first
 		return nil, err
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, end, err := s.beginHot(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer end()
 	// Looked at with the writer held: a receiver set before a claim began
 	// is seen by every group after that claim, and a group before it is
 	// seen by the claim, so nothing falls between them (see
@@ -183,6 +183,7 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	end() // the writer is free before the hand-over
 	if len(handed) > 0 {
 		h.r.Take(handed, h.began)
 	}

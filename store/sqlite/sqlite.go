@@ -110,32 +110,53 @@ func (s *Store) prep(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	return tx.StmtContext(ctx, s.ws.get(query))
 }
 
-// beginRelaxed begins a transaction that commits without waiting for the
-// disk (synchronous=NORMAL); end must be called when it is done. Only the
-// dispatcher's bookkeeping uses it: after a power loss a lost claim is
-// claimed again and a lost outcome means the POST is made again with the
-// same webhook-id, so at-least-once holds, while ingest's 202 still means
-// on disk. The writer goes back to FULL before anyone else may use it.
-func (s *Store) beginRelaxed(ctx context.Context) (tx *sql.Tx, end func(), err error) {
-	seated := s.turns.ask()
+// beginHot begins a transaction on the writer for the paths that run all
+// the time: ingest groups and, relaxed, the dispatcher's claims and
+// outcome records. end must be called when it is done, and may be called
+// again. The connection goes back to the defaults before anyone else may
+// use it.
+//
+// Relaxed, it commits without waiting for the disk (synchronous=NORMAL):
+// after a power loss a lost claim is claimed again and a lost outcome
+// means the POST is made again with the same webhook-id, so at-least-once
+// holds, while ingest's 202 still means on disk.
+//
+// Both keep their statement journals in memory (temp_store=MEMORY): a
+// statement that changes several rows inside a transaction keeps one, and
+// past 64 KiB SQLite spilled it to a temporary file, opened, written and
+// closed again for every statement (5% of the batch path's CPU). Their
+// statements write at most 1,024 rows each, so the journal stays small.
+// Every other writer transaction keeps the default, a file past 64 KiB:
+// an operator's discard or recovery may change a million rows in one
+// statement.
+func (s *Store) beginHot(ctx context.Context, relaxed bool) (tx *sql.Tx, end func(), err error) {
+	seated := func() {}
+	on, off := "PRAGMA temp_store = MEMORY", "PRAGMA temp_store = DEFAULT"
+	if relaxed {
+		seated = s.turns.ask() // bookkeeping goes before ingest groups
+		on, off = on+"; PRAGMA synchronous = NORMAL", off+"; PRAGMA synchronous = FULL"
+	}
 	conn, err := s.w.Conn(ctx)
 	seated()
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+	if _, err := conn.ExecContext(ctx, on); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
+	var once sync.Once
 	end = func() {
-		if tx != nil {
-			tx.Rollback() // a no-op after Commit
-		}
-		if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
-			// Never hand a relaxed connection to a durable write: drop it.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
+		once.Do(func() {
+			if tx != nil {
+				tx.Rollback() // a no-op after Commit
+			}
+			if _, err := conn.ExecContext(context.Background(), off); err != nil {
+				// Never hand a relaxed connection to a durable write: drop it.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+			conn.Close()
+		})
 	}
 	if tx, err = conn.BeginTx(ctx, nil); err != nil {
 		end()
@@ -169,17 +190,12 @@ var _ store.Store = (*Store)(nil)
 // A new database file is created 0600 whatever the umask, and SQLite
 // gives its -wal and -shm files the database file's mode: they hold
 // message text and webhook secrets.
-//
-// temp_store=MEMORY: a statement that changes many rows in a transaction
-// keeps a statement journal; past 64 KiB SQLite spilled it to a temporary
-// file, opened, written and closed again for each outcome batch (5% of the
-// batch path's CPU). In memory it is bounded by the statement's rows.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(1)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

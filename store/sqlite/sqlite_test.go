@@ -52,32 +52,45 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-// The dispatcher's bookkeeping commits without waiting for the disk, but
-// the writer is back to synchronous=FULL for everything else, such as the
-// next ingest, even when the relaxed transaction failed.
-func TestRelaxedCommitsLeaveTheWriterDurable(t *testing.T) {
-	st := open(t, filepath.Join(t.TempDir(), "chathook.db"))
+// The dispatcher's bookkeeping commits without waiting for the disk, and
+// the hot paths (ingest groups, claims, outcomes) keep statement journals
+// in memory, but the writer is back to synchronous=FULL and temp_store
+// DEFAULT for everything else, such as an operator's discard, even when
+// the transaction failed.
+func TestHotTransactionsLeaveTheWriterAsItWas(t *testing.T) {
+	st, ws, _, t0 := newStore(t)
 	ctx := context.Background()
-	full := func(when string) {
+	defaults := func(when string) {
 		t.Helper()
-		var mode int
-		if err := st.QueryRowForTest(ctx, "PRAGMA synchronous").Scan(&mode); err != nil || mode != 2 {
-			t.Errorf("%s: synchronous = %d (%v), want 2 (FULL)", when, mode, err)
+		var sync, temp int
+		if err := st.QueryRowForTest(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+			t.Errorf("%s: synchronous = %d (%v), want 2 (FULL)", when, sync, err)
+		}
+		if err := st.QueryRowForTest(ctx, "PRAGMA temp_store").Scan(&temp); err != nil || temp != 0 {
+			t.Errorf("%s: temp_store = %d (%v), want 0 (DEFAULT)", when, temp, err)
 		}
 	}
-	full("at open")
-	if _, err := st.ClaimDue(ctx, "a", time.Now(), time.Minute, 10); err != nil {
+	defaults("at open")
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{chatMessage(t0, 1, "m1")}); err != nil {
 		t.Fatal(err)
 	}
-	full("after a claim")
+	defaults("after an ingest")
+	if _, err := st.Ingest(ctx, "no-such-workspace", t0, []chathook.Incoming{chatMessage(t0, 1, "m2")}); err == nil {
+		t.Fatal("ingesting into a workspace that does not exist succeeded")
+	}
+	defaults("after a failed ingest")
+	if _, err := st.ClaimDue(ctx, "a", t0, time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	defaults("after a claim")
 	if err := st.Finish(ctx, []store.Finished{{Outcome: chathook.Outcome{DeliveryID: 12345, Status: 200}}}); err == nil {
 		t.Fatal("finishing a delivery that does not exist succeeded")
 	}
-	full("after a failed finish")
+	defaults("after a failed finish")
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	st.ClaimDue(cancelled, "a", time.Now(), time.Minute, 10)
-	full("after a cancelled claim")
+	defaults("after a cancelled claim")
 }
 
 // whatsmeow's handle is on the same file with the same settings (foreign
