@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -68,24 +67,11 @@ func (s *Store) readTokens(ctx context.Context, hashes []string) (map[string]tab
 	return tables.TokenWorkspaces(rows)
 }
 
-// UseToken resolves a live token and records its use, to the minute: a
-// read shared with the requests that arrive at the same time (see
-// group.Reads), and a write only when the recorded use is
-// store.TokenUseEvery old.
+// UseToken resolves a live token and records its use; see
+// tables.UseToken.
 func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
-	u, ok, err := s.tokens.Get(ctx, string(tokenHash))
-	if err != nil {
-		return chathook.Workspace{}, err
-	}
-	if !ok {
-		return chathook.Workspace{}, chathook.ErrUnauthorized
-	}
-	if stale := ms(now.Add(-store.TokenUseEvery)); u.LastUsed <= stale {
-		// The condition again: of requests at once, one writes.
-		if _, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3`,
-			ms(now), u.ID, stale); err != nil {
-			return u.Workspace, fmt.Errorf("record the token's use: %w", err)
-		}
-	}
-	return u.Workspace, nil
+	return tables.UseToken(ctx, s.tokens, tokenHash, now, func(ctx context.Context, id, at, stale int64) error {
+		_, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3`, at, id, stale)
+		return err
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 )
 
@@ -95,24 +94,11 @@ func hexes(hashes []string) []string {
 	return out
 }
 
-// UseToken resolves a live token and records its use, to the minute: a
-// read shared with the requests that arrive at the same time (see
-// group.Reads), and a write only when the recorded use is
-// store.TokenUseEvery old, so requests do not queue on the writer.
+// UseToken resolves a live token and records its use; see
+// tables.UseToken.
 func (s *Store) UseToken(ctx context.Context, tokenHash []byte, now time.Time) (chathook.Workspace, error) {
-	u, ok, err := s.tokens.Get(ctx, string(tokenHash))
-	if err != nil {
-		return chathook.Workspace{}, err
-	}
-	if !ok {
-		return chathook.Workspace{}, chathook.ErrUnauthorized
-	}
-	if stale := ms(now.Add(-store.TokenUseEvery)); u.LastUsed <= stale {
-		// The condition again: of requests at once, one writes.
-		if _, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND last_used_at <= ?`,
-			ms(now), u.ID, stale); err != nil {
-			return u.Workspace, fmt.Errorf("record the token's use: %w", err)
-		}
-	}
-	return u.Workspace, nil
+	return tables.UseToken(ctx, s.tokens, tokenHash, now, func(ctx context.Context, id, at, stale int64) error {
+		_, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND last_used_at <= ?`, at, id, stale)
+		return err
+	})
 }

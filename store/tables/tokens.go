@@ -1,9 +1,13 @@
 package tables
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/group"
 )
 
 // APITokenColumns are read by APIToken, from api_tokens.
@@ -33,6 +37,29 @@ type TokenUse struct {
 	Workspace chathook.Workspace
 	ID        int64
 	LastUsed  int64
+}
+
+// UseToken is store.Tokens.UseToken for both stores: the token is looked
+// up through tokens, a read shared with the requests that arrive at the
+// same time, and record writes its use (at, unix milliseconds) only when
+// the recorded one is store.TokenUseEvery old, that is no later than
+// stale, so requests do not queue on the database's writes. record must
+// check the condition again: of requests at once, one writes.
+func UseToken(ctx context.Context, tokens *group.Reads[string, TokenUse], tokenHash []byte, now time.Time,
+	record func(ctx context.Context, id, at, stale int64) error) (chathook.Workspace, error) {
+	u, ok, err := tokens.Get(ctx, string(tokenHash))
+	if err != nil {
+		return chathook.Workspace{}, err
+	}
+	if !ok {
+		return chathook.Workspace{}, chathook.ErrUnauthorized
+	}
+	if stale := now.Add(-store.TokenUseEvery).UnixMilli(); u.LastUsed <= stale {
+		if err := record(ctx, u.ID, now.UnixMilli(), stale); err != nil {
+			return u.Workspace, fmt.Errorf("record the token's use: %w", err)
+		}
+	}
+	return u.Workspace, nil
 }
 
 // TokenWorkspaces reads every row of TokenWorkspacesSQL, by token hash (as
