@@ -155,25 +155,23 @@ func loadClaimed(ctx context.Context, load, chats *sql.Stmt, list string, n int)
 		return nil, err
 	}
 	defer rows.Close()
-	shared := make([]chathook.Delivery, len(ids))
-	found := make([]bool, len(ids))
+	shared := make([]chathook.Delivery, len(ids)) // a chat's id stays 0 until it is read
 	for rows.Next() {
 		var c chathook.Delivery
 		if err := tables.ChatContext(rows, &c); err != nil {
 			return nil, err
 		}
-		shared[index[c.Chat.ID]], found[index[c.Chat.ID]] = c, true
+		shared[index[c.Chat.ID]] = c
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	kept := out[:0]
 	for _, d := range out {
-		i := index[d.Chat.ID]
-		if !found[i] {
+		c := shared[index[d.Chat.ID]]
+		if c.Chat.ID == 0 {
 			continue
 		}
-		c := shared[i]
 		d.Webhook, d.Account, d.Chat = c.Webhook, c.Account, c.Chat
 		kept = append(kept, d)
 	}
