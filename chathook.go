@@ -107,6 +107,10 @@ const (
 type CloudAPINumber struct {
 	Account
 	AppSecret string
+	// AccessToken authorises replies through Meta's Graph API; write-only
+	// like AppSecret. "" until a teammate sets one: the number then
+	// receives, but cannot send.
+	AccessToken string
 }
 
 // AccountState is a KindWeb or KindCloudAPI account's connection as the
@@ -204,6 +208,11 @@ type Message struct {
 	Text       string
 	IsNewChat  bool   // this message created its chat
 	SkipReason string // not empty: kept but never delivered
+	// Reply is the state of a message sent from chathook (see Reply), ""
+	// for any other; ReplyError says why it failed. Read for the chat
+	// pages only.
+	Reply      ReplyState
+	ReplyError string
 }
 
 // Incoming is one validated message from the ingest API, ready to store.

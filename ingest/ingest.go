@@ -384,10 +384,7 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 		in.SentByName = w.SentBy.FullName
 	}
 
-	if n := utf8.RuneCountInString(w.Text); n > MaxText {
-		return in, fieldErr("text", "too long: %d characters, more than the %d WhatsApp allows", n, MaxText)
-	}
-	if err := noNUL("text", w.Text); err != nil {
+	if err := checkLength("text", w.Text); err != nil {
 		return in, err
 	}
 	if len(w.Attachments) > 0 {
@@ -396,6 +393,26 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 		return in, fieldErr("text", "required: a text message needs text")
 	}
 	return in, nil
+}
+
+// CheckText is the rule for a text message's text, field naming it in
+// the error: not blank, at most MaxText characters, no NUL.
+func CheckText(field, v string) error {
+	if err := checkLength(field, v); err != nil {
+		return err
+	}
+	if strings.TrimSpace(v) == "" {
+		return fieldErr(field, "required: a text message needs text")
+	}
+	return nil
+}
+
+// checkLength is what CheckText asks of any text, blank or not.
+func checkLength(field, v string) error {
+	if n := utf8.RuneCountInString(v); n > MaxText {
+		return fieldErr(field, "too long: %d characters, more than the %d WhatsApp allows", n, MaxText)
+	}
+	return noNUL(field, v)
 }
 
 // MinTimestamp is the earliest timestamp accepted: WhatsApp began in

@@ -130,6 +130,7 @@ type Store interface {
 	Tokens
 	FirstRun
 	Recovery
+	Replies
 
 	Ping(ctx context.Context) error
 	Close() error

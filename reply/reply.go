@@ -1,0 +1,100 @@
+// Package reply sends messages to chats from chathook, through each
+// chat's own account: a teammate's answer from the chat page, or a
+// program's through POST /api/v1/chats/{chat_id}/messages.
+//
+// Guarantees:
+//   - A reply is committed before anything is sent (Queue), with its
+//     message in the chat's timeline; a crash after that loses nothing.
+//   - One instance at a time attempts a reply (a lease in the database),
+//     and a transient failure is tried again with backoff until MaxWait
+//     has passed since it was queued; then it fails with the reason.
+//   - A QR-linked account sends every attempt of a reply under one
+//     WhatsApp message id, chosen when it is queued: WhatsApp and the
+//     phones take a repeat as the same message, so a retry after a crash
+//     is never a second message. Meta's Graph API has no such id: a Cloud
+//     API reply whose attempt was cut short by a crash is never sent
+//     again, but failed with a reason that says it may have gone out.
+//   - A sent reply is a message like any other: delivered to the outbound
+//     webhook with direction "sent" and the teammate as sender, in the
+//     chat's order; WhatsApp's echo of it is a duplicate of it.
+package reply
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
+)
+
+// CannotSendError is a reply refused before it is queued: the chat's
+// account has no way to send it (a 409 in the API).
+type CannotSendError struct{ Reason string }
+
+func (e *CannotSendError) Error() string { return e.Reason }
+
+// Check validates a reply's text and teammate; the error is an
+// *ingest.FieldError naming the field as the API does.
+func Check(text string, by chathook.Teammate) error {
+	if err := ingest.CheckText("text", text); err != nil {
+		return err
+	}
+	if err := ingest.CheckName("sent_by.full_name", by.FullName); err != nil {
+		return err
+	}
+	return ingest.CheckEmail("sent_by.email", by.Email)
+}
+
+// Queue validates a reply to a chat of the workspace and commits it,
+// queued: see store.Replies.QueueReply. Errors: an *ingest.FieldError,
+// chathook.ErrNotFound for a chat not the workspace's, a
+// *CannotSendError for a chat whose account cannot send.
+func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64, text string, by chathook.Teammate, now time.Time) (chathook.Reply, error) {
+	if err := Check(text, by); err != nil {
+		return chathook.Reply{}, err
+	}
+	chat, err := st.Chat(ctx, workspaceID, chatID)
+	if err != nil {
+		return chathook.Reply{}, err
+	}
+	acc, err := st.Account(ctx, workspaceID, chat.AccountID)
+	if err != nil {
+		return chathook.Reply{}, err
+	}
+	r := chathook.Reply{
+		ID: uuid.Must(uuid.NewV7()).String(), WorkspaceID: workspaceID, ChatID: chatID, AccountID: acc.ID,
+		Text: text, SentBy: by,
+	}
+	switch acc.Kind {
+	case chathook.KindWeb:
+		r.WAID = NewWhatsAppID()
+	case chathook.KindCloudAPI:
+		if chat.IsGroup {
+			return chathook.Reply{}, &CannotSendError{"a Cloud API number cannot write to a group: only accounts connected by QR code can"}
+		}
+	default:
+		return chathook.Reply{}, &CannotSendError{fmt.Sprintf("the account %s of this chat is not connected to chathook: its messages come from the ingest API. "+
+			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)}
+	}
+	return st.QueueReply(ctx, r, now)
+}
+
+// NewWhatsAppID returns a message id as WhatsApp Web's clients make them
+// ("3EB0" and 18 hex digits), random, so that it is unique to the reply.
+func NewWhatsAppID() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+// ErrNotSent is wrapped by what a transport answers when it has no way to
+// send now (the account is not online here): the reply waits for the
+// account rather than counting a failed attempt.
+var ErrNotSent = errors.New("not sent")

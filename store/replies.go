@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/chathook/chathook"
+)
+
+// Replies are the messages sent to chats from chathook (chathook.Reply):
+// committed first, then sent by one instance at a time, each attempt
+// leased like a delivery.
+//
+// Guarantees every implementation keeps:
+//   - QueueReply commits the reply and its message in the chat's timeline
+//     together, or neither. The message is not delivered to the outbound
+//     webhook until ReplySent.
+//   - A reply is held by one claimer at a time: ClaimReplies hands out a
+//     reply only while no other lease on it runs.
+//   - ReplySent marks the reply sent and queues its message's delivery (or
+//     its bundle's wait) in one transaction, after every message of the
+//     chat stored before it, so the chat's order holds on the wire. It is
+//     idempotent: a second call for a sent reply changes nothing.
+type Replies interface {
+	// QueueReply stores r (ID, WorkspaceID, ChatID, WAID, Text, SentBy
+	// set), queued and due at now: its message, direction sent, joins the
+	// chat's timeline with r.SentBy as its sender, r.WAID (or r.ID when
+	// "") as its message_id and r.ID as its UUID. chathook.ErrNotFound if
+	// the chat is not the workspace's. It returns r as stored, its
+	// AccountID set.
+	QueueReply(ctx context.Context, r chathook.Reply, now time.Time) (chathook.Reply, error)
+	// Reply returns a reply of a chat of the workspace, or
+	// chathook.ErrNotFound.
+	Reply(ctx context.Context, workspaceID string, chatID int64, id string) (chathook.Reply, error)
+	// ClaimReplies leases to owner, until c.Until, up to c.Limit queued
+	// replies due at c.Now whose lease is free or expired, oldest first:
+	// those of Cloud API numbers, of the QR-linked accounts in c.Web (the
+	// ones owner has online), and of any account that cannot send (its
+	// state wants no connection, or it is the ingest API's), or queued
+	// before c.Stale, for owner to give up. A reply whose earlier
+	// attempt's end was never recorded comes back InDoubt.
+	ClaimReplies(ctx context.Context, owner string, c ReplyClaim) ([]chathook.Outgoing, error)
+	// ReplySent records that WhatsApp took owner's claimed reply at at,
+	// as waID: the reply is sent, its message takes waID as message_id
+	// and at as its timestamp, and is queued for the outbound webhook as
+	// an ingested message would be. It reports whether a delivery became
+	// due (the dispatcher may start). A reply not claimed by owner, or
+	// sent already, is left as it is.
+	ReplySent(ctx context.Context, owner, id, waID string, at time.Time) (queued bool, err error)
+	// ReplyFailed records an attempt of owner's claimed reply that did not
+	// get through: queued again, due at retryAt, with reason as its
+	// Error; failed for good when retryAt is zero. The lease is released.
+	ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error
+}
+
+// ReplyClaim is what ClaimReplies hands out; see there.
+type ReplyClaim struct {
+	Now, Until time.Time
+	Web        []int64 // QR-linked accounts the claimer has online
+	Stale      time.Time
+	Limit      int
+}
