@@ -8,13 +8,13 @@ import (
 	"unicode/utf8"
 )
 
-// parseForm reads a POSTed form of at most maxForm bytes into r.Form and
+// parseForm reads a POSTed form of at most limit bytes into r.Form and
 // answers what cannot be used: a read error as formError says, and a field
 // that is not valid UTF-8 with 400 naming it. net/http keeps the bytes as
 // sent, so without the check a broken URL or email would be stored as is,
 // where the API refuses the same input. It reports whether r.Form is ready.
-func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
 		s.formError(w, r, err)
 		return false

@@ -22,6 +22,12 @@ const SessionLifetime = 14 * 24 * time.Hour
 // maxForm bounds a form body: settings and sign-in are a few short fields.
 const maxForm = 64 << 10
 
+// maxReplyForm bounds the reply form: a text of ingest.MaxText characters
+// of up to 4 bytes each, percent-encoded (3 characters a byte), and the
+// CSRF token. Under maxForm a long reply would be a 413, not the 400
+// that says how long it may be.
+const maxReplyForm = 1 << 20
+
 // maxEmail is the longest email address there can be (RFC 3696 errata).
 const maxEmail = 320
 
@@ -81,6 +87,11 @@ func (v visit) workspaceID() string { return v.Workspace.ID }
 // of every POST. Without a session a GET goes to sign-in and comes back
 // after; a POST, whose form is lost anyway, goes to sign-in too.
 func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, visit)) http.Handler {
+	return s.signedInForm(maxForm, h)
+}
+
+// signedInForm is signedIn for a form of up to limit bytes.
+func (s *Server) signedInForm(limit int64, h func(http.ResponseWriter, *http.Request, visit)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, token, err := s.session(r)
 		if errors.Is(err, chathook.ErrUnauthorized) {
@@ -96,7 +107,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, visit)) htt
 			return
 		}
 		if r.Method == http.MethodPost {
-			if !s.parseForm(w, r) {
+			if !s.parseForm(w, r, limit) {
 				return
 			}
 			if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(csrfToken(token))) {
@@ -178,7 +189,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if !s.parseForm(w, r, maxForm) {
 		return
 	}
 	v := signInView{Email: strings.TrimSpace(r.PostFormValue("email")), Next: r.PostFormValue("next")}

@@ -72,7 +72,7 @@ func (s *Server) setupOpen(w http.ResponseWriter, r *http.Request, err error) bo
 // The code is the form's CSRF token: only who has it can post the form,
 // and it is of use once (the store consumes it with the setup).
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if !s.parseForm(w, r, maxForm) {
 		return
 	}
 	code := r.PostFormValue("code")
