@@ -55,6 +55,7 @@ type chatView struct {
 	Older    string // links to the neighbouring pages, "" when there are none
 	Newer    string
 	Latest   string
+	Box      replyBox
 }
 
 type messageView struct {
@@ -81,6 +82,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
 		s.internal(w, r, err)
 		return
 	}
+	s.showChat(w, r, v, chat, http.StatusOK, replyBox{})
+}
+
+// showChat renders the page of chat that r's query asks for, with the
+// reply box as box has it (a refused reply's text and error).
+func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat chathook.Chat, status int, box replyBox) {
+	chatID := chat.ID
 	tl := timeline{s: s, r: r, workspaceID: v.workspaceID(), chatID: chatID}
 	tl.read(r.URL.Query())
 	var bad *pageError
@@ -93,7 +101,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
 		return
 	}
 	base := "/chat/" + strconv.FormatInt(chatID, 10) + "/messages/"
-	data := chatView{layout: v.layout(s, chat.FullName, "chats"), Chat: chat, Latest: base}
+	box.Show = s.cfg.Replies != nil
+	box.Sender = v.User.Name
+	data := chatView{layout: v.layout(s, chat.FullName, "chats"), Chat: chat, Latest: base, Box: box}
 	if n := len(tl.msgs); n > 0 {
 		if tl.hasOlder {
 			data.Older = base + "?before=" + formatPosition(store.Of(tl.msgs[0]))
@@ -110,7 +120,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
 		}
 		data.Messages = append(data.Messages, mv)
 	}
-	s.render(w, r, http.StatusOK, "chat.html", data)
+	s.render(w, r, status, "chat.html", data)
 }
 
 // pageError is a page address that asks for what cannot be shown.

@@ -18,6 +18,8 @@
 //     session yet, a token of its own; first-run setup its one-time code),
 //     and cross-origin POSTs are refused by their Origin or Sec-Fetch-Site
 //     headers before that.
+//   - A reply is sent from a chat's page by the signed-in teammate, as
+//     them, only to a chat of the session's workspace.
 //   - First-run setup (/setup) is open only while no workspace exists, and
 //     only to who has a setup code; an API token is shown once, on the
 //     answer to the form that created it.
@@ -78,6 +80,9 @@ type Config struct {
 	// WhatsApp links accounts by QR or pairing code; nil: the accounts
 	// page lists them but cannot connect or disconnect any.
 	WhatsApp WhatsApp
+	// Replies sends teammates' replies from the chat page; nil: the chat
+	// page has no reply box.
+	Replies Replier
 }
 
 // Server is the web UI's http.Handler.
@@ -145,6 +150,8 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /settings/webhooks/outbound/log", s.signedIn(s.downloadLog))
 	mux.Handle("GET /chats/{$}", s.signedIn(s.chats))
 	mux.Handle("GET /chat/{chat_id}/messages/{$}", s.signedIn(s.chat))
+	mux.Handle("POST /chat/{chat_id}/messages/{$}", s.signedInForm(maxReplyForm, s.postReply))
+	mux.Handle("GET /chat/{chat_id}/messages/{message_id}/state", s.signedInFragment(s.replyState))
 	mux.Handle("GET /permalink/{uuid}/{$}", s.signedIn(s.permalink))
 	mux.Handle("GET /accounts/{$}", s.signedIn(s.accounts))
 	mux.Handle("POST /accounts/connect", s.signedIn(s.connect))

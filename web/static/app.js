@@ -1,7 +1,8 @@
 // chathook's only script. The pages work without it; it keeps the
 // activity log and a pairing's QR code fresh, asks before discarding
-// what waited or disconnecting an account, and copies a Cloud API
-// number's callback URL and verify token.
+// what waited or disconnecting an account, copies a Cloud API number's
+// callback URL and verify token, and sends replies from the chat page
+// without a reload, following each until WhatsApp took it.
 (function () {
   "use strict";
 
@@ -96,6 +97,159 @@
       }
     });
   });
+
+  // Replies, on a chat page: Enter sends, Shift+Enter starts a new line.
+  // A reply is posted for JSON and shown at once as "sending…", then
+  // followed until it is sent or failed; one the server showed queued is
+  // followed too. A refused reply keeps its text, with the reason beside
+  // the box. On an older page of the chat the form goes as without
+  // script, to land on the latest page, where the reply belongs.
+  var timeline = document.getElementById("timeline");
+  var reply = document.getElementById("reply");
+  var replyText = document.getElementById("reply-text");
+  var replyError = document.getElementById("reply-error");
+  var jsonHeaders = { Accept: "application/json" };
+
+  var setState = function (msg, status, error) {
+    msg.setAttribute("data-reply", status);
+    var label = msg.querySelector(".reply-state");
+    if (!label) {
+      label = document.createElement("p");
+      msg.appendChild(label);
+    }
+    label.className = "reply-state " + status;
+    label.textContent = status === "failed" ? "failed: " + error : status === "queued" ? "sending…" : status;
+    if (status === "queued" && error) label.title = "Retrying: " + error;
+    else label.removeAttribute("title");
+  };
+
+  // Every queued reply of the page is asked about once a second, until
+  // none is queued; a 404 (gone) stops following that one, a 401
+  // (signed out) all of them. Other failures are tried again.
+  var following = null, polling = false;
+  var stopFollowing = function () { clearInterval(following); following = null; };
+  var poll = function () {
+    if (polling || document.hidden) return;
+    var queued = timeline.querySelectorAll('.msg[data-reply="queued"]');
+    if (!queued.length) { stopFollowing(); return; }
+    polling = true;
+    Promise.all(Array.prototype.map.call(queued, function (msg) {
+      var url = timeline.getAttribute("data-base") + encodeURIComponent(msg.id.slice(2)) + "/state"; // id "m-<uuid>"
+      return fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "error", headers: jsonHeaders })
+        .then(function (r) {
+          if (r.status === 401) stopFollowing();
+          if (r.status === 404) msg.setAttribute("data-reply", "unknown");
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (st) { setState(msg, st.status, st.error); })
+        .catch(function () {});
+    })).then(function () { polling = false; });
+  };
+  var follow = function () { if (!following) following = setInterval(poll, 1000); };
+
+  var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+  var dayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  var monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+  // append shows a reply just queued as the server would: in UTC, under
+  // today's day if the page's last message is of another day.
+  var append = function (id, text) {
+    if (document.getElementById("m-" + id)) return;
+    var empty = timeline.querySelector(".empty");
+    if (empty) empty.parentNode.removeChild(empty);
+    var now = new Date();
+    var day = dayNames[now.getUTCDay()] + ", " + now.getUTCDate() + " " + monthNames[now.getUTCMonth()] + " " + now.getUTCFullYear();
+    var days = timeline.querySelectorAll(".day span");
+    if (!days.length || days[days.length - 1].textContent !== day) {
+      var d = document.createElement("div");
+      d.className = "day";
+      d.appendChild(document.createElement("span")).textContent = day;
+      timeline.appendChild(d);
+    }
+    var iso = now.toISOString().replace(/\.\d+Z$/, "Z");
+    var msg = document.createElement("article");
+    msg.className = "msg sent";
+    msg.id = "m-" + id;
+    var header = msg.appendChild(document.createElement("header"));
+    var sender = header.appendChild(document.createElement("span"));
+    sender.className = "sender";
+    sender.textContent = reply.getAttribute("data-sender");
+    var link = header.appendChild(document.createElement("a"));
+    link.className = "time";
+    link.href = "/permalink/" + encodeURIComponent(id) + "/";
+    link.title = iso.replace("T", " ").replace("Z", " UTC") + " · link to this message";
+    var time = link.appendChild(document.createElement("time"));
+    time.setAttribute("datetime", iso);
+    time.textContent = pad(now.getUTCHours()) + ":" + pad(now.getUTCMinutes());
+    var p = msg.appendChild(document.createElement("p"));
+    p.className = "text";
+    p.textContent = text;
+    setState(msg, "queued", "");
+    timeline.appendChild(msg);
+    msg.scrollIntoView({ block: "nearest" });
+  };
+
+  var showError = function (message) {
+    replyError.textContent = message;
+    replyError.hidden = !message;
+    if (message) replyText.setAttribute("aria-invalid", "true");
+    else replyText.removeAttribute("aria-invalid");
+  };
+
+  // refusal is what to say of an answer that is not the server's JSON: an
+  // error page, or a redirect to sign-in.
+  var refusal = function (r) {
+    if (r.type === "opaqueredirect" || r.status === 401) return "Not sent: you are signed out. Sign in again in another tab, then send.";
+    if (r.status === 403) return "Not sent: this page has expired. Copy your text, reload the page and send it again.";
+    if (r.status === 413) return "Not sent: the message is too long.";
+    return "Not sent: something went wrong on our side (HTTP " + r.status + "). Try again.";
+  };
+
+  var sending = false;
+  var send = function () {
+    if (sending) return;
+    sending = true;
+    var text = replyText.value;
+    fetch(reply.action, {
+      method: "POST", body: new URLSearchParams(new FormData(reply)), credentials: "same-origin",
+      redirect: "manual", headers: jsonHeaders
+    })
+      .then(function (r) {
+        var isJSON = (r.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        return (isJSON ? r.json() : Promise.resolve(null)).then(function (data) {
+          if (r.status !== 202 || !data) {
+            showError((data && data.error) || refusal(r));
+            return;
+          }
+          if (replyText.value === text) replyText.value = ""; // unless more was typed meanwhile
+          showError("");
+          append(data.message_id, text);
+          follow();
+        });
+      })
+      .catch(function () { showError("Not sent: chathook could not be reached. Check your connection and try again."); })
+      .then(function () { sending = false; });
+  };
+
+  if (timeline && reply && replyText && window.fetch && window.URLSearchParams && window.FormData) {
+    var onLatest = !document.getElementById("newer");
+    reply.addEventListener("submit", function (e) {
+      if (!onLatest) return;
+      e.preventDefault();
+      send();
+    });
+    replyText.addEventListener("keydown", function (e) {
+      // keyCode 229: an input method is composing; its Enter is its own.
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      if (onLatest) send();
+      else if (reply.requestSubmit) reply.requestSubmit();
+      else reply.submit();
+    });
+    document.getElementById("reply-hint").hidden = false;
+  }
+  if (timeline && window.fetch && timeline.querySelector('.msg[data-reply="queued"]')) follow();
 
   var form = document.getElementById("settings-form");
   var discard = document.getElementById("pending-discard");
