@@ -25,6 +25,15 @@ func collectMessages(rows pgx.Rows, err error) ([]chathook.Message, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Message, error) { return scanMessage(row) })
 }
 
+// collectPageMessages reads every row of a query of
+// tables.PageMessageColumns.
+func collectPageMessages(rows pgx.Rows, err error) ([]chathook.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Message, error) { return tables.PageMessage(row) })
+}
+
 // Chats lists a workspace's chats by id, newest first, each with its
 // latest message in timeline order (one backward seek on
 // messages_timeline per chat).
@@ -69,7 +78,7 @@ func (s *Store) Chat(ctx context.Context, workspaceID string, chatID int64) (cha
 
 // Messages reads one page of a chat's timeline through messages_timeline.
 func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, p store.Page) ([]chathook.Message, error) {
-	q := `SELECT ` + messageColumns + ` FROM messages m WHERE m.chat_id = $1 AND m.workspace_id = $2`
+	q := `SELECT ` + tables.PageMessageColumns + ` FROM ` + tables.PageMessages + ` WHERE m.chat_id = $1 AND m.workspace_id = $2`
 	args := []any{chatID, workspaceID, p.Limit}
 	desc := true // read backwards from the end or from Before, then turn round
 	switch {
@@ -83,7 +92,7 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 	default:
 		q += ` ORDER BY m.sent_at DESC, m.id DESC`
 	}
-	out, err := collectMessages(s.pool.Query(ctx, q+` LIMIT $3`, args...))
+	out, err := collectPageMessages(s.pool.Query(ctx, q+` LIMIT $3`, args...))
 	if desc {
 		slices.Reverse(out)
 	}
@@ -92,8 +101,9 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 
 // MessageByUUID finds the message of a permalink.
 func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error) {
-	return scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m
+	m, err := tables.PageMessage(s.pool.QueryRow(ctx, `SELECT `+tables.PageMessageColumns+` FROM `+tables.PageMessages+`
 		WHERE m.uuid = $1 AND m.workspace_id = $2`, uuid, workspaceID))
+	return m, noRows(err, chathook.ErrNotFound)
 }
 
 // Pending counts the deliveries that wait.

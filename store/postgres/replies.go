@@ -3,26 +3,173 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
+	"github.com/jackc/pgx/v5"
 )
 
-var errTODO = errors.New("replies: being written")
-
+// QueueReply stores a reply and its message in one transaction; see
+// store.Replies.
 func (s *Store) QueueReply(ctx context.Context, r chathook.Reply, now time.Time) (chathook.Reply, error) {
-	return r, errTODO
+	r.State, r.CreatedAt = chathook.ReplyQueued, now.UTC().Truncate(time.Millisecond)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var acc chathook.Account
+		chat, err := scanChat(tx.QueryRow(ctx, `SELECT `+tables.ChatColumnsC+`, a.phone, a.full_name
+			FROM chats c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1 AND c.workspace_id = $2`, r.ChatID, r.WorkspaceID),
+			&acc.Phone, &acc.FullName)
+		if err != nil {
+			return err
+		}
+		r.AccountID = chat.AccountID
+		in := chathook.Incoming{Direction: chathook.Sent, SentByName: r.SentBy.FullName}
+		sender, recipient := in.Participants(acc, chat)
+		messageID := r.WAID
+		if messageID == "" {
+			messageID = r.ID
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO messages
+			(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat)
+			VALUES ($1, $2, $3, $4, $5, 'sent', $6, $6, $7, $8, $9, $10, $11, false)`,
+			r.WorkspaceID, r.AccountID, r.ChatID, messageID, r.ID, ms(now),
+			sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, r.Text); err != nil {
+			return fmt.Errorf("reply: message: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO replies
+			(id, workspace_id, chat_id, account_id, wa_id, text, sent_by_name, sent_by_email, due_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+			r.ID, r.WorkspaceID, r.ChatID, r.AccountID, r.WAID, r.Text, r.SentBy.FullName, r.SentBy.Email, ms(now)); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+		return nil
+	})
+	return r, err
 }
+
+// Reply reads one reply of a chat of the workspace.
 func (s *Store) Reply(ctx context.Context, workspaceID string, chatID int64, id string) (chathook.Reply, error) {
-	return chathook.Reply{}, errTODO
+	r, err := tables.Reply(s.pool.QueryRow(ctx, `SELECT `+tables.ReplyColumns+` FROM replies r
+		WHERE r.id = $1 AND r.workspace_id = $2 AND r.chat_id = $3`, id, workspaceID, chatID))
+	return r, noRows(err, chathook.ErrNotFound)
 }
+
+// ClaimReplies leases each claimable chat's oldest queued reply; see
+// store.Replies. SKIP LOCKED: instances claiming at once pass over each
+// other's rows instead of waiting for them.
 func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyClaim) ([]chathook.Outgoing, error) {
-	return nil, errTODO
+	web := c.Web
+	if web == nil {
+		web = []int64{}
+	}
+	var out []chathook.Outgoing
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+tables.OutgoingColumns+`
+			FROM replies r JOIN accounts a ON a.id = r.account_id JOIN chats c ON c.id = r.chat_id
+			WHERE r.state = 'queued' AND r.due_at <= $1 AND r.lease_until <= $1
+			  AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.chat_id = r.chat_id AND e.state = 'queued'
+			                  AND (e.created_at, e.id) < (r.created_at, r.id))
+			  AND (a.kind = 'cloud_api' OR r.account_id = ANY($2) OR NOT (`+tables.WantsConnectionA+`) OR r.created_at < $3)
+			ORDER BY r.created_at, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED`, ms(c.Now), web, ms(c.Stale), c.Limit)
+		if err != nil {
+			return err
+		}
+		if out, err = tables.All(rows, tables.Outgoing); err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, o := range out {
+			ids[i] = o.ID
+		}
+		_, err = tx.Exec(ctx, `UPDATE replies SET lease_owner = $1, lease_until = $2, attempt_open = true WHERE id = ANY($3)`,
+			owner, ms(c.Until), ids)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim replies: %w", err)
+	}
+	return out, nil
 }
+
+// ReplySent records a sent reply and queues its message; see
+// store.Replies.
 func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.Time) (bool, error) {
-	return false, errTODO
+	var queued bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		queued = false
+		var workspaceID string
+		var chatID, accountID int64
+		err := tx.QueryRow(ctx, `UPDATE replies SET state = 'sent', wa_id = $1, sent_at = $2, error = '',
+				attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
+			WHERE id = $3 AND state = 'queued' AND lease_owner = $4 RETURNING workspace_id, chat_id, account_id`,
+			waID, ms(at), id, owner).Scan(&workspaceID, &chatID, &accountID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not ours, or sent already
+		}
+		if err != nil {
+			return err
+		}
+		var echo int64
+		err = tx.QueryRow(ctx, `SELECT id FROM messages WHERE account_id = $1 AND message_id = $2 AND uuid <> $3`,
+			accountID, waID, id).Scan(&echo)
+		switch {
+		case err == nil:
+			// WhatsApp's echo of it was stored (and queued) first, under
+			// the wamid Meta had not yet told us: it is the message.
+			_, err := tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id)
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		// As an ingest does: the webhook FOR KEY SHARE, so that a change
+		// of granularity waits for this transaction and finds the message.
+		var hasURL bool
+		var g chathook.Granularity
+		if err := tx.QueryRow(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = $1 FOR KEY SHARE`,
+			workspaceID).Scan(&hasURL, &g); err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		// The first live message of a chat that only history was in is
+		// the receiver's first of it, as in ingest.
+		tag, err := tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`, ms(at), chatID)
+		if err != nil {
+			return fmt.Errorf("chat: %w", err)
+		}
+		isNew := tag.RowsAffected() > 0
+		pending := hasURL && g != chathook.NoAggregation
+		var messageRow int64
+		if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3, pending = $4
+			WHERE uuid = $5 RETURNING id`, waID, ms(at), isNew, pending, id).Scan(&messageRow); err != nil {
+			return fmt.Errorf("message: %w", err)
+		}
+		if hasURL && g == chathook.NoAggregation {
+			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`, workspaceID, chatID, messageRow, "msg_"+strings.ReplaceAll(id, "-", ""), ms(at)); err != nil {
+				return fmt.Errorf("delivery: %w", err)
+			}
+			queued = true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	return queued, nil
 }
+
+// ReplyFailed records an attempt that did not get through; see
+// store.Replies.
 func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error {
-	return errTODO
+	state, due := chathook.ReplyQueued, ms(retryAt)
+	if retryAt.IsZero() {
+		state, due = chathook.ReplyFailed, ms(at)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE replies SET state = $1, due_at = $2, error = $3,
+			attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
+		WHERE id = $4 AND state = 'queued' AND lease_owner = $5`, state, due, reason, id, owner)
+	return err
 }

@@ -63,7 +63,7 @@ func (s *Store) Chat(ctx context.Context, workspaceID string, chatID int64) (cha
 
 // Messages reads one page of a chat's timeline through messages_timeline.
 func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, p store.Page) ([]chathook.Message, error) {
-	q := `SELECT ` + messageColumns + ` FROM messages m WHERE m.chat_id = ? AND m.workspace_id = ?`
+	q := `SELECT ` + tables.PageMessageColumns + ` FROM ` + tables.PageMessages + ` WHERE m.chat_id = ? AND m.workspace_id = ?`
 	args := []any{chatID, workspaceID}
 	desc := true // read backwards from the end or from Before, then turn round
 	switch {
@@ -84,7 +84,7 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 	defer rows.Close()
 	var out []chathook.Message
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := tables.PageMessage(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 
 // MessageByUUID finds the message of a permalink.
 func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages m
+	m, err := tables.PageMessage(s.r.QueryRowContext(ctx, `SELECT `+tables.PageMessageColumns+` FROM `+tables.PageMessages+`
 		WHERE m.uuid = ? AND m.workspace_id = ?`, uuid, workspaceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = chathook.ErrNotFound

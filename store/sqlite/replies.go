@@ -2,27 +2,182 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/tables"
 )
 
-var errTODO = errors.New("replies: being written")
-
+// QueueReply stores a reply and its message in one write transaction;
+// see store.Replies.
 func (s *Store) QueueReply(ctx context.Context, r chathook.Reply, now time.Time) (chathook.Reply, error) {
-	return r, errTODO
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return r, err
+	}
+	defer tx.Rollback()
+	var acc chathook.Account
+	chat, err := scanChat(tx.QueryRowContext(ctx, `SELECT `+tables.ChatColumnsC+`, a.phone, a.full_name
+		FROM chats c JOIN accounts a ON a.id = c.account_id WHERE c.id = ? AND c.workspace_id = ?`, r.ChatID, r.WorkspaceID),
+		&acc.Phone, &acc.FullName)
+	if err != nil {
+		return r, err
+	}
+	r.AccountID, r.State, r.CreatedAt = chat.AccountID, chathook.ReplyQueued, now.UTC().Truncate(time.Millisecond)
+	in := chathook.Incoming{Direction: chathook.Sent, SentByName: r.SentBy.FullName}
+	sender, recipient := in.Participants(acc, chat)
+	messageID := r.WAID
+	if messageID == "" {
+		messageID = r.ID
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
+		 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat)
+		VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?, ?, ?, ?, 0)`,
+		r.WorkspaceID, r.AccountID, r.ChatID, messageID, r.ID, ms(now), ms(now),
+		sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, r.Text); err != nil {
+		return r, fmt.Errorf("reply: message: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO replies
+		(id, workspace_id, chat_id, account_id, wa_id, text, sent_by_name, sent_by_email, due_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.WorkspaceID, r.ChatID, r.AccountID, r.WAID, r.Text, r.SentBy.FullName, r.SentBy.Email, ms(now), ms(now)); err != nil {
+		return r, fmt.Errorf("reply: %w", err)
+	}
+	return r, tx.Commit()
 }
+
+// Reply reads one reply of a chat of the workspace.
 func (s *Store) Reply(ctx context.Context, workspaceID string, chatID int64, id string) (chathook.Reply, error) {
-	return chathook.Reply{}, errTODO
+	r, err := tables.Reply(s.r.QueryRowContext(ctx, `SELECT `+tables.ReplyColumns+` FROM replies r
+		WHERE r.id = ? AND r.workspace_id = ? AND r.chat_id = ?`, id, workspaceID, chatID))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = chathook.ErrNotFound
+	}
+	return r, err
 }
+
+// ClaimReplies leases each claimable chat's oldest queued reply; see
+// store.Replies. Through the one writer, so no two claimers see the same
+// free reply.
 func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyClaim) ([]chathook.Outgoing, error) {
-	return nil, errTODO
+	web, err := json.Marshal(c.Web)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+tables.OutgoingColumns+`
+		FROM replies r JOIN accounts a ON a.id = r.account_id JOIN chats c ON c.id = r.chat_id
+		WHERE r.state = 'queued' AND r.due_at <= ?1 AND r.lease_until <= ?1
+		  AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.chat_id = r.chat_id AND e.state = 'queued'
+		                  AND (e.created_at, e.id) < (r.created_at, r.id))
+		  AND (a.kind = 'cloud_api' OR r.account_id IN (SELECT value FROM json_each(?2))
+		       OR NOT (`+tables.WantsConnectionA+`) OR r.created_at < ?3)
+		ORDER BY r.created_at, r.id LIMIT ?4`, ms(c.Now), string(web), ms(c.Stale), c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim replies: %w", err)
+	}
+	out, err := tables.All(rows, tables.Outgoing)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(out))
+	for i, o := range out {
+		ids[i] = o.ID
+	}
+	list, _ := json.Marshal(ids)
+	if _, err := tx.ExecContext(ctx, `UPDATE replies SET lease_owner = ?, lease_until = ?, attempt_open = 1
+		WHERE id IN (SELECT value FROM json_each(?))`, owner, ms(c.Until), string(list)); err != nil {
+		return nil, fmt.Errorf("claim replies: %w", err)
+	}
+	return out, tx.Commit()
 }
+
+// ReplySent records a sent reply and queues its message; see
+// store.Replies.
 func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.Time) (bool, error) {
-	return false, errTODO
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var workspaceID string
+	var chatID, accountID int64
+	err = tx.QueryRowContext(ctx, `UPDATE replies SET state = 'sent', wa_id = ?, sent_at = ?, error = '',
+			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
+		WHERE id = ? AND state = 'queued' AND lease_owner = ? RETURNING workspace_id, chat_id, account_id`,
+		waID, ms(at), id, owner).Scan(&workspaceID, &chatID, &accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // not ours, or sent already
+	}
+	if err != nil {
+		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	var echo int64
+	err = tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE account_id = ? AND message_id = ? AND uuid <> ?`,
+		accountID, waID, id).Scan(&echo)
+	switch {
+	case err == nil:
+		// WhatsApp's echo of it was stored (and queued) first, under
+		// the wamid Meta had not yet told us: it is the message.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE uuid = ?`, id); err != nil {
+			return false, fmt.Errorf("reply sent: %w", err)
+		}
+		return false, tx.Commit()
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	// The first live message of a chat that only history was in is the
+	// receiver's first of it, as in ingest.
+	var isNew bool
+	if err := tx.QueryRowContext(ctx, `SELECT history_only FROM chats WHERE id = ?`, chatID).Scan(&isNew); err != nil {
+		return false, fmt.Errorf("reply sent: chat: %w", err)
+	}
+	if isNew {
+		if _, err := tx.ExecContext(ctx, `UPDATE chats SET history_only = 0, created_at = ? WHERE id = ?`, ms(at), chatID); err != nil {
+			return false, fmt.Errorf("reply sent: chat: %w", err)
+		}
+	}
+	var hasURL bool
+	var g chathook.Granularity
+	if err := tx.QueryRowContext(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = ?`, workspaceID).Scan(&hasURL, &g); err != nil {
+		return false, fmt.Errorf("reply sent: webhook: %w", err)
+	}
+	pending := hasURL && g != chathook.NoAggregation
+	var messageRow int64
+	if err := tx.QueryRowContext(ctx, `UPDATE messages SET message_id = ?, sent_at = ?, received_at = ?, is_new_chat = ?, pending = ?
+		WHERE uuid = ? RETURNING id`, waID, ms(at), ms(at), isNew, pending, id).Scan(&messageRow); err != nil {
+		return false, fmt.Errorf("reply sent: message: %w", err)
+	}
+	queued := hasURL && g == chathook.NoAggregation
+	if queued {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, workspaceID, chatID, messageRow, "msg_"+strings.ReplaceAll(id, "-", ""), ms(at), ms(at)); err != nil {
+			return false, fmt.Errorf("reply sent: delivery: %w", err)
+		}
+	}
+	return queued, tx.Commit()
 }
+
+// ReplyFailed records an attempt that did not get through; see
+// store.Replies.
 func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error {
-	return errTODO
+	state, due := chathook.ReplyQueued, ms(retryAt)
+	if retryAt.IsZero() {
+		state, due = chathook.ReplyFailed, ms(at)
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE replies SET state = ?, due_at = ?, error = ?,
+			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
+		WHERE id = ? AND state = 'queued' AND lease_owner = ?`, state, due, reason, id, owner)
+	return err
 }

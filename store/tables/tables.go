@@ -54,6 +54,10 @@ const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, 
 var WantsConnection = fmt.Sprintf(`kind = '%s' AND state IN ('%s', '%s', '%s')`,
 	chathook.KindWeb, chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
 
+// WantsConnectionA is WantsConnection of accounts aliased a.
+var WantsConnectionA = fmt.Sprintf(`a.kind = '%s' AND a.state IN ('%s', '%s', '%s')`,
+	chathook.KindWeb, chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountDisconnecting)
+
 // Account reads a row of AccountColumns, and then into extra any
 // columns the query selects after them.
 func Account(row Scanner, extra ...any) (chathook.Account, error) {

@@ -20,6 +20,6 @@ CREATE TABLE replies (
     created_at    bigint NOT NULL,
     sent_at       bigint NOT NULL DEFAULT 0
 );
-CREATE INDEX replies_queued ON replies (due_at) WHERE state = 'queued';
+CREATE INDEX replies_queued ON replies (chat_id, created_at, id) WHERE state = 'queued';
 
 ALTER TABLE accounts ADD COLUMN access_token text NOT NULL DEFAULT '';

@@ -25,8 +25,9 @@ CREATE TABLE replies (
     created_at    INTEGER NOT NULL,
     sent_at       INTEGER NOT NULL DEFAULT 0
 );
--- What the senders look for: small, since a reply leaves it once sent or failed.
-CREATE INDEX replies_queued ON replies (due_at) WHERE state = 'queued';
+-- What the senders look for, each chat's oldest queued reply first: small,
+-- since a reply leaves it once sent or failed.
+CREATE INDEX replies_queued ON replies (chat_id, created_at, id) WHERE state = 'queued';
 
 -- A Cloud API number's access token for Meta's Graph API, which sends its
 -- replies. Write-only like app_secret: never shown, wiped when the number

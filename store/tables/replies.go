@@ -1,0 +1,59 @@
+package tables
+
+import "github.com/chathook/chathook"
+
+// PageMessageColumns are read by PageMessage, from PageMessages: a
+// message with the state of its reply, for the chat pages.
+const PageMessageColumns = MessageColumns + `, COALESCE(r.state, ''), COALESCE(r.error, '')`
+
+// PageMessages is the FROM of PageMessageColumns: messages aliased m,
+// each with its reply, if it is one.
+const PageMessages = `messages m LEFT JOIN replies r ON r.id = m.uuid`
+
+// PageMessage reads a row of PageMessageColumns.
+func PageMessage(row Scanner) (chathook.Message, error) {
+	var m chathook.Message
+	var sent, received int64
+	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
+		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason,
+		&m.Reply, &m.ReplyError)
+	m.Timestamp, m.ReceivedAt = Time(sent), Time(received)
+	return m, err
+}
+
+// ReplyColumns are read by Reply, from replies aliased r.
+const ReplyColumns = `r.id, r.workspace_id, r.chat_id, r.account_id, r.wa_id, r.text, r.sent_by_name, r.sent_by_email,
+	r.state, r.error, r.attempts, r.created_at, r.sent_at`
+
+// Reply reads a row of ReplyColumns, and then into extra any columns the
+// query selects after them.
+func Reply(row Scanner, extra ...any) (chathook.Reply, error) {
+	var r chathook.Reply
+	var created, sent int64
+	err := row.Scan(append([]any{&r.ID, &r.WorkspaceID, &r.ChatID, &r.AccountID, &r.WAID, &r.Text, &r.SentBy.FullName,
+		&r.SentBy.Email, &r.State, &r.Error, &r.Attempts, &created, &sent}, extra...)...)
+	r.CreatedAt, r.SentAt = Time(created), OptionalTime(sent)
+	return r, err
+}
+
+// OutgoingColumns are read by Outgoing: a reply (r) with whether its
+// latest attempt is still open, its account (a) and its chat (c).
+const OutgoingColumns = ReplyColumns + `, r.attempt_open, a.access_token, a.id, a.workspace_id, a.phone, a.full_name,
+	a.email, a.kind, a.state, a.jid, a.phone_number_id, a.verify_token, a.last_message_at, a.created_at, ` + ChatColumnsC
+
+// ChatColumnsC are ChatColumns of chats aliased c.
+const ChatColumnsC = `c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group, c.phone,
+	c.responsible_name, c.responsible_email, c.created_at`
+
+// Outgoing reads a row of OutgoingColumns.
+func Outgoing(row Scanner) (chathook.Outgoing, error) {
+	var o chathook.Outgoing
+	a, c := &o.Account, &o.Chat
+	var last, created, chatCreated int64
+	var err error
+	o.Reply, err = Reply(row, &o.InDoubt, &o.AccessToken,
+		&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID, &a.PhoneNumberID, &a.VerifyToken, &last, &created,
+		&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone, &c.ResponsibleName, &c.ResponsibleEmail, &chatCreated)
+	a.LastMessageAt, a.CreatedAt, c.CreatedAt = OptionalTime(last), OptionalTime(created), Time(chatCreated)
+	return o, err
+}
