@@ -15,6 +15,7 @@ import (
 	"github.com/chathook/chathook/reply"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/web"
+	"github.com/google/uuid"
 )
 
 // queueReplies is the web UI's Replier as the service's is, minus the
@@ -221,7 +222,17 @@ func TestReplyRefused(t *testing.T) {
 	h := withReplies(t)
 	beta := h.workspace("beta")
 	theirs, _ := h.linkedChat(beta.WorkspaceID, "Their contact", "their words")
-	apiChat := h.ingest(h.ws.WorkspaceID, "API contact", "from the ingest API")
+	// The ingest API's account of another phone than linkedChat links.
+	res, err := h.st.Ingest(context.Background(), h.ws.WorkspaceID, h.clock(), []chathook.Incoming{{
+		Account:   chathook.Account{Phone: "+15550000009", FullName: "API agent"},
+		Chat:      chathook.Chat{ExternalID: "ext-api", Phone: "+15551000009", FullName: "API contact"},
+		MessageID: "api-1", UUID: uuid.NewString(), Direction: chathook.Received,
+		Timestamp: h.clock().Add(-time.Hour), Text: "from the ingest API",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiChat := res[0].ChatID
 	ours, _ := h.linkedChat(h.ws.WorkspaceID, "Our contact", "our words")
 	count := func() int {
 		n := 0
