@@ -247,6 +247,12 @@
       else if (reply.requestSubmit) reply.requestSubmit();
       else reply.submit();
     });
+    // Some keyboards (and automation) deliver Enter's character apart
+    // from its keydown, so cancelling that does not keep the line break
+    // out: hold the character back as well.
+    replyText.addEventListener("keypress", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) e.preventDefault();
+    });
     document.getElementById("reply-hint").hidden = false;
   }
   if (timeline && window.fetch && timeline.querySelector('.msg[data-reply="queued"]')) follow();
