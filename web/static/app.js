@@ -118,7 +118,7 @@
       msg.appendChild(label);
     }
     label.className = "reply-state " + status;
-    label.textContent = status === "failed" ? "failed: " + error : status === "queued" ? "sending…" : status;
+    label.textContent = status === "failed" ? "failed" + (error ? ": " + error : "") : status === "queued" ? "sending…" : status;
     if (status === "queued" && error) label.title = "Retrying: " + error;
     else label.removeAttribute("title");
   };
