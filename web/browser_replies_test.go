@@ -66,6 +66,10 @@ func TestBrowserReply(t *testing.T) {
 	ctx := tab(t)
 	do(t, ctx, "open Bob's chat", chromedp.Navigate(fmt.Sprintf("%s/chat/%d/messages/", svc.URL, chat)))
 	signIn(t, ctx, svc.URL, "owner@acme.example", browserPassword)
+	do(t, ctx, "see the chat", chromedp.WaitVisible(chromedp.ID("timeline")))
+	if !run(t, ctx, "look for the reply box", chromedp.Evaluate[bool]("!!document.getElementById('reply')")) {
+		t.Fatal("the chat page has no reply box: the service runs its web UI without web.Config.Replies")
+	}
 	do(t, ctx, "see the reply box", chromedp.WaitVisible(chromedp.ID("reply-text")), chromedp.WaitVisible(chromedp.ID("reply-hint")))
 	run(t, ctx, "mark the page", chromedp.Evaluate[bool]("window.notReloaded = true"))
 
