@@ -63,6 +63,8 @@ type Config struct {
 	// WhatsApp logs out accounts linked by QR code; nil answers their
 	// DELETE 503.
 	WhatsApp WhatsApp
+	// Replies queues messages sent to chats; nil answers their POST 503.
+	Replies Replier
 }
 
 // Bundler is what the API needs of the bundle flusher.
@@ -104,6 +106,8 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/webhooks/outbound/recover", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRecover)}))
 	s.mux.Handle("/api/v1/webhooks/outbound/secret/rotate", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRotate)}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.bodies(maxSettingBody, s.putChat)}))
+	s.mux.Handle("/api/v1/chats/{chat_id}/messages", s.auth(methods{http.MethodPost: s.bodies(MaxMessageBody, s.postReply)}))
+	s.mux.Handle("/api/v1/chats/{chat_id}/messages/{message_id}", s.auth(methods{http.MethodGet: s.getReply}))
 	s.mux.Handle("/api/v1/accounts", s.auth(methods{http.MethodGet: s.getAccounts}))
 	s.mux.Handle("/api/v1/accounts/cloud-api", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postCloudAPI)}))
 	s.mux.Handle("/api/v1/accounts/{id}", s.auth(methods{http.MethodDelete: s.deleteAccount}))

@@ -318,6 +318,8 @@ func TestEveryRouteNeedsAValidToken(t *testing.T) {
 		{"POST", "/api/v1/messages", msg("m1")},
 		{"POST", "/api/v1/messages/batch", batch(msg("m2"))},
 		{"PUT", "/api/v1/chats/" + chat.ChatID, map[string]any{"full_name": "taken over"}},
+		{"POST", "/api/v1/chats/" + chat.ChatID + "/messages", map[string]any{"text": "not yours"}},
+		{"GET", "/api/v1/chats/" + chat.ChatID + "/messages/x", nil},
 		{"POST", "/api/v1/webhooks/outbound/recover", map[string]any{"since": "2020-01-01T00:00:00Z"}},
 		{"POST", "/api/v1/webhooks/outbound/secret/rotate", nil},
 		{"GET", "/api/v1/no-such-route", nil},

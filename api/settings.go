@@ -139,9 +139,8 @@ type chatJSON struct {
 
 // putChat renames a chat or assigns its responsible teammate.
 func (s *Server) putChat(w http.ResponseWriter, r *http.Request) {
-	chatID, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
-	if err != nil || chatID <= 0 {
-		writeFieldError(w, http.StatusBadRequest, "chat_id", strconv.Quote(r.PathValue("chat_id"))+" is not a chat id")
+	chatID, ok := pathChat(w, r)
+	if !ok {
 		return
 	}
 	body, ok := readBody(w, r, maxSettingBody)

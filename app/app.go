@@ -24,6 +24,7 @@ import (
 	"github.com/chathook/chathook/metrics"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
+	"github.com/chathook/chathook/reply"
 	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
@@ -81,6 +82,11 @@ type Config struct {
 	// AccountLease is how long an instance holds a linked account without
 	// renewing it; zero takes whatsweb.DefaultLease.
 	AccountLease time.Duration
+	// ReplyBackoff, ReplyMaxWait and ReplyLease tune the attempts of
+	// replies sent from chathook; zero values take reply's defaults.
+	ReplyBackoff func(n int) time.Duration
+	ReplyMaxWait time.Duration
+	ReplyLease   time.Duration
 
 	Logger *slog.Logger
 	// Console is where the first-run setup link is printed, for the person
@@ -150,6 +156,7 @@ type Service struct {
 	bundler    *bundle.Flusher
 	notifier   *notify.Notifier
 	whatsapp   *whatsweb.Manager
+	replies    *reply.Sender
 	handler    http.Handler
 	metrics    net.Listener // nil without Config.MetricsAddr
 	metricsSet *metrics.Set
@@ -222,9 +229,15 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
 	}
+	// Replies carry the same name on their leases.
+	replies := reply.New(reply.Config{
+		Store: st, Owner: d.Owner(), WhatsApp: wa, Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
+		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease,
+	})
 	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Now: cfg.Now,
 		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget, BaseURL: cfg.BaseURL, WhatsApp: wa,
+		Replies: replies,
 	})
 	webHandler, err := web.New(web.Config{
 		Store: st, BaseURL: cfg.BaseURL, AllowPrivateTargets: cfg.AllowPrivateTargets, Tester: d,
@@ -246,7 +259,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody,
 		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
-	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa,
+	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,
 		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{})}
 	if cfg.MetricsAddr != "" {
 		// Listened on here, so that a taken port fails the start.
@@ -300,6 +313,7 @@ func (s *Service) Instance() string { return s.dispatcher.Owner() }
 func (s *Service) Kill() {
 	s.killOnce.Do(func() {
 		s.dispatcher.Kill()
+		s.replies.Kill()
 		s.whatsapp.Kill()
 		close(s.kill)
 	})
@@ -330,6 +344,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.notifier.Run(ctx) })
 	wg.Go(func() { s.prune(ctx) })
 	wg.Go(func() { _ = s.whatsapp.Run(ctx) })
+	wg.Go(func() { _ = s.replies.Run(ctx) })
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version,

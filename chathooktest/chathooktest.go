@@ -157,6 +157,11 @@ func (s *Service) Kill(t TB) {
 	s.cancel()
 }
 
+// Crash stops the service as Kill does, without waiting for it: for a
+// test that stops an instance from inside one of its own calls (a fake
+// network's hook). Kill or Stop then waits for it.
+func (s *Service) Crash() { s.svc.Kill() }
+
 func (s *Service) wait(t TB) {
 	t.Helper()
 	if err, ok := <-s.done; ok {

@@ -23,7 +23,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -93,8 +92,3 @@ func NewWhatsAppID() string {
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
 }
-
-// ErrNotSent is wrapped by what a transport answers when it has no way to
-// send now (the account is not online here): the reply waits for the
-// account rather than counting a failed attempt.
-var ErrNotSent = errors.New("not sent")

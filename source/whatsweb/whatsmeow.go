@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	waLog "go.mau.fi/whatsmeow/util/log"
+	"google.golang.org/protobuf/proto"
 )
 
 // Whatsmeow is WhatsApp itself, through whatsmeow's client: the
@@ -52,6 +55,12 @@ func (c wmClient) AddEventHandler(fn func(evt any) bool) {
 func (c wmClient) PairPhone(ctx context.Context, phone string) (string, error) {
 	// WhatsApp checks the display name: "Browser (OS)", common ones only.
 	return c.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+}
+
+func (c wmClient) SendText(ctx context.Context, to types.JID, id types.MessageID, text string) (time.Time, error) {
+	resp, err := c.cli.SendMessage(ctx, to, &waE2E.Message{Conversation: proto.String(text)},
+		whatsmeow.SendRequestExtra{ID: id, Timeout: sendTimeout})
+	return resp.Timestamp, err
 }
 
 func (c wmClient) GroupName(ctx context.Context, group types.JID) (string, error) {

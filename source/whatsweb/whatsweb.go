@@ -62,6 +62,11 @@ type Client interface {
 	AddEventHandler(fn func(evt any) bool)
 	// GroupName returns a group's subject.
 	GroupName(ctx context.Context, group types.JID) (string, error)
+	// SendText sends a text message to a user or group under the given
+	// message id, and returns once WhatsApp's server took it, with the
+	// time it gave the message. A message sent again under the same id
+	// is the same message to WhatsApp and the phones.
+	SendText(ctx context.Context, to types.JID, id types.MessageID, text string) (time.Time, error)
 }
 
 // Config is what a Manager needs.

@@ -49,6 +49,7 @@ type Network struct {
 	clients     []*Client
 	unreachable bool
 	phones      []string
+	sendFaults  []error // the next sends' errors
 }
 
 // world is WhatsApp itself, shared by sibling Networks.
@@ -58,6 +59,10 @@ type world struct {
 	overlaps []string       // devices seen connected twice at once
 	groups   map[types.JID]string
 	batches  int // QR code batches handed out, so that each differs
+
+	sent       []SentMessage // every send, in order
+	beforeSend func(SentMessage) bool
+	afterSend  func(SentMessage)
 }
 
 // New returns a WhatsApp of its own with no devices online.
