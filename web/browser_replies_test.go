@@ -25,8 +25,8 @@ const (
 
 // linkedService starts chathook over a fake WhatsApp with Dana's phone
 // linked by QR code and online, and Bob's chat with it holding one
-// message; it returns the service and the chat's id.
-func linkedService(t *testing.T) (*chathooktest.Service, *chathooktest.Workspace, int64) {
+// message; it returns the service, WhatsApp and the chat's id.
+func linkedService(t *testing.T) (*chathooktest.Service, *chathooktest.Workspace, *whatswebtest.Network, int64) {
 	t.Helper()
 	wa := whatswebtest.New()
 	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{WhatsApp: wa, AccountLease: 300 * time.Millisecond}})
@@ -55,14 +55,24 @@ func linkedService(t *testing.T) (*chathooktest.Service, *chathooktest.Workspace
 		chats, _ = svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
 		return len(chats) == 1
 	})
-	return svc, ws, chats[0].ID
+	return svc, ws, wa, chats[0].ID
 }
 
 // A teammate answers from the chat page: Shift+Enter starts a new line,
 // Enter sends; the box empties, the message shows at once "sending…",
 // then "sent" once WhatsApp took it, without a reload.
 func TestBrowserReply(t *testing.T) {
-	svc, ws, chat := linkedService(t)
+	svc, ws, wa, chat := linkedService(t)
+	// WhatsApp takes the reply only once the test saw it "sending…".
+	seen := make(chan struct{})
+	wa.BeforeSend(func(whatswebtest.SentMessage) bool {
+		select {
+		case <-seen:
+			return true
+		case <-time.After(30 * time.Second):
+			return false
+		}
+	})
 	ctx := tab(t)
 	do(t, ctx, "open Bob's chat", chromedp.Navigate(fmt.Sprintf("%s/chat/%d/messages/", svc.URL, chat)))
 	signIn(t, ctx, svc.URL, "owner@acme.example", browserPassword)
@@ -93,11 +103,16 @@ func TestBrowserReply(t *testing.T) {
 			m.querySelector('.reply-state').textContent === 'sending…' &&
 			document.getElementById('reply-text').value === '' && document.getElementById('reply-error').hidden; })()`)
 	id := run(t, ctx, "read the reply's id", chromedp.Evaluate[string]("document.querySelector('.msg:last-of-type').id.slice(2)"))
+	close(seen)
 	waitFor(t, ctx, "the reply sent, without a reload",
 		`window.notReloaded === true && document.querySelector('.msg:last-of-type .reply-state').textContent === 'sent'`)
 	r, err := svc.Store.Reply(context.Background(), ws.WorkspaceID, chat, id)
 	if err != nil || r.State != chathook.ReplySent || r.Text != "It left this morning.\nTracking: AC-20418" || r.SentBy.FullName != "Olga Owner" {
 		t.Errorf("stored %+v, %v", r, err)
+	}
+	if got := wa.Messages(); len(got) != 1 || got[0].From != danaJID || got[0].To != bobUser+"@s.whatsapp.net" ||
+		got[0].Text != "It left this morning.\nTracking: AC-20418" {
+		t.Errorf("WhatsApp got %+v, want the reply from Dana's phone to Bob", got)
 	}
 
 	// Enter in an empty box: the server's refusal beside it, nothing sent.
