@@ -30,12 +30,13 @@ type replyBox struct {
 	Error  string // why it was refused, for a person
 }
 
-// replyStateView is the answer of the state route; a queued POST's has
-// no error.
+// replyStateView is the answer of the state route, as the API's GET of a
+// reply: status queued, sent or failed; error why it failed (while
+// queued, why the latest attempt did not go through).
 type replyStateView struct {
-	MessageID string  `json:"message_id"`
-	Status    string  `json:"status"`
-	Error     *string `json:"error,omitempty"`
+	MessageID string `json:"message_id"`
+	Status    string `json:"status"`
+	Error     string `json:"error"`
 }
 
 // wantsJSON: the chat page's script asks for JSON; a form sent without
@@ -141,7 +142,10 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request, v visit) {
 		if status == "" {
 			status = string(chathook.ReplyQueued)
 		}
-		writeJSON(w, http.StatusAccepted, replyStateView{MessageID: rep.ID, Status: status})
+		writeJSON(w, http.StatusAccepted, struct {
+			MessageID string `json:"message_id"`
+			Status    string `json:"status"`
+		}{rep.ID, status})
 		return
 	}
 	// The box sits right under the newest message: landing on it shows both.
@@ -169,5 +173,5 @@ func (s *Server) replyState(w http.ResponseWriter, r *http.Request, v visit) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, replyStateView{MessageID: rep.ID, Status: string(rep.State), Error: &rep.Error})
+	writeJSON(w, http.StatusOK, replyStateView{MessageID: rep.ID, Status: string(rep.State), Error: rep.Error})
 }
