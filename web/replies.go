@@ -108,8 +108,13 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request, v visit) {
 		}
 		s.showChat(w, r, v, chat, status, replyBox{Text: text, Error: message})
 	}
-	if s.cfg.Replies == nil {
-		fail(http.StatusServiceUnavailable, "", "This chathook cannot send replies.")
+	if s.cfg.Replies == nil { // no box to show the error beside
+		const msg = "This chathook cannot send replies."
+		if asJSON {
+			writeJSON(w, http.StatusServiceUnavailable, jsonError{Error: msg})
+		} else {
+			s.errorPage(w, r, http.StatusServiceUnavailable, msg)
+		}
 		return
 	}
 	rep, err := s.cfg.Replies.Queue(r.Context(), v.workspaceID(), chat.ID, text, chathook.Teammate{FullName: v.User.Name, Email: v.User.Email})
@@ -120,14 +125,14 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request, v visit) {
 		fail(http.StatusBadRequest, "text", "Type a message first.")
 		return
 	case errors.As(err, &fe) && fe.Field == "text":
-		fail(http.StatusBadRequest, "text", "The message cannot be sent: "+fe.Problem+".")
+		fail(http.StatusBadRequest, "text", "The message cannot be sent: "+fullStop(fe.Problem))
 		return
 	case errors.As(err, &fe):
 		// sent_by: the teammate's own name or email, not what they typed.
 		fail(http.StatusBadRequest, fe.Field, "Your user cannot sign a reply ("+fe.Error()+"): ask the workspace's owner to fix it.")
 		return
 	case errors.As(err, &cannot):
-		fail(http.StatusConflict, "", "Not sent: "+cannot.Reason+".")
+		fail(http.StatusConflict, "", "Not sent: "+fullStop(cannot.Reason))
 		return
 	case errors.Is(err, chathook.ErrNotFound):
 		fail(http.StatusNotFound, "", "There is no such chat in this workspace.")
@@ -150,6 +155,12 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request, v visit) {
 	}
 	// The box sits right under the newest message: landing on it shows both.
 	http.Redirect(w, r, "/chat/"+strconv.FormatInt(chat.ID, 10)+"/messages/#reply", http.StatusSeeOther)
+}
+
+// fullStop ends a reason given in words, after a colon, with one full
+// stop (sentence, of the Cloud API form, capitalises it too).
+func fullStop(reason string) string {
+	return strings.TrimRight(reason, ". ") + "."
 }
 
 // replyState answers how far a reply got, for the script that follows it:
