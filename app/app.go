@@ -42,6 +42,9 @@ type Config struct {
 	SMTPURL             string
 	MailFrom            string
 	AllowPrivateTargets bool
+	// GraphAPIURL is Meta's Graph API, through which Cloud API numbers
+	// send replies (cloudapi.Graph.URL); "" is cloudapi.DefaultGraphURL.
+	GraphAPIURL string
 	// MetricsAddr is where Prometheus metrics are served, at /metrics,
 	// on a listener of their own; "" serves none (and counts nothing).
 	MetricsAddr string
