@@ -234,7 +234,8 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}
 	// Replies carry the same name on their leases.
 	replies := reply.New(reply.Config{
-		Store: st, Owner: d.Owner(), WhatsApp: wa, Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
+		Store: st, Owner: d.Owner(), WhatsApp: wa, CloudAPI: cloudapi.Graph{URL: cfg.GraphAPIURL},
+		Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
 		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease,
 	})
 	apiHandler := api.New(api.Config{

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -66,9 +68,10 @@ type (
 // connection); a refusal that would be refused again is not retried. The
 // access token is never in an error, and Send logs nothing.
 //
-// A message is sent at most once per call, but Meta keeps no idempotency
-// key: when the answer is lost (a timeout), Meta may have sent it, and
-// another attempt sends it again. o.ID goes with it as
+// A message is sent at most once per call. Meta keeps no idempotency
+// key: when the answer to a request Meta got is lost (a timeout), Meta
+// may have sent it, so that failure is final rather than retried (a
+// message in doubt beats one sent twice). o.ID goes with it as
 // biz_opaque_callback_data, so that Meta's status webhooks name the reply.
 func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err error) {
 	if o.AccessToken == "" {
@@ -106,14 +109,27 @@ func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err
 	if client == nil {
 		client = defaultGraphClient
 	}
+	// Whether the request reached Meta whole: an error before that (a
+	// refused connection, a DNS failure) sent nothing and is retried; one
+	// after it (no answer in time, a cut connection) may have sent the
+	// message, and with no idempotency key at Meta a retry could send it
+	// twice, so it is not retried.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(w httptrace.WroteRequestInfo) { wrote.Store(w.Err == nil) },
+	}))
 	resp, err := client.Do(req)
 	if err != nil {
 		// *url.Error names the URL, never the headers: no token in it.
-		reason := "could not reach Meta's Graph API: " + err.Error()
-		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			reason = "Meta's Graph API did not answer in time (the message may have gone out nonetheless)"
+		if wrote.Load() {
+			reason := "Meta's Graph API took the message but did not answer (" + err.Error() + ")"
+			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+				reason = "Meta's Graph API took the message but did not answer in time"
+			}
+			return "", &chathook.SendError{Reason: reason + ": it may have gone out, so chathook does not send it again; " +
+				"look at the chat on the phone before you send it again"}
 		}
-		return "", &chathook.SendError{Reason: reason, Retry: true}
+		return "", &chathook.SendError{Reason: "could not reach Meta's Graph API: " + err.Error(), Retry: true}
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphAnswer))
