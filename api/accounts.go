@@ -9,6 +9,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/source/cloudapi"
+	"github.com/chathook/chathook/store"
 )
 
 // WhatsApp logs out accounts linked by QR code; *whatsweb.Manager is one.
@@ -19,8 +20,8 @@ type WhatsApp interface {
 // Account is an account as GET /api/v1/accounts and `chathook account
 // list` show it (SPEC 6). A Cloud API number also shows what its Meta app
 // needs: its phone number id, verify token and callback URL (not once
-// removed). Its app
-// secret is never here: it is write-only.
+// removed), and whether it has an access token to send replies with. Its
+// app secret and access token are never here: they are write-only.
 type Account struct {
 	ID       string `json:"id"`
 	Kind     string `json:"kind"`
@@ -32,18 +33,24 @@ type Account struct {
 	PhoneNumberID string `json:"phone_number_id,omitempty"`
 	VerifyToken   string `json:"verify_token,omitempty"`
 	CallbackURL   string `json:"callback_url,omitempty"`
+	// HasAccessToken is set for a Cloud API number only: nil leaves it
+	// out of an account of another kind.
+	HasAccessToken *bool `json:"has_access_token,omitempty"`
 }
 
 // AccountOf is a as the API shows it. baseURL is chathook's public URL,
 // which a Cloud API number's callback URL is built on; "" leaves the
-// callback URL out.
-func AccountOf(a chathook.Account, baseURL string) Account {
+// callback URL out. hasAccessToken is whether a Cloud API number has an
+// access token (the account alone does not tell: the token is read only
+// with CloudAPINumbers); it is ignored for other kinds.
+func AccountOf(a chathook.Account, baseURL string, hasAccessToken bool) Account {
 	out := Account{
 		ID: strconv.FormatInt(a.ID, 10), Kind: string(a.Kind), Phone: a.Phone,
 		FullName: a.FullName, Email: a.Email, State: string(a.State),
 	}
 	if a.Kind == chathook.KindCloudAPI {
 		out.PhoneNumberID, out.VerifyToken = a.PhoneNumberID, a.VerifyToken
+		out.HasAccessToken = &hasAccessToken
 		// A removed number's callback URL would only invite a paste
 		// that cannot work: it has no verify token or secret left.
 		if baseURL != "" && a.State != chathook.AccountDisconnected {
@@ -53,21 +60,41 @@ func AccountOf(a chathook.Account, baseURL string) Account {
 	return out
 }
 
+// ListAccounts is the workspace's accounts linked by QR code and its
+// Cloud API numbers, removed ones included (their chats stay), as GET
+// /api/v1/accounts and `chathook account list` show them.
+func ListAccounts(ctx context.Context, st store.Store, workspaceID, baseURL string) ([]Account, error) {
+	list, err := st.Accounts(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	// A removed number has no token, and is not among these.
+	numbers, err := st.CloudAPINumbers(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	hasToken := make(map[int64]bool, len(numbers))
+	for _, n := range numbers {
+		hasToken[n.ID] = n.AccessToken != ""
+	}
+	out := make([]Account, 0, len(list))
+	for _, a := range list {
+		out = append(out, AccountOf(a, baseURL, hasToken[a.ID]))
+	}
+	return out, nil
+}
+
 // getAccounts lists the workspace's accounts linked by QR code and its
 // Cloud API numbers, removed ones included (their chats stay).
 func (s *Server) getAccounts(w http.ResponseWriter, r *http.Request) {
-	list, err := s.cfg.Store.Accounts(r.Context(), workspace(r).ID)
+	list, err := ListAccounts(r.Context(), s.cfg.Store, workspace(r).ID, s.cfg.BaseURL)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	out := struct {
+	writeJSON(w, http.StatusOK, struct {
 		Accounts []Account `json:"accounts"`
-	}{make([]Account, 0, len(list))}
-	for _, a := range list {
-		out.Accounts = append(out.Accounts, AccountOf(a, s.cfg.BaseURL))
-	}
-	writeJSON(w, http.StatusOK, out)
+	}{list})
 }
 
 // postCloudAPI registers a Cloud API number: 201 with the account, its
@@ -100,7 +127,50 @@ func (s *Server) postCloudAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Logger.Info("Cloud API number registered", "workspace", ws.ID, "account", a.ID, "phone_number_id", a.PhoneNumberID)
-	writeJSON(w, http.StatusCreated, AccountOf(a, s.cfg.BaseURL))
+	writeJSON(w, http.StatusCreated, AccountOf(a, s.cfg.BaseURL, reg.AccessToken != ""))
+}
+
+// putAccount sets or replaces a Cloud API number's access token, the
+// one field an account has to change: 200 with the account. The token is
+// write-only: never answered, logged or echoed in an error. Another
+// workspace's account, one of another kind, or a removed number is a 404.
+func (s *Server) putAccount(w http.ResponseWriter, r *http.Request) {
+	ws := workspace(r)
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeFieldError(w, http.StatusNotFound, "id", strconv.Quote(r.PathValue("id"))+" is not an account id")
+		return
+	}
+	body, ok := readBody(w, r, maxSettingBody)
+	if !ok {
+		return
+	}
+	var in struct {
+		AccessToken *string `json:"access_token"`
+	}
+	if err := ingest.Decode(body, &in); err != nil {
+		writeInputError(w, err)
+		return
+	}
+	if in.AccessToken == nil {
+		writeFieldError(w, http.StatusBadRequest, "access_token", "required: the only field of an account to change")
+		return
+	}
+	a, err := cloudapi.SetAccessToken(r.Context(), s.cfg.Store, ws.ID, id, *in.AccessToken)
+	var fe *ingest.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeInputError(w, err)
+		return
+	case errors.Is(err, chathook.ErrNotFound):
+		writeFieldError(w, http.StatusNotFound, "id", "no Cloud API number "+itoa(id)+" in this workspace (a removed one must be registered again)")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("Cloud API access token set", "workspace", ws.ID, "account", a.ID)
+	writeJSON(w, http.StatusOK, AccountOf(a, s.cfg.BaseURL, true))
 }
 
 // deleteAccount removes an account from the workspace: one linked by QR

@@ -30,6 +30,10 @@ func onEveryStore(t *testing.T, test func(t *testing.T, db string)) {
 // never come back, in an answer or a log line.
 const appSecret = "0123456789abcdef-app-secret"
 
+// accessToken is the Graph API access token of the tests: write-only like
+// the app secret.
+const accessToken = "EAAGm0PX4ZCpsBAtest-access-token-0123456789"
+
 // registration is a valid POST /api/v1/accounts/cloud-api body, changed
 // by field/value pairs (absent deletes the field).
 func registration(pairs ...any) map[string]any {
@@ -62,6 +66,9 @@ type accountAnswer struct {
 	PhoneNumberID string `json:"phone_number_id"`
 	VerifyToken   string `json:"verify_token"`
 	CallbackURL   string `json:"callback_url"`
+	// HasAccessToken: a Cloud API number's only; its presence is checked
+	// on the raw answer.
+	HasAccessToken bool `json:"has_access_token"`
 }
 
 // register posts a registration and returns the account, failing unless
@@ -75,6 +82,10 @@ func register(t *testing.T, ws *chathooktest.Workspace, body any) accountAnswer 
 	}
 	if strings.Contains(string(answer), "app_secret") || strings.Contains(string(answer), appSecret) {
 		t.Errorf("the answer shows the app secret: %s", answer)
+	}
+	if strings.Contains(string(answer), `"access_token"`) || strings.Contains(string(answer), accessToken) ||
+		!strings.Contains(string(answer), `"has_access_token":`) {
+		t.Errorf("the answer shows the access token, or not whether there is one: %s", answer)
 	}
 	return a
 }
@@ -277,6 +288,9 @@ func TestCloudAPIRegistrationErrors(t *testing.T) {
 		{"app_secret not a string", registration("app_secret", true), "app_secret"},
 		{"verify_token with a space", registration("verify_token", "my token"), "verify_token"},
 		{"verify_token too long", registration("verify_token", strings.Repeat("t", 257)), "verify_token"},
+		{"access_token with a space", registration("access_token", accessToken+" x"), "access_token"},
+		{"access_token too long", registration("access_token", strings.Repeat("t", 4097)), "access_token"},
+		{"access_token not a string", registration("access_token", 42), "access_token"},
 		{"unknown field", registration("secret", appSecret), "secret"},
 		{"misspelt field", registration("phone_number", "1"), "phone_number"},
 		{"not an object", []any{registration()}, "body"},
@@ -313,6 +327,7 @@ func TestAccountRoutes(t *testing.T) {
 		{"GET", "/api/v1/accounts", nil},
 		{"POST", "/api/v1/accounts/cloud-api", registration("phone_number_id", "1", "display_phone_number", "+15550000001")},
 		{"DELETE", "/api/v1/accounts/" + cloud.ID, nil},
+		{"PUT", "/api/v1/accounts/" + cloud.ID, map[string]any{"access_token": accessToken}},
 	} {
 		for _, token := range []string{"", "chk_wrong", ws.WebhookSecret} {
 			status, body := chathooktest.Do(t, r.method, svc.URL+r.path, token, r.body)
@@ -394,5 +409,157 @@ func TestDeleteGoesToTheConnector(t *testing.T) {
 	}
 	if len(fake.calls) != 3 {
 		t.Errorf("a Cloud API number's DELETE went to the connector: %v", fake.calls)
+	}
+}
+
+// putToken sends PUT /api/v1/accounts/{id} with body.
+func putToken(t *testing.T, ws *chathooktest.Workspace, id string, body any) (int, []byte) {
+	t.Helper()
+	return ws.Do(t, http.MethodPut, "/api/v1/accounts/"+id, body)
+}
+
+// A Cloud API number's access token is given at registration or by PUT,
+// set or replaced, and only ever shown as has_access_token.
+func TestAccessToken(t *testing.T) { onEveryStore(t, testAccessToken) }
+
+func testAccessToken(t *testing.T, db string) {
+	ctx := context.Background()
+	logs := &chathooktest.SyncBuffer{}
+	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}})
+	ws := svc.NewWorkspace(t, "acme")
+	storeToken := func(id string) string {
+		t.Helper()
+		numbers, err := svc.Store.CloudAPINumbers(ctx, ws.WorkspaceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range numbers {
+			if strconv.FormatInt(n.ID, 10) == id {
+				return n.AccessToken
+			}
+		}
+		t.Fatalf("number %s is not listed", id)
+		return ""
+	}
+
+	with := register(t, ws, registration("access_token", accessToken))
+	without := register(t, ws, registration("phone_number_id", "106540352242923", "display_phone_number", "+15550783882"))
+	if !with.HasAccessToken || without.HasAccessToken {
+		t.Errorf("registered: has_access_token %v with one, %v without", with.HasAccessToken, without.HasAccessToken)
+	}
+	if got := storeToken(with.ID); got != accessToken {
+		t.Errorf("the store has %q", got)
+	}
+	if body, got := listAccounts(t, ws); len(got) != 2 || !got[0].HasAccessToken || got[1].HasAccessToken ||
+		strings.Count(body, `"has_access_token":`) != 2 || strings.Contains(body, accessToken) {
+		t.Errorf("GET accounts: %s", body)
+	}
+
+	// Set, then replaced: the answer is the account, without the token.
+	for _, tok := range []string{accessToken + "-set", accessToken + "-replaced"} {
+		status, body := putToken(t, ws, without.ID, map[string]any{"access_token": tok})
+		var a accountAnswer
+		if err := strictJSON(body, &a); status != http.StatusOK || err != nil {
+			t.Fatalf("PUT: %d %s (%v)", status, body, err)
+		}
+		want := without
+		want.HasAccessToken = true
+		if a != want || strings.Contains(string(body), accessToken) {
+			t.Errorf("PUT answered %s\nwant %+v", body, want)
+		}
+		if got := storeToken(without.ID); got != tok {
+			t.Errorf("after PUT the store has %q, want %q", got, tok)
+		}
+	}
+	if _, got := listAccounts(t, ws); !got[1].HasAccessToken {
+		t.Errorf("after PUT, listed %+v", got[1])
+	}
+
+	t.Run("bad input", func(t *testing.T) {
+		for _, c := range []struct {
+			name  string
+			body  any
+			field string
+		}{
+			{"no access_token", map[string]any{}, "access_token"},
+			{"empty", map[string]any{"access_token": ""}, "access_token"},
+			{"a space", map[string]any{"access_token": "EAAG abc"}, "access_token"},
+			{"a line break", map[string]any{"access_token": "EAAG\nabc"}, "access_token"},
+			{"not ASCII", map[string]any{"access_token": "EAAGé"}, "access_token"},
+			{"too long", map[string]any{"access_token": strings.Repeat("t", 4097)}, "access_token"},
+			{"not a string", map[string]any{"access_token": 42}, "access_token"},
+			{"null", map[string]any{"access_token": nil}, "access_token"},
+			{"unknown field", map[string]any{"access_token": accessToken, "app_secret": appSecret}, "app_secret"},
+			{"not an object", []any{accessToken}, "body"},
+			{"malformed", `{"access_token": "` + accessToken, "body"},
+			{"empty body", "", "body"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				status, body := putToken(t, ws, with.ID, c.body)
+				wantError(t, status, body, http.StatusBadRequest, c.field)
+				if strings.Contains(string(body), accessToken) || strings.Contains(string(body), appSecret) {
+					t.Errorf("the error shows a secret: %s", body)
+				}
+			})
+		}
+		if got := storeToken(with.ID); got != accessToken {
+			t.Errorf("refused PUTs changed the token to %q", got)
+		}
+		// The longest token taken.
+		long := strings.Repeat("t", 4096)
+		if status, body := putToken(t, ws, with.ID, map[string]any{"access_token": long}); status != http.StatusOK {
+			t.Errorf("a 4096-character token: %d %s", status, body)
+		}
+		if status, _ := putToken(t, ws, with.ID, map[string]any{"access_token": accessToken}); status != http.StatusOK {
+			t.Errorf("PUT back: %d", status)
+		}
+	})
+
+	t.Run("not a number of this workspace", func(t *testing.T) {
+		beta := svc.NewWorkspace(t, "beta")
+		qr := linkQR(t, svc, ws, "+972500000001")
+		chatID, _ := strconv.ParseInt(ingestOne(t, ws, msg("m1")).ChatID, 10, 64)
+		chat, err := svc.Store.Chat(ctx, ws.WorkspaceID, chatID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		removed := register(t, ws, registration("phone_number_id", "106540352242924", "display_phone_number", "+15550783884",
+			"access_token", accessToken))
+		if status, body := deleteAccount(t, ws, removed.ID); status != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", status, body)
+		}
+		before, _ := listAccounts(t, ws)
+		for _, c := range []struct {
+			name string
+			ws   *chathooktest.Workspace
+			id   string
+		}{
+			{"another workspace's number", beta, with.ID},
+			{"an account linked by QR code", ws, strconv.FormatInt(qr.ID, 10)},
+			{"an account of the ingest API", ws, strconv.FormatInt(chat.AccountID, 10)},
+			{"a removed number", ws, removed.ID},
+			{"no such account", ws, "99999999"},
+			{"zero", ws, "0"},
+			{"not a number", ws, "abc"},
+			{"too large", ws, "99999999999999999999"},
+		} {
+			status, body := putToken(t, c.ws, c.id, map[string]any{"access_token": accessToken + "-other"})
+			wantError(t, status, body, http.StatusNotFound, "id")
+		}
+		if after, _ := listAccounts(t, ws); after != before {
+			t.Errorf("refused PUTs changed the accounts:\n%s\n%s", before, after)
+		}
+		if got := storeToken(with.ID); got != accessToken {
+			t.Errorf("beta's PUT changed acme's token to %q", got)
+		}
+	})
+
+	if strings.Contains(logs.String(), accessToken) || strings.Contains(logs.String(), strings.Repeat("t", 100)) {
+		t.Errorf("an access token is in the log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "Cloud API access token set") {
+		t.Errorf("no token change in the log:\n%s", logs.String())
 	}
 }

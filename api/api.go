@@ -110,7 +110,8 @@ func New(cfg Config) *Server {
 	s.mux.Handle("/api/v1/chats/{chat_id}/messages/{message_id}", s.auth(methods{http.MethodGet: s.getReply}))
 	s.mux.Handle("/api/v1/accounts", s.auth(methods{http.MethodGet: s.getAccounts}))
 	s.mux.Handle("/api/v1/accounts/cloud-api", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postCloudAPI)}))
-	s.mux.Handle("/api/v1/accounts/{id}", s.auth(methods{http.MethodDelete: s.deleteAccount}))
+	s.mux.Handle("/api/v1/accounts/{id}", s.auth(methods{http.MethodDelete: s.deleteAccount,
+		http.MethodPut: s.bodies(maxSettingBody, s.putAccount)}))
 	// Public documentation: no token, so that tools can fetch it as is.
 	s.mux.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 	s.mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

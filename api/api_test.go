@@ -613,8 +613,8 @@ func TestRoutes(t *testing.T) {
 			{"DELETE", "/api/v1/accounts", "GET"},
 			{"GET", "/api/v1/accounts/cloud-api", "POST"},
 			{"DELETE", "/api/v1/accounts/cloud-api", "POST"},
-			{"GET", "/api/v1/accounts/1", "DELETE"},
-			{"PUT", "/api/v1/accounts/1", "DELETE"},
+			{"GET", "/api/v1/accounts/1", "DELETE, PUT"},
+			{"PATCH", "/api/v1/accounts/1", "DELETE, PUT"},
 		} {
 			req, _ := http.NewRequest(r.method, svc.URL+r.path, nil)
 			req.Header.Set("Authorization", "Bearer "+ws.APIToken)

@@ -42,6 +42,9 @@ type Config struct {
 	SMTPURL             string
 	MailFrom            string
 	AllowPrivateTargets bool
+	// GraphAPIURL is Meta's Graph API, through which Cloud API numbers
+	// send replies (cloudapi.Graph.URL); "" is cloudapi.DefaultGraphURL.
+	GraphAPIURL string
 	// MetricsAddr is where Prometheus metrics are served, at /metrics,
 	// on a listener of their own; "" serves none (and counts nothing).
 	MetricsAddr string
@@ -231,7 +234,8 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}
 	// Replies carry the same name on their leases.
 	replies := reply.New(reply.Config{
-		Store: st, Owner: d.Owner(), WhatsApp: wa, Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
+		Store: st, Owner: d.Owner(), WhatsApp: wa, CloudAPI: cloudapi.Graph{URL: cfg.GraphAPIURL},
+		Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
 		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease,
 	})
 	apiHandler := api.New(api.Config{

@@ -273,3 +273,39 @@ func testReplySurvivesACrash(t *testing.T, taken bool) {
 	}
 	netA.NoOverlap(t)
 }
+
+// TestReplyGivenUpWhenNotConnected: an account that cannot reach
+// WhatsApp keeps its replies queued until ReplyMaxWait has passed, then
+// fails them saying so; nothing reaches WhatsApp or the webhook.
+func TestReplyGivenUpWhenNotConnected(t *testing.T) {
+	wa := whatswebtest.New()
+	cfg := fastReplies(app.Config{WhatsApp: wa, AccountLease: accountLease})
+	cfg.ReplyMaxWait = 500 * time.Millisecond
+	svc := chathooktest.Start(t, chathooktest.Options{Config: cfg})
+	ws := svc.NewWorkspace(t, "acme")
+	sink := chathooktest.NewSink(t)
+	ws.PointAt(t, sink.URL+"/hook")
+	linkAccount(t, svc, ws)
+	client := wa.Online(t, danaJID)
+	chat := bobsChat(t, svc, ws, client, sink)
+
+	wa.SetUnreachable(true)
+	client.Disconnect()
+	client.Emit(&events.Disconnected{})
+	id := reply(t, ws, chat, map[string]any{"text": "are you there?"})
+	queuedAt := time.Now()
+	got := awaitReply(t, ws, chat, id)
+	if got.Status != "failed" || !strings.Contains(got.Error, "not connected to WhatsApp") {
+		t.Errorf("reply %+v, want failed: not connected", got)
+	}
+	if waited := time.Since(queuedAt); waited < cfg.ReplyMaxWait {
+		t.Errorf("given up after %s, before ReplyMaxWait", waited)
+	}
+	if n := len(wa.Sent()); n != 0 {
+		t.Errorf("%d sends reached WhatsApp", n)
+	}
+	svc.Stop(t)
+	if n := sink.Attempts(); n != 1 {
+		t.Errorf("%d POSTs, want Bob's only", n)
+	}
+}

@@ -228,8 +228,8 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time) string {
 	case a.Kind == chathook.KindCloudAPI && a.State == chathook.AccountDisconnected:
 		return "this Cloud API number was removed from chathook"
 	case a.Kind == chathook.KindCloudAPI && o.InDoubt:
-		return "chathook stopped while Meta was taking this message, and Meta cannot tell whether it went out: " +
-			"look at the chat on the phone before you send it again"
+		return "chathook stopped while Meta was taking this message, so it may have gone out; Meta cannot tell a second " +
+			"attempt from a second message, so chathook does not send it again: look at the chat on the phone before you send it again"
 	case a.Kind == chathook.KindCloudAPI && s.cfg.CloudAPI == nil:
 		return "this chathook cannot reach Meta's Graph API"
 	case a.Kind == chathook.KindCloudAPI:

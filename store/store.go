@@ -378,9 +378,9 @@ type Accounts interface {
 	// queues exactly one "account_logged_out" owner email, in the same
 	// transaction; a state that does not want a connection also releases
 	// the account's lease. A Cloud API number moved to
-	// chathook.AccountDisconnected loses its app secret and verify token
-	// in the same write: a removed number's signatures are refused at
-	// once, on every instance.
+	// chathook.AccountDisconnected loses its app secret, verify token and
+	// access token in the same write: a removed number's signatures are
+	// refused at once, on every instance, and nothing is sent through it.
 	SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error)
 	// ClaimAccounts gives owner the lease, until until, of up to limit
 	// KindWeb accounts whose state wants a connection and whose lease is
@@ -395,17 +395,24 @@ type Accounts interface {
 	// AddCloudAPINumber registers a Cloud API number: the workspace's
 	// account of a.Phone becomes a KindCloudAPI account in state
 	// connecting, with a.PhoneNumberID, a.FullName, a.Email,
-	// a.VerifyToken and appSecret, created at now. An account of that
+	// a.VerifyToken, appSecret and accessToken ("": none, the number
+	// can receive but not send), created at now. An account of that
 	// phone that the ingest API created, or that was disconnected or
 	// logged out, is taken over in place (its chats stay its); one still
 	// connected by QR code, or a Cloud API number not removed with the
 	// same phone or phone number id, is a *chathook.ConflictError naming
 	// display_phone_number or phone_number_id.
-	AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error)
+	AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret, accessToken string, now time.Time) (chathook.Account, error)
 	// CloudAPINumbers returns the workspace's Cloud API numbers that are
-	// not disconnected, with their app secrets, oldest first: what checks
-	// the signature of Meta's webhook POSTs.
+	// not disconnected, with their app secrets and access tokens, oldest
+	// first: what checks the signature of Meta's webhook POSTs.
 	CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error)
+	// SetAccessToken sets or replaces the access token of a Cloud API
+	// number of the workspace that is not disconnected, and returns the
+	// number; chathook.ErrNotFound for any other id (another
+	// workspace's, another kind, removed). The token is the caller's to
+	// validate; "" unsets it.
+	SetAccessToken(ctx context.Context, workspaceID string, accountID int64, token string) (chathook.Account, error)
 
 	// SavePairing creates or updates a pairing.
 	SavePairing(ctx context.Context, p chathook.Pairing) error

@@ -34,7 +34,7 @@ func newCloudAPIForm(v visit) cloudAPIForm {
 // addCloudAPI registers a Cloud API number and sends the browser to its
 // setup page, which shows what to paste into the Meta app. A field's
 // error comes back beside the field, with what was typed kept, but for
-// the app secret, which is typed again.
+// the app secret and access token, which are typed again.
 func (s *Server) addCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
 	form := cloudAPIForm{
 		PhoneNumberID:      strings.TrimSpace(r.PostFormValue("phone_number_id")),
@@ -47,6 +47,7 @@ func (s *Server) addCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
 		PhoneNumberID: form.PhoneNumberID, DisplayPhoneNumber: form.DisplayPhoneNumber, FullName: form.FullName, Email: form.Email,
 		// Pasted secrets often come with a space or line break around them.
 		AppSecret: strings.TrimSpace(r.PostFormValue("app_secret")), VerifyToken: form.VerifyToken,
+		AccessToken: strings.TrimSpace(r.PostFormValue("access_token")),
 	}
 	a, err := cloudapi.Register(r.Context(), s.cfg.Store, v.workspaceID(), reg, s.cfg.Now())
 	var fe *ingest.FieldError
@@ -92,10 +93,13 @@ func sentence(problem string) string {
 
 type cloudAPIPage struct {
 	layout
-	Row         accountRow
-	CallbackURL string
-	HTTPS       bool // Meta calls only https:// callback URLs
-	Added       bool // just registered
+	Row            accountRow
+	CallbackURL    string
+	HTTPS          bool   // Meta calls only https:// callback URLs
+	Added          bool   // just registered
+	HasAccessToken bool   // it can send replies; the token itself is never on the page
+	TokenSaved     bool   // an access token was just set
+	TokenError     string // why the access token typed was refused
 }
 
 // cloudAPINumber reads the Cloud API number of the path, answering 404
@@ -119,17 +123,60 @@ func (s *Server) cloudAPINumber(w http.ResponseWriter, r *http.Request, v visit)
 }
 
 // cloudAPISetup shows a Cloud API number's callback URL and verify token,
-// and the steps in the Meta app that use them.
+// the steps in the Meta app that use them, and whether it has an access
+// token to send replies with.
 func (s *Server) cloudAPISetup(w http.ResponseWriter, r *http.Request, v visit) {
 	a, ok := s.cloudAPINumber(w, r, v)
 	if !ok {
 		return
 	}
+	q := r.URL.Query()
+	s.renderCloudAPI(w, r, v, a, http.StatusOK, cloudAPIPage{Added: q.Get("added") == "1", TokenSaved: q.Get("token") == "saved"})
+}
+
+// renderCloudAPI renders the page of number a with what page already
+// says (a notice, an error), reading whether a has an access token.
+func (s *Server) renderCloudAPI(w http.ResponseWriter, r *http.Request, v visit, a chathook.Account, status int, page cloudAPIPage) {
+	numbers, err := s.cfg.Store.CloudAPINumbers(r.Context(), v.workspaceID())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	for _, n := range numbers { // a removed number is not listed: it has none
+		if n.ID == a.ID {
+			page.HasAccessToken = n.AccessToken != ""
+		}
+	}
 	callback := cloudapi.CallbackURL(s.cfg.BaseURL, v.workspaceID())
-	s.render(w, r, http.StatusOK, "cloudapi.html", cloudAPIPage{
-		layout: v.layout(s, "Cloud API number "+a.Phone, "accounts"), Row: rowOf(a),
-		CallbackURL: callback, HTTPS: strings.HasPrefix(callback, "https://"), Added: r.URL.Query().Get("added") == "1",
-	})
+	page.layout, page.Row = v.layout(s, "Cloud API number "+a.Phone, "accounts"), rowOf(a)
+	page.CallbackURL, page.HTTPS = callback, strings.HasPrefix(callback, "https://")
+	s.render(w, r, status, "cloudapi.html", page)
+}
+
+// setAccessToken sets or replaces a Cloud API number's access token from
+// its page's form. A refused token comes back beside the field (422),
+// never echoed; a removed number is a 404, as another workspace's.
+func (s *Server) setAccessToken(w http.ResponseWriter, r *http.Request, v visit) {
+	a, ok := s.cloudAPINumber(w, r, v)
+	if !ok {
+		return
+	}
+	// Pasted tokens often come with a space or line break around them.
+	_, err := cloudapi.SetAccessToken(r.Context(), s.cfg.Store, v.workspaceID(), a.ID, strings.TrimSpace(r.PostFormValue("access_token")))
+	var fe *ingest.FieldError
+	switch {
+	case errors.As(err, &fe):
+		s.renderCloudAPI(w, r, v, a, http.StatusUnprocessableEntity, cloudAPIPage{TokenError: sentence(fe.Problem)})
+		return
+	case errors.Is(err, chathook.ErrNotFound):
+		s.errorPage(w, r, http.StatusNotFound, "This Cloud API number was removed: add it anew to send replies through it.")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("Cloud API access token set", "workspace", v.workspaceID(), "user", v.User.ID, "account", a.ID)
+	http.Redirect(w, r, "/accounts/cloud-api/"+strconv.FormatInt(a.ID, 10)+"?token=saved", http.StatusSeeOther)
 }
 
 // removeCloudAPI removes a Cloud API number: Meta's calls for it are

@@ -21,6 +21,10 @@ import (
 // line may ever show it.
 const metaSecret = "0123456789abcdef-meta-app-secret"
 
+// metaToken is the Graph API access token the tests type: write-only like
+// the app secret.
+const metaToken = "EAAGm0PX4ZCpsBAweb-test-access-token-42"
+
 // cloudNumber registers Cloud API number n of workspace ws (+1555078388n,
 // phone number id 10654035224292n) and moves it to state.
 func (h *harness) cloudNumber(ws string, n int, state chathook.AccountState) chathook.Account {
@@ -139,7 +143,10 @@ func TestAddCloudAPINumber(t *testing.T) {
 		t.Error("the form is unfolded before it is used")
 	}
 
-	added := v.post("/accounts/cloud-api", cloudForm("app_secret", "  "+metaSecret+"\n", "verify_token", token))
+	if !strings.Contains(a.body, `<input id="access_token" name="access_token" type="password"`) {
+		t.Error("the access token is not a password field")
+	}
+	added := v.post("/accounts/cloud-api", cloudForm("app_secret", "  "+metaSecret+"\n", "verify_token", token, "access_token", " "+metaToken+"\n"))
 	loc := added.header.Get("Location")
 	m := regexp.MustCompile(`^/accounts/cloud-api/([0-9]+)\?added=1$`).FindStringSubmatch(loc)
 	if added.status != http.StatusSeeOther || m == nil {
@@ -151,7 +158,8 @@ func TestAddCloudAPINumber(t *testing.T) {
 	}
 	n := numbers[0]
 	if strconv.FormatInt(n.ID, 10) != m[1] || n.Phone != "+15550783881" || n.PhoneNumberID != "106540352242922" || n.FullName != "Acme Support" ||
-		n.Email != "ops@acme.example" || n.AppSecret != metaSecret || n.VerifyToken != token || n.State != chathook.AccountConnecting {
+		n.Email != "ops@acme.example" || n.AppSecret != metaSecret || n.VerifyToken != token || n.State != chathook.AccountConnecting ||
+		n.AccessToken != metaToken {
 		t.Errorf("registered %+v", n)
 	}
 
@@ -169,7 +177,7 @@ func TestAddCloudAPINumber(t *testing.T) {
 	for _, want := range []string{
 		"+15550783881 is registered", "106540352242922", "Acme Support", "ops@acme.example", "waiting for Meta",
 		"WhatsApp → Configuration", "press Edit", "paste the Callback URL and the Verify token above", "Verify and save",
-		"Webhook fields", "subscribe to messages", "smb_message_echoes",
+		"Webhook fields", "subscribe to messages", "smb_message_echoes", "Access token set", "Replace the token",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the setup page does not say %q:\n%s", want, text)
@@ -182,8 +190,8 @@ func TestAddCloudAPINumber(t *testing.T) {
 		t.Errorf("the list shows the new number as %q", row)
 	}
 	for _, page := range []string{added.body, setup.body, v.get("/accounts/").body, logs.String()} {
-		if strings.Contains(page, metaSecret) {
-			t.Fatalf("the app secret is shown or logged:\n%s", page)
+		if strings.Contains(page, metaSecret) || strings.Contains(page, metaToken) {
+			t.Fatalf("the app secret or access token is shown or logged:\n%s", page)
 		}
 	}
 	if !strings.Contains(logs.String(), "Cloud API number registered") {
@@ -228,6 +236,7 @@ func TestAddCloudAPINumberErrors(t *testing.T) {
 		{"no app secret", "app_secret", cloudForm("app_secret", "")},
 		{"app secret too short", "app_secret", cloudForm("app_secret", "short")},
 		{"verify token with a space", "verify_token", cloudForm("verify_token", "my token")},
+		{"access token with a space", "access_token", cloudForm("access_token", metaToken+" x")},
 		{"a phone number id registered", "phone_number_id", cloudForm("phone_number_id", taken.PhoneNumberID)},
 		{"a number registered", "display_phone_number", cloudForm("display_phone_number", taken.Phone)},
 		{"a number linked by QR code", "display_phone_number", cloudForm("display_phone_number", "+972500000009")},
@@ -256,6 +265,9 @@ func TestAddCloudAPINumberErrors(t *testing.T) {
 			}
 			if inputValue(t, a.body, "app_secret") != "" || strings.Contains(a.body, metaSecret) {
 				t.Error("the app secret is sent back")
+			}
+			if inputValue(t, a.body, "access_token") != "" || strings.Contains(a.body, metaToken) {
+				t.Error("the access token is sent back")
 			}
 		})
 	}
@@ -330,5 +342,112 @@ func TestRemoveCloudAPINumber(t *testing.T) {
 	setup := v.get("/accounts/cloud-api/" + strconv.FormatInt(n.ID, 10))
 	if setup.status != http.StatusOK || !strings.Contains(setup.body, `id="removed"`) || strings.Contains(setup.body, `id="verify-token"`) {
 		t.Errorf("the setup page of a removed number: %d %s", setup.status, setup.body)
+	}
+}
+
+// A number's page says whether it has an access token, and its form sets
+// or replaces one: with the CSRF token, for the workspace's own numbers
+// not removed, and never showing the token again.
+func TestCloudAPIAccessTokenForm(t *testing.T) {
+	t.Parallel()
+	logs := &chathooktest.SyncBuffer{}
+	h := newHarnessWith(t, true, "https://chathook.example.com", func(cfg *web.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	ws := h.ws.WorkspaceID
+	n := h.cloudNumber(ws, 1, chathook.AccountConnected)
+	qr := h.link(ws, "+972500000001", "Amnon Haha", "amnon@acme.example", chathook.AccountConnected)
+	removed := h.cloudNumber(ws, 2, chathook.AccountDisconnected)
+	theirs := h.cloudNumber(h.workspace("beta").WorkspaceID, 3, chathook.AccountConnected)
+	v := h.signedIn("acme")
+	page := "/accounts/cloud-api/" + strconv.FormatInt(n.ID, 10)
+	set := "/accounts/" + strconv.FormatInt(n.ID, 10) + "/access-token"
+	stored := func(ws string, id int64) string {
+		t.Helper()
+		numbers, err := h.st.CloudAPINumbers(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range numbers {
+			if x.ID == id {
+				return x.AccessToken
+			}
+		}
+		return ""
+	}
+
+	before := v.get(page)
+	if text := words(before.body); !strings.Contains(text, "Access token not set — this number can receive but cannot send replies") ||
+		!strings.Contains(text, "Set an access token") || !strings.Contains(text, "whatsapp_business_messaging") {
+		t.Errorf("without a token the page reads:\n%s", text)
+	}
+	if !strings.Contains(before.body, `action="`+set+`"`) || !strings.Contains(before.body, `<input id="access_token" name="access_token" type="password"`) ||
+		!strings.Contains(before.body, `name="csrf" value="`+v.csrf+`"`) {
+		t.Errorf("no access token form posting to %s with the CSRF token:\n%s", set, before.body)
+	}
+
+	if a := v.post(set, url.Values{"csrf": {"forged"}, "access_token": {metaToken}}); a.status != http.StatusForbidden {
+		t.Errorf("without the CSRF token: %d", a.status)
+	}
+	for _, c := range []struct{ name, token, says string }{
+		{"empty", "  ", "Required"},
+		{"a space inside", "EAAG " + metaToken, "no spaces"},
+		{"too long", strings.Repeat("t", 4097), "4096"},
+	} {
+		v.get(page)
+		a := v.post(set, url.Values{"access_token": {c.token}})
+		if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, `<p class="field-error" id="access_token-error">`) ||
+			!strings.Contains(words(a.body), c.says) || inputValue(t, a.body, "access_token") != "" || strings.Contains(a.body, metaToken) {
+			t.Errorf("%s: %d, want 422 with the error beside the field and nothing typed sent back:\n%s", c.name, a.status, a.body)
+		}
+	}
+	if got := stored(ws, n.ID); got != "" {
+		t.Fatalf("refused forms set %q", got)
+	}
+
+	for _, tok := range []string{metaToken, metaToken + "-replaced"} {
+		v.get(page)
+		a := v.post(set, url.Values{"access_token": {"  " + tok + "\n"}})
+		if a.status != http.StatusSeeOther || a.header.Get("Location") != page+"?token=saved" {
+			t.Fatalf("set: %d to %q: %s", a.status, a.header.Get("Location"), a.body)
+		}
+		if got := stored(ws, n.ID); got != tok {
+			t.Errorf("the store has %q, want %q", got, tok)
+		}
+	}
+	after := v.get(page + "?token=saved")
+	if text := words(after.body); !strings.Contains(text, "Access token set") || !strings.Contains(text, "The access token is saved") ||
+		!strings.Contains(text, "Replace the access token") || strings.Contains(text, "not set") {
+		t.Errorf("with a token the page reads:\n%s", text)
+	}
+
+	// Only the workspace's own Cloud API numbers, not removed.
+	for _, id := range []int64{theirs.ID, qr.ID, removed.ID, 999999} {
+		v.get(page)
+		if a := v.post("/accounts/"+strconv.FormatInt(id, 10)+"/access-token", url.Values{"access_token": {metaToken + "-x"}}); a.status != http.StatusNotFound {
+			t.Errorf("account %d: %d, want 404", id, a.status)
+		}
+	}
+	if a := v.post("/accounts/x/access-token", url.Values{"access_token": {metaToken}}); a.status != http.StatusNotFound {
+		t.Errorf("a non-numeric id: %d", a.status)
+	}
+	if got := stored(theirs.WorkspaceID, theirs.ID); got != "" {
+		t.Errorf("another workspace's number got %q", got)
+	}
+	if a, _ := h.st.Account(ctx, ws, qr.ID); a.Kind != chathook.KindWeb || a.State != chathook.AccountConnected {
+		t.Errorf("the QR account became %+v", a)
+	}
+	if setup := v.get("/accounts/cloud-api/" + strconv.FormatInt(removed.ID, 10)); strings.Contains(setup.body, `id="access_token"`) {
+		t.Error("a removed number's page offers an access token form")
+	}
+
+	for _, page := range []string{before.body, after.body, logs.String()} {
+		if strings.Contains(page, metaToken) {
+			t.Fatalf("the access token is shown or logged:\n%s", page)
+		}
+	}
+	if !strings.Contains(logs.String(), "Cloud API access token set") {
+		t.Errorf("no token change in the log:\n%s", logs.String())
 	}
 }

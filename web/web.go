@@ -12,8 +12,9 @@
 //   - A visitor without a session is sent to sign-in and sees no message
 //     text; a request for a fragment or a QR code gets a bare 401. A
 //     pairing (and its QR code) is only ever shown in its own workspace.
-//   - A Cloud API number's Meta app secret is write-only: no page shows it,
-//     not even the form that refused it, and no log line names it.
+//   - A Cloud API number's Meta app secret and access token are
+//     write-only: no page shows them, not even the form that refused
+//     one, and no log line names them.
 //   - Every POST carries the session's CSRF token (sign-in, which has no
 //     session yet, a token of its own; first-run setup its one-time code),
 //     and cross-origin POSTs are refused by their Origin or Sec-Fetch-Site
@@ -163,6 +164,7 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("POST /accounts/cloud-api", s.signedIn(s.addCloudAPI))
 	mux.Handle("GET /accounts/cloud-api/{id}", s.signedIn(s.cloudAPISetup))
 	mux.Handle("POST /accounts/{id}/remove", s.signedIn(s.removeCloudAPI))
+	mux.Handle("POST /accounts/{id}/access-token", s.signedIn(s.setAccessToken))
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")

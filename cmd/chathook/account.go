@@ -173,13 +173,13 @@ func accountList(ctx context.Context, args []string, getenv func(string) string,
 		if _, err := workspaceOf(ctx, st, workspace); err != nil {
 			return err
 		}
-		accs, err := st.Accounts(ctx, workspace)
+		accs, err := api.ListAccounts(ctx, st, workspace, baseURL)
 		if err != nil {
 			return err
 		}
 		enc := json.NewEncoder(stdout)
 		for _, a := range accs {
-			if err := enc.Encode(api.AccountOf(a, baseURL)); err != nil {
+			if err := enc.Encode(a); err != nil {
 				return err
 			}
 		}

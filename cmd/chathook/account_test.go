@@ -68,7 +68,8 @@ func testAccountList(t *testing.T, db string) {
 	var cloud chathook.Account
 	if err == nil {
 		cloud, err = cloudapi.Register(ctx, st, ws, cloudapi.Registration{PhoneNumberID: "106540352242922", DisplayPhoneNumber: "+1 555-078-3881",
-			FullName: "Acme Support", Email: "ops@acme.example", AppSecret: "app-secret-never-shown", VerifyToken: "verify-me"}, now)
+			FullName: "Acme Support", Email: "ops@acme.example", AppSecret: "app-secret-never-shown", VerifyToken: "verify-me",
+			AccessToken: "EAAG-access-token-never-shown"}, now)
 	}
 	st.Close()
 	if err != nil {
@@ -83,8 +84,9 @@ func testAccountList(t *testing.T, db string) {
 		name, baseURL, want string
 	}{
 		// Without a base URL it cannot know the callback URL, and says none.
-		{"without base URL", "", web + cloudLine + "}\n"},
-		{"with base URL", "https://chathook.example.com/", web + cloudLine + `,"callback_url":"https://chathook.example.com/sources/cloud-api/` + ws + `"}` + "\n"},
+		{"without base URL", "", web + cloudLine + `,"has_access_token":true}` + "\n"},
+		{"with base URL", "https://chathook.example.com/", web + cloudLine + `,"callback_url":"https://chathook.example.com/sources/cloud-api/` + ws +
+			`","has_access_token":true}` + "\n"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(ctx, []string{"account", "list", "--workspace", ws}, env(map[string]string{"CHATHOOK_DB": db, "CHATHOOK_BASE_URL": c.baseURL}),

@@ -24,6 +24,7 @@ import (
 
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/store"
 )
 
@@ -234,6 +235,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	var bodyMiB int
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
 		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
+	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
+		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
 		"write a CPU profile (pprof) of the service to this file, from start to shutdown (default: none)")
 	if err := s.parse(args); err != nil {
@@ -264,6 +267,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	// Every chat_url and permalink is built on it: a typo would reach every receiver.
 	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return cfg, fmt.Errorf("--base-url: %q is not an absolute http(s) URL without query or fragment", cfg.BaseURL)
+	}
+	// Replies would fail one by one, each telling the same typo.
+	if u, err := url.Parse(cfg.GraphAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return cfg, fmt.Errorf("--graph-api-url: %q is not an absolute http(s) URL without query or fragment", cfg.GraphAPIURL)
 	}
 	return cfg, nil
 }

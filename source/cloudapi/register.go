@@ -28,6 +28,10 @@ type Registration struct {
 	// VerifyToken is what the Meta app's verification handshake must
 	// send; empty: NewVerifyToken chooses one.
 	VerifyToken string `json:"verify_token"`
+	// AccessToken is the Graph API token that sends the number's replies;
+	// optional: without one the number receives but cannot send. Write-only
+	// like the app secret.
+	AccessToken string `json:"access_token"`
 }
 
 // Limits of a registration's fields.
@@ -35,6 +39,9 @@ const (
 	maxPhoneNumberID = 32
 	maxToken         = 256
 	minAppSecret     = 8
+	// Meta's access tokens are about 200 to 300 characters today; the
+	// limit leaves room for longer ones without taking anything.
+	maxAccessToken = 4096
 )
 
 // Account validates r and returns the account to register, its display
@@ -72,6 +79,11 @@ func (r Registration) Account() (chathook.Account, error) {
 	} else if len(token) > maxToken || !visibleASCII(token) {
 		return chathook.Account{}, fieldErr("verify_token", fmt.Sprintf("must be 1 to %d characters, letters, digits and punctuation, no spaces", maxToken))
 	}
+	if r.AccessToken != "" {
+		if err := CheckAccessToken(r.AccessToken); err != nil {
+			return chathook.Account{}, err
+		}
+	}
 	return chathook.Account{
 		Phone: phone, PhoneNumberID: r.PhoneNumberID, FullName: r.FullName, Email: r.Email,
 		Kind: chathook.KindCloudAPI, VerifyToken: token,
@@ -104,7 +116,30 @@ func Register(ctx context.Context, st store.Store, workspaceID string, r Registr
 	if err != nil {
 		return a, err
 	}
-	return st.AddCloudAPINumber(ctx, workspaceID, a, r.AppSecret, now)
+	return st.AddCloudAPINumber(ctx, workspaceID, a, r.AppSecret, r.AccessToken, now)
+}
+
+// CheckAccessToken reports whether token may be a Graph API access token:
+// 1 to 4096 visible ASCII characters. The error is an *ingest.FieldError
+// naming access_token, and never quotes the token.
+func CheckAccessToken(token string) error {
+	switch {
+	case token == "":
+		return fieldErr("access_token", "required: a System User access token from Meta Business Settings, with the whatsapp_business_messaging permission")
+	case len(token) > maxAccessToken || !visibleASCII(token):
+		return fieldErr("access_token", fmt.Sprintf("must be 1 to %d characters, letters, digits and punctuation, no spaces", maxAccessToken))
+	}
+	return nil
+}
+
+// SetAccessToken checks token and sets it as the access token of the
+// Cloud API number id of the workspace, replacing any. chathook.ErrNotFound
+// if id is not a Cloud API number of the workspace, or was removed.
+func SetAccessToken(ctx context.Context, st store.Store, workspaceID string, id int64, token string) (chathook.Account, error) {
+	if err := CheckAccessToken(token); err != nil {
+		return chathook.Account{}, err
+	}
+	return st.SetAccessToken(ctx, workspaceID, id, token)
 }
 
 // Remove removes a Cloud API number of the workspace: it is listed as

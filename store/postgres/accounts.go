@@ -170,7 +170,7 @@ func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "postgres" }
 // workspace's registrations take turns under an advisory lock, so of two
 // at once on any instances the second sees the first as a rival (a row
 // lock could not: a row being inserted has none to wait on).
-func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error) {
+func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret, accessToken string, now time.Time) (chathook.Account, error) {
 	var added chathook.Account
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('chathook cloud api numbers of ' || $1, 0))`,
@@ -185,16 +185,16 @@ func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a cha
 		if err := tables.CloudAPIConflict(rivals, a); err != nil {
 			return err
 		}
-		added, err = scanAccount(tx.QueryRow(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10"),
+		added, err = scanAccount(tx.QueryRow(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"),
 			workspaceID, a.Phone, a.FullName, a.Email, chathook.KindCloudAPI, chathook.AccountConnecting,
-			a.PhoneNumberID, a.VerifyToken, appSecret, ms(now)))
+			a.PhoneNumberID, a.VerifyToken, appSecret, accessToken, ms(now)))
 		return err
 	})
 	return added, err
 }
 
 // CloudAPINumbers returns the workspace's Cloud API numbers not removed,
-// with their app secrets.
+// with their app secrets and access tokens.
 func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+tables.CloudAPINumberColumns+` FROM accounts
 		WHERE workspace_id = $1 AND kind = $2 AND state <> $3 ORDER BY id`, workspaceID, chathook.KindCloudAPI, chathook.AccountDisconnected)
@@ -203,4 +203,11 @@ func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chat
 	}
 	defer rows.Close()
 	return tables.CloudAPINumbers(rows)
+}
+
+// SetAccessToken sets a Cloud API number's access token; see
+// store.Accounts. One UPDATE checks and writes, so a removal at the same
+// time either comes after it (and wipes the token) or leaves no row to set.
+func (s *Store) SetAccessToken(ctx context.Context, workspaceID string, accountID int64, token string) (chathook.Account, error) {
+	return scanAccount(s.pool.QueryRow(ctx, fmt.Sprintf(tables.SetAccessToken, "$1", "$2", "$3"), token, accountID, workspaceID))
 }

@@ -182,7 +182,7 @@ func (s *Store) SessionDB() (*sql.DB, string) { return s.session, "sqlite3" }
 // AddCloudAPINumber registers a Cloud API number; see store.Accounts. The
 // check for rivals and the upsert are one write transaction, so two
 // registrations at once cannot both pass the check.
-func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret string, now time.Time) (chathook.Account, error) {
+func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a chathook.Account, appSecret, accessToken string, now time.Time) (chathook.Account, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return chathook.Account{}, err
@@ -201,9 +201,9 @@ func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a cha
 	if err := tables.CloudAPIConflict(rivals, a); err != nil {
 		return chathook.Account{}, err
 	}
-	added, err := scanAccount(tx.QueryRowContext(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+	added, err := scanAccount(tx.QueryRowContext(ctx, fmt.Sprintf(tables.AddCloudAPINumber, "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
 		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindCloudAPI, chathook.AccountConnecting,
-		a.PhoneNumberID, a.VerifyToken, appSecret, ms(now)))
+		a.PhoneNumberID, a.VerifyToken, appSecret, accessToken, ms(now)))
 	if err != nil {
 		return added, err
 	}
@@ -211,7 +211,7 @@ func (s *Store) AddCloudAPINumber(ctx context.Context, workspaceID string, a cha
 }
 
 // CloudAPINumbers returns the workspace's Cloud API numbers not removed,
-// with their app secrets.
+// with their app secrets and access tokens.
 func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chathook.CloudAPINumber, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+tables.CloudAPINumberColumns+` FROM accounts
 		WHERE workspace_id = ? AND kind = ? AND state <> ? ORDER BY id`, workspaceID, chathook.KindCloudAPI, chathook.AccountDisconnected)
@@ -220,4 +220,11 @@ func (s *Store) CloudAPINumbers(ctx context.Context, workspaceID string) ([]chat
 	}
 	defer rows.Close()
 	return tables.CloudAPINumbers(rows)
+}
+
+// SetAccessToken sets a Cloud API number's access token; see
+// store.Accounts. One UPDATE checks and writes, so a removal at the same
+// time either comes after it (and wipes the token) or leaves no row to set.
+func (s *Store) SetAccessToken(ctx context.Context, workspaceID string, accountID int64, token string) (chathook.Account, error) {
+	return scanAccount(s.w.QueryRowContext(ctx, fmt.Sprintf(tables.SetAccessToken, "?", "?", "?"), token, accountID, workspaceID))
 }

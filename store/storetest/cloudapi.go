@@ -24,6 +24,9 @@ var cloudAPI = map[string]func(*testing.T, store.Store){
 	"CloudAPINumbersAreNeverClaimedAsDevices":     testCloudAPINotClaimed,
 	"LinkAccountDropsCloudAPICredentials":         testCloudAPILinkedByQR,
 	"IngestLeavesCloudAPINumberKindAndCredential": testCloudAPIIngestKeeps,
+	"CloudAPIAccessTokenIsStoredAndReplaced":      testCloudAPIAccessToken,
+	"CloudAPIAccessTokenOnlyForItsOwnNumber":      testCloudAPIAccessTokenScoped,
+	"CloudAPIAccessTokenGoesWithTheNumber":        testCloudAPIAccessTokenDropped,
 }
 
 // cloudNumber is Cloud API number n of the tests: +1555000000n, phone
@@ -37,7 +40,7 @@ func cloudNumber(n int) chathook.Account {
 
 func addCloud(t *testing.T, st store.Store, ws string, n int) chathook.Account {
 	t.Helper()
-	a, err := st.AddCloudAPINumber(context.Background(), ws, cloudNumber(n), fmt.Sprintf("secret-%d", n), t0)
+	a, err := st.AddCloudAPINumber(context.Background(), ws, cloudNumber(n), fmt.Sprintf("secret-%d", n), "", t0)
 	if err != nil {
 		t.Fatalf("add Cloud API number %d: %v", n, err)
 	}
@@ -123,7 +126,7 @@ func testCloudAPIConflicts(t *testing.T, st store.Store) {
 		{"the same number", cloudNumber(1), "phone_number_id"},
 		{"a device's phone", cloudNumber(2), "display_phone_number"},
 	} {
-		_, err := st.AddCloudAPINumber(ctx, ws, c.a, "s", t0)
+		_, err := st.AddCloudAPINumber(ctx, ws, c.a, "s", "", t0)
 		var ce *chathook.ConflictError
 		if !errors.As(err, &ce) || ce.Field != c.field || !errors.Is(err, chathook.ErrConflict) {
 			t.Errorf("%s: %v, want a conflict on %s", c.name, err, c.field)
@@ -146,7 +149,7 @@ func testCloudAPIConcurrent(t *testing.T, st store.Store) {
 		wg.Go(func() {
 			a := cloudNumber(i) // eight phones, one phone number id
 			a.PhoneNumberID = "106000000000042"
-			_, errs[i] = st.AddCloudAPINumber(context.Background(), ws, a, "s", t0)
+			_, errs[i] = st.AddCloudAPINumber(context.Background(), ws, a, "s", "", t0)
 		})
 	}
 	wg.Wait()
@@ -189,7 +192,7 @@ func testCloudAPIRemove(t *testing.T, st store.Store) {
 		t.Errorf("removed number %+v (%v)", again, err)
 	}
 	// Registered again, it asks for the new secret only.
-	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "new-secret", t0); err != nil {
+	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "new-secret", "", t0); err != nil {
 		t.Fatal(err)
 	}
 	if n := cloudNumbers(t, st, ws); len(n) != 2 || n[0].AppSecret != "new-secret" {
@@ -267,5 +270,132 @@ func testCloudAPIIngestKeeps(t *testing.T, st store.Store) {
 	}
 	if n := cloudNumbers(t, st, ws); len(n) != 1 || n[0].AppSecret != "secret-0" {
 		t.Errorf("numbers %+v", n)
+	}
+}
+
+// accessToken is the access token the store holds for account id of ws,
+// and whether the number is listed at all.
+func accessToken(t *testing.T, st store.Store, ws string, id int64) (string, bool) {
+	t.Helper()
+	for _, n := range cloudNumbers(t, st, ws) {
+		if n.ID == id {
+			return n.AccessToken, true
+		}
+	}
+	return "", false
+}
+
+func testCloudAPIAccessToken(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	a, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "secret-1", "EAAG-first", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, ok := accessToken(t, st, ws, a.ID); !ok || tok != "EAAG-first" {
+		t.Errorf("registered with a token: %q (listed %v)", tok, ok)
+	}
+	b := addCloud(t, st, ws, 2) // without one: receives, cannot send
+	if tok, ok := accessToken(t, st, ws, b.ID); !ok || tok != "" {
+		t.Errorf("registered without a token: %q (listed %v)", tok, ok)
+	}
+	// Set, then replaced; the other number keeps its own.
+	for _, tok := range []string{"EAAG-second", "EAAG-third"} {
+		got, err := st.SetAccessToken(ctx, ws, b.ID, tok)
+		if err != nil || got.ID != b.ID || got.Kind != chathook.KindCloudAPI || got.VerifyToken != "verify-2" {
+			t.Errorf("SetAccessToken(%q): %+v, %v", tok, got, err)
+		}
+		if have, _ := accessToken(t, st, ws, b.ID); have != tok {
+			t.Errorf("after SetAccessToken(%q) the store has %q", tok, have)
+		}
+	}
+	if tok, _ := accessToken(t, st, ws, a.ID); tok != "EAAG-first" {
+		t.Errorf("the other number's token became %q", tok)
+	}
+	// Connected numbers take one too; the app secret is left alone.
+	setState(t, st, a.ID, chathook.AccountConnected)
+	if _, err := st.SetAccessToken(ctx, ws, a.ID, "EAAG-fourth"); err != nil {
+		t.Fatal(err)
+	}
+	if n := cloudNumbers(t, st, ws); n[0].AccessToken != "EAAG-fourth" || n[0].AppSecret != "secret-1" || n[0].State != chathook.AccountConnected {
+		t.Errorf("after a new token: %+v", n[0])
+	}
+	// Registered again, a number has the new registration's token or none.
+	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "secret-1", "", t0); err == nil {
+		t.Error("a number not removed registered twice")
+	}
+	setState(t, st, a.ID, chathook.AccountDisconnected)
+	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "secret-1", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := accessToken(t, st, ws, a.ID); tok != "" {
+		t.Errorf("registered again without a token, it has %q", tok)
+	}
+}
+
+func testCloudAPIAccessTokenScoped(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	other := workspace(t, st, "globex", "")
+	a := addCloud(t, st, ws, 1)
+	web := link(t, st, ws, 2, "x", t0)
+	apiChat := ingest(t, st, ws, msg(1, 1))[0].ChatID
+	c, err := st.Chat(ctx, ws, apiChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		name string
+		ws   string
+		id   int64
+	}{
+		{"another workspace's number", other, a.ID},
+		{"a device linked by QR code", ws, web.ID},
+		{"an account of the ingest API", ws, c.AccountID},
+		{"no such account", ws, 1 << 40},
+	} {
+		if got, err := st.SetAccessToken(ctx, x.ws, x.id, "EAAG-x"); !errors.Is(err, chathook.ErrNotFound) {
+			t.Errorf("%s: %+v, %v; want ErrNotFound", x.name, got, err)
+		}
+	}
+	if tok, _ := accessToken(t, st, ws, a.ID); tok != "" {
+		t.Errorf("a refused SetAccessToken set %q", tok)
+	}
+	if got, err := st.Account(ctx, ws, web.ID); err != nil || got.Kind != chathook.KindWeb || got.State != chathook.AccountConnected {
+		t.Errorf("the device after a refused SetAccessToken: %+v, %v", got, err)
+	}
+}
+
+func testCloudAPIAccessTokenDropped(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	a := addCloud(t, st, ws, 1)
+	if _, err := st.SetAccessToken(ctx, ws, a.ID, "EAAG-removed"); err != nil {
+		t.Fatal(err)
+	}
+	// Removed: the token goes with the other credentials, and a removed
+	// number takes no new one; only a registration brings it back.
+	setState(t, st, a.ID, chathook.AccountDisconnected)
+	if _, err := st.SetAccessToken(ctx, ws, a.ID, "EAAG-late"); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("a removed number took a token: %v", err)
+	}
+	if _, err := st.AddCloudAPINumber(ctx, ws, cloudNumber(1), "secret-1", "EAAG-new", t0); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := accessToken(t, st, ws, a.ID); tok != "EAAG-new" {
+		t.Errorf("registered again: token %q, want EAAG-new (the removed one must not come back)", tok)
+	}
+	// Linked by QR code: no longer a Cloud API number, no token.
+	if _, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: a.Phone, JID: "15550000001:3@s.whatsapp.net"}, "x", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetAccessToken(ctx, ws, a.ID, "EAAG-device"); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("a device took a token: %v", err)
+	}
+	// Registered once more without a token, nothing of the old one is left.
+	setState(t, st, a.ID, chathook.AccountDisconnected)
+	b := addCloud(t, st, ws, 1)
+	if tok, ok := accessToken(t, st, ws, b.ID); !ok || tok != "" {
+		t.Errorf("after a QR link and a new registration: token %q (listed %v)", tok, ok)
 	}
 }

@@ -69,8 +69,8 @@ func Account(row Scanner, extra ...any) (chathook.Account, error) {
 	return a, err
 }
 
-// CloudAPINumberColumns are read by CloudAPINumber, from accounts.
-const CloudAPINumberColumns = AccountColumns + `, app_secret`
+// CloudAPINumberColumns are read by CloudAPINumbers, from accounts.
+const CloudAPINumberColumns = AccountColumns + `, app_secret, access_token`
 
 // CloudAPINumbers reads every row of CloudAPINumberColumns.
 func CloudAPINumbers(rows Rows) ([]chathook.CloudAPINumber, error) {
@@ -78,7 +78,7 @@ func CloudAPINumbers(rows Rows) ([]chathook.CloudAPINumber, error) {
 	for rows.Next() {
 		var n chathook.CloudAPINumber
 		var err error
-		if n.Account, err = Account(rows, &n.AppSecret); err != nil {
+		if n.Account, err = Account(rows, &n.AppSecret, &n.AccessToken); err != nil {
 			return nil, err
 		}
 		out = append(out, n)
@@ -117,18 +117,19 @@ func CloudAPIConflict(rivals []chathook.Account, a chathook.Account) error {
 	return nil
 }
 
-// AddCloudAPINumber is, in SQL with ten placeholders, the upsert of
+// AddCloudAPINumber is, in SQL with eleven placeholders, the upsert of
 // store.Accounts.AddCloudAPINumber: workspace_id, phone, full_name,
 // email, kind, state, phone_number_id, verify_token, app_secret,
-// created_at.
+// access_token, created_at. A number registered again takes the new
+// access token, or none: the old one may be another Meta app's.
 const AddCloudAPINumber = `INSERT INTO accounts
-		(workspace_id, phone, full_name, email, kind, state, phone_number_id, verify_token, app_secret, created_at)
+		(workspace_id, phone, full_name, email, kind, state, phone_number_id, verify_token, app_secret, access_token, created_at)
 	VALUES (%s)
 	ON CONFLICT (workspace_id, phone) DO UPDATE SET
 		full_name = CASE WHEN excluded.full_name <> '' THEN excluded.full_name ELSE accounts.full_name END,
 		email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE accounts.email END,
 		kind = excluded.kind, state = excluded.state, phone_number_id = excluded.phone_number_id,
-		verify_token = excluded.verify_token, app_secret = excluded.app_secret,
+		verify_token = excluded.verify_token, app_secret = excluded.app_secret, access_token = excluded.access_token,
 		created_at = excluded.created_at, lease_owner = '', lease_until = 0
 	RETURNING ` + AccountColumns
 
@@ -142,9 +143,19 @@ func RemovedCloudAPINumber(a chathook.Account, state chathook.AccountState) bool
 }
 
 // DropCloudAPICredentials is, in SQL, what a Cloud API number's removal
-// and LinkAccount set: no Meta credentials. The phone number id stays for
-// the accounts page to show; nothing is found by it once removed.
-const DropCloudAPICredentials = `verify_token = '', app_secret = ''`
+// and LinkAccount set: no Meta credentials, neither to check Meta's calls
+// nor to send through Meta. The phone number id stays for the accounts
+// page to show; nothing is found by it once removed.
+const DropCloudAPICredentials = `verify_token = '', app_secret = '', access_token = ''`
+
+// SetAccessToken is, in SQL with the placeholders token, id and
+// workspace id (in that order, as the dialect writes them), the update
+// of store.Accounts.SetAccessToken: it matches no row unless the id is a
+// Cloud API number of the workspace not removed, so a removed number
+// never gets a credential back but by a new registration.
+const SetAccessToken = `UPDATE accounts SET access_token = %s
+	WHERE id = %s AND workspace_id = %s AND kind = 'cloud_api' AND state <> 'disconnected'
+	RETURNING ` + AccountColumns
 
 // Accounts reads every row of AccountColumns.
 func Accounts(rows Rows) ([]chathook.Account, error) {
