@@ -67,6 +67,13 @@ func (s *Store) Reply(ctx context.Context, workspaceID string, chatID int64, id 
 // store.Replies. Through the one writer, so no two claimers see the same
 // free reply.
 func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyClaim) ([]chathook.Outgoing, error) {
+	// Senders look every second, and nearly always find nothing: a read
+	// tells so without taking the one writer from ingest.
+	var due bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM replies WHERE state = 'queued' AND due_at <= ?)`,
+		ms(c.Now)).Scan(&due); err != nil || !due {
+		return nil, err
+	}
 	web, err := json.Marshal(c.Web)
 	if err != nil {
 		return nil, err
