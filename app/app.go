@@ -249,7 +249,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		// Saved settings may make deliveries due, or end a window early.
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
-		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa,
+		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa, Replies: replies,
 	})
 	if err != nil {
 		_ = wa.Close(context.Background())
