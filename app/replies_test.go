@@ -78,6 +78,30 @@ func awaitReply(t *testing.T, ws *chathooktest.Workspace, chat int64, id string)
 	return got
 }
 
+// qrReplies starts a service with Dana's account linked and online on a
+// WhatsApp of the test's own, and Bob's chat delivered to a sink.
+type qrReplies struct {
+	wa     *whatswebtest.Network
+	svc    *chathooktest.Service
+	ws     *chathooktest.Workspace
+	sink   *chathooktest.Sink
+	client *whatswebtest.Client
+	chat   int64
+}
+
+func startQRReplies(t *testing.T, db string, cfg app.Config) qrReplies {
+	t.Helper()
+	q := qrReplies{wa: whatswebtest.New(), sink: chathooktest.NewSink(t)}
+	cfg.WhatsApp, cfg.AccountLease = q.wa, accountLease
+	q.svc = chathooktest.Start(t, chathooktest.Options{DB: db, Config: fastReplies(cfg)})
+	q.ws = q.svc.NewWorkspace(t, "acme")
+	q.ws.PointAt(t, q.sink.URL+"/hook")
+	linkAccount(t, q.svc, q.ws)
+	q.client = q.wa.Online(t, danaJID)
+	q.chat = bobsChat(t, q.svc, q.ws, q.client, q.sink)
+	return q
+}
+
 // TestReplyThroughQRAccount: a program answers Bob through Dana's linked
 // account. WhatsApp gets one message, under the id chathook chose; the
 // webhook gets it after Bob's, as Jane's sent message; the account's own
@@ -85,14 +109,8 @@ func awaitReply(t *testing.T, ws *chathooktest.Workspace, chat int64, id string)
 func TestReplyThroughQRAccount(t *testing.T) { onEveryStore(t, testReplyThroughQRAccount) }
 
 func testReplyThroughQRAccount(t *testing.T, db string) {
-	wa := whatswebtest.New()
-	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: fastReplies(app.Config{WhatsApp: wa, AccountLease: accountLease})})
-	ws := svc.NewWorkspace(t, "acme")
-	sink := chathooktest.NewSink(t)
-	ws.PointAt(t, sink.URL+"/hook")
-	linkAccount(t, svc, ws)
-	client := wa.Online(t, danaJID)
-	chat := bobsChat(t, svc, ws, client, sink)
+	q := startQRReplies(t, db, app.Config{})
+	wa, ws, sink, client, chat := q.wa, q.ws, q.sink, q.client, q.chat
 
 	id := reply(t, ws, chat, map[string]any{"text": "Yes, it ships today 📦", "sent_by": map[string]string{"full_name": "Jane Smith", "email": "jane@acme.example"}})
 	if got := awaitReply(t, ws, chat, id); got != (replyState{MessageID: id, Status: "sent"}) {
@@ -129,14 +147,8 @@ func testReplyThroughQRAccount(t *testing.T, db string) {
 // reply with the reason; a logged-out account fails it without a try; a
 // group gets its reply.
 func TestReplyRetriedThenRefused(t *testing.T) {
-	wa := whatswebtest.New()
-	svc := chathooktest.Start(t, chathooktest.Options{Config: fastReplies(app.Config{WhatsApp: wa, AccountLease: accountLease})})
-	ws := svc.NewWorkspace(t, "acme")
-	sink := chathooktest.NewSink(t)
-	ws.PointAt(t, sink.URL+"/hook")
-	linkAccount(t, svc, ws)
-	client := wa.Online(t, danaJID)
-	chat := bobsChat(t, svc, ws, client, sink)
+	q := startQRReplies(t, "", app.Config{})
+	wa, svc, ws, sink, client, chat := q.wa, q.svc, q.ws, q.sink, q.client, q.chat
 
 	wa.FailSends(2, whatsmeow.ErrNotConnected)
 	id := reply(t, ws, chat, map[string]any{"text": "first"})
@@ -278,16 +290,9 @@ func testReplySurvivesACrash(t *testing.T, taken bool) {
 // WhatsApp keeps its replies queued until ReplyMaxWait has passed, then
 // fails them saying so; nothing reaches WhatsApp or the webhook.
 func TestReplyGivenUpWhenNotConnected(t *testing.T) {
-	wa := whatswebtest.New()
-	cfg := fastReplies(app.Config{WhatsApp: wa, AccountLease: accountLease})
-	cfg.ReplyMaxWait = 500 * time.Millisecond
-	svc := chathooktest.Start(t, chathooktest.Options{Config: cfg})
-	ws := svc.NewWorkspace(t, "acme")
-	sink := chathooktest.NewSink(t)
-	ws.PointAt(t, sink.URL+"/hook")
-	linkAccount(t, svc, ws)
-	client := wa.Online(t, danaJID)
-	chat := bobsChat(t, svc, ws, client, sink)
+	maxWait := 500 * time.Millisecond
+	q := startQRReplies(t, "", app.Config{ReplyMaxWait: maxWait})
+	wa, svc, ws, sink, client, chat := q.wa, q.svc, q.ws, q.sink, q.client, q.chat
 
 	wa.SetUnreachable(true)
 	client.Disconnect()
@@ -298,7 +303,7 @@ func TestReplyGivenUpWhenNotConnected(t *testing.T) {
 	if got.Status != "failed" || !strings.Contains(got.Error, "not connected to WhatsApp") {
 		t.Errorf("reply %+v, want failed: not connected", got)
 	}
-	if waited := time.Since(queuedAt); waited < cfg.ReplyMaxWait {
+	if waited := time.Since(queuedAt); waited < maxWait {
 		t.Errorf("given up after %s, before ReplyMaxWait", waited)
 	}
 	if n := len(wa.Sent()); n != 0 {

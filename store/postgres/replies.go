@@ -26,12 +26,7 @@ func (s *Store) QueueReply(ctx context.Context, r chathook.Reply, now time.Time)
 			return err
 		}
 		r.AccountID = chat.AccountID
-		in := chathook.Incoming{Direction: chathook.Sent, SentByName: r.SentBy.FullName}
-		sender, recipient := in.Participants(acc, chat)
-		messageID := r.WAID
-		if messageID == "" {
-			messageID = r.ID
-		}
+		messageID, sender, recipient := tables.ReplyMessage(r, acc, chat)
 		if _, err := tx.Exec(ctx, `INSERT INTO messages
 			(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
 			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat)

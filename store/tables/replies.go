@@ -1,6 +1,10 @@
 package tables
 
-import "github.com/chathook/chathook"
+import (
+	"cmp"
+
+	"github.com/chathook/chathook"
+)
 
 // PageMessageColumns are read by PageMessage, from PageMessages: a
 // message with the state of its reply, for the chat pages.
@@ -56,4 +60,14 @@ func Outgoing(row Scanner) (chathook.Outgoing, error) {
 		&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone, &c.ResponsibleName, &c.ResponsibleEmail, &chatCreated)
 	a.LastMessageAt, a.CreatedAt, c.CreatedAt = OptionalTime(last), OptionalTime(created), Time(chatCreated)
 	return o, err
+}
+
+// ReplyMessage is what a reply's message in the timeline holds besides
+// the reply's own fields: its message_id (the reply's WAID, or its ID
+// until Meta gives a wamid), and its sender (the teammate, else the
+// account) and recipient (the chat), as an ingested sent message's.
+func ReplyMessage(r chathook.Reply, acc chathook.Account, chat chathook.Chat) (messageID string, sender, recipient chathook.Person) {
+	in := chathook.Incoming{Direction: chathook.Sent, SentByName: r.SentBy.FullName}
+	sender, recipient = in.Participants(acc, chat)
+	return cmp.Or(r.WAID, r.ID), sender, recipient
 }
