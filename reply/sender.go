@@ -35,7 +35,7 @@ type CloudAPI interface {
 type Config struct {
 	Store    store.Store
 	Owner    string   // this instance's name on reply leases
-	WhatsApp WhatsApp // nil: no QR-linked account is online here
+	WhatsApp WhatsApp // nil: no QR-linked account is ever online here
 	CloudAPI CloudAPI // nil: Cloud API replies fail, saying so
 	// Queued is called after a sent reply's delivery became due (kicks
 	// the dispatcher); may be nil.
@@ -105,6 +105,12 @@ func New(cfg Config) *Sender {
 	if cfg.Queued == nil {
 		cfg.Queued = func() {}
 	}
+	if cfg.WhatsApp == nil {
+		cfg.WhatsApp = offline{}
+	}
+	if cfg.CloudAPI == nil {
+		cfg.CloudAPI = noGraph{}
+	}
 	return &Sender{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
 }
 
@@ -156,9 +162,10 @@ func (s *Sender) Run(ctx context.Context) error {
 // replies go out in order). It returns how many it claimed.
 func (s *Sender) Round(ctx context.Context) int {
 	now := s.cfg.Now()
-	var web []int64
-	if s.cfg.WhatsApp != nil {
-		web = s.cfg.WhatsApp.Online()
+	web := s.cfg.WhatsApp.Online()
+	online := make(map[int64]bool, len(web))
+	for _, id := range web {
+		online[id] = true
 	}
 	out, err := s.cfg.Store.ClaimReplies(ctx, s.cfg.Owner, store.ReplyClaim{
 		Now: now, Until: now.Add(s.cfg.Lease), Web: web, Stale: now.Add(-s.cfg.MaxWait), Limit: claimLimit,
@@ -171,17 +178,17 @@ func (s *Sender) Round(ctx context.Context) int {
 	}
 	var wg sync.WaitGroup
 	for _, o := range out {
-		wg.Go(func() { s.attempt(ctx, o, now) })
+		wg.Go(func() { s.attempt(ctx, o, now, online[o.AccountID]) })
 	}
 	wg.Wait()
 	return len(out)
 }
 
 // attempt sends one claimed reply, or gives it up, and records how it
-// ended.
-func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time) {
+// ended. online: its account was connected here when it was claimed.
+func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time, online bool) {
 	log := s.log.With("reply", o.ID, "account_id", o.AccountID, "chat_id", o.ChatID)
-	if reason := s.cannotSend(o, now); reason != "" {
+	if reason := s.cannotSend(o, now, online); reason != "" {
 		s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
 		return
 	}
@@ -221,7 +228,7 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time
 }
 
 // cannotSend says why o is given up without an attempt, or "".
-func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time) string {
+func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) string {
 	a := o.Account
 	stale := o.CreatedAt.Before(now.Add(-s.cfg.MaxWait))
 	switch {
@@ -230,8 +237,6 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time) string {
 	case a.Kind == chathook.KindCloudAPI && o.InDoubt:
 		return "chathook stopped while Meta was taking this message, so it may have gone out; Meta cannot tell a second " +
 			"attempt from a second message, so chathook does not send it again: look at the chat on the phone before you send it again"
-	case a.Kind == chathook.KindCloudAPI && s.cfg.CloudAPI == nil:
-		return "this chathook cannot reach Meta's Graph API"
 	case a.Kind == chathook.KindCloudAPI:
 	case a.Kind != chathook.KindWeb:
 		return "this chat's account is not connected to chathook: its messages come from the ingest API"
@@ -241,7 +246,7 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time) string {
 		return "the account was disconnected from chathook"
 	case a.State == chathook.AccountReplaced:
 		return "another WhatsApp Web session took the account over: connect it again"
-	case s.cfg.WhatsApp == nil || !s.online(a.ID):
+	case !online:
 		if stale {
 			return fmt.Sprintf("the account is not connected to WhatsApp: not sent within %s", s.cfg.MaxWait)
 		}
@@ -253,13 +258,20 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time) string {
 	return ""
 }
 
-func (s *Sender) online(id int64) bool {
-	for _, x := range s.cfg.WhatsApp.Online() {
-		if x == id {
-			return true
-		}
-	}
-	return false
+// offline is the WhatsApp of a Sender without one: no account is
+// online, and a reply claimed meanwhile waits for one.
+type offline struct{}
+
+func (offline) Online() []int64 { return nil }
+func (offline) Send(context.Context, chathook.Outgoing) (time.Time, error) {
+	return time.Time{}, &chathook.SendError{Retry: true, Reason: "the account is not connected to WhatsApp right now"}
+}
+
+// noGraph is the CloudAPI of a Sender without one.
+type noGraph struct{}
+
+func (noGraph) Send(context.Context, chathook.Outgoing) (string, error) {
+	return "", &chathook.SendError{Reason: "this chathook cannot reach Meta's Graph API"}
 }
 
 // failed records an attempt that did not get through: again after the
