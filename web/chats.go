@@ -68,18 +68,8 @@ type messageView struct {
 // ?before= or ?after= a position; or, with ?at=<uuid>, a permalink's
 // message with a few before it, highlighted.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, v visit) {
-	chatID, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
-	if err != nil || chatID <= 0 {
-		s.errorPage(w, r, http.StatusNotFound, "There is no such chat.")
-		return
-	}
-	chat, err := s.cfg.Store.Chat(r.Context(), v.workspaceID(), chatID)
-	if errors.Is(err, chathook.ErrNotFound) {
-		s.errorPage(w, r, http.StatusNotFound, "There is no such chat in this workspace.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	chat, ok := s.chatOf(w, r, v, false)
+	if !ok {
 		return
 	}
 	s.showChat(w, r, v, chat, http.StatusOK, replyBox{})

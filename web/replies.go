@@ -58,6 +58,12 @@ type jsonError struct {
 	Field string `json:"field,omitempty"`
 }
 
+// pathChatID is the path's {chat_id}, if it is one.
+func pathChatID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
 // chatOf reads the chat a path's {chat_id} names, in the visit's
 // workspace; ok false means it answered already (404 or 500).
 func (s *Server) chatOf(w http.ResponseWriter, r *http.Request, v visit, asJSON bool) (chathook.Chat, bool) {
@@ -69,8 +75,8 @@ func (s *Server) chatOf(w http.ResponseWriter, r *http.Request, v visit, asJSON 
 		}
 		s.errorPage(w, r, http.StatusNotFound, msg)
 	}
-	id, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := pathChatID(r)
+	if !ok {
 		notFound()
 		return chathook.Chat{}, false
 	}
@@ -166,16 +172,15 @@ func fullStop(reason string) string {
 // replyState answers how far a reply got, for the script that follows it:
 // queued, sent, or failed with the reason.
 func (s *Server) replyState(w http.ResponseWriter, r *http.Request, v visit) {
-	chat, ok := s.chatOf(w, r, v, true)
-	if !ok {
-		return
-	}
+	// The script asks every second while a reply is queued: one read,
+	// which Reply scopes to the workspace and the chat itself.
+	chatID, ok := pathChatID(r)
 	id, err := uuid.Parse(r.PathValue("message_id"))
-	if err != nil {
+	if !ok || err != nil {
 		writeJSON(w, http.StatusNotFound, jsonError{Error: "There is no such reply in this chat."})
 		return
 	}
-	rep, err := s.cfg.Store.Reply(r.Context(), v.workspaceID(), chat.ID, id.String())
+	rep, err := s.cfg.Store.Reply(r.Context(), v.workspaceID(), chatID, id.String())
 	if errors.Is(err, chathook.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, jsonError{Error: "There is no such reply in this chat."})
 		return
