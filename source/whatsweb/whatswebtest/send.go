@@ -48,9 +48,8 @@ func (c *Client) SendText(ctx context.Context, to types.JID, id types.MessageID,
 func (n *Network) FailSends(count int, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.sendFaults = append(n.sendFaults, make([]error, count)...)
-	for i := len(n.sendFaults) - count; i < len(n.sendFaults); i++ {
-		n.sendFaults[i] = err
+	for range count {
+		n.sendFaults = append(n.sendFaults, err)
 	}
 }
 
