@@ -19,6 +19,10 @@ var (
 	ErrUnauthorized = errors.New("missing or invalid API token")
 	// ErrConflict: what was to be created exists already (a user's email).
 	ErrConflict = errors.New("already exists")
+	// ErrBodyBudget: a request body's read was stopped because the memory
+	// that bodies may take at once, or its client's share of it, is spent.
+	// It is answered 503 with Retry-After, as nothing is wrong with it.
+	ErrBodyBudget = errors.New("the memory budget for request bodies is spent")
 )
 
 // ConflictError is an ErrConflict that names the field whose value is

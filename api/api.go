@@ -57,6 +57,14 @@ type Config struct {
 	// BodyBudget is the memory, in bytes, that request bodies may take at
 	// once (see budget); zero means DefaultBodyBudget.
 	BodyBudget int64
+	// BodyGrace and BodyMinRate (bytes a second) cut a body that trickles:
+	// after BodyGrace it must have arrived at BodyMinRate, or is answered
+	// 408 (see meteredBody). Zero values take DefaultBodyGrace and
+	// DefaultBodyMinRate; a negative rate turns the cut off. ReadTimeout is
+	// the server's, which no body outlasts.
+	BodyGrace   time.Duration
+	BodyMinRate int64
+	ReadTimeout time.Duration
 	// BaseURL is chathook's public URL, which the callback URL of Cloud
 	// API numbers is built on.
 	BaseURL string
@@ -93,6 +101,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyGrace <= 0 {
+		cfg.BodyGrace = DefaultBodyGrace
+	}
+	if cfg.BodyMinRate == 0 {
+		cfg.BodyMinRate = DefaultBodyMinRate
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), budget: newBudget(cfg.BodyBudget)}
 	s.mux.HandleFunc("/healthz", s.healthz)
@@ -217,8 +231,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readBody reads at most limit bytes, answering 413 when there are more,
-// 408 when the body did not arrive within the server's read timeout and
-// 503 when the memory budget for bodies is spent (see budget). A read
+// 408 when the body did not arrive in time (the server's read timeout,
+// or the minimum rate of meteredBody) and 503 when the memory budget for
+// bodies, or the workspace's share of it, is spent (see budget). A read
 // error's text is never echoed: it names the server's and the client's
 // socket addresses.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
@@ -226,21 +241,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
 		return nil, false
 	}
-	var body []byte
-	var err error
-	if r.ContentLength > 0 {
-		// The exact size: io.ReadAll would grow a buffer of up to twice it.
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	var tooBig *http.MaxBytesError
 	var netErr net.Error
 	switch {
 	case err == nil:
-		fitShare(r, int64(len(body)))
 		return body, true
+	case errors.Is(err, chathook.ErrBodyBudget):
+		writeBusy(w)
 	case errors.As(err, &tooBig):
 		writeFieldError(w, http.StatusRequestEntityTooLarge, "body", "larger than the limit of "+sizeText(limit))
 	case errors.As(err, &netErr) && netErr.Timeout():
@@ -252,6 +260,54 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		writeFieldError(w, http.StatusBadRequest, "body", "could not be read")
 	}
 	return nil, false
+}
+
+// readAll reads r to its end into a buffer that grows as bytes arrive,
+// never to more than size, the declared length (-1: unknown): a
+// Content-Length is a claim, and memory is taken for what was sent. A
+// body whose length was unknown is copied to its exact size at the end
+// when the buffer has more than an eighth to spare, so that what the
+// request holds while it is decoded is the body, not twice it.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	n := int64(4 << 10) // a typical message, unless declared
+	if size >= 0 {
+		n = min(bodyChunk, size)
+	}
+	buf := make([]byte, 0, n)
+	for {
+		if len(buf) == cap(buf) {
+			if size >= 0 && int64(len(buf)) >= size {
+				// All that was declared is read: look for the end without
+				// growing the buffer for it.
+				var one [1]byte
+				k, err := r.Read(one[:])
+				switch {
+				case k == 0 && err == io.EOF:
+					return buf, nil
+				case k == 0 && err != nil:
+					return nil, err
+				}
+				buf = append(buf, one[:k]...) // more than declared: read on, as any body
+				continue
+			}
+			n := int64(cap(buf)) * 2
+			if size >= 0 {
+				n = min(n, size)
+			}
+			buf = append(make([]byte, 0, n), buf...)
+		}
+		k, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			if size < 0 && cap(buf)-len(buf) > len(buf)/8 {
+				buf = append(make([]byte, 0, len(buf)), buf...)
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func sizeText(n int64) string {

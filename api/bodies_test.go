@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/source/cloudapi"
 )
 
 // bigBatch is a valid batch of 1000 messages of about 7 KB each, ids
@@ -99,77 +104,6 @@ func rawBody(req *http.Request, sent string) []byte {
 	return body
 }
 
-// TestBodyBudget: request bodies share a memory budget. Four big batches
-// whose bodies the server has started to read (it sent 100 Continue)
-// hold most of it; a fifth big one, and a chunked one (which holds the
-// limit until its size is known), are answered 503 with Retry-After and a
-// JSON error at once, while a small message still fits and is accepted.
-// Then the four complete with 202, and nothing is lost: every message of
-// a 202 is stored (posting it again is a duplicate), none of a 503 (the
-// refused batch, posted again, is accepted whole).
-func TestBodyBudget(t *testing.T) {
-	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyBudget: api.MinBodyBudget}})
-	ws := svc.NewWorkspace(t, "acme")
-
-	var held []*rawRequest
-	var bodies []string
-	for i := range 4 {
-		body := bigBatch(fmt.Sprintf("held%d", i))
-		q := sendHead(t, svc.URL, "POST", "/api/v1/messages/batch", ws.APIToken,
-			fmt.Sprintf("Content-Length: %d", len(body)), "Expect: 100-continue")
-		// The server asks for the body only once the request holds its share.
-		if line, err := q.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
-			t.Fatalf("batch %d: %q %v, want 100 Continue", i, line, err)
-		}
-		if _, err := q.r.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-		q.send(t, body[:1000])
-		held, bodies = append(held, q), append(bodies, body)
-	}
-
-	wantBusy := func(what string, resp *http.Response, body string) {
-		t.Helper()
-		var e struct{ Error, Field string }
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
-			json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
-			t.Errorf("%s past the budget: %d, Retry-After %q, %s; want 503 with Retry-After and a JSON error",
-				what, resp.StatusCode, resp.Header.Get("Retry-After"), body)
-		}
-	}
-	refused := bigBatch("refused")
-	// Answered on its headers: the body is never read, so the client's
-	// sending it or not makes no difference.
-	q := sendHead(t, svc.URL, "POST", "/api/v1/messages/batch", ws.APIToken, fmt.Sprintf("Content-Length: %d", len(refused)))
-	resp, body := q.answer(t)
-	wantBusy("a fifth big batch", resp, body)
-
-	q = sendHead(t, svc.URL, "POST", "/api/v1/messages/batch", ws.APIToken, "Transfer-Encoding: chunked")
-	q.send(t, fmt.Sprintf("%x\r\n%s", 1000, refused[:1000]))
-	resp, body = q.answer(t)
-	wantBusy("a chunked batch", resp, body)
-
-	small := `{"account":{"phone":"+15550000000"},"chat":{"external_id":"+15551009999"},"message_id":"small","direction":"received","text":"hi"}`
-	if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages", small); status != http.StatusAccepted {
-		t.Errorf("a small message within the budget: %d %s", status, body)
-	}
-
-	for i, q := range held {
-		q.send(t, bodies[i][1000:])
-		if resp, body := q.answer(t); resp.StatusCode != http.StatusAccepted || strings.Count(body, `"accepted"`) != 1000 {
-			t.Errorf("held batch %d: %d %.200s", i, resp.StatusCode, body)
-		}
-	}
-	if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages/batch", bodies[0]); status != http.StatusAccepted ||
-		strings.Count(string(body), `"duplicate"`) != 1000 {
-		t.Errorf("an accepted batch again: %d %.200s; want every message a duplicate", status, body)
-	}
-	if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages/batch", refused); status != http.StatusAccepted ||
-		strings.Count(string(body), `"accepted"`) != 1000 {
-		t.Errorf("the refused batch again, with the budget free: %d %.200s; want every message accepted", status, body)
-	}
-}
-
 // TestSlowBodyIs408: a body that has not arrived within the server's read
 // timeout is answered 408, not 400, on every route that reads one (the
 // API's and the web UI's forms), and the answer never carries the socket
@@ -204,62 +138,167 @@ func TestSlowBodyIs408(t *testing.T) {
 	}
 }
 
-// TestBodyBudgetHoldsMetasWebhook: the bodies of Meta's webhook
-// (/sources/cloud-api/, up to 4 MiB each, no token needed to send one)
-// share the API's budget. With four big batches and one webhook body
-// held, a second webhook body is answered 503 with Retry-After on its
-// headers, rather than read into memory; once the held requests are done,
-// the same POST is read (and, unsigned, refused 401).
-func TestBodyBudgetHoldsMetasWebhook(t *testing.T) {
-	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyBudget: api.MinBodyBudget}})
-	ws := svc.NewWorkspace(t, "acme")
-	hold := func(path, body string) *rawRequest {
-		t.Helper()
-		q := sendHead(t, svc.URL, "POST", path, ws.APIToken,
-			fmt.Sprintf("Content-Length: %d", len(body)), "Expect: 100-continue", "X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
-		if line, err := q.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
-			t.Fatalf("%s: %q %v, want 100 Continue", path, line, err)
-		}
-		if _, err := q.r.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-		q.send(t, body[:1000])
-		return q
+// holdBody starts a request whose body the server has begun to read (it
+// answered 100 Continue, which it does on its first read of the body),
+// and sends the first bytes of it: what a client trickling its body does.
+func holdBody(t *testing.T, baseURL, path, token, length string, first string, header ...string) *rawRequest {
+	t.Helper()
+	q := sendHead(t, baseURL, "POST", path, token, append([]string{"Content-Length: " + length, "Expect: 100-continue"}, header...)...)
+	if line, err := q.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("%s: %q %v, want 100 Continue", path, line, err)
 	}
-	hook := "/sources/cloud-api/" + ws.WorkspaceID
-	meta := `{"object":"whatsapp_business_account","entry":[]}` + strings.Repeat(" ", 4<<20-60)
-	var held []*rawRequest
-	var bodies []string
-	for i := range 4 {
-		b := bigBatch(fmt.Sprintf("held%d", i))
-		held, bodies = append(held, hold("/api/v1/messages/batch", b)), append(bodies, b)
+	if _, err := q.r.ReadString('\n'); err != nil {
+		t.Fatal(err)
 	}
-	held, bodies = append(held, hold(hook, meta)), append(bodies, meta)
+	q.send(t, first)
+	return q
+}
 
-	post := func() (int, http.Header, string) {
-		req, err := http.NewRequest(http.MethodPost, svc.URL+hook, strings.NewReader(meta))
-		if err != nil {
-			t.Fatal(err)
+const smallMessage = `{"account":{"phone":"+15550000000"},"chat":{"external_id":"+15551009999"},"message_id":"%s","direction":"received","text":"hi"}`
+
+// signedMetaPost POSTs an empty notification of Meta's webhook to ws,
+// signed with secret, and returns the status.
+func signedMetaPost(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Workspace, secret string) (int, string) {
+	t.Helper()
+	body := `{"object":"whatsapp_business_account","entry":[]}`
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/sources/cloud-api/"+ws.WorkspaceID, strings.NewReader(body))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(got)
+}
+
+// TestTricklingWebhookBodiesHoldLittle: 16 connections to Meta's webhook,
+// which needs no token, each declaring the largest body and sending a few
+// bytes of it, hold only what they sent of the body budget: every
+// workspace's messages and batches, and Meta's signed POSTs, are still
+// taken, even with the smallest budget.
+func TestTricklingWebhookBodiesHoldLittle(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyBudget: api.MinBodyBudget}})
+	victim, other := svc.NewWorkspace(t, "acme"), svc.NewWorkspace(t, "globex")
+	const secret = "meta-app-secret"
+	if status, body := victim.Do(t, "POST", "/api/v1/accounts/cloud-api", map[string]any{
+		"phone_number_id": "106540352242922", "display_phone_number": "+1 555 078 3881", "full_name": "Acme Support",
+		"email": "ops@acme.example", "app_secret": secret, "verify_token": "verify-me", "access_token": "EAAG" + strings.Repeat("x", 40),
+	}); status != http.StatusCreated {
+		t.Fatalf("register a number: %d %s", status, body)
+	}
+	for range 16 {
+		holdBody(t, svc.URL, "/sources/cloud-api/"+victim.WorkspaceID, "", strconv.Itoa(cloudapi.MaxBody), `{"object":`,
+			"X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
+	}
+	for i, ws := range []*chathooktest.Workspace{victim, other} {
+		if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages", fmt.Sprintf(smallMessage, fmt.Sprint("m", i))); status != http.StatusAccepted {
+			t.Errorf("workspace %d's message while the webhook trickles: %d %s", i, status, body)
 		}
+		if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages/batch", bigBatch(fmt.Sprint("b", i))); status != http.StatusAccepted {
+			t.Errorf("workspace %d's batch while the webhook trickles: %d %.200s", i, status, body)
+		}
+	}
+	if status, body := signedMetaPost(t, svc, victim, secret); status != http.StatusOK {
+		t.Errorf("Meta's signed POST while the webhook trickles: %d %s", status, body)
+	}
+}
+
+// TestTricklingBatchesHoldLittle: one tenant's two batches declaring 32
+// MiB each, trickling, hold what they sent, not what they declared:
+// another tenant's messages and batches are taken meanwhile.
+func TestTricklingBatchesHoldLittle(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{})
+	hog, other := svc.NewWorkspace(t, "hog"), svc.NewWorkspace(t, "acme")
+	for range 2 {
+		holdBody(t, svc.URL, "/api/v1/messages/batch", hog.APIToken, strconv.Itoa(api.MaxBatchBody), `{"messages":[`)
+	}
+	if status, body := other.Do(t, http.MethodPost, "/api/v1/messages", fmt.Sprintf(smallMessage, "one")); status != http.StatusAccepted {
+		t.Errorf("another tenant's message: %d %s", status, body)
+	}
+	if status, body := other.Do(t, http.MethodPost, "/api/v1/messages/batch", bigBatch("b")); status != http.StatusAccepted {
+		t.Errorf("another tenant's batch: %d %.200s", status, body)
+	}
+}
+
+// TestTricklingBodyIs408: a body that arrives slower than the minimum
+// rate after the grace (here 300 ms and 1 KiB/s), or stops arriving, is
+// cut with 408 naming the body, and the connection closed, on the API and
+// on Meta's webhook, long before the read timeout; a body sent at once is
+// taken with the same settings.
+func TestTricklingBodyIs408(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyGrace: 300 * time.Millisecond, BodyMinRate: 1 << 10}})
+	ws := svc.NewWorkspace(t, "acme")
+	if status, body := ws.Do(t, http.MethodPost, "/api/v1/messages", fmt.Sprintf(smallMessage, "fast")); status != http.StatusAccepted {
+		t.Fatalf("a message sent at once: %d %s", status, body)
+	}
+	for _, path := range []string{"/api/v1/messages/batch", "/sources/cloud-api/" + ws.WorkspaceID} {
+		for _, trickle := range []bool{true, false} {
+			q := holdBody(t, svc.URL, path, ws.APIToken, "100000", `{"`, "X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { // 10 bytes a second, until the server closes
+				defer close(done)
+				for trickle {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					if _, err := q.conn.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}()
+			resp, body := readAnswer(t, q)
+			close(stop)
+			<-done
+			var e struct{ Error, Field string }
+			if resp.StatusCode != http.StatusRequestTimeout || json.Unmarshal([]byte(body), &e) != nil || e.Field != "body" ||
+				!resp.Close {
+				t.Errorf("%s, trickling %v: %d %v close %v; want 408 naming the body, connection closed", path, trickle, resp.StatusCode, body, resp.Close)
+			}
+		}
+	}
+}
+
+// readAnswer reads the answer to a request whose body was not sent whole
+// (so it is not checked against docs/openapi.json as answer does).
+func readAnswer(t *testing.T, q *rawRequest) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(q.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// TestMetaWebhookCap: Meta's webhook takes bodies of up to 3 MiB (Meta's
+// are at most 3 MB), a tenth of a batch's limit: a larger one is answered
+// 413 naming the body, by its Content-Length or, chunked, once past it.
+func TestMetaWebhookCap(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{})
+	ws := svc.NewWorkspace(t, "acme")
+	big := `{"object":"whatsapp_business_account","entry":[]}` + strings.Repeat(" ", 3<<20)
+	for _, chunked := range []bool{false, true} {
+		var r io.Reader = strings.NewReader(big)
+		if chunked {
+			r = io.MultiReader(r) // no length known: sent chunked
+		}
+		req, _ := http.NewRequest(http.MethodPost, svc.URL+"/sources/cloud-api/"+ws.WorkspaceID, r)
 		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(body)
-	}
-	if status, h, body := post(); status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
-		t.Errorf("a webhook body past the budget: %d, Retry-After %q, %s; want 503 with Retry-After", status, h.Get("Retry-After"), body)
-	}
-	for i, q := range held {
-		q.send(t, bodies[i][1000:])
-		if resp, body := q.answer(t); resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("held request %d: %d %.200s", i, resp.StatusCode, body)
+		resp.Body.Close()
+		var e struct{ Error, Field string }
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || json.Unmarshal(body, &e) != nil || e.Field != "body" {
+			t.Errorf("a webhook body over 3 MiB, chunked %v: %d %s; want 413 naming the body", chunked, resp.StatusCode, body)
 		}
-	}
-	if status, _, body := post(); status != http.StatusUnauthorized {
-		t.Errorf("the webhook body with the budget free: %d %s; want it read, and refused for its signature", status, body)
 	}
 }

@@ -78,6 +78,11 @@ type Config struct {
 	// BodyBudget is the memory, in bytes, that request bodies may take at
 	// once (zero: api.DefaultBodyBudget); past it, 503 with Retry-After.
 	BodyBudget int64
+	// BodyGrace and BodyMinRate (bytes a second) cut a body that trickles
+	// with 408: after BodyGrace it must have arrived at BodyMinRate. Zero
+	// values take api.DefaultBodyGrace and api.DefaultBodyMinRate.
+	BodyGrace   time.Duration
+	BodyMinRate int64
 
 	// WhatsApp is how accounts linked by QR code reach WhatsApp: nil is
 	// WhatsApp itself. Tests put a network of their own behind it.
@@ -240,7 +245,8 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	})
 	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Now: cfg.Now,
-		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget, BaseURL: cfg.BaseURL, WhatsApp: wa,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
+		BodyGrace: cfg.BodyGrace, BodyMinRate: cfg.BodyMinRate, ReadTimeout: cfg.ReadTimeout, BaseURL: cfg.BaseURL, WhatsApp: wa,
 		Replies: replies,
 	})
 	webHandler, err := web.New(web.Config{
@@ -260,7 +266,9 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
-	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody,
+	// Meta's webhook has no token: its bodies are charged to the client
+	// address, as the web UI tells it (X-Forwarded-For of trusted proxies).
+	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody, webHandler.ClientAddress,
 		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,

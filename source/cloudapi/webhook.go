@@ -25,8 +25,9 @@ import (
 )
 
 // MaxBody is the largest webhook body taken: Meta documents payloads of
-// up to 3 MB.
-const MaxBody = 4 << 20
+// up to 3 MB (a notification batches at most 1000 updates), so 3 MiB takes
+// every one of Meta's, and a tenth of what an API batch may be.
+const MaxBody = 3 << 20
 
 // Config is what the webhook needs from the rest of the service.
 type Config struct {
@@ -302,7 +303,8 @@ func sign(secret string, body []byte) []byte {
 
 // readBody reads a body of at most MaxBody bytes, never more: a larger
 // one is answered 413, when its Content-Length says so without a byte of
-// it read. A read error's text is never echoed: it names the server's
+// it read. A body read past the memory budget for bodies is answered 503,
+// one that trickles 408 (see api.Server.Bodies). A read error's text is never echoed: it names the server's
 // and the client's socket addresses.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.ContentLength > MaxBody {
@@ -316,6 +318,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	switch {
 	case err == nil:
 		return body, true
+	case errors.Is(err, chathook.ErrBodyBudget):
+		// Meta sends it again later: nothing of it was stored.
+		w.Header().Set("Retry-After", "2")
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusServiceUnavailable, "body", "too many large requests at once: retry after 2 seconds")
 	case errors.As(err, &tooBig):
 		writeError(w, http.StatusRequestEntityTooLarge, "body", fmt.Sprintf("larger than the limit of %d MiB", MaxBody>>20))
 	case errors.As(err, &netErr) && netErr.Timeout():
