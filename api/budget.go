@@ -207,6 +207,7 @@ func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, ke
 				"path", r.URL.Path, "client", key, "bytes_read", m.read, "content_length", r.ContentLength)
 		}
 	}()
+	r = r.WithContext(r.Context()) // a copy: the caller's request keeps its body, and its route
 	r.Body = m
 	next(w, r)
 }

@@ -75,6 +75,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			// a few MiB more. GOGC, when set, wins.
 			debug.SetGCPercent(serveGCPercent)
 		}
+		if getenv("GOMEMLIMIT") == "" {
+			// The body budget bounds what bodies hold live; this bounds the
+			// garbage they leave (see app.MemoryLimit). GOMEMLIMIT, when
+			// set, wins.
+			debug.SetMemoryLimit(app.MemoryLimit(cfg.BodyBudget))
+		}
 		cfg.Console = stderr
 		code := 0
 		if err := serve(ctx, cfg.Config); err != nil {
