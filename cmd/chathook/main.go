@@ -240,7 +240,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	s.string(&logFormat, "log-format", "CHATHOOK_LOG_FORMAT", "text", "how log lines are written: text (key=value) or json (one object a line)")
 	var bodyMiB int
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
-		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
+		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte as they arrive, a quarter of it (at least 128) per workspace or client address; past it, 503 with Retry-After")
+	s.duration(&cfg.BodyGrace, "body-grace", "CHATHOOK_BODY_GRACE", api.DefaultBodyGrace,
+		"how long a request body may take to start arriving at --body-min-rate before it is cut with 408")
+	var minRateKiB int
+	s.int(&minRateKiB, "body-min-rate", "CHATHOOK_BODY_MIN_RATE", api.DefaultBodyMinRate>>10,
+		"KiB/s a request body must arrive at after --body-grace, or it is cut with 408 (0: no minimum, only the read timeout)")
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
@@ -264,6 +269,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, fmt.Errorf("--body-memory: at least %d (MiB), what one batch of the largest size takes", least)
 	}
 	cfg.BodyBudget = int64(bodyMiB) << 20
+	switch {
+	case minRateKiB < 0:
+		return cfg, fmt.Errorf("--body-min-rate: %d is negative; 0 turns the minimum off", minRateKiB)
+	case minRateKiB == 0:
+		cfg.BodyMinRate = -1 // off
+	default:
+		cfg.BodyMinRate = int64(minRateKiB) << 10
+	}
+	if cfg.BodyGrace <= 0 {
+		return cfg, fmt.Errorf("--body-grace: must be positive, e.g. 10s")
+	}
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
 	}
