@@ -152,7 +152,7 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 // deadline is when the bytes read so far allow the next to arrive.
 func (m *meteredBody) deadline() time.Time {
 	d := m.start.Add(m.grace + time.Duration(m.read)*time.Second/time.Duration(m.rate))
-	if d.After(m.last) {
+	if !m.last.IsZero() && d.After(m.last) {
 		return m.last
 	}
 	return d
