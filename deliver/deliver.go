@@ -16,6 +16,9 @@
 //   - Fair shares: no workspace has more than PerWorkspace POSTs in flight,
 //     and waiting workspaces take turns for the Workers slots, so a slow
 //     or silent receiver slows only its own workspace (see lanes.go).
+//   - Backoff: after a failed attempt a workspace has one POST in flight
+//     until one succeeds; a webhook failing from the start is disabled
+//     after chathook.DisableAfter POSTs, not more.
 //   - A disabled webhook stops at once: once its disable is recorded, no
 //     POST of it starts; only those already on the wire may finish.
 package deliver
@@ -49,7 +52,7 @@ type Config struct {
 	// Workers is how many POSTs are in flight at once, all workspaces
 	// together: 256. PerWorkspace is the most of one workspace: 64, what
 	// one busy workspace needs to keep a fast receiver busy. Their ratio
-	// is how many workspaces with a silent receiver it takes to make the
+	// is how many workspaces with slow receivers it takes to make the
 	// others wait.
 	Workers      int
 	PerWorkspace int
@@ -95,7 +98,10 @@ type Dispatcher struct {
 	next     int                // the ring's next turn
 	queued   int                // deliveries waiting in lanes
 	inFlight int                // runs in flight
-	stopping bool               // Run is ending: start nothing more
+	memo     map[string]memo    // idle lanes' windows, by workspace
+	// memoPruned is when the full memo was last walked for old entries.
+	memoPruned time.Time
+	stopping   bool // Run is ending: start nothing more
 
 	receiving atomic.Bool // the store hands over new deliveries (see Ingested)
 
@@ -154,6 +160,7 @@ func New(cfg Config) *Dispatcher {
 		kick:   make(chan struct{}, 1),
 		held:   map[int64]struct{}{},
 		lanes:  map[string]*lane{},
+		memo:   map[string]memo{},
 		freed:  make(chan struct{}, 1),
 		dead:   make(chan struct{}),
 	}
@@ -367,18 +374,18 @@ func (d *Dispatcher) deliverRun(r run) {
 			d.release(r.dels[i:])
 			return
 		}
-		if i > 0 && !d.may(r.ws) {
-			// Gated or disabled: dispatch decides, after the record.
+		if i > 0 && !d.mayGoOn(r.ws) {
+			// Gated, disabled or beyond the window: dispatch decides.
 			d.requeue(run{ws: r.ws, dels: r.dels[i:], claimed: r.claimed})
 			return
 		}
 		out := d.attempt(d.postCtx, del)
 		f := store.Finished{Outcome: out}
+		d.outcome(r, out.OK())
 		if !out.OK() {
 			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
 			d.cfg.Logger.Info("delivery failed", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
 				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
-			d.failed(r.ws)
 		}
 		ready := del.Message.ReceivedAt
 		if del.Kind == chathook.KindBundle {
