@@ -17,12 +17,26 @@ import (
 // anything now (see Dispatcher.claimable), so the store hands out the
 // others' deliveries while a slow workspace's wait in the database.
 //
+// Slots are shared by time held, not only by count. A lane whose recent
+// attempts took slowAfter or more on average is slow, and the runs in
+// flight of all slow lanes together hold at most Workers less a quarter
+// (192 of 256): the quarter left is kept for the lanes whose receivers
+// answer quickly, so their deliveries never wait seconds for a slot. The
+// slow lanes share the rest evenly: none starts a run beyond its share of
+// it (192 / 4 = 48 each with four slow lanes), so one that turned slow
+// later than the others gets its share as their attempts end. Why a fixed
+// reserve: a slot held for 14 s costs what 14,000 fast POSTs do, and a
+// reserve needs no guess of how many workspaces are waiting. A receiver
+// that was fast and turns slow keeps the slots it had, at most
+// PerWorkspace, until those attempts end (at most Timeout); its first slow
+// answers make its lane slow.
+//
 // A lane backs off from a failing receiver: it starts with one run in
 // flight (the window), each success doubles the window up to PerWorkspace,
 // and a failure brings it back to one. A receiver that fails from the
 // start is thus disabled after exactly chathook.DisableAfter attempts,
-// one at a time, not a lane's worth at once. A lane's window outlives
-// the lane (see memo), so a workspace that pauses does not start
+// one at a time, not a lane's worth at once. A lane's window and speed
+// outlive the lane (see memo), so a workspace that pauses does not start
 // over.
 //
 // A lane also stops at once for its webhook's disable: after a failed
@@ -40,7 +54,11 @@ const staleAfter = time.Second
 // that wait for a slot, whatever the number of slow workspaces: 2048.
 const maxQueuedRuns = 2
 
-// memoAge is how long a lane's window is remembered after the
+// slowAfter is the average attempt time from which a lane is slow: well
+// above a healthy receiver's answer, well below Timeout.
+const slowAfter = time.Second
+
+// memoAge is how long a lane's window and speed are remembered after the
 // lane went idle, and memoCap how many lanes at most: a receiver's
 // behaviour of the last ten minutes is still a fair guess, and one
 // forgotten costs only a slow start of a few round trips.
@@ -53,6 +71,7 @@ const (
 // workspace.
 type memo struct {
 	window int
+	took   time.Duration
 	at     time.Time
 }
 
@@ -74,9 +93,14 @@ type lane struct {
 	unrecorded int   // failed attempts not yet recorded and read back: the gate
 	window     int   // runs it may have in flight: 1 to PerWorkspace (see Fair shares)
 	epoch      int   // failures so far: a run started before the latest does not widen the window
-	disabled   bool
-	seen       time.Time // when the disable was learned (real time)
-	checked    time.Time // when the webhook's state was last read (real time)
+	// took is the attempts' average time, a quarter of it the latest's
+	// (so one odd answer does not flip a lane); slow is took >= slowAfter,
+	// and then the lane's busy counts in Dispatcher.slowBusy.
+	took     time.Duration
+	slow     bool
+	disabled bool
+	seen     time.Time // when the disable was learned (real time)
+	checked  time.Time // when the webhook's state was last read (real time)
 }
 
 // idle reports whether the lane holds nothing worth keeping. A disabled
@@ -94,7 +118,8 @@ func (d *Dispatcher) laneLocked(ws string) *lane {
 		l = &lane{ws: ws, window: 1}
 		if m, ok := d.memo[ws]; ok {
 			if time.Since(m.at) < memoAge {
-				l.window = m.window
+				l.window, l.took = m.window, m.took
+				d.setSlowLocked(l, m.took >= slowAfter)
 			}
 			delete(d.memo, ws)
 		}
@@ -103,14 +128,17 @@ func (d *Dispatcher) laneLocked(ws string) *lane {
 	return l
 }
 
-// dropIfIdleLocked deletes l if it is idle, leaving its window in the
-// memo when they differ from a new lane's; d.mu is held.
+// dropIfIdleLocked deletes l if it is idle, leaving its window and speed
+// in the memo when they differ from a new lane's; d.mu is held.
 func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
 	}
 	delete(d.lanes, l.ws)
-	if l.window <= 1 {
+	if l.slow {
+		d.slowLanes--
+	}
+	if l.window <= 1 && !l.slow {
 		return
 	}
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
@@ -122,14 +150,33 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ws] = memo{window: l.window, at: now}
+		d.memo[l.ws] = memo{window: l.window, took: l.took, at: now}
 	}
 }
 
 // heldBackLocked reports whether l may start no run now although it has
-// some waiting: its window is full or its gate closed; d.mu is held.
+// some waiting: its window is full, its gate closed, or it is slow and
+// either the slow lanes hold all they may or l holds its share of that
+// (slowCap / slowLanes, rounded up); d.mu is held.
 func (d *Dispatcher) heldBackLocked(l *lane) bool {
-	return l.busy >= l.window || l.unrecorded > 0
+	return l.busy >= l.window || l.unrecorded > 0 ||
+		(l.slow && (d.slowBusy >= d.slowCap || l.busy*d.slowLanes >= d.slowCap))
+}
+
+// setSlowLocked classifies l, moving it and its runs in flight in or out
+// of the slow lanes' counts; d.mu is held.
+func (d *Dispatcher) setSlowLocked(l *lane, slow bool) {
+	if slow == l.slow {
+		return
+	}
+	if slow {
+		d.slowBusy += l.busy
+		d.slowLanes++
+	} else {
+		d.slowBusy -= l.busy
+		d.slowLanes--
+	}
+	l.slow = slow
 }
 
 // enqueue holds claimed deliveries and puts them, one run per chat, in
@@ -184,8 +231,9 @@ func (d *Dispatcher) requeue(r run) {
 
 // dispatch starts waiting runs while there are free slots: round-robin
 // over the lanes, one run per lane per turn, never beyond a lane's
-// window, never from a gated lane. A disabled lane's runs are released,
-// as is everything once Run is stopping. It is O(lanes waiting) per run started.
+// window, never from a gated lane, never from a slow lane beyond the slow
+// lanes' share. A disabled lane's runs are released, as is everything
+// once Run is stopping. It is O(lanes waiting) per run started.
 func (d *Dispatcher) dispatch() {
 	var drop []chathook.Delivery
 	var start []run
@@ -212,6 +260,9 @@ func (d *Dispatcher) dispatch() {
 				drop = append(drop, r.dels...)
 			} else {
 				l.busy++
+				if l.slow {
+					d.slowBusy++
+				}
 				d.inFlight++
 				r.epoch = l.epoch
 				start = append(start, r)
@@ -237,6 +288,9 @@ func (d *Dispatcher) done(ws string) {
 	d.mu.Lock()
 	l := d.lanes[ws]
 	l.busy--
+	if l.slow {
+		d.slowBusy--
+	}
 	d.inFlight--
 	d.dropIfIdleLocked(l, time.Now())
 	d.mu.Unlock()
@@ -248,8 +302,8 @@ func (d *Dispatcher) done(ws string) {
 }
 
 // claimable reports whether the Run loop should claim now, and which
-// workspaces to skip: those with runs waiting that their window or gate
-// holds back. It should not while a waiting run
+// workspaces to skip: those with runs waiting that their window, gate or
+// the slow lanes' share holds back. It should not while a waiting run
 // could start once a slot frees (as before fair shares, a claim is made
 // when the last one's runs have all started), nor while maxQueuedRuns
 // claims' worth waits.
@@ -288,13 +342,20 @@ func (d *Dispatcher) mayGoOn(ws string) bool {
 	return !l.disabled && l.unrecorded == 0 && l.busy <= l.window
 }
 
-// outcome learns from an attempt of run r: its lane's window, which a
-// success doubles (unless a failure came after r started) and a failure
-// brings to one, closing the gate until the failure is recorded.
-func (d *Dispatcher) outcome(r run, ok bool) {
+// outcome learns from an attempt of run r that took took: its lane's
+// speed, and its window, which a success doubles (unless a failure came
+// after r started) and a failure brings to one, closing the gate until
+// the failure is recorded.
+func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l := d.lanes[r.ws]
+	if l.took == 0 {
+		l.took = took
+	} else {
+		l.took += (took - l.took) / 4
+	}
+	d.setSlowLocked(l, l.took >= slowAfter)
 	if !ok {
 		l.epoch++
 		l.window = 1
