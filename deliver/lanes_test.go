@@ -31,7 +31,7 @@ func onEveryStore(t *testing.T, test func(t *testing.T, st store.Store)) {
 	}
 }
 
-func openStore(t *testing.T, db string) store.Store {
+func openStore(t testing.TB, db string) store.Store {
 	t.Helper()
 	st, err := app.OpenStore(context.Background(), db)
 	if err != nil {
@@ -42,7 +42,7 @@ func openStore(t *testing.T, db string) store.Store {
 }
 
 // addWorkspace creates a workspace whose webhook posts to url.
-func addWorkspace(t *testing.T, st store.Store, url string) string {
+func addWorkspace(t testing.TB, st store.Store, url string) string {
 	t.Helper()
 	ctx := context.Background()
 	created, err := app.CreateWorkspace(ctx, st, "acme", "o@acme.example", "")
@@ -56,12 +56,13 @@ func addWorkspace(t *testing.T, st store.Store, url string) string {
 }
 
 // ingestChats stores one message in each of chats chats of ws, straight
-// into the store, as a source would.
-func ingestChats(t *testing.T, st store.Store, ws string, chats int) {
+// into the store, as a source would; round tells one call's messages
+// from another's.
+func ingestChats(t testing.TB, st store.Store, ws string, chats, round int) {
 	t.Helper()
 	var in []chathook.Incoming
 	for c := range chats {
-		id := fmt.Sprintf("m%d", c)
+		id := fmt.Sprintf("r%d-m%d", round, c)
 		in = append(in, chathook.Incoming{Account: chathook.Account{Phone: "+15550000000"},
 			Chat:      chathook.Chat{ExternalID: fmt.Sprintf("+1555200%04d", c)},
 			MessageID: id, UUID: uuid.NewString(), Direction: chathook.Received, Timestamp: time.Now(), Text: id})
@@ -95,7 +96,7 @@ func TestFailingReceiverIsDisabledAfterTen(t *testing.T) {
 		}))
 		t.Cleanup(rcv.Close)
 		ws := addWorkspace(t, st, rcv.URL)
-		ingestChats(t, st, ws, 200)
+		ingestChats(t, st, ws, 200, 0)
 		var schedule []time.Duration // the real one, a thousand times quicker
 		for _, wait := range deliver.Schedule {
 			schedule = append(schedule, wait/1000)
@@ -195,7 +196,7 @@ func TestSlowReceiversLeaveFastOnesASlot(t *testing.T) {
 			for range 4 {
 				s := newSlowReceiver(t, c.ramp, release, arrived)
 				slow = append(slow, s)
-				ingestChats(t, st, addWorkspace(t, st, s.URL), c.chats)
+				ingestChats(t, st, addWorkspace(t, st, s.URL), c.chats, 0)
 			}
 			fastWS := addWorkspace(t, st, fast.URL)
 
@@ -218,7 +219,7 @@ func TestSlowReceiversLeaveFastOnesASlot(t *testing.T) {
 
 			const fastChats = 20
 			start := time.Now()
-			ingestChats(t, st, fastWS, fastChats)
+			ingestChats(t, st, fastWS, fastChats, 0)
 			d.Ingested()
 			eventually(t, "the fast workspace's deliveries", 20*time.Second, func() bool { return fastGot.Load() >= fastChats })
 			took := time.Since(start)
