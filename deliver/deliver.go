@@ -14,8 +14,13 @@
 //     database, share the queue with the same guarantees: the store hands a
 //     chat's deliveries to one claimer at a time.
 //   - Fair shares: no workspace has more than PerWorkspace POSTs in flight,
-//     and waiting workspaces take turns for the Workers slots, so a slow
-//     or silent receiver slows only its own workspace (see lanes.go).
+//     waiting workspaces take turns for the Workers slots, and workspaces
+//     whose receivers are slow hold at most three quarters of them
+//     together, so a slow or silent receiver slows only its own workspace
+//     and the slow ones (see lanes.go).
+//   - Backoff: after a failed attempt a workspace has one POST in flight
+//     until one succeeds; a webhook failing from the start is disabled
+//     after chathook.DisableAfter POSTs, not more.
 //   - A disabled webhook stops at once: once its disable is recorded, no
 //     POST of it starts; only those already on the wire may finish.
 package deliver
@@ -48,9 +53,9 @@ type Config struct {
 	Timeout time.Duration // one attempt, connect to last byte: 15s
 	// Workers is how many POSTs are in flight at once, all workspaces
 	// together: 256. PerWorkspace is the most of one workspace: 64, what
-	// one busy workspace needs to keep a fast receiver busy. Their ratio
-	// is how many workspaces with a silent receiver it takes to make the
-	// others wait.
+	// one busy workspace needs to keep a fast receiver busy. Workspaces
+	// with slow receivers hold at most Workers less a quarter together,
+	// so the others never wait behind them (see lanes.go).
 	Workers      int
 	PerWorkspace int
 	BatchSize    int           // deliveries claimed at once: 1024 (see Run)
@@ -88,14 +93,20 @@ type Dispatcher struct {
 	owner  string
 	kick   chan struct{}
 
-	mu       sync.Mutex
-	held     map[int64]struct{} // claimed and not yet finished or released
-	lanes    map[string]*lane   // by workspace; see lanes.go
-	ring     []*lane            // the lanes with runs waiting, in turn order
-	next     int                // the ring's next turn
-	queued   int                // deliveries waiting in lanes
-	inFlight int                // runs in flight
-	stopping bool               // Run is ending: start nothing more
+	mu        sync.Mutex
+	held      map[int64]struct{} // claimed and not yet finished or released
+	lanes     map[string]*lane   // by workspace; see lanes.go
+	ring      []*lane            // the lanes with runs waiting, in turn order
+	next      int                // the ring's next turn
+	queued    int                // deliveries waiting in lanes
+	inFlight  int                // runs in flight
+	slowBusy  int                // runs in flight of slow lanes
+	slowLanes int                // lanes that are slow
+	slowCap   int                // the most slowBusy may reach: Workers less a quarter
+	memo      map[string]memo    // idle lanes' windows and speeds, by workspace
+	// memoPruned is when the full memo was last walked for old entries.
+	memoPruned time.Time
+	stopping   bool // Run is ending: start nothing more
 
 	receiving atomic.Bool // the store hands over new deliveries (see Ingested)
 
@@ -154,8 +165,12 @@ func New(cfg Config) *Dispatcher {
 		kick:   make(chan struct{}, 1),
 		held:   map[int64]struct{}{},
 		lanes:  map[string]*lane{},
-		freed:  make(chan struct{}, 1),
-		dead:   make(chan struct{}),
+		memo:   map[string]memo{},
+		// The quarter kept from slow lanes: a slot for a fast receiver is
+		// free whenever its attempts, quick to end, leave one.
+		slowCap: max(1, cfg.Workers-cfg.Workers/4),
+		freed:   make(chan struct{}, 1),
+		dead:    make(chan struct{}),
 	}
 }
 
@@ -367,18 +382,18 @@ func (d *Dispatcher) deliverRun(r run) {
 			d.release(r.dels[i:])
 			return
 		}
-		if i > 0 && !d.may(r.ws) {
-			// Gated or disabled: dispatch decides, after the record.
+		if i > 0 && !d.mayGoOn(r.ws) {
+			// Gated, disabled or beyond the window: dispatch decides.
 			d.requeue(run{ws: r.ws, dels: r.dels[i:], claimed: r.claimed})
 			return
 		}
 		out := d.attempt(d.postCtx, del)
 		f := store.Finished{Outcome: out}
+		d.outcome(r, out.OK(), out.Duration)
 		if !out.OK() {
 			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
 			d.cfg.Logger.Info("delivery failed", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
 				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
-			d.failed(r.ws)
 		}
 		ready := del.Message.ReceivedAt
 		if del.Kind == chathook.KindBundle {

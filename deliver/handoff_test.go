@@ -47,7 +47,7 @@ func ingestOne(t *testing.T, st *sqlite.Store, ws, id string) {
 }
 
 // runFor runs d until the test ends (after stop, if given, is called).
-func runFor(t *testing.T, d *deliver.Dispatcher, stop func()) {
+func runFor(t testing.TB, d *deliver.Dispatcher, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()

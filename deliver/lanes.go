@@ -13,17 +13,37 @@ import (
 // Claimed runs wait in a lane per workspace. The dispatcher starts them
 // round-robin across the lanes, one run per lane per turn, with at most
 // Config.Workers runs in flight in all and Config.PerWorkspace of any one
-// workspace. A workspace whose receiver is slow or never answers thus
-// holds at most its own PerWorkspace slots; the other slots stay free for
-// the other workspaces. The claim skips the workspaces whose lanes are
-// full (see Dispatcher.claimable), so the store hands out the others'
-// deliveries while a slow workspace's wait in the database.
+// workspace. The claim skips the workspaces whose lanes cannot start
+// anything now (see Dispatcher.claimable), so the store hands out the
+// others' deliveries while a slow workspace's wait in the database.
+//
+// Slots are shared by time held, not only by count. A lane whose recent
+// attempts took slowAfter or more on average is slow, and the runs in
+// flight of all slow lanes together hold at most Workers less a quarter
+// (192 of 256): the quarter left is kept for the lanes whose receivers
+// answer quickly, so their deliveries never wait seconds for a slot. The
+// slow lanes share the rest evenly: none starts a run beyond its share of
+// it (192 / 4 = 48 each with four slow lanes), so one that turned slow
+// later than the others gets its share as their attempts end. Why a fixed
+// reserve: a slot held for 14 s costs what 14,000 fast POSTs do, and a
+// reserve needs no guess of how many workspaces are waiting. A receiver
+// that was fast and turns slow keeps the slots it had, at most
+// PerWorkspace, until those attempts end (at most Timeout); its first slow
+// answers make its lane slow.
+//
+// A lane backs off from a failing receiver: it starts with one run in
+// flight (the window), each success doubles the window up to PerWorkspace,
+// and a failure brings it back to one. A receiver that fails from the
+// start is thus disabled after exactly chathook.DisableAfter attempts,
+// one at a time, not a lane's worth at once. A lane's window and speed
+// outlive the lane (see memo), so a workspace that pauses does not start
+// over.
 //
 // A lane also stops at once for its webhook's disable: after a failed
 // attempt it starts nothing until that outcome is recorded and the
 // webhook's state read back (the gate), and a webhook found disabled has
-// its waiting runs released untried. Only the POSTs already on the wire,
-// at most PerWorkspace, may still fail after the disable.
+// its waiting runs released untried. Only the POSTs already on the wire
+// may still fail after the disable: none with a window of one.
 
 // staleAfter is how old a claim may be before its run starts without
 // reading the webhook's state again: another instance may have disabled
@@ -34,12 +54,34 @@ const staleAfter = time.Second
 // that wait for a slot, whatever the number of slow workspaces: 2048.
 const maxQueuedRuns = 2
 
+// slowAfter is the average attempt time from which a lane is slow: well
+// above a healthy receiver's answer, well below Timeout.
+const slowAfter = time.Second
+
+// memoAge is how long a lane's window and speed are remembered after the
+// lane went idle, and memoCap how many lanes at most: a receiver's
+// behaviour of the last ten minutes is still a fair guess, and one
+// forgotten costs only a slow start of a few round trips.
+const (
+	memoAge = 10 * time.Minute
+	memoCap = 1 << 16
+)
+
+// memo is what an idle lane leaves behind for the next one of its
+// workspace.
+type memo struct {
+	window int
+	took   time.Duration
+	at     time.Time
+}
+
 // run is one chat's claimed deliveries, in order, and when they were
-// claimed (real time).
+// claimed (real time); epoch is its lane's when it started.
 type run struct {
 	ws      string
 	dels    []chathook.Delivery
 	claimed time.Time
+	epoch   int
 }
 
 // lane is one workspace's share of the dispatcher; d.mu guards it.
@@ -49,9 +91,16 @@ type lane struct {
 	queued     int   // deliveries in runs
 	busy       int   // runs in flight
 	unrecorded int   // failed attempts not yet recorded and read back: the gate
-	disabled   bool
-	seen       time.Time // when the disable was learned (real time)
-	checked    time.Time // when the webhook's state was last read (real time)
+	window     int   // runs it may have in flight: 1 to PerWorkspace (see Fair shares)
+	epoch      int   // failures so far: a run started before the latest does not widen the window
+	// took is the attempts' average time, a quarter of it the latest's
+	// (so one odd answer does not flip a lane); slow is took >= slowAfter,
+	// and then the lane's busy counts in Dispatcher.slowBusy.
+	took     time.Duration
+	slow     bool
+	disabled bool
+	seen     time.Time // when the disable was learned (real time)
+	checked  time.Time // when the webhook's state was last read (real time)
 }
 
 // idle reports whether the lane holds nothing worth keeping. A disabled
@@ -61,14 +110,73 @@ func (l *lane) idle(now time.Time) bool {
 	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ws, creating it; d.mu is held.
+// laneLocked returns the lane of ws, creating it with what an earlier
+// lane of ws left in the memo; d.mu is held.
 func (d *Dispatcher) laneLocked(ws string) *lane {
 	l := d.lanes[ws]
 	if l == nil {
-		l = &lane{ws: ws}
+		l = &lane{ws: ws, window: 1}
+		if m, ok := d.memo[ws]; ok {
+			if time.Since(m.at) < memoAge {
+				l.window, l.took = m.window, m.took
+				d.setSlowLocked(l, m.took >= slowAfter)
+			}
+			delete(d.memo, ws)
+		}
 		d.lanes[ws] = l
 	}
 	return l
+}
+
+// dropIfIdleLocked deletes l if it is idle, leaving its window and speed
+// in the memo when they differ from a new lane's; d.mu is held.
+func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
+	if !l.idle(now) {
+		return
+	}
+	delete(d.lanes, l.ws)
+	if l.slow {
+		d.slowLanes--
+	}
+	if l.window <= 1 && !l.slow {
+		return
+	}
+	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
+		d.memoPruned = now // a full memo is walked at most once a minute
+		for ws, m := range d.memo {
+			if now.Sub(m.at) >= memoAge {
+				delete(d.memo, ws)
+			}
+		}
+	}
+	if len(d.memo) < memoCap {
+		d.memo[l.ws] = memo{window: l.window, took: l.took, at: now}
+	}
+}
+
+// heldBackLocked reports whether l may start no run now although it has
+// some waiting: its window is full, its gate closed, or it is slow and
+// either the slow lanes hold all they may or l holds its share of that
+// (slowCap / slowLanes, rounded up); d.mu is held.
+func (d *Dispatcher) heldBackLocked(l *lane) bool {
+	return l.busy >= l.window || l.unrecorded > 0 ||
+		(l.slow && (d.slowBusy >= d.slowCap || l.busy*d.slowLanes >= d.slowCap))
+}
+
+// setSlowLocked classifies l, moving it and its runs in flight in or out
+// of the slow lanes' counts; d.mu is held.
+func (d *Dispatcher) setSlowLocked(l *lane, slow bool) {
+	if slow == l.slow {
+		return
+	}
+	if slow {
+		d.slowBusy += l.busy
+		d.slowLanes++
+	} else {
+		d.slowBusy -= l.busy
+		d.slowLanes--
+	}
+	l.slow = slow
 }
 
 // enqueue holds claimed deliveries and puts them, one run per chat, in
@@ -123,8 +231,9 @@ func (d *Dispatcher) requeue(r run) {
 
 // dispatch starts waiting runs while there are free slots: round-robin
 // over the lanes, one run per lane per turn, never beyond a lane's
-// PerWorkspace, never from a gated lane. A disabled lane's runs are
-// released, as is everything once Run is stopping.
+// window, never from a gated lane, never from a slow lane beyond the slow
+// lanes' share. A disabled lane's runs are released, as is everything
+// once Run is stopping. It is O(lanes waiting) per run started.
 func (d *Dispatcher) dispatch() {
 	var drop []chathook.Delivery
 	var start []run
@@ -138,7 +247,7 @@ func (d *Dispatcher) dispatch() {
 			}
 			pos %= len(d.ring)
 			l := d.ring[pos]
-			if !d.stopping && !l.disabled && (l.busy >= d.cfg.PerWorkspace || l.unrecorded > 0) {
+			if !d.stopping && !l.disabled && d.heldBackLocked(l) {
 				pos++
 				continue
 			}
@@ -151,7 +260,11 @@ func (d *Dispatcher) dispatch() {
 				drop = append(drop, r.dels...)
 			} else {
 				l.busy++
+				if l.slow {
+					d.slowBusy++
+				}
 				d.inFlight++
+				r.epoch = l.epoch
 				start = append(start, r)
 			}
 			progress = true
@@ -175,10 +288,11 @@ func (d *Dispatcher) done(ws string) {
 	d.mu.Lock()
 	l := d.lanes[ws]
 	l.busy--
-	d.inFlight--
-	if l.idle(time.Now()) {
-		delete(d.lanes, ws)
+	if l.slow {
+		d.slowBusy--
 	}
+	d.inFlight--
+	d.dropIfIdleLocked(l, time.Now())
 	d.mu.Unlock()
 	d.dispatch()
 	select {
@@ -188,10 +302,11 @@ func (d *Dispatcher) done(ws string) {
 }
 
 // claimable reports whether the Run loop should claim now, and which
-// workspaces to skip: those with runs waiting that their own cap or gate
-// holds back. It should not while a waiting run could start once a slot
-// frees (as before fair shares, a claim is made when the last one's runs
-// have all started), nor while maxQueuedRuns claims' worth waits.
+// workspaces to skip: those with runs waiting that their window, gate or
+// the slow lanes' share holds back. It should not while a waiting run
+// could start once a slot frees (as before fair shares, a claim is made
+// when the last one's runs have all started), nor while maxQueuedRuns
+// claims' worth waits.
 func (d *Dispatcher) claimable() (skip []string, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -199,7 +314,7 @@ func (d *Dispatcher) claimable() (skip []string, ok bool) {
 		return nil, false
 	}
 	for _, l := range d.ring {
-		if l.busy < d.cfg.PerWorkspace && l.unrecorded == 0 && !l.disabled {
+		if !d.heldBackLocked(l) && !l.disabled {
 			return nil, false
 		}
 		skip = append(skip, l.ws)
@@ -217,11 +332,37 @@ func (d *Dispatcher) may(ws string) bool {
 	return !l.disabled && l.unrecorded == 0
 }
 
-// failed closes a workspace's gate until the failure is recorded.
-func (d *Dispatcher) failed(ws string) {
+// mayGoOn reports whether a run in flight of ws may make its next POST:
+// as may, and its lane is within its window (which a failure since the
+// run started may have narrowed: then the rest waits in the lane).
+func (d *Dispatcher) mayGoOn(ws string) bool {
 	d.mu.Lock()
-	d.lanes[ws].unrecorded++
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	l := d.lanes[ws]
+	return !l.disabled && l.unrecorded == 0 && l.busy <= l.window
+}
+
+// outcome learns from an attempt of run r that took took: its lane's
+// speed, and its window, which a success doubles (unless a failure came
+// after r started) and a failure brings to one, closing the gate until
+// the failure is recorded.
+func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.lanes[r.ws]
+	if l.took == 0 {
+		l.took = took
+	} else {
+		l.took += (took - l.took) / 4
+	}
+	d.setSlowLocked(l, l.took >= slowAfter)
+	if !ok {
+		l.epoch++
+		l.window = 1
+		l.unrecorded++
+	} else if r.epoch == l.epoch {
+		l.window = min(2*l.window, d.cfg.PerWorkspace)
+	}
 }
 
 // fresh makes sure the webhook of a run claimed more than staleAfter ago
@@ -271,9 +412,7 @@ func (d *Dispatcher) recorded(failures map[string]int, at time.Time) {
 		d.mu.Lock()
 		l := d.lanes[ws]
 		l.unrecorded -= n
-		if l.idle(time.Now()) {
-			delete(d.lanes, ws)
-		}
+		d.dropIfIdleLocked(l, time.Now())
 		d.mu.Unlock()
 	}
 	if len(failures) > 0 {

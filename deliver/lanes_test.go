@@ -1,0 +1,246 @@
+package deliver_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
+)
+
+// onEveryStore runs test on a fresh SQLite file and a PostgreSQL schema.
+func onEveryStore(t *testing.T, test func(t *testing.T, st store.Store)) {
+	for name, db := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "chathook.db") },
+		"postgres": func(t *testing.T) string { return chathooktest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) { test(t, openStore(t, db(t))) })
+	}
+}
+
+func openStore(t testing.TB, db string) store.Store {
+	t.Helper()
+	st, err := app.OpenStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// addWorkspace creates a workspace whose webhook posts to url.
+func addWorkspace(t testing.TB, st store.Store, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	created, err := app.CreateWorkspace(ctx, st, "acme", "o@acme.example", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &url}); err != nil {
+		t.Fatal(err)
+	}
+	return created.WorkspaceID
+}
+
+// ingestChats stores one message in each of chats chats of ws, straight
+// into the store, as a source would; round tells one call's messages
+// from another's.
+func ingestChats(t testing.TB, st store.Store, ws string, chats, round int) {
+	t.Helper()
+	var in []chathook.Incoming
+	for c := range chats {
+		id := fmt.Sprintf("r%d-m%d", round, c)
+		in = append(in, chathook.Incoming{Account: chathook.Account{Phone: "+15550000000"},
+			Chat:      chathook.Chat{ExternalID: fmt.Sprintf("+1555200%04d", c)},
+			MessageID: id, UUID: uuid.NewString(), Direction: chathook.Received, Timestamp: time.Now(), Text: id})
+	}
+	if _, err := st.Ingest(context.Background(), ws, time.Now(), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it holds; the deadline is only a safety net.
+func eventually(t *testing.T, what string, deadline time.Duration, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(deadline); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not after %s", what, deadline)
+		}
+	}
+}
+
+// TestFailingReceiverIsDisabledAfterTen: a receiver that answers 500 from
+// the start, with 200 chats waiting. The workspace backs off to one POST
+// at a time from the first failure, so the webhook is disabled after
+// exactly chathook.DisableAfter failures, each a POST. Before, a lane
+// sent PerWorkspace (64) at once, and all of them counted.
+func TestFailingReceiverIsDisabledAfterTen(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, st store.Store) {
+		var posts atomic.Int64
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			posts.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+		}))
+		t.Cleanup(rcv.Close)
+		ws := addWorkspace(t, st, rcv.URL)
+		ingestChats(t, st, ws, 200, 0)
+		var schedule []time.Duration // the real one, a thousand times quicker
+		for _, wait := range deliver.Schedule {
+			schedule = append(schedule, wait/1000)
+		}
+		d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Logger: slog.New(slog.DiscardHandler)})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+		eventually(t, "the disable", 60*time.Second, func() bool {
+			wh, err := st.Webhook(context.Background(), ws)
+			return err == nil && !wh.Enabled
+		})
+		cancel()
+		<-done // every POST made has ended and been recorded
+		wh, err := st.Webhook(context.Background(), ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d POSTs, %d consecutive failures", posts.Load(), wh.ConsecutiveFailures)
+		if wh.ConsecutiveFailures != chathook.DisableAfter || posts.Load() != chathook.DisableAfter {
+			t.Errorf("disabled after %d failures and %d POSTs, want %d of each", wh.ConsecutiveFailures, posts.Load(), chathook.DisableAfter)
+		}
+	})
+}
+
+// slowReceiver answers its first ramp requests 200 after 1.1 s (slow, as
+// a receiver that takes seconds is, and successful, so the lane's window
+// opens), then holds every request until release is closed.
+type slowReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	n    int // requests arrived
+	held int // requests being held
+}
+
+func newSlowReceiver(t *testing.T, ramp int, release <-chan struct{}, arrived chan<- struct{}) *slowReceiver {
+	s := &slowReceiver{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.n++
+		k := s.n
+		if k > ramp {
+			s.held++
+		}
+		s.mu.Unlock()
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		if k <= ramp {
+			time.Sleep(1100 * time.Millisecond) // the receiver's slowness, not a wait for a condition
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *slowReceiver) holding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// TestSlowReceiversLeaveFastOnesASlot: four workspaces whose receivers
+// are slow but succeed, each with more chats waiting than it may send at
+// once, and a fifth whose receiver answers at once. Once the slow ones
+// hold all the slots they may (three quarters of Workers, an even share
+// each), the fast workspace's deliveries all go out while the slow ones'
+// requests are still held. Before, the four
+// slow workspaces filled every slot (4 × PerWorkspace = Workers) and the
+// fast one waited for them to end.
+func TestSlowReceiversLeaveFastOnesASlot(t *testing.T) {
+	cases := []struct {
+		name                  string
+		workers, perWorkspace int // 0: the defaults, 256 and 64
+		ramp                  int // slow successes that open a window to perWorkspace: 1, 2, then 8
+		chats                 int // each slow workspace's
+	}{
+		{"small", 16, 4, 3, 20},
+		{"defaults", 0, 0, 11, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			workers := orDefault(c.workers, 256)
+			slowShare := workers - workers/4
+			release, arrived := make(chan struct{}), make(chan struct{}, 1)
+			var fastGot atomic.Int64
+			fast := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { fastGot.Add(1) }))
+			t.Cleanup(fast.Close)
+			st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+			var slow []*slowReceiver
+			for range 4 {
+				s := newSlowReceiver(t, c.ramp, release, arrived)
+				slow = append(slow, s)
+				ingestChats(t, st, addWorkspace(t, st, s.URL), c.chats, 0)
+			}
+			fastWS := addWorkspace(t, st, fast.URL)
+
+			d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: c.workers, PerWorkspace: c.perWorkspace,
+				Timeout: 5 * time.Minute, Grace: time.Second, Logger: slog.New(slog.DiscardHandler)})
+			runFor(t, d, func() { close(release) })
+			held := func() (n int) {
+				for _, s := range slow {
+					n += s.holding()
+				}
+				return n
+			}
+			for end := time.Now().Add(60 * time.Second); held() < slowShare; {
+				select {
+				case <-arrived:
+				case <-time.After(time.Until(end)):
+					t.Fatalf("the slow receivers hold %d requests, want %d", held(), slowShare)
+				}
+			}
+
+			const fastChats = 20
+			start := time.Now()
+			ingestChats(t, st, fastWS, fastChats, 0)
+			d.Ingested()
+			eventually(t, "the fast workspace's deliveries", 20*time.Second, func() bool { return fastGot.Load() >= fastChats })
+			took := time.Since(start)
+			var each []int
+			for _, s := range slow {
+				each = append(each, s.holding())
+			}
+			t.Logf("fast workspace: %d deliveries in %s, while the slow ones held %v requests", fastChats, took, each)
+			if n := held(); n > slowShare {
+				t.Errorf("the slow workspaces hold %d slots, want at most %d", n, slowShare)
+			}
+			if slices.Contains(each, 0) {
+				t.Errorf("a slow workspace has no request in flight: %v", each)
+			}
+		})
+	}
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
