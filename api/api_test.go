@@ -143,6 +143,9 @@ func TestIngestErrors(t *testing.T) {
 		{"is_group is a string", msg("a", "chat.is_group", "no"), "chat.is_group"},
 		{"unknown field", msg("a", "direcion", "sent"), "direcion"},
 		{"unknown field in chat", msg("a", "chat.name", "John"), "chat.name"},
+		{"field name in another case", msg("a", "text", absent, "TEXT", "hello"), "TEXT"},
+		{"nested field name in another case", msg("a", "chat.External_ID", "x"), "chat.External_ID"},
+		{"only invisible text", msg("a", "text", "\u200b\u2060\ufeff\u00ad"), "text"},
 		{"no account", msg("a", "account", absent), "account"},
 		{"no account phone", msg("a", "account.phone", absent), "account.phone"},
 		{"invalid account phone", msg("a", "account.phone", "+972 50"), "account.phone"},
@@ -187,6 +190,17 @@ func TestIngestErrors(t *testing.T) {
 			}
 		})
 	}
+
+	// A key given twice: encoding/json would let the last one win.
+	one, err := json.Marshal(msg("twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := strings.Replace(string(one), `"text":`, `"text":"first","text":`, 1)
+	status, body := ws.Do(t, http.MethodPost, "/api/v1/messages", twice)
+	wantError(t, status, body, http.StatusBadRequest, "text")
+	status, body = ws.Do(t, http.MethodPost, "/api/v1/messages/batch", `{"messages":[`+string(one)+`,`+twice+`]}`)
+	wantError(t, status, body, http.StatusBadRequest, "messages[1].text")
 
 	// What is wrong with a batch as a whole.
 	many := make([]any, 1001)
@@ -455,6 +469,8 @@ func TestWebhookSettings(t *testing.T) {
 		{"enabled not a bool", map[string]any{"enabled": "yes"}, "enabled"},
 		{"secret", map[string]any{"secret": "hunter2"}, "secret"},
 		{"unknown field", map[string]any{"uri": "https://x.example"}, "uri"},
+		{"url in capitals", map[string]any{"URL": "https://x.example"}, "URL"},
+		{"url twice", `{"url": "https://x.example/in", "url": "https://y.example/in"}`, "url"},
 		{"not an object", []any{}, "body"},
 		{"malformed", `{"url": `, "body"},
 	} {
