@@ -189,7 +189,9 @@ func decode(body []byte, v any) error {
 	if err == nil {
 		return nil
 	}
-	reflect.ValueOf(v).Elem().SetZero() // what v2 filled before it stopped
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero() // what v2 filled before it stopped
+	}
 	if err := decodeV1(body, v); err != nil {
 		return err
 	}
@@ -239,27 +241,69 @@ func strictError(body []byte, t reflect.Type, err error) *FieldError {
 // pointerPath spells a JSON pointer into body ("/messages/3/text") as a
 // field path ("messages[3].text"): a token is an index where body has a
 // list, a key where it has an object, wherever in body that is (inside
-// attachments too, which no Go type describes).
+// attachments too, which no Go type describes). It streams body up to the
+// place, skipping the values before it, so a refused 32 MiB batch costs
+// no copy of itself.
 func pointerPath(body []byte, p jsontext.Pointer) string {
-	var doc any
-	_ = json.Unmarshal(body, &doc) // body is JSON encoding/json accepted
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	var b strings.Builder
 	for tok := range p.Tokens() {
-		switch d := doc.(type) {
-		case []any:
-			i, _ := strconv.Atoi(tok)
-			b.WriteString("[" + tok + "]")
-			if i >= 0 && i < len(d) {
-				doc = d[i]
+		open, err := dec.ReadToken()
+		if err != nil {
+			return guessPath(p)
+		}
+		switch open.Kind() {
+		case '{':
+			for {
+				name, err := dec.ReadToken()
+				if err != nil || name.Kind() != '"' {
+					return guessPath(p)
+				}
+				if name.String() == tok {
+					break
+				}
+				if dec.SkipValue() != nil {
+					return guessPath(p)
+				}
 			}
-		default:
-			m, _ := d.(map[string]any)
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
 			b.WriteString(keyName(tok))
-			doc = m[tok]
+		case '[':
+			n, err := strconv.Atoi(tok)
+			if err != nil {
+				return guessPath(p)
+			}
+			for range n {
+				if dec.SkipValue() != nil {
+					return guessPath(p)
+				}
+			}
+			b.WriteString("[" + tok + "]")
+		default:
+			return guessPath(p)
 		}
+	}
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
+}
+
+// guessPath spells p without body, should pointerPath not find its place
+// (it always should): a number is taken for an index.
+func guessPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(keyName(tok))
 	}
 	if b.Len() == 0 {
 		return "body"

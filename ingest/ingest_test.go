@@ -151,6 +151,7 @@ func TestMessageErrors(t *testing.T) {
 		{"duplicate nested key", dup(with(), `"chat":{`, `"chat":{"phone":"+1555555",`), "chat.phone", "more than once"},
 		{"duplicate object", dup(with(), `"account":`, `"account":{},"account":`), "account", "more than once"},
 		{"duplicate key in an attachment", with("attachments", json.RawMessage(`[{"type":"a","type":"b"}]`)), "attachments[0].type", "more than once"},
+		{"duplicate number key in an attachment", with("attachments", json.RawMessage(`[{}, {"x":[1,{"3":1}],"3":1,"3":2}]`)), "attachments[1].3", "more than once"},
 
 		// account
 		{"no account", with("account", absent), "account", "required"},
