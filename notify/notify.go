@@ -67,6 +67,11 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	n := &Notifier{cfg: cfg}
 	if cfg.SMTPURL != "" {
+		// A sender go-mail cannot parse would fail every email, one
+		// retry at a time, for days: refuse it at start instead.
+		if _, err := netmail.ParseAddress(cfg.From); err != nil {
+			return nil, fmt.Errorf("--mail-from %q: %w", cfg.From, err)
+		}
 		c, err := client(cfg.SMTPURL)
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
