@@ -103,6 +103,26 @@ var addrRanges = []struct {
 	{"site-local, deprecated", "fec0::1", false},
 	{"unique local", "fd12:3456::1", false},
 	{"public IPv6", "2606:4700::1111", true},
+	{"IETF protocol assignments 192.0.0/24", "192.0.0.8", false},
+	{"IETF protocol assignments 192.0.0/24, anycast", "192.0.0.9", false},
+	{"documentation 192.0.2/24", "192.0.2.1", false},
+	{"documentation 198.51.100/24", "198.51.100.7", false},
+	{"documentation 203.0.113/24", "203.0.113.254", false},
+	{"public beside 203.0.113/24", "203.0.114.1", true},
+	{"6to4 relay anycast 192.88.99/24", "192.88.99.1", false},
+	{"public 192.0.3/24", "192.0.3.1", true},
+	{"IPv4-mapped documentation", "::ffff:192.0.2.1", false},
+	{"NAT64 documentation", "64:ff9b::203.0.113.1", false},
+	{"6to4 documentation", "2002:c000:201::1", false},
+	{"discard-only 100::/64", "100::1", false},
+	{"dummy 100:0:0:1::/64", "100:0:0:1::1", false},
+	{"documentation 2001:db8::/32", "2001:db8::1", false},
+	{"documentation 3fff::/20", "3fff:fff::1", false},
+	{"segment routing 5f00::/16", "5f00::1", false},
+	{"IETF benchmarking 2001:2::/48", "2001:2::1", false},
+	{"IETF ORCHIDv2 2001:20::/28", "2001:20::1", false},
+	{"IETF TURN anycast", "2001:1::2", false},
+	{"public beside 2001::/23", "2001:200::1", true},
 }
 
 func TestPublicAddrRanges(t *testing.T) {
@@ -131,6 +151,22 @@ func TestCheckWebhookURL(t *testing.T) {
 		"https://hook.example.com/in": true, "http://hook.example.com:8080/": true,
 		"hook.example.com": false, "ftp://hook.example.com": false, "https://": false, "http://localhost/": false,
 		"http://127.0.0.1:9000/": false, "http://[::1]/": false,
+		// No user name or password: the URL is shown back.
+		"http://user:pass@hook.example.com/": false, "http://user@hook.example.com/": false, "http://@hook.example.com/": false,
+		// A port is 1 to 65535.
+		"http://hook.example.com:99999/": false, "http://hook.example.com:0/": false, "http://hook.example.com:65536/": false,
+		"http://hook.example.com:65535/": true, "http://hook.example.com:1/": true, "http://hook.example.com:/": true,
+		"http://hook.example.com:8x/": false,
+		// Numeric hosts, read as inet_aton reads them.
+		"http://2130706433/": false, "http://0x7f000001/": false, "http://0X7F000001/": false, "http://127.1/": false,
+		"http://0177.0.0.1/": false, "http://0x7f.0.0.1/": false, "http://127.0.1/": false, "http://017700000001/": false,
+		"http://127.0.0.1./": false, "http://0/": false, "http://10.1/": false, "http://0xa9.254.0xa9fe/": false,
+		"http://3232235777/": false, "http://134744072/": true, "http://8.8.8.8./": true, "http://0x8.0x8.0x8.0x8/": true,
+		// Numbers that are no address are no names either.
+		"http://1.2.3.999/": false, "http://1.2.3.4.5/": false, "http://4294967296/": false, "http://08.1.2.3/": false,
+		"http://1..2/": false, "http://256.1.1/": false, "http://example.0x/": false,
+		// Names, even with numeric labels, are checked when connecting.
+		"http://1.2.3.example.com/": true, "http://0x7f000001.example.com/": true, "http://7f000001/": true,
 	} {
 		if err := chathook.CheckWebhookURL(raw, false); (err == nil) != ok {
 			t.Errorf("CheckWebhookURL(%q) = %v", raw, err)
@@ -138,5 +174,14 @@ func TestCheckWebhookURL(t *testing.T) {
 	}
 	if err := chathook.CheckWebhookURL("http://127.0.0.1:9000/", true); err != nil {
 		t.Errorf("private allowed: %v", err)
+	}
+	// Allowing private targets allows no malformed URL.
+	for _, raw := range []string{"http://u:p@127.0.0.1/", "http://127.0.0.1:99999/", "http://1.2.3.999/"} {
+		if err := chathook.CheckWebhookURL(raw, true); err == nil {
+			t.Errorf("CheckWebhookURL(%q, allowPrivate) accepted it", raw)
+		}
+	}
+	if err := chathook.CheckWebhookURL("http://user:s3cret@hook.example.com/", false); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("userinfo: %v, want a refusal that does not repeat the password", err)
 	}
 }

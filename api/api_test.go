@@ -143,6 +143,9 @@ func TestIngestErrors(t *testing.T) {
 		{"is_group is a string", msg("a", "chat.is_group", "no"), "chat.is_group"},
 		{"unknown field", msg("a", "direcion", "sent"), "direcion"},
 		{"unknown field in chat", msg("a", "chat.name", "John"), "chat.name"},
+		{"field name in another case", msg("a", "text", absent, "TEXT", "hello"), "TEXT"},
+		{"nested field name in another case", msg("a", "chat.External_ID", "x"), "chat.External_ID"},
+		{"only invisible text", msg("a", "text", "\u200b\u2060\ufeff\u00ad"), "text"},
 		{"no account", msg("a", "account", absent), "account"},
 		{"no account phone", msg("a", "account.phone", absent), "account.phone"},
 		{"invalid account phone", msg("a", "account.phone", "+972 50"), "account.phone"},
@@ -187,6 +190,17 @@ func TestIngestErrors(t *testing.T) {
 			}
 		})
 	}
+
+	// A key given twice: encoding/json would let the last one win.
+	one, err := json.Marshal(msg("twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := strings.Replace(string(one), `"text":`, `"text":"first","text":`, 1)
+	status, body := ws.Do(t, http.MethodPost, "/api/v1/messages", twice)
+	wantError(t, status, body, http.StatusBadRequest, "text")
+	status, body = ws.Do(t, http.MethodPost, "/api/v1/messages/batch", `{"messages":[`+string(one)+`,`+twice+`]}`)
+	wantError(t, status, body, http.StatusBadRequest, "messages[1].text")
 
 	// What is wrong with a batch as a whole.
 	many := make([]any, 1001)
@@ -455,6 +469,8 @@ func TestWebhookSettings(t *testing.T) {
 		{"enabled not a bool", map[string]any{"enabled": "yes"}, "enabled"},
 		{"secret", map[string]any{"secret": "hunter2"}, "secret"},
 		{"unknown field", map[string]any{"uri": "https://x.example"}, "uri"},
+		{"url in capitals", map[string]any{"URL": "https://x.example"}, "URL"},
+		{"url twice", `{"url": "https://x.example/in", "url": "https://y.example/in"}`, "url"},
 		{"not an object", []any{}, "body"},
 		{"malformed", `{"url": `, "body"},
 	} {
@@ -526,12 +542,49 @@ func TestPrivateTargetsRefused(t *testing.T) {
 		"http://10.0.0.5/x", "http://172.16.0.1/", "http://192.168.1.1/", "http://100.64.0.1/", "http://0.0.0.0/",
 		"http://169.254.169.254/latest/meta-data/", "http://[::1]/x", "http://[fd00:ec2::254]/", "http://[fe80::1]/",
 		"http://[::ffff:127.0.0.1]/x",
+		// Numeric spellings of loopback, as the resolver's inet_aton reads them.
+		"http://2130706433/x", "http://0x7f000001/x", "http://127.1/x", "http://0177.0.0.1/x",
+		// Special-purpose ranges: documentation, IETF protocol assignments, discard-only.
+		"http://192.0.2.1/x", "http://198.51.100.1/x", "http://203.0.113.1/x", "http://192.0.0.1/x",
+		"http://[2001:db8::1]/x", "http://[100::1]/x",
 	} {
 		t.Run(u, func(t *testing.T) {
 			status, body := put(t, u)
 			wantError(t, status, body, http.StatusBadRequest, "url")
 			if !strings.Contains(string(body), "allow-private-targets") {
 				t.Errorf("the error does not say how to allow it: %s", body)
+			}
+			_, after := chathooktest.Do(t, http.MethodGet, srv.URL+"/api/v1/webhooks/outbound", created.APIToken, nil)
+			if !bytes.Equal(after, before) {
+				t.Errorf("a refused PUT changed the webhook: %s", after)
+			}
+		})
+	}
+}
+
+// A URL with a user name or password, or a port out of range, is refused
+// when saved, with 400 naming url, and nothing changes: the password is
+// never shown back.
+func TestMalformedTargetsRefused(t *testing.T) {
+	st, created := storeWithWorkspace(t)
+	srv := httptest.NewServer(chathooktest.CheckedHandler(t, api.New(api.Config{Store: st, AllowPrivateTargets: false})))
+	t.Cleanup(srv.Close)
+	put := func(t *testing.T, url string) (int, []byte) {
+		return chathooktest.Do(t, http.MethodPut, srv.URL+"/api/v1/webhooks/outbound", created.APIToken, map[string]any{"url": url})
+	}
+	if status, body := put(t, "https://hook.example.com:65535/x"); status != http.StatusOK {
+		t.Fatalf("a good URL: %d %s", status, body)
+	}
+	_, before := chathooktest.Do(t, http.MethodGet, srv.URL+"/api/v1/webhooks/outbound", created.APIToken, nil)
+	for _, u := range []string{
+		"http://user:s3cret@hook.example.com/x", "https://user@hook.example.com/x",
+		"http://hook.example.com:99999/x", "http://hook.example.com:0/x", "http://1.2.3.999/x",
+	} {
+		t.Run(u, func(t *testing.T) {
+			status, body := put(t, u)
+			wantError(t, status, body, http.StatusBadRequest, "url")
+			if strings.Contains(string(body), "s3cret") {
+				t.Errorf("the error shows the password: %s", body)
 			}
 			_, after := chathooktest.Do(t, http.MethodGet, srv.URL+"/api/v1/webhooks/outbound", created.APIToken, nil)
 			if !bytes.Equal(after, before) {

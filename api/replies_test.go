@@ -75,6 +75,8 @@ func TestReplyAnswers(t *testing.T) {
 		{"no text", path, map[string]any{}, 400, "text"},
 		{"empty text", path, map[string]any{"text": ""}, 400, "text"},
 		{"blank text", path, map[string]any{"text": " \n\t"}, 400, "text"},
+		{"invisible text", path, map[string]any{"text": "\u200b\u200d\u2060\ufe0f"}, 400, "text"},
+		{"text in capitals", path, map[string]any{"TEXT": "x"}, 400, "TEXT"},
 		{"text of 65,537 characters", path, map[string]any{"text": strings.Repeat("x", 65537)}, 400, "text"},
 		{"text with NUL", path, map[string]any{"text": "a\u0000b"}, 400, "text"},
 		{"text not a string", path, map[string]any{"text": 42}, 400, "text"},

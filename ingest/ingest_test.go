@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,15 @@ func with(pairs ...any) []byte {
 		panic(err)
 	}
 	return data
+}
+
+// dup returns body with its first old replaced by new: a key twice, which
+// no map marshals.
+func dup(body []byte, old, new string) []byte {
+	if !bytes.Contains(body, []byte(old)) {
+		panic("dup: no " + old)
+	}
+	return bytes.Replace(body, []byte(old), []byte(new), 1)
 }
 
 // batchOf returns {"messages": [...]} of n valid messages with ids m0,
@@ -131,6 +141,18 @@ func TestMessageErrors(t *testing.T) {
 		{"unknown field in account", with("account.name", "Amnon"), "account.name", "unknown field"},
 		{"unknown field in sent_by", with("sent_by", map[string]any{"name": "Jane"}), "sent_by.name", "unknown field"},
 
+		// Keys are matched exactly, and once: encoding/json would take
+		// "Direction" for "direction", and let the last of two keys win.
+		{"field name in another case", with("direction", absent, "Direction", "sent"), "Direction", `case-sensitive (did you mean "direction"?)`},
+		{"TEXT for text", with("text", absent, "TEXT", "hi"), "TEXT", `did you mean "text"?`},
+		{"text and TEXT", with("TEXT", "hi"), "TEXT", `did you mean "text"?`},
+		{"nested field in another case", with("chat.external_id", absent, "chat.External_ID", "x"), "chat.External_ID", `did you mean "external_id"?`},
+		{"duplicate key", dup(with(), `"text":`, `"text":"a","text":`), "text", "more than once"},
+		{"duplicate nested key", dup(with(), `"chat":{`, `"chat":{"phone":"+1555555",`), "chat.phone", "more than once"},
+		{"duplicate object", dup(with(), `"account":`, `"account":{},"account":`), "account", "more than once"},
+		{"duplicate key in an attachment", with("attachments", json.RawMessage(`[{"type":"a","type":"b"}]`)), "attachments[0].type", "more than once"},
+		{"duplicate number key in an attachment", with("attachments", json.RawMessage(`[{}, {"x":[1,{"3":1}],"3":1,"3":2}]`)), "attachments[1].3", "more than once"},
+
 		// account
 		{"no account", with("account", absent), "account", "required"},
 		{"account null", with("account", nil), "account", "required"},
@@ -198,6 +220,9 @@ func TestMessageErrors(t *testing.T) {
 		{"no text", with("text", absent), "text", "required"},
 		{"empty text", with("text", ""), "text", "required"},
 		{"blank text", with("text", " \n\t"), "text", "required"},
+		{"zero-width space", with("text", "\u200b"), "text", "required"},
+		{"only invisible characters", with("text", "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u202e\u2066\ufe0f\u3164\u034f\U000e0001 \u00a0\u3000"), "text", "required"},
+		{"only invisible characters, with attachments empty", with("text", "\u2060", "attachments", []any{}), "text", "required"},
 		{"no text, empty attachments", with("text", absent, "attachments", []any{}), "text", "required"},
 		{"text of 65537 letters", with("text", long("x", ingest.MaxText+1)), "text", "65537 characters"},
 		{"text of 65537 emoji", with("text", long("👋", ingest.MaxText+1)), "text", "65537 characters"},
@@ -297,7 +322,10 @@ func TestMessageAccepts(t *testing.T) {
 		}},
 		{"text with newlines kept", with("text", "a\nb\r\nc"), func(in chathook.Incoming) bool { return in.Text == "a\nb\r\nc" }},
 		{"sent", with("direction", "sent"), func(in chathook.Incoming) bool { return in.Direction == chathook.Sent }},
-		{"field names in another case", with("direction", absent, "Direction", "sent"), func(in chathook.Incoming) bool { return in.Direction == chathook.Sent }},
+		{"attachments hold keys of any name and case", with("attachments", []any{map[string]any{"TYPE": "image", "Url": "x", "type": "y"}}),
+			func(in chathook.Incoming) bool { return in.SkipReason == ingest.SkipAttachments }},
+		{"visible text among invisible characters", with("text", "\u200b\u00a0x\ufeff"), func(in chathook.Incoming) bool { return in.Text == "\u200b\u00a0x\ufeff" }},
+		{"a sign that is a format character", with("text", "\u0600"), func(in chathook.Incoming) bool { return in.Text == "\u0600" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in, err := ingest.Message(c.body, now)
@@ -421,6 +449,17 @@ func TestBatchErrors(t *testing.T) {
 		{"bad chat phone in messages[3]", batchOf(5, bad(3, "chat", map[string]any{"phone": "x"})), "messages[3].chat.phone", "not a phone number"},
 		{"unknown field in messages[3]", batchOf(5, bad(3, "txt", "hi")), "messages[3].txt", "unknown field"},
 		{"unknown nested field in messages[3]", batchOf(5, bad(3, "sender", map[string]any{"nmae": "x"})), "messages[3].sender.nmae", "unknown field"},
+		{"a key in another case in messages[3]", batchOf(5, func(i int, m map[string]any) {
+			if i == 3 {
+				m["Text"] = m["text"]
+				delete(m, "text")
+			}
+		}), "messages[3].Text", `did you mean "text"?`},
+		{"a nested key in another case in messages[3]", batchOf(5, bad(3, "sender", map[string]any{"Full_Name": "x"})), "messages[3].sender.Full_Name", `did you mean "full_name"?`},
+		{"a duplicate key in messages[3]", dup(batchOf(5, bad(3, "text", "DUP")), `"text":"DUP"`, `"text":"a","text":"b"`), "messages[3].text", "more than once"},
+		{"messages twice", dup(batchOf(2, nil), `{"messages":`, `{"messages":[],"messages":`), "messages", "more than once"},
+		{"MESSAGES", dup(batchOf(2, nil), `{"messages":`, `{"MESSAGES":`), "MESSAGES", `did you mean "messages"?`},
+		{"invisible text in messages[3]", batchOf(5, bad(3, "text", "\u200b\u2060")), "messages[3].text", "required"},
 		{"no text in messages[3]", batchOf(5, bad(3, "text", "")), "messages[3].text", "required"},
 		{"the first bad message is named", batchOf(5, func(i int, m map[string]any) {
 			if i >= 2 {

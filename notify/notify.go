@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	n := &Notifier{cfg: cfg}
 	if cfg.SMTPURL != "" {
+		// A sender go-mail cannot parse would fail every email, one
+		// retry at a time, for days: refuse it at start instead.
+		if _, err := netmail.ParseAddress(cfg.From); err != nil {
+			return nil, fmt.Errorf("--mail-from %q: %w", cfg.From, err)
+		}
 		c, err := client(cfg.SMTPURL)
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
@@ -171,10 +177,11 @@ func (n *Notifier) deliver(ctx context.Context, e chathook.Email, subject, body 
 	if err := m.From(n.cfg.From); err != nil {
 		return fmt.Errorf("from %q: %w", n.cfg.From, err)
 	}
-	to := e.Workspace.OwnerEmail
-	if err := m.AddToFormat(e.Workspace.OwnerName, to); err != nil {
-		return fmt.Errorf("to %q: %w", to, err)
+	to, err := ownerAddress(e.Workspace)
+	if err != nil {
+		return err
 	}
+	m.ToMailAddress(to)
 	m.Subject(subject)
 	m.SetMessageID()
 	m.SetDate()
@@ -182,6 +189,20 @@ func (n *Notifier) deliver(ctx context.Context, e chathook.Email, subject, body 
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return n.client.DialAndSendWithContext(ctx, m)
+}
+
+// ownerAddress is the owner as the To: header names them. The name is
+// the owner's own, any characters: it is never pasted into the header,
+// but set on a net/mail.Address, whose String (which go-mail writes)
+// quotes it per RFC 5322 (O"Brien, Bob\) or encodes it per RFC 2047
+// (non-ASCII, control characters), so every name arrives as it was typed.
+func ownerAddress(ws chathook.Workspace) (*netmail.Address, error) {
+	to, err := netmail.ParseAddress(ws.OwnerEmail) // the bare address only
+	if err != nil {
+		return nil, fmt.Errorf("to %q: %w", ws.OwnerEmail, err)
+	}
+	to.Name = ws.OwnerName
+	return to, nil
 }
 
 // Compose writes an owner email of either kind: what happened, why, and

@@ -21,13 +21,33 @@ func TestSMTPURL(t *testing.T) {
 		{"smtp://mail.example.com:port", false},
 		{"mail.example.com:25", false},
 	} {
-		_, err := New(Config{SMTPURL: tc.url})
+		_, err := New(Config{SMTPURL: tc.url, From: "chathook@example.com"})
 		if (err == nil) != tc.ok {
 			t.Errorf("%q: err %v, want ok=%v", tc.url, err, tc.ok)
 		}
 		if err != nil && !strings.HasPrefix(err.Error(), "--smtp-url: ") {
 			t.Errorf("%q: error %q does not name --smtp-url", tc.url, err)
 		}
+	}
+}
+
+// A sender address that no email could carry is refused at start, not
+// at every send.
+func TestMailFrom(t *testing.T) {
+	for from, ok := range map[string]bool{
+		"chathook@example.com": true, "chathook <chathook@example.com>": true, `"O'Brien, Ops" <ops@example.com>`: true,
+		"": false, "chathook": false, `O"Brien <ops@example.com>`: false, "a@b.c, d@e.f": false,
+	} {
+		_, err := New(Config{SMTPURL: "smtp://mail.example.com", From: from})
+		if (err == nil) != ok {
+			t.Errorf("From %q: err %v, want ok=%v", from, err, ok)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "--mail-from ") {
+			t.Errorf("From %q: error %q does not name --mail-from", from, err)
+		}
+	}
+	if _, err := New(Config{From: "not an address"}); err != nil {
+		t.Errorf("without --smtp-url the sender is not used: %v", err)
 	}
 }
 

@@ -127,7 +127,7 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request, v visit) {
 	var fe *ingest.FieldError
 	var cannot *reply.CannotSendError
 	switch {
-	case errors.As(err, &fe) && fe.Field == "text" && strings.TrimSpace(text) == "":
+	case errors.As(err, &fe) && fe.Field == "text" && ingest.IsBlank(text):
 		fail(http.StatusBadRequest, "text", "Type a message first.")
 		return
 	case errors.As(err, &fe) && fe.Field == "text":

@@ -260,6 +260,7 @@ func TestReplyRefused(t *testing.T) {
 	}{
 		{"empty", page(ours), "", http.StatusBadRequest, "text", "Type a message first."},
 		{"blank", page(ours), " \r\n ", http.StatusBadRequest, "text", "Type a message first."},
+		{"invisible", page(ours), "\u200b\u2060\ufeff", http.StatusBadRequest, "text", "Type a message first."},
 		{"65,537 characters", page(ours), strings.Repeat("a", 65537), http.StatusBadRequest, "text", "65537 characters"},
 		{"65,537 emoji", page(ours), strings.Repeat("👋", 65537), http.StatusBadRequest, "text", "65537 characters"},
 		{"NUL", page(ours), "a\x00b", http.StatusBadRequest, "text", "NUL"},

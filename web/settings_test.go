@@ -37,6 +37,10 @@ func TestSettingsValidationSavesNothingAndSaysWhere(t *testing.T) {
 		{"ftp", "ftp://hooks.example.com/x", "none", "url", "must start with http:// or https://"},
 		{"loopback", "http://127.0.0.1:9000/hook", "none", "url", "--allow-private-targets"},
 		{"metadata", "http://169.254.169.254/latest", "none", "url", "link-local or metadata"},
+		{"loopback as a number", "http://2130706433/hook", "none", "url", "--allow-private-targets"},
+		{"documentation range", "http://192.0.2.10/hook", "none", "url", "--allow-private-targets"},
+		{"password", "https://user:pass@hooks.example.com/x", "none", "url", "user name or password"},
+		{"port", "https://hooks.example.com:99999/x", "none", "url", "use 1 to 65535"},
 		{"granularity", "https://hooks.example.com/x", "2h", "granularity", "Choose one of the offered granularities."},
 	} {
 		a := v.post("/settings/webhooks/outbound", settingsForm(tc.url, tc.granularity, true))

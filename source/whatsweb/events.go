@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -48,7 +47,7 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 	}
 	text, attachment := content(evt.Message)
 	text = cleanText(text)
-	if !attachment && strings.TrimSpace(text) == "" {
+	if !attachment && ingest.IsBlank(text) { // nothing to show, as a zero-width space alone
 		return chathook.Incoming{}, false
 	}
 

@@ -189,6 +189,7 @@ func TestMessageMapping(t *testing.T) {
 		{"poll v3", msgEvt(bob, bob, false, &waE2E.Message{PollCreationMessageV3: &waE2E.PollCreationMessage{Name: proto.String("Lunch?")}}), nil},
 		{"call", msgEvt(bob, bob, false, &waE2E.Message{Call: &waE2E.Call{}}), nil},
 		{"empty text", msgEvt(bob, bob, false, text(" \n ")), nil},
+		{"invisible text", msgEvt(bob, bob, false, text("\u200b\u200d")), nil},
 		{"no message", msgEvt(bob, bob, false, nil), nil},
 		{"status update", msgEvt("status@broadcast", bob, false, text("my status")), nil},
 		{"newsletter", msgEvt("120363111111111111@newsletter", "120363111111111111@newsletter", false, text("news")), nil},
