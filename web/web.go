@@ -88,13 +88,15 @@ type Config struct {
 
 // Server is the web UI's http.Handler.
 type Server struct {
-	cfg      Config
-	handler  http.Handler
-	pages    map[string]*template.Template
-	static   map[string]string // file name → content hash, for cache-busting URLs
-	secure   bool
-	limiter  *limiter
-	fragment *template.Template
+	cfg     Config
+	handler http.Handler
+	pages   map[string]*template.Template
+	static  map[string]string // file name → content hash, for cache-busting URLs
+	secure  bool
+	limiter *limiter
+	// passwords bounds the bcrypt work of sign-ins and setup.
+	passwords *passwordGate
+	fragment  *template.Template
 }
 
 // New parses the embedded templates and returns the web UI.
@@ -112,10 +114,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.RefreshEvery = 5 * time.Second
 	}
 	s := &Server{
-		cfg:     cfg,
-		secure:  strings.HasPrefix(cfg.BaseURL, "https://"),
-		limiter: newLimiter(cfg.Store, signInFailuresKept),
-		static:  map[string]string{},
+		cfg:       cfg,
+		secure:    strings.HasPrefix(cfg.BaseURL, "https://"),
+		limiter:   newLimiter(cfg.Store, signInFailuresKept),
+		passwords: newPasswordGate(defaultPasswordChecks(), passwordWait),
+		static:    map[string]string{},
 	}
 	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
