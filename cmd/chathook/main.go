@@ -235,6 +235,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	var bodyMiB int
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
 		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte; past it, 503 with Retry-After")
+	s.int(&cfg.MaxConnections, "max-connections", "CHATHOOK_MAX_CONNECTIONS", app.DefaultMaxConnections(),
+		"HTTP connections open at once, by default the open-file limit less 1024 and at most 10000; at the cap the one idle the longest is closed, and with none idle new ones wait to be accepted")
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
@@ -258,6 +260,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, fmt.Errorf("--body-memory: at least %d (MiB), what one batch of the largest size takes", least)
 	}
 	cfg.BodyBudget = int64(bodyMiB) << 20
+	if cfg.MaxConnections < 1 {
+		return cfg, fmt.Errorf("--max-connections: at least 1, e.g. %d", app.DefaultMaxConnections())
+	}
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
 	}
