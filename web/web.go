@@ -88,15 +88,16 @@ type Config struct {
 
 // Server is the web UI's http.Handler.
 type Server struct {
-	cfg     Config
-	handler http.Handler
-	pages   map[string]*template.Template
-	static  map[string]string // file name → content hash, for cache-busting URLs
-	secure  bool
-	limiter *limiter
+	cfg      Config
+	handler  http.Handler
+	pages    map[string]*template.Template
+	static   map[string]string // file name → content hash, for cache-busting URLs
+	secure   bool
+	limiter  *limiter
+	fragment *template.Template
+
 	// passwords bounds the bcrypt work of sign-ins and setup.
 	passwords *passwordGate
-	fragment  *template.Template
 }
 
 // New parses the embedded templates and returns the web UI.
@@ -114,12 +115,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.RefreshEvery = 5 * time.Second
 	}
 	s := &Server{
-		cfg:       cfg,
-		secure:    strings.HasPrefix(cfg.BaseURL, "https://"),
-		limiter:   newLimiter(cfg.Store, signInFailuresKept),
-		passwords: newPasswordGate(defaultPasswordChecks(), passwordWait),
-		static:    map[string]string{},
+		cfg:     cfg,
+		secure:  strings.HasPrefix(cfg.BaseURL, "https://"),
+		limiter: newLimiter(cfg.Store, signInFailuresKept),
+		static:  map[string]string{},
 	}
+	s.passwords = newPasswordGate(defaultPasswordChecks(), passwordWait)
 	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
