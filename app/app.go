@@ -83,6 +83,10 @@ type Config struct {
 	// values take api.DefaultBodyGrace and api.DefaultBodyMinRate.
 	BodyGrace   time.Duration
 	BodyMinRate int64
+	// MaxConnections caps the HTTP connections open at once (zero:
+	// DefaultMaxConnections); at the cap the one idle the longest is
+	// closed, and with none idle new ones wait to be accepted.
+	MaxConnections int
 
 	// WhatsApp is how accounts linked by QR code reach WhatsApp: nil is
 	// WhatsApp itself. Tests put a network of their own behind it.
@@ -168,6 +172,7 @@ type Service struct {
 	handler    http.Handler
 	metrics    net.Listener // nil without Config.MetricsAddr
 	metricsSet *metrics.Set
+	conns      *connLimit // Config.MaxConnections, on the HTTP listener
 
 	kill     chan struct{} // closed by Kill
 	killOnce sync.Once
@@ -200,6 +205,9 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections()
 	}
 	var (
 		m        *metrics.Set
@@ -272,7 +280,8 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,
-		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{})}
+		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{}),
+		conns: newConnLimit(cfg.MaxConnections)}
 	if cfg.MetricsAddr != "" {
 		// Listened on here, so that a taken port fails the start.
 		if svc.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
@@ -343,6 +352,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+		ConnState:         s.conns.connState,
 	}
 	if err := s.openSetup(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -358,9 +368,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.whatsapp.Run(ctx) })
 	wg.Go(func() { _ = s.replies.Run(ctx) })
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
+	// The metrics listener is not capped: a scrape still gets through when
+	// the service is full.
+	go func() { httpErr <- srv.Serve(s.conns.listener(ln)) }()
 	s.cfg.Logger.Info("chathook serving", "addr", ln.Addr().String(), "base_url", s.cfg.BaseURL, "version", chathook.Version,
-		"instance", s.Instance())
+		"instance", s.Instance(), "max_connections", s.cfg.MaxConnections)
 	if s.metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metricsSet.Handler())

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	_ "embed"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +82,80 @@ func CheckPassword(hash []byte, password string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+}
+
+// Concurrent bcrypt work is bounded, because anyone can ask for it: a
+// sign-in for an unknown email costs a full hash comparison (see
+// CheckPassword), so parallel sign-ins from many addresses, each under the
+// failure limits, could keep every core busy and slow everyone's ingest.
+// Half the cores (at least one) go to passwords: a comparison takes about a
+// quarter of a second, so one core still checks four sign-ins a second,
+// far more than people sign in, and the other half keeps serving.
+func defaultPasswordChecks() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// passwordWait is how long a sign-in waits for a free check before it is
+// refused with 429: long enough to ride out a burst of real sign-ins (a
+// few checks' worth), short enough that a person is told promptly.
+const passwordWait = 2 * time.Second
+
+// passwordRetryAfter is the Retry-After, in seconds, of that 429.
+const passwordRetryAfter = 5
+
+// errPasswordBusy: every password check is taken and none freed in time.
+var errPasswordBusy = errors.New("too many password checks at once")
+
+// passwordGate bounds how many bcrypt hashes and comparisons run at once.
+type passwordGate struct {
+	slots chan struct{}
+	wait  time.Duration
+	// held, when set (tests only), runs inside a slot before the bcrypt
+	// work, so a test can hold a check for as long as it likes.
+	held func()
+}
+
+func newPasswordGate(n int, wait time.Duration) *passwordGate {
+	return &passwordGate{slots: make(chan struct{}, n), wait: wait}
+}
+
+// do runs fn in a slot, waiting up to g.wait (or until ctx ends) for one;
+// else it returns errPasswordBusy and fn does not run. It guarantees at
+// most cap(g.slots) fns at once. The wait does not depend on what fn
+// compares, so it tells nothing about which emails exist.
+func (g *passwordGate) do(ctx context.Context, fn func()) error {
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(g.wait)
+		defer t.Stop()
+		select {
+		case g.slots <- struct{}{}:
+		case <-t.C:
+			return errPasswordBusy
+		case <-ctx.Done():
+			return errPasswordBusy
+		}
+	}
+	defer func() { <-g.slots }()
+	if g.held != nil {
+		g.held()
+	}
+	fn()
+	return nil
+}
+
+// checkPassword is CheckPassword within the server's bound on bcrypt work:
+// errPasswordBusy when no check was free in time.
+func (s *Server) checkPassword(ctx context.Context, hash []byte, password string) (ok bool, err error) {
+	err = s.passwords.do(ctx, func() { ok = CheckPassword(hash, password) })
+	return ok, err
+}
+
+// hashPassword is HashPassword within the server's bound on bcrypt work.
+func (s *Server) hashPassword(ctx context.Context, password string) (hash []byte, err error) {
+	if gateErr := s.passwords.do(ctx, func() { hash, err = HashPassword(password) }); gateErr != nil {
+		return nil, gateErr
+	}
+	return hash, err
 }
 
 // minutes says a wait in whole minutes, rounded up.

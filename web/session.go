@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,8 +228,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown email costs a hash comparison too, so the answer's timing
-	// does not tell which emails have accounts.
-	if ok := CheckPassword(hash, r.PostFormValue("password")); !ok || err != nil {
+	// does not tell which emails have accounts; and it waits for one of
+	// the bounded checks alike, so a refusal for load tells nothing either.
+	ok, busy := s.checkPassword(r.Context(), hash, r.PostFormValue("password"))
+	if busy != nil {
+		// Not a failed sign-in: no password was checked.
+		s.cfg.Logger.Warn("sign-in refused: too many at once", "remote", r.RemoteAddr, "client", client)
+		w.Header().Set("Retry-After", strconv.Itoa(passwordRetryAfter))
+		v.Error = "Too many sign-ins at once. Try again in a few seconds."
+		s.renderSignIn(w, r, http.StatusTooManyRequests, v)
+		return
+	}
+	if !ok || err != nil {
 		if err := s.limiter.fail(r.Context(), limits, now); err != nil {
 			s.internal(w, r, err)
 			return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +108,14 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 			setupView{layout: layout{Title: "Set up chathook"}, Code: code, Form: form, Errors: errs})
 		return
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hashPassword(r.Context(), password)
+	if errors.Is(err, errPasswordBusy) {
+		w.Header().Set("Retry-After", strconv.Itoa(passwordRetryAfter))
+		errs["password"] = "Too many sign-ins at once. Try again in a few seconds."
+		s.render(w, r, http.StatusTooManyRequests, "setup.html",
+			setupView{layout: layout{Title: "Set up chathook"}, Code: code, Form: form, Errors: errs})
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -95,6 +95,9 @@ type Server struct {
 	secure   bool
 	limiter  *limiter
 	fragment *template.Template
+
+	// passwords bounds the bcrypt work of sign-ins and setup.
+	passwords *passwordGate
 }
 
 // New parses the embedded templates and returns the web UI.
@@ -117,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		limiter: newLimiter(cfg.Store, signInFailuresKept),
 		static:  map[string]string{},
 	}
+	s.passwords = newPasswordGate(defaultPasswordChecks(), passwordWait)
 	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

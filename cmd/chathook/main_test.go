@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
@@ -211,5 +212,33 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("still running 20s after SIGTERM")
+	}
+}
+
+// --max-connections defaults to what the file limit allows, is read from
+// its variable, loses to the flag, and must be at least 1.
+func TestMaxConnectionsSetting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, app.DefaultMaxConnections()},
+		{nil, map[string]string{"CHATHOOK_MAX_CONNECTIONS": "500"}, 500},
+		{[]string{"--max-connections", "64"}, map[string]string{"CHATHOOK_MAX_CONNECTIONS": "500"}, 64},
+	} {
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		if err != nil || cfg.MaxConnections != c.want {
+			t.Errorf("%v %v: %d, %v; want %d", c.args, c.env, cfg.MaxConnections, err, c.want)
+		}
+	}
+	for _, bad := range []string{"0", "-5"} {
+		if _, err := parseServe([]string{"--max-connections", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--max-connections") {
+			t.Errorf("--max-connections %s: err = %v", bad, err)
+		}
+	}
+	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_MAX_CONNECTIONS": "many"}), &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "CHATHOOK_MAX_CONNECTIONS") {
+		t.Errorf("a bad number in the environment: err = %v", err)
 	}
 }
