@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // DefaultMaxConnections is the cap on open HTTP connections when
@@ -37,6 +38,12 @@ const maxDefaultConnections = 10_000
 // connection the server closed, or opens a new one), and with none idle it
 // stops accepting until one closes.
 //
+// A connection that has sent nothing since it was accepted for longer than
+// silentAfter is closed as well, after the idle ones: otherwise clients
+// that open connections and stay silent, each for the 10 s the server
+// gives a request's header, could hold every slot, and then no one would
+// be accepted.
+//
 // Not accepting, rather than accepting and closing at once: a connection
 // left in the kernel's accept queue is served as soon as another closes,
 // so its user sees a slower answer instead of an error, and it costs no
@@ -46,14 +53,22 @@ type connLimit struct {
 	max int
 
 	mu      sync.Mutex
-	open    int // accepted and not yet closed, or reserved for the next Accept
-	most    int // the most open at once, for tests
-	idle    *list.List
+	open    int           // accepted and not yet closed, or reserved for the next Accept
+	most    int           // the most open at once, for tests
+	idle    *list.List    // idle keep-alive connections, oldest first
+	silent  *list.List    // connections that have sent nothing yet, oldest first
 	changed chan struct{} // a token when a connection closed or went idle
+	now     func() time.Time
 }
 
+// silentAfter is how long a connection may have sent nothing before it may
+// be closed to make room at the cap: a client sends its request at once
+// after connecting, and a browser's speculative connection, closed, is
+// opened again when needed.
+const silentAfter = 2 * time.Second
+
 func newConnLimit(n int) *connLimit {
-	return &connLimit{max: n, idle: list.New(), changed: make(chan struct{}, 1)}
+	return &connLimit{max: n, idle: list.New(), silent: list.New(), changed: make(chan struct{}, 1), now: time.Now}
 }
 
 // listener wraps ln so that its Accept keeps to the cap; the server
@@ -71,7 +86,8 @@ func (l *connLimit) signal() {
 }
 
 // reserve waits until one more connection may be open, closing the
-// connection idle the longest if that makes room; false when done closes.
+// connection idle the longest, or else the one silent the longest beyond
+// silentAfter, if that makes room; false when done closes.
 func (l *connLimit) reserve(done <-chan struct{}) bool {
 	for {
 		l.mu.Lock()
@@ -82,8 +98,16 @@ func (l *connLimit) reserve(done <-chan struct{}) bool {
 			return true
 		}
 		var oldest *limitedConn
+		var wake *time.Timer // when the oldest silent connection may be closed
 		if e := l.idle.Front(); e != nil {
 			oldest = e.Value.(*limitedConn)
+		} else if e := l.silent.Front(); e != nil {
+			c := e.Value.(*limitedConn)
+			if wait := c.accepted.Add(silentAfter).Sub(l.now()); wait <= 0 {
+				oldest = c
+			} else {
+				wake = time.NewTimer(wait)
+			}
 		}
 		l.mu.Unlock()
 		if oldest != nil {
@@ -94,16 +118,25 @@ func (l *connLimit) reserve(done <-chan struct{}) bool {
 			_ = oldest.Close()
 			continue
 		}
+		var woken <-chan time.Time
+		if wake != nil {
+			woken = wake.C
+		}
 		select {
 		case <-l.changed:
+		case <-woken:
 		case <-done:
 			return false
+		}
+		if wake != nil {
+			wake.Stop()
 		}
 	}
 }
 
 // connState is the http.Server's ConnState: it keeps the idle
-// connections in the order they went idle.
+// connections in the order they went idle, and the silent ones (new, not
+// a byte read yet) in the order they were accepted.
 func (l *connLimit) connState(c net.Conn, state http.ConnState) {
 	lc, ok := c.(*limitedConn)
 	if !ok {
@@ -111,6 +144,14 @@ func (l *connLimit) connState(c net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if lc.silent != nil {
+		l.silent.Remove(lc.silent)
+		lc.silent = nil
+	}
+	if state == http.StateNew && !lc.closed {
+		lc.silent = l.silent.PushBack(lc)
+		return
+	}
 	if lc.idle != nil {
 		l.idle.Remove(lc.idle)
 		lc.idle = nil
@@ -147,7 +188,7 @@ func (ln *limitedListener) Accept() (net.Conn, error) {
 		ln.limit.release()
 		return nil, err
 	}
-	return &limitedConn{Conn: c, limit: ln.limit}, nil
+	return &limitedConn{Conn: c, limit: ln.limit, accepted: ln.limit.now()}, nil
 }
 
 func (ln *limitedListener) Close() error {
@@ -166,9 +207,11 @@ func (l *connLimit) release() {
 // limitedConn is an accepted connection, whose first Close frees its slot.
 type limitedConn struct {
 	net.Conn
-	limit  *connLimit
-	idle   *list.Element // in limit.idle while idle; guarded by limit.mu
-	closed bool          // guarded by limit.mu
+	limit    *connLimit
+	accepted time.Time
+	idle     *list.Element // in limit.idle while idle; guarded by limit.mu
+	silent   *list.Element // in limit.silent while new; guarded by limit.mu
+	closed   bool          // guarded by limit.mu
 }
 
 func (c *limitedConn) Close() error {
@@ -183,6 +226,10 @@ func (c *limitedConn) Close() error {
 	if c.idle != nil {
 		l.idle.Remove(c.idle)
 		c.idle = nil
+	}
+	if c.silent != nil {
+		l.silent.Remove(c.silent)
+		c.silent = nil
 	}
 	l.open--
 	l.mu.Unlock()

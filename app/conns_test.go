@@ -163,3 +163,31 @@ func TestConnectionCapHoldsNewConnectionsWhileAllAreBusy(t *testing.T) {
 		t.Errorf("%d connections open, at most %d at once; the cap is %d", open, most, max)
 	}
 }
+
+// Connections that send nothing cannot hold every slot: at the cap, with
+// none idle, the one silent the longest beyond two seconds is closed to
+// make room, long before the 10 s the server gives a request's header,
+// and the younger silent ones stay open.
+func TestConnectionCapClosesSilentConnections(t *testing.T) {
+	t.Parallel()
+	const max = 8
+	svc, addr, _ := cappedService(t, max)
+	var silent []*conn
+	for range max {
+		silent = append(silent, dial(t, addr))
+	}
+	until(t, "8 connections accepted", func() bool { open, _, _ := app.Conns(svc); return open == max })
+	ninth := dial(t, addr)
+	ninth.send(t, healthz)
+	if status := ninth.answer(t); status != http.StatusOK {
+		t.Fatalf("the ninth connection: %d", status)
+	}
+	// An uncapped server, or one that only closes idle connections, would
+	// answer only once the header timeout had closed every silent one.
+	if open, _, most := app.Conns(svc); open != max || most > max {
+		t.Errorf("%d connections open (the ninth and 7 silent ones expected), at most %d at once; the cap is %d", open, most, max)
+	}
+	if _, err := silent[0].r.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the connection silent the longest: %v, want closed by the server (EOF)", err)
+	}
+}
