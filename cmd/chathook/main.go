@@ -247,7 +247,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	s.int(&minRateKiB, "body-min-rate", "CHATHOOK_BODY_MIN_RATE", api.DefaultBodyMinRate>>10,
 		"KiB/s a request body must arrive at after --body-grace, or it is cut with 408 (0: no minimum, only the read timeout)")
 	s.int(&cfg.MaxConnections, "max-connections", "CHATHOOK_MAX_CONNECTIONS", app.DefaultMaxConnections(),
-		"HTTP connections open at once, by default the open-file limit less 1024 and at most 10000; at the cap the one idle the longest is closed, and with none idle new ones wait to be accepted")
+		"HTTP connections open at once, by default the open-file limit less 1024 (or half of it, if more) and at most 10000; at the cap the one idle the longest is closed, then one silent for 2 s, and with neither new ones wait to be accepted")
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
