@@ -47,16 +47,35 @@ const (
 	DefaultBodyMinRate = 16 << 10 // bytes a second
 )
 
+// ShareSlack is what a workspace may hold beyond one batch of the largest
+// size: the other requests it has in flight meanwhile (bodies of up to
+// bodyChunk are charged their own size), so that its largest batch is not
+// refused at its last chunk because a message of it is being read too.
+const ShareSlack = 16 << 20
+
 // budget is memory for request bodies, shared by every request of the
 // service and charged as bodies arrive: a request holds what it has
-// read, at BodyCost a byte, until its answer is written. No key (a
-// workspace, or a client address on a route without a token) may hold
-// more than perKey, so one tenant or one address cannot take it all.
+// read, at BodyCost a byte, until its answer is written. No workspace may
+// hold more than perKey, so one tenant cannot take it all. Routes without
+// a token (Meta's webhook) draw on a pool of their own within the budget,
+// a quarter of it, and each client address on them on a small share of
+// that pool: addresses cost an attacker little, so together they can
+// never take what the API's tokens need.
 type budget struct {
-	mu     sync.Mutex
-	free   int64
-	perKey int64
-	held   map[string]int64
+	mu      sync.Mutex
+	free    int64
+	perKey  int64 // a workspace's share
+	open    int64 // what routes without a token hold together
+	openCap int64 // their pool
+	held    map[string]int64
+}
+
+// bodyKey is who a body is charged to: a workspace, or a client address
+// of a route without a token (open), with its share.
+type bodyKey struct {
+	name  string
+	share int64
+	open  bool
 }
 
 func newBudget(size int64) *budget {
@@ -64,48 +83,71 @@ func newBudget(size int64) *budget {
 		size = DefaultBodyBudget
 	}
 	size = max(size, MinBodyBudget)
-	// A quarter, so that at least four clients fill the budget, yet never
-	// less than one batch of the largest size.
-	return &budget{free: size, perKey: max(size/4, MinBodyBudget), held: map[string]int64{}}
+	// A quarter, yet never less than one batch of the largest size and the
+	// slack: at the default budget a workspace may hold a little over half
+	// of it, since a share must take the largest batch, and bodies that
+	// trickle or stall free their share within seconds.
+	return &budget{free: size, perKey: max(size/4, MinBodyBudget+ShareSlack), openCap: size / 4, held: map[string]int64{}}
 }
 
-// take reserves n bytes for key if both the budget and key's share have
-// room, without waiting: a request that waited would hold its connection
-// and its unread body meanwhile.
-func (b *budget) take(key string, n int64) bool {
+// workspace is the key of a workspace's bodies.
+func (b *budget) workspace(id string) bodyKey {
+	return bodyKey{name: "workspace " + id, share: b.perKey}
+}
+
+// address is the key of the bodies of a client address on a route without
+// a token whose bodies are at most limit bytes: two of its largest at
+// once, never more than the pool.
+func (b *budget) address(client string, limit int64) bodyKey {
+	return bodyKey{name: "address " + client, share: min(2*limit*BodyCost, b.openCap), open: true}
+}
+
+// take reserves n bytes for k if the budget, k's share and, for a key
+// without a token, their pool have room, without waiting: a request that
+// waited would hold its connection and its unread body meanwhile.
+func (b *budget) take(k bodyKey, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > b.free || b.held[key]+n > b.perKey {
+	if n > b.free || b.held[k.name]+n > k.share || (k.open && b.open+n > b.openCap) {
 		return false
 	}
 	b.free -= n
-	b.held[key] += n
+	b.held[k.name] += n
+	if k.open {
+		b.open += n
+	}
 	return true
 }
 
-func (b *budget) give(key string, n int64) {
+func (b *budget) give(k bodyKey, n int64) {
 	if n == 0 {
 		return
 	}
 	b.mu.Lock()
 	b.free += n
-	if left := b.held[key] - n; left > 0 {
-		b.held[key] = left
+	if k.open {
+		b.open -= n
+	}
+	if left := b.held[k.name] - n; left > 0 {
+		b.held[k.name] = left
 	} else {
-		delete(b.held, key)
+		delete(b.held, k.name)
 	}
 	b.mu.Unlock()
 }
 
 // meteredBody is a request body that charges the budget as it is read,
-// bodyChunk at a time, and that must keep arriving at a minimum rate: its
-// read deadline moves forward with every byte (start + grace +
-// received/rate, never past the server's read timeout), so a read that
-// stalls altogether is cut as well as one that trickles.
+// bodyChunk at a time (or what is left of its declared length, if less),
+// and that must keep arriving at a minimum rate: its read deadline moves
+// forward with every byte (start + grace + received/rate), yet never more
+// than grace past the last read, nor past the server's read timeout. So a
+// body that trickles is cut, and so is one that stalls, even after most
+// of it came fast: an average since the start alone would let it earn
+// credit, then hold its share until the read timeout.
 type meteredBody struct {
 	io.ReadCloser
 	b      *budget
-	key    string
+	key    bodyKey
 	held   int64 // charged, at BodyCost a byte
 	credit int64 // bytes charged but not read yet
 	read   int64
@@ -123,12 +165,18 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 		return m.ReadCloser.Read(p)
 	}
 	if m.credit == 0 {
-		if !m.b.take(m.key, bodyChunk*BodyCost) {
+		chunk := int64(bodyChunk)
+		if m.size > 0 {
+			// A small body is charged its own size, not a whole chunk:
+			// a workspace may have thousands of single messages in flight.
+			chunk = min(chunk, m.size-m.read)
+		}
+		if !m.b.take(m.key, chunk*BodyCost) {
 			m.busy = true
 			return 0, chathook.ErrBodyBudget
 		}
-		m.held += bodyChunk * BodyCost
-		m.credit = bodyChunk
+		m.held += chunk * BodyCost
+		m.credit = chunk
 	}
 	if int64(len(p)) > m.credit {
 		p = p[:m.credit]
@@ -144,14 +192,19 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 		m.done = true
 		_ = m.rc.SetReadDeadline(m.last)
 	case n > 0 && m.rate > 0:
-		_ = m.rc.SetReadDeadline(m.deadline())
+		_ = m.rc.SetReadDeadline(m.deadline(time.Now()))
 	}
 	return n, err
 }
 
-// deadline is when the bytes read so far allow the next to arrive.
-func (m *meteredBody) deadline() time.Time {
+// deadline is when the bytes read so far, the last of them at now, allow
+// the next to arrive: by the average rate since the start, and within
+// grace of now.
+func (m *meteredBody) deadline(now time.Time) time.Time {
 	d := m.start.Add(m.grace + time.Duration(m.read)*time.Second/time.Duration(m.rate))
+	if stall := now.Add(m.grace); d.After(stall) {
+		d = stall
+	}
 	if !m.last.IsZero() && d.After(m.last) {
 		return m.last
 	}
@@ -162,30 +215,32 @@ func (m *meteredBody) deadline() time.Time {
 // bytes with readBody: the body is charged to the token's workspace.
 func (s *Server) bodies(limit int64, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.metered(w, r, limit, "workspace "+workspace(r).ID, next)
+		s.metered(w, r, limit, s.budget.workspace(workspace(r).ID), next)
 	}
 }
 
 // Bodies holds the bodies of next, of at most limit bytes, to the API's
-// memory budget for bodies, charged to the client address that client
-// names of the request (nil: its peer's IP), so that a route outside
-// /api/ that reads bodies without a token (Meta's webhook) can neither
-// take the memory the API's are refused, nor, from one address, all of
-// what such routes may take. A body read past the budget fails with
+// memory budget for bodies: to the pool of routes without a token (a
+// quarter of the budget), and within it to the client address that
+// client names of the request (nil: its peer's IP), which may hold two
+// bodies of limit bytes at once. So a route outside /api/ that reads
+// bodies without a token (Meta's webhook) can neither take the memory
+// the API's tokens need, nor, from a few addresses, all of what such
+// routes may take. A body read past the budget fails with
 // chathook.ErrBodyBudget, past the minimum rate with a timeout.
 func (s *Server) Bodies(limit int64, client func(*http.Request) string, next http.Handler) http.Handler {
 	if client == nil {
 		client = peerAddress
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.metered(w, r, limit, "address "+client(r), next.ServeHTTP)
+		s.metered(w, r, limit, s.budget.address(client(r), limit), next.ServeHTTP)
 	})
 }
 
 // metered serves r with its body charged to key as it arrives, and gives
 // back what it held once answered. A body over the limit, by its
 // Content-Length, holds nothing: the handler refuses it unread.
-func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, key string, next http.HandlerFunc) {
+func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, key bodyKey, next http.HandlerFunc) {
 	if r.ContentLength == 0 || r.ContentLength > limit || r.Body == nil || r.Body == http.NoBody {
 		next(w, r)
 		return
@@ -198,13 +253,13 @@ func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, ke
 		m.last = time.Time{} // no read timeout: only the minimum rate cuts
 	}
 	if m.rate > 0 {
-		_ = m.rc.SetReadDeadline(m.deadline())
+		_ = m.rc.SetReadDeadline(m.deadline(now))
 	}
 	defer func() {
 		s.budget.give(key, m.held)
 		if m.busy {
 			s.cfg.Logger.Warn("request body refused: the memory budget for bodies, or the client's share of it, is spent",
-				"path", r.URL.Path, "client", key, "bytes_read", m.read, "content_length", r.ContentLength)
+				"path", r.URL.Path, "client", key.name, "bytes_read", m.read, "content_length", r.ContentLength)
 		}
 	}()
 	r = r.WithContext(r.Context()) // a copy: the caller's request keeps its body, and its route

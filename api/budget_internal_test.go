@@ -77,7 +77,7 @@ func batchOf(prefix string) string {
 func TestBodyBudgetSpentMidBody(t *testing.T) {
 	s, url, tokens := budgetServer(t, MinBodyBudget, "acme")
 	const left = 1 << 20 * BodyCost // 1 MiB of body
-	if !s.budget.take("others", MinBodyBudget-left) {
+	if !s.budget.take(s.budget.workspace("others"), MinBodyBudget-left) {
 		t.Fatal("the budget refused what it has")
 	}
 	batch := batchOf("b")
@@ -90,7 +90,7 @@ func TestBodyBudgetSpentMidBody(t *testing.T) {
 	if status, _, body := post(t, url+"/api/v1/messages", tokens["acme"], msg); status != http.StatusAccepted {
 		t.Errorf("a small message within the budget: %d %s", status, body)
 	}
-	s.budget.give("others", MinBodyBudget-left)
+	s.budget.give(s.budget.workspace("others"), MinBodyBudget-left)
 	if status, _, body := post(t, url+"/api/v1/messages/batch", tokens["acme"], batch); status != http.StatusAccepted ||
 		strings.Count(body, `"accepted"`) != 1000 {
 		t.Errorf("the refused batch again, with the budget free: %d %.200s; want every message accepted", status, body)
@@ -101,15 +101,16 @@ func TestBodyBudgetSpentMidBody(t *testing.T) {
 }
 
 // TestBodyShare: a workspace holds at most its share of the budget (a
-// quarter of it, at least one largest batch): with its share spent, its
-// batch is answered 503, while another workspace's same batch is taken.
+// quarter of it, at least one largest batch and ShareSlack): with its
+// share spent, its batch is answered 503, while another workspace's same
+// batch is taken.
 func TestBodyShare(t *testing.T) {
 	size := int64(4 * MinBodyBudget)
 	s, url, tokens := budgetServer(t, size, "hog", "acme")
-	if s.budget.perKey != MinBodyBudget {
-		t.Fatalf("share %d of %d, want %d", s.budget.perKey, size, MinBodyBudget)
+	if s.budget.perKey != MinBodyBudget+ShareSlack {
+		t.Fatalf("share %d of %d, want %d", s.budget.perKey, size, MinBodyBudget+ShareSlack)
 	}
-	if !s.budget.take("workspace hog", MinBodyBudget-1<<20) {
+	if !s.budget.take(s.budget.workspace("hog"), s.budget.perKey-1<<20) {
 		t.Fatal("the budget refused a share")
 	}
 	if status, _, body := post(t, url+"/api/v1/messages/batch", tokens["hog"], batchOf("h")); status != http.StatusServiceUnavailable {

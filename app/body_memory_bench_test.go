@@ -24,7 +24,7 @@ import (
 // text is one giant string (refused 400 once decoded), each with a
 // Content-Length or chunked. The bodies are generated as they are sent,
 // so that the clients' own memory stays out of the figure. peak-MiB is
-// what the budget should bound (with app.MemoryHeadroom); base-MiB is the
+// what app.MemoryLimit should bound (about it, not twice); base-MiB is the
 // RSS before the round.
 func BenchmarkBodyMemory(b *testing.B) {
 	if _, err := os.Stat("/proc/self/clear_refs"); err != nil {
