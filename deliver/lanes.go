@@ -345,11 +345,28 @@ func (d *Dispatcher) mayGoOn(ws string) bool {
 // outcome learns from an attempt of run r that took took: its lane's
 // speed, and its window, which a success doubles (unless a failure came
 // after r started) and a failure brings to one, closing the gate until
-// the failure is recorded.
+// the failure is recorded. What that lets start, starts now: runs of the
+// lane that its window or the slow lanes' share held back, and, when the
+// lane stops being slow, other slow lanes' runs (it gave back its part of
+// their share). Otherwise nothing would start until some run ended, and a
+// new lane's first run, of a chat with a long backlog, would hold back
+// every other chat of its workspace for the whole of it.
 func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	l := d.lanes[r.ws]
+	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
+	wasSlow := l.slow
+	d.learnLocked(l, r, ok, took)
+	// Dispatch only when it may start something: it walks the ring.
+	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0)
+	d.mu.Unlock()
+	if wake {
+		d.dispatch()
+	}
+}
+
+// learnLocked is outcome's bookkeeping; d.mu is held.
+func (d *Dispatcher) learnLocked(l *lane, r run, ok bool, took time.Duration) {
 	if l.took == 0 {
 		l.took = took
 	} else {

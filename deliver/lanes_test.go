@@ -3,11 +3,13 @@ package deliver_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -243,4 +245,49 @@ func orDefault(v, def int) int {
 		return v
 	}
 	return def
+}
+
+// TestWidenedWindowStartsWaitingRuns: one workspace, a chat with many
+// messages whose receiver answers the chat's first POST at once and holds
+// every later one until the test ends, and other chats answered at once.
+// The long chat's run goes first, with the new lane's window of one; its
+// first success widens the window, and that must start the other chats'
+// runs while the long one is still in progress. Before, a widened window
+// started nothing until a run ended, so the other chats waited for the
+// whole of the long chat's run.
+func TestWidenedWindowStartsWaitingRuns(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, st store.Store) {
+		const longChat, others, longRun = "+15552000000", 5, 20
+		release := make(chan struct{})
+		var longPosts, otherPosts atomic.Int64
+		rcv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if !strings.Contains(string(body), longChat) {
+				otherPosts.Add(1)
+				return
+			}
+			if longPosts.Add(1) == 1 {
+				return
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(rcv.Close)
+		ws := addWorkspace(t, st, rcv.URL)
+		// The long chat's messages are stored first, so its run is the
+		// lane's first; ingestChats' chat 0 is longChat.
+		for round := range longRun {
+			ingestChats(t, st, ws, 1, round)
+		}
+		ingestChats(t, st, ws, 1+others, longRun) // chat 0 once more, and the others
+		d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Timeout: 5 * time.Minute, Grace: time.Second,
+			Logger: slog.New(slog.DiscardHandler)})
+		runFor(t, d, func() { close(release) })
+		eventually(t, "the other chats' deliveries", 20*time.Second, func() bool { return otherPosts.Load() >= others })
+		if n := longPosts.Load(); n > 2 {
+			t.Errorf("the long chat made %d POSTs while its second was held", n)
+		}
+	})
 }
