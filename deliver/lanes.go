@@ -160,7 +160,21 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 // (slowCap / slowLanes, rounded up); d.mu is held.
 func (d *Dispatcher) heldBackLocked(l *lane) bool {
 	return l.busy >= l.window || l.unrecorded > 0 ||
-		(l.slow && (d.slowBusy >= d.slowCap || l.busy*d.slowLanes >= d.slowCap))
+		(l.slow && (d.slowBusy >= d.slowCap || l.busy >= d.slowShareLocked()))
+}
+
+// overShareLocked reports whether slow lane l holds more runs in flight
+// than heldBackLocked would let it start, or the slow lanes together do:
+// as when a lane that had its window's worth turns slow. Its runs then
+// give up their slots at their next POST (see goOn); d.mu is held.
+func (d *Dispatcher) overShareLocked(l *lane) bool {
+	return l.slow && (d.slowBusy > d.slowCap || l.busy > d.slowShareLocked())
+}
+
+// slowShareLocked is a slow lane's share of slowCap: slowCap / slowLanes,
+// rounded up; d.mu is held and there is a slow lane.
+func (d *Dispatcher) slowShareLocked() int {
+	return (d.slowCap + d.slowLanes - 1) / d.slowLanes
 }
 
 // setSlowLocked classifies l, moving it and its runs in flight in or out
@@ -212,21 +226,6 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 	d.mu.Unlock()
 	d.release(drop)
 	d.dispatch()
-}
-
-// requeue puts the untried rest of a run back at the head of its lane,
-// where the chat's order is kept: the chat has nothing else in flight or
-// waiting, since its rest is still leased to this dispatcher.
-func (d *Dispatcher) requeue(r run) {
-	d.mu.Lock()
-	l := d.laneLocked(r.ws)
-	if len(l.runs) == 0 {
-		d.ring = append(d.ring, l)
-	}
-	l.runs = slices.Insert(l.runs, 0, r)
-	l.queued += len(r.dels)
-	d.queued += len(r.dels)
-	d.mu.Unlock()
 }
 
 // dispatch starts waiting runs while there are free slots: round-robin
@@ -286,14 +285,24 @@ func (d *Dispatcher) dispatch() {
 // done ends a run in flight: its slot is free for the next.
 func (d *Dispatcher) done(ws string) {
 	d.mu.Lock()
-	l := d.lanes[ws]
+	d.endLocked(d.lanes[ws])
+	d.mu.Unlock()
+	d.ended()
+}
+
+// endLocked frees the slot of a run of l that ends; d.mu is held. The
+// caller calls ended once it has unlocked.
+func (d *Dispatcher) endLocked(l *lane) {
 	l.busy--
 	if l.slow {
 		d.slowBusy--
 	}
 	d.inFlight--
 	d.dropIfIdleLocked(l, time.Now())
-	d.mu.Unlock()
+}
+
+// ended starts what a freed slot lets start and wakes a Run waiting for one.
+func (d *Dispatcher) ended() {
 	d.dispatch()
 	select {
 	case d.freed <- struct{}{}:
@@ -332,14 +341,36 @@ func (d *Dispatcher) may(ws string) bool {
 	return !l.disabled && l.unrecorded == 0
 }
 
-// mayGoOn reports whether a run in flight of ws may make its next POST:
-// as may, and its lane is within its window (which a failure since the
-// run started may have narrowed: then the rest waits in the lane).
-func (d *Dispatcher) mayGoOn(ws string) bool {
+// goOn reports whether run r, in flight, may make its next POST, of
+// rest, its untried deliveries: as may, its lane is within its window
+// (which a failure since the run started may have narrowed), and, if the
+// lane is slow, within the slow lanes' share (which the lane may have
+// turned slow since, or other lanes slow). So a receiver that turns slow
+// holds a slot no longer than the POST under way: at most Timeout.
+//
+// If not, r ends: rest goes back at the head of its lane, where the
+// chat's order is kept (the chat has nothing else in flight or waiting,
+// since rest is still leased to this dispatcher), and r's slot is freed,
+// both under one lock, so that runs deciding at the same moment see each
+// other leave and no more of them stop than must. Then the caller must
+// not call done.
+func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.lanes[ws]
-	return !l.disabled && l.unrecorded == 0 && l.busy <= l.window
+	l := d.lanes[r.ws]
+	if !l.disabled && l.unrecorded == 0 && l.busy <= l.window && !d.overShareLocked(l) {
+		d.mu.Unlock()
+		return true
+	}
+	if len(l.runs) == 0 {
+		d.ring = append(d.ring, l)
+	}
+	l.runs = slices.Insert(l.runs, 0, run{ws: r.ws, dels: rest, claimed: r.claimed})
+	l.queued += len(rest)
+	d.queued += len(rest)
+	d.endLocked(l)
+	d.mu.Unlock()
+	d.ended()
+	return false
 }
 
 // outcome learns from an attempt of run r that took took: its lane's

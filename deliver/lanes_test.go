@@ -291,3 +291,62 @@ func TestWidenedWindowStartsWaitingRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestReceiverTurningSlowGivesBackSlots: a workspace whose receiver
+// answers its first three POSTs at once, which opens the lane's window to
+// PerWorkspace (8 runs in flight, of 16 messages each), then takes 1.2 s
+// for each. Once the lane is slow it may hold only the slow lanes' share
+// (Workers less a quarter: 6): its runs beyond it put their rest back in
+// the lane at their next POST instead of holding their slots for the
+// whole run. Before, the lane kept its 8 slots until its runs ended.
+func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
+	const workers, chats, msgs = 8, 8, 16
+	share := workers - workers/4
+	const after, until = 24, 40 // slow POSTs: by the 25th every one made before the lane turned slow has ended
+	var mu sync.Mutex
+	var n, slowN, inFlight, most int
+	reached := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		n++
+		if n <= 3 {
+			mu.Unlock()
+			return
+		}
+		slowN++
+		inFlight++
+		if slowN > after && slowN <= until {
+			most = max(most, inFlight)
+		}
+		if slowN == until {
+			close(reached)
+		}
+		mu.Unlock()
+		time.Sleep(1200 * time.Millisecond) // the receiver's slowness, not a wait for a condition
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+	ws := addWorkspace(t, st, rcv.URL)
+	for round := range msgs {
+		ingestChats(t, st, ws, chats, round)
+	}
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: workers, PerWorkspace: workers,
+		Timeout: time.Minute, Grace: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	runFor(t, d, nil)
+	select {
+	case <-reached:
+	case <-time.After(2 * time.Minute): // a safety net only
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the receiver got %d slow POSTs, want %d", slowN, until)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("at most %d slow POSTs at once, from the %dth to the %dth", most, after+1, until)
+	if most > share {
+		t.Errorf("a slow lane had %d POSTs in flight, want at most its share, %d", most, share)
+	}
+}
