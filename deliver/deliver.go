@@ -103,7 +103,7 @@ type Dispatcher struct {
 	slowBusy  int                // runs in flight of slow lanes
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
-	memo      map[string]memo    // idle lanes' windows and speeds, by workspace
+	memo      map[string]memo    // idle slow lanes' speeds, by workspace
 	// memoPruned is when the full memo was last walked for old entries.
 	memoPruned time.Time
 	stopping   bool // Run is ending: start nothing more

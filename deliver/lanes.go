@@ -28,16 +28,19 @@ import (
 // reserve: a slot held for 14 s costs what 14,000 fast POSTs do, and a
 // reserve needs no guess of how many workspaces are waiting. A receiver
 // that was fast and turns slow keeps the slots it had, at most
-// PerWorkspace, until those attempts end (at most Timeout); its first slow
-// answers make its lane slow.
+// PerWorkspace, until those attempts end (at most Timeout): its first slow
+// answers make its lane slow, and its runs beyond its share then put
+// their rest back in the lane instead of making their next POST (goOn).
 //
 // A lane backs off from a failing receiver: it starts with one run in
 // flight (the window), each success doubles the window up to PerWorkspace,
 // and a failure brings it back to one. A receiver that fails from the
 // start is thus disabled after exactly chathook.DisableAfter attempts,
-// one at a time, not a lane's worth at once. A lane's window and speed
-// outlive the lane (see memo), so a workspace that pauses does not start
-// over.
+// one at a time, not a lane's worth at once. A lane's speed outlives the
+// lane (see memo), so a slow receiver's workspace that pauses is still
+// held to its share; its window does not: the receiver may have started
+// failing meanwhile, and a new lane's slow start reaches PerWorkspace
+// after six successes, each widening starting runs at once.
 //
 // A lane also stops at once for its webhook's disable: after a failed
 // attempt it starts nothing until that outcome is recorded and the
@@ -58,21 +61,21 @@ const maxQueuedRuns = 2
 // above a healthy receiver's answer, well below Timeout.
 const slowAfter = time.Second
 
-// memoAge is how long a lane's window and speed are remembered after the
-// lane went idle, and memoCap how many lanes at most: a receiver's
-// behaviour of the last ten minutes is still a fair guess, and one
-// forgotten costs only a slow start of a few round trips.
+// memoAge is how long a slow lane's speed is remembered after the lane
+// went idle, and memoCap how many lanes at most: a receiver's speed of
+// the last ten minutes is still a fair guess, and one forgotten costs
+// little: a new lane has one POST in flight until its first answer, which
+// sets its speed.
 const (
 	memoAge = 10 * time.Minute
 	memoCap = 1 << 16
 )
 
-// memo is what an idle lane leaves behind for the next one of its
-// workspace.
+// memo is what an idle slow lane leaves behind for the next one of its
+// workspace: its speed, not its window (see Fair shares).
 type memo struct {
-	window int
-	took   time.Duration
-	at     time.Time
+	took time.Duration
+	at   time.Time
 }
 
 // run is one chat's claimed deliveries, in order, and when they were
@@ -110,15 +113,15 @@ func (l *lane) idle(now time.Time) bool {
 	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ws, creating it with what an earlier
-// lane of ws left in the memo; d.mu is held.
+// laneLocked returns the lane of ws, creating it with a window of one and
+// the speed an earlier lane of ws left in the memo; d.mu is held.
 func (d *Dispatcher) laneLocked(ws string) *lane {
 	l := d.lanes[ws]
 	if l == nil {
 		l = &lane{ws: ws, window: 1}
 		if m, ok := d.memo[ws]; ok {
 			if time.Since(m.at) < memoAge {
-				l.window, l.took = m.window, m.took
+				l.took = m.took
 				d.setSlowLocked(l, m.took >= slowAfter)
 			}
 			delete(d.memo, ws)
@@ -128,19 +131,18 @@ func (d *Dispatcher) laneLocked(ws string) *lane {
 	return l
 }
 
-// dropIfIdleLocked deletes l if it is idle, leaving its window and speed
-// in the memo when they differ from a new lane's; d.mu is held.
+// dropIfIdleLocked deletes l if it is idle, leaving its speed in the
+// memo if it is slow (a fast lane's is what a new lane learns from its
+// first answer); d.mu is held.
 func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
 	}
 	delete(d.lanes, l.ws)
-	if l.slow {
-		d.slowLanes--
-	}
-	if l.window <= 1 && !l.slow {
+	if !l.slow {
 		return
 	}
+	d.slowLanes--
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
 		d.memoPruned = now // a full memo is walked at most once a minute
 		for ws, m := range d.memo {
@@ -150,7 +152,7 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ws] = memo{window: l.window, took: l.took, at: now}
+		d.memo[l.ws] = memo{took: l.took, at: now}
 	}
 }
 

@@ -350,3 +350,71 @@ func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
 		t.Errorf("a slow lane had %d POSTs in flight, want at most its share, %d", most, share)
 	}
 }
+
+// TestIdleLaneStartsOverAtOne: a workspace's receiver succeeds until the
+// lane's window is PerWorkspace (64), the workspace goes idle, and its
+// receiver starts failing. The next burst, of 200 chats, starts one POST,
+// not 64, and the webhook is disabled after chathook.DisableAfter POSTs.
+// Before, the memo gave the new lane the old one's window of 64: 64 POSTs
+// went out at once to a receiver nobody knew to be failing.
+func TestIdleLaneStartsOverAtOne(t *testing.T) {
+	var failing atomic.Bool
+	var oks, posts atomic.Int64
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !failing.Load() {
+			oks.Add(1)
+			return
+		}
+		posts.Add(1)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(rcv.Close)
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+	ws := addWorkspace(t, st, rcv.URL)
+	var schedule []time.Duration // the real one, a thousand times quicker
+	for _, wait := range deliver.Schedule {
+		schedule = append(schedule, wait/1000)
+	}
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Grace: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	runFor(t, d, func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+
+	ingestChats(t, st, ws, 200, 0) // 6 successes open the window to 64
+	d.Ingested()
+	eventually(t, "the first burst, and its lane's end", 60*time.Second, func() bool { return oks.Load() == 200 && d.Lanes() == 0 })
+
+	failing.Store(true)
+	ingestChats(t, st, ws, 200, 1)
+	d.Ingested()
+	select {
+	case <-arrived: // the burst's first POST is held: what else started, started with it
+	case <-time.After(time.Minute): // a safety net only
+		t.Fatal("no POST of the second burst")
+	}
+	if n := d.InFlight(); n != 1 {
+		t.Errorf("%d POSTs started at once to a receiver of unknown health, want 1", n)
+	}
+	close(release)
+	eventually(t, "the disable", 60*time.Second, func() bool {
+		wh, err := st.Webhook(context.Background(), ws)
+		return err == nil && !wh.Enabled
+	})
+	if n := posts.Load(); n != chathook.DisableAfter {
+		t.Errorf("disabled after %d POSTs, want %d", n, chathook.DisableAfter)
+	}
+}
