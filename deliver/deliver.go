@@ -103,7 +103,7 @@ type Dispatcher struct {
 	slowBusy  int                // runs in flight of slow lanes
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
-	memo      map[string]memo    // idle lanes' windows and speeds, by workspace
+	memo      map[string]memo    // idle slow lanes' speeds, by workspace
 	// memoPruned is when the full memo was last walked for old entries.
 	memoPruned time.Time
 	stopping   bool // Run is ending: start nothing more
@@ -369,10 +369,15 @@ func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
 // deliverRun POSTs one chat's deliveries in order, in a slot of its
 // workspace. After a failure, once Run is stopping, or when the webhook
 // turns out disabled, the rest of the run is released untried; while a
-// failure of the workspace waits to be recorded, the rest waits in the
-// lane.
+// failure of the workspace waits to be recorded, or the lane holds more
+// than its window or its slow share allows, the rest waits in the lane.
 func (d *Dispatcher) deliverRun(r run) {
-	defer d.done(r.ws)
+	ended := false // by goOn, which freed the slot
+	defer func() {
+		if !ended {
+			d.done(r.ws)
+		}
+	}()
 	if !d.fresh(r) {
 		d.release(r.dels)
 		return
@@ -382,9 +387,10 @@ func (d *Dispatcher) deliverRun(r run) {
 			d.release(r.dels[i:])
 			return
 		}
-		if i > 0 && !d.mayGoOn(r.ws) {
-			// Gated, disabled or beyond the window: dispatch decides.
-			d.requeue(run{ws: r.ws, dels: r.dels[i:], claimed: r.claimed})
+		if i > 0 && !d.goOn(r, r.dels[i:]) {
+			// Gated, disabled, beyond the window or the slow lanes'
+			// share: the rest waits in the lane, and dispatch decides.
+			ended = true
 			return
 		}
 		out := d.attempt(d.postCtx, del)

@@ -7,3 +7,18 @@ var (
 	RefusePrivate    = refusePrivate
 	ErrPrivateTarget = errPrivateTarget
 )
+
+// InFlight is how many runs are in flight, and Lanes how many lanes are
+// alive (an idle lane is dropped, leaving its memo), for tests of what a
+// dispatch starts.
+func (d *Dispatcher) InFlight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inFlight
+}
+
+func (d *Dispatcher) Lanes() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.lanes)
+}

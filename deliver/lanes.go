@@ -28,16 +28,19 @@ import (
 // reserve: a slot held for 14 s costs what 14,000 fast POSTs do, and a
 // reserve needs no guess of how many workspaces are waiting. A receiver
 // that was fast and turns slow keeps the slots it had, at most
-// PerWorkspace, until those attempts end (at most Timeout); its first slow
-// answers make its lane slow.
+// PerWorkspace, until those attempts end (at most Timeout): its first slow
+// answers make its lane slow, and its runs beyond its share then put
+// their rest back in the lane instead of making their next POST (goOn).
 //
 // A lane backs off from a failing receiver: it starts with one run in
 // flight (the window), each success doubles the window up to PerWorkspace,
 // and a failure brings it back to one. A receiver that fails from the
 // start is thus disabled after exactly chathook.DisableAfter attempts,
-// one at a time, not a lane's worth at once. A lane's window and speed
-// outlive the lane (see memo), so a workspace that pauses does not start
-// over.
+// one at a time, not a lane's worth at once. A lane's speed outlives the
+// lane (see memo), so a slow receiver's workspace that pauses is still
+// held to its share; its window does not: the receiver may have started
+// failing meanwhile, and a new lane's slow start reaches PerWorkspace
+// after six successes, each widening starting runs at once.
 //
 // A lane also stops at once for its webhook's disable: after a failed
 // attempt it starts nothing until that outcome is recorded and the
@@ -58,21 +61,21 @@ const maxQueuedRuns = 2
 // above a healthy receiver's answer, well below Timeout.
 const slowAfter = time.Second
 
-// memoAge is how long a lane's window and speed are remembered after the
-// lane went idle, and memoCap how many lanes at most: a receiver's
-// behaviour of the last ten minutes is still a fair guess, and one
-// forgotten costs only a slow start of a few round trips.
+// memoAge is how long a slow lane's speed is remembered after the lane
+// went idle, and memoCap how many lanes at most: a receiver's speed of
+// the last ten minutes is still a fair guess, and one forgotten costs
+// little: a new lane has one POST in flight until its first answer, which
+// sets its speed.
 const (
 	memoAge = 10 * time.Minute
 	memoCap = 1 << 16
 )
 
-// memo is what an idle lane leaves behind for the next one of its
-// workspace.
+// memo is what an idle slow lane leaves behind for the next one of its
+// workspace: its speed, not its window (see Fair shares).
 type memo struct {
-	window int
-	took   time.Duration
-	at     time.Time
+	took time.Duration
+	at   time.Time
 }
 
 // run is one chat's claimed deliveries, in order, and when they were
@@ -110,15 +113,15 @@ func (l *lane) idle(now time.Time) bool {
 	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ws, creating it with what an earlier
-// lane of ws left in the memo; d.mu is held.
+// laneLocked returns the lane of ws, creating it with a window of one and
+// the speed an earlier lane of ws left in the memo; d.mu is held.
 func (d *Dispatcher) laneLocked(ws string) *lane {
 	l := d.lanes[ws]
 	if l == nil {
 		l = &lane{ws: ws, window: 1}
 		if m, ok := d.memo[ws]; ok {
 			if time.Since(m.at) < memoAge {
-				l.window, l.took = m.window, m.took
+				l.took = m.took
 				d.setSlowLocked(l, m.took >= slowAfter)
 			}
 			delete(d.memo, ws)
@@ -128,19 +131,18 @@ func (d *Dispatcher) laneLocked(ws string) *lane {
 	return l
 }
 
-// dropIfIdleLocked deletes l if it is idle, leaving its window and speed
-// in the memo when they differ from a new lane's; d.mu is held.
+// dropIfIdleLocked deletes l if it is idle, leaving its speed in the
+// memo if it is slow (a fast lane's is what a new lane learns from its
+// first answer); d.mu is held.
 func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
 	}
 	delete(d.lanes, l.ws)
-	if l.slow {
-		d.slowLanes--
-	}
-	if l.window <= 1 && !l.slow {
+	if !l.slow {
 		return
 	}
+	d.slowLanes--
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
 		d.memoPruned = now // a full memo is walked at most once a minute
 		for ws, m := range d.memo {
@@ -150,7 +152,7 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ws] = memo{window: l.window, took: l.took, at: now}
+		d.memo[l.ws] = memo{took: l.took, at: now}
 	}
 }
 
@@ -160,7 +162,21 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 // (slowCap / slowLanes, rounded up); d.mu is held.
 func (d *Dispatcher) heldBackLocked(l *lane) bool {
 	return l.busy >= l.window || l.unrecorded > 0 ||
-		(l.slow && (d.slowBusy >= d.slowCap || l.busy*d.slowLanes >= d.slowCap))
+		(l.slow && (d.slowBusy >= d.slowCap || l.busy >= d.slowShareLocked()))
+}
+
+// overShareLocked reports whether slow lane l holds more runs in flight
+// than heldBackLocked would let it start, or the slow lanes together do:
+// as when a lane that had its window's worth turns slow. Its runs then
+// give up their slots at their next POST (see goOn); d.mu is held.
+func (d *Dispatcher) overShareLocked(l *lane) bool {
+	return l.slow && (d.slowBusy > d.slowCap || l.busy > d.slowShareLocked())
+}
+
+// slowShareLocked is a slow lane's share of slowCap: slowCap / slowLanes,
+// rounded up; d.mu is held and there is a slow lane.
+func (d *Dispatcher) slowShareLocked() int {
+	return (d.slowCap + d.slowLanes - 1) / d.slowLanes
 }
 
 // setSlowLocked classifies l, moving it and its runs in flight in or out
@@ -212,21 +228,6 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 	d.mu.Unlock()
 	d.release(drop)
 	d.dispatch()
-}
-
-// requeue puts the untried rest of a run back at the head of its lane,
-// where the chat's order is kept: the chat has nothing else in flight or
-// waiting, since its rest is still leased to this dispatcher.
-func (d *Dispatcher) requeue(r run) {
-	d.mu.Lock()
-	l := d.laneLocked(r.ws)
-	if len(l.runs) == 0 {
-		d.ring = append(d.ring, l)
-	}
-	l.runs = slices.Insert(l.runs, 0, r)
-	l.queued += len(r.dels)
-	d.queued += len(r.dels)
-	d.mu.Unlock()
 }
 
 // dispatch starts waiting runs while there are free slots: round-robin
@@ -286,14 +287,24 @@ func (d *Dispatcher) dispatch() {
 // done ends a run in flight: its slot is free for the next.
 func (d *Dispatcher) done(ws string) {
 	d.mu.Lock()
-	l := d.lanes[ws]
+	d.endLocked(d.lanes[ws])
+	d.mu.Unlock()
+	d.ended()
+}
+
+// endLocked frees the slot of a run of l that ends; d.mu is held. The
+// caller calls ended once it has unlocked.
+func (d *Dispatcher) endLocked(l *lane) {
 	l.busy--
 	if l.slow {
 		d.slowBusy--
 	}
 	d.inFlight--
 	d.dropIfIdleLocked(l, time.Now())
-	d.mu.Unlock()
+}
+
+// ended starts what a freed slot lets start and wakes a Run waiting for one.
+func (d *Dispatcher) ended() {
 	d.dispatch()
 	select {
 	case d.freed <- struct{}{}:
@@ -332,24 +343,63 @@ func (d *Dispatcher) may(ws string) bool {
 	return !l.disabled && l.unrecorded == 0
 }
 
-// mayGoOn reports whether a run in flight of ws may make its next POST:
-// as may, and its lane is within its window (which a failure since the
-// run started may have narrowed: then the rest waits in the lane).
-func (d *Dispatcher) mayGoOn(ws string) bool {
+// goOn reports whether run r, in flight, may make its next POST, of
+// rest, its untried deliveries: as may, its lane is within its window
+// (which a failure since the run started may have narrowed), and, if the
+// lane is slow, within the slow lanes' share (which the lane may have
+// turned slow since, or other lanes slow). So a receiver that turns slow
+// holds a slot no longer than the POST under way: at most Timeout.
+//
+// If not, r ends: rest goes back at the head of its lane, where the
+// chat's order is kept (the chat has nothing else in flight or waiting,
+// since rest is still leased to this dispatcher), and r's slot is freed,
+// both under one lock, so that runs deciding at the same moment see each
+// other leave and no more of them stop than must. Then the caller must
+// not call done.
+func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.lanes[ws]
-	return !l.disabled && l.unrecorded == 0 && l.busy <= l.window
+	l := d.lanes[r.ws]
+	if !l.disabled && l.unrecorded == 0 && l.busy <= l.window && !d.overShareLocked(l) {
+		d.mu.Unlock()
+		return true
+	}
+	if len(l.runs) == 0 {
+		d.ring = append(d.ring, l)
+	}
+	l.runs = slices.Insert(l.runs, 0, run{ws: r.ws, dels: rest, claimed: r.claimed})
+	l.queued += len(rest)
+	d.queued += len(rest)
+	d.endLocked(l)
+	d.mu.Unlock()
+	d.ended()
+	return false
 }
 
 // outcome learns from an attempt of run r that took took: its lane's
 // speed, and its window, which a success doubles (unless a failure came
 // after r started) and a failure brings to one, closing the gate until
-// the failure is recorded.
+// the failure is recorded. What that lets start, starts now: runs of the
+// lane that its window or the slow lanes' share held back, and, when the
+// lane stops being slow, other slow lanes' runs (it gave back its part of
+// their share). Otherwise nothing would start until some run ended, and a
+// new lane's first run, of a chat with a long backlog, would hold back
+// every other chat of its workspace for the whole of it.
 func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	l := d.lanes[r.ws]
+	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
+	wasSlow := l.slow
+	d.learnLocked(l, r, ok, took)
+	// Dispatch only when it may start something: it walks the ring.
+	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0)
+	d.mu.Unlock()
+	if wake {
+		d.dispatch()
+	}
+}
+
+// learnLocked is outcome's bookkeeping; d.mu is held.
+func (d *Dispatcher) learnLocked(l *lane, r run, ok bool, took time.Duration) {
 	if l.took == 0 {
 		l.took = took
 	} else {

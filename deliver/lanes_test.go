@@ -3,11 +3,13 @@ package deliver_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -243,4 +245,176 @@ func orDefault(v, def int) int {
 		return v
 	}
 	return def
+}
+
+// TestWidenedWindowStartsWaitingRuns: one workspace, a chat with many
+// messages whose receiver answers the chat's first POST at once and holds
+// every later one until the test ends, and other chats answered at once.
+// The long chat's run goes first, with the new lane's window of one; its
+// first success widens the window, and that must start the other chats'
+// runs while the long one is still in progress. Before, a widened window
+// started nothing until a run ended, so the other chats waited for the
+// whole of the long chat's run.
+func TestWidenedWindowStartsWaitingRuns(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, st store.Store) {
+		const longChat, others, longRun = "+15552000000", 5, 20
+		release := make(chan struct{})
+		var longPosts, otherPosts atomic.Int64
+		rcv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if !strings.Contains(string(body), longChat) {
+				otherPosts.Add(1)
+				return
+			}
+			if longPosts.Add(1) == 1 {
+				return
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(rcv.Close)
+		ws := addWorkspace(t, st, rcv.URL)
+		// The long chat's messages are stored first, so its run is the
+		// lane's first; ingestChats' chat 0 is longChat.
+		for round := range longRun {
+			ingestChats(t, st, ws, 1, round)
+		}
+		ingestChats(t, st, ws, 1+others, longRun) // chat 0 once more, and the others
+		d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Timeout: 5 * time.Minute, Grace: time.Second,
+			Logger: slog.New(slog.DiscardHandler)})
+		runFor(t, d, func() { close(release) })
+		eventually(t, "the other chats' deliveries", 20*time.Second, func() bool { return otherPosts.Load() >= others })
+		if n := longPosts.Load(); n > 2 {
+			t.Errorf("the long chat made %d POSTs while its second was held", n)
+		}
+	})
+}
+
+// TestReceiverTurningSlowGivesBackSlots: a workspace whose receiver
+// answers its first three POSTs at once, which opens the lane's window to
+// PerWorkspace (8 runs in flight, of 16 messages each), then takes 1.2 s
+// for each. Once the lane is slow it may hold only the slow lanes' share
+// (Workers less a quarter: 6): its runs beyond it put their rest back in
+// the lane at their next POST instead of holding their slots for the
+// whole run. Before, the lane kept its 8 slots until its runs ended.
+func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
+	const workers, chats, msgs = 8, 8, 16
+	share := workers - workers/4
+	const after, until = 24, 40 // slow POSTs: by the 25th every one made before the lane turned slow has ended
+	var mu sync.Mutex
+	var n, slowN, inFlight, most int
+	reached := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		n++
+		if n <= 3 {
+			mu.Unlock()
+			return
+		}
+		slowN++
+		inFlight++
+		if slowN > after && slowN <= until {
+			most = max(most, inFlight)
+		}
+		if slowN == until {
+			close(reached)
+		}
+		mu.Unlock()
+		time.Sleep(1200 * time.Millisecond) // the receiver's slowness, not a wait for a condition
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+	ws := addWorkspace(t, st, rcv.URL)
+	for round := range msgs {
+		ingestChats(t, st, ws, chats, round)
+	}
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: workers, PerWorkspace: workers,
+		Timeout: time.Minute, Grace: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	runFor(t, d, nil)
+	select {
+	case <-reached:
+	case <-time.After(2 * time.Minute): // a safety net only
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the receiver got %d slow POSTs, want %d", slowN, until)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("at most %d slow POSTs at once, from the %dth to the %dth", most, after+1, until)
+	if most > share {
+		t.Errorf("a slow lane had %d POSTs in flight, want at most its share, %d", most, share)
+	}
+}
+
+// TestIdleLaneStartsOverAtOne: a workspace's receiver succeeds until the
+// lane's window is PerWorkspace (64), the workspace goes idle, and its
+// receiver starts failing. The next burst, of 200 chats, starts one POST,
+// not 64, and the webhook is disabled after chathook.DisableAfter POSTs.
+// Before, the memo gave the new lane the old one's window of 64: 64 POSTs
+// went out at once to a receiver nobody knew to be failing.
+func TestIdleLaneStartsOverAtOne(t *testing.T) {
+	var failing atomic.Bool
+	var oks, posts atomic.Int64
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !failing.Load() {
+			oks.Add(1)
+			return
+		}
+		posts.Add(1)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(rcv.Close)
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+	ws := addWorkspace(t, st, rcv.URL)
+	var schedule []time.Duration // the real one, a thousand times quicker
+	for _, wait := range deliver.Schedule {
+		schedule = append(schedule, wait/1000)
+	}
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Grace: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	runFor(t, d, func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+
+	ingestChats(t, st, ws, 200, 0) // 6 successes open the window to 64
+	d.Ingested()
+	eventually(t, "the first burst, and its lane's end", 60*time.Second, func() bool { return oks.Load() == 200 && d.Lanes() == 0 })
+
+	failing.Store(true)
+	ingestChats(t, st, ws, 200, 1)
+	d.Ingested()
+	select {
+	case <-arrived: // the burst's first POST is held: what else started, started with it
+	case <-time.After(time.Minute): // a safety net only
+		t.Fatal("no POST of the second burst")
+	}
+	if n := d.InFlight(); n != 1 {
+		t.Errorf("%d POSTs started at once to a receiver of unknown health, want 1", n)
+	}
+	close(release)
+	eventually(t, "the disable", 60*time.Second, func() bool {
+		wh, err := st.Webhook(context.Background(), ws)
+		return err == nil && !wh.Enabled
+	})
+	if n := posts.Load(); n != chathook.DisableAfter {
+		t.Errorf("disabled after %d POSTs, want %d", n, chathook.DisableAfter)
+	}
 }
