@@ -103,7 +103,10 @@ type Dispatcher struct {
 	slowBusy  int                // runs in flight of slow lanes
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
-	memo      map[string]memo    // idle slow lanes' speeds, by workspace
+	memo      map[string]memo    // idle lanes' speeds and windows, by workspace
+	// windowKept is how long an idle lane's window is remembered:
+	// the constant windowKept, which tests may shorten.
+	windowKept time.Duration
 	// memoPruned is when the full memo was last walked for old entries.
 	memoPruned time.Time
 	stopping   bool // Run is ending: start nothing more
@@ -159,13 +162,14 @@ func New(cfg Config) *Dispatcher {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	return &Dispatcher{
-		cfg:    cfg,
-		client: newClient(cfg.PerWorkspace, cfg.AllowPrivateTargets),
-		owner:  host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
-		kick:   make(chan struct{}, 1),
-		held:   map[int64]struct{}{},
-		lanes:  map[string]*lane{},
-		memo:   map[string]memo{},
+		cfg:        cfg,
+		client:     newClient(cfg.PerWorkspace, cfg.AllowPrivateTargets),
+		owner:      host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
+		kick:       make(chan struct{}, 1),
+		held:       map[int64]struct{}{},
+		lanes:      map[string]*lane{},
+		memo:       map[string]memo{},
+		windowKept: windowKept,
 		// The quarter kept from slow lanes: a slot for a fast receiver is
 		// free whenever its attempts, quick to end, leave one.
 		slowCap: max(1, cfg.Workers-cfg.Workers/4),

@@ -22,3 +22,7 @@ func (d *Dispatcher) Lanes() int {
 	defer d.mu.Unlock()
 	return len(d.lanes)
 }
+
+// ForgetWindows makes d's idle lanes leave their windows behind at once,
+// for tests of a lane that starts over; call it before Run.
+func (d *Dispatcher) ForgetWindows() { d.windowKept = 0 }

@@ -38,9 +38,12 @@ import (
 // start is thus disabled after exactly chathook.DisableAfter attempts,
 // one at a time, not a lane's worth at once. A lane's speed outlives the
 // lane (see memo), so a slow receiver's workspace that pauses is still
-// held to its share; its window does not: the receiver may have started
-// failing meanwhile, and a new lane's slow start reaches PerWorkspace
-// after six successes, each widening starting runs at once.
+// held to its share. Its window outlives it for windowKept only: a lane
+// that empties between two messages (a workspace sending one at a time)
+// keeps its pace, where starting at one each time tripled the latency's
+// p99 in `chathook bench --workload single`; after a longer pause the
+// receiver may have started failing, so a new lane starts at one again,
+// and its slow start reaches PerWorkspace after six successes.
 //
 // A lane also stops at once for its webhook's disable: after a failed
 // attempt it starts nothing until that outcome is recorded and the
@@ -71,11 +74,17 @@ const (
 	memoCap = 1 << 16
 )
 
-// memo is what an idle slow lane leaves behind for the next one of its
-// workspace: its speed, not its window (see Fair shares).
+// windowKept is how long an idle lane's window is remembered (see Fair
+// shares): long enough to span the gaps of a steady flow of messages,
+// too short for a receiver's health to be much older than its last answer.
+const windowKept = 10 * time.Second
+
+// memo is what an idle lane leaves behind for the next one of its
+// workspace: its speed, and its window for windowKept (see Fair shares).
 type memo struct {
-	took time.Duration
-	at   time.Time
+	took   time.Duration
+	window int
+	at     time.Time
 }
 
 // run is one chat's claimed deliveries, in order, and when they were
@@ -113,16 +122,20 @@ func (l *lane) idle(now time.Time) bool {
 	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ws, creating it with a window of one and
-// the speed an earlier lane of ws left in the memo; d.mu is held.
+// laneLocked returns the lane of ws, creating it with the speed an
+// earlier lane of ws left in the memo, and its window if it left it
+// within windowKept, or else a window of one; d.mu is held.
 func (d *Dispatcher) laneLocked(ws string) *lane {
 	l := d.lanes[ws]
 	if l == nil {
 		l = &lane{ws: ws, window: 1}
 		if m, ok := d.memo[ws]; ok {
-			if time.Since(m.at) < memoAge {
+			if since := time.Since(m.at); since < memoAge {
 				l.took = m.took
 				d.setSlowLocked(l, m.took >= slowAfter)
+				if since < d.windowKept {
+					l.window = max(1, m.window)
+				}
 			}
 			delete(d.memo, ws)
 		}
@@ -131,18 +144,18 @@ func (d *Dispatcher) laneLocked(ws string) *lane {
 	return l
 }
 
-// dropIfIdleLocked deletes l if it is idle, leaving its speed in the
-// memo if it is slow (a fast lane's is what a new lane learns from its
-// first answer); d.mu is held.
+// dropIfIdleLocked deletes l if it is idle, leaving its speed and window
+// in the memo unless they are a new lane's; d.mu is held.
 func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
 	}
 	delete(d.lanes, l.ws)
-	if !l.slow {
+	if l.slow {
+		d.slowLanes--
+	} else if l.window <= 1 {
 		return
 	}
-	d.slowLanes--
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
 		d.memoPruned = now // a full memo is walked at most once a minute
 		for ws, m := range d.memo {
@@ -152,7 +165,7 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ws] = memo{took: l.took, at: now}
+		d.memo[l.ws] = memo{took: l.took, window: l.window, at: now}
 	}
 }
 

@@ -352,8 +352,8 @@ func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
 }
 
 // TestIdleLaneStartsOverAtOne: a workspace's receiver succeeds until the
-// lane's window is PerWorkspace (64), the workspace goes idle, and its
-// receiver starts failing. The next burst, of 200 chats, starts one POST,
+// lane's window is PerWorkspace (64), the workspace goes idle for longer
+// than windowKept (ForgetWindows), and its receiver starts failing. The next burst, of 200 chats, starts one POST,
 // not 64, and the webhook is disabled after chathook.DisableAfter POSTs.
 // Before, the memo gave the new lane the old one's window of 64: 64 POSTs
 // went out at once to a receiver nobody knew to be failing.
@@ -386,6 +386,7 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 	}
 	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Grace: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
+	d.ForgetWindows() // as if the pause were longer than windowKept
 	runFor(t, d, func() {
 		select {
 		case <-release:
@@ -417,4 +418,49 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 	if n := posts.Load(); n != chathook.DisableAfter {
 		t.Errorf("disabled after %d POSTs, want %d", n, chathook.DisableAfter)
 	}
+}
+
+// TestBrieflyIdleLaneKeepsItsWindow: a lane that empties between two
+// bursts of a healthy receiver (a workspace sending one message at a
+// time empties it between every two) starts the second with the window
+// the first opened, not with one POST: the second burst's POSTs, all held
+// by the receiver, are in flight together. A lane that started at one
+// would hold back every POST but the first until it was answered.
+func TestBrieflyIdleLaneKeepsItsWindow(t *testing.T) {
+	var holding atomic.Bool
+	var oks, held atomic.Int64
+	release := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !holding.Load() {
+			oks.Add(1)
+			return
+		}
+		held.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
+	ws := addWorkspace(t, st, rcv.URL)
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Grace: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	runFor(t, d, func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+
+	ingestChats(t, st, ws, 200, 0) // 6 successes open the window to 64
+	d.Ingested()
+	eventually(t, "the first burst, and its lane's end", 60*time.Second, func() bool { return oks.Load() == 200 && d.Lanes() == 0 })
+
+	holding.Store(true)
+	ingestChats(t, st, ws, 8, 1)
+	d.Ingested()
+	eventually(t, "8 POSTs in flight at once", 60*time.Second, func() bool { return held.Load() == 8 })
+	close(release)
 }
