@@ -358,14 +358,9 @@ func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
 // Before, the memo gave the new lane the old one's window of 64: 64 POSTs
 // went out at once to a receiver nobody knew to be failing.
 func TestIdleLaneStartsOverAtOne(t *testing.T) {
-	var failing atomic.Bool
-	var oks, posts atomic.Int64
+	var posts atomic.Int64
 	release, arrived := make(chan struct{}), make(chan struct{}, 1)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !failing.Load() {
-			oks.Add(1)
-			return
-		}
+	st, ws, d := afterABurst(t, true, func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		select {
 		case arrived <- struct{}{}:
@@ -376,30 +371,8 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 		case <-r.Context().Done():
 		}
 		w.WriteHeader(http.StatusInternalServerError)
-	}))
-	t.Cleanup(rcv.Close)
-	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
-	ws := addWorkspace(t, st, rcv.URL)
-	var schedule []time.Duration // the real one, a thousand times quicker
-	for _, wait := range deliver.Schedule {
-		schedule = append(schedule, wait/1000)
-	}
-	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Grace: time.Second,
-		Logger: slog.New(slog.DiscardHandler)})
-	d.ForgetWindows() // as if the pause were longer than windowKept
-	runFor(t, d, func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
+	}, release)
 
-	ingestChats(t, st, ws, 200, 0) // 6 successes open the window to 64
-	d.Ingested()
-	eventually(t, "the first burst, and its lane's end", 60*time.Second, func() bool { return oks.Load() == 200 && d.Lanes() == 0 })
-
-	failing.Store(true)
 	ingestChats(t, st, ws, 200, 1)
 	d.Ingested()
 	select {
@@ -420,32 +393,37 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 	}
 }
 
-// TestBrieflyIdleLaneKeepsItsWindow: a lane that empties between two
-// bursts of a healthy receiver (a workspace sending one message at a
-// time empties it between every two) starts the second with the window
-// the first opened, not with one POST: the second burst's POSTs, all held
-// by the receiver, are in flight together. A lane that started at one
-// would hold back every POST but the first until it was answered.
-func TestBrieflyIdleLaneKeepsItsWindow(t *testing.T) {
-	var holding atomic.Bool
-	var oks, held atomic.Int64
-	release := make(chan struct{})
+// afterABurst runs a dispatcher (on a real SQLite store, with the real
+// retry schedule a thousand times quicker) whose workspace's receiver
+// answers a first burst of 200 chats at once, which opens the lane's
+// window to PerWorkspace, and then, once the lane has ended, answers
+// with next. forget drops the window with the lane, as a pause longer
+// than windowKept would. release is closed, if it is not yet, when the
+// test ends.
+func afterABurst(t *testing.T, forget bool, next http.HandlerFunc, release chan struct{}) (store.Store, string, *deliver.Dispatcher) {
+	t.Helper()
+	var first atomic.Bool
+	first.Store(true)
+	var oks atomic.Int64
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !holding.Load() {
+		if first.Load() {
 			oks.Add(1)
 			return
 		}
-		held.Add(1)
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
+		next(w, r)
 	}))
 	t.Cleanup(rcv.Close)
 	st := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "chathook.db"))
 	ws := addWorkspace(t, st, rcv.URL)
-	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Grace: time.Second,
+	var schedule []time.Duration
+	for _, wait := range deliver.Schedule {
+		schedule = append(schedule, wait/1000)
+	}
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Schedule: schedule, Grace: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
+	if forget {
+		d.ForgetWindows()
+	}
 	runFor(t, d, func() {
 		select {
 		case <-release:
@@ -453,12 +431,30 @@ func TestBrieflyIdleLaneKeepsItsWindow(t *testing.T) {
 			close(release)
 		}
 	})
-
 	ingestChats(t, st, ws, 200, 0) // 6 successes open the window to 64
 	d.Ingested()
 	eventually(t, "the first burst, and its lane's end", 60*time.Second, func() bool { return oks.Load() == 200 && d.Lanes() == 0 })
+	first.Store(false)
+	return st, ws, d
+}
 
-	holding.Store(true)
+// TestBrieflyIdleLaneKeepsItsWindow: a lane that empties between two
+// bursts of a healthy receiver (a workspace sending one message at a
+// time empties it between every two) starts the second with the window
+// the first opened, not with one POST: the second burst's POSTs, all held
+// by the receiver, are in flight together. A lane that started at one
+// would hold back every POST but the first until it was answered.
+func TestBrieflyIdleLaneKeepsItsWindow(t *testing.T) {
+	var held atomic.Int64
+	release := make(chan struct{})
+	st, ws, d := afterABurst(t, false, func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}, release)
+
 	ingestChats(t, st, ws, 8, 1)
 	d.Ingested()
 	eventually(t, "8 POSTs in flight at once", 60*time.Second, func() bool { return held.Load() == 8 })
