@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,6 +261,48 @@ func TestTricklingBodyIs408(t *testing.T) {
 				!resp.Close {
 				t.Errorf("%s, trickling %v: %d %v close %v; want 408 naming the body, connection closed", path, trickle, resp.StatusCode, body, resp.Close)
 			}
+		}
+	}
+}
+
+// TestFastThenTricklingBodyIs408: a body that sends most of itself at
+// once banks at most the grace of credit, not what its bytes would earn
+// at the minimum rate since the start (here 88 s, beyond the read
+// timeout): a byte every half grace after that is cut within a few
+// writes, where it would have held its share until the read timeout.
+func TestFastThenTricklingBodyIs408(t *testing.T) {
+	const grace = time.Second
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{BodyGrace: grace, BodyMinRate: 1 << 10}})
+	ws := svc.NewWorkspace(t, "acme")
+	for _, path := range []string{"/api/v1/messages/batch", "/sources/cloud-api/" + ws.WorkspaceID} {
+		q := holdBody(t, svc.URL, path, ws.APIToken, "100000", `{"`+strings.Repeat(" ", 90000),
+			"X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
+		var writes atomic.Int64
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { // a byte every half grace, until the answer
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(grace / 2):
+				}
+				if _, err := q.conn.Write([]byte(" ")); err != nil {
+					return
+				}
+				writes.Add(1)
+			}
+		}()
+		resp, body := readAnswer(t, q)
+		n := writes.Load() // sent before the answer came
+		close(stop)
+		<-done
+		var e struct{ Error, Field string }
+		if resp.StatusCode != http.StatusRequestTimeout || json.Unmarshal([]byte(body), &e) != nil || e.Field != "body" {
+			t.Errorf("%s: %d %v; want 408 naming the body", path, resp.StatusCode, body)
+		}
+		if n >= 20 { // 10 s: the read timeout (60 s) would have let it go on to 120
+			t.Errorf("%s: answered after %d bytes sent %v apart, after a fast start", path, n, grace/2)
 		}
 	}
 }

@@ -138,12 +138,13 @@ func (b *budget) give(k bodyKey, n int64) {
 
 // meteredBody is a request body that charges the budget as it is read,
 // bodyChunk at a time (or what is left of its declared length, if less),
-// and that must keep arriving at a minimum rate: its read deadline moves
-// forward with every byte (start + grace + received/rate), yet never more
-// than grace past the last read, nor past the server's read timeout. So a
-// body that trickles is cut, and so is one that stalls, even after most
-// of it came fast: an average since the start alone would let it earn
-// credit, then hold its share until the read timeout.
+// and that must keep arriving at a minimum rate: its read deadline starts
+// grace after the start, and each byte read moves it 1/rate later, yet
+// never more than grace past the read, nor past the server's read
+// timeout (a token bucket of at most grace). So a body that trickles is
+// cut, and so is one that came fast and then trickles or stalls: an
+// average since the start would let it bank credit (88 s for 90 KB at
+// 1 KiB/s), then hold its share until the read timeout.
 type meteredBody struct {
 	io.ReadCloser
 	b      *budget
@@ -153,11 +154,11 @@ type meteredBody struct {
 	read   int64
 	size   int64 // the declared length, -1 when unknown
 
-	rc          *http.ResponseController
-	start, last time.Time // last: the read timeout's deadline
-	grace       time.Duration
-	rate        int64
-	done, busy  bool
+	rc         *http.ResponseController
+	mark, last time.Time // mark: the minimum rate's deadline; last: the read timeout's
+	grace      time.Duration
+	rate       int64
+	done, busy bool
 }
 
 func (m *meteredBody) Read(p []byte) (int, error) {
@@ -192,23 +193,23 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 		m.done = true
 		_ = m.rc.SetReadDeadline(m.last)
 	case n > 0 && m.rate > 0:
-		_ = m.rc.SetReadDeadline(m.deadline(time.Now()))
+		_ = m.rc.SetReadDeadline(m.deadline(time.Now(), n))
 	}
 	return n, err
 }
 
-// deadline is when the bytes read so far, the last of them at now, allow
-// the next to arrive: by the average rate since the start, and within
-// grace of now.
-func (m *meteredBody) deadline(now time.Time) time.Time {
-	d := m.start.Add(m.grace + time.Duration(m.read)*time.Second/time.Duration(m.rate))
-	if stall := now.Add(m.grace); d.After(stall) {
-		d = stall
+// deadline moves the minimum rate's deadline on by n bytes read at now,
+// at most to grace past now, and returns when the next byte must have
+// arrived: that, or the read timeout's deadline if sooner.
+func (m *meteredBody) deadline(now time.Time, n int) time.Time {
+	m.mark = m.mark.Add(time.Duration(n) * time.Second / time.Duration(m.rate))
+	if most := now.Add(m.grace); m.mark.After(most) {
+		m.mark = most
 	}
-	if !m.last.IsZero() && d.After(m.last) {
+	if !m.last.IsZero() && m.mark.After(m.last) {
 		return m.last
 	}
-	return d
+	return m.mark
 }
 
 // bodies wraps a handler of /api/v1 that reads a body of at most limit
@@ -247,13 +248,13 @@ func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, ke
 	}
 	now := time.Now()
 	m := &meteredBody{ReadCloser: r.Body, b: s.budget, key: key, size: r.ContentLength,
-		rc: http.NewResponseController(w), start: now, last: now.Add(s.cfg.ReadTimeout),
+		rc: http.NewResponseController(w), mark: now.Add(s.cfg.BodyGrace), last: now.Add(s.cfg.ReadTimeout),
 		grace: s.cfg.BodyGrace, rate: s.cfg.BodyMinRate}
 	if s.cfg.ReadTimeout <= 0 {
 		m.last = time.Time{} // no read timeout: only the minimum rate cuts
 	}
 	if m.rate > 0 {
-		_ = m.rc.SetReadDeadline(m.deadline(now))
+		_ = m.rc.SetReadDeadline(m.deadline(now, 0))
 	}
 	defer func() {
 		s.budget.give(key, m.held)

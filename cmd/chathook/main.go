@@ -242,7 +242,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	s.int(&bodyMiB, "body-memory", "CHATHOOK_BODY_MEMORY", api.DefaultBodyBudget>>20,
 		"MiB of memory that request bodies may take at once, counted at 4 bytes per body byte as they arrive; a workspace holds at most a quarter of it and never less than 144 (half at the default 256), Meta's webhook a quarter of it, 24 per client address; past it, 503 with Retry-After")
 	s.duration(&cfg.BodyGrace, "body-grace", "CHATHOOK_BODY_GRACE", api.DefaultBodyGrace,
-		"how long a request body may take to start arriving at --body-min-rate, and the longest pause in it, before it is cut with 408")
+		"how long a request body may take to start arriving at --body-min-rate, and the most slack that bytes sent ahead of the rate buy, before it is cut with 408")
 	var minRateKiB int
 	s.int(&minRateKiB, "body-min-rate", "CHATHOOK_BODY_MIN_RATE", api.DefaultBodyMinRate>>10,
 		"KiB/s a request body must arrive at after --body-grace, or it is cut with 408 (0: no minimum, only the read timeout)")
