@@ -263,51 +263,35 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 }
 
 // readAll reads r to its end into a buffer that grows as bytes arrive,
-// never to more than size, the declared length (-1: unknown): a
-// Content-Length is a claim, and memory is taken for what was sent. A
-// body whose length was unknown is copied to its exact size at the end
-// when the buffer has more than an eighth to spare, so that what the
-// request holds while it is decoded is the body, not twice it.
+// doubling, never past size, the declared length (-1: unknown): a
+// Content-Length is a claim, and memory is taken for what was sent. As
+// io.ReadFull did, a body of known length ends at it. A body whose length
+// was unknown is copied to its exact size at the end when the buffer has
+// more than an eighth to spare, so that what the request holds while it is
+// decoded is the body, not twice it.
 func readAll(r io.Reader, size int64) ([]byte, error) {
-	n := int64(4 << 10) // a typical message, unless declared
-	if size >= 0 {
-		n = min(bodyChunk, size)
+	if size < 0 {
+		body, err := io.ReadAll(r)
+		if err == nil && cap(body)-len(body) > len(body)/8 {
+			body = append(make([]byte, 0, len(body)), body...)
+		}
+		return body, err
 	}
-	buf := make([]byte, 0, n)
-	for {
+	buf := make([]byte, 0, min(bodyChunk, size))
+	for int64(len(buf)) < size {
 		if len(buf) == cap(buf) {
-			if size >= 0 && int64(len(buf)) >= size {
-				// All that was declared is read: look for the end without
-				// growing the buffer for it.
-				var one [1]byte
-				k, err := r.Read(one[:])
-				switch {
-				case k == 0 && err == io.EOF:
-					return buf, nil
-				case k == 0 && err != nil:
-					return nil, err
-				}
-				buf = append(buf, one[:k]...) // more than declared: read on, as any body
-				continue
-			}
-			n := int64(cap(buf)) * 2
-			if size >= 0 {
-				n = min(n, size)
-			}
-			buf = append(make([]byte, 0, n), buf...)
+			buf = append(make([]byte, 0, min(2*int64(cap(buf)), size)), buf...)
 		}
 		k, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			if size < 0 && cap(buf)-len(buf) > len(buf)/8 {
-				buf = append(make([]byte, 0, len(buf)), buf...)
-			}
-			return buf, nil
-		}
-		if err != nil {
+		switch {
+		case err == io.EOF && int64(len(buf)) < size:
+			return nil, io.ErrUnexpectedEOF
+		case err != nil && err != io.EOF:
 			return nil, err
 		}
 	}
+	return buf, nil
 }
 
 func sizeText(n int64) string {

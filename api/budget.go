@@ -2,9 +2,7 @@ package api
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -223,16 +221,14 @@ func (s *Server) bodies(limit int64, next http.HandlerFunc) http.HandlerFunc {
 // Bodies holds the bodies of next, of at most limit bytes, to the API's
 // memory budget for bodies: to the pool of routes without a token (a
 // quarter of the budget), and within it to the client address that
-// client names of the request (nil: its peer's IP), which may hold two
+// client names of the request (the web UI's, which knows the trusted
+// proxies), which may hold two
 // bodies of limit bytes at once. So a route outside /api/ that reads
 // bodies without a token (Meta's webhook) can neither take the memory
 // the API's tokens need, nor, from a few addresses, all of what such
 // routes may take. A body read past the budget fails with
 // chathook.ErrBodyBudget, past the minimum rate with a timeout.
 func (s *Server) Bodies(limit int64, client func(*http.Request) string, next http.Handler) http.Handler {
-	if client == nil {
-		client = peerAddress
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.metered(w, r, limit, s.budget.address(client(r), limit), next.ServeHTTP)
 	})
@@ -266,24 +262,6 @@ func (s *Server) metered(w http.ResponseWriter, r *http.Request, limit int64, ke
 	r = r.WithContext(r.Context()) // a copy: the caller's request keeps its body, and its route
 	r.Body = m
 	next(w, r)
-}
-
-// peerAddress is the client of a request without a proxy in front: its
-// peer's IP, an IPv6 one by its /64 (a host is routinely given a whole
-// /64, so its single addresses cost an attacker nothing).
-func peerAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // writeBusy answers 503: the service is fine, but has no memory to spare
