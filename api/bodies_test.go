@@ -27,15 +27,7 @@ import (
 // bigBatch is a valid batch of 1000 messages of about 7 KB each, ids
 // prefixed by prefix: 6.7 MiB, so that 4 fit the smallest body budget
 // (at api.BodyCost a byte) and a fifth does not.
-func bigBatch(prefix string) string {
-	text := strings.Repeat("x", 7000)
-	msgs := make([]string, 1000)
-	for i := range msgs {
-		msgs[i] = fmt.Sprintf(`{"account":{"phone":"+15550000000"},"chat":{"external_id":"+1555100%04d"},`+
-			`"message_id":"%s-%d","direction":"received","text":%q}`, i%10, prefix, i, text)
-	}
-	return `{"messages":[` + strings.Join(msgs, ",") + `]}`
-}
+var bigBatch = api.BatchOf
 
 // rawRequest is a request on a TCP connection of its own, written by hand
 // so that a test controls when each part of it is sent.
