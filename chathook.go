@@ -8,6 +8,8 @@ package chathook
 import (
 	"errors"
 	"time"
+
+	"github.com/chathook/chathook/event"
 )
 
 // Version is sent in the User-Agent of every webhook POST.
@@ -19,6 +21,8 @@ var (
 	ErrUnauthorized = errors.New("missing or invalid API token")
 	// ErrConflict: what was to be created exists already (a user's email).
 	ErrConflict = errors.New("already exists")
+	// ErrLimit: a workspace has as many of a thing as it may (endpoints).
+	ErrLimit = errors.New("limit reached")
 	// ErrBodyBudget: a request body's read was stopped because the memory
 	// that bodies may take at once, or its client's share of it, is spent.
 	// It is answered 503 with Retry-After, as nothing is wrong with it.
@@ -331,9 +335,30 @@ func (g Granularity) WindowStart(t time.Time) time.Time {
 	return t.UTC().Truncate(w)
 }
 
-// Webhook is a workspace's outbound webhook.
+// Outbound is the id of the seed's webhook (SPEC 2): the first endpoint
+// of every workspace, always in the seed format and subscribed to
+// message:new. It cannot be deleted.
+const Outbound = "outbound"
+
+// MaxEndpoints is how many endpoints a workspace may have, outbound
+// included.
+const MaxEndpoints = 20
+
+// Webhook is one of a workspace's endpoints (SPEC 7): the outbound
+// webhook, or another URL subscribed to event types.
 type Webhook struct {
+	// Key is the store's own id of the endpoint, unique across
+	// workspaces and never reused.
+	Key int64
+	// ID is the endpoint's id in the API and the UI: Outbound, or "ep_"
+	// and 16 hex digits.
+	ID                  string
 	WorkspaceID         string
+	Description         string
+	Events              []string // event types, or event.All; normalised by event.Check
+	Format              event.Format
+	Accounts            []int64 // the account ids it is limited to; empty for all
+	CreatedAt           time.Time
 	URL                 string
 	Enabled             bool
 	Granularity         Granularity
@@ -385,6 +410,10 @@ type WebhookUpdate struct {
 	Enabled     *bool
 	Granularity *Granularity
 	Secret      *string
+	Description *string
+	Events      *[]string // checked by event.Check
+	Format      *event.Format
+	Accounts    *[]int64
 	// DiscardPending drops every delivery waiting, each recorded as
 	// discarded in the log, instead of sending it. One whose POST is under
 	// way stays discarded unless that POST gets through.
@@ -402,6 +431,7 @@ type ChatUpdate struct {
 const (
 	KindMessage = "message" // one message, SPEC 4.1
 	KindBundle  = "bundle"  // a chat's messages of one window, SPEC 4.2
+	KindEvent   = "event"   // one event in SPEC 7's envelope
 )
 
 // Delivery is one payload to POST, claimed by a dispatcher together with
@@ -409,13 +439,16 @@ const (
 type Delivery struct {
 	ID       int64
 	EventID  string // the webhook-id header: stable across retries
-	Kind     string // KindMessage or KindBundle
+	Kind     string // KindMessage, KindBundle or KindEvent
+	Type     string // KindEvent's event type
 	Attempts int    // attempts made before this one, since queued or last recovered
-	Webhook  Webhook
-	Account  Account
-	Chat     Chat
-	Message  Message // KindMessage only
-	Bundle   Bundle  // KindBundle only; its Messages are loaded when it is sent
+	// CreatedAt is when it was queued: when its event happened.
+	CreatedAt time.Time
+	Webhook   Webhook
+	Account   Account
+	Chat      Chat
+	Message   Message // KindMessage only
+	Bundle    Bundle  // KindBundle only; its Messages are loaded when it is sent
 }
 
 // Bundle is one chat's messages of one window, or a part of them when
@@ -491,8 +524,12 @@ type Email struct {
 	ID        int64
 	Workspace Workspace
 	Kind      string // "webhook_disabled", "account_logged_out"
-	Reason    string
-	LastError string
-	CreatedAt time.Time
-	Attempts  int
+	// Endpoint is the id of the endpoint a "webhook_disabled" email is
+	// about, EndpointName how it is named to a person: "" for Outbound.
+	Endpoint     string
+	EndpointName string
+	Reason       string
+	LastError    string
+	CreatedAt    time.Time
+	Attempts     int
 }

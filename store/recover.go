@@ -33,11 +33,11 @@ type Recovery interface {
 	// is idempotent: a recovered delivery is pending, so a second call in
 	// the same range finds nothing (0) until it fails or is discarded
 	// again. A disabled webhook's recovered deliveries wait like any.
-	Recover(ctx context.Context, workspaceID string, since, until, now time.Time) (int, error)
+	Recover(ctx context.Context, workspaceID, endpointID string, since, until, now time.Time) (int, error)
 
 	// RotateSecret makes secret the webhook's signing secret; the one it
 	// replaces becomes the previous secret, which still signs every POST
 	// until until. A previous secret of an earlier rotation stops at
 	// once: at most two secrets sign.
-	RotateSecret(ctx context.Context, workspaceID, secret string, now, until time.Time) (chathook.Webhook, error)
+	RotateSecret(ctx context.Context, workspaceID, endpointID, secret string, now, until time.Time) (chathook.Webhook, error)
 }

@@ -48,55 +48,75 @@ type Store interface {
 	// the workspace's.
 	UpdateChat(ctx context.Context, workspaceID string, chatID int64, u chathook.ChatUpdate) (chathook.Chat, error)
 
-	Webhook(ctx context.Context, workspaceID string) (chathook.Webhook, error)
-	// UpdateWebhook changes the given fields in one transaction. Enabling
-	// a disabled webhook clears why it was disabled and its failure count
-	// and makes every waiting delivery due at now; DiscardPending discards
-	// them instead. Switching the granularity to none turns every message
-	// waiting for a bundle into a delivery of its own, in ingest order.
-	UpdateWebhook(ctx context.Context, workspaceID string, now time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error)
+	// Webhook returns one endpoint of a workspace by its id
+	// (chathook.Outbound or "ep_…"), or chathook.ErrNotFound: also for
+	// a deleted one, or another workspace's.
+	Webhook(ctx context.Context, workspaceID, id string) (chathook.Webhook, error)
+	// Endpoint returns an endpoint by its key, deleted or not.
+	Endpoint(ctx context.Context, key int64) (chathook.Webhook, error)
+	// Webhooks returns a workspace's endpoints, outbound first, then in
+	// the order they were created.
+	Webhooks(ctx context.Context, workspaceID string) ([]chathook.Webhook, error)
+	// CreateWebhook adds an endpoint to a workspace, with w's ID, URL,
+	// Description, Events, Format, Granularity, Accounts, Enabled and
+	// Secret, checked by the caller. It gets events from now on.
+	// chathook.ErrLimit when the workspace has chathook.MaxEndpoints.
+	CreateWebhook(ctx context.Context, workspaceID string, w chathook.Webhook, now time.Time) (chathook.Webhook, error)
+	// UpdateWebhook changes the given fields of an endpoint in one
+	// transaction. Enabling a disabled endpoint clears why it was
+	// disabled and its failure count and makes every waiting delivery due
+	// at now; DiscardPending discards them instead. Switching the
+	// granularity to none turns every message waiting for a bundle into
+	// a delivery of its own, in ingest order.
+	UpdateWebhook(ctx context.Context, workspaceID, id string, now time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error)
+	// DeleteWebhook deletes an endpoint and, in the same transaction,
+	// discards everything waiting for it, each logged as discarded.
+	// chathook.ErrNotFound for no such endpoint; a *chathook.ConflictError
+	// for chathook.Outbound, which cannot be deleted.
+	DeleteWebhook(ctx context.Context, workspaceID, id string, now time.Time) error
 
-	// BundleWebhooks returns every webhook that gathers bundles: one with a
-	// URL and a granularity other than none, enabled or not (a disabled
-	// webhook keeps gathering; its bundles wait like any delivery).
+	// BundleWebhooks returns every endpoint that gathers bundles: one with
+	// a URL and a granularity other than none, enabled or not (a disabled
+	// endpoint keeps gathering; its bundles wait like any delivery).
 	BundleWebhooks(ctx context.Context) ([]chathook.Webhook, error)
-	// PendingChats returns up to limit chat ids of a workspace, ascending
-	// and greater than after, with messages waiting for a bundle that were
-	// received before before.
-	PendingChats(ctx context.Context, workspaceID string, before time.Time, after int64, limit int) ([]int64, error)
-	// FlushChats bundles the waiting messages of the given chats received
-	// before before, in one transaction, under the webhook's granularity as
-	// it is then: one bundle delivery per chat and window (cut into parts
-	// by split), due at now. It returns how many bundles and messages it
-	// queued.
-	FlushChats(ctx context.Context, workspaceID string, chatIDs []int64, before, now time.Time, split Splitter) (bundles, messages int, err error)
+	// PendingChats returns up to limit chat ids, ascending and greater
+	// than after, with messages waiting for a bundle of the endpoint
+	// whose Key is endpoint that were received before before.
+	PendingChats(ctx context.Context, endpoint int64, before time.Time, after int64, limit int) ([]int64, error)
+	// FlushChats bundles the endpoint's waiting messages of the given
+	// chats received before before, in one transaction, under its
+	// granularity as it is then: one bundle delivery per chat and window
+	// (cut into parts by split), due at now. It returns how many bundles
+	// and messages it queued.
+	FlushChats(ctx context.Context, endpoint int64, chatIDs []int64, before, now time.Time, split Splitter) (bundles, messages int, err error)
 	// BundleMessages returns the messages of a bundle delivery in
 	// timestamp order.
 	BundleMessages(ctx context.Context, deliveryID int64) ([]chathook.Message, error)
 
 	// ClaimDue leases up to limit deliveries that are due, of enabled
-	// webhooks with a URL, in ingest order, until now+lease. The
-	// workspaces in skip are passed over: the dispatcher names those it
-	// holds enough of already, so a claim is not filled with a slow
-	// workspace's deliveries while another's wait.
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]chathook.Delivery, error)
+	// endpoints with a URL, in ingest order per chat and endpoint (a
+	// lane), until now+lease. The endpoints (Keys) in skip are passed
+	// over: the dispatcher names those it holds enough of already, so a
+	// claim is not filled with a slow endpoint's deliveries while
+	// another's wait.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...int64) ([]chathook.Delivery, error)
 	// ExtendLeases pushes the lease of the given claimed deliveries to until.
 	ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) error
 	// Finish records the outcome of attempts: a success marks the delivery
 	// delivered; a failure makes it due again at retryAt (zero: failed for
 	// good). Either way the lease is released, the attempt is logged and
-	// the webhook's consecutive failures are reset or counted. The failure
-	// that reaches chathook.DisableAfter disables the webhook and queues
-	// exactly one owner email, in the same transaction.
+	// the endpoint's consecutive failures are reset or counted. The
+	// failure that reaches chathook.DisableAfter disables the endpoint and
+	// queues exactly one owner email naming it, in the same transaction.
 	Finish(ctx context.Context, outcomes []Finished) error
 	// Release gives back leases without an attempt, so the deliveries are
 	// claimable again at once.
 	Release(ctx context.Context, owner string, ids []int64) error
 
-	// Activity returns a workspace's latest deliveries that were attempted
+	// Activity returns an endpoint's latest deliveries that were attempted
 	// or discarded, newest first.
-	Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error)
-	// Attempts returns up to limit log rows of a workspace, oldest first
+	Activity(ctx context.Context, workspaceID, endpointID string, limit int) ([]chathook.Activity, error)
+	// Attempts returns up to limit log rows of an endpoint, oldest first
 	// (by At, then ID): those at or after since and, when after is set,
 	// after that position. Each call is one short read that holds no
 	// connection (nor, on SQLite, a snapshot) once it returns, so a
@@ -104,7 +124,7 @@ type Store interface {
 	// client that stops reading never holds the database. Log reads use
 	// few connections of their own, so they never make the reads that
 	// authenticate requests wait.
-	Attempts(ctx context.Context, workspaceID string, since time.Time, after Position, limit int) ([]chathook.Attempt, error)
+	Attempts(ctx context.Context, workspaceID, endpointID string, since time.Time, after Position, limit int) ([]chathook.Attempt, error)
 	// PruneAttempts deletes log rows older than before.
 	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
 
@@ -119,9 +139,9 @@ type Store interface {
 	// give up).
 	EmailFailed(ctx context.Context, id int64, failure string, retryAt time.Time) error
 
-	// Pending counts a workspace's deliveries that wait to be sent (not
+	// Pending counts an endpoint's deliveries that wait to be sent (not
 	// yet delivered, failed or discarded), in flight or not.
-	Pending(ctx context.Context, workspaceID string) (int, error)
+	Pending(ctx context.Context, workspaceID, endpointID string) (int, error)
 
 	Users
 	Pages
@@ -297,10 +317,10 @@ type HandOff interface {
 type Receiver struct {
 	Owner string        // the leases' owner, as ClaimDue's
 	Lease time.Duration // as ClaimDue's
-	// Room is how many chats' deliveries of a workspace the receiver
-	// takes now (0: none). It is asked inside the writer's transaction:
-	// it must be quick and never wait for the store.
-	Room func(workspaceID string) int
+	// Room is how many lanes' deliveries of an endpoint (by Key) the
+	// receiver takes now (0: none). It is asked inside the writer's
+	// transaction: it must be quick and never wait for the store.
+	Room func(endpoint int64) int
 	// Take is given the deliveries leased to Owner, loaded as ClaimDue
 	// returns them, once their transaction committed and before the
 	// ingest calls of that transaction return; began is when the
@@ -330,13 +350,13 @@ func LogFrom(since time.Time, after Position) Position {
 // soon read and soon written.
 const LogPage = 500
 
-// EachAttempt calls fn for each log row of a workspace at or after since,
+// EachAttempt calls fn for each log row of an endpoint at or after since,
 // oldest first, a page of LogPage rows at a time: fn runs between reads,
 // never while a connection is held, and the log is never in memory whole.
-func EachAttempt(ctx context.Context, st Store, workspaceID string, since time.Time, fn func(chathook.Attempt) error) error {
+func EachAttempt(ctx context.Context, st Store, workspaceID, endpointID string, since time.Time, fn func(chathook.Attempt) error) error {
 	var after Position
 	for {
-		page, err := st.Attempts(ctx, workspaceID, since, after, LogPage)
+		page, err := st.Attempts(ctx, workspaceID, endpointID, since, after, LogPage)
 		if err != nil {
 			return err
 		}
