@@ -437,11 +437,15 @@ const (
 // Delivery is one payload to POST, claimed by a dispatcher together with
 // everything needed to render and sign it.
 type Delivery struct {
-	ID       int64
-	EventID  string // the webhook-id header: stable across retries
-	Kind     string // KindMessage, KindBundle or KindEvent
-	Type     string // KindEvent's event type
-	Attempts int    // attempts made before this one, since queued or last recovered
+	ID      int64
+	EventID string // the webhook-id header: stable across retries
+	Kind    string // KindMessage, KindBundle or KindEvent
+	Type    string // KindEvent's event type
+	// Lane is the chat and endpoint whose deliveries go out one after
+	// the other, in order: deliveries of one lane are never in flight
+	// side by side.
+	Lane     int64
+	Attempts int // attempts made before this one, since queued or last recovered
 	// CreatedAt is when it was queued: when its event happened.
 	CreatedAt time.Time
 	Webhook   Webhook

@@ -31,7 +31,7 @@ type activityJSON struct {
 }
 
 func (s *Server) getActivity(w http.ResponseWriter, r *http.Request) {
-	acts, err := s.cfg.Store.Activity(r.Context(), workspace(r).ID, ActivityEntries)
+	acts, err := s.cfg.Store.Activity(r.Context(), workspace(r).ID, chathook.Outbound, ActivityEntries)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -160,7 +160,7 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 		}
 	}
 	var writeErr error
-	err := store.EachAttempt(r.Context(), st, workspaceID, since, func(a chathook.Attempt) error {
+	err := store.EachAttempt(r.Context(), st, workspaceID, chathook.Outbound, since, func(a chathook.Attempt) error {
 		deadline()
 		writeErr = write(a)
 		return writeErr

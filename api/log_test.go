@@ -34,7 +34,7 @@ func TestLogDownloadIsValidCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	hook := "https://hook.example.com/in?a=1,b=2"
-	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &hook}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &hook}); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

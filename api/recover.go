@@ -59,7 +59,7 @@ func (s *Server) postRecover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws := workspace(r).ID
-	n, err := s.cfg.Store.Recover(r.Context(), ws, since, until, now)
+	n, err := s.cfg.Store.Recover(r.Context(), ws, chathook.Outbound, since, until, now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -88,7 +88,7 @@ func (s *Server) postRotate(w http.ResponseWriter, r *http.Request) {
 	}
 	ws := workspace(r).ID
 	now := s.cfg.Now()
-	wh, err := s.cfg.Store.RotateSecret(r.Context(), ws, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), ws, chathook.Outbound, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -44,7 +44,7 @@ func webhookAnswer(wh chathook.Webhook, now time.Time) webhookJSON {
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
-	wh, err := s.cfg.Store.Webhook(r.Context(), workspace(r).ID)
+	wh, err := s.cfg.Store.Webhook(r.Context(), workspace(r).ID, chathook.Outbound)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -99,7 +99,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		u.Secret = in.Secret
 	}
 	u.Enabled = in.Enabled
-	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, s.cfg.Now(), u)
+	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, chathook.Outbound, s.cfg.Now(), u)
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -40,7 +40,7 @@ func gathering(t *testing.T, db string, clock *chathooktest.Clock, cfg app.Confi
 func recorded(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Workspace) {
 	t.Helper()
 	until(t, "every delivery recorded", func() bool {
-		n, err := svc.Store.Pending(context.Background(), ws.WorkspaceID)
+		n, err := svc.Store.Pending(context.Background(), ws.WorkspaceID, chathook.Outbound)
 		return err == nil && n == 0
 	})
 }

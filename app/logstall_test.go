@@ -45,7 +45,7 @@ func fillLog(t *testing.T, db string, n int) app.Created {
 	// long too): about 600 bytes a row, 12 MB in all, three times what a
 	// socket's buffers take.
 	hook := "http://127.0.0.1:9/never-posted?token=" + strings.Repeat("0123456789abcdef", 32)
-	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &hook}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &hook}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()

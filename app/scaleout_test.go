@@ -383,12 +383,12 @@ func TestTwoInstancesDisableOnceAndMailOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	wh, err := st.Webhook(context.Background(), wsA.WorkspaceID)
+	wh, err := st.Webhook(context.Background(), wsA.WorkspaceID, chathook.Outbound)
 	if err != nil {
 		t.Fatal(err)
 	}
 	attempts := 0
-	if err := store.EachAttempt(context.Background(), st, wsA.WorkspaceID, time.Time{}, func(chathook.Attempt) error {
+	if err := store.EachAttempt(context.Background(), st, wsA.WorkspaceID, chathook.Outbound, time.Time{}, func(chathook.Attempt) error {
 		attempts++
 		return nil
 	}); err != nil {

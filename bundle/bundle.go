@@ -105,7 +105,7 @@ func untilNextFlush(now time.Time, delay time.Duration) time.Duration {
 	return wait
 }
 
-// FlushEnded flushes, for every webhook that gathers bundles, what was
+// FlushEnded flushes, for every endpoint that gathers bundles, what was
 // received before the window that holds now.
 func (f *Flusher) FlushEnded(ctx context.Context) error {
 	whs, err := f.cfg.Store.BundleWebhooks(ctx)
@@ -114,25 +114,25 @@ func (f *Flusher) FlushEnded(ctx context.Context) error {
 	}
 	now := f.cfg.Now()
 	for _, wh := range whs {
-		if _, _, err := f.flush(ctx, wh.WorkspaceID, wh.Granularity.WindowStart(now.Add(-f.cfg.FlushDelay)), now); err != nil {
+		if _, _, err := f.flush(ctx, wh.Key, wh.Granularity.WindowStart(now.Add(-f.cfg.FlushDelay)), now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// FlushAll sends every message of a workspace waiting for a bundle now,
-// instead of at its window's end: one bundle per chat and window, as the
-// windows would have made them. It returns how many bundles and messages
-// were queued.
-func (f *Flusher) FlushAll(ctx context.Context, workspaceID string) (bundles, messages int, err error) {
+// FlushAll sends every message waiting for a bundle of the endpoint
+// (by Key) now, instead of at its window's end: one bundle per chat and
+// window, as the windows would have made them. It returns how many
+// bundles and messages were queued.
+func (f *Flusher) FlushAll(ctx context.Context, endpoint int64) (bundles, messages int, err error) {
 	now := f.cfg.Now()
-	return f.flush(ctx, workspaceID, now.Add(time.Millisecond), now)
+	return f.flush(ctx, endpoint, now.Add(time.Millisecond), now)
 }
 
-// flush bundles a workspace's messages received before before, a page of
+// flush bundles an endpoint's messages received before before, a page of
 // chats per transaction.
-func (f *Flusher) flush(ctx context.Context, workspaceID string, before, now time.Time) (bundles, messages int, err error) {
+func (f *Flusher) flush(ctx context.Context, endpoint int64, before, now time.Time) (bundles, messages int, err error) {
 	if f.cfg.Flushed != nil {
 		began := time.Now() // real time, whatever the clock says
 		defer func() {
@@ -143,18 +143,18 @@ func (f *Flusher) flush(ctx context.Context, workspaceID string, before, now tim
 	}
 	after := int64(0)
 	for {
-		chats, err := f.cfg.Store.PendingChats(ctx, workspaceID, before, after, f.cfg.ChatsPerTx)
+		chats, err := f.cfg.Store.PendingChats(ctx, endpoint, before, after, f.cfg.ChatsPerTx)
 		if err != nil || len(chats) == 0 {
 			return bundles, messages, err
 		}
-		b, m, err := f.cfg.Store.FlushChats(ctx, workspaceID, chats, before, now, Split)
+		b, m, err := f.cfg.Store.FlushChats(ctx, endpoint, chats, before, now, Split)
 		if err != nil {
 			return bundles, messages, err
 		}
 		bundles, messages, after = bundles+b, messages+m, chats[len(chats)-1]
 		if b > 0 {
 			f.cfg.Queued()
-			f.cfg.Logger.Debug("bundles queued", "workspace", workspaceID, "bundles", b, "messages", m)
+			f.cfg.Logger.Debug("bundles queued", "endpoint", endpoint, "bundles", b, "messages", m)
 		}
 	}
 }

@@ -95,7 +95,7 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	held      map[int64]struct{} // claimed and not yet finished or released
-	lanes     map[string]*lane   // by workspace; see lanes.go
+	lanes     map[int64]*lane    // by endpoint (Key); see lanes.go
 	ring      []*lane            // the lanes with runs waiting, in turn order
 	next      int                // the ring's next turn
 	queued    int                // deliveries waiting in lanes
@@ -103,7 +103,7 @@ type Dispatcher struct {
 	slowBusy  int                // runs in flight of slow lanes
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
-	memo      map[string]memo    // idle lanes' speeds and windows, by workspace
+	memo      map[int64]memo     // idle lanes' speeds and windows, by endpoint
 	// windowKept is how long an idle lane's window is remembered:
 	// the constant windowKept, which tests may shorten.
 	windowKept time.Duration
@@ -167,8 +167,8 @@ func New(cfg Config) *Dispatcher {
 		owner:      host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
 		kick:       make(chan struct{}, 1),
 		held:       map[int64]struct{}{},
-		lanes:      map[string]*lane{},
-		memo:       map[string]memo{},
+		lanes:      map[int64]*lane{},
+		memo:       map[int64]memo{},
 		windowKept: windowKept,
 		// The quarter kept from slow lanes: a slot for a fast receiver is
 		// free whenever its attempts, quick to end, leave one.
@@ -310,7 +310,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // allows. (The store hands only deliveries of enabled webhooks, and
 // enqueue drops those a disable learned since overtakes.) What it does
 // not take waits for a claim.
-func (d *Dispatcher) room(ws string) int {
+func (d *Dispatcher) room(ws int64) int {
 	if d.killed() {
 		return 0
 	}
@@ -348,7 +348,7 @@ const skipPause = 100 * time.Millisecond
 // result is an attempt's outcome on its way to the finisher.
 type result struct {
 	store.Finished
-	ws    string
+	ws    int64
 	kind  string
 	ready time.Time // see Recorded.Ready
 }
@@ -359,10 +359,10 @@ func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
 	var runs [][]chathook.Delivery
 	index := map[int64]int{}
 	for _, del := range claimed {
-		i, ok := index[del.Chat.ID]
+		i, ok := index[del.Lane]
 		if !ok {
 			i = len(runs)
-			index[del.Chat.ID] = i
+			index[del.Lane] = i
 			runs = append(runs, nil)
 		}
 		runs[i] = append(runs[i], del)
@@ -479,7 +479,10 @@ func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID stri
 // bundle (SPEC 4.2), whose messages are read now rather than at claim
 // time, so a claim of 1024 bundles never holds 1024 bundles' messages.
 func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte, error) {
-	if del.Kind != chathook.KindBundle {
+	switch del.Kind {
+	case chathook.KindEvent:
+		return payload.Event(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Account, del.Chat, del.Message), nil
+	case chathook.KindMessage:
 		return payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message), nil
 	}
 	msgs, err := d.cfg.Store.BundleMessages(ctx, del.ID)
@@ -500,7 +503,7 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 func (d *Dispatcher) finisher(results <-chan result) {
 	batch := make([]store.Finished, 0, cap(results))
 	rs := make([]result, 0, cap(results)) // batch's results, for Recorded
-	failures := map[string]int{}
+	failures := map[int64]int{}
 	add := func(r result) {
 		batch = append(batch, r.Finished)
 		rs = append(rs, r)

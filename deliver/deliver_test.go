@@ -260,7 +260,7 @@ func TestPrivateTargetRefusedAtConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &rec.URL}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &rec.URL}); err != nil {
 		t.Fatal(err)
 	}
 	watch := logWatch{records: make(chan slog.Record, 100)}

@@ -29,7 +29,7 @@ func sqliteWorkspace(t *testing.T, url string) (st *sqlite.Store, ws string) {
 		[]byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateWebhook(context.Background(), ws, time.Now(), chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), ws, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &url}); err != nil {
 		t.Fatal(err)
 	}
 	return st, ws
@@ -76,7 +76,7 @@ func TestIdleChatIsHandedOverWithoutAClaim(t *testing.T) {
 	rec.wait(t, 1)
 	// The first is recorded once its lease is gone: then the chat is idle.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if n, err := st.Pending(ctx, ws); err != nil || n == 0 {
+		if n, err := st.Pending(ctx, ws, chathook.Outbound); err != nil || n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

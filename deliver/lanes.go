@@ -90,7 +90,7 @@ type memo struct {
 // run is one chat's claimed deliveries, in order, and when they were
 // claimed (real time); epoch is its lane's when it started.
 type run struct {
-	ws      string
+	ws      int64 // the endpoint's Key
 	dels    []chathook.Delivery
 	claimed time.Time
 	epoch   int
@@ -98,7 +98,7 @@ type run struct {
 
 // lane is one workspace's share of the dispatcher; d.mu guards it.
 type lane struct {
-	ws         string
+	ws         int64 // the endpoint's Key
 	runs       []run // waiting for a slot, oldest first
 	queued     int   // deliveries in runs
 	busy       int   // runs in flight
@@ -125,7 +125,7 @@ func (l *lane) idle(now time.Time) bool {
 // laneLocked returns the lane of ws, creating it with the speed an
 // earlier lane of ws left in the memo, and its window if it left it
 // within windowKept, or else a window of one; d.mu is held.
-func (d *Dispatcher) laneLocked(ws string) *lane {
+func (d *Dispatcher) laneLocked(ws int64) *lane {
 	l := d.lanes[ws]
 	if l == nil {
 		l = &lane{ws: ws, window: 1}
@@ -222,7 +222,7 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 	var drop []chathook.Delivery
 	d.mu.Lock()
 	for _, dels := range byChat(claimed) {
-		l := d.laneLocked(dels[0].Webhook.WorkspaceID)
+		l := d.laneLocked(dels[0].Webhook.Key)
 		if l.disabled {
 			if l.seen.After(began) {
 				drop = append(drop, dels...)
@@ -298,7 +298,7 @@ func (d *Dispatcher) dispatch() {
 }
 
 // done ends a run in flight: its slot is free for the next.
-func (d *Dispatcher) done(ws string) {
+func (d *Dispatcher) done(ws int64) {
 	d.mu.Lock()
 	d.endLocked(d.lanes[ws])
 	d.mu.Unlock()
@@ -331,7 +331,7 @@ func (d *Dispatcher) ended() {
 // could start once a slot frees (as before fair shares, a claim is made
 // when the last one's runs have all started), nor while maxQueuedRuns
 // claims' worth waits.
-func (d *Dispatcher) claimable() (skip []string, ok bool) {
+func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.queued >= maxQueuedRuns*d.cfg.BatchSize {
@@ -349,7 +349,7 @@ func (d *Dispatcher) claimable() (skip []string, ok bool) {
 // may reports whether a run of ws may make its next POST: no failure of
 // the workspace waits to be recorded, and its webhook is not known to be
 // disabled.
-func (d *Dispatcher) may(ws string) bool {
+func (d *Dispatcher) may(ws int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l := d.lanes[ws]
@@ -448,12 +448,12 @@ func (d *Dispatcher) fresh(r run) bool {
 }
 
 // check reads a webhook's state, read at or after at, into its lane.
-func (d *Dispatcher) check(ws string, at time.Time) {
+func (d *Dispatcher) check(ws int64, at time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	wh, err := d.cfg.Store.Webhook(ctx, ws)
+	wh, err := d.cfg.Store.Endpoint(ctx, ws)
 	cancel()
 	if err != nil {
-		d.cfg.Logger.Error("read webhook state", "workspace", ws, "err", err)
+		d.cfg.Logger.Error("read endpoint state", "endpoint", ws, "err", err)
 		return
 	}
 	d.mu.Lock()
@@ -469,7 +469,7 @@ func (d *Dispatcher) check(ws string, at time.Time) {
 // recorded opens the gates that failures recorded at or after at closed,
 // after reading their webhooks' states: a webhook found disabled has its
 // waiting runs released.
-func (d *Dispatcher) recorded(failures map[string]int, at time.Time) {
+func (d *Dispatcher) recorded(failures map[int64]int, at time.Time) {
 	for ws, n := range failures {
 		d.check(ws, at)
 		d.mu.Lock()

@@ -51,7 +51,7 @@ func addWorkspace(t testing.TB, st store.Store, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, created.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &url}); err != nil {
 		t.Fatal(err)
 	}
 	return created.WorkspaceID
@@ -108,12 +108,12 @@ func TestFailingReceiverIsDisabledAfterTen(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- d.Run(ctx) }()
 		eventually(t, "the disable", 60*time.Second, func() bool {
-			wh, err := st.Webhook(context.Background(), ws)
+			wh, err := st.Webhook(context.Background(), ws, chathook.Outbound)
 			return err == nil && !wh.Enabled
 		})
 		cancel()
 		<-done // every POST made has ended and been recorded
-		wh, err := st.Webhook(context.Background(), ws)
+		wh, err := st.Webhook(context.Background(), ws, chathook.Outbound)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +385,7 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 	}
 	close(release)
 	eventually(t, "the disable", 60*time.Second, func() bool {
-		wh, err := st.Webhook(context.Background(), ws)
+		wh, err := st.Webhook(context.Background(), ws, chathook.Outbound)
 		return err == nil && !wh.Enabled
 	})
 	if n := posts.Load(); n != chathook.DisableAfter {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/payload"
 )
 
@@ -33,8 +34,16 @@ func Sample(now time.Time) (chathook.Account, chathook.Chat, chathook.Message) {
 // outcome. It is not a delivery: nothing is stored, and it never counts
 // towards the consecutive failures that disable a webhook. Its webhook-id
 // starts with "msg_test_".
+//
+// An endpoint in the event format gets a webhook:test event instead, with
+// empty data and an event id of its own.
 func (d *Dispatcher) Test(ctx context.Context, wh chathook.Webhook) chathook.Outcome {
-	acc, chat, msg := Sample(d.cfg.Now())
+	now := d.cfg.Now()
+	if wh.Format == event.Envelope {
+		id := event.NewID(now)
+		return d.post(ctx, wh, id, payload.Envelope(event.WebhookTest, id, now, wh.WorkspaceID, struct{}{}))
+	}
+	acc, chat, msg := Sample(now)
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	return d.post(ctx, wh, "msg_test_"+hex.EncodeToString(id), payload.Single(d.cfg.BaseURL, acc, chat, msg))

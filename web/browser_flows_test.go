@@ -52,7 +52,7 @@ func TestBrowserSignInAndSettings(t *testing.T) {
 	if g := run(t, ctx, "granularity", chromedp.Value(chromedp.ID("granularity"))); g != "6h" {
 		t.Errorf("granularity shown after saving: %q", g)
 	}
-	wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID)
+	wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID, chathook.Outbound)
 	if wh.URL != sink.URL+"/hook" || wh.Granularity != chathook.SixHourly || !wh.Enabled {
 		t.Fatalf("saved %+v", wh)
 	}
@@ -71,7 +71,7 @@ func TestBrowserSignInAndSettings(t *testing.T) {
 		`document.getElementById('url').nextElementSibling.id === 'url-error' &&
 		 document.getElementById('url').value === 'hooks.example.com/no-scheme' &&
 		 document.getElementById('url').getAttribute('aria-invalid') === 'true'`)
-	if after, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID); after.URL != wh.URL || after.Granularity != wh.Granularity {
+	if after, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID, chathook.Outbound); after.URL != wh.URL || after.Granularity != wh.Granularity {
 		t.Fatalf("an invalid form saved something: %+v", after)
 	}
 
@@ -82,7 +82,7 @@ func TestBrowserSignInAndSettings(t *testing.T) {
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.ID("off-banner")),
 	)
-	if wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID); wh.Enabled || wh.Granularity != chathook.Daily {
+	if wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID, chathook.Outbound); wh.Enabled || wh.Granularity != chathook.Daily {
 		t.Errorf("after switching off: %+v", wh)
 	}
 	do(t, ctx, "switch it on again",
@@ -108,7 +108,7 @@ func TestBrowserDisabledBannerLogAndDiscard(t *testing.T) {
 		apiMessage("+15551000002", "Jane Roe", "m2", "received", "Hello!", 1))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		wh, err := svc.Store.Webhook(context.Background(), ws.WorkspaceID)
+		wh, err := svc.Store.Webhook(context.Background(), ws.WorkspaceID, chathook.Outbound)
 		if err == nil && wh.DisabledReason != "" {
 			break
 		}
@@ -174,7 +174,7 @@ func TestBrowserDisabledBannerLogAndDiscard(t *testing.T) {
 		chromedp.WaitNotPresent(chromedp.ID("disabled-banner")),
 	)
 	waitFor(t, ctx, "two discarded deliveries in the activity log", `document.querySelectorAll('#activity .badge.discarded').length === 2`)
-	if n, _ := svc.Store.Pending(context.Background(), ws.WorkspaceID); n != 0 {
+	if n, _ := svc.Store.Pending(context.Background(), ws.WorkspaceID, chathook.Outbound); n != 0 {
 		t.Errorf("%d deliveries still wait after discarding", n)
 	}
 }
@@ -217,7 +217,7 @@ func TestBrowserActivityRefreshAndTestMessage(t *testing.T) {
 	if id := got[3].Header.Get("webhook-id"); !strings.HasPrefix(id, "msg_test_") {
 		t.Errorf("the test POST's webhook-id is %q", id)
 	}
-	acts, _ := svc.Store.Activity(context.Background(), ws.WorkspaceID, 10)
+	acts, _ := svc.Store.Activity(context.Background(), ws.WorkspaceID, chathook.Outbound, 10)
 	if len(acts) != 3 {
 		t.Errorf("the test message became a delivery: %d in the activity", len(acts))
 	}

@@ -74,7 +74,7 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), from, to, now)
+	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), chathook.Outbound, from, to, now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -92,7 +92,7 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 // and until when the previous one still signs.
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v visit) {
 	now := s.cfg.Now()
-	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), chathook.Outbound, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -45,7 +45,7 @@ func TestRecoverFormQueuesAndSaysHowMany(t *testing.T) {
 	h := newHarness(t, true, "")
 	ctx := context.Background()
 	hook := "https://hook.example.com/in"
-	if _, err := h.st.UpdateWebhook(ctx, h.ws.WorkspaceID, h.clock(), chathook.WebhookUpdate{URL: &hook}); err != nil {
+	if _, err := h.st.UpdateWebhook(ctx, h.ws.WorkspaceID, chathook.Outbound, h.clock(), chathook.WebhookUpdate{URL: &hook}); err != nil {
 		t.Fatal(err)
 	}
 	h.ingest(h.ws.WorkspaceID, "Ann", "one", "two")
@@ -73,7 +73,7 @@ func TestRecoverFormQueuesAndSaysHowMany(t *testing.T) {
 			t.Errorf("%s: the form lost what was typed", c.name)
 		}
 	}
-	if n, _ := h.st.Pending(ctx, h.ws.WorkspaceID); n != 0 {
+	if n, _ := h.st.Pending(ctx, h.ws.WorkspaceID, chathook.Outbound); n != 0 {
 		t.Fatalf("refused forms queued %d", n)
 	}
 	if a := v.post("/settings/webhooks/outbound/recover", url.Values{"since": {since}, "csrf": {"forged"}}); a.status == http.StatusSeeOther {
@@ -88,7 +88,7 @@ func TestRecoverFormQueuesAndSaysHowMany(t *testing.T) {
 	if page := v.get(a.header.Get("Location")); !strings.Contains(page.body, "3 deliveries were queued again.") {
 		t.Errorf("the page does not say how many were queued:\n%s", page.body)
 	}
-	if n, _ := h.st.Pending(ctx, h.ws.WorkspaceID); n != 3 {
+	if n, _ := h.st.Pending(ctx, h.ws.WorkspaceID, chathook.Outbound); n != 3 {
 		t.Errorf("%d pending after the recovery, want 3", n)
 	}
 	a = v.post("/settings/webhooks/outbound/recover", url.Values{"since": {since}})
@@ -124,7 +124,7 @@ func TestRotateButtonAndTestMessageSignWithBoth(t *testing.T) {
 		}
 		return http.StatusNoContent
 	}
-	if _, err := h.st.UpdateWebhook(ctx, h.ws.WorkspaceID, h.clock(), chathook.WebhookUpdate{URL: &sink.URL}); err != nil {
+	if _, err := h.st.UpdateWebhook(ctx, h.ws.WorkspaceID, chathook.Outbound, h.clock(), chathook.WebhookUpdate{URL: &sink.URL}); err != nil {
 		t.Fatal(err)
 	}
 	v := h.signedIn("acme")
@@ -136,7 +136,7 @@ func TestRotateButtonAndTestMessageSignWithBoth(t *testing.T) {
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/settings/webhooks/outbound?rotated=1#secret" {
 		t.Fatalf("rotate: %d %s", a.status, a.header.Get("Location"))
 	}
-	wh, _ := h.st.Webhook(ctx, h.ws.WorkspaceID)
+	wh, _ := h.st.Webhook(ctx, h.ws.WorkspaceID, chathook.Outbound)
 	if wh.Secret == h.ws.WebhookSecret || wh.PreviousSecret != h.ws.WebhookSecret {
 		t.Fatalf("after the rotation: secret %q, previous %q", wh.Secret, wh.PreviousSecret)
 	}
@@ -193,7 +193,7 @@ func TestBrowserRotateAndRecover(t *testing.T) {
 		chromedp.Click(chromedp.ID("rotate-secret")),
 		chromedp.WaitVisible(chromedp.ID("rotated")),
 	)
-	wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID)
+	wh, _ := svc.Store.Webhook(context.Background(), ws.WorkspaceID, chathook.Outbound)
 	if got := text(t, ctx, "#secret-value"); got != wh.Secret || got == ws.WebhookSecret {
 		t.Errorf("the page shows secret %q; stored %q, before %q", got, wh.Secret, ws.WebhookSecret)
 	}

@@ -151,13 +151,13 @@ func TestPostsWithoutTheCSRFTokenAreRefused(t *testing.T) {
 			t.Errorf("%s: %d, want 403", name, a.status)
 		}
 	}
-	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID); wh.URL != "" || wh.Granularity != "none" {
+	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound); wh.URL != "" || wh.Granularity != "none" {
 		t.Fatalf("a refused POST changed the webhook: %+v", wh)
 	}
 	if a := save(good, "Sec-Fetch-Site", "same-origin"); a.status != http.StatusSeeOther {
 		t.Fatalf("with the token: %d %s", a.status, a.body)
 	}
-	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID); wh.URL != "http://127.0.0.1:9/x" || wh.Granularity != "6h" {
+	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound); wh.URL != "http://127.0.0.1:9/x" || wh.Granularity != "6h" {
 		t.Errorf("saved %+v", wh)
 	}
 

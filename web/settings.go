@@ -53,11 +53,11 @@ type activityView struct {
 
 func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 	ctx := r.Context()
-	wh, err := s.cfg.Store.Webhook(ctx, v.workspaceID())
+	wh, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), chathook.Outbound)
 	if err != nil {
 		return settingsView{}, err
 	}
-	acts, err := s.cfg.Store.Activity(ctx, v.workspaceID(), api.ActivityEntries)
+	acts, err := s.cfg.Store.Activity(ctx, v.workspaceID(), chathook.Outbound, api.ActivityEntries)
 	if err != nil {
 		return settingsView{}, err
 	}
@@ -72,7 +72,7 @@ func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 	data.PreviousUntil, _ = wh.PreviousSecretValid(s.cfg.Now())
 	if !wh.Enabled {
 		// What waits is what enabling will send, or discard.
-		if data.Pending, err = s.cfg.Store.Pending(ctx, v.workspaceID()); err != nil {
+		if data.Pending, err = s.cfg.Store.Pending(ctx, v.workspaceID(), chathook.Outbound); err != nil {
 			return data, err
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	before, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID())
+	before, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), chathook.Outbound)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -136,7 +136,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 	u := chathook.WebhookUpdate{URL: &form.URL, Granularity: &g, Enabled: &form.Enabled}
 	// The choice is offered, and honoured, only when switching back on.
 	u.DiscardPending = form.Discard && form.Enabled && !before.Enabled
-	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), v.workspaceID(), s.cfg.Now(), u)
+	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), v.workspaceID(), chathook.Outbound, s.cfg.Now(), u)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -173,7 +173,7 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, v visit) {
 // activity is the activity log alone, which the settings page fetches
 // every few seconds.
 func (s *Server) activity(w http.ResponseWriter, r *http.Request, v visit) {
-	acts, err := s.cfg.Store.Activity(r.Context(), v.workspaceID(), api.ActivityEntries)
+	acts, err := s.cfg.Store.Activity(r.Context(), v.workspaceID(), chathook.Outbound, api.ActivityEntries)
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -57,14 +57,14 @@ func TestSettingsValidationSavesNothingAndSaysWhere(t *testing.T) {
 			t.Errorf("%s: the URL typed is not kept", tc.name)
 		}
 	}
-	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID); wh.URL != "" || wh.Granularity != chathook.NoAggregation || !wh.Enabled {
+	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound); wh.URL != "" || wh.Granularity != chathook.NoAggregation || !wh.Enabled {
 		t.Fatalf("an invalid form saved something: %+v", wh)
 	}
 	a := v.post("/settings/webhooks/outbound", settingsForm("https://hooks.example.com/chathook", "12h", false))
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/settings/webhooks/outbound?saved=1" {
 		t.Fatalf("a valid form: %d %s", a.status, a.body)
 	}
-	wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID)
+	wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound)
 	if wh.URL != "https://hooks.example.com/chathook" || wh.Granularity != chathook.TwelveHourly || wh.Enabled {
 		t.Errorf("saved %+v", wh)
 	}
@@ -99,7 +99,7 @@ func TestDisabledBannerAndDiscard(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, true, "")
 	u := "http://127.0.0.1:9/hook"
-	if _, err := h.st.UpdateWebhook(context.Background(), h.ws.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &u}); err != nil {
+	if _, err := h.st.UpdateWebhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &u}); err != nil {
 		t.Fatal(err)
 	}
 	h.ingest(h.ws.WorkspaceID, "John", "one", "two", "three")
@@ -116,7 +116,7 @@ func TestDisabledBannerAndDiscard(t *testing.T) {
 	if a.status != http.StatusSeeOther {
 		t.Fatalf("enable with discard: %d %s", a.status, a.body)
 	}
-	if n, _ := h.st.Pending(context.Background(), h.ws.WorkspaceID); n != 0 {
+	if n, _ := h.st.Pending(context.Background(), h.ws.WorkspaceID, chathook.Outbound); n != 0 {
 		t.Errorf("%d still waiting after discard", n)
 	}
 	a = v.get("/settings/webhooks/outbound")
@@ -155,8 +155,8 @@ func TestTestMessageShowsTheResultAndCountsNothing(t *testing.T) {
 			t.Fatalf("a 500: %d", a.status)
 		}
 	}
-	wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID)
-	acts, _ := h.st.Activity(context.Background(), h.ws.WorkspaceID, 10)
+	wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound)
+	acts, _ := h.st.Activity(context.Background(), h.ws.WorkspaceID, chathook.Outbound, 10)
 	if wh.ConsecutiveFailures != 0 || wh.DisabledReason != "" || len(acts) != 0 {
 		t.Errorf("ten failed tests counted: %+v, activity %v", wh, acts)
 	}
@@ -168,7 +168,7 @@ func TestLogDownloadAndActivityFragment(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, true, "")
 	u := "http://127.0.0.1:9/hook"
-	h.st.UpdateWebhook(context.Background(), h.ws.WorkspaceID, time.Now(), chathook.WebhookUpdate{URL: &u})
+	h.st.UpdateWebhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound, time.Now(), chathook.WebhookUpdate{URL: &u})
 	h.ingest(h.ws.WorkspaceID, "John <Doe>", "one", "two", "three")
 	h.disable(h.ws.WorkspaceID)
 	v := h.signedIn("acme")
@@ -209,7 +209,7 @@ func TestFormsRefuseInvalidUTF8(t *testing.T) {
 	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "field url is not valid UTF-8") {
 		t.Fatalf("settings with invalid UTF-8: %d %q", a.status, a.body)
 	}
-	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID); wh.URL != "" {
+	if wh, _ := h.st.Webhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound); wh.URL != "" {
 		t.Fatalf("invalid UTF-8 saved: %q", wh.URL)
 	}
 	s := h.visitor()

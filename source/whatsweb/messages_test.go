@@ -75,7 +75,7 @@ func (e *env) chat(t *testing.T, externalID string) (chathook.Chat, []chathook.M
 
 func (e *env) pending(t *testing.T) int {
 	t.Helper()
-	n, err := e.st.Pending(context.Background(), e.ws.ID)
+	n, err := e.st.Pending(context.Background(), e.ws.ID, chathook.Outbound)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func pairedQueueing(t *testing.T, open opener) (*env, *whatswebtest.Client) {
 	t.Helper()
 	e := newEnv(t, open)
 	url := "http://127.0.0.1:9/hook"
-	if _, err := e.st.UpdateWebhook(context.Background(), e.ws.ID, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := e.st.UpdateWebhook(context.Background(), e.ws.ID, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 		t.Fatal(err)
 	}
 	_, fc := e.pair(t, e.manager(t, "a"), e.net, danaJID, "Dana Owner")

@@ -28,7 +28,7 @@ func TestEventToSignedPOST(t *testing.T) {
 		defer cancel()
 		e := newEnv(t, open)
 		sink := chathooktest.NewSink(t)
-		wh, err := e.st.UpdateWebhook(ctx, e.ws.ID, t0, chathook.WebhookUpdate{URL: &sink.URL})
+		wh, err := e.st.UpdateWebhook(ctx, e.ws.ID, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &sink.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,7 +37,7 @@ func newWorkspace(tb testing.TB, st *postgres.Store) string {
 		tb.Fatal(err)
 	}
 	url := "https://receiver.example.com/hook"
-	if _, err := st.UpdateWebhook(ctx, id, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, id, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 		tb.Fatal(err)
 	}
 	return id

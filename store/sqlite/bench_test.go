@@ -159,7 +159,7 @@ func newStore(b testing.TB) (st *sqlite.Store, ws, url string, t0 time.Time) {
 		b.Fatal(err)
 	}
 	url = "https://hook.example.com"
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 		b.Fatal(err)
 	}
 	return st, ws, url, t0

@@ -14,29 +14,29 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-// sqlHeads walks the chats that have pending deliveries in chat id order,
-// from after ?1 up to ?2, one index seek per chat (a loose index scan: the
-// cost is the chats looked at, not the deliveries waiting behind them), and
-// returns those whose oldest pending delivery is due at ?3 and not leased,
-// of enabled webhooks with a URL and not of the workspaces in the JSON
-// array ?5: the chats that may send now. An earlier
-// delivery holds back the rest of its chat while it is leased or waits for
-// a retry, so only a chat's head decides.
+// sqlHeads walks the lanes (see tables.Lane) that have pending deliveries
+// in order, from after ?1 up to ?2, one index seek per lane (a loose index
+// scan: the cost is the lanes looked at, not the deliveries waiting behind
+// them), and returns those whose oldest pending delivery is due at ?3 and
+// not leased, of enabled endpoints with a URL and not among the endpoints
+// in the JSON array ?5: the lanes that may send now. An earlier delivery
+// holds back the rest of its lane while it is leased or waits for a retry,
+// so only a lane's head decides.
 const sqlHeads = `WITH RECURSIVE walk(c) AS (
-    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > ?1)
+    SELECT (SELECT min(lane) FROM deliveries WHERE state = 'pending' AND lane > ?1)
   UNION ALL
-    SELECT (SELECT min(chat_id) FROM deliveries WHERE state = 'pending' AND chat_id > walk.c)
+    SELECT (SELECT min(lane) FROM deliveries WHERE state = 'pending' AND lane > walk.c)
     FROM walk WHERE walk.c IS NOT NULL AND walk.c < ?2
 )
-SELECT h.chat_id, h.id FROM walk
-JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE chat_id = walk.c AND state = 'pending')
-JOIN webhooks w ON w.workspace_id = h.workspace_id
+SELECT h.lane, h.id FROM walk
+JOIN deliveries h ON h.id = (SELECT min(id) FROM deliveries WHERE lane = walk.c AND state = 'pending')
+JOIN endpoints w ON w.id = h.endpoint_id
 WHERE walk.c <= ?2 AND h.due_at <= ?3 AND h.lease_until < ?3 AND w.enabled = 1 AND w.url <> ''
-  AND h.workspace_id NOT IN (SELECT value FROM json_each(?5))
+  AND h.endpoint_id NOT IN (SELECT value FROM json_each(?5))
 LIMIT ?4`
 
-// sqlRun reads the oldest pending deliveries of a chat.
-const sqlRun = `SELECT id, due_at, lease_until FROM deliveries WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?`
+// sqlRun reads the oldest pending deliveries of a lane.
+const sqlRun = `SELECT id, due_at, lease_until FROM deliveries WHERE lane = ? AND state = 'pending' ORDER BY id LIMIT ?`
 
 const (
 	sqlLease        = `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (SELECT value FROM json_each(?))`
@@ -44,17 +44,19 @@ const (
 		WHERE lease_owner = ? AND state = 'pending' AND id IN (SELECT value FROM json_each(?))`
 	sqlRelease = `UPDATE deliveries SET lease_until = 0, lease_owner = ''
 		WHERE lease_owner = ? AND state = 'pending' AND id IN (SELECT value FROM json_each(?))`
-	// A claim reads its deliveries, then what their chats share, once a
-	// chat: 21 columns a delivery and 26 a chat instead of 47 a delivery
+	// A claim reads its deliveries, then what their lanes share, once a
+	// lane: 24 columns a delivery and 29 a lane instead of 53 a delivery
 	// (each column read takes the connection's mutex in the driver).
 	sqlLoadClaimed = `SELECT ` + tables.DeliveryOwnColumns + `
 		FROM deliveries d LEFT JOIN messages m ON m.id = d.message_id
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
-	sqlLoadChats = `SELECT ` + tables.ChatContextColumns + `
-		FROM chats c
+	// A lane's endpoint is the one in its slot, not deleted: a deleted
+	// endpoint's deliveries are never pending, so never claimed.
+	sqlLoadChats = `SELECT l.value, ` + tables.ChatContextColumns + `
+		FROM json_each(?) l
+		JOIN chats c ON c.id = (l.value & 17592186044415)
 		JOIN accounts a ON a.id = c.account_id
-		JOIN webhooks w ON w.workspace_id = c.workspace_id
-		WHERE c.id IN (SELECT value FROM json_each(?))`
+		JOIN endpoints w ON w.workspace_id = c.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0`
 )
 
 // ClaimDue leases due deliveries; see store.Store. Chats take turns: each
@@ -62,7 +64,7 @@ const (
 // round the chats in id order, so a chat with a deep backlog cannot starve
 // the others. A claimed chat gives a run of its oldest deliveries, as many
 // as are due, up to store.RunShare.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int, skip ...int64) ([]chathook.Delivery, error) {
 	tx, end, err := s.beginHot(ctx, true)
 	if err != nil {
 		return nil, err
@@ -135,40 +137,40 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 }
 
 // loadClaimed reads the leased deliveries of list, n of them, in id order,
-// with load (sqlLoadClaimed), and their chats with chats (sqlLoadChats).
+// with load (sqlLoadClaimed), and their lanes with chats (sqlLoadChats).
 // A delivery whose chat is gone is left out, as a join would leave it.
 func loadClaimed(ctx context.Context, load, chats *sql.Stmt, list string, n int) ([]chathook.Delivery, error) {
 	out, err := loadOwn(ctx, load, list, n)
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
-	var ids []int64
-	index := map[int64]int{} // chat id -> its place in ids
+	var lanes []int64
+	index := map[int64]int{} // lane -> its place in lanes
 	for _, d := range out {
-		if _, ok := index[d.Chat.ID]; !ok {
-			index[d.Chat.ID] = len(ids)
-			ids = append(ids, d.Chat.ID)
+		if _, ok := index[d.Lane]; !ok {
+			index[d.Lane] = len(lanes)
+			lanes = append(lanes, d.Lane)
 		}
 	}
-	rows, err := chats.QueryContext(ctx, idList(ids))
+	rows, err := chats.QueryContext(ctx, idList(lanes))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	shared := make([]chathook.Delivery, len(ids)) // a chat's id stays 0 until it is read
+	shared := make([]chathook.Delivery, len(lanes)) // a lane's chat id stays 0 until it is read
 	for rows.Next() {
 		var c chathook.Delivery
-		if err := tables.ChatContext(rows, &c); err != nil {
+		if err := tables.LaneContext(rows, &c); err != nil {
 			return nil, err
 		}
-		shared[index[c.Chat.ID]] = c
+		shared[index[c.Lane]] = c
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	kept := out[:0]
 	for _, d := range out {
-		c := shared[index[d.Chat.ID]]
+		c := shared[index[d.Lane]]
 		if c.Chat.ID == 0 {
 			continue
 		}
@@ -227,7 +229,7 @@ func appendRun(ctx context.Context, run *sql.Stmt, ids []int64, chat int64, n in
 	return ids, rows.Err()
 }
 
-// head is a chat that may send now, and its oldest pending delivery.
+// head is a lane that may send now, and its oldest pending delivery.
 type head struct{ chat, delivery int64 }
 
 // headWalk reads the heads of claimable chats (sqlHeads) page by page,
@@ -235,7 +237,7 @@ type head struct{ chat, delivery int64 }
 type headWalk struct {
 	stmt    *sql.Stmt
 	now     int64
-	skipped string // JSON array of workspaces to pass over
+	skipped string // JSON array of endpoints to pass over
 	spans   [][2]int64
 	left    int
 }
@@ -372,10 +374,10 @@ func init() {
 		sqlFinish[n] = outcomeRows(n) + `UPDATE deliveries SET
 			state = ` + keepDiscarded + `, attempts = attempts + 1, due_at = o.due, finished_at = o.finished, last_status = o.status,
 			last_error = o.err, last_attempt_at = o.at, last_duration_ms = o.ms, lease_until = 0, lease_owner = ''
-			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.workspace_id`
+			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.endpoint_id`
 		sqlLogAttempts[n] = outcomeRows(n) + `INSERT INTO attempts
-			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-			SELECT d.workspace_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url,
+			(workspace_id, endpoint_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+			SELECT d.workspace_id, d.endpoint_id, d.id, d.event_id, d.kind, d.chat_id, d.messages, d.attempts, o.at, o.url,
 				CASE WHEN d.state = 'discarded' AND o.logged = 'retrying' THEN 'failed' ELSE o.logged END, o.status, o.ms, o.err
 			FROM o JOIN deliveries d ON d.id = o.id ORDER BY o.k`
 		writerSQL = append(writerSQL, sqlFinish[n], sqlLogAttempts[n])
@@ -383,17 +385,17 @@ func init() {
 }
 
 const (
-	sqlFailureCount = `SELECT consecutive_failures, enabled, last_error FROM webhooks WHERE workspace_id = ?`
-	sqlSetFailures  = `UPDATE webhooks SET consecutive_failures = ?, last_error = ? WHERE workspace_id = ?`
-	sqlDisable      = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE workspace_id = ?`
-	sqlQueueEmail   = `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
-		VALUES (?, 'webhook_disabled', ?, ?, ?, ?)`
+	sqlFailureCount = `SELECT workspace_id, public_id, description, url, consecutive_failures, enabled, last_error FROM endpoints WHERE id = ?`
+	sqlSetFailures  = `UPDATE endpoints SET consecutive_failures = ?, last_error = ? WHERE id = ?`
+	sqlDisable      = `UPDATE endpoints SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE id = ?`
+	sqlQueueEmail   = `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at, endpoint, endpoint_name)
+		VALUES (?, 'webhook_disabled', ?, ?, ?, ?, ?, ?)`
 )
 
 // finish records outcomes of distinct deliveries, then counts each
-// webhook's consecutive failures through them in order.
+// endpoint's consecutive failures through them in order.
 func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finished) error {
-	workspaceOf := make(map[int64]string, len(outcomes))
+	workspaceOf := make(map[int64]int64, len(outcomes)) // delivery -> its endpoint
 	for start := 0; start < len(outcomes); {
 		n := finishChunks[len(finishChunks)-1]
 		for _, size := range finishChunks {
@@ -413,8 +415,8 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finishe
 			return fmt.Errorf("finish delivery %d: %w", o.DeliveryID, sql.ErrNoRows)
 		}
 	}
-	var order []string // workspaces in the order they first appear
-	byWorkspace := map[string][]store.Finished{}
+	var order []int64 // endpoints in the order they first appear
+	byWorkspace := map[int64][]store.Finished{}
 	for _, o := range outcomes {
 		ws := workspaceOf[o.DeliveryID]
 		if _, ok := byWorkspace[ws]; !ok {
@@ -432,7 +434,7 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, outcomes []store.Finishe
 
 // finishChunk records and logs a chunk of at most n outcomes, whose first
 // is outcome number first of the batch, noting each delivery's workspace.
-func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []store.Finished, n int, workspaceOf map[int64]string) error {
+func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []store.Finished, n int, workspaceOf map[int64]int64) error {
 	args := make([]any, 0, n*11)
 	for i, o := range chunk {
 		state, due, finished, logged := chathook.StateDelivered, ms(o.At), ms(o.At), chathook.StateDelivered
@@ -454,8 +456,7 @@ func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []
 		return fmt.Errorf("finish: %w", err)
 	}
 	for updated.Next() {
-		var id int64
-		var ws string
+		var id, ws int64
 		if err := updated.Scan(&id, &ws); err != nil {
 			updated.Close()
 			return err
@@ -471,16 +472,17 @@ func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []
 	return nil
 }
 
-// countFailures walks a webhook's outcomes in order: a success resets its
-// consecutive failures, a failure counts one, and the failure that reaches
-// chathook.DisableAfter on an enabled webhook disables it and queues
-// exactly one owner email, in this transaction.
-func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, workspaceID string, outcomes []store.Finished) error {
+// countFailures walks an endpoint's outcomes in order: a success resets
+// its consecutive failures, a failure counts one, and the failure that
+// reaches chathook.DisableAfter on an enabled endpoint disables it and
+// queues exactly one owner email naming it, in this transaction.
+func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, endpoint int64, outcomes []store.Finished) error {
 	var failures int
 	var enabled bool
-	var lastError string
-	if err := s.prep(ctx, tx, sqlFailureCount).QueryRowContext(ctx, workspaceID).Scan(&failures, &enabled, &lastError); err != nil {
-		return fmt.Errorf("finish: webhook: %w", err)
+	var workspaceID, id, description, url, lastError string
+	if err := s.prep(ctx, tx, sqlFailureCount).QueryRowContext(ctx, endpoint).Scan(&workspaceID, &id, &description, &url,
+		&failures, &enabled, &lastError); err != nil {
+		return fmt.Errorf("finish: endpoint: %w", err)
 	}
 	before, beforeError := failures, lastError
 	for _, o := range outcomes {
@@ -494,17 +496,19 @@ func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, workspaceID strin
 		}
 		enabled = false
 		reason := fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)
-		if _, err := s.prep(ctx, tx, sqlDisable).ExecContext(ctx, reason, ms(o.At), workspaceID); err != nil {
+		if _, err := s.prep(ctx, tx, sqlDisable).ExecContext(ctx, reason, ms(o.At), endpoint); err != nil {
 			return err
 		}
 		// The email goes out with the disable or not at all: one per disable.
-		if _, err := s.prep(ctx, tx, sqlQueueEmail).ExecContext(ctx, workspaceID, reason, o.Err, ms(o.At), ms(o.At)); err != nil {
+		endpointID, name := tables.EmailEndpoint(id, description, url)
+		if _, err := s.prep(ctx, tx, sqlQueueEmail).ExecContext(ctx, workspaceID, reason, o.Err, ms(o.At), ms(o.At),
+			endpointID, name); err != nil {
 			return err
 		}
 	}
 	if failures == before && lastError == beforeError {
-		return nil // the common case: successes of a healthy webhook
+		return nil // the common case: successes of a healthy endpoint
 	}
-	_, err := s.prep(ctx, tx, sqlSetFailures).ExecContext(ctx, failures, lastError, workspaceID)
+	_, err := s.prep(ctx, tx, sqlSetFailures).ExecContext(ctx, failures, lastError, endpoint)
 	return err
 }

@@ -18,7 +18,7 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts,
+	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, e.endpoint, e.endpoint_name,
 			w.id, w.name, w.owner_name, w.owner_email, w.created_at
 		FROM emails e JOIN workspaces w ON w.id = e.workspace_id
 		WHERE e.state = 'pending' AND e.due_at <= ? ORDER BY e.due_at, e.id LIMIT ?`, ms(now), limit)

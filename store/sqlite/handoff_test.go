@@ -23,7 +23,7 @@ func receive(st store.HandOff) (*handed, func()) {
 	h := &handed{took: make(chan []chathook.Delivery, 16)}
 	h.room.Store(100)
 	stop := st.HandTo(store.Receiver{Owner: "local", Lease: time.Minute,
-		Room: func(string) int { return int(h.room.Load()) },
+		Room: func(int64) int { return int(h.room.Load()) },
 		Take: func(leased []chathook.Delivery, _ time.Time) { h.took <- leased }})
 	return h, stop
 }
@@ -123,7 +123,7 @@ func TestHandOffTakesIdleChatsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	disabled := false
-	if _, err := st.UpdateWebhook(ctx, off, t0, chathook.WebhookUpdate{URL: &url, Enabled: &disabled}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, off, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url, Enabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
 	in(off, chatMessage(t0, 6, "i"))

@@ -12,6 +12,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/group"
+	"github.com/chathook/chathook/store/tables"
 )
 
 // Reasons given back with a non-accepted answer.
@@ -37,16 +38,17 @@ type ingestTx struct {
 
 	duplicateOf, upsertAccount, findChat, insChat, updateChat *sql.Stmt
 
-	hand *handing // nil without a receiver
-	room int      // how many more chats of this workspace the receiver takes
+	targets []tables.Target // the workspace's endpoints that get events
+	hand    *handing        // nil without a receiver
+	room    map[int64]int   // how many more lanes of each endpoint the receiver takes
 }
 
 // handing is what a group's transaction leases to the receiver (see
-// store.HandOff): the deliveries of the chats that had nothing pending.
+// store.HandOff): the deliveries of the lanes that had nothing pending.
 type handing struct {
 	r     *store.Receiver
 	began time.Time      // when the transaction began (real time)
-	chats map[int64]bool // the group's queued chats: whether they are handed
+	lanes map[int64]bool // the group's queued lanes: whether they are handed
 	ids   []int64        // the deliveries leased
 }
 
@@ -67,24 +69,30 @@ func multiRow(n, width int) string {
 // stored or an earlier message is not) and of that many deliveries;
 // sqlInsertHanded is the latter returning which were leased, for a chunk
 // with deliveries handed over (see store.HandOff).
-var sqlInsertMessages, sqlInsertDeliveries, sqlInsertHanded = map[int]string{}, map[int]string{}, map[int]string{}
+// sqlInsertWaiting holds, per chunk size, the insert of that many
+// messages waiting for an endpoint's bundle.
+var sqlInsertMessages, sqlInsertDeliveries, sqlInsertHanded, sqlInsertWaiting = map[int]string{}, map[int]string{}, map[int]string{}, map[int]string{}
 
 const (
-	messageWidth  = 16
-	deliveryWidth = 8
+	messageWidth  = 15
+	deliveryWidth = 12
+	waitingWidth  = 4
 )
 
 func init() {
 	for _, n := range rowChunks {
 		sqlInsertMessages[n] = `INSERT INTO messages
 			(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
+			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
 			VALUES ` + multiRow(n, messageWidth) + `
 			ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, account_id, message_id`
-		sqlInsertDeliveries[n] = `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at, lease_until, lease_owner)
+		sqlInsertDeliveries[n] = `INSERT INTO deliveries
+			(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at, lease_until, lease_owner)
 			VALUES ` + multiRow(n, deliveryWidth)
 		sqlInsertHanded[n] = sqlInsertDeliveries[n] + ` RETURNING id, lease_until`
-		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n], sqlInsertHanded[n])
+		sqlInsertWaiting[n] = `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES ` + multiRow(n, waitingWidth) +
+			` ON CONFLICT DO NOTHING`
+		writerSQL = append(writerSQL, sqlInsertMessages[n], sqlInsertDeliveries[n], sqlInsertHanded[n], sqlInsertWaiting[n])
 	}
 }
 
@@ -127,11 +135,12 @@ const (
 		RETURNING ` + chatColumns + `, history_only`
 	// sqlUpdateChat writes every change a message makes to its chat (a
 	// new name, phone or external id, the end of history_only) at once.
-	sqlUpdateChat   = `UPDATE chats SET full_name = ?, phone = ?, external_id = ?, created_at = ?, history_only = ? WHERE id = ?`
-	sqlIngestTarget = `SELECT url <> '', granularity, enabled FROM webhooks WHERE workspace_id = ?`
-	// sqlChatPending tells whether a chat has a delivery pending: in
+	sqlUpdateChat = `UPDATE chats SET full_name = ?, phone = ?, external_id = ?, created_at = ?, history_only = ? WHERE id = ?`
+	// sqlIngestTarget reads the endpoints that get a workspace's events.
+	sqlIngestTarget = `SELECT ` + tables.TargetColumns + ` FROM endpoints WHERE workspace_id = ? AND deleted_at = 0 AND url <> '' ORDER BY slot`
+	// sqlChatPending tells whether a lane has a delivery pending: in
 	// flight, waiting for a retry, or queued behind those.
-	sqlChatPending = `SELECT EXISTS (SELECT 1 FROM deliveries WHERE chat_id = ? AND state = 'pending')`
+	sqlChatPending = `SELECT EXISTS (SELECT 1 FROM deliveries WHERE lane = ? AND state = 'pending')`
 )
 
 type chatKey struct {
@@ -162,7 +171,7 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 	// deliver.Dispatcher.Ingested).
 	var h *handing
 	if r := s.hand.Load(); r != nil {
-		h = &handing{r: r, began: time.Now(), chats: map[int64]bool{}}
+		h = &handing{r: r, began: time.Now(), lanes: map[int64]bool{}}
 	}
 	results := make([][]chathook.IngestResult, len(batches))
 	for i, b := range batches {
@@ -192,29 +201,26 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) ([][]cha
 
 // ingest writes one workspace's messages in tx.
 func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now time.Time, msgs []chathook.Incoming, h *handing) ([]chathook.IngestResult, error) {
-	// Deliveries are queued from the moment a webhook URL is set, as Svix
-	// does for endpoints: a workspace that never configures one builds no
-	// backlog. A disabled webhook still queues: it is paused, not off.
+	// Deliveries are queued from the moment an endpoint's URL is set, as
+	// Svix does: a workspace that never configures one builds no
+	// backlog. A disabled endpoint still queues: it is paused, not off.
 	// With a granularity, a message waits for its window's bundle instead.
-	var hasURL, enabled bool
-	var g chathook.Granularity
-	if err := s.prep(ctx, tx, sqlIngestTarget).QueryRowContext(ctx, workspaceID).Scan(&hasURL, &g, &enabled); err != nil {
-		return nil, fmt.Errorf("ingest: webhook of %s: %w", workspaceID, err)
-	}
-	queue := queueNone
-	switch {
-	case hasURL && g == chathook.NoAggregation:
-		queue = queueDelivery
-	case hasURL:
-		queue = queueBundle
+	targets, err := readTargets(s.prep(ctx, tx, sqlIngestTarget).QueryContext(ctx, workspaceID))
+	if err != nil {
+		return nil, fmt.Errorf("ingest: endpoints of %s: %w", workspaceID, err)
 	}
 	it := &ingestTx{
 		tx: tx, workspaceID: workspaceID, now: ms(now),
 		accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{},
-		hand: h,
+		targets: targets, hand: h,
 	}
-	if h != nil && queue == queueDelivery && enabled {
-		it.room = h.r.Room(workspaceID)
+	if h != nil {
+		it.room = map[int64]int{}
+		for _, t := range targets {
+			if t.Enabled {
+				it.room[t.Key] = h.r.Room(t.Key)
+			}
+		}
 	}
 	for _, p := range []struct {
 		st    **sql.Stmt
@@ -232,28 +238,28 @@ func (s *Store) ingest(ctx context.Context, tx *sql.Tx, workspaceID string, now 
 	rows := make([]messageRow, len(msgs))
 	for i := range msgs {
 		var err error
-		if rows[i], err = it.prepare(ctx, &msgs[i], queue); err != nil {
+		if rows[i], err = it.prepare(ctx, &msgs[i]); err != nil {
 			return nil, fmt.Errorf("ingest message %d: %w", i, err)
 		}
 	}
 	return it.insert(ctx, s, rows, msgs)
 }
 
-// How an accepted message is queued.
-type queueMode int
-
-const (
-	queueNone     queueMode = iota // no webhook URL: stored only
-	queueDelivery                  // a delivery of its own, at once
-	queueBundle                    // pending, for its window's bundle
-)
+// readTargets reads the endpoints of sqlIngestTarget.
+func readTargets(rows *sql.Rows, err error) ([]tables.Target, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.Targets(rows)
+}
 
 // messageRow is one message ready to insert.
 type messageRow struct {
 	key    messageKey
 	chatID int64
 	values [messageWidth]any
-	queue  bool // gets a delivery of its own if it is new
+	facts  tables.Stored // what it tells endpoints if it is new
 }
 
 type messageKey struct {
@@ -262,7 +268,7 @@ type messageKey struct {
 }
 
 // prepare resolves a message's account and chat and derives its row.
-func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming, queue queueMode) (messageRow, error) {
+func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming) (messageRow, error) {
 	acc, err := it.account(ctx, in.Account)
 	if err != nil {
 		return messageRow{}, err
@@ -278,14 +284,15 @@ func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming, queue qu
 		}
 		it.historyKeys[key] = true
 	}
-	live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
 	sender, recipient := in.Participants(acc, chat)
 	return messageRow{
 		key: key, chatID: chat.ID,
 		values: [messageWidth]any{it.workspaceID, acc.ID, chat.ID, in.MessageID, in.UUID, string(in.Direction),
 			ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
-			isNew, in.SkipReason, queue == queueBundle && live},
-		queue: queue == queueDelivery && live,
+			isNew, in.SkipReason},
+		facts: tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
+			Live: in.SkipReason == "" && !in.History, // a history message is stored, never delivered
+			NewChat: isNew},
 	}, nil
 }
 
@@ -318,7 +325,7 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 		return nil, fmt.Errorf("ingest: messages: %w", err)
 	}
 	results := make([]chathook.IngestResult, len(rows))
-	var queued []int // rows that get a delivery
+	var queued []queuedRow // deliveries and waits, in batch order
 	firstChat := make(map[messageKey]int64, len(rows))
 	for i, r := range rows {
 		if _, ok := firstChat[r.key]; ok || stored[r.key] == 0 { // a repeat, in this batch or of a stored message
@@ -332,27 +339,52 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 			continue
 		}
 		firstChat[r.key] = r.chatID
-		switch {
-		case msgs[i].SkipReason != "":
+		if msgs[i].SkipReason != "" {
 			results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: r.chatID, Reason: msgs[i].SkipReason}
-		default:
+		} else {
 			results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: r.chatID}
-			if r.queue {
-				queued = append(queued, i)
+		}
+		if len(it.targets) > 0 {
+			id := stored[r.key]
+			for _, q := range tables.FanOut(nil, it.targets, r.facts, map[string]string{}, tables.NewEventID) {
+				queued = append(queued, queuedRow{Queued: q, message: id, chat: r.chatID})
 			}
 		}
 	}
-	err = chunks(len(queued), func(start, size int) error {
+	if err := it.queue(ctx, s, queued); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// queuedRow is a delivery or a wait for a bundle, of a stored message.
+type queuedRow struct {
+	tables.Queued
+	message, chat int64
+}
+
+// queue writes the deliveries of queued, in order (delivery ids follow
+// it, and with them each lane's order), and its waits for bundles.
+func (it *ingestTx) queue(ctx context.Context, s *Store, queued []queuedRow) error {
+	var deliveries, waits []queuedRow
+	for _, q := range queued {
+		if q.Bundle {
+			waits = append(waits, q)
+		} else {
+			deliveries = append(deliveries, q)
+		}
+	}
+	err := chunks(len(deliveries), func(start, size int) error {
 		args := make([]any, 0, size*deliveryWidth)
 		handed := false
-		for _, i := range queued[start : start+size] {
-			eventID := "msg_" + strings.ReplaceAll(msgs[i].UUID, "-", "")
-			leaseUntil, owner, err := it.lease(ctx, s, rows[i].chatID)
+		for _, q := range deliveries[start : start+size] {
+			leaseUntil, owner, err := it.lease(ctx, s, q.Target, q.Lane)
 			if err != nil {
 				return err
 			}
 			handed = handed || owner != ""
-			args = append(args, it.workspaceID, rows[i].chatID, stored[rows[i].key], eventID, it.now, it.now, leaseUntil, owner)
+			args = append(args, it.workspaceID, q.Target.Key, q.Lane, q.chat, q.message, q.EventID, q.Kind, q.Type,
+				it.now, it.now, leaseUntil, owner)
 		}
 		if !handed {
 			_, err := s.prep(ctx, it.tx, sqlInsertDeliveries[size]).ExecContext(ctx, args...)
@@ -375,34 +407,45 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 		return inserted.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ingest: deliveries: %w", err)
+		return fmt.Errorf("ingest: deliveries: %w", err)
 	}
-	return results, nil
+	err = chunks(len(waits), func(start, size int) error {
+		args := make([]any, 0, size*waitingWidth)
+		for _, q := range waits[start : start+size] {
+			args = append(args, q.Target.Key, q.chat, q.message, it.now)
+		}
+		_, err := s.prep(ctx, it.tx, sqlInsertWaiting[size]).ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: bundles: %w", err)
+	}
+	return nil
 }
 
-// lease returns the lease of a new delivery of chat: to the receiver
-// when it has room for this workspace's deliveries and nothing of the
-// chat was pending before the group (then all of the chat's deliveries
+// lease returns the lease of a new delivery of a lane: to the receiver
+// when it has room for the endpoint's deliveries and nothing of the
+// lane was pending before the group (then all of the lane's deliveries
 // in the group are handed, in order), else none. The one writer makes
-// the check safe: no other transaction can queue for the chat meanwhile.
-func (it *ingestTx) lease(ctx context.Context, s *Store, chat int64) (until int64, owner string, err error) {
+// the check safe: no other transaction can queue for the lane meanwhile.
+func (it *ingestTx) lease(ctx context.Context, s *Store, t *tables.Target, lane int64) (until int64, owner string, err error) {
 	if it.hand == nil {
 		return 0, "", nil
 	}
-	handed, seen := it.hand.chats[chat]
+	handed, seen := it.hand.lanes[lane]
 	switch {
-	case seen: // as the chat's first delivery in the group
-	case it.room == 0: // a full receiver costs no look at the chat
+	case seen: // as the lane's first delivery in the group
+	case it.room[t.Key] == 0: // a full receiver, or a disabled endpoint, costs no look at the lane
 	default:
 		var pending bool
-		if err := s.prep(ctx, it.tx, sqlChatPending).QueryRowContext(ctx, chat).Scan(&pending); err != nil {
-			return 0, "", fmt.Errorf("chat %d pending: %w", chat, err)
+		if err := s.prep(ctx, it.tx, sqlChatPending).QueryRowContext(ctx, lane).Scan(&pending); err != nil {
+			return 0, "", fmt.Errorf("lane %d pending: %w", lane, err)
 		}
 		if handed = !pending; handed {
-			it.room--
+			it.room[t.Key]--
 		}
 	}
-	it.hand.chats[chat] = handed
+	it.hand.lanes[lane] = handed
 	if !handed {
 		return 0, "", nil
 	}

@@ -14,8 +14,8 @@ const sqlBacklog = `SELECT
 	(SELECT count(*) FROM deliveries WHERE state = 'pending'),
 	coalesce((SELECT created_at FROM deliveries WHERE id = (SELECT min(id) FROM deliveries WHERE state = 'pending')), 0),
 	(SELECT count(*) FROM emails WHERE state = 'pending'),
-	(SELECT count(*) FROM webhooks WHERE enabled = 0 AND disabled_reason <> ''),
-	(SELECT count(*) FROM webhooks WHERE enabled = 0 AND disabled_reason = '')`
+	(SELECT count(*) FROM endpoints WHERE enabled = 0 AND disabled_reason <> '' AND deleted_at = 0),
+	(SELECT count(*) FROM endpoints WHERE enabled = 0 AND disabled_reason = '' AND deleted_at = 0)`
 
 // Backlog reads on the readers, in one statement; see store.Metrics.
 func (s *Store) Backlog(ctx context.Context) (store.Backlog, error) {

@@ -106,11 +106,16 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	return m, err
 }
 
-const sqlPending = `SELECT count(*) FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
+const sqlPending = `SELECT count(*) FROM deliveries
+	WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1`
 
-// Pending counts the deliveries that wait.
-func (s *Store) Pending(ctx context.Context, workspaceID string) (int, error) {
+// Pending counts the deliveries of an endpoint that wait.
+func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (int, error) {
+	var key int64
+	if err := s.r.QueryRowContext(ctx, endpointKey, workspaceID, endpointID).Scan(&key); err != nil {
+		return 0, notFound(err)
+	}
 	var n int
-	err := s.r.QueryRowContext(ctx, sqlPending, workspaceID).Scan(&n)
+	err := s.r.QueryRowContext(ctx, sqlPending, key).Scan(&n)
 	return n, err
 }

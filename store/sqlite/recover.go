@@ -16,7 +16,8 @@ import (
 const sqlRecover = `UPDATE deliveries SET state = 'pending', due_at = ?1, finished_at = 0, retry_from = attempts,
 	lease_owner = CASE WHEN lease_until >= ?1 THEN lease_owner ELSE '' END,
 	lease_until = CASE WHEN lease_until >= ?1 THEN lease_until ELSE 0 END
-	WHERE workspace_id = ?2 AND state IN ('failed', 'discarded') AND created_at >= ?3 AND created_at < ?4
+	WHERE endpoint_id = (SELECT id FROM endpoints WHERE workspace_id = ?2 AND public_id = ?5 AND deleted_at = 0)
+		AND state IN ('failed', 'discarded') AND created_at >= ?3 AND created_at < ?4
 	RETURNING id`
 
 // sqlHoldBehindFlight makes the recovered deliveries ?2 (a JSON array) of
@@ -27,20 +28,20 @@ const sqlRecover = `UPDATE deliveries SET state = 'pending', due_at = ?1, finish
 // lease (sqlHoldRecovered) for as long as the flight goes on.
 const sqlHoldBehindFlight = `UPDATE deliveries SET due_at = (
 		SELECT max(e.lease_until) FROM deliveries e
-		WHERE e.chat_id = deliveries.chat_id AND e.state = 'pending' AND e.lease_until >= ?1)
+		WHERE e.lane = deliveries.lane AND e.state = 'pending' AND e.lease_until >= ?1)
 	WHERE id IN (SELECT value FROM json_each(?2)) AND lease_until < ?1 AND EXISTS (
 		SELECT 1 FROM deliveries e
-		WHERE e.chat_id = deliveries.chat_id AND e.state = 'pending' AND e.lease_until >= ?1)`
+		WHERE e.lane = deliveries.lane AND e.state = 'pending' AND e.lease_until >= ?1)`
 
 // Recover queues failed and discarded deliveries again; see
 // store.Recovery.
-func (s *Store) Recover(ctx context.Context, workspaceID string, since, until, now time.Time) (int, error) {
+func (s *Store) Recover(ctx context.Context, workspaceID, endpointID string, since, until, now time.Time) (int, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, sqlRecover, ms(now), workspaceID, ms(since), ms(until))
+	rows, err := tx.QueryContext(ctx, sqlRecover, ms(now), workspaceID, ms(since), ms(until), endpointID)
 	if err != nil {
 		return 0, fmt.Errorf("recover: %w", err)
 	}
@@ -69,8 +70,9 @@ func (s *Store) Recover(ctx context.Context, workspaceID string, since, until, n
 
 // RotateSecret replaces the signing secret, keeping the old one as the
 // previous secret until until; see store.Recovery.
-func (s *Store) RotateSecret(ctx context.Context, workspaceID, secret string, now, until time.Time) (chathook.Webhook, error) {
-	return scanWebhook(s.w.QueryRowContext(ctx, `UPDATE webhooks
+func (s *Store) RotateSecret(ctx context.Context, workspaceID, endpointID, secret string, now, until time.Time) (chathook.Webhook, error) {
+	return scanWebhook(s.w.QueryRowContext(ctx, `UPDATE endpoints
 		SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
-		WHERE workspace_id = ? RETURNING `+tables.WebhookColumns, ms(until), secret, ms(now), workspaceID))
+		WHERE workspace_id = ? AND public_id = ? AND deleted_at = 0 RETURNING `+tables.WebhookColumns,
+		ms(until), secret, ms(now), workspaceID, endpointID))
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -150,21 +149,29 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return false, fmt.Errorf("reply sent: chat: %w", err)
 		}
 	}
-	var hasURL bool
-	var g chathook.Granularity
-	if err := tx.QueryRowContext(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = ?`, workspaceID).Scan(&hasURL, &g); err != nil {
-		return false, fmt.Errorf("reply sent: webhook: %w", err)
-	}
-	pending := hasURL && g != chathook.NoAggregation
 	var messageRow int64
-	if err := tx.QueryRowContext(ctx, `UPDATE messages SET message_id = ?, sent_at = ?, received_at = ?, is_new_chat = ?, pending = ?
-		WHERE uuid = ? RETURNING id`, waID, ms(at), ms(at), isNew, pending, id).Scan(&messageRow); err != nil {
+	if err := tx.QueryRowContext(ctx, `UPDATE messages SET message_id = ?, sent_at = ?, received_at = ?, is_new_chat = ?
+		WHERE uuid = ? RETURNING id`, waID, ms(at), ms(at), isNew, id).Scan(&messageRow); err != nil {
 		return false, fmt.Errorf("reply sent: message: %w", err)
 	}
-	queued := hasURL && g == chathook.NoAggregation
-	if queued {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, workspaceID, chatID, messageRow, "msg_"+strings.ReplaceAll(id, "-", ""), ms(at), ms(at)); err != nil {
+	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
+	if err != nil {
+		return false, fmt.Errorf("reply sent: endpoints: %w", err)
+	}
+	queued := false
+	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
+	for _, q := range tables.FanOut(nil, targets, facts, map[string]string{}, tables.NewEventID) {
+		if q.Bundle {
+			_, err = tx.ExecContext(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))
+		} else {
+			queued = true
+			_, err = tx.ExecContext(ctx, `INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, workspaceID, q.Target.Key, q.Lane, chatID, messageRow, q.EventID, q.Kind, q.Type,
+				ms(at), ms(at))
+		}
+		if err != nil {
 			return false, fmt.Errorf("reply sent: delivery: %w", err)
 		}
 	}

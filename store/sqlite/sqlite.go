@@ -69,7 +69,7 @@ type stmts struct {
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
 	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlLoadChats, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
-	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled,
+	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled, sqlUnwait,
 }
 
 var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace}

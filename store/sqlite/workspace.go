@@ -30,8 +30,8 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, toke
 	return ws, tx.Commit()
 }
 
-// createWorkspace writes a workspace and its webhook in tx, and ends
-// first-run setup: a workspace exists, so no setup code is of use.
+// createWorkspace writes a workspace and its outbound webhook in tx, and
+// ends first-run setup: a workspace exists, so no setup code is of use.
 func createWorkspace(ctx context.Context, tx *sql.Tx, ws chathook.Workspace, secret string) error {
 	now := ms(ws.CreatedAt)
 	// token_hash is no longer read (see migration 0009): the id fills it.
@@ -41,7 +41,8 @@ func createWorkspace(ctx context.Context, tx *sql.Tx, ws chathook.Workspace, sec
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES (?, ?, ?)`, ws.ID, secret, now); err != nil {
+		`INSERT INTO endpoints (workspace_id, public_id, slot, secret, created_at, updated_at) VALUES (?, ?, 0, ?, ?, ?)`,
+		ws.ID, chathook.Outbound, secret, now, now); err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM setup_codes`)
@@ -63,108 +64,166 @@ func scanWebhook(row scanner) (chathook.Webhook, error) {
 	return w, notFound(err)
 }
 
-// Webhook returns a workspace's outbound webhook.
-func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webhook, error) {
-	return scanWebhook(s.r.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ?`, workspaceID))
+// sqlWebhook reads one endpoint of a workspace that is not deleted.
+const sqlWebhook = `SELECT ` + webhookColumns + ` FROM endpoints WHERE workspace_id = ? AND public_id = ? AND deleted_at = 0`
+
+// Webhook returns one endpoint of a workspace.
+func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (chathook.Webhook, error) {
+	return scanWebhook(s.r.QueryRowContext(ctx, sqlWebhook, workspaceID, id))
 }
 
-// UpdateWebhook changes the given fields in one transaction; see
-// store.Store.
-func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+// Endpoint returns an endpoint by its key.
+func (s *Store) Endpoint(ctx context.Context, key int64) (chathook.Webhook, error) {
+	return scanWebhook(s.r.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM endpoints WHERE id = ?`, key))
+}
+
+// Webhooks returns a workspace's endpoints, outbound first.
+func (s *Store) Webhooks(ctx context.Context, workspaceID string) ([]chathook.Webhook, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+webhookColumns+` FROM endpoints WHERE workspace_id = ? AND deleted_at = 0 ORDER BY id`,
+		workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.Webhooks(rows)
+}
+
+// CreateWebhook adds an endpoint in the lowest free slot.
+func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, w chathook.Webhook, at time.Time) (chathook.Webhook, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return w, err
+	}
+	defer tx.Rollback()
+	var slot int
+	if err := tx.QueryRowContext(ctx, tables.FreeSlot("?"), workspaceID).Scan(&slot); err != nil {
+		return w, notFound(err)
+	}
+	if slot >= chathook.MaxEndpoints {
+		return w, chathook.ErrLimit
+	}
+	now := ms(at)
+	created, err := scanWebhook(tx.QueryRowContext(ctx, `INSERT INTO endpoints
+		(workspace_id, public_id, slot, url, description, events, format, accounts, enabled, granularity, secret, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+webhookColumns,
+		workspaceID, w.ID, slot, w.URL, w.Description, tables.JSONList(w.Events), string(w.Format), tables.JSONList(w.Accounts),
+		w.Enabled, string(w.Granularity), w.Secret, now, now))
+	if err != nil {
+		return created, err
+	}
+	return created, tx.Commit()
+}
+
+// UpdateWebhook changes the given fields of an endpoint in one
+// transaction; see store.Store.
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return chathook.Webhook{}, err
 	}
 	defer tx.Rollback()
-	before, err := scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ?`, workspaceID))
+	before, err := scanWebhook(tx.QueryRowContext(ctx, sqlWebhook, workspaceID, id))
 	if err != nil {
 		return before, err
 	}
 	now := ms(at)
-	var sets []string
-	var args []any
-	if u.URL != nil {
-		sets, args = append(sets, "url = ?"), append(args, *u.URL)
-	}
-	if u.Granularity != nil {
-		sets, args = append(sets, "granularity = ?"), append(args, string(*u.Granularity))
-	}
-	if u.Secret != nil {
-		sets, args = append(sets, "secret = ?", "previous_secret = ''", "previous_secret_until = 0"), append(args, *u.Secret)
-	}
-	if u.Enabled != nil {
-		sets, args = append(sets, "enabled = ?"), append(args, *u.Enabled)
-		if *u.Enabled {
-			sets = append(sets, "disabled_reason = ''", "disabled_at = 0", "consecutive_failures = 0")
-		}
-	}
-	sets, args = append(sets, "updated_at = ?"), append(args, now, workspaceID)
+	sets, args := tables.WebhookSets(u, func() string { return "?" })
+	sets, args = append(sets, "updated_at = ?"), append(args, now, before.Key)
 	wh, err := scanWebhook(tx.QueryRowContext(ctx,
-		`UPDATE webhooks SET `+strings.Join(sets, ", ")+` WHERE workspace_id = ? RETURNING `+webhookColumns, args...))
+		`UPDATE endpoints SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+webhookColumns, args...))
 	if err != nil {
 		return wh, err
 	}
 	if u.DiscardPending {
-		if err := discardPending(ctx, tx, workspaceID, wh.URL, now); err != nil {
+		if err := discardPending(ctx, tx, wh.Key, wh.URL, "discarded by the user", now); err != nil {
 			return wh, err
 		}
 	}
 	if before.Granularity != chathook.NoAggregation && wh.Granularity == chathook.NoAggregation {
-		if err := unbundle(ctx, tx, workspaceID, now); err != nil {
+		if err := unbundle(ctx, tx, wh, now); err != nil {
 			return wh, err
 		}
 	}
 	if wh.Enabled && !before.Enabled {
-		// What waited behind a disabled webhook goes out now, not at the
+		// What waited behind a disabled endpoint goes out now, not at the
 		// end of its backoff.
-		if _, err := tx.ExecContext(ctx, sqlDueNow, now, workspaceID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlDueNow, wh.Key, now); err != nil {
 			return wh, err
 		}
 	}
 	return wh, tx.Commit()
 }
 
-// workspaceChats selects a workspace's chats: "chat_id IN (workspaceChats)
-// AND state = 'pending'" finds its waiting deliveries through the pending
-// deliveries' index, chat by chat.
-const workspaceChats = `SELECT id FROM chats WHERE workspace_id = ?`
+// DeleteWebhook deletes an endpoint and discards what waits for it.
+func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at time.Time) error {
+	if id == chathook.Outbound {
+		return tables.ErrDeleteOutbound
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	wh, err := scanWebhook(tx.QueryRowContext(ctx, sqlWebhook, workspaceID, id))
+	if err != nil {
+		return err
+	}
+	now := ms(at)
+	if err := discardPending(ctx, tx, wh.Key, wh.URL, "discarded: the endpoint was deleted", now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM waiting WHERE endpoint_id = ?`, wh.Key); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?, enabled = 0 WHERE id = ?`, now, wh.Key); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// endpointLanes selects the lanes of an endpoint (?1: its key), chat by
+// chat: "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
+// deliveries through the pending deliveries' index.
+const endpointLanes = `SELECT c.id + (e.slot << 44) FROM endpoints e JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = ?1`
 
 const (
-	// sqlDueNow makes what waited behind a disabled webhook due.
-	sqlDueNow = `UPDATE deliveries SET due_at = ?
-		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending' AND due_at > ?`
+	// sqlDueNow makes what waited behind a disabled endpoint due.
+	sqlDueNow = `UPDATE deliveries SET due_at = ?2
+		WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1 AND due_at > ?2`
 	sqlLogDiscards = `INSERT INTO attempts
-		(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, ?, ?, 'discarded', 0, 0, 'discarded by the user'
-		FROM deliveries WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
+		(workspace_id, endpoint_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		SELECT workspace_id, endpoint_id, id, event_id, kind, chat_id, messages, attempts, ?2, ?3, 'discarded', 0, 0, ?4
+		FROM deliveries WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1`
 	// sqlDiscard keeps a lease: a POST under way still holds its
 	// delivery, should the delivery be recovered before that POST ends.
-	sqlDiscard = `UPDATE deliveries SET state = 'discarded', finished_at = ?, last_attempt_at = ?,
-		last_error = 'discarded by the user'
-		WHERE chat_id IN (` + workspaceChats + `) AND state = 'pending'`
+	sqlDiscard = `UPDATE deliveries SET state = 'discarded', finished_at = ?2, last_attempt_at = ?2, last_error = ?3
+		WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1`
 )
 
-// unbundle gives every message waiting for a bundle a delivery of its
-// own, in ingest order: under "none" what was pending goes out at once.
-func unbundle(ctx context.Context, tx *sql.Tx, workspaceID string, now int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-		SELECT workspace_id, chat_id, id, 'msg_' || replace(uuid, '-', ''), ?, ? FROM messages
-		WHERE workspace_id = ? AND pending = 1 ORDER BY id`, now, now, workspaceID); err != nil {
+// unbundle gives every message waiting for the endpoint's bundle a
+// delivery of its own, in ingest order: under "none" what was pending
+// goes out at once.
+func unbundle(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+			(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
+		SELECT m.workspace_id, w.endpoint_id, m.chat_id + (e.slot << 44), m.chat_id, m.id, 'msg_' || replace(m.uuid, '-', ''), ?2, ?2
+		FROM waiting w JOIN endpoints e ON e.id = w.endpoint_id JOIN messages m ON m.id = w.message_id
+		WHERE w.endpoint_id = ?1 ORDER BY m.id`, wh.Key, now); err != nil {
 		return fmt.Errorf("unbundle: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE messages SET pending = 0 WHERE workspace_id = ? AND pending = 1`, workspaceID)
+	_, err := tx.ExecContext(ctx, `DELETE FROM waiting WHERE endpoint_id = ?`, wh.Key)
 	return err
 }
 
-// discardPending discards every waiting delivery, and logs each as
-// discarded. One whose POST is under way, or whose claim was not yet given
-// back, is discarded too: its outcome, when it comes, cannot revive it
-// (see keepDiscarded).
-func discardPending(ctx context.Context, tx *sql.Tx, workspaceID, url string, now int64) error {
-	if _, err := tx.ExecContext(ctx, sqlLogDiscards, now, url, workspaceID); err != nil {
+// discardPending discards every waiting delivery of an endpoint, and
+// logs each as discarded, saying why. One whose POST is under way, or
+// whose claim was not yet given back, is discarded too: its outcome, when
+// it comes, cannot revive it (see keepDiscarded).
+func discardPending(ctx context.Context, tx *sql.Tx, endpoint int64, url, why string, now int64) error {
+	if _, err := tx.ExecContext(ctx, sqlLogDiscards, endpoint, now, url, why); err != nil {
 		return fmt.Errorf("log discards: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, sqlDiscard, now, now, workspaceID)
+	_, err := tx.ExecContext(ctx, sqlDiscard, endpoint, now, why)
 	return err
 }
 

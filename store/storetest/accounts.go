@@ -100,7 +100,7 @@ func testHistoryNeverDelivered(t *testing.T, st store.Store) {
 	if got := claim(t, st, "a", t0, 100); len(got) != 0 {
 		t.Errorf("history was delivered: %v", ids(got))
 	}
-	if n, err := st.Pending(ctx, ws); err != nil || n != 0 {
+	if n, err := st.Pending(ctx, ws, chathook.Outbound); err != nil || n != 0 {
 		t.Errorf("pending %d (%v), want 0", n, err)
 	}
 	// Stored and shown in its chat, all the same.
@@ -675,7 +675,7 @@ func testIngestKeepsKind(t *testing.T, st store.Store) {
 		t.Errorf("API account %+v (%v)", api, err)
 	}
 	// A delivery carries its account as stored.
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{URL: new("https://hook.example.com")}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{URL: new("https://hook.example.com")}); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, ws, msg(1, 3))

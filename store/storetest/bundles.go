@@ -31,7 +31,7 @@ var roomy = store.Splitter{Size: func(chathook.Message) int { return 1 }, Fits: 
 func gathering(t *testing.T, st store.Store, name string, g chathook.Granularity) string {
 	t.Helper()
 	ws := workspace(t, st, name, "https://hook.example.com")
-	if _, err := st.UpdateWebhook(context.Background(), ws, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
 		t.Fatal(err)
 	}
 	return ws
@@ -45,12 +45,22 @@ func ingestAt(t *testing.T, st store.Store, ws string, at time.Time, msgs ...cha
 	}
 }
 
+// outboundKey is the Key of ws's outbound webhook.
+func outboundKey(t *testing.T, st store.Store, ws string) int64 {
+	t.Helper()
+	wh, err := st.Webhook(context.Background(), ws, chathook.Outbound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wh.Key
+}
+
 func pendingChats(t *testing.T, st store.Store, ws string, before time.Time) []int64 {
 	t.Helper()
 	var all []int64
 	after := int64(0)
 	for {
-		page, err := st.PendingChats(context.Background(), ws, before, after, 2)
+		page, err := st.PendingChats(context.Background(), outboundKey(t, st, ws), before, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +75,7 @@ func pendingChats(t *testing.T, st store.Store, ws string, before time.Time) []i
 // bundles and messages queued.
 func flush(t *testing.T, st store.Store, ws string, before time.Time, split store.Splitter) (int, int) {
 	t.Helper()
-	b, m, err := st.FlushChats(context.Background(), ws, pendingChats(t, st, ws, before), before, before, split)
+	b, m, err := st.FlushChats(context.Background(), outboundKey(t, st, ws), pendingChats(t, st, ws, before), before, before, split)
 	if err != nil {
 		t.Fatalf("flush: %v", err)
 	}
@@ -223,7 +233,7 @@ func testFlushIsOnceOnly(t *testing.T, st store.Store) {
 		t.Errorf("the second flush made %d bundles again", b)
 	}
 	// Flushing chats that have nothing waiting is harmless.
-	if b, _, err := st.FlushChats(context.Background(), ws, []int64{1, 2, 3}, t0.Add(2*time.Hour), t0, roomy); err == nil && b != 0 {
+	if b, _, err := st.FlushChats(context.Background(), outboundKey(t, st, ws), []int64{1, 2, 3}, t0.Add(2*time.Hour), t0, roomy); err == nil && b != 0 {
 		t.Errorf("flushing other ids made %d bundles", b)
 	}
 }
@@ -243,7 +253,7 @@ func testConcurrentFlushes(t *testing.T, st store.Store) {
 	total := 0
 	for range 4 {
 		wg.Go(func() {
-			_, m, err := st.FlushChats(context.Background(), ws, chats, t0.Add(time.Hour), t0.Add(time.Hour), roomy)
+			_, m, err := st.FlushChats(context.Background(), outboundKey(t, st, ws), chats, t0.Add(time.Hour), t0.Add(time.Hour), roomy)
 			if err != nil {
 				t.Errorf("flush: %v", err)
 			}
@@ -266,7 +276,7 @@ func testSwitchToNone(t *testing.T, st store.Store) {
 	ws := gathering(t, st, "acme", chathook.Daily)
 	ingestAt(t, st, ws, t0, msg(1, 1), msg(2, 1), msg(1, 2))
 	none := chathook.NoAggregation
-	if _, err := st.UpdateWebhook(ctx, ws, t0.Add(time.Minute), chathook.WebhookUpdate{Granularity: &none}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0.Add(time.Minute), chathook.WebhookUpdate{Granularity: &none}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", t0.Add(time.Minute), 10); !equal(ids(got), []string{"c1-m1", "c2-m1", "c1-m2"}) {
@@ -278,7 +288,7 @@ func testSwitchToNone(t *testing.T, st store.Store) {
 	// And from none to a granularity, what is queued stays queued.
 	g := chathook.Hourly
 	ingestAt(t, st, ws, t0, msg(3, 1))
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "b", t0.Add(time.Minute), 10); !equal(ids(got), []string{"c3-m1"}) {
@@ -290,7 +300,7 @@ func testDisabledKeepsGathering(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := gathering(t, st, "acme", chathook.Hourly)
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	other := workspace(t, st, "plain", "https://hook.example.com")
@@ -305,7 +315,7 @@ func testDisabledKeepsGathering(t *testing.T, st store.Store) {
 	if got := claim(t, st, "a", t0.Add(time.Hour), 10); len(got) != 0 {
 		t.Errorf("claimed a bundle of a disabled webhook")
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, t0.Add(time.Hour), chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0.Add(time.Hour), chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", t0.Add(time.Hour), 10); len(got) != 1 || got[0].Kind != chathook.KindBundle {
@@ -320,7 +330,7 @@ func testBundlesKeepChatOrder(t *testing.T, st store.Store) {
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	ingestAt(t, st, ws, t0, msg(1, 1))
 	g := chathook.Hourly
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
 		t.Fatal(err)
 	}
 	ingestAt(t, st, ws, t0, msg(1, 2), msg(1, 3))
@@ -356,7 +366,7 @@ func testFlushIsAllOrNothing(t *testing.T, st store.Store) {
 		}
 		return 1
 	}
-	if _, _, err := st.FlushChats(ctx, ws, chats, t0.Add(time.Hour), t0.Add(time.Hour), dying); err == nil {
+	if _, _, err := st.FlushChats(ctx, outboundKey(t, st, ws), chats, t0.Add(time.Hour), t0.Add(time.Hour), dying); err == nil {
 		t.Fatal("a flush whose context ended mid-way reported success")
 	}
 	if got := pendingChats(t, st, ws, t0.Add(time.Hour)); len(got) != 5 {

@@ -335,12 +335,12 @@ func testSwitchToNoneDuringIngest(t *testing.T, st store.Store) {
 	accepted := 0
 	var mu sync.Mutex
 	for r := range rounds {
-		if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &hourly}); err != nil {
+		if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &hourly}); err != nil {
 			t.Fatal(err)
 		}
 		start(callers+1, func(i int) {
 			if i == callers {
-				if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &none}); err != nil {
+				if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &none}); err != nil {
 					t.Errorf("switch: %v", err)
 				}
 				return

@@ -40,7 +40,7 @@ func fail(t *testing.T, st store.Store, at time.Time, text string) chathook.Deli
 
 func webhook(t *testing.T, st store.Store, ws string) chathook.Webhook {
 	t.Helper()
-	wh, err := st.Webhook(context.Background(), ws)
+	wh, err := st.Webhook(context.Background(), ws, chathook.Outbound)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +105,10 @@ func testEnablingMakesWaitingDueNow(t *testing.T, st store.Store) {
 	d := claim(t, st, "a", t0, 1)[0]
 	finish(t, st, d, 500, t0.Add(24*time.Hour))
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", t0, 10); !equal(ids(got), []string{"c1-m1", "c1-m2", "c2-m1"}) {
@@ -122,14 +122,14 @@ func testDiscardIsLogged(t *testing.T, st store.Store) {
 	ingest(t, st, ws, msg(1, 1), msg(1, 2))
 	fail(t, st, t0, "HTTP 500")
 	on := true
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on, DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &on, DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", time.Now(), 10); len(got) != 0 {
 		t.Fatalf("claimed %v after a discard", ids(got))
 	}
 	var outcomes []string
-	if err := store.EachAttempt(ctx, st, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(ctx, st, ws, chathook.Outbound, time.Time{}, func(a chathook.Attempt) error {
 		outcomes = append(outcomes, a.Outcome)
 		return nil
 	}); err != nil {
@@ -138,7 +138,7 @@ func testDiscardIsLogged(t *testing.T, st store.Store) {
 	if !equal(outcomes, []string{"retrying", "discarded", "discarded"}) {
 		t.Errorf("log outcomes %v", outcomes)
 	}
-	acts, _ := st.Activity(ctx, ws, 10)
+	acts, _ := st.Activity(ctx, ws, chathook.Outbound, 10)
 	if len(acts) != 2 || acts[0].State != chathook.StateDiscarded || acts[1].State != chathook.StateDiscarded {
 		t.Errorf("activity %+v, want both deliveries discarded", acts)
 	}
@@ -159,7 +159,7 @@ func testActivityIsNewestFirst(t *testing.T, st store.Store) {
 			t.Fatal(err)
 		}
 	}
-	acts, err := st.Activity(ctx, ws, 10)
+	acts, err := st.Activity(ctx, ws, chathook.Outbound, 10)
 	if err != nil || len(acts) != 10 {
 		t.Fatalf("%d entries (%v), want 10", len(acts), err)
 	}
@@ -186,7 +186,7 @@ func testAttemptsStreamAndPrune(t *testing.T, st store.Store) {
 		got = append(got, fmt.Sprintf("%d:%s", a.Attempt, a.Err))
 		return nil
 	}
-	if err := store.EachAttempt(ctx, st, ws, t0.Add(time.Hour), collect); err != nil {
+	if err := store.EachAttempt(ctx, st, ws, chathook.Outbound, t0.Add(time.Hour), collect); err != nil {
 		t.Fatal(err)
 	}
 	if !equal(got, []string{"2:error 1", "3:error 2"}) {
@@ -197,7 +197,7 @@ func testAttemptsStreamAndPrune(t *testing.T, st store.Store) {
 		t.Errorf("pruned %d (%v), want 2", n, err)
 	}
 	got = nil
-	store.EachAttempt(ctx, st, ws, time.Time{}, collect)
+	store.EachAttempt(ctx, st, ws, chathook.Outbound, time.Time{}, collect)
 	if !equal(got, []string{"3:error 2"}) {
 		t.Errorf("after pruning: %v", got)
 	}
@@ -248,7 +248,7 @@ func testDiscardTakesWhatIsInFlight(t *testing.T, st store.Store) {
 	if len(inFlight) != 3 {
 		t.Fatalf("claimed %d", len(inFlight))
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
 	late := []store.Finished{
@@ -263,7 +263,7 @@ func testDiscardTakesWhatIsInFlight(t *testing.T, st store.Store) {
 		t.Errorf("claimed %v after a discard and late failures", ids(got))
 	}
 	states := map[int64]string{}
-	acts, _ := st.Activity(ctx, ws, 10)
+	acts, _ := st.Activity(ctx, ws, chathook.Outbound, 10)
 	for _, a := range acts {
 		states[a.DeliveryID] = a.State
 	}
@@ -272,7 +272,7 @@ func testDiscardTakesWhatIsInFlight(t *testing.T, st store.Store) {
 		t.Errorf("states %v: want discarded, discarded, delivered (its POST got through)", states)
 	}
 	var outcomes []string
-	if err := store.EachAttempt(ctx, st, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(ctx, st, ws, chathook.Outbound, time.Time{}, func(a chathook.Attempt) error {
 		outcomes = append(outcomes, a.Outcome)
 		return nil
 	}); err != nil {

@@ -30,7 +30,7 @@ func testClaimSkipsBusyWorkspaces(t *testing.T, st store.Store) {
 	if len(first) != 64 || first[0].Webhook.WorkspaceID != d {
 		t.Fatalf("claimed %d, the first of %s: want 64 of D's", len(first), first[0].Webhook.WorkspaceID)
 	}
-	got, err := st.ClaimDue(t.Context(), "x", t0, lease, 64, d)
+	got, err := st.ClaimDue(t.Context(), "x", t0, lease, 64, outboundKey(t, st, d))
 	if err != nil {
 		t.Fatal(err)
 	}

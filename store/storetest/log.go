@@ -53,7 +53,7 @@ func testAttemptsPageByAtThenID(t *testing.T, st store.Store) {
 		var all []chathook.Attempt
 		var after store.Position
 		for {
-			page, err := st.Attempts(ctx, ws, since, after, limit)
+			page, err := st.Attempts(ctx, ws, chathook.Outbound, since, after, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func testAttemptsPageByAtThenID(t *testing.T, st store.Store) {
 		t.Errorf("one page of %d rows differs from pages of 7", len(one))
 	}
 	var each []chathook.Attempt
-	if err := store.EachAttempt(ctx, st, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(ctx, st, ws, chathook.Outbound, time.Time{}, func(a chathook.Attempt) error {
 		each = append(each, a)
 		return nil
 	}); err != nil || !sameRows(each, all) {
@@ -107,11 +107,11 @@ func testAttemptsPageByAtThenID(t *testing.T, st store.Store) {
 	}
 	// An after before since reads from since; one after it, from after.
 	early := store.Position{At: all[0].At, ID: all[0].ID}
-	if got, err := st.Attempts(ctx, ws, since, early, 4); err != nil || !sameRows(got, all[first:first+4]) {
+	if got, err := st.Attempts(ctx, ws, chathook.Outbound, since, early, 4); err != nil || !sameRows(got, all[first:first+4]) {
 		t.Errorf("since with an earlier after: %d rows (%v)", len(got), err)
 	}
 	mid := store.Position{At: all[first+1].At, ID: all[first+1].ID}
-	if got, err := st.Attempts(ctx, ws, since, mid, 4); err != nil || !sameRows(got, all[first+2:first+6]) {
+	if got, err := st.Attempts(ctx, ws, chathook.Outbound, since, mid, 4); err != nil || !sameRows(got, all[first+2:first+6]) {
 		t.Errorf("since with a later after: %d rows (%v)", len(got), err)
 	}
 }

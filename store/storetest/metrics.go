@@ -37,7 +37,7 @@ func testBacklogCountsWhatWaits(t *testing.T, st store.Store) {
 	// off: turned off by its user, nothing waiting.
 	off := workspace(t, st, "off", "https://off.example.com")
 	no := false
-	if _, err := st.UpdateWebhook(context.Background(), off, t0, chathook.WebhookUpdate{Enabled: &no}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), off, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &no}); err != nil {
 		t.Fatal(err)
 	}
 	// busy: three queued an hour later, one of them then delivered.
@@ -60,7 +60,7 @@ func testBacklogCountsWhatWaits(t *testing.T, st store.Store) {
 	}
 	// Enabled again: no longer disabled, its delivery still waits (now due).
 	yes := true
-	if _, err := st.UpdateWebhook(context.Background(), broken, t0.Add(3*time.Hour), chathook.WebhookUpdate{Enabled: &yes}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), broken, chathook.Outbound, t0.Add(3*time.Hour), chathook.WebhookUpdate{Enabled: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	want.DisabledByFailures = 0

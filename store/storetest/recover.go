@@ -52,7 +52,7 @@ func finishAt(t *testing.T, st store.Store, d chathook.Delivery, at time.Time, s
 
 func recoverRange(t *testing.T, st store.Store, ws string, since, until, now time.Time) int {
 	t.Helper()
-	n, err := st.Recover(context.Background(), ws, since, until, now)
+	n, err := st.Recover(context.Background(), ws, chathook.Outbound, since, until, now)
 	if err != nil {
 		t.Fatalf("recover: %v", err)
 	}
@@ -63,7 +63,7 @@ func recoverRange(t *testing.T, st store.Store, ws string, since, until, now tim
 func logOf(t *testing.T, st store.Store, ws string) []chathook.Attempt {
 	t.Helper()
 	var all []chathook.Attempt
-	if err := store.EachAttempt(context.Background(), st, ws, time.Time{}, func(a chathook.Attempt) error {
+	if err := store.EachAttempt(context.Background(), st, ws, chathook.Outbound, time.Time{}, func(a chathook.Attempt) error {
 		all = append(all, a)
 		return nil
 	}); err != nil {
@@ -119,14 +119,14 @@ func testRecoverRequeuesInRange(t *testing.T, st store.Store) {
 
 	// A discarded delivery comes back too.
 	ingestAt(t, st, ws, since.Add(2*time.Minute), msg(6, 1))
-	if _, err := st.UpdateWebhook(ctx, ws, at, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, at, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
 	later := at.Add(time.Hour)
 	if n := recoverRange(t, st, ws, since, until, later); n != 2 {
 		t.Fatalf("recovered %d, want 2 (c1-m1 failed again, c6-m1 discarded)", n)
 	}
-	if n, _ := st.Pending(ctx, ws); n != 2 {
+	if n, _ := st.Pending(ctx, ws, chathook.Outbound); n != 2 {
 		t.Errorf("%d pending, want 2", n)
 	}
 	got = claim(t, st, "a", later, 10)
@@ -136,7 +136,7 @@ func testRecoverRequeuesInRange(t *testing.T, st store.Store) {
 	for _, d := range got {
 		finishAt(t, st, d, later, 204)
 	}
-	if n, _ := st.Pending(ctx, other); n != 0 {
+	if n, _ := st.Pending(ctx, other, chathook.Outbound); n != 0 {
 		t.Errorf("the other workspace has %d pending", n)
 	}
 	// The log keeps every attempt: c1-m1's third attempt is number 3.
@@ -149,7 +149,7 @@ func testRecoverRequeuesInRange(t *testing.T, st store.Store) {
 	if len(c1) != 3 || c1[0] != 1 || c1[1] != 2 || c1[2] != 3 {
 		t.Errorf("c1-m1's log rows are attempts %v, want [1 2 3]", c1)
 	}
-	acts, err := st.Activity(ctx, ws, 10)
+	acts, err := st.Activity(ctx, ws, chathook.Outbound, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func testRecoverLeavesPOSTUnderWay(t *testing.T, st store.Store) {
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	ingest(t, st, ws, msg(1, 1))
 	inFlight := claim(t, st, "a", t0, 10)
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
 	if n := recoverRange(t, st, ws, t0, t0.Add(time.Minute), t0); n != 1 {
@@ -260,7 +260,7 @@ func testRecoverLeavesPOSTUnderWay(t *testing.T, st store.Store) {
 	if got := claim(t, st, "b", t0.Add(time.Hour), 10); len(got) != 0 {
 		t.Errorf("claimed %v after it was delivered", ids(got))
 	}
-	if n, _ := st.Pending(ctx, ws); n != 0 {
+	if n, _ := st.Pending(ctx, ws, chathook.Outbound); n != 0 {
 		t.Errorf("%d pending after the POST got through", n)
 	}
 }
@@ -296,7 +296,7 @@ func testRotateSecret(t *testing.T, st store.Store) {
 	first := webhook(t, st, ws).Secret
 	until := t0.Add(chathook.SecretOverlap)
 	const second, third = "whsec_c2Vjb25kIHNlY3JldCBvZiAyNCBieXRlcyE=", "whsec_dGhpcmQgc2VjcmV0IG9mIDI0IGJ5dGVzISE="
-	wh, err := st.RotateSecret(ctx, ws, second, t0, until)
+	wh, err := st.RotateSecret(ctx, ws, chathook.Outbound, second, t0, until)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,19 +312,19 @@ func testRotateSecret(t *testing.T, st store.Store) {
 		t.Fatalf("a claim carries %+v", d)
 	}
 	later := until.Add(time.Hour)
-	if wh, err = st.RotateSecret(ctx, ws, third, t0.Add(time.Hour), later); err != nil {
+	if wh, err = st.RotateSecret(ctx, ws, chathook.Outbound, third, t0.Add(time.Hour), later); err != nil {
 		t.Fatal(err)
 	}
 	if wh.Secret != third || wh.PreviousSecret != second || !wh.PreviousSecretUntil.Equal(later) {
 		t.Fatalf("after a second rotation: %q, previous %q until %v", wh.Secret, wh.PreviousSecret, wh.PreviousSecretUntil)
 	}
-	if wh, err = st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Secret: &first}); err != nil {
+	if wh, err = st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Secret: &first}); err != nil {
 		t.Fatal(err)
 	}
 	if wh.Secret != first || wh.PreviousSecret != "" || !wh.PreviousSecretUntil.IsZero() {
 		t.Errorf("after setting a secret: %q, previous %q until %v", wh.Secret, wh.PreviousSecret, wh.PreviousSecretUntil)
 	}
-	if _, err := st.RotateSecret(ctx, "no-such-workspace", second, t0, until); err != chathook.ErrNotFound {
+	if _, err := st.RotateSecret(ctx, "no-such-workspace", chathook.Outbound, second, t0, until); err != chathook.ErrNotFound {
 		t.Errorf("rotating a missing workspace's secret: %v, want ErrNotFound", err)
 	}
 }
@@ -355,7 +355,7 @@ func testConcurrentRecoveries(t *testing.T, st store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := st.Recover(ctx, ws, t0, at, at)
+			n, err := st.Recover(ctx, ws, chathook.Outbound, t0, at, at)
 			if err != nil {
 				t.Error(err)
 				return
@@ -369,7 +369,7 @@ func testConcurrentRecoveries(t *testing.T, st store.Store) {
 	if total != 40 {
 		t.Errorf("four recoveries at once queued %d in all, want 40", total)
 	}
-	if n, _ := st.Pending(ctx, ws); n != 40 {
+	if n, _ := st.Pending(ctx, ws, chathook.Outbound); n != 40 {
 		t.Errorf("%d pending, want 40", n)
 	}
 }
@@ -383,7 +383,7 @@ func testRecoveredWaitWhileDisabled(t *testing.T, st store.Store) {
 	at := t0.Add(time.Minute)
 	failForGood(t, st, at)
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, at, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, at, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	if n := recoverRange(t, st, ws, t0, at, at); n != 1 {
@@ -393,7 +393,7 @@ func testRecoveredWaitWhileDisabled(t *testing.T, st store.Store) {
 		t.Fatalf("claimed %v of a switched-off webhook", ids(got))
 	}
 	later := at.Add(2 * time.Hour)
-	if _, err := st.UpdateWebhook(ctx, ws, later, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, later, chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", later, 10); !equal(ids(got), []string{"c1-m1"}) {

@@ -354,7 +354,7 @@ func testSentReplyWaitsForItsBundle(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := workspace(t, st, "acme", "https://example.com/hook")
 	g := chathook.Hourly
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &g}); err != nil {
 		t.Fatal(err)
 	}
 	acc := link(t, st, ws, 1, "a", t0.Add(time.Hour))

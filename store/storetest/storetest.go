@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func workspace(t *testing.T, st store.Store, name, url string) string {
 		t.Fatal(err)
 	}
 	if url != "" {
-		if _, err := st.UpdateWebhook(ctx, id, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+		if _, err := st.UpdateWebhook(ctx, id, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,7 +225,7 @@ func testNoURLQueuesNothing(t *testing.T, st store.Store) {
 	ws := workspace(t, st, "acme", "")
 	ingest(t, st, ws, msg(1, 1))
 	url := "https://hook.example.com"
-	if _, err := st.UpdateWebhook(context.Background(), ws, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), ws, chathook.Outbound, t0, chathook.WebhookUpdate{URL: &url}); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, ws, msg(1, 2))
@@ -313,14 +314,14 @@ func testDisabledWebhookWaits(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	off, on := false, true
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, ws, msg(1, 1))
 	if got := claim(t, st, "a", t0, 10); len(got) != 0 {
 		t.Fatalf("claimed %v of a disabled webhook", ids(got))
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(t, st, "a", t0, 10); !equal(ids(got), []string{"c1-m1"}) {
@@ -393,14 +394,14 @@ func testWebhookUpdateChangesOnlyGiven(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	ws := workspace(t, st, "acme", "https://hook.example.com")
 	g := chathook.SixHourly
-	wh, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{Granularity: &g})
+	wh, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Granularity: &g})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if wh.URL != "https://hook.example.com" || wh.Granularity != g || !wh.Enabled {
 		t.Errorf("after a granularity change: %+v", wh)
 	}
-	if again, _ := st.Webhook(ctx, ws); again != wh {
+	if again, _ := st.Webhook(ctx, ws, chathook.Outbound); !reflect.DeepEqual(again, wh) {
 		t.Errorf("read back %+v, want %+v", again, wh)
 	}
 }

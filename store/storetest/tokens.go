@@ -225,7 +225,7 @@ func testSetupCreatesTheFirstWorkspace(t *testing.T, st store.Store) {
 	if err != nil || got != u || string(hash) != "hash of acme" {
 		t.Errorf("the owner: %+v %q %v, want %+v", got, hash, err, u)
 	}
-	if wh, err := st.Webhook(ctx, ws.ID); err != nil || wh.Secret != first.Secret || !wh.Enabled {
+	if wh, err := st.Webhook(ctx, ws.ID, chathook.Outbound); err != nil || wh.Secret != first.Secret || !wh.Enabled {
 		t.Errorf("the workspace's webhook: %+v, %v", wh, err)
 	}
 	if list, err := st.Tokens(ctx, ws.ID); err != nil || len(list) != 0 {

@@ -282,21 +282,21 @@ func testPendingCountsWhatWaits(t *testing.T, st store.Store) {
 	other := workspace(t, st, "b", "https://hook.example.com")
 	ingest(t, st, ws, msg(1, 1), msg(1, 2), msg(2, 1))
 	ingest(t, st, other, msg(1, 1))
-	if n, err := st.Pending(ctx, ws); err != nil || n != 3 {
+	if n, err := st.Pending(ctx, ws, chathook.Outbound); err != nil || n != 3 {
 		t.Errorf("pending %d %v, want 3", n, err)
 	}
 	got := claim(t, st, "a", t0, 1)
 	finish(t, st, got[0], 200, time.Time{})
-	if n, err := st.Pending(ctx, ws); err != nil || n != 2 {
+	if n, err := st.Pending(ctx, ws, chathook.Outbound); err != nil || n != 2 {
 		t.Errorf("pending after one delivered: %d %v, want 2", n, err)
 	}
-	if _, err := st.UpdateWebhook(ctx, ws, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.Pending(ctx, ws); err != nil || n != 0 {
+	if n, err := st.Pending(ctx, ws, chathook.Outbound); err != nil || n != 0 {
 		t.Errorf("pending after discard: %d %v, want 0", n, err)
 	}
-	if n, err := st.Pending(ctx, other); err != nil || n != 1 {
+	if n, err := st.Pending(ctx, other, chathook.Outbound); err != nil || n != 1 {
 		t.Errorf("the other workspace's pending: %d %v, want 1", n, err)
 	}
 }

@@ -7,10 +7,12 @@
 package tables
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 )
 
 // Scanner is a row of either database driver.
@@ -211,23 +213,44 @@ func Chat(row Scanner, extra ...any) (chathook.Chat, error) {
 	return c, err
 }
 
-// WebhookColumns are read by Webhook.
-const WebhookColumns = `workspace_id, url, enabled, granularity, secret, consecutive_failures, disabled_reason, disabled_at, last_error,
-	previous_secret, previous_secret_until`
+// WebhookColumns are read by Webhook, from endpoints.
+const WebhookColumns = `id, public_id, workspace_id, url, description, events, format, accounts, enabled, granularity, secret,
+	consecutive_failures, disabled_reason, disabled_at, last_error, previous_secret, previous_secret_until, created_at`
 
 // Webhook reads a row of WebhookColumns.
 func Webhook(row Scanner) (chathook.Webhook, error) {
 	var w chathook.Webhook
-	var granularity string
-	var disabledAt, previousUntil int64
-	err := row.Scan(&w.WorkspaceID, &w.URL, &w.Enabled, &granularity, &w.Secret, &w.ConsecutiveFailures, &w.DisabledReason,
-		&disabledAt, &w.LastError, &w.PreviousSecret, &previousUntil)
-	w.Granularity = chathook.Granularity(granularity)
-	w.PreviousSecretUntil = OptionalTime(previousUntil)
-	if disabledAt != 0 {
-		w.DisabledAt = Time(disabledAt)
+	var granularity, format, events, accounts string
+	var disabledAt, previousUntil, created int64
+	err := row.Scan(&w.Key, &w.ID, &w.WorkspaceID, &w.URL, &w.Description, &events, &format, &accounts, &w.Enabled, &granularity,
+		&w.Secret, &w.ConsecutiveFailures, &w.DisabledReason, &disabledAt, &w.LastError, &w.PreviousSecret, &previousUntil, &created)
+	if err != nil {
+		return w, err
 	}
-	return w, err
+	w.Granularity, w.Format = chathook.Granularity(granularity), event.Format(format)
+	w.PreviousSecretUntil, w.DisabledAt, w.CreatedAt = OptionalTime(previousUntil), OptionalTime(disabledAt), OptionalTime(created)
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return w, fmt.Errorf("endpoint %s: events: %w", w.ID, err)
+	}
+	if err := json.Unmarshal([]byte(accounts), &w.Accounts); err != nil {
+		return w, fmt.Errorf("endpoint %s: accounts: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+// Webhooks reads every row of WebhookColumns.
+func Webhooks(rows Rows) ([]chathook.Webhook, error) { return All(rows, Webhook) }
+
+// JSONList encodes an endpoint's events or accounts for their column.
+func JSONList[T any](v []T) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("tables: " + err.Error()) // strings and integers always encode
+	}
+	return string(b)
 }
 
 // UserColumns are read by User, from users aliased u.
@@ -251,15 +274,16 @@ const DeliveryColumns = DeliveryOwnColumns + ",\n" + ChatContextColumns
 // DeliveryOwnColumns are what is a delivery's own, read by DeliveryOwn:
 // deliveries d, left joined with its message m, and its chat's id.
 const DeliveryOwnColumns = `
-d.id, d.event_id, d.kind, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end, d.is_new_chat, d.chat_id,
+d.id, d.event_id, d.kind, d.type, d.created_at, d.lane, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end,
+d.is_new_chat, d.chat_id,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
 COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE`
 
 // ChatContextColumns are what a delivery shares with the other deliveries
-// of its chat, read by ChatContext: its webhook w, chat c and account a.
+// of its lane, read by ChatContext: its endpoint w, chat c and account a.
 const ChatContextColumns = `
-w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
+w.id, w.public_id, w.format, w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
 w.previous_secret, w.previous_secret_until,
 a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
 c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at`
@@ -290,8 +314,8 @@ func DeliveryOwn(row Scanner) (chathook.Delivery, error) {
 	return d, nil
 }
 
-// ChatContext reads a row of ChatContextColumns into d's webhook, account
-// and chat: a row read once and copied into each delivery of its chat.
+// ChatContext reads a row of ChatContextColumns into d's endpoint, account
+// and chat: a row read once and copied into each delivery of its lane.
 func ChatContext(row Scanner, d *chathook.Delivery) error {
 	shared, fill := chatContext(d)
 	if err := row.Scan(shared...); err != nil {
@@ -304,14 +328,16 @@ func ChatContext(row Scanner, d *chathook.Delivery) error {
 // deliveryOwn returns the scan destinations of DeliveryOwnColumns in d and
 // what to do once they are scanned.
 func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
-	var sentAt, receivedAt, windowStart, windowEnd int64
+	var sentAt, receivedAt, windowStart, windowEnd, created int64
 	var direction string
 	m := &d.Message
-	return []any{&d.ID, &d.EventID, &d.Kind, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd, &d.Bundle.IsNewChat, &d.Chat.ID,
+	return []any{&d.ID, &d.EventID, &d.Kind, &d.Type, &created, &d.Lane, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd,
+			&d.Bundle.IsNewChat, &d.Chat.ID,
 			&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
 			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
 		}, func() {
 			m.Direction = chathook.Direction(direction)
+			d.CreatedAt = Time(created)
 			m.Timestamp, m.ReceivedAt = Time(sentAt), Time(receivedAt)
 			m.ChatID = d.Chat.ID
 			if d.Kind == chathook.KindBundle {
@@ -324,15 +350,15 @@ func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
 // what to do once they are scanned.
 func chatContext(d *chathook.Delivery) ([]any, func()) {
 	var chatCreated, accLast, accCreated, previousUntil int64
-	var granularity string
-	return []any{&d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
+	var granularity, format string
+	return []any{&d.Webhook.Key, &d.Webhook.ID, &format, &d.Webhook.WorkspaceID, &d.Webhook.URL, &d.Webhook.Enabled, &granularity, &d.Webhook.Secret,
 			&d.Webhook.ConsecutiveFailures, &d.Webhook.DisabledReason, &d.Webhook.PreviousSecret, &previousUntil,
 			&d.Account.ID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email,
 			&d.Account.Kind, &d.Account.State, &d.Account.JID, &accLast, &accCreated,
 			&d.Chat.ID, &d.Chat.ExternalID, &d.Chat.FullName, &d.Chat.IsGroup, &d.Chat.Phone,
 			&d.Chat.ResponsibleName, &d.Chat.ResponsibleEmail, &chatCreated,
 		}, func() {
-			d.Webhook.Granularity = chathook.Granularity(granularity)
+			d.Webhook.Granularity, d.Webhook.Format = chathook.Granularity(granularity), event.Format(format)
 			d.Webhook.PreviousSecretUntil = OptionalTime(previousUntil)
 			d.Account.WorkspaceID, d.Chat.WorkspaceID = d.Webhook.WorkspaceID, d.Webhook.WorkspaceID
 			d.Chat.AccountID = d.Account.ID
@@ -354,13 +380,13 @@ func Attempt(row Scanner) (chathook.Attempt, error) {
 	return a, err
 }
 
-// Email reads an email's id, kind, reason, last_error, created_at and
-// attempts, then its workspace's id, name, owner_name, owner_email and
-// created_at.
+// Email reads an email's id, kind, reason, last_error, created_at,
+// attempts, endpoint and endpoint_name, then its workspace's id, name,
+// owner_name, owner_email and created_at.
 func Email(row Scanner) (chathook.Email, error) {
 	var e chathook.Email
 	var created, wsCreated int64
-	err := row.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts,
+	err := row.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts, &e.Endpoint, &e.EndpointName,
 		&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated)
 	e.CreatedAt, e.Workspace.CreatedAt = Time(created), Time(wsCreated)
 	return e, err
@@ -389,4 +415,78 @@ func All[T any](rows Rows, read func(Scanner) (T, error)) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// LaneContext reads a lane, then a row of ChatContextColumns, into d.
+func LaneContext(row Scanner, d *chathook.Delivery) error {
+	shared, fill := chatContext(d)
+	if err := row.Scan(append([]any{&d.Lane}, shared...)...); err != nil {
+		return err
+	}
+	fill()
+	return nil
+}
+
+// EmailEndpoint is what a "webhook_disabled" email records of the
+// endpoint it is about (see chathook.Email): nothing for Outbound, whose
+// email says "the outbound webhook" as it always did; else its id, and its
+// description or, without one, its URL.
+func EmailEndpoint(id, description, url string) (endpoint, name string) {
+	if id == chathook.Outbound {
+		return "", ""
+	}
+	if description != "" {
+		return id, description
+	}
+	return id, url
+}
+
+// ErrDeleteOutbound is the answer to deleting chathook.Outbound.
+var ErrDeleteOutbound = &chathook.ConflictError{Field: "id",
+	Problem: "the outbound webhook cannot be deleted: disable it, or set its URL to \"\""}
+
+// FreeSlot is, in SQL with the placeholder p of a workspace id, the
+// lowest slot none of the workspace's endpoints holds: outbound holds 0,
+// so it is one above a held slot whose next is free.
+func FreeSlot(p string) string {
+	return `SELECT coalesce(min(s.slot + 1), 0) FROM endpoints s
+		WHERE s.workspace_id = ` + p + ` AND s.deleted_at = 0 AND NOT EXISTS (
+			SELECT 1 FROM endpoints t WHERE t.workspace_id = ` + p + ` AND t.deleted_at = 0 AND t.slot = s.slot + 1)`
+}
+
+// WebhookSets returns the "column = placeholder" assignments of the fields
+// u sets, and their values; next gives each placeholder in turn.
+func WebhookSets(u chathook.WebhookUpdate, next func() string) (sets []string, args []any) {
+	set := func(col string, v any) {
+		sets, args = append(sets, col+" = "+next()), append(args, v)
+	}
+	if u.URL != nil {
+		set("url", *u.URL)
+	}
+	if u.Granularity != nil {
+		set("granularity", string(*u.Granularity))
+	}
+	if u.Secret != nil {
+		set("secret", *u.Secret)
+		sets = append(sets, "previous_secret = ''", "previous_secret_until = 0")
+	}
+	if u.Description != nil {
+		set("description", *u.Description)
+	}
+	if u.Events != nil {
+		set("events", JSONList(*u.Events))
+	}
+	if u.Format != nil {
+		set("format", string(*u.Format))
+	}
+	if u.Accounts != nil {
+		set("accounts", JSONList(*u.Accounts))
+	}
+	if u.Enabled != nil {
+		set("enabled", *u.Enabled)
+		if *u.Enabled {
+			sets = append(sets, "disabled_reason = ''", "disabled_at = 0", "consecutive_failures = 0")
+		}
+	}
+	return sets, args
 }

@@ -1,0 +1,67 @@
+package payload
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
+)
+
+// envelope is SPEC 7's: one event per POST.
+type envelope struct {
+	Type        string `json:"type"`
+	EventID     string `json:"event_id"`
+	Timestamp   string `json:"timestamp"`
+	WorkspaceID string `json:"workspace_id"`
+	Data        any    `json:"data"`
+}
+
+// EventTime formats t as the event format's timestamps are: RFC 3339, UTC.
+func EventTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// eventMessage is a message in the event format: SPEC 4.1's fields with
+// RFC 3339 timestamps, its permalink id and its attachments.
+type eventMessage struct {
+	Direction   string            `json:"direction"`
+	Timestamp   string            `json:"timestamp"`
+	MessageID   string            `json:"message_id"`
+	MessageUUID string            `json:"message_uuid"`
+	Sender      person            `json:"sender"`
+	Recipient   person            `json:"recipient"`
+	Text        string            `json:"text"`
+	Attachments []json.RawMessage `json:"attachments"`
+}
+
+type messageData struct {
+	WhatsAppAccount account      `json:"whatsapp_account"`
+	Chat            chat         `json:"chat"`
+	Message         eventMessage `json:"message"`
+}
+
+type chatData struct {
+	WhatsAppAccount account `json:"whatsapp_account"`
+	Chat            chat    `json:"chat"`
+}
+
+// Event renders the envelope of one event of a chat: a message:*:new
+// (of m) or a chat:*created one (m is the message that created it).
+// webhook-id is the event id, the same for every endpoint it goes to.
+func Event(baseURL, typ, eventID string, at time.Time, acc chathook.Account, c chathook.Chat, m chathook.Message) []byte {
+	var data any
+	switch typ {
+	case event.ChatCreated, event.ChatReceivedNew, event.ChatSentNew:
+		data = chatData{WhatsAppAccount: wireAccount(acc), Chat: wireChat(baseURL, c, true)}
+	default:
+		data = messageData{WhatsAppAccount: wireAccount(acc), Chat: wireChat(baseURL, c, m.IsNewChat), Message: eventMessage{
+			Direction: string(m.Direction), Timestamp: EventTime(m.Timestamp), MessageID: m.MessageID, MessageUUID: m.UUID,
+			Sender: person(m.Sender), Recipient: person(m.Recipient), Text: m.Text, Attachments: []json.RawMessage{},
+		}}
+	}
+	return Envelope(typ, eventID, at, acc.WorkspaceID, data)
+}
+
+// Envelope renders an event whose data is already made.
+func Envelope(typ, eventID string, at time.Time, workspaceID string, data any) []byte {
+	return encode(envelope{Type: typ, EventID: eventID, Timestamp: EventTime(at), WorkspaceID: workspaceID, Data: data})
+}
