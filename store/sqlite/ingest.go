@@ -291,7 +291,7 @@ func (it *ingestTx) prepare(ctx context.Context, in *chathook.Incoming) (message
 			ms(in.Timestamp), it.now, sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, in.Text,
 			isNew, in.SkipReason},
 		facts: tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
-			Live: in.SkipReason == "" && !in.History, // a history message is stored, never delivered
+			Live:    in.SkipReason == "" && !in.History, // a history message is stored, never delivered
 			NewChat: isNew},
 	}, nil
 }

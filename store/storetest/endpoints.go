@@ -1,0 +1,394 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
+	"github.com/chathook/chathook/store"
+	"github.com/google/uuid"
+)
+
+var endpoints = map[string]func(*testing.T, store.Store){
+	"EndpointsCRUD":                  testEndpointsCRUD,
+	"EndpointLimit":                  testEndpointLimit,
+	"OneEventReachesEveryEndpoint":   testOneEventReachesEveryEndpoint,
+	"SubscriptionsMatch":             testSubscriptionsMatch,
+	"StalledEndpointHoldsBackItself": testStalledEndpointHoldsBackItself,
+	"EndpointFailuresAreItsOwn":      testEndpointFailuresAreItsOwn,
+	"DeletingDiscardsAndLogs":        testDeletingDiscardsAndLogs,
+	"EndpointBundlesAreItsOwn":       testEndpointBundlesAreItsOwn,
+	"EndpointGetsEventsFromItsBirth": testEndpointGetsEventsFromItsBirth,
+	"EndpointAccountsFilter":         testEndpointAccountsFilter,
+}
+
+// addEndpoint adds an enabled endpoint with url to ws.
+func addEndpoint(t *testing.T, st store.Store, ws, url string, f event.Format, g chathook.Granularity, events ...string) chathook.Webhook {
+	t.Helper()
+	wh, err := st.CreateWebhook(context.Background(), ws, chathook.Webhook{
+		ID: "ep_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16], URL: url, Events: events, Format: f, Granularity: g, Enabled: true,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	}, t0)
+	if err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
+	return wh
+}
+
+// byEndpoint groups claimed deliveries by endpoint id, each as
+// "kind/type/message id" in claim order.
+func byEndpoint(ds []chathook.Delivery) map[string][]string {
+	out := map[string][]string{}
+	for _, d := range ds {
+		out[d.Webhook.ID] = append(out[d.Webhook.ID], d.Kind+"/"+d.Type+"/"+d.Message.MessageID)
+	}
+	return out
+}
+
+func testEndpointsCRUD(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com/outbound")
+	ep := addEndpoint(t, st, ws, "https://crm.example.com/in", event.Envelope, chathook.NoAggregation, event.MessageReceivedNew, event.ChatCreated)
+	if ep.Key == 0 || ep.ID == "" || ep.Format != event.Envelope || !slices.Equal(ep.Events, []string{event.MessageReceivedNew, event.ChatCreated}) ||
+		!ep.Enabled || ep.WorkspaceID != ws || !ep.CreatedAt.Equal(t0) {
+		t.Fatalf("created %+v", ep)
+	}
+	all, err := st.Webhooks(ctx, ws)
+	if err != nil || len(all) != 2 || all[0].ID != chathook.Outbound || all[1].ID != ep.ID {
+		t.Fatalf("listed %+v, %v: want outbound then %s", all, err, ep.ID)
+	}
+	if all[0].Format != event.Seed || !slices.Equal(all[0].Events, []string{event.MessageNew}) {
+		t.Errorf("outbound reads as %s %v, want seed [message:new]", all[0].Format, all[0].Events)
+	}
+	desc, events, accounts := "the CRM", []string{event.MessageNew}, []int64{42}
+	got, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Description: &desc, Events: &events, Accounts: &accounts})
+	if err != nil || got.Description != desc || !slices.Equal(got.Events, events) || !slices.Equal(got.Accounts, accounts) || got.URL != ep.URL {
+		t.Fatalf("updated %+v, %v", got, err)
+	}
+	if byKey, err := st.Endpoint(ctx, ep.Key); err != nil || byKey.ID != ep.ID {
+		t.Errorf("by key: %+v, %v", byKey, err)
+	}
+	other := workspace(t, st, "other", "")
+	if _, err := st.Webhook(ctx, other, ep.ID); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("another workspace reads it: %v", err)
+	}
+	if err := st.DeleteWebhook(ctx, other, ep.ID, t0); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("another workspace deletes it: %v", err)
+	}
+	var conflict *chathook.ConflictError
+	if err := st.DeleteWebhook(ctx, ws, chathook.Outbound, t0); !errors.As(err, &conflict) {
+		t.Errorf("deleting outbound: %v, want a conflict", err)
+	}
+	if err := st.DeleteWebhook(ctx, ws, ep.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Webhook(ctx, ws, ep.ID); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("deleted, read: %v", err)
+	}
+	if all, _ := st.Webhooks(ctx, ws); len(all) != 1 {
+		t.Errorf("after delete %d endpoints, want 1", len(all))
+	}
+}
+
+func testEndpointLimit(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	var last chathook.Webhook
+	for range chathook.MaxEndpoints - 1 {
+		last = addEndpoint(t, st, ws, "https://crm.example.com/in", event.Envelope, chathook.NoAggregation, event.All)
+	}
+	_, err := st.CreateWebhook(context.Background(), ws, chathook.Webhook{ID: "ep_over", URL: "https://x.example.com", Events: []string{event.All},
+		Format: event.Envelope, Granularity: chathook.NoAggregation, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, t0)
+	if !errors.Is(err, chathook.ErrLimit) {
+		t.Fatalf("endpoint %d: %v, want ErrLimit", chathook.MaxEndpoints+1, err)
+	}
+	// A deleted endpoint gives its place back.
+	if err := st.DeleteWebhook(context.Background(), ws, last.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	addEndpoint(t, st, ws, "https://crm.example.com/again", event.Envelope, chathook.NoAggregation, event.All)
+}
+
+// testOneEventReachesEveryEndpoint: one message, three endpoints: one
+// delivery each, in its own lane; the event endpoints share one event id.
+func testOneEventReachesEveryEndpoint(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com/outbound")
+	a := addEndpoint(t, st, ws, "https://a.example.com", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	b := addEndpoint(t, st, ws, "https://b.example.com", event.Envelope, chathook.NoAggregation, event.All)
+	ingest(t, st, ws, msg(1, 1))
+	got := claim(t, st, "x", t0, 100)
+	m := byEndpoint(got)
+	want := map[string][]string{
+		chathook.Outbound: {"message//c1-m1"},
+		a.ID:              {"event/message:new/c1-m1"},
+		b.ID:              {"event/chat:created/c1-m1", "event/message:new/c1-m1"},
+	}
+	for id, w := range want {
+		if !slices.Equal(m[id], w) {
+			t.Errorf("endpoint %s got %v, want %v", id, m[id], w)
+		}
+	}
+	events := map[string]string{}
+	lanes := map[int64]bool{}
+	for _, d := range got {
+		if d.Kind == chathook.KindEvent {
+			if prev, ok := events[d.Type]; ok && prev != d.EventID {
+				t.Errorf("%s has event ids %s and %s: want one for every endpoint", d.Type, prev, d.EventID)
+			}
+			events[d.Type] = d.EventID
+			if len(d.EventID) != 30 || d.EventID[:4] != "evt_" {
+				t.Errorf("event id %q", d.EventID)
+			}
+			if !d.CreatedAt.Equal(t0) || d.Webhook.Format != event.Envelope {
+				t.Errorf("event delivery %+v", d)
+			}
+		} else if d.EventID != "msg_"+stripDashes(d.Message.UUID) {
+			t.Errorf("outbound's webhook-id %q", d.EventID)
+		}
+		lanes[d.Lane] = true
+	}
+	if len(lanes) != 3 {
+		t.Errorf("%d lanes, want one per endpoint", len(lanes))
+	}
+}
+
+func stripDashes(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := range len(s) {
+		if s[i] != '-' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// testSubscriptionsMatch: direction, the accounts filter, disabled and
+// URL-less endpoints, history and skipped messages.
+func testSubscriptionsMatch(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	received := addEndpoint(t, st, ws, "https://r.example.com", event.Envelope, chathook.NoAggregation, event.MessageReceivedNew, event.ChatSentNew)
+	sent := addEndpoint(t, st, ws, "https://s.example.com", event.Seed, chathook.NoAggregation, event.MessageSentNew)
+	off := addEndpoint(t, st, ws, "https://off.example.com", event.Envelope, chathook.NoAggregation, event.All)
+	no := false
+	if _, err := st.UpdateWebhook(ctx, ws, off.ID, t0, chathook.WebhookUpdate{Enabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	in, out := msg(1, 1), msg(2, 1)
+	out.Direction = chathook.Sent
+	hist := msg(3, 1)
+	hist.History = true
+	skipped := msg(4, 1)
+	skipped.SkipReason = "attachments are not supported"
+	other := msg(5, 1)
+	other.Account.Phone = "+15550000009"
+	ingest(t, st, ws, in, out, hist, skipped, other)
+	m := byEndpoint(claim(t, st, "x", t0, 100))
+	if want := []string{"event/message:received:new/c1-m1", "event/chat:sent:created/c2-m1", "event/message:received:new/c5-m1"}; !slices.Equal(m[received.ID], want) {
+		t.Errorf("received endpoint got %v, want %v", m[received.ID], want)
+	}
+	if want := []string{"message//c2-m1"}; !slices.Equal(m[sent.ID], want) {
+		t.Errorf("sent endpoint got %v, want %v", m[sent.ID], want)
+	}
+	if len(m[off.ID]) != 0 || len(m[chathook.Outbound]) != 0 {
+		t.Errorf("disabled or URL-less endpoints claimed %v %v", m[off.ID], m[chathook.Outbound])
+	}
+	if n, err := st.Pending(ctx, ws, off.ID); err != nil || n != 7 {
+		// chat created and message of c1, c2 and c5, the chat of c4
+		// (its message is skipped): the disabled endpoint's wait.
+		t.Errorf("disabled endpoint has %d waiting (%v)", n, err)
+	}
+}
+
+// testStalledEndpointHoldsBackItself: a delivery in flight or waiting for
+// a retry holds back its own lane only, not the same chat's lane of
+// another endpoint.
+func testStalledEndpointHoldsBackItself(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://stalled.example.com")
+	ep := addEndpoint(t, st, ws, "https://fine.example.com", event.Seed, chathook.NoAggregation, event.MessageNew)
+	ingest(t, st, ws, msg(1, 1))
+	first := claim(t, st, "x", t0, 100)
+	var stalled chathook.Delivery
+	for _, d := range first {
+		if d.Webhook.ID == chathook.Outbound {
+			stalled = d
+		} else {
+			finish(t, st, d, 200, time.Time{})
+		}
+	}
+	finish(t, st, stalled, 500, t0.Add(time.Hour))
+	ingest(t, st, ws, msg(1, 2), msg(1, 3))
+	m := byEndpoint(claim(t, st, "y", t0, 100))
+	if want := []string{"message//c1-m2", "message//c1-m3"}; !slices.Equal(m[ep.ID], want) || len(m[chathook.Outbound]) != 0 {
+		t.Fatalf("claimed %v: want %s's %v and nothing of outbound, whose retry waits", m, ep.ID, want)
+	}
+	// The claim skips an endpoint it is told to.
+	ingest(t, st, ws, msg(2, 1))
+	got, err := st.ClaimDue(context.Background(), "z", t0, lease, 100, ep.Key)
+	if err != nil || len(got) != 1 || got[0].Webhook.ID != chathook.Outbound {
+		t.Errorf("skipping %s claimed %v (%v)", ep.ID, byEndpoint(got), err)
+	}
+}
+
+func testEndpointFailuresAreItsOwn(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ep := addEndpoint(t, st, ws, "https://down.example.com", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	desc := "Ops channel"
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range chathook.DisableAfter {
+		ingest(t, st, ws, msg(i, 1))
+	}
+	for _, d := range claim(t, st, "x", t0, 100) {
+		if d.Webhook.ID == ep.ID {
+			finish(t, st, d, 503, t0.Add(time.Hour))
+		} else {
+			finish(t, st, d, 200, time.Time{})
+		}
+	}
+	out, err := st.Webhook(ctx, ws, chathook.Outbound)
+	if err != nil || !out.Enabled || out.ConsecutiveFailures != 0 {
+		t.Errorf("outbound after the other's failures: %+v %v", out, err)
+	}
+	down, err := st.Webhook(ctx, ws, ep.ID)
+	if err != nil || down.Enabled || down.ConsecutiveFailures != chathook.DisableAfter || down.DisabledReason == "" {
+		t.Errorf("failing endpoint: %+v %v", down, err)
+	}
+	e := mustOneEmail(t, st, t0.Add(time.Minute))
+	if e.Kind != "webhook_disabled" || e.Endpoint != ep.ID || e.EndpointName != desc {
+		t.Errorf("email %+v: want one naming %s (%s)", e, ep.ID, desc)
+	}
+	// Its log and activity are its own.
+	act, err := st.Activity(ctx, ws, ep.ID, 100)
+	if err != nil || len(act) != chathook.DisableAfter {
+		t.Errorf("endpoint activity: %d entries (%v)", len(act), err)
+	}
+	outAct, err := st.Activity(ctx, ws, chathook.Outbound, 100)
+	if err != nil || len(outAct) != chathook.DisableAfter || outAct[0].State != chathook.StateDelivered {
+		t.Errorf("outbound activity: %+v (%v)", outAct, err)
+	}
+	var logged int
+	err = store.EachAttempt(ctx, st, ws, ep.ID, time.Time{}, func(a chathook.Attempt) error {
+		if a.Status != 503 {
+			t.Errorf("endpoint log row %+v: want its 503s only", a)
+		}
+		logged++
+		return nil
+	})
+	if err != nil || logged != chathook.DisableAfter {
+		t.Errorf("endpoint log: %d rows (%v)", logged, err)
+	}
+	// Recovery is per endpoint too: outbound has nothing to recover.
+	if n, err := st.Recover(ctx, ws, chathook.Outbound, t0.Add(-time.Hour), t0.Add(time.Hour), t0); err != nil || n != 0 {
+		t.Errorf("outbound recovered %d (%v)", n, err)
+	}
+	if _, err := st.RotateSecret(ctx, ws, ep.ID, "whsec_cm90YXRlZHJvdGF0ZWRyb3RhdGVkcm90YXRlZA==", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.Webhook(ctx, ws, chathook.Outbound); again.Secret != out.Secret {
+		t.Errorf("rotating %s changed outbound's secret", ep.ID)
+	}
+}
+
+func testDeletingDiscardsAndLogs(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ep := addEndpoint(t, st, ws, "https://gone.example.com", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	ingest(t, st, ws, msg(1, 1), msg(1, 2))
+	if n, _ := st.Pending(ctx, ws, ep.ID); n != 2 {
+		t.Fatalf("%d pending, want 2", n)
+	}
+	if err := st.DeleteWebhook(ctx, ws, ep.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	m := byEndpoint(claim(t, st, "x", t0, 100))
+	if len(m[ep.ID]) != 0 || len(m[chathook.Outbound]) != 2 {
+		t.Errorf("after deleting %s claimed %v", ep.ID, m)
+	}
+	// A new endpoint takes the slot, and nothing of the old one.
+	again := addEndpoint(t, st, ws, "https://new.example.com", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	ingest(t, st, ws, msg(1, 3))
+	m = byEndpoint(claim(t, st, "y", t0, 100))
+	if want := []string{"event/message:new/c1-m3"}; !slices.Equal(m[again.ID], want) {
+		t.Errorf("the new endpoint claimed %v, want %v", m[again.ID], want)
+	}
+}
+
+func testEndpointBundlesAreItsOwn(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ep := addEndpoint(t, st, ws, "https://zapier.example.com", event.Seed, chathook.Hourly, event.MessageReceivedNew)
+	out := msg(1, 2)
+	out.Direction = chathook.Sent
+	ingest(t, st, ws, msg(1, 1), out)
+	first := claim(t, st, "x", t0, 100)
+	if m := byEndpoint(first); len(m[chathook.Outbound]) != 2 || len(m[ep.ID]) != 0 {
+		t.Fatalf("claimed %v: want outbound's two at once and no bundle yet", m)
+	}
+	for _, d := range first {
+		finish(t, st, d, 200, time.Time{})
+	}
+	before := t0.Add(time.Hour)
+	chats, err := st.PendingChats(ctx, ep.Key, before, 0, 10)
+	if err != nil || len(chats) != 1 {
+		t.Fatalf("pending chats %v %v", chats, err)
+	}
+	if none, _ := st.PendingChats(ctx, outboundKey(t, st, ws), before, 0, 10); len(none) != 0 {
+		t.Errorf("outbound (no granularity) has chats waiting: %v", none)
+	}
+	b, n, err := st.FlushChats(ctx, ep.Key, chats, before, before, store.Splitter{Size: func(chathook.Message) int { return 1 },
+		Fits: func(int, int) bool { return true }, Max: 100})
+	if err != nil || b != 1 || n != 1 {
+		t.Fatalf("flushed %d bundles of %d messages (%v): want the received one", b, n, err)
+	}
+	got := claim(t, st, "y", before, 100)
+	if len(got) != 1 || got[0].Kind != chathook.KindBundle || got[0].Webhook.ID != ep.ID {
+		t.Fatalf("claimed %v", byEndpoint(got))
+	}
+	msgs, err := st.BundleMessages(ctx, got[0].ID)
+	if err != nil || len(msgs) != 1 || msgs[0].MessageID != "c1-m1" {
+		t.Errorf("bundle holds %+v (%v)", msgs, err)
+	}
+}
+
+func testEndpointGetsEventsFromItsBirth(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	ingest(t, st, ws, msg(1, 1))
+	ep := addEndpoint(t, st, ws, "https://late.example.com", event.Envelope, chathook.NoAggregation, event.All)
+	ingest(t, st, ws, msg(1, 2))
+	m := byEndpoint(claim(t, st, "x", t0, 100))
+	if want := []string{"event/message:new/c1-m2"}; !slices.Equal(m[ep.ID], want) {
+		t.Errorf("claimed %v, want only what came after it: %v", m[ep.ID], want)
+	}
+}
+
+func testEndpointAccountsFilter(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	other := msg(1, 1)
+	other.Account.Phone = "+15550000009"
+	ingest(t, st, ws, other)
+	first := claim(t, st, "x", t0, 100)
+	if len(first) != 1 {
+		t.Fatalf("claimed %d", len(first))
+	}
+	finish(t, st, first[0], 200, time.Time{})
+	ep := addEndpoint(t, st, ws, "https://one.example.com", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	only := []int64{first[0].Account.ID}
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Accounts: &only}); err != nil {
+		t.Fatal(err)
+	}
+	again := msg(1, 2)
+	again.Account.Phone = other.Account.Phone
+	ingest(t, st, ws, msg(2, 1), again)
+	m := byEndpoint(claim(t, st, "y", t0, 100))
+	if want := []string{"event/message:new/c1-m2"}; !slices.Equal(m[ep.ID], want) || len(m[chathook.Outbound]) != 2 {
+		t.Errorf("claimed %v: want %s to get %v of its account only, outbound both", m, ep.ID, want)
+	}
+}
