@@ -326,6 +326,7 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 	}
 	results := make([]chathook.IngestResult, len(rows))
 	var queued []queuedRow // deliveries and waits, in batch order
+	var fanned []tables.Queued
 	firstChat := make(map[messageKey]int64, len(rows))
 	for i, r := range rows {
 		if _, ok := firstChat[r.key]; ok || stored[r.key] == 0 { // a repeat, in this batch or of a stored message
@@ -346,7 +347,8 @@ func (it *ingestTx) insert(ctx context.Context, s *Store, rows []messageRow, msg
 		}
 		if len(it.targets) > 0 {
 			id := stored[r.key]
-			for _, q := range tables.FanOut(nil, it.targets, r.facts, map[string]string{}, tables.NewEventID) {
+			fanned = tables.FanOut(fanned[:0], it.targets, r.facts, tables.NewEventID)
+			for _, q := range fanned {
 				queued = append(queued, queuedRow{Queued: q, message: id, chat: r.chatID})
 			}
 		}

@@ -160,7 +160,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 	}
 	queued := false
 	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
-	for _, q := range tables.FanOut(nil, targets, facts, map[string]string{}, tables.NewEventID) {
+	for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {
 		if q.Bundle {
 			_, err = tx.ExecContext(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES (?, ?, ?, ?)
 				ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))

@@ -87,13 +87,16 @@ type Queued struct {
 
 // FanOut appends to out what m makes for each of targets, in the order
 // they go out in each lane: a chat's creation before its first message.
-// One event goes to every endpoint it matches with one event id, from
-// ids (by type), which FanOut fills in with newID as types come up;
-// pass a fresh map per message.
-func FanOut(out []Queued, targets []Target, m Stored, ids map[string]string, newID func() string) []Queued {
+// One event goes to every endpoint it matches with one event id, made by
+// newID when its type first comes up.
+func FanOut(out []Queued, targets []Target, m Stored, newID func() string) []Queued {
+	var ids map[string]string // by type; nil until an event endpoint matches
 	idOf := func(typ string) string {
 		id, ok := ids[typ]
 		if !ok {
+			if ids == nil {
+				ids = make(map[string]string, 2)
+			}
 			id = newID()
 			ids[typ] = id
 		}
