@@ -448,11 +448,15 @@ type Delivery struct {
 	Attempts int // attempts made before this one, since queued or last recovered
 	// CreatedAt is when it was queued: when its event happened.
 	CreatedAt time.Time
-	Webhook   Webhook
-	Account   Account
-	Chat      Chat
-	Message   Message // KindMessage only
-	Bundle    Bundle  // KindBundle only; its Messages are loaded when it is sent
+	// Data is a KindEvent's data when its facts were fixed as it was
+	// queued (an account's state, a reply's status), as JSON; nil when
+	// it is read from its chat and message as they are when it is sent.
+	Data    []byte
+	Webhook Webhook
+	Account Account
+	Chat    Chat
+	Message Message // KindMessage only
+	Bundle  Bundle  // KindBundle only; its Messages are loaded when it is sent
 }
 
 // Bundle is one chat's messages of one window, or a part of them when

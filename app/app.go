@@ -365,6 +365,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.bundler.Run(ctx) })
 	wg.Go(func() { _ = s.notifier.Run(ctx) })
 	wg.Go(func() { s.prune(ctx) })
+	wg.Go(func() { s.announceUnreachable(ctx) })
 	wg.Go(func() { _ = s.whatsapp.Run(ctx) })
 	wg.Go(func() { _ = s.replies.Run(ctx) })
 	httpErr := make(chan error, 1)
@@ -407,6 +408,29 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.cfg.Logger.Info("stopped")
 	return err
+}
+
+// announceUnreachable tells endpoints, every half minute, of accounts
+// that have been reconnecting for 5 minutes (store.AnnounceUnreachable):
+// one instance's write finds them, the others' find none.
+func (s *Service) announceUnreachable(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.store.AnnounceUnreachable(ctx, s.cfg.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Error("announce unreachable accounts", "err", err)
+		case n > 0:
+			s.cfg.Logger.Info("accounts unreachable for 5 minutes announced", "accounts", n)
+			s.dispatcher.Kick()
+		}
+	}
 }
 
 // prune deletes attempts older than the retention, at start and hourly.

@@ -30,6 +30,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -481,6 +482,9 @@ func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID stri
 func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte, error) {
 	switch del.Kind {
 	case chathook.KindEvent:
+		if del.Data != nil {
+			return payload.Envelope(del.Type, del.EventID, del.CreatedAt, del.Webhook.WorkspaceID, json.RawMessage(del.Data)), nil
+		}
 		return payload.Event(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Account, del.Chat, del.Message), nil
 	case chathook.KindMessage:
 		return payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message), nil

@@ -385,6 +385,8 @@ type Accounts interface {
 	// until leaseUntil (the instance that paired it holds its connection).
 	// A Cloud API number taken over loses its Meta credentials.
 	// Chats and messages an account of that phone already has stay its.
+	// Endpoints that take whatsapp:account:connected are told, in the
+	// same transaction, at a.CreatedAt (zero: now).
 	LinkAccount(ctx context.Context, workspaceID string, a chathook.Account, owner string, leaseUntil time.Time) (chathook.Account, error)
 	// Accounts returns a workspace's KindWeb and KindCloudAPI accounts,
 	// oldest first. Accounts the ingest API created are not listed: they
@@ -401,7 +403,16 @@ type Accounts interface {
 	// chathook.AccountDisconnected loses its app secret, verify token and
 	// access token in the same write: a removed number's signatures are
 	// refused at once, on every instance, and nothing is sent through it.
+	// A move to connected, or from connected to logged_out or replaced,
+	// queues the account event it makes (tables.Announcement) for the
+	// endpoints that take it, in the same transaction.
 	SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error)
+	// AnnounceUnreachable queues whatsapp:account:disconnected (SPEC 7)
+	// for every account that was announced connected and has been
+	// reconnecting for tables.Unreachable at now, once per such spell;
+	// SetAccountState and LinkAccount queue the other account events, in
+	// their transactions. It returns how many accounts it announced.
+	AnnounceUnreachable(ctx context.Context, now time.Time) (int, error)
 	// ClaimAccounts gives owner the lease, until until, of up to limit
 	// KindWeb accounts whose state wants a connection and whose lease is
 	// free, expired at now, or owner's already (those are renewed). It

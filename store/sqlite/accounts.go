@@ -3,17 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store/tables"
 )
 
 const accountColumns = tables.AccountColumns
 
-func scanAccount(row scanner) (chathook.Account, error) {
-	a, err := tables.Account(row)
+func scanAccount(row scanner, extra ...any) (chathook.Account, error) {
+	a, err := tables.Account(row, extra...)
 	return a, notFound(err)
 }
 
@@ -25,7 +27,17 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return scanAccount(s.w.QueryRowContext(ctx, `INSERT INTO accounts
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return a, err
+	}
+	defer tx.Rollback()
+	var announced string
+	if err := tx.QueryRowContext(ctx, `SELECT announced FROM accounts WHERE workspace_id = ? AND phone = ?`, workspaceID, a.Phone).
+		Scan(&announced); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return a, err
+	}
+	linked, err := scanAccount(tx.QueryRowContext(ctx, `INSERT INTO accounts
 			(workspace_id, phone, full_name, email, kind, state, jid, created_at, lease_owner, lease_until)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id, phone) DO UPDATE SET
@@ -38,6 +50,74 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 		RETURNING `+accountColumns,
 		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
 		owner, ms(leaseUntil)))
+	if err != nil {
+		return linked, err
+	}
+	if err := announce(ctx, tx, announced, linked, created); err != nil {
+		return linked, err
+	}
+	return linked, tx.Commit()
+}
+
+// announce records an account's move to its state (a, as written) at
+// now, and queues the account event it makes for the endpoints that take
+// it (see tables.Announcement), in tx.
+func announce(ctx context.Context, tx *sql.Tx, announced string, a chathook.Account, now time.Time) error {
+	typ, reason, after := tables.Announcement(announced, a)
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET state_at = ?, announced = ? WHERE id = ?`, ms(now), after, a.ID); err != nil {
+		return fmt.Errorf("account state: %w", err)
+	}
+	if typ == "" {
+		return nil
+	}
+	return queueAccountEvent(ctx, tx, a, typ, reason, now)
+}
+
+// queueAccountEvent queues an account event for every endpoint of the
+// account's workspace that takes it.
+func queueAccountEvent(ctx context.Context, tx *sql.Tx, a chathook.Account, typ, reason string, now time.Time) error {
+	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, a.WorkspaceID))
+	if err != nil {
+		return fmt.Errorf("account event: endpoints: %w", err)
+	}
+	queued, data := tables.AccountEvents(targets, a, typ, reason, event.NewID(now))
+	for _, q := range queued {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, event_id, kind, type, data, due_at, created_at)
+				VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+			a.WorkspaceID, q.Target.Key, q.Lane, q.EventID, q.Kind, q.Type, string(data), ms(now), ms(now)); err != nil {
+			return fmt.Errorf("account event: %w", err)
+		}
+	}
+	return nil
+}
+
+// AnnounceUnreachable tells endpoints of every account that has been
+// reconnecting since before now - tables.Unreachable, after it was
+// announced connected, that it is disconnected; see store.Accounts.
+func (s *Store) AnnounceUnreachable(ctx context.Context, now time.Time) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `UPDATE accounts SET announced = ?
+		WHERE announced = ? AND state = ? AND state_at <= ? RETURNING `+accountColumns,
+		tables.AnnouncedDisconnected, tables.AnnouncedConnected, chathook.AccountConnecting, ms(now.Add(-tables.Unreachable)))
+	if err != nil {
+		return 0, err
+	}
+	lost, err := tables.Accounts(rows)
+	rows.Close()
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range lost {
+		if err := queueAccountEvent(ctx, tx, a, event.AccountLost, tables.UnreachableReason, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(lost), tx.Commit()
 }
 
 // Accounts returns a workspace's web and cloud API accounts, oldest first.
@@ -66,7 +146,8 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		return chathook.Account{}, err
 	}
 	defer tx.Rollback()
-	before, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
+	var announced string
+	before, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+`, announced FROM accounts WHERE id = ?`, accountID), &announced)
 	if err != nil {
 		return before, err
 	}
@@ -93,6 +174,11 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		if _, err := tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
 			VALUES (?, 'account_logged_out', ?, '', ?, ?)`, a.WorkspaceID, tables.AccountLoggedOutReason(a), ms(now), ms(now)); err != nil {
 			return a, fmt.Errorf("queue email: %w", err)
+		}
+	}
+	if a.State != before.State {
+		if err := announce(ctx, tx, announced, a, now); err != nil {
+			return a, err
 		}
 	}
 	return a, tx.Commit()

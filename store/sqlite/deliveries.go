@@ -52,11 +52,18 @@ const (
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
 	// A lane's endpoint is the one in its slot, not deleted: a deleted
 	// endpoint's deliveries are never pending, so never claimed.
+	// An account's lane (tables.AccountLane) has no chat.
 	sqlLoadChats = `SELECT l.value, ` + tables.ChatContextColumns + `
-		FROM json_each(?) l
+		FROM json_each(?1) l
 		JOIN chats c ON c.id = (l.value & 17592186044415)
 		JOIN accounts a ON a.id = c.account_id
-		JOIN endpoints w ON w.workspace_id = c.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0`
+		JOIN endpoints w ON w.workspace_id = c.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0
+		UNION ALL
+		SELECT l.value, ` + tables.AccountContextColumns + `
+		FROM json_each(?1) l
+		JOIN accounts a ON a.id = (l.value & 8796093022207)
+		JOIN endpoints w ON w.workspace_id = a.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0
+		WHERE (l.value & 8796093022208) <> 0`
 )
 
 // ClaimDue leases due deliveries; see store.Store. Chats take turns: each
@@ -171,7 +178,7 @@ func loadClaimed(ctx context.Context, load, chats *sql.Stmt, list string, n int)
 	kept := out[:0]
 	for _, d := range out {
 		c := shared[index[d.Lane]]
-		if c.Chat.ID == 0 {
+		if c.Lane == 0 { // not read: its chat or endpoint is gone
 			continue
 		}
 		d.Webhook, d.Account, d.Chat = c.Webhook, c.Account, c.Chat

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ var endpoints = map[string]func(*testing.T, store.Store){
 	"EndpointBundlesAreItsOwn":       testEndpointBundlesAreItsOwn,
 	"EndpointGetsEventsFromItsBirth": testEndpointGetsEventsFromItsBirth,
 	"EndpointAccountsFilter":         testEndpointAccountsFilter,
+	"AccountEvents":                  testAccountEvents,
 }
 
 // addEndpoint adds an enabled endpoint with url to ws.
@@ -390,5 +392,80 @@ func testEndpointAccountsFilter(t *testing.T, st store.Store) {
 	m := byEndpoint(claim(t, st, "y", t0, 100))
 	if want := []string{"event/message:new/c1-m2"}; !slices.Equal(m[ep.ID], want) || len(m[chathook.Outbound]) != 2 {
 		t.Errorf("claimed %v: want %s to get %v of its account only, outbound both", m, ep.ID, want)
+	}
+}
+
+// testAccountEvents: connected once, disconnected at once for a state a
+// person must act on, and after tables.Unreachable for a reconnect that
+// does not come back; each in the account's own lane, with its data
+// fixed when it happened.
+func testAccountEvents(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	ops := addEndpoint(t, st, ws, "https://ops.example.com", event.Envelope, chathook.NoAggregation, event.AccountConnected, event.AccountLost)
+	a, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: "+15550000000", FullName: "Agent", JID: "15550000000:1@s.whatsapp.net", CreatedAt: t0}, "i1", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct{ typ, state, reason string }
+	took := func(at time.Time) []seen {
+		t.Helper()
+		var out []seen
+		for _, d := range claim(t, st, "x", at, 100) {
+			if d.Webhook.ID != ops.ID || d.Kind != chathook.KindEvent || d.Lane != d.Lane|1<<43 {
+				t.Errorf("claimed %+v", d)
+				continue
+			}
+			var data struct {
+				WhatsAppAccount struct{ ID, Kind, State, Reason, Phone string } `json:"whatsapp_account"`
+			}
+			if err := json.Unmarshal(d.Data, &data); err != nil || data.WhatsAppAccount.Phone != a.Phone || data.WhatsAppAccount.Kind != "web" {
+				t.Errorf("data %s (%v)", d.Data, err)
+			}
+			out = append(out, seen{d.Type, data.WhatsAppAccount.State, data.WhatsAppAccount.Reason})
+			finish(t, st, d, 200, time.Time{})
+		}
+		return out
+	}
+	if got := took(t0); !slices.Equal(got, []seen{{event.AccountConnected, "connected", ""}}) {
+		t.Errorf("after linking: %v", got)
+	}
+	// A reconnect within minutes tells nothing.
+	for _, s := range []chathook.AccountState{chathook.AccountConnecting, chathook.AccountConnected} {
+		if _, err := st.SetAccountState(ctx, a.ID, s, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.AnnounceUnreachable(ctx, t0.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("announced %d (%v) of a connected account", n, err)
+	}
+	if got := took(t0.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("after a quick reconnect: %v", got)
+	}
+	// Unreachable: told after 5 minutes, once.
+	at := t0.Add(2 * time.Hour)
+	if _, err := st.SetAccountState(ctx, a.ID, chathook.AccountConnecting, at); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.AnnounceUnreachable(ctx, at.Add(4*time.Minute)); n != 0 {
+		t.Errorf("announced after 4 minutes")
+	}
+	for range 2 {
+		if _, err := st.AnnounceUnreachable(ctx, at.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := took(at.Add(5 * time.Minute)); !slices.Equal(got, []seen{{event.AccountLost, "connecting", "unreachable for 5 minutes"}}) {
+		t.Errorf("after 5 minutes unreachable: %v", got)
+	}
+	// Back, then logged out on the phone: told at once.
+	for _, s := range []chathook.AccountState{chathook.AccountConnected, chathook.AccountLoggedOut} {
+		if _, err := st.SetAccountState(ctx, a.ID, s, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []seen{{event.AccountConnected, "connected", ""}, {event.AccountLost, "logged_out", "the linked device was removed on the phone"}}
+	if got := took(at.Add(time.Hour)); !slices.Equal(got, want) {
+		t.Errorf("back, then logged out: %v, want %v", got, want)
 	}
 }

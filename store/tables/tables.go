@@ -274,7 +274,7 @@ const DeliveryColumns = DeliveryOwnColumns + ",\n" + ChatContextColumns
 // DeliveryOwnColumns are what is a delivery's own, read by DeliveryOwn:
 // deliveries d, left joined with its message m, and its chat's id.
 const DeliveryOwnColumns = `
-d.id, d.event_id, d.kind, d.type, d.created_at, d.lane, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end,
+d.id, d.event_id, d.kind, d.type, d.data, d.created_at, d.lane, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end,
 d.is_new_chat, d.chat_id,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
@@ -282,11 +282,14 @@ COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text
 
 // ChatContextColumns are what a delivery shares with the other deliveries
 // of its lane, read by ChatContext: its endpoint w, chat c and account a.
-const ChatContextColumns = `
+const ChatContextColumns = endpointAccountColumns + `c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at`
+
+// endpointAccountColumns are the endpoint w and account a of a lane.
+const endpointAccountColumns = `
 w.id, w.public_id, w.format, w.workspace_id, w.url, w.enabled, w.granularity, w.secret, w.consecutive_failures, w.disabled_reason,
 w.previous_secret, w.previous_secret_until,
 a.id, a.phone, a.full_name, a.email, a.kind, a.state, a.jid, a.last_message_at, a.created_at,
-c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at`
+`
 
 // Delivery reads a row of DeliveryColumns.
 func Delivery(row Scanner) (chathook.Delivery, error) {
@@ -314,6 +317,10 @@ func DeliveryOwn(row Scanner) (chathook.Delivery, error) {
 	return d, nil
 }
 
+// AccountContextColumns are ChatContextColumns of an account's lane,
+// which has no chat: its columns are zeros.
+const AccountContextColumns = endpointAccountColumns + `0, '', '', false, '', '', '', 0`
+
 // ChatContext reads a row of ChatContextColumns into d's endpoint, account
 // and chat: a row read once and copied into each delivery of its lane.
 func ChatContext(row Scanner, d *chathook.Delivery) error {
@@ -329,15 +336,18 @@ func ChatContext(row Scanner, d *chathook.Delivery) error {
 // what to do once they are scanned.
 func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
 	var sentAt, receivedAt, windowStart, windowEnd, created int64
-	var direction string
+	var direction, data string
 	m := &d.Message
-	return []any{&d.ID, &d.EventID, &d.Kind, &d.Type, &created, &d.Lane, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd,
+	return []any{&d.ID, &d.EventID, &d.Kind, &d.Type, &data, &created, &d.Lane, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd,
 			&d.Bundle.IsNewChat, &d.Chat.ID,
 			&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
 			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
 		}, func() {
 			m.Direction = chathook.Direction(direction)
 			d.CreatedAt = Time(created)
+			if data != "" {
+				d.Data = []byte(data)
+			}
 			m.Timestamp, m.ReceivedAt = Time(sentAt), Time(receivedAt)
 			m.ChatID = d.Chat.ID
 			if d.Kind == chathook.KindBundle {
