@@ -15,7 +15,9 @@ const AccountBit = 1 << 43
 
 // AccountLane returns the lane of an account's events to the endpoint in
 // slot.
-func AccountLane(accountID int64, slot int) int64 { return AccountBit | accountID | int64(slot)<<SlotShift }
+func AccountLane(accountID int64, slot int) int64 {
+	return AccountBit | accountID | int64(slot)<<SlotShift
+}
 
 // Unreachable is how long a connected account may stay unreachable
 // (reconnecting) before endpoints are told it is disconnected.
