@@ -30,7 +30,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -483,7 +482,11 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 	switch del.Kind {
 	case chathook.KindEvent:
 		if del.Data != nil {
-			return payload.Envelope(del.Type, del.EventID, del.CreatedAt, del.Webhook.WorkspaceID, json.RawMessage(del.Data)), nil
+			var c *chathook.Chat // an account's event has none
+			if del.Chat.ID != 0 {
+				c = &del.Chat
+			}
+			return payload.Fixed(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Webhook.WorkspaceID, c, del.Data), nil
 		}
 		return payload.Event(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Account, del.Chat, del.Message), nil
 	case chathook.KindMessage:

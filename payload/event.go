@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -64,4 +65,18 @@ func Event(baseURL, typ, eventID string, at time.Time, acc chathook.Account, c c
 // Envelope renders an event whose data is already made.
 func Envelope(typ, eventID string, at time.Time, workspaceID string, data any) []byte {
 	return encode(envelope{Type: typ, EventID: eventID, Timestamp: EventTime(at), WorkspaceID: workspaceID, Data: data})
+}
+
+// Fixed renders an event whose data was fixed when it was queued (data,
+// a JSON object): an account's (c nil), or a message's status, whose
+// chat c goes first in its data, as the chat is now.
+func Fixed(baseURL, typ, eventID string, at time.Time, workspaceID string, c *chathook.Chat, data []byte) []byte {
+	if c != nil {
+		head := encode(struct {
+			Chat chat `json:"chat"`
+		}{wireChat(baseURL, *c, false)})
+		joined := append(head[:len(head)-1:len(head)-1], ',')
+		data = append(joined, bytes.TrimPrefix(bytes.TrimSpace(data), []byte("{"))...)
+	}
+	return Envelope(typ, eventID, at, workspaceID, json.RawMessage(data))
 }

@@ -134,7 +134,11 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE uuid = ?`, id); err != nil {
 			return false, fmt.Errorf("reply sent: %w", err)
 		}
-		return false, tx.Commit()
+		queued, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, chathook.ReplySent, "", at)
+		if err != nil {
+			return false, fmt.Errorf("reply sent: %w", err)
+		}
+		return queued, tx.Commit()
 	case !errors.Is(err, sql.ErrNoRows):
 		return false, fmt.Errorf("reply sent: %w", err)
 	}
@@ -175,18 +179,63 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return false, fmt.Errorf("reply sent: delivery: %w", err)
 		}
 	}
+	status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, chathook.ReplySent, "", at)
+	if err != nil {
+		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	queued = queued || status
 	return queued, tx.Commit()
 }
 
 // ReplyFailed records an attempt that did not get through; see
-// store.Replies.
+// store.Replies. The last one queues message:status (failed).
 func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error {
 	state, due := chathook.ReplyQueued, ms(retryAt)
 	if retryAt.IsZero() {
 		state, due = chathook.ReplyFailed, ms(at)
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE replies SET state = ?, due_at = ?, error = ?,
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var workspaceID, messageID string
+	var chatID, accountID int64
+	err = tx.QueryRowContext(ctx, `UPDATE replies SET state = ?, due_at = ?, error = ?,
 			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
-		WHERE id = ? AND state = 'queued' AND lease_owner = ?`, state, due, reason, id, owner)
-	return err
+		WHERE id = ? AND state = 'queued' AND lease_owner = ?
+		RETURNING workspace_id, chat_id, account_id, (SELECT message_id FROM messages WHERE uuid = replies.id)`,
+		state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // not ours
+	}
+	if err != nil {
+		return err
+	}
+	if state == chathook.ReplyFailed {
+		if _, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, chathook.ReplyFailed, reason, at); err != nil {
+			return fmt.Errorf("reply failed: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// queueStatus queues message:status of a message of a chat for the
+// endpoints that take it, and reports whether it queued any.
+func queueStatus(ctx context.Context, tx *sql.Tx, workspaceID string, chatID, accountID int64, messageID string,
+	status chathook.ReplyState, failure string, at time.Time) (bool, error) {
+	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
+	if err != nil {
+		return false, fmt.Errorf("status: endpoints: %w", err)
+	}
+	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, string(status), failure, at)
+	for _, q := range queued {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, event_id, kind, type, data, due_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			workspaceID, q.Target.Key, q.Lane, chatID, q.EventID, q.Kind, q.Type, string(data), ms(at), ms(at)); err != nil {
+			return false, fmt.Errorf("status: %w", err)
+		}
+	}
+	return len(queued) > 0, nil
 }

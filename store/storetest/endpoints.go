@@ -27,6 +27,7 @@ var endpoints = map[string]func(*testing.T, store.Store){
 	"EndpointGetsEventsFromItsBirth": testEndpointGetsEventsFromItsBirth,
 	"EndpointAccountsFilter":         testEndpointAccountsFilter,
 	"AccountEvents":                  testAccountEvents,
+	"ReplyStatusEvents":              testReplyStatusEvents,
 }
 
 // addEndpoint adds an enabled endpoint with url to ws.
@@ -467,5 +468,56 @@ func testAccountEvents(t *testing.T, st store.Store) {
 	want := []seen{{event.AccountConnected, "connected", ""}, {event.AccountLost, "logged_out", "the linked device was removed on the phone"}}
 	if got := took(at.Add(time.Hour)); !slices.Equal(got, want) {
 		t.Errorf("back, then logged out: %v, want %v", got, want)
+	}
+}
+
+// testReplyStatusEvents: a reply sent from chathook makes message:status
+// "sent" after its message:sent:new, in its chat's lane; one given up
+// makes "failed" with the reason.
+func testReplyStatusEvents(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	ep := addEndpoint(t, st, ws, "https://crm.example.com", event.Envelope, chathook.NoAggregation, event.MessageSentNew, event.MessageStatus)
+	acc := link(t, st, ws, 1, "a", t0.Add(time.Hour))
+	chat := chatOf(t, st, ws, acc.Phone, 1, 1)
+	if got := claim(t, st, "d", t0, 10); len(got) != 0 {
+		t.Fatalf("a received message reached an endpoint of sent ones: %v", byEndpoint(got))
+	}
+	r := queueReply(t, st, ws, chat, "3EB0AAAA", "on its way", t0)
+	claimReplies(t, st, "a", t0, acc.ID)
+	if !sent(t, st, "a", r.ID, "3EB0AAAA", t0.Add(time.Second)) {
+		t.Error("ReplySent says nothing was queued")
+	}
+	got := claim(t, st, "d", t0.Add(time.Second), 10)
+	if m := byEndpoint(got); !slices.Equal(m[ep.ID], []string{"event/message:sent:new/3EB0AAAA", "event/message:status/"}) {
+		t.Fatalf("claimed %v", m)
+	}
+	if got[0].Lane != got[1].Lane || got[1].Chat.ID != chat {
+		t.Errorf("the status is not in its chat's lane: %+v", got[1])
+	}
+	var data struct {
+		MessageID string `json:"message_id"`
+		Status    string `json:"status"`
+		Error     string `json:"error"`
+		At        string `json:"at"`
+	}
+	if err := json.Unmarshal(got[1].Data, &data); err != nil || data.MessageID != "3EB0AAAA" || data.Status != "sent" ||
+		data.At != "2026-03-01T12:00:01Z" {
+		t.Errorf("status data %s (%v)", got[1].Data, err)
+	}
+	for _, d := range got {
+		finish(t, st, d, 200, time.Time{})
+	}
+	failed := queueReply(t, st, ws, chat, "3EB0BBBB", "never", t0.Add(time.Minute))
+	claimReplies(t, st, "a", t0.Add(time.Minute), acc.ID)
+	if err := st.ReplyFailed(ctx, "a", failed.ID, "not on WhatsApp", time.Time{}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got = claim(t, st, "d", t0.Add(time.Minute), 10)
+	if len(got) != 1 || got[0].Type != event.MessageStatus {
+		t.Fatalf("after a failure claimed %v", byEndpoint(got))
+	}
+	if err := json.Unmarshal(got[0].Data, &data); err != nil || data.Status != "failed" || data.Error != "not on WhatsApp" || data.MessageID != "3EB0BBBB" {
+		t.Errorf("failed status data %s (%v)", got[0].Data, err)
 	}
 }

@@ -86,3 +86,38 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 	}
 	return out, data
 }
+
+// statusData is a message:status event's data, but its chat, which is
+// rendered as the chat is when the event is sent.
+type statusData struct {
+	MessageID string `json:"message_id"`
+	Status    string `json:"status"`
+	Error     string `json:"error"`
+	At        string `json:"at"`
+}
+
+// StatusEvents returns the deliveries of a message:status event of a
+// message of a chat for each of targets that takes it, and the event's
+// data.
+func StatusEvents(targets []Target, chatID, accountID int64, messageID, status, failure string, at time.Time) ([]Queued, []byte) {
+	var out []Queued
+	id := ""
+	for i := range targets {
+		t := &targets[i]
+		if t.Format != event.Envelope || !event.Has(t.Events, event.MessageStatus) || (len(t.Accounts) > 0 && !contains(t.Accounts, accountID)) {
+			continue
+		}
+		if id == "" {
+			id = event.NewID(at)
+		}
+		out = append(out, Queued{Target: t, Lane: Lane(chatID, t.Slot), Kind: chathook.KindEvent, Type: event.MessageStatus, EventID: id})
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	data, err := json.Marshal(statusData{MessageID: messageID, Status: status, Error: failure, At: at.UTC().Format(time.RFC3339)})
+	if err != nil {
+		panic("tables: " + err.Error()) // strings only
+	}
+	return out, data
+}
