@@ -44,6 +44,10 @@ type Config struct {
 	Batch    int // messages per request, 1 to 1000 (1 uses POST /api/v1/messages): 1000; steady: 10; single: 1, not settable
 	Rate     int // steady: messages per second, 1,000
 	Duration time.Duration
+	// Endpoints is how many endpoints get every message (1: outbound
+	// alone). The others are in the event format, or with bundles in the
+	// seed format at 1h, each with a URL of its own at the receiver.
+	Endpoints int
 	// DB is the --db of the service: "" makes a fresh SQLite file in a
 	// temporary folder. Any other must be empty: the run adds a workspace
 	// and expects every message it sends to be new.
@@ -102,6 +106,7 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	def(&c.Clients, 4)
 	def(&c.Batch, 1_000)
+	def(&c.Endpoints, 1)
 	c.Clients = min(c.Clients, c.Chats) // a client with no chat would send nothing
 	if c.Timeout == 0 {
 		c.Timeout = time.Minute
@@ -114,6 +119,8 @@ func (c Config) WithDefaults() (Config, error) {
 		return c, errors.New("--messages, --chats, --clients, --rate and --timeout must be positive")
 	case c.LoopbackFor < 0:
 		return c, errors.New("the loopback ceiling's duration must be positive")
+	case c.Endpoints < 1 || c.Endpoints > 20:
+		return c, fmt.Errorf("--endpoints %d: from 1 to 20, the most a workspace has", c.Endpoints)
 	case c.Batch < 1 || c.Batch > 1000:
 		return c, fmt.Errorf("--batch %d: from 1 to 1000, the most a batch request holds", c.Batch)
 	}
@@ -206,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}()
 	clk := clock{start: time.Now()}
-	t := newTally(p)
+	t := newTally(p, cfg.Endpoints)
 	sk, err := startSink(t, clk, log)
 	if err != nil {
 		return Report{}, err
@@ -222,6 +229,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := a.call(ctx, http.MethodPut, "/api/v1/webhooks/outbound", []byte(setting), http.StatusOK, nil); err != nil {
 		return Report{}, err
 	}
+	endpoints := []string{"outbound"}
+	for k := 1; k < cfg.Endpoints; k++ {
+		add := fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"event"}`, sk.base+endpointPath(k))
+		if cfg.Workload == Bundles {
+			add = fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"seed","granularity":"1h"}`, sk.base+endpointPath(k))
+		}
+		var created struct{ ID string }
+		if err := a.call(ctx, http.MethodPost, "/api/v1/webhooks", []byte(add), http.StatusCreated, &created); err != nil {
+			return Report{}, fmt.Errorf("add endpoint %d: %w", k+1, err)
+		}
+		endpoints = append(endpoints, created.ID)
+	}
 
 	l := &loader{plan: p, api: a, clock: clk, logger: log}
 	if cfg.Workload == Steady {
@@ -235,12 +254,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	latencyFrom := func(i int) int64 { return l.ackAt[i] }
 	var flushAt int64
 	if cfg.Workload == Bundles {
-		if flushAt, err = flush(ctx, a, p.messages, log, clk); err != nil {
+		if flushAt, err = flush(ctx, a, endpoints, p.messages, log, clk); err != nil {
 			return Report{}, err
 		}
 		latencyFrom = func(int) int64 { return flushAt }
 	}
-	if err := waitForDeliveries(ctx, t, p.messages, cfg.Timeout, log); err != nil {
+	if err := waitForDeliveries(ctx, t, p.messages*cfg.Endpoints, cfg.Timeout, log); err != nil {
 		return Report{}, err
 	}
 
@@ -271,22 +290,24 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return r, nil
 }
 
-// flush sends POST /api/v1/webhooks/outbound/flush and returns when it was
-// sent. The service answers once every bundle is queued; deliveries start
-// while it works.
-func flush(ctx context.Context, a *api, want int, log *slog.Logger, clk clock) (int64, error) {
+// flush sends POST /api/v1/webhooks/{id}/flush for each endpoint, one
+// after the other, and returns when the first was sent. The service
+// answers once every bundle is queued; deliveries start while it works.
+func flush(ctx context.Context, a *api, endpoints []string, want int, log *slog.Logger, clk clock) (int64, error) {
 	log.Info("bench: flushing bundles")
 	at := clk.now()
-	var out struct{ Bundles, Messages int }
-	if err := a.call(ctx, http.MethodPost, "/api/v1/webhooks/outbound/flush", nil, http.StatusOK, &out); err != nil {
-		return 0, err
-	}
-	log.Info("bench: flush answered", "bundles", out.Bundles, "messages", out.Messages, "seconds", secs(clk.now()-at))
-	if out.Messages != want {
-		// An hour's boundary (UTC) passed during the ingest: the service
-		// bundled that window by itself, before the flush.
-		log.Warn("bench: the flush bundled fewer messages than were sent; a window ended during the run",
-			"flushed", out.Messages, "sent", want)
+	for _, id := range endpoints {
+		var out struct{ Bundles, Messages int }
+		if err := a.call(ctx, http.MethodPost, "/api/v1/webhooks/"+id+"/flush", nil, http.StatusOK, &out); err != nil {
+			return 0, err
+		}
+		log.Info("bench: flush answered", "endpoint", id, "bundles", out.Bundles, "messages", out.Messages, "seconds", secs(clk.now()-at))
+		if out.Messages != want {
+			// An hour's boundary (UTC) passed during the ingest: the service
+			// bundled that window by itself, before the flush.
+			log.Warn("bench: the flush bundled fewer messages than were sent; a window ended during the run",
+				"flushed", out.Messages, "sent", want)
+		}
 	}
 	return at, nil
 }

@@ -16,9 +16,13 @@ type Report struct {
 	Clients  int    `json:"clients"`
 	Batch    int    `json:"batch"`
 	Rate     int    `json:"rate,omitempty"` // steady: the paced rate asked for
+	// Endpoints is how many endpoints got every message; with more than
+	// one, Delivered, Lost and the rates count a message once per
+	// endpoint.
+	Endpoints int `json:"endpoints"`
 
 	Sent            int `json:"sent"`      // accepted by the ingest API
-	Delivered       int `json:"delivered"` // distinct messages that reached the sink
+	Delivered       int `json:"delivered"` // distinct messages that reached the sink, per endpoint
 	Duplicated      int `json:"duplicated"`
 	Lost            int `json:"lost"`
 	OrderViolations int `json:"order_violations"`
@@ -59,7 +63,8 @@ func report(cfg Config, kind string, t *tally, ing ingested, flushAt int64, from
 	c := t.counts()
 	r := Report{
 		Workload: cfg.Workload, DB: kind, Messages: cfg.Messages, Chats: cfg.Chats, Clients: cfg.Clients, Batch: cfg.Batch,
-		Sent: ing.sent, Delivered: c.delivered, Duplicated: c.duplicated, Lost: ing.sent - c.delivered,
+		Endpoints: max(1, cfg.Endpoints),
+		Sent: ing.sent, Delivered: c.delivered, Duplicated: c.duplicated, Lost: ing.sent*max(1, cfg.Endpoints) - c.delivered,
 		OrderViolations: c.outOfOrder, Unexpected: c.unexpected, WebhookPosts: c.posts,
 		IngestSeconds: secs(ing.last - ing.first), IngestedPerS: perS(ing.sent, ing.last-ing.first),
 		EndToEndSeconds: secs(c.last - ing.first), DeliveredPerS: perS(c.delivered, c.last-ing.first),

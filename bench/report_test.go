@@ -35,8 +35,8 @@ func TestPercentilesNearestRank(t *testing.T) {
 }
 
 func TestReportCountsLostAndRates(t *testing.T) {
-	tl := newTally(plan{messages: 4, chats: 2, clients: 1, batch: 4})
-	tl.post([]string{"bench-0", "bench-1", "bench-2"}, 2e9)
+	tl := newTally(plan{messages: 4, chats: 2, clients: 1, batch: 4}, 1)
+	tl.post(0, []string{"bench-0", "bench-1", "bench-2"}, 2e9)
 	cfg := Config{Workload: None, Messages: 4, Chats: 2, Clients: 1, Batch: 4}
 	r := report(cfg, "sqlite", tl, ingested{first: 1, last: 1e9 + 1, sent: 4}, 0, func(int) int64 { return 1e9 })
 	if r.Sent != 4 || r.Delivered != 3 || r.Lost != 1 || len(r.Failures) != 1 || r.IngestedPerS != 4 ||

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,7 +17,8 @@ import (
 // records each POST in the tally and answers 204 at once. It keeps
 // connections alive, as a receiver in production would.
 type sink struct {
-	URL   string
+	URL   string // outbound's
+	base  string // endpoint k's URL is base + endpointPath(k)
 	srv   *http.Server
 	done  chan struct{}
 	tally *tally
@@ -27,7 +30,7 @@ func startSink(t *tally, c clock, logger *slog.Logger) (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{URL: "http://" + ln.Addr().String() + "/hook", done: make(chan struct{}), tally: t, clock: c}
+	s := &sink{URL: "http://" + ln.Addr().String() + "/hook", base: "http://" + ln.Addr().String(), done: make(chan struct{}), tally: t, clock: c}
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -43,7 +46,7 @@ func startSink(t *tally, c clock, logger *slog.Logger) (*sink, error) {
 }
 
 // delivered is the part of a payload the sink reads: a single message
-// (SPEC 4.1) or a bundle's messages (SPEC 4.2).
+// (SPEC 4.1), a bundle's messages (SPEC 4.2), or an event's (SPEC 7).
 type delivered struct {
 	Message *struct {
 		MessageID string `json:"message_id"`
@@ -51,7 +54,16 @@ type delivered struct {
 	Messages []struct {
 		MessageID string `json:"message_id"`
 	} `json:"messages"`
+	Data *struct {
+		Message *struct {
+			MessageID string `json:"message_id"`
+		} `json:"message"`
+	} `json:"data"`
 }
+
+// endpointPath is the path of endpoint k's URL at the sink; outbound's is
+// "/hook".
+func endpointPath(k int) string { return "/ep/" + strconv.Itoa(k) }
 
 // ServeHTTP stamps a POST when its headers have arrived, before reading
 // its body: that is when the service's POST reached the receiver.
@@ -68,13 +80,21 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ids = []string{"(not a payload)"} // counted as unexpected
 	case d.Message != nil:
 		ids = []string{d.Message.MessageID}
+	case d.Data != nil && d.Data.Message != nil:
+		ids = []string{d.Data.Message.MessageID}
 	default:
 		ids = make([]string, len(d.Messages))
 		for i, m := range d.Messages {
 			ids[i] = m.MessageID
 		}
 	}
-	s.tally.post(ids, at)
+	ep := 0
+	if k, ok := strings.CutPrefix(r.URL.Path, "/ep/"); ok {
+		if ep, err = strconv.Atoi(k); err != nil || ep < 1 {
+			ep = -1 // counted as unexpected
+		}
+	}
+	s.tally.post(ep, ids, at)
 	w.WriteHeader(http.StatusNoContent)
 }
 

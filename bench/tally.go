@@ -31,13 +31,16 @@ func parseID(id string) (int, bool) {
 // lower index of the same chat was ingested earlier. A message whose first
 // delivery comes after a higher index of its chat was delivered is an
 // order violation; each such message counts once.
+//
+// With several endpoints, each is tallied on its own (every message must
+// reach each once, in order per chat), and the counts are their sums.
 type tally struct {
 	plan plan
 
 	mu         sync.Mutex
-	receivedAt []int64 // first delivery of each message
-	highest    []int   // per chat: highest index delivered so far, -1 none
-	delivered  int     // distinct messages
+	receivedAt [][]int64 // per endpoint: first delivery of each message
+	highest    [][]int   // per endpoint and chat: highest index delivered so far, -1 none
+	delivered  int       // distinct messages, summed over endpoints
 	duplicated int     // deliveries of a message already delivered
 	unexpected int     // message_ids the generator never sent
 	outOfOrder int
@@ -46,42 +49,45 @@ type tally struct {
 	progress   chan struct{}
 }
 
-func newTally(p plan) *tally {
-	t := &tally{
-		plan:       p,
-		receivedAt: make([]int64, p.messages),
-		highest:    make([]int, p.chats),
-		progress:   make(chan struct{}, 1),
-	}
-	for i := range t.highest {
-		t.highest[i] = -1
+func newTally(p plan, endpoints int) *tally {
+	t := &tally{plan: p, progress: make(chan struct{}, 1)}
+	for range max(1, endpoints) {
+		highest := make([]int, p.chats)
+		for i := range highest {
+			highest[i] = -1
+		}
+		t.receivedAt, t.highest = append(t.receivedAt, make([]int64, p.messages)), append(t.highest, highest)
 	}
 	return t
 }
 
-// post records one webhook POST carrying ids, in the order the payload
-// lists them, received at at.
-func (t *tally) post(ids []string, at int64) {
+// post records one webhook POST to endpoint ep (0 is outbound) carrying
+// ids, in the order the payload lists them, received at at.
+func (t *tally) post(ep int, ids []string, at int64) {
 	t.mu.Lock()
 	t.posts++
+	if ep < 0 || ep >= len(t.receivedAt) {
+		t.unexpected += len(ids)
+		ids = nil
+	}
 	for _, id := range ids {
 		i, ok := parseID(id)
 		if !ok || i >= t.plan.messages {
 			t.unexpected++
 			continue
 		}
-		if t.receivedAt[i] != 0 {
+		if t.receivedAt[ep][i] != 0 {
 			t.duplicated++
 			continue
 		}
-		t.receivedAt[i] = at
+		t.receivedAt[ep][i] = at
 		t.delivered++
 		t.last = at
 		c := t.plan.chat(i)
-		if i < t.highest[c] {
+		if i < t.highest[ep][c] {
 			t.outOfOrder++
 		} else {
-			t.highest[c] = i
+			t.highest[ep][c] = i
 		}
 	}
 	t.mu.Unlock()
@@ -110,9 +116,11 @@ func (t *tally) latencies(from func(i int) int64) []int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]int64, 0, t.delivered)
-	for i, at := range t.receivedAt {
-		if at != 0 {
-			out = append(out, max(0, at-from(i)))
+	for _, received := range t.receivedAt {
+		for i, at := range received {
+			if at != 0 {
+				out = append(out, max(0, at-from(i)))
+			}
 		}
 	}
 	return out

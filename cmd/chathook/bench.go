@@ -27,6 +27,8 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	s.int(&cfg.Chats, "chats", "CHATHOOK_BENCH_CHATS", 0, "chats they are spread over (default 1000; bundles 100000)")
 	s.int(&cfg.Clients, "clients", "CHATHOOK_BENCH_CLIENTS", 0, "concurrent ingest clients (default 4; single 64)")
 	s.int(&cfg.Batch, "batch", "CHATHOOK_BENCH_BATCH", 0, "messages per ingest request, 1 to 1000; 1 posts single messages (default 1000; steady 10; single 1)")
+	s.int(&cfg.Endpoints, "endpoints", "CHATHOOK_BENCH_ENDPOINTS", 1,
+		"endpoints that get every message: outbound, and more in the event format (bundles: the seed format at 1h), 1 to 20")
 	s.int(&cfg.Rate, "rate", "CHATHOOK_BENCH_RATE", 0, "steady: messages per second (default 1000)")
 	s.duration(&cfg.Duration, "duration", "CHATHOOK_BENCH_DURATION", 0, "steady: how long to send (default 1m)")
 	s.string(&cfg.DB, "db", "CHATHOOK_BENCH_DB", "",
