@@ -64,7 +64,7 @@ func report(cfg Config, kind string, t *tally, ing ingested, flushAt int64, from
 	r := Report{
 		Workload: cfg.Workload, DB: kind, Messages: cfg.Messages, Chats: cfg.Chats, Clients: cfg.Clients, Batch: cfg.Batch,
 		Endpoints: max(1, cfg.Endpoints),
-		Sent: ing.sent, Delivered: c.delivered, Duplicated: c.duplicated, Lost: ing.sent*max(1, cfg.Endpoints) - c.delivered,
+		Sent:      ing.sent, Delivered: c.delivered, Duplicated: c.duplicated, Lost: ing.sent*max(1, cfg.Endpoints) - c.delivered,
 		OrderViolations: c.outOfOrder, Unexpected: c.unexpected, WebhookPosts: c.posts,
 		IngestSeconds: secs(ing.last - ing.first), IngestedPerS: perS(ing.sent, ing.last-ing.first),
 		EndToEndSeconds: secs(c.last - ing.first), DeliveredPerS: perS(c.delivered, c.last-ing.first),

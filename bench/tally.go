@@ -41,8 +41,8 @@ type tally struct {
 	receivedAt [][]int64 // per endpoint: first delivery of each message
 	highest    [][]int   // per endpoint and chat: highest index delivered so far, -1 none
 	delivered  int       // distinct messages, summed over endpoints
-	duplicated int     // deliveries of a message already delivered
-	unexpected int     // message_ids the generator never sent
+	duplicated int       // deliveries of a message already delivered
+	unexpected int       // message_ids the generator never sent
 	outOfOrder int
 	posts      int   // webhook POSTs
 	last       int64 // when the last new message arrived
