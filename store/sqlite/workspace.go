@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store/tables"
 )
 
@@ -202,9 +203,14 @@ const (
 
 // unbundle gives every message waiting for the endpoint's bundle a
 // delivery of its own, in ingest order: under "none" what was pending
-// goes out at once.
+// goes out at once, in the endpoint's format as it is now (a switch to
+// the event format makes each an event).
 func unbundle(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+	if wh.Format == event.Envelope {
+		if err := unbundleEvents(ctx, tx, wh, now); err != nil {
+			return fmt.Errorf("unbundle: %w", err)
+		}
+	} else if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 			(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
 		SELECT m.workspace_id, w.endpoint_id, m.chat_id + (e.slot << 44), m.chat_id, m.id, 'msg_' || replace(m.uuid, '-', ''), ?2, ?2
 		FROM waiting w JOIN endpoints e ON e.id = w.endpoint_id JOIN messages m ON m.id = w.message_id
@@ -213,6 +219,49 @@ func unbundle(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) e
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM waiting WHERE endpoint_id = ?`, wh.Key)
 	return err
+}
+
+// unbundleEvents queues each message waiting for the endpoint's bundle
+// as the message event the endpoint subscribes to, if any.
+func unbundleEvents(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.chat_id, m.direction FROM waiting w JOIN messages m ON m.id = w.message_id
+		WHERE w.endpoint_id = ? ORDER BY m.id`, wh.Key)
+	if err != nil {
+		return err
+	}
+	type waiting struct {
+		id, chat  int64
+		direction chathook.Direction
+	}
+	var all []waiting
+	for rows.Next() {
+		var w waiting
+		if err := rows.Scan(&w.id, &w.chat, &w.direction); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, w)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	var slot int
+	if err := tx.QueryRowContext(ctx, `SELECT slot FROM endpoints WHERE id = ?`, wh.Key).Scan(&slot); err != nil {
+		return err
+	}
+	for _, w := range all {
+		typ := event.Subscribed(wh.Events, event.MessageNew, tables.MessageType(w.direction))
+		if typ == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, wh.WorkspaceID, wh.Key, tables.Lane(w.chat, slot), w.chat, w.id,
+			event.NewID(fromMS(now)), chathook.KindEvent, typ, now, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // discardPending discards every waiting delivery of an endpoint, and

@@ -28,6 +28,7 @@ var endpoints = map[string]func(*testing.T, store.Store){
 	"EndpointAccountsFilter":         testEndpointAccountsFilter,
 	"AccountEvents":                  testAccountEvents,
 	"ReplyStatusEvents":              testReplyStatusEvents,
+	"SwitchingToEventsUnbundles":     testSwitchingToEventsUnbundles,
 }
 
 // addEndpoint adds an enabled endpoint with url to ws.
@@ -519,5 +520,30 @@ func testReplyStatusEvents(t *testing.T, st store.Store) {
 	}
 	if err := json.Unmarshal(got[0].Data, &data); err != nil || data.Status != "failed" || data.Error != "not on WhatsApp" || data.MessageID != "3EB0BBBB" {
 		t.Errorf("failed status data %s (%v)", got[0].Data, err)
+	}
+}
+
+// testSwitchingToEventsUnbundles: a bundling seed endpoint switched to the
+// event format sends what waited for its bundle as events, at once.
+func testSwitchingToEventsUnbundles(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	ep := addEndpoint(t, st, ws, "https://zap.example.com", event.Seed, chathook.Daily, event.MessageReceivedNew)
+	out := msg(1, 2)
+	out.Direction = chathook.Sent
+	ingest(t, st, ws, msg(1, 1), out, msg(2, 1))
+	if got := claim(t, st, "x", t0, 10); len(got) != 0 {
+		t.Fatalf("claimed %v before the window ended", byEndpoint(got))
+	}
+	f, none := event.Envelope, chathook.NoAggregation
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Format: &f, Granularity: &none}); err != nil {
+		t.Fatal(err)
+	}
+	m := byEndpoint(claim(t, st, "x", t0, 10))
+	if want := []string{"event/message:received:new/c1-m1", "event/message:received:new/c2-m1"}; !slices.Equal(m[ep.ID], want) {
+		t.Errorf("after the switch claimed %v, want %v", m[ep.ID], want)
+	}
+	if chats, _ := st.PendingChats(ctx, ep.Key, t0.Add(48*time.Hour), 0, 10); len(chats) != 0 {
+		t.Errorf("still waiting for a bundle: %v", chats)
 	}
 }

@@ -121,11 +121,7 @@ func FanOut(out []Queued, targets []Target, m Stored, newID func() string) []Que
 		if !m.Live {
 			continue
 		}
-		narrow := event.MessageReceivedNew
-		if m.Direction == chathook.Sent {
-			narrow = event.MessageSentNew
-		}
-		typ := event.Subscribed(t.Events, event.MessageNew, narrow)
+		typ := event.Subscribed(t.Events, event.MessageNew, MessageType(m.Direction))
 		switch {
 		case typ == "":
 		case t.Format == event.Envelope:
@@ -149,3 +145,11 @@ func NewEventID() string { return event.NewID(time.Now()) }
 func contains(ids []int64, id int64) bool { return slices.Contains(ids, id) }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// MessageType is the directional message:*:new type of a message.
+func MessageType(d chathook.Direction) string {
+	if d == chathook.Sent {
+		return event.MessageSentNew
+	}
+	return event.MessageReceivedNew
+}
