@@ -8,7 +8,7 @@ package docs
 
 import _ "embed"
 
-// OpenAPI is docs/openapi.json: the OpenAPI 3.0 document of /api/v1.
+// OpenAPI is docs/openapi.json: the OpenAPI 3.1 document of /api/v1, with the event payloads under webhooks.
 //
 //go:embed openapi.json
 var OpenAPI []byte
