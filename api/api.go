@@ -73,11 +73,19 @@ type Config struct {
 	WhatsApp WhatsApp
 	// Replies queues messages sent to chats; nil answers their POST 503.
 	Replies Replier
+	// Tester sends an endpoint's test POST; nil answers POST .../test 503.
+	Tester Tester
+}
+
+// Tester sends a test POST to an endpoint; deliver.Dispatcher is one.
+type Tester interface {
+	Test(ctx context.Context, wh chathook.Webhook) chathook.Outcome
 }
 
 // Bundler is what the API needs of the bundle flusher.
 type Bundler interface {
-	FlushAll(ctx context.Context, workspaceID string) (bundles, messages int, err error)
+	// FlushAll flushes the bundles of the endpoint whose Key is endpoint.
+	FlushAll(ctx context.Context, endpoint int64) (bundles, messages int, err error)
 	Kick()
 }
 
@@ -112,13 +120,22 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.bodies(MaxMessageBody, s.postMessage)}))
 	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.bodies(MaxBatchBody, s.postBatch)}))
+	s.mux.Handle("/api/v1/webhooks", s.auth(methods{http.MethodGet: s.listWebhooks,
+		http.MethodPost: s.bodies(maxSettingBody, s.postWebhook)}))
+	// outbound keeps its GET and PUT of before endpoints; PATCH and
+	// DELETE are those of any endpoint.
 	s.mux.Handle("/api/v1/webhooks/outbound", s.auth(methods{http.MethodGet: s.getWebhook,
-		http.MethodPut: s.bodies(maxSettingBody, s.putWebhook)}))
-	s.mux.Handle("/api/v1/webhooks/outbound/activity", s.auth(methods{http.MethodGet: s.getActivity}))
-	s.mux.Handle("/api/v1/webhooks/outbound/log", s.auth(methods{http.MethodGet: s.getLog}))
-	s.mux.Handle("/api/v1/webhooks/outbound/flush", s.auth(methods{http.MethodPost: s.postFlush}))
-	s.mux.Handle("/api/v1/webhooks/outbound/recover", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRecover)}))
-	s.mux.Handle("/api/v1/webhooks/outbound/secret/rotate", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRotate)}))
+		http.MethodPut:    s.bodies(maxSettingBody, s.putWebhook),
+		http.MethodPatch:  outboundPath(s.bodies(maxSettingBody, s.patchEndpoint)),
+		http.MethodDelete: outboundPath(s.deleteEndpoint)}))
+	s.mux.Handle("/api/v1/webhooks/{id}", s.auth(methods{http.MethodGet: s.getEndpoint,
+		http.MethodPatch: s.bodies(maxSettingBody, s.patchEndpoint), http.MethodDelete: s.deleteEndpoint}))
+	s.mux.Handle("/api/v1/webhooks/{id}/activity", s.auth(methods{http.MethodGet: s.getActivity}))
+	s.mux.Handle("/api/v1/webhooks/{id}/log", s.auth(methods{http.MethodGet: s.getLog}))
+	s.mux.Handle("/api/v1/webhooks/{id}/flush", s.auth(methods{http.MethodPost: s.postFlush}))
+	s.mux.Handle("/api/v1/webhooks/{id}/recover", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRecover)}))
+	s.mux.Handle("/api/v1/webhooks/{id}/secret/rotate", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postRotate)}))
+	s.mux.Handle("/api/v1/webhooks/{id}/test", s.auth(methods{http.MethodPost: s.bodies(maxSettingBody, s.postTest)}))
 	s.mux.Handle("/api/v1/chats/{chat_id}", s.auth(methods{http.MethodPut: s.bodies(maxSettingBody, s.putChat)}))
 	s.mux.Handle("/api/v1/chats/{chat_id}/messages", s.auth(methods{http.MethodPost: s.bodies(MaxMessageBody, s.postReply)}))
 	s.mux.Handle("/api/v1/chats/{chat_id}/messages/{message_id}", s.auth(methods{http.MethodGet: s.getReply}))

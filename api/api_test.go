@@ -655,8 +655,10 @@ func TestRoutes(t *testing.T) {
 			{"GET", "/api/v1/messages", "POST"},
 			{"PUT", "/api/v1/messages", "POST"},
 			{"GET", "/api/v1/messages/batch", "POST"},
-			{"POST", "/api/v1/webhooks/outbound", "GET, PUT"},
-			{"DELETE", "/api/v1/webhooks/outbound", "GET, PUT"},
+			// SPEC 6: PATCH and DELETE of any endpoint (DELETE outbound is a 409).
+			{"POST", "/api/v1/webhooks/outbound", "DELETE, GET, PATCH, PUT"},
+			{"PUT", "/api/v1/webhooks/ep_0123456789abcdef", "DELETE, GET, PATCH"},
+			{"DELETE", "/api/v1/webhooks", "GET, POST"},
 			{"POST", "/api/v1/webhooks/outbound/activity", "GET"},
 			{"GET", "/api/v1/webhooks/outbound/recover", "POST"},
 			{"PUT", "/api/v1/webhooks/outbound/secret/rotate", "POST"},

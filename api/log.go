@@ -31,7 +31,11 @@ type activityJSON struct {
 }
 
 func (s *Server) getActivity(w http.ResponseWriter, r *http.Request) {
-	acts, err := s.cfg.Store.Activity(r.Context(), workspace(r).ID, chathook.Outbound, ActivityEntries)
+	wh, ok := s.endpoint(w, r)
+	if !ok {
+		return
+	}
+	acts, err := s.cfg.Store.Activity(r.Context(), wh.WorkspaceID, wh.ID, ActivityEntries)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -69,7 +73,11 @@ type logJSON struct {
 }
 
 func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
-	StreamLog(w, r, s.cfg.Store, workspace(r).ID, s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
+	wh, ok := s.endpoint(w, r)
+	if !ok {
+		return
+	}
+	StreamEndpointLog(w, r, s.cfg.Store, wh.WorkspaceID, wh.ID, s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
 }
 
 // DefaultStreamWriteTimeout is how long a download may wait for its
@@ -77,7 +85,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 // needs, short enough that one that stopped is soon cut off.
 const DefaultStreamWriteTimeout = 30 * time.Second
 
-// StreamLog answers a download of a workspace's detailed log: every
+// StreamLog answers a download of the outbound webhook's detailed log: every
 // attempt (and discard) as CSV, or JSON lines with ?format=jsonl, from
 // ?since= on, a page at a time from the database (store.EachAttempt), so
 // a log of millions of rows is never in memory and no connection is held
@@ -88,6 +96,12 @@ const DefaultStreamWriteTimeout = 30 * time.Second
 // downloads are always the same format.
 func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID string, now time.Time, logger *slog.Logger,
 	writeTimeout time.Duration) {
+	StreamEndpointLog(w, r, st, workspaceID, chathook.Outbound, now, logger, writeTimeout)
+}
+
+// StreamEndpointLog is StreamLog of any endpoint of the workspace, by id.
+func StreamEndpointLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID, endpointID string, now time.Time,
+	logger *slog.Logger, writeTimeout time.Duration) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "csv"
@@ -160,7 +174,7 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 		}
 	}
 	var writeErr error
-	err := store.EachAttempt(r.Context(), st, workspaceID, chathook.Outbound, since, func(a chathook.Attempt) error {
+	err := store.EachAttempt(r.Context(), st, workspaceID, endpointID, since, func(a chathook.Attempt) error {
 		deadline()
 		writeErr = write(a)
 		return writeErr
@@ -168,12 +182,12 @@ func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspace
 	switch {
 	case writeErr != nil:
 		// The client went away or stopped reading: nothing to answer.
-		logger.Info("log download cut short: the client did not take it", "workspace", workspaceID, "rows", rows, "err", writeErr)
+		logger.Info("log download cut short: the client did not take it", "workspace", workspaceID, "endpoint", endpointID, "rows", rows, "err", writeErr)
 		panic(http.ErrAbortHandler)
 	case err != nil && r.Context().Err() == nil:
 		// The status line is sent; all that can be done is to cut the
 		// download short, which the client sees as an error.
-		logger.Error("log download", "workspace", workspaceID, "rows", rows, "err", err)
+		logger.Error("log download", "workspace", workspaceID, "endpoint", endpointID, "rows", rows, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -25,8 +25,8 @@ func TestOpenAPIServed(t *testing.T) {
 	var doc struct {
 		OpenAPI string `json:"openapi"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil || doc.OpenAPI < "3.0" || doc.OpenAPI >= "3.1" {
-		t.Errorf("not an OpenAPI 3.0 document: %q %v", doc.OpenAPI, err)
+	if err := json.Unmarshal(body, &doc); err != nil || doc.OpenAPI < "3.1" || doc.OpenAPI >= "3.2" {
+		t.Errorf("not an OpenAPI 3.1 document: %q %v", doc.OpenAPI, err)
 	}
 	status, body = chathooktest.Do(t, http.MethodPost, svc.URL+"/api/v1/openapi.json", "", nil)
 	wantError(t, status, body, http.StatusMethodNotAllowed, "")

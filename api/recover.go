@@ -37,9 +37,13 @@ func RecoverRange(since, until string, now time.Time) (from, to time.Time, err e
 }
 
 // postRecover queues again every failed or discarded delivery of the
-// workspace queued in [since, until): the receiver was down, and now it
+// endpoint queued in [since, until): the receiver was down, and now it
 // is back. Idempotent: see store.Recovery.Recover.
 func (s *Server) postRecover(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.endpoint(w, r)
+	if !ok {
+		return
+	}
 	body, ok := readBody(w, r, maxSettingBody)
 	if !ok {
 		return
@@ -58,13 +62,13 @@ func (s *Server) postRecover(w http.ResponseWriter, r *http.Request) {
 		writeInputError(w, err)
 		return
 	}
-	ws := workspace(r).ID
-	n, err := s.cfg.Store.Recover(r.Context(), ws, chathook.Outbound, since, until, now)
+	ws := wh.WorkspaceID
+	n, err := s.cfg.Store.Recover(r.Context(), ws, wh.ID, since, until, now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	s.cfg.Logger.Info("deliveries recovered", "workspace", ws, "deliveries", n, "since", since, "until", until)
+	s.cfg.Logger.Info("deliveries recovered", "workspace", ws, "endpoint", wh.ID, "deliveries", n, "since", since, "until", until)
 	if n > 0 {
 		s.cfg.Queued()
 	}
@@ -75,6 +79,10 @@ func (s *Server) postRecover(w http.ResponseWriter, r *http.Request) {
 // POST too for chathook.SecretOverlap, so that receivers switch without a
 // failed delivery. The body is empty or {}.
 func (s *Server) postRotate(w http.ResponseWriter, r *http.Request) {
+	cur, ok := s.endpoint(w, r)
+	if !ok {
+		return
+	}
 	body, ok := readBody(w, r, maxSettingBody)
 	if !ok {
 		return
@@ -86,13 +94,13 @@ func (s *Server) postRotate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ws := workspace(r).ID
+	ws := cur.WorkspaceID
 	now := s.cfg.Now()
-	wh, err := s.cfg.Store.RotateSecret(r.Context(), ws, chathook.Outbound, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), ws, cur.ID, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
 	if err != nil {
-		s.internal(w, r, err)
+		s.writeEndpointError(w, r, err) // deleted since: 404
 		return
 	}
-	s.cfg.Logger.Info("signing secret rotated", "workspace", ws, "previous_valid_until", wh.PreviousSecretUntil)
+	s.cfg.Logger.Info("signing secret rotated", "workspace", ws, "endpoint", wh.ID, "previous_valid_until", wh.PreviousSecretUntil)
 	writeJSON(w, http.StatusOK, map[string]string{"secret": wh.Secret, "previous_valid_until": rfc3339(wh.PreviousSecretUntil)})
 }

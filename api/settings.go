@@ -113,14 +113,18 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, webhookAnswer(wh, s.cfg.Now()))
 }
 
-// postFlush sends every message waiting for a bundle now, one bundle per
+// postFlush sends every message waiting for a bundle of the endpoint now, one bundle per
 // chat and window, instead of at the window's end.
 func (s *Server) postFlush(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Bundles == nil {
 		writeError(w, http.StatusServiceUnavailable, "bundles are not flushed by this server")
 		return
 	}
-	bundles, messages, err := s.cfg.Bundles.FlushAll(r.Context(), workspace(r).ID)
+	wh, ok := s.endpoint(w, r)
+	if !ok {
+		return
+	}
+	bundles, messages, err := s.cfg.Bundles.FlushAll(r.Context(), wh.Key)
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -252,7 +252,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease,
 	})
 	apiHandler := api.New(api.Config{
-		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Now: cfg.Now,
+		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Tester: d, Now: cfg.Now,
 		StreamWriteTimeout: cfg.StreamWriteTimeout, BodyBudget: cfg.BodyBudget,
 		BodyGrace: cfg.BodyGrace, BodyMinRate: cfg.BodyMinRate, ReadTimeout: cfg.ReadTimeout, BaseURL: cfg.BaseURL, WhatsApp: wa,
 		Replies: replies,

@@ -1,14 +1,15 @@
 // Package docs holds the documents that chathook also serves or checks
 // itself against, so that each exists once: the OpenAPI description of
 // the HTTP API (openapi.json, served at GET /api/v1/openapi.json and
-// checked against every API test's requests and answers) and the JSON
-// Schemas of the two webhook payloads (schemas/, checked against the
-// wire format's golden files). The rest of docs/ is prose for people.
+// checked against every API test's requests and answers), the JSON
+// Schemas of the two seed-format payloads (schemas/, checked against the
+// wire format's golden files) and one per event type of the event format
+// (schemas/<type with : as _>.json, also under the document's webhooks). The rest of docs/ is prose for people.
 package docs
 
 import _ "embed"
 
-// OpenAPI is docs/openapi.json: the OpenAPI 3.0 document of /api/v1.
+// OpenAPI is docs/openapi.json: the OpenAPI 3.1 document of /api/v1, with the event payloads under webhooks.
 //
 //go:embed openapi.json
 var OpenAPI []byte

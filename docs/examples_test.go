@@ -59,6 +59,8 @@ func TestAPIExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	which := []struct{ marker, schema string }{
+		{`"event_id"`, "event"}, // an event: its type's webhooks entry
+		{`"created_at"`, "Endpoint"},
 		{`"message_id"`, "Message"},
 		{`"phone_number_id"`, "CloudAPIRegistration"},
 		{`"since"`, "RecoverRequest"},
@@ -74,7 +76,17 @@ func TestAPIExamples(t *testing.T) {
 			if !strings.Contains(ex, w.marker) {
 				continue
 			}
-			if err := doc.Components.Schemas[w.schema].Value.VisitJSON(v); err != nil {
+			sch := doc.Components.Schemas[w.schema]
+			if w.schema == "event" {
+				typ, _ := v.(map[string]any)["type"].(string)
+				hook := doc.Webhooks[typ]
+				if hook == nil {
+					t.Errorf("an example of an event of no type: %s", ex)
+					continue
+				}
+				sch = hook.Post.RequestBody.Value.Content.Get("application/json").Schema
+			}
+			if err := sch.Value.VisitJSON(v); err != nil {
 				t.Errorf("an example is not a %s: %v\n%s", w.schema, err, ex)
 			}
 			checked[w.schema]++

@@ -10,7 +10,7 @@ import (
 	"github.com/chathook/chathook/docs"
 )
 
-// docs/openapi.json is a valid OpenAPI 3.0 document, and holds to what
+// docs/openapi.json is a valid OpenAPI 3.1 document, and holds to what
 // every operation of the API shares (README, API): each has an id and a
 // summary; each but the public ones needs the bearer token and lists
 // 401; each lists 500; each that reads a body lists what reading one can
@@ -25,8 +25,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("not a valid OpenAPI document: %v", err)
 	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.0.") {
-		t.Errorf("openapi %q, want 3.0.x", doc.OpenAPI)
+	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {
+		t.Errorf("openapi %q, want 3.1.x", doc.OpenAPI)
 	}
 	public := map[string]bool{"getOpenAPI": true, "healthz": true}
 	ids := map[string]string{}
