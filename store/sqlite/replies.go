@@ -134,7 +134,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE uuid = ?`, id); err != nil {
 			return false, fmt.Errorf("reply sent: %w", err)
 		}
-		queued, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, chathook.ReplySent, "", at)
+		queued, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 		if err != nil {
 			return false, fmt.Errorf("reply sent: %w", err)
 		}
@@ -179,7 +179,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return false, fmt.Errorf("reply sent: delivery: %w", err)
 		}
 	}
-	status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, chathook.ReplySent, "", at)
+	status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
 	}
@@ -213,7 +213,7 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		return err
 	}
 	if state == chathook.ReplyFailed {
-		if _, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, chathook.ReplyFailed, reason, at); err != nil {
+		if _, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at); err != nil {
 			return fmt.Errorf("reply failed: %w", err)
 		}
 	}
@@ -222,13 +222,13 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 
 // queueStatus queues message:status of a message of a chat for the
 // endpoints that take it, and reports whether it queued any.
-func queueStatus(ctx context.Context, tx *sql.Tx, workspaceID string, chatID, accountID int64, messageID string,
+func queueStatus(ctx context.Context, tx *sql.Tx, workspaceID string, chatID, accountID int64, messageID, uuid string,
 	status chathook.ReplyState, failure string, at time.Time) (bool, error) {
 	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
 	if err != nil {
 		return false, fmt.Errorf("status: endpoints: %w", err)
 	}
-	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, string(status), failure, at)
+	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
 	for _, q := range queued {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 				(workspace_id, endpoint_id, lane, chat_id, event_id, kind, type, data, due_at, created_at)

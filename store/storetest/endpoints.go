@@ -497,12 +497,13 @@ func testReplyStatusEvents(t *testing.T, st store.Store) {
 		t.Errorf("the status is not in its chat's lane: %+v", got[1])
 	}
 	var data struct {
-		MessageID string `json:"message_id"`
-		Status    string `json:"status"`
+		MessageID   string `json:"message_id"`
+		MessageUUID string `json:"message_uuid"`
+		Status      string `json:"status"`
 		Error     string `json:"error"`
 		At        string `json:"at"`
 	}
-	if err := json.Unmarshal(got[1].Data, &data); err != nil || data.MessageID != "3EB0AAAA" || data.Status != "sent" ||
+	if err := json.Unmarshal(got[1].Data, &data); err != nil || data.MessageID != "3EB0AAAA" || data.MessageUUID != r.ID || data.Status != "sent" ||
 		data.At != "2026-03-01T12:00:01Z" {
 		t.Errorf("status data %s (%v)", got[1].Data, err)
 	}

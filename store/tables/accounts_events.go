@@ -90,16 +90,17 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 // statusData is a message:status event's data, but its chat, which is
 // rendered as the chat is when the event is sent.
 type statusData struct {
-	MessageID string `json:"message_id"`
-	Status    string `json:"status"`
+	MessageID   string `json:"message_id"`
+	MessageUUID string `json:"message_uuid"`
+	Status      string `json:"status"`
 	Error     string `json:"error"`
 	At        string `json:"at"`
 }
 
 // StatusEvents returns the deliveries of a message:status event of a
 // message of a chat for each of targets that takes it, and the event's
-// data.
-func StatusEvents(targets []Target, chatID, accountID int64, messageID, status, failure string, at time.Time) ([]Queued, []byte) {
+// data. messageID is WhatsApp's id of the message, uuid chathook's.
+func StatusEvents(targets []Target, chatID, accountID int64, messageID, uuid, status, failure string, at time.Time) ([]Queued, []byte) {
 	var out []Queued
 	id := ""
 	for i := range targets {
@@ -115,7 +116,8 @@ func StatusEvents(targets []Target, chatID, accountID int64, messageID, status, 
 	if len(out) == 0 {
 		return nil, nil
 	}
-	data, err := json.Marshal(statusData{MessageID: messageID, Status: status, Error: failure, At: at.UTC().Format(time.RFC3339)})
+	data, err := json.Marshal(statusData{MessageID: messageID, MessageUUID: uuid, Status: status, Error: failure,
+		At: at.UTC().Format(time.RFC3339)})
 	if err != nil {
 		panic("tables: " + err.Error()) // strings only
 	}
