@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // CreateWorkspace creates a workspace with its outbound webhook and its
@@ -88,42 +86,35 @@ func (s *Store) Webhooks(ctx context.Context, workspaceID string) ([]chathook.We
 }
 
 // CreateWebhook adds an endpoint in the lowest free slot; see
-// store.Store. Two creates at once in one workspace may pick the same
-// slot: the second then fails the unique index on (workspace_id, slot),
-// and runs again (a serialization failure is not what PostgreSQL says,
-// so the unique violation is retried here), finding the next slot.
+// store.Store. Creates in one workspace take turns on its row (FOR NO
+// KEY UPDATE, which ingests' foreign-key checks, FOR KEY SHARE, do not
+// wait for): the free slot is read after the lock is granted, on a
+// snapshot that shows the creates before it, so two creates at once
+// never pick the same slot, nor pass the limit together.
 func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, w chathook.Webhook, at time.Time) (chathook.Webhook, error) {
 	var created chathook.Webhook
 	now := ms(at)
-	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			// The workspace's row, FOR KEY SHARE, tells a missing
-			// workspace (not found) and serializes nothing else.
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT true FROM workspaces WHERE id = $1 FOR KEY SHARE`, workspaceID).Scan(&exists); err != nil {
-				return noRows(err, chathook.ErrNotFound)
-			}
-			var slot int
-			if err := tx.QueryRow(ctx, tables.FreeSlot("$1"), workspaceID).Scan(&slot); err != nil {
-				return err
-			}
-			if slot >= chathook.MaxEndpoints {
-				return chathook.ErrLimit
-			}
-			var err error
-			created, err = scanWebhook(tx.QueryRow(ctx, `INSERT INTO endpoints
-				(workspace_id, public_id, slot, url, description, events, format, accounts, enabled, granularity, secret, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING `+webhookColumns,
-				workspaceID, w.ID, slot, w.URL, w.Description, tables.JSONList(w.Events), string(w.Format), tables.JSONList(w.Accounts),
-				w.Enabled, string(w.Granularity), w.Secret, now))
-			return err
-		})
-		var pgErr *pgconn.PgError
-		if attempt < 8 && errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "endpoints_slot" {
-			continue
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&exists); err != nil {
+			return noRows(err, chathook.ErrNotFound)
 		}
-		return created, err
-	}
+		var slot int
+		if err := tx.QueryRow(ctx, tables.FreeSlot("$1"), workspaceID).Scan(&slot); err != nil {
+			return err
+		}
+		if slot >= chathook.MaxEndpoints {
+			return chathook.ErrLimit
+		}
+		var err error
+		created, err = scanWebhook(tx.QueryRow(ctx, `INSERT INTO endpoints
+			(workspace_id, public_id, slot, url, description, events, format, accounts, enabled, granularity, secret, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING `+webhookColumns,
+			workspaceID, w.ID, slot, w.URL, w.Description, tables.JSONList(w.Events), string(w.Format), tables.JSONList(w.Accounts),
+			w.Enabled, string(w.Granularity), w.Secret, now))
+		return err
+	})
+	return created, err
 }
 
 // lockWebhook reads an endpoint of a workspace that is not deleted FOR
