@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -12,92 +13,105 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Per-chat order across instances
+// Per-lane order across instances
 //
-// SQLite's claim ("take due deliveries that no earlier unfinished delivery
-// of their chat holds back") is safe there because SQLite has one writer.
-// In PostgreSQL, two claimers run at once, each on a snapshot that does
-// not show the other's uncommitted leases: A leases d1 of chat X, B does
-// not see it and leases d2 of X, and X's messages race each other.
+// A lane is one chat's deliveries to one endpoint (see tables.Lane): they
+// go out one at a time, in order. SQLite's claim ("take due deliveries
+// that no earlier unfinished delivery of their lane holds back") is safe
+// there because SQLite has one writer. In PostgreSQL, two claimers run at
+// once, each on a snapshot that does not show the other's uncommitted
+// leases: A leases d1 of lane X, B does not see it and leases d2 of X,
+// and X's messages race each other.
 //
-// So a claim works chat by chat, and a chat's deliveries are only ever
-// leased by a transaction that holds the chat's row lock:
+// So a claim works lane by lane, and a lane's deliveries are only ever
+// leased by a transaction that holds the row lock of the lane's chat
+// (tables.LaneChat), which covers every lane of that chat:
 //
-//  1. claimChats picks the chats whose oldest pending delivery is due and
+//  1. claimLanes picks the lanes whose oldest pending delivery is due and
 //     which have nothing in flight, in turn (see ClaimDue), and locks
-//     their rows FOR NO KEY UPDATE SKIP LOCKED: a chat another claimer
-//     is working on is skipped, never waited for. (NO KEY: the lock does
-//     not block the foreign-key checks of messages being ingested into
-//     the chat.)
+//     their chats' rows FOR NO KEY UPDATE SKIP LOCKED: a chat another
+//     claimer is working on is skipped, never waited for. (NO KEY: the
+//     lock does not block the foreign-key checks of messages being
+//     ingested into the chat.)
 //  2. claimPending and claimRuns, later statements of the same
 //     transaction, so on snapshots taken after the locks were granted,
-//     lease each locked chat's head run: its deliveries in id order up to
-//     the first that is not due, and only if none of the chat's
+//     lease each locked lane's head run: its deliveries in id order up to
+//     the first that is not due, and only if none of the lane's
 //     deliveries is in flight. A claimer that committed before our lock
 //     was granted is visible here, so its leases stop us.
 //
 // ExtendLeases, the only other writer that sets a lease, takes the same
 // chat locks, so it cannot revive an expired lease while another claimer
-// takes the chat over. Every other writer only ends leases (Finish,
-// Release), removes deliveries from the queue (discard) or adds new ones
-// (Ingest, FlushChats, unbundle) or old ones again (Recover: those come
-// before the chat's prefix in flight, which claimChats waits for), which
-// can never put two of a chat's deliveries in flight at once.
+// takes the lane over. Every other writer only ends leases (Finish,
+// Release), removes deliveries from the queue (discard, delete) or adds
+// new ones (Ingest, FlushChats, unbundle) or old ones again (Recover:
+// those come before the lane's prefix in flight, which claimLanes waits
+// for), which can never put two of a lane's deliveries in flight at once.
 //
-// Hence: at any moment at most one claimer holds leases on a chat's
-// deliveries, and it holds a prefix of the chat's pending deliveries.
+// Hence: at any moment at most one claimer holds leases on a lane's
+// deliveries, and it holds a prefix of the lane's pending deliveries.
 
-// claimChats walks the chats that have pending deliveries in id order,
-// from after $1 up to $2, one index seek per chat on (chat_id, id) (a
-// loose index scan: the cost is the chats looked at, not the deliveries
-// waiting behind them, and the same plan whatever the planner's
-// statistics say), and locks up to $4 chats that may send now ($3):
-// their oldest pending delivery is due and not leased, nothing of theirs
-// is in flight, and their webhook is enabled with a URL and not of the
-// workspaces in $5.
+// claimLanes walks the lanes that have pending deliveries in order, from
+// after $1 up to $2, one index seek per lane on (lane, id) (a loose index
+// scan: the cost is the lanes looked at, not the deliveries waiting
+// behind them, and the same plan whatever the planner's statistics say),
+// and locks up to $4 lanes that may send now ($3): their oldest pending
+// delivery is due and not leased, nothing of theirs is in flight, and
+// their endpoint is enabled with a URL and not among the endpoint keys
+// in $5. The lock is the lane's chat's row.
 //
 // The checks and the lock are in a LATERAL subquery with a locking
-// clause, which PostgreSQL never flattens into a join: each chat is
+// clause, which PostgreSQL never flattens into a join: each lane is
 // looked at in walk order, one after the other, and the walk stops as
-// soon as $4 chats are locked.
-const claimChats = `
-WITH RECURSIVE heads (chat_id, id) AS (
-  (SELECT chat_id, id FROM deliveries WHERE state = 'pending' AND chat_id > $1 ORDER BY chat_id, id LIMIT 1)
+// soon as $4 lanes are locked.
+const claimLanes = `
+WITH RECURSIVE heads (lane, id) AS (
+  (SELECT lane, id FROM deliveries WHERE state = 'pending' AND lane > $1 ORDER BY lane, id LIMIT 1)
   UNION ALL
-  SELECT n.chat_id, n.id FROM heads h CROSS JOIN LATERAL (
-    SELECT chat_id, id FROM deliveries
-    WHERE state = 'pending' AND chat_id > h.chat_id
-    ORDER BY chat_id, id LIMIT 1) n
-  WHERE h.chat_id < $2
+  SELECT n.lane, n.id FROM heads h CROSS JOIN LATERAL (
+    SELECT lane, id FROM deliveries
+    WHERE state = 'pending' AND lane > h.lane
+    ORDER BY lane, id LIMIT 1) n
+  WHERE h.lane < $2
 )
-SELECT c.id FROM heads h CROSS JOIN LATERAL (
+SELECT h.lane FROM heads h CROSS JOIN LATERAL (
   SELECT c.id FROM chats c
   JOIN deliveries d ON d.id = h.id
-  JOIN webhooks w ON w.workspace_id = d.workspace_id
-  WHERE c.id = h.chat_id AND d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
-    AND d.workspace_id <> ALL($5::text[])
+  JOIN endpoints w ON w.id = d.endpoint_id
+  WHERE c.id = (h.lane & ` + laneChatMask + `) AND d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
+    AND d.endpoint_id <> ALL($5::bigint[])
     AND NOT EXISTS (SELECT 1 FROM deliveries e
-      WHERE e.chat_id = h.chat_id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)
+      WHERE e.lane = h.lane AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)
   FOR NO KEY UPDATE OF c SKIP LOCKED
 ) c
-WHERE h.chat_id <= $2
+WHERE h.lane <= $2
 LIMIT $4`
 
-// claimPending lists the oldest $3 pending deliveries of each locked chat
+// laneChatMask is tables.LaneChat in SQL: lane & it is the lane's chat
+// (2^tables.SlotShift - 1).
+const laneChatMask = "17592186044415"
+
+func init() {
+	if laneChatMask != strconv.FormatInt(1<<tables.SlotShift-1, 10) || slotShift != strconv.Itoa(tables.SlotShift) {
+		panic("postgres: laneChatMask or slotShift does not match tables.SlotShift")
+	}
+}
+
+// claimPending lists the oldest $3 pending deliveries of each locked lane
 // ($2, in turn order) that has nothing in flight, with whether each is due
-// ($1), off the (chat_id, id) index, chat by chat. ClaimDue cuts each
-// chat's list at its first delivery that is not due, which leaves the
-// chat's head run.
+// ($1), off the (lane, id) index, lane by lane. ClaimDue cuts each lane's
+// list at its first delivery that is not due, which leaves the lane's
+// head run.
 const claimPending = `
-SELECT c.id, d.id, d.due FROM unnest($2::bigint[]) WITH ORDINALITY AS c(id, turn)
+SELECT c.lane, d.id, d.due FROM unnest($2::bigint[]) WITH ORDINALITY AS c(lane, turn)
 CROSS JOIN LATERAL (
   SELECT d.id, d.due_at <= $1 AS due FROM deliveries d
-  WHERE d.chat_id = c.id AND d.state = 'pending'
+  WHERE d.lane = c.lane AND d.state = 'pending'
   ORDER BY d.id
   LIMIT $3
 ) d
 WHERE NOT EXISTS (SELECT 1 FROM deliveries e
-  WHERE e.chat_id = c.id AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
+  WHERE e.lane = c.lane AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $1)
 ORDER BY c.turn, d.id`
 
 // claimRuns leases the deliveries $4 and returns them with what a payload
@@ -112,7 +126,7 @@ WITH claimed AS (
 SELECT ` + deliveryColumns + `
 FROM claimed
 JOIN deliveries d ON d.id = claimed.id
-JOIN webhooks w ON w.workspace_id = d.workspace_id
+JOIN endpoints w ON w.id = d.endpoint_id
 JOIN chats c ON c.id = d.chat_id
 JOIN accounts a ON a.id = c.account_id
 LEFT JOIN messages m ON m.id = d.message_id
@@ -131,13 +145,13 @@ func relax(ctx context.Context, tx pgx.Tx) error {
 }
 
 // ClaimDue leases due deliveries; see store.Store and the comment above.
-// Chats take turns: each claim goes on from the chat after the last one
-// the previous claim of this Store took, round the chats in id order, so a
-// chat with a deep backlog cannot starve the others. A claimed chat gives
+// Lanes take turns: each claim goes on from the lane after the last one
+// the previous claim of this Store took, round the lanes in order, so a
+// lane with a deep backlog cannot starve the others. A claimed lane gives
 // a run of its oldest deliveries, as many as are due, up to
 // store.RunShare.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
-	skip = append([]string{}, skip...) // never NULL
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...int64) ([]chathook.Delivery, error) {
+	skip = append([]int64{}, skip...) // never NULL
 	s.mu.Lock()
 	cursor := s.cursor
 	s.mu.Unlock()
@@ -148,14 +162,14 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if err := relax(ctx, tx); err != nil {
 			return err
 		}
-		chats, err := lockChats(ctx, tx, cursor, math.MaxInt64, ms(now), limit, skip)
+		chats, err := lockLanes(ctx, tx, cursor, math.MaxInt64, ms(now), limit, skip)
 		if err == nil && len(chats) < limit && cursor > 0 {
-			var more []int64 // round again from the first chat
-			more, err = lockChats(ctx, tx, 0, cursor, ms(now), limit-len(chats), skip)
+			var more []int64 // round again from the first lane
+			more, err = lockLanes(ctx, tx, 0, cursor, ms(now), limit-len(chats), skip)
 			chats = append(chats, more...)
 		}
 		if err != nil {
-			return fmt.Errorf("claim: lock chats: %w", err)
+			return fmt.Errorf("claim: lock lanes: %w", err)
 		}
 		if len(chats) == 0 {
 			return nil
@@ -179,7 +193,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 			return fmt.Errorf("claim: %w", err)
 		}
 		var take []int64
-		last = chats[len(chats)-1] // the last chat that gets a turn
+		last = chats[len(chats)-1] // the last lane that gets a turn
 		for i, chat := range chats {
 			if len(take) == limit {
 				last = chats[i-1]
@@ -217,11 +231,11 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	return out, nil
 }
 
-// lockChats runs claimChats: the chats after after, up to upTo, that may
-// send at now and are not of the workspaces in skip, locked, in turn
+// lockLanes runs claimLanes: the lanes after after, up to upTo, that may
+// send at now and are not of the endpoints in skip, locked, in turn
 // order.
-func lockChats(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int, skip []string) ([]int64, error) {
-	rows, err := tx.Query(ctx, claimChats, after, upTo, now, limit, skip)
+func lockLanes(ctx context.Context, tx pgx.Tx, after, upTo, now int64, limit int, skip []int64) ([]int64, error) {
+	rows, err := tx.Query(ctx, claimLanes, after, upTo, now, limit, skip)
 	if err != nil {
 		return nil, err
 	}

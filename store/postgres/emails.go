@@ -20,9 +20,10 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 			ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 		), taken AS (
 			UPDATE emails e SET due_at = $3 FROM due WHERE e.id = due.id
-			RETURNING e.id, e.workspace_id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, due.due_at AS was_due
+			RETURNING e.id, e.workspace_id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, e.endpoint, e.endpoint_name,
+				due.due_at AS was_due
 		)
-		SELECT t.id, t.kind, t.reason, t.last_error, t.created_at, t.attempts,
+		SELECT t.id, t.kind, t.reason, t.last_error, t.created_at, t.attempts, t.endpoint, t.endpoint_name,
 			w.id, w.name, w.owner_name, w.owner_email, w.created_at
 		FROM taken t JOIN workspaces w ON w.id = t.workspace_id
 		ORDER BY t.was_due, t.id`, ms(now), limit, ms(now.Add(store.EmailLease)))

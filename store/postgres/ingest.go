@@ -3,13 +3,14 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
@@ -23,34 +24,47 @@ const (
 )
 
 // insertMessages stores a group's messages, given as arrays in
-// (account, message_id) order, and the pending delivery of each one
-// marked deliver (pending: the message waits for a bundle instead), in one
-// statement, one row after the other in that order. It returns, for each
-// row in order, whether it was stored and, when (account, message_id) was
-// already taken, the chat of the message stored first, if this
-// statement's snapshot shows it (see writeGroup). When another
-// transaction holds the same key uncommitted, PostgreSQL waits for it: if
-// it commits, this row is a duplicate; if it rolls back, this row is
-// stored. So concurrent duplicates, on any number of instances, yield
-// exactly one message.
+// (account, message_id) order ($1-$16), the deliveries ($17-$25, in the
+// order they are queued: delivery ids follow it, and with them each
+// lane's order) and the waits for bundles ($26-$29) of those that are
+// stored, in one statement, one message after the other in that order.
+// It returns, for each message in order, whether it was stored and, when
+// (account, message_id) was already taken, the chat of the message stored
+// first, if this statement's snapshot shows it (see writeGroup). When
+// another transaction holds the same key uncommitted, PostgreSQL waits
+// for it: if it commits, this row is a duplicate; if it rolls back, this
+// row is stored. So concurrent duplicates, on any number of instances,
+// yield exactly one message, and only it is queued.
 const insertMessages = `WITH i AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
 		$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
-		$16::text[], $17::bool[], $18::bigint[], $19::text[], $20::bool[])
+		$16::text[])
 	WITH ORDINALITY AS i (id, workspace_id, account_id, chat_id, message_id, uuid, direction,
 		sent_at, received_at, sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat,
-		skip_reason, pending, delivery_id, event_id, deliver, n)
+		skip_reason, n)
 ), m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending)
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
 	SELECT id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, pending
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason
 	FROM i ORDER BY n
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
+), q AS (
+	SELECT * FROM unnest($17::bigint[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[], $23::text[],
+		$24::text[], $25::bigint[])
+	WITH ORDINALITY AS q (message_id, workspace_id, endpoint_id, lane, chat_id, kind, type, event_id, at, n)
 ), d AS (
-	INSERT INTO deliveries (id, workspace_id, chat_id, message_id, event_id, due_at, created_at)
-	SELECT i.delivery_id, i.workspace_id, i.chat_id, i.id, i.event_id, i.received_at, i.received_at
-	FROM m JOIN i ON i.id = m.id WHERE i.deliver
+	-- The SELECT is sorted before the rows go in, so their ids, drawn as
+	-- they go in, follow q's order.
+	INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type, q.at, q.at
+	FROM q JOIN m ON m.id = q.message_id ORDER BY q.n
+), w AS (
+	INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at)
+	SELECT x.endpoint_id, x.chat_id, x.message_id, x.received_at
+	FROM unnest($26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[]) AS x (endpoint_id, chat_id, message_id, received_at)
+	JOIN m ON m.id = x.message_id
+	ON CONFLICT DO NOTHING
 )
 SELECT m.id IS NOT NULL, CASE WHEN m.id IS NULL THEN
 	(SELECT e.chat_id FROM messages e WHERE e.account_id = i.account_id AND e.message_id = i.message_id) END
@@ -58,45 +72,70 @@ FROM i LEFT JOIN m ON m.id = i.id ORDER BY i.n`
 
 // rows are the arrays of insertMessages.
 type rows struct {
-	ids, accounts, chats, sentAt, receivedAt, deliveryIDs []int64
+	ids, accounts, chats, sentAt, receivedAt []int64
 	workspaces, messageIDs, uuids, directions, senderNames, senderPhones,
-	recipientNames, recipientPhones, texts, skipReasons, eventIDs []string
-	isNewChat, pending, deliver []bool
+	recipientNames, recipientPhones, texts, skipReasons []string
+	isNewChat []bool
+
+	// The deliveries, in the order they are queued.
+	dMessages, dEndpoints, dLanes, dChats, dAt []int64
+	dWorkspaces, dKinds, dTypes, dEventIDs     []string
+	// The waits for bundles.
+	wEndpoints, wChats, wMessages, wAt []int64
 }
 
 func (r *rows) add(ins *insert) {
 	r.ids, r.accounts, r.chats = append(r.ids, ins.id), append(r.accounts, ins.account), append(r.chats, ins.chat)
-	r.sentAt, r.receivedAt, r.deliveryIDs = append(r.sentAt, ins.sentAt), append(r.receivedAt, ins.receivedAt), append(r.deliveryIDs, ins.deliveryID)
+	r.sentAt, r.receivedAt = append(r.sentAt, ins.sentAt), append(r.receivedAt, ins.receivedAt)
 	r.workspaces, r.messageIDs, r.uuids = append(r.workspaces, ins.workspace), append(r.messageIDs, ins.messageID), append(r.uuids, ins.uuid)
 	r.directions, r.texts, r.skipReasons = append(r.directions, ins.direction), append(r.texts, ins.text), append(r.skipReasons, ins.skipReason)
 	r.senderNames, r.senderPhones = append(r.senderNames, ins.sender.FullName), append(r.senderPhones, ins.sender.Phone)
 	r.recipientNames, r.recipientPhones = append(r.recipientNames, ins.recipient.FullName), append(r.recipientPhones, ins.recipient.Phone)
-	r.eventIDs, r.isNewChat = append(r.eventIDs, ins.eventID), append(r.isNewChat, ins.isNewChat)
-	r.pending, r.deliver = append(r.pending, ins.pending), append(r.deliver, ins.deliver)
+	r.isNewChat = append(r.isNewChat, ins.isNewChat)
+}
+
+// queue adds what a message makes for its endpoints, should it be
+// stored: call it in the order the group's messages came.
+func (r *rows) queue(ins *insert) {
+	for _, q := range ins.queued {
+		if q.Bundle {
+			r.wEndpoints, r.wChats = append(r.wEndpoints, q.Target.Key), append(r.wChats, ins.chat)
+			r.wMessages, r.wAt = append(r.wMessages, ins.id), append(r.wAt, ins.receivedAt)
+			continue
+		}
+		r.dMessages, r.dWorkspaces = append(r.dMessages, ins.id), append(r.dWorkspaces, ins.workspace)
+		r.dEndpoints, r.dLanes, r.dChats = append(r.dEndpoints, q.Target.Key), append(r.dLanes, q.Lane), append(r.dChats, ins.chat)
+		r.dKinds, r.dTypes, r.dEventIDs = append(r.dKinds, q.Kind), append(r.dTypes, q.Type), append(r.dEventIDs, q.EventID)
+		r.dAt = append(r.dAt, ins.receivedAt)
+	}
 }
 
 func (r *rows) args() []any {
 	return []any{r.ids, r.workspaces, r.accounts, r.chats, r.messageIDs, r.uuids, r.directions,
 		r.sentAt, r.receivedAt, r.senderNames, r.senderPhones, r.recipientNames, r.recipientPhones, r.texts, r.isNewChat,
-		r.skipReasons, r.pending, r.deliveryIDs, r.eventIDs, r.deliver}
+		r.skipReasons,
+		r.dMessages, r.dWorkspaces, r.dEndpoints, r.dLanes, r.dChats, r.dKinds, r.dTypes, r.dEventIDs, r.dAt,
+		r.wEndpoints, r.wChats, r.wMessages, r.wAt}
 }
 
-// newIDs reserves ids for a group's messages and deliveries, ascending in
-// the order they are handed out.
-const newIDs = `SELECT nextval(pg_get_serial_sequence('messages', 'id')), nextval(pg_get_serial_sequence('deliveries', 'id'))
-FROM generate_series(1, $1)`
+// newIDs reserves ids for a group's messages, ascending in the order
+// they are handed out.
+const newIDs = `SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)`
 
 // The reads that open a group's transaction (see prefetch), for all of
 // its workspaces at once.
 const (
-	// Deliveries are queued from the moment a webhook URL is set; a
-	// disabled webhook still queues: it is paused, not off. With a
+	// Deliveries are queued from the moment an endpoint's URL is set; a
+	// disabled endpoint still queues: it is paused, not off. With a
 	// granularity, a message waits for its window's bundle instead. FOR
-	// KEY SHARE: a change of granularity (UpdateWebhook, FOR UPDATE)
-	// waits for this transaction, so a switch to none finds its waiting
-	// messages; ingests do not wait for one another.
-	webhooksForIngest = `SELECT workspace_id, url <> '', granularity FROM webhooks
-	WHERE workspace_id = ANY($1) ORDER BY workspace_id FOR KEY SHARE`
+	// KEY SHARE: a change of granularity or a delete (UpdateWebhook,
+	// DeleteWebhook, FOR UPDATE) waits for this transaction, so a switch
+	// to none finds its waiting messages and a delete its deliveries;
+	// ingests do not wait for one another. Every endpoint is read (and
+	// locked, in one order), so that a workspace's outbound tells it
+	// exists; those with a URL are its targets, in slot order.
+	endpointsForIngest = `SELECT workspace_id, url <> '', ` + tables.TargetColumns + ` FROM endpoints
+	WHERE workspace_id = ANY($1) AND deleted_at = 0 ORDER BY workspace_id, slot FOR KEY SHARE`
 	accountsForIngest = `SELECT workspace_id, id, phone, full_name, email, last_message_at FROM accounts
 	WHERE (workspace_id, phone) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
 	// Chats by (workspace, account phone, external id): the ids of the
@@ -125,12 +164,12 @@ type ingestTx struct {
 	workspaceID string
 	now         int64
 	msgs        []chathook.Incoming
-	// webhook tells that prefetch found the workspace's webhook; single
-	// and bundled, where an accepted message goes: a delivery of its
-	// own, or its window's bundle.
-	webhook, single, bundled bool
-	accounts                 map[string]chathook.Account
-	chats                    map[chatKey]chathook.Chat
+	// webhook tells that prefetch found the workspace's outbound
+	// webhook; targets are its endpoints that get events.
+	webhook  bool
+	targets  []tables.Target
+	accounts map[string]chathook.Account
+	chats    map[chatKey]chathook.Chat
 	// historyOnly holds the chats of the batch that only history
 	// messages are in so far; historyKeys the history messages of the
 	// batch (nil until one comes), so that a live copy of one of them
@@ -151,10 +190,11 @@ type insert struct {
 	it    *ingestTx
 	index int
 
-	id, deliveryID, account, chat, sentAt, receivedAt                int64
-	workspace, messageID, uuid, direction, text, skipReason, eventID string
-	sender, recipient                                                chathook.Person
-	isNewChat, pending, deliver                                      bool
+	id, account, chat, sentAt, receivedAt                   int64
+	workspace, messageID, uuid, direction, text, skipReason string
+	sender, recipient                                       chathook.Person
+	isNewChat                                               bool
+	queued                                                  []tables.Queued // if it is stored
 }
 
 type chatKey struct {
@@ -183,13 +223,13 @@ func (s *Store) commitGroup(ctx context.Context, batches []group.Batch) (results
 // trips, whatever the group's size, and one more for each thing the
 // first could not know:
 //
-//  1. BEGIN, and the reads every batch needs: its webhook, the accounts
+//  1. BEGIN, and the reads every batch needs: its endpoints, the accounts
 //     and chats of its messages that exist already, ids for its rows
 //     (prefetch);
 //  2. one round trip each for a new account or chat, a rename, a
 //     history-only chat's first live message (resolve): accounts and
 //     chats are resolved one message after the other, as in SQLite;
-//  3. every message and delivery, in one statement (insertMessages: a
+//  3. every message, delivery and wait for a bundle, in one statement (insertMessages: a
 //     statement a message cost twice as much of the server's time), the
 //     accounts' last_message_at, and COMMIT, in one pipeline;
 //  4. only if the insert met duplicates it could not see (below): the
@@ -222,23 +262,26 @@ func (s *Store) writeGroup(ctx context.Context, batches []group.Batch) ([][]chat
 			accounts: map[string]chathook.Account{}, chats: map[chatKey]chathook.Chat{}, historyOnly: map[int64]bool{}}
 		total += len(b.Msgs)
 	}
-	messageIDs, deliveryIDs, err := prefetch(ctx, c, its, total)
+	messageIDs, err := prefetch(ctx, c, its, total)
 	if err != nil {
 		return nil, err
 	}
 	var inserts []insert
 	for _, it := range its {
-		ins, err := it.resolve(ctx, messageIDs[:len(it.msgs)], deliveryIDs[:len(it.msgs)])
+		ins, err := it.resolve(ctx, messageIDs[:len(it.msgs)])
 		if err != nil {
 			return nil, err
 		}
 		inserts = append(inserts, ins...)
-		messageIDs, deliveryIDs = messageIDs[len(it.msgs):], deliveryIDs[len(it.msgs):]
+		messageIDs = messageIDs[len(it.msgs):]
+	}
+	var r rows
+	for i := range inserts { // in batch order
+		r.queue(&inserts[i])
 	}
 	slices.SortStableFunc(inserts, func(a, b insert) int {
 		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.messageID, b.messageID))
 	})
-	var r rows
 	for i := range inserts {
 		r.add(&inserts[i])
 	}
@@ -350,11 +393,11 @@ func (s *Store) writeGroup(ctx context.Context, batches []group.Batch) ([][]chat
 const lastMessageStep = 60_000
 
 // prefetch begins a group's transaction and reads, in the same round trip,
-// what each of its batches needs: its webhook, the accounts and chats of
+// what each of its batches needs: its endpoints, the accounts and chats of
 // its messages that exist already (so that only new ones and renames cost
-// a round trip each), and ids for its messages and deliveries, which it
-// returns, ascending.
-func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) (messageIDs, deliveryIDs []int64, err error) {
+// a round trip each), and ids for its messages, which it returns,
+// ascending.
+func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) (messageIDs []int64, err error) {
 	byWorkspace := map[string]*ingestTx{}
 	var workspaces, accWS, accPhones, chatWS, chatPhones, chatExt []string
 	type chatRef struct{ phone, externalID string }
@@ -379,7 +422,7 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 	}
 	batch := &pgx.Batch{}
 	batch.Queue("BEGIN")
-	batch.Queue(webhooksForIngest, workspaces)
+	batch.Queue(endpointsForIngest, workspaces)
 	batch.Queue(accountsForIngest, accWS, accPhones)
 	batch.Queue(chatsForIngest, chatWS, chatPhones, chatExt)
 	batch.Queue(newIDs, total)
@@ -391,14 +434,14 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 		rows, _ := br.Query()
 		var ws string
 		var hasURL bool
-		var g chathook.Granularity
-		if _, err := pgx.ForEachRow(rows, []any{&ws, &hasURL, &g}, func() error {
+		if err := forEachTarget(rows, []any{&ws, &hasURL}, func(t tables.Target) {
 			it := byWorkspace[ws]
-			it.webhook = true
-			it.single, it.bundled = hasURL && g == chathook.NoAggregation, hasURL && g != chathook.NoAggregation
-			return nil
+			it.webhook = it.webhook || t.Slot == 0
+			if hasURL {
+				it.targets = append(it.targets, t)
+			}
 		}); err != nil {
-			return fmt.Errorf("ingest: webhooks: %w", err)
+			return fmt.Errorf("ingest: endpoints: %w", err)
 		}
 		rows, _ = br.Query()
 		var a chathook.Account
@@ -427,9 +470,9 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 		}
 		rows.Close()
 		rows, _ = br.Query()
-		var m, d int64
-		if _, err := pgx.ForEachRow(rows, []any{&m, &d}, func() error {
-			messageIDs, deliveryIDs = append(messageIDs, m), append(deliveryIDs, d)
+		var m int64
+		if _, err := pgx.ForEachRow(rows, []any{&m}, func() error {
+			messageIDs = append(messageIDs, m)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("ingest: reserve ids: %w", err)
@@ -440,22 +483,58 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 		err = cerr
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, it := range its {
 		if !it.webhook {
-			return nil, nil, fmt.Errorf("ingest: webhook of %s: %w", it.workspaceID, pgx.ErrNoRows)
+			return nil, fmt.Errorf("ingest: webhook of %s: %w", it.workspaceID, pgx.ErrNoRows)
 		}
 	}
 	slices.Sort(messageIDs)
-	slices.Sort(deliveryIDs)
-	return messageIDs, deliveryIDs, nil
+	return messageIDs, nil
+}
+
+// forEachTarget reads rows of the columns into before, then
+// tables.TargetColumns, calling fn with each row's target once before's
+// are scanned too.
+func forEachTarget(rows pgx.Rows, before []any, fn func(tables.Target)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var t tables.Target
+		var format, granularity, events, accounts string
+		if err := rows.Scan(append(before, &t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled)...); err != nil {
+			return err
+		}
+		t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
+		if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
+			return fmt.Errorf("endpoint %d: events: %w", t.Key, err)
+		}
+		if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
+			return fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
+		}
+		fn(t)
+	}
+	return rows.Err()
+}
+
+// targetsForReply reads the endpoints that get a workspace's ($1)
+// events, FOR KEY SHARE as an ingest does.
+var targetsForReply = fmt.Sprintf(tables.TargetsOf, "$1") + ` FOR KEY SHARE`
+
+// readTargets reads the rows of targetsForReply.
+func readTargets(rows pgx.Rows, err error) ([]tables.Target, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return tables.Targets(rows)
 }
 
 // resolve finds or creates the account and chat of each message of the
 // batch, answers it Accepted or Skipped (writeGroup tells duplicates),
-// and returns its insert, with the ids given, in batch order.
-func (it *ingestTx) resolve(ctx context.Context, messageIDs, deliveryIDs []int64) ([]insert, error) {
+// and returns its insert, with the ids given and what it makes for the
+// workspace's endpoints (tables.FanOut), in batch order.
+func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, error) {
 	it.results = make([]chathook.IngestResult, len(it.msgs))
 	inserts := make([]insert, len(it.msgs))
 	for i := range it.msgs {
@@ -482,12 +561,17 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs, deliveryIDs []int64
 		}
 		sender, recipient := in.Participants(acc, chat)
 		inserts[i] = insert{it: it, index: i,
-			id: messageIDs[i], deliveryID: deliveryIDs[i], account: acc.ID, chat: chat.ID,
+			id: messageIDs[i], account: acc.ID, chat: chat.ID,
 			sentAt: ms(in.Timestamp), receivedAt: it.now,
 			workspace: it.workspaceID, messageID: in.MessageID, uuid: in.UUID, direction: string(in.Direction),
-			text: in.Text, skipReason: in.SkipReason, eventID: "msg_" + strings.ReplaceAll(in.UUID, "-", ""),
+			text: in.Text, skipReason: in.SkipReason,
 			sender: sender, recipient: recipient,
-			isNewChat: isNew, deliver: it.single && live, pending: it.bundled && live}
+			isNewChat: isNew}
+		if len(it.targets) > 0 {
+			facts := tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
+				Live: live, NewChat: isNew}
+			inserts[i].queued = tables.FanOut(nil, it.targets, facts, map[string]string{}, tables.NewEventID)
+		}
 	}
 	return inserts, nil
 }

@@ -9,13 +9,18 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-// Activity returns the latest attempted or discarded deliveries.
-func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]chathook.Activity, error) {
+// endpointKey selects the key of endpoint $2 of workspace $1, not
+// deleted: none for another workspace's.
+const endpointKey = `SELECT id FROM endpoints WHERE workspace_id = $1 AND public_id = $2 AND deleted_at = 0`
+
+// Activity returns an endpoint's latest attempted or discarded
+// deliveries, along deliveries_activity (migration 0014).
+func (s *Store) Activity(ctx context.Context, workspaceID, endpointID string, limit int) ([]chathook.Activity, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
 			d.attempts, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
 		FROM deliveries d JOIN chats c ON c.id = d.chat_id
-		WHERE d.workspace_id = $1 AND d.last_attempt_at > 0
-		ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT $2`, workspaceID, limit)
+		WHERE d.endpoint_id = (`+endpointKey+`) AND d.last_attempt_at > 0
+		ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT $3`, workspaceID, endpointID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -37,13 +42,13 @@ func (s *Store) Activity(ctx context.Context, workspaceID string, limit int) ([]
 	return out, rows.Err()
 }
 
-// Attempts returns a page of a workspace's log rows, oldest first, read
-// along attempts_keyset (migration 0007). It reads the whole page before
+// Attempts returns a page of an endpoint's log rows, oldest first, read
+// along attempts_endpoint (migration 0014). It reads the whole page before
 // it returns, so the connection goes back to the pool before the caller
 // writes to a client, and it holds one of at most cap(s.logReads)
 // connections: downloads never take the whole pool from token checks,
 // /healthz and ingest.
-func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
+func (s *Store) Attempts(ctx context.Context, workspaceID, endpointID string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
 	from := store.LogFrom(since, after)
 	select {
 	case s.logReads <- struct{}{}:
@@ -52,7 +57,8 @@ func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Tim
 		return nil, ctx.Err()
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+tables.AttemptColumns+`
-		FROM attempts WHERE workspace_id = $1 AND (at, id) > ($2, $3) ORDER BY at, id LIMIT $4`, workspaceID, ms(from.At), from.ID, limit)
+		FROM attempts WHERE endpoint_id = (`+endpointKey+`) AND (at, id) > ($3, $4) ORDER BY at, id LIMIT $5`,
+		workspaceID, endpointID, ms(from.At), from.ID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +66,9 @@ func (s *Store) Attempts(ctx context.Context, workspaceID string, since time.Tim
 	return tables.Attempts(rows)
 }
 
-// PruneAttempts deletes log rows older than before, 5000 at a time so no
-// transaction grows large. Every instance prunes; two at once only delete
+// PruneAttempts deletes log rows older than before, of every endpoint
+// at once along attempts_at, 5000 at a time so no transaction grows
+// large. Every instance prunes; two at once only delete
 // fewer rows each.
 func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
 	var total int64

@@ -18,8 +18,8 @@ func (s *Store) Backlog(ctx context.Context) (store.Backlog, error) {
 		(SELECT count(*) FROM deliveries WHERE state = 'pending'),
 		coalesce((SELECT created_at FROM deliveries WHERE id = (SELECT min(id) FROM deliveries WHERE state = 'pending')), 0),
 		(SELECT count(*) FROM emails WHERE state = 'pending'),
-		(SELECT count(*) FROM webhooks WHERE NOT enabled AND disabled_reason <> ''),
-		(SELECT count(*) FROM webhooks WHERE NOT enabled AND disabled_reason = '')`).
+		(SELECT count(*) FROM endpoints WHERE NOT enabled AND disabled_reason <> '' AND deleted_at = 0),
+		(SELECT count(*) FROM endpoints WHERE NOT enabled AND disabled_reason = '' AND deleted_at = 0)`).
 		Scan(&b.Deliveries, &oldest, &b.Emails, &b.DisabledByFailures, &b.DisabledByUser)
 	if oldest > 0 {
 		b.OldestDelivery = fromMS(oldest)

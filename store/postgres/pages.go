@@ -106,10 +106,18 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	return m, noRows(err, chathook.ErrNotFound)
 }
 
-// Pending counts the deliveries that wait.
-func (s *Store) Pending(ctx context.Context, workspaceID string) (int, error) {
+// Pending counts the deliveries of an endpoint that wait, along the
+// pending lanes' index, lane by lane (its chats').
+func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (int, error) {
+	var key int64
+	var slot int
+	if err := s.pool.QueryRow(ctx, `SELECT id, slot FROM endpoints WHERE workspace_id = $1 AND public_id = $2 AND deleted_at = 0`,
+		workspaceID, endpointID).Scan(&key, &slot); err != nil {
+		return 0, noRows(err, chathook.ErrNotFound)
+	}
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE workspace_id = $1 AND state = 'pending'`,
-		workspaceID).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries
+		WHERE lane IN (SELECT id + $2 FROM chats WHERE workspace_id = $1) AND state = 'pending' AND endpoint_id = $3`,
+		workspaceID, tables.Lane(0, slot), key).Scan(&n)
 	return n, err
 }

@@ -2,13 +2,14 @@
 // instances on one database. It keeps every guarantee of package store,
 // across instances:
 //
-//   - Claims lock the chats they take work from (FOR NO KEY UPDATE SKIP
-//     LOCKED), so one chat's deliveries are only ever claimed by one
-//     claimer at a time, and only when none of them is in flight: per-chat
-//     order holds across instances (see deliveries.go).
+//   - Claims lock the chats of the lanes they take work from (FOR NO KEY
+//     UPDATE SKIP LOCKED), so one lane's deliveries (a chat's to one
+//     endpoint) are only ever claimed by one claimer at a time, and only
+//     when none of them is in flight: per-lane order holds across
+//     instances (see deliveries.go).
 //   - Leases expire: the work of an instance that died is claimed again
 //     by another once its lease has run out.
-//   - Finish counts consecutive failures under the webhook's row lock, so
+//   - Finish counts consecutive failures under the endpoint's row lock, so
 //     outcomes recorded at once by two instances are counted exactly and
 //     the auto-disable and its one email happen once.
 //   - Ingest is idempotent under concurrent duplicates (the unique key on
@@ -81,7 +82,7 @@ type Store struct {
 	tokens *group.Reads[string, tables.TokenUse] // UseToken's reads, shared by requests at once
 
 	mu     sync.Mutex
-	cursor int64 // the chat the last claim of this Store ended with
+	cursor int64 // the lane the last claim of this Store ended with
 }
 
 var _ store.Store = (*Store)(nil)
@@ -213,7 +214,7 @@ func (s *Store) Close() error {
 // inTx runs fn in a transaction, and runs it again, up to seven more
 // times after a short random pause, when PostgreSQL aborts it for a
 // deadlock or a serialization failure. The store takes its locks in a set
-// order where it can (message keys, chats, webhooks), but some orders are
+// order where it can (message keys, chats, endpoints), but some orders are
 // the callers' (two batches creating the same new chats in a different
 // order); the transaction rolled back wrote nothing, so running it again
 // is safe. fn must keep no state across runs other than what it rebuilds.

@@ -9,8 +9,8 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-// recoverDeliveries makes a workspace's failed and discarded deliveries
-// queued in [$3, $4) pending again, due at $1 (see store.Recovery.Recover),
+// recoverDeliveries makes the failed and discarded deliveries of
+// endpoint $5 of workspace $2 queued in [$3, $4) pending again, due at $1 (see store.Recovery.Recover),
 // found along deliveries_recoverable. A lease still running (a discarded
 // delivery whose POST is under way) is kept; an expired one is cleared.
 // Two recoveries at once are ordered by the rows' locks: the second
@@ -19,15 +19,16 @@ import (
 const recoverDeliveries = `UPDATE deliveries SET state = 'pending', due_at = $1, finished_at = 0, retry_from = attempts,
 	lease_owner = CASE WHEN lease_until >= $1 THEN lease_owner ELSE '' END,
 	lease_until = CASE WHEN lease_until >= $1 THEN lease_until ELSE 0 END
-	WHERE workspace_id = $2 AND state IN ('failed', 'discarded') AND created_at >= $3 AND created_at < $4`
+	WHERE endpoint_id = (SELECT id FROM endpoints WHERE workspace_id = $2 AND public_id = $5 AND deleted_at = 0)
+		AND state IN ('failed', 'discarded') AND created_at >= $3 AND created_at < $4`
 
 // Recover queues failed and discarded deliveries again; see
 // store.Recovery. One statement: a recovered delivery older than its
-// chat's delivery in flight needs no hold here (SQLite's does), since
-// claimChats passes over a chat while any of its deliveries is in flight,
+// lane's delivery in flight needs no hold here (SQLite's does), since
+// claimLanes passes over a lane while any of its deliveries is in flight,
 // however long that lease is extended.
-func (s *Store) Recover(ctx context.Context, workspaceID string, since, until, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, recoverDeliveries, ms(now), workspaceID, ms(since), ms(until))
+func (s *Store) Recover(ctx context.Context, workspaceID, endpointID string, since, until, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, recoverDeliveries, ms(now), workspaceID, ms(since), ms(until), endpointID)
 	if err != nil {
 		return 0, fmt.Errorf("recover: %w", err)
 	}
@@ -38,8 +39,9 @@ func (s *Store) Recover(ctx context.Context, workspaceID string, since, until, n
 // previous secret until until; see store.Recovery. One statement: a
 // rotation at the same moment on another instance is ordered by the row's
 // lock, and each sees the other's secret as the one it replaces.
-func (s *Store) RotateSecret(ctx context.Context, workspaceID, secret string, now, until time.Time) (chathook.Webhook, error) {
-	return scanWebhook(s.pool.QueryRow(ctx, `UPDATE webhooks
+func (s *Store) RotateSecret(ctx context.Context, workspaceID, endpointID, secret string, now, until time.Time) (chathook.Webhook, error) {
+	return scanWebhook(s.pool.QueryRow(ctx, `UPDATE endpoints
 		SET previous_secret = secret, previous_secret_until = $1, secret = $2, updated_at = $3
-		WHERE workspace_id = $4 RETURNING `+tables.WebhookColumns, ms(until), secret, ms(now), workspaceID))
+		WHERE workspace_id = $4 AND public_id = $5 AND deleted_at = 0 RETURNING `+tables.WebhookColumns,
+		ms(until), secret, ms(now), workspaceID, endpointID))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -120,13 +119,12 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		// As an ingest does: the webhook FOR KEY SHARE, so that a change
-		// of granularity waits for this transaction and finds the message.
-		var hasURL bool
-		var g chathook.Granularity
-		if err := tx.QueryRow(ctx, `SELECT url <> '', granularity FROM webhooks WHERE workspace_id = $1 FOR KEY SHARE`,
-			workspaceID).Scan(&hasURL, &g); err != nil {
-			return fmt.Errorf("webhook: %w", err)
+		// As an ingest does: the endpoints FOR KEY SHARE, so that a
+		// change of granularity or a delete waits for this transaction
+		// and finds the message.
+		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
+		if err != nil {
+			return fmt.Errorf("endpoints: %w", err)
 		}
 		// The first live message of a chat that only history was in is
 		// the receiver's first of it, as in ingest.
@@ -135,18 +133,26 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return fmt.Errorf("chat: %w", err)
 		}
 		isNew := tag.RowsAffected() > 0
-		pending := hasURL && g != chathook.NoAggregation
 		var messageRow int64
-		if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3, pending = $4
-			WHERE uuid = $5 RETURNING id`, waID, ms(at), isNew, pending, id).Scan(&messageRow); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
+			WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
 			return fmt.Errorf("message: %w", err)
 		}
-		if hasURL && g == chathook.NoAggregation {
-			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`, workspaceID, chatID, messageRow, "msg_"+strings.ReplaceAll(id, "-", ""), ms(at)); err != nil {
+		facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
+		for _, q := range tables.FanOut(nil, targets, facts, map[string]string{}, tables.NewEventID) {
+			if q.Bundle {
+				_, err = tx.Exec(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES ($1, $2, $3, $4)
+					ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))
+			} else {
+				queued = true
+				_, err = tx.Exec(ctx, `INSERT INTO deliveries
+					(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, workspaceID, q.Target.Key, q.Lane, chatID, messageRow,
+					q.EventID, q.Kind, q.Type, ms(at))
+			}
+			if err != nil {
 				return fmt.Errorf("delivery: %w", err)
 			}
-			queued = true
 		}
 		return nil
 	})

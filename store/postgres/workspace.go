@@ -28,7 +28,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws chathook.Workspace, toke
 	return ws, err
 }
 
-// createWorkspace writes a workspace and its webhook in tx, and ends
+// createWorkspace writes a workspace and its outbound webhook in tx, and ends
 // first-run setup: a workspace exists, so no setup code is of use.
 func createWorkspace(ctx context.Context, tx pgx.Tx, ws chathook.Workspace, secret string) error {
 	now := ms(ws.CreatedAt)
@@ -39,7 +39,8 @@ func createWorkspace(ctx context.Context, tx pgx.Tx, ws chathook.Workspace, secr
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	if _, err := tx.Exec(ctx,
-		`INSERT INTO webhooks (workspace_id, secret, updated_at) VALUES ($1, $2, $3)`, ws.ID, secret, now); err != nil {
+		`INSERT INTO endpoints (workspace_id, public_id, slot, secret, created_at, updated_at) VALUES ($1, $2, 0, $3, $4, $4)`,
+		ws.ID, chathook.Outbound, secret, now); err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
 	_, err := tx.Exec(ctx, `DELETE FROM setup_codes`)
@@ -59,71 +60,112 @@ func scanWebhook(row pgx.Row) (chathook.Webhook, error) {
 	return w, noRows(err, chathook.ErrNotFound)
 }
 
-// Webhook returns a workspace's outbound webhook.
-func (s *Store) Webhook(ctx context.Context, workspaceID string) (chathook.Webhook, error) {
-	return scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1`, workspaceID))
+// sqlWebhook reads one endpoint ($2) of a workspace ($1) that is not
+// deleted.
+const sqlWebhook = `SELECT ` + webhookColumns + ` FROM endpoints WHERE workspace_id = $1 AND public_id = $2 AND deleted_at = 0`
+
+// Webhook returns one endpoint of a workspace.
+func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (chathook.Webhook, error) {
+	return scanWebhook(s.pool.QueryRow(ctx, sqlWebhook, workspaceID, id))
 }
 
-// UpdateWebhook changes the given fields in one transaction; see
-// store.Store. It holds the webhook's row lock FOR UPDATE, so that
+// Endpoint returns an endpoint by its key, deleted or not.
+func (s *Store) Endpoint(ctx context.Context, key int64) (chathook.Webhook, error) {
+	return scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM endpoints WHERE id = $1`, key))
+}
+
+// Webhooks returns a workspace's endpoints, outbound first, then in the
+// order they were created.
+func (s *Store) Webhooks(ctx context.Context, workspaceID string) ([]chathook.Webhook, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+webhookColumns+` FROM endpoints WHERE workspace_id = $1 AND deleted_at = 0 ORDER BY id`,
+		workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Webhook, error) { return scanWebhook(row) })
+}
+
+// CreateWebhook adds an endpoint in the lowest free slot; see
+// store.Store. Creates in one workspace take turns on its row (FOR NO
+// KEY UPDATE, which ingests' foreign-key checks, FOR KEY SHARE, do not
+// wait for): the free slot is read after the lock is granted, on a
+// snapshot that shows the creates before it, so two creates at once
+// never pick the same slot, nor pass the limit together.
+func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, w chathook.Webhook, at time.Time) (chathook.Webhook, error) {
+	var created chathook.Webhook
+	now := ms(at)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&exists); err != nil {
+			return noRows(err, chathook.ErrNotFound)
+		}
+		var slot int
+		if err := tx.QueryRow(ctx, tables.FreeSlot("$1"), workspaceID).Scan(&slot); err != nil {
+			return err
+		}
+		if slot >= chathook.MaxEndpoints {
+			return chathook.ErrLimit
+		}
+		var err error
+		created, err = scanWebhook(tx.QueryRow(ctx, `INSERT INTO endpoints
+			(workspace_id, public_id, slot, url, description, events, format, accounts, enabled, granularity, secret, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING `+webhookColumns,
+			workspaceID, w.ID, slot, w.URL, w.Description, tables.JSONList(w.Events), string(w.Format), tables.JSONList(w.Accounts),
+			w.Enabled, string(w.Granularity), w.Secret, now))
+		return err
+	})
+	return created, err
+}
+
+// lockWebhook reads an endpoint of a workspace that is not deleted FOR
+// UPDATE: ingests, replies and flushes in progress (they hold the row
+// FOR KEY SHARE) are done first, and those that start later see what
+// this transaction writes.
+func lockWebhook(ctx context.Context, tx pgx.Tx, workspaceID, id string) (chathook.Webhook, error) {
+	return scanWebhook(tx.QueryRow(ctx, sqlWebhook+` FOR UPDATE`, workspaceID, id))
+}
+
+// UpdateWebhook changes the given fields of an endpoint in one
+// transaction; see store.Store. It holds the endpoint's row lock FOR
+// UPDATE, so that
 //   - an auto-disable recorded at the same moment by another instance is
 //     ordered before or after it, never interleaved;
 //   - an ingest or a flush in progress (they hold the row FOR KEY SHARE)
 //     is done before the granularity changes, and one that starts later
 //     sees the new granularity: a switch to none leaves no message waiting
 //     for a bundle that will never be flushed.
-func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
+func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at time.Time, u chathook.WebhookUpdate) (chathook.Webhook, error) {
 	var wh chathook.Webhook
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		before, err := scanWebhook(tx.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = $1 FOR UPDATE`, workspaceID))
+		before, err := lockWebhook(ctx, tx, workspaceID, id)
 		if err != nil {
 			return err
 		}
 		now := ms(at)
-		var sets []string
-		var args []any
-		set := func(col string, v any) {
-			args = append(args, v)
-			sets = append(sets, col+" = $"+strconv.Itoa(len(args)))
-		}
-		if u.URL != nil {
-			set("url", *u.URL)
-		}
-		if u.Granularity != nil {
-			set("granularity", string(*u.Granularity))
-		}
-		if u.Secret != nil {
-			set("secret", *u.Secret)
-			sets = append(sets, "previous_secret = ''", "previous_secret_until = 0")
-		}
-		if u.Enabled != nil {
-			set("enabled", *u.Enabled)
-			if *u.Enabled {
-				sets = append(sets, "disabled_reason = ''", "disabled_at = 0", "consecutive_failures = 0")
-			}
-		}
-		set("updated_at", now)
-		args = append(args, workspaceID)
-		wh, err = scanWebhook(tx.QueryRow(ctx, `UPDATE webhooks SET `+strings.Join(sets, ", ")+
-			` WHERE workspace_id = $`+strconv.Itoa(len(args))+` RETURNING `+webhookColumns, args...))
+		n := 0
+		sets, args := tables.WebhookSets(u, func() string { n++; return "$" + strconv.Itoa(n) })
+		args = append(args, now, before.Key)
+		sets = append(sets, "updated_at = $"+strconv.Itoa(n+1))
+		wh, err = scanWebhook(tx.QueryRow(ctx, `UPDATE endpoints SET `+strings.Join(sets, ", ")+
+			` WHERE id = $`+strconv.Itoa(n+2)+` RETURNING `+webhookColumns, args...))
 		if err != nil {
 			return err
 		}
 		if u.DiscardPending {
-			if err := discardPending(ctx, tx, workspaceID, wh.URL, now); err != nil {
+			if err := discardPending(ctx, tx, wh, "discarded by the user", now); err != nil {
 				return err
 			}
 		}
 		if before.Granularity != chathook.NoAggregation && wh.Granularity == chathook.NoAggregation {
-			if err := unbundle(ctx, tx, workspaceID, now); err != nil {
+			if err := unbundle(ctx, tx, wh.Key, now); err != nil {
 				return err
 			}
 		}
 		if wh.Enabled && !before.Enabled {
-			// What waited behind a disabled webhook goes out now, not at
+			// What waited behind a disabled endpoint goes out now, not at
 			// the end of its backoff.
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET due_at = $1
-				WHERE workspace_id = $2 AND state = 'pending' AND due_at > $1`, now, workspaceID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET due_at = $2
+				WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1 AND due_at > $2`, wh.Key, now); err != nil {
 				return err
 			}
 		}
@@ -132,37 +174,76 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID string, at time.T
 	return wh, err
 }
 
-// unbundle gives every message waiting for a bundle a delivery of its
-// own, in ingest order (the rows go in sorted by message id, and draw
-// their delivery ids as they go in): under "none" what was pending goes
-// out at once. No flush is in progress meanwhile: UpdateWebhook's lock on
-// the webhook waited for those that were.
-func unbundle(ctx context.Context, tx pgx.Tx, workspaceID string, now int64) error {
-	_, err := tx.Exec(ctx, `WITH m AS (
-			UPDATE messages SET pending = false WHERE workspace_id = $1 AND pending
-			RETURNING id, chat_id, uuid)
-		INSERT INTO deliveries (workspace_id, chat_id, message_id, event_id, due_at, created_at)
-		SELECT $1, chat_id, id, 'msg_' || replace(uuid, '-', ''), $2, $2 FROM m ORDER BY id`, workspaceID, now)
+// DeleteWebhook deletes an endpoint and, in the same transaction,
+// discards what waits for it, each logged as discarded; its messages
+// waiting for a bundle are dropped. The row stays, deleted_at set, for
+// its log; its slot is free again. Its lock (FOR UPDATE) waits for
+// ingests and flushes in progress, and those that start later no longer
+// see it.
+func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at time.Time) error {
+	if id == chathook.Outbound {
+		return tables.ErrDeleteOutbound
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		wh, err := lockWebhook(ctx, tx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		now := ms(at)
+		if err := discardPending(ctx, tx, wh, "discarded: the endpoint was deleted", now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM waiting WHERE endpoint_id = $1`, wh.Key); err != nil {
+			return fmt.Errorf("delete endpoint: waiting: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE endpoints SET deleted_at = $1, enabled = false, updated_at = $1 WHERE id = $2`, now, wh.Key)
+		return err
+	})
+}
+
+// endpointLanes selects the lanes of an endpoint ($1: its key), chat by
+// chat: "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
+// deliveries through the pending lanes' index.
+const endpointLanes = `SELECT c.id + (e.slot::bigint << ` + slotShift + `) FROM endpoints e
+	JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = $1`
+
+// slotShift is tables.SlotShift in SQL.
+const slotShift = "44"
+
+// unbundle gives every message waiting for the endpoint's bundle a
+// delivery of its own, in ingest order (the rows go in sorted by message
+// id, and draw their delivery ids as they go in): under "none" what was
+// pending goes out at once. No flush is in progress meanwhile:
+// UpdateWebhook's lock on the endpoint waited for those that were.
+func unbundle(ctx context.Context, tx pgx.Tx, endpoint int64, now int64) error {
+	_, err := tx.Exec(ctx, `WITH w AS (
+			DELETE FROM waiting WHERE endpoint_id = $1 RETURNING message_id)
+		INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
+		SELECT m.workspace_id, e.id, m.chat_id + (e.slot::bigint << `+slotShift+`), m.chat_id, m.id,
+			'msg_' || replace(m.uuid, '-', ''), $2, $2
+		FROM w JOIN messages m ON m.id = w.message_id JOIN endpoints e ON e.id = $1
+		ORDER BY m.id`, endpoint, now)
 	if err != nil {
 		return fmt.Errorf("unbundle: %w", err)
 	}
 	return nil
 }
 
-// discardPending discards every waiting delivery, in flight or not, and
-// logs each as discarded, in one statement: the rows logged are the rows
-// discarded. A late outcome cannot revive one (see finishDelivery). A
-// lease is kept: a POST under way still holds its delivery, should the
-// delivery be recovered before that POST ends.
-func discardPending(ctx context.Context, tx pgx.Tx, workspaceID, url string, now int64) error {
+// discardPending discards every waiting delivery of an endpoint, in
+// flight or not, and logs each as discarded, saying why, in one
+// statement: the rows logged are the rows discarded. A late outcome
+// cannot revive one (see finishDelivery). A lease is kept: a POST under
+// way still holds its delivery, should the delivery be recovered before
+// that POST ends.
+func discardPending(ctx context.Context, tx pgx.Tx, wh chathook.Webhook, why string, now int64) error {
 	_, err := tx.Exec(ctx, `WITH d AS (
-			UPDATE deliveries SET state = 'discarded', finished_at = $1, last_attempt_at = $1, last_error = 'discarded by the user'
-			WHERE workspace_id = $2 AND state = 'pending'
-			RETURNING workspace_id, id, event_id, kind, chat_id, messages, attempts)
+			UPDATE deliveries SET state = 'discarded', finished_at = $2, last_attempt_at = $2, last_error = $4
+			WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1
+			RETURNING workspace_id, endpoint_id, id, event_id, kind, chat_id, messages, attempts)
 		INSERT INTO attempts
-			(workspace_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
-		SELECT workspace_id, id, event_id, kind, chat_id, messages, attempts, $1, $3, 'discarded', 0, 0, 'discarded by the user'
-		FROM d ORDER BY id`, now, workspaceID, url)
+			(workspace_id, endpoint_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
+		SELECT workspace_id, endpoint_id, id, event_id, kind, chat_id, messages, attempts, $2, $3, 'discarded', 0, 0, $4
+		FROM d ORDER BY id`, wh.Key, now, wh.URL, why)
 	if err != nil {
 		return fmt.Errorf("discard pending: %w", err)
 	}
