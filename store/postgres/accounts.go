@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 
 const accountColumns = tables.AccountColumns
 
-func scanAccount(row pgx.Row) (chathook.Account, error) {
-	a, err := tables.Account(row)
+func scanAccount(row pgx.Row, extra ...any) (chathook.Account, error) {
+	a, err := tables.Account(row, extra...)
 	return a, noRows(err, chathook.ErrNotFound)
 }
 
@@ -34,7 +35,15 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return scanAccount(s.pool.QueryRow(ctx, `INSERT INTO accounts
+	var linked chathook.Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var announced string
+		if err := tx.QueryRow(ctx, `SELECT announced FROM accounts WHERE workspace_id = $1 AND phone = $2 FOR UPDATE`,
+			workspaceID, a.Phone).Scan(&announced); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var err error
+		if linked, err = scanAccount(tx.QueryRow(ctx, `INSERT INTO accounts
 			(workspace_id, phone, full_name, email, kind, state, jid, created_at, lease_owner, lease_until)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (workspace_id, phone) DO UPDATE SET
@@ -45,8 +54,13 @@ func (s *Store) LinkAccount(ctx context.Context, workspaceID string, a chathook.
 			lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
 			phone_number_id = '', `+tables.DropCloudAPICredentials+`
 		RETURNING `+accountColumns,
-		workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
-		owner, ms(leaseUntil)))
+			workspaceID, a.Phone, a.FullName, a.Email, chathook.KindWeb, chathook.AccountConnected, a.JID, ms(created),
+			owner, ms(leaseUntil))); err != nil {
+			return err
+		}
+		return announce(ctx, tx, announced, linked, created)
+	})
+	return linked, err
 }
 
 // Accounts returns a workspace's web and cloud API accounts, oldest first.
@@ -68,7 +82,9 @@ func (s *Store) Account(ctx context.Context, workspaceID string, id int64) (chat
 func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chathook.AccountState, now time.Time) (chathook.Account, error) {
 	var a chathook.Account
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, accountID))
+		var announced string
+		before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+`, announced FROM accounts WHERE id = $1 FOR UPDATE`, accountID),
+			&announced)
 		if err != nil {
 			return err
 		}
@@ -88,6 +104,11 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1`+release+` WHERE id = $2 RETURNING `+accountColumns,
 			state, accountID)); err != nil {
 			return err
+		}
+		if a.State != before.State {
+			if err := announce(ctx, tx, announced, a, now); err != nil {
+				return err
+			}
 		}
 		if state != chathook.AccountLoggedOut || before.State == chathook.AccountLoggedOut {
 			return nil

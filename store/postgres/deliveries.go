@@ -74,25 +74,45 @@ WITH RECURSIVE heads (lane, id) AS (
     ORDER BY lane, id LIMIT 1) n
   WHERE h.lane < $2
 )
-SELECT h.lane FROM heads h CROSS JOIN LATERAL (
+SELECT h.lane FROM heads h
+LEFT JOIN LATERAL (
   SELECT c.id FROM chats c
   JOIN deliveries d ON d.id = h.id
   JOIN endpoints w ON w.id = d.endpoint_id
-  WHERE c.id = (h.lane & ` + laneChatMask + `) AND d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
+  WHERE (h.lane & ` + accountBit + `) = 0 AND c.id = (h.lane & ` + laneChatMask + `) AND ` + mayClaim + `
+  FOR NO KEY UPDATE OF c SKIP LOCKED
+) c ON true
+LEFT JOIN LATERAL (
+  SELECT a.id FROM accounts a
+  JOIN deliveries d ON d.id = h.id
+  JOIN endpoints w ON w.id = d.endpoint_id
+  WHERE (h.lane & ` + accountBit + `) <> 0 AND a.id = (h.lane & ` + laneAccountMask + `) AND ` + mayClaim + `
+  FOR NO KEY UPDATE OF a SKIP LOCKED
+) a ON true
+WHERE h.lane <= $2 AND (c.id IS NOT NULL OR a.id IS NOT NULL)
+LIMIT $4`
+
+// mayClaim is, in claimLanes, what lets lane h's head d of endpoint w go
+// now ($3), unless w is among $5.
+const mayClaim = `d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url <> ''
     AND d.endpoint_id <> ALL($5::bigint[])
     AND NOT EXISTS (SELECT 1 FROM deliveries e
-      WHERE e.lane = h.lane AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)
-  FOR NO KEY UPDATE OF c SKIP LOCKED
-) c
-WHERE h.lane <= $2
-LIMIT $4`
+      WHERE e.lane = h.lane AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)`
+
+// An account's lane (tables.AccountLane) has accountBit set, and its
+// account is lane & laneAccountMask: its lock is the account's row.
+const (
+	accountBit      = "8796093022208"
+	laneAccountMask = "8796093022207"
+)
 
 // laneChatMask is tables.LaneChat in SQL: lane & it is the lane's chat
 // (2^tables.SlotShift - 1).
 const laneChatMask = "17592186044415"
 
 func init() {
-	if laneChatMask != strconv.FormatInt(1<<tables.SlotShift-1, 10) || slotShift != strconv.Itoa(tables.SlotShift) {
+	if laneChatMask != strconv.FormatInt(1<<tables.SlotShift-1, 10) || slotShift != strconv.Itoa(tables.SlotShift) ||
+		accountBit != strconv.FormatInt(tables.AccountBit, 10) || laneAccountMask != strconv.FormatInt(tables.AccountBit-1, 10) {
 		panic("postgres: laneChatMask or slotShift does not match tables.SlotShift")
 	}
 }
@@ -127,12 +147,14 @@ SELECT ` + deliveryColumns + `
 FROM claimed
 JOIN deliveries d ON d.id = claimed.id
 JOIN endpoints w ON w.id = d.endpoint_id
-JOIN chats c ON c.id = d.chat_id
-JOIN accounts a ON a.id = c.account_id
+LEFT JOIN chats c ON c.id = d.chat_id
+JOIN accounts a ON a.id = CASE WHEN d.chat_id = 0 THEN d.lane & ` + laneAccountMask + ` ELSE c.account_id END
 LEFT JOIN messages m ON m.id = d.message_id
 ORDER BY d.id`
 
-const deliveryColumns = tables.DeliveryColumns
+// deliveryColumns are tables.DeliveryColumns where an account's event
+// has no chat.
+const deliveryColumns = tables.DeliveryOwnColumns + ",\n" + tables.OptionalChatContextColumns
 
 // relax makes a transaction commit without waiting for its WAL to reach
 // the disk. Only the dispatcher's bookkeeping (claims, outcomes) uses it:
@@ -257,6 +279,11 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 		if _, err := tx.Exec(ctx, `SELECT id FROM chats
 			WHERE id IN (SELECT chat_id FROM deliveries WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
 			return fmt.Errorf("extend leases: lock chats: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT id FROM accounts
+			WHERE id IN (SELECT lane & `+laneAccountMask+` FROM deliveries WHERE id = ANY($1) AND chat_id = 0)
+			ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
+			return fmt.Errorf("extend leases: lock accounts: %w", err)
 		}
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET lease_until = $1
 			WHERE lease_owner = $2 AND state = 'pending' AND id = ANY($3)`, ms(until), owner, ids)

@@ -570,7 +570,7 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, 
 		if len(it.targets) > 0 {
 			facts := tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
 				Live: live, NewChat: isNew}
-			inserts[i].queued = tables.FanOut(nil, it.targets, facts, map[string]string{}, tables.NewEventID)
+			inserts[i].queued = tables.FanOut(nil, it.targets, facts, tables.NewEventID)
 		}
 	}
 	return inserts, nil

@@ -114,7 +114,10 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		case err == nil:
 			// WhatsApp's echo of it was stored (and queued) first, under
 			// the wamid Meta had not yet told us: it is the message.
-			_, err := tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id)
+			if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id); err != nil {
+				return err
+			}
+			queued, err = queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 			return err
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
@@ -139,7 +142,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return fmt.Errorf("message: %w", err)
 		}
 		facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
-		for _, q := range tables.FanOut(nil, targets, facts, map[string]string{}, tables.NewEventID) {
+		for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {
 			if q.Bundle {
 				_, err = tx.Exec(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES ($1, $2, $3, $4)
 					ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))
@@ -154,7 +157,9 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 				return fmt.Errorf("delivery: %w", err)
 			}
 		}
-		return nil
+		status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
+		queued = queued || status
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
@@ -163,14 +168,27 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 }
 
 // ReplyFailed records an attempt that did not get through; see
-// store.Replies.
+// store.Replies. The last one queues message:status (failed).
 func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error {
 	state, due := chathook.ReplyQueued, ms(retryAt)
 	if retryAt.IsZero() {
 		state, due = chathook.ReplyFailed, ms(at)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE replies SET state = $1, due_at = $2, error = $3,
-			attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
-		WHERE id = $4 AND state = 'queued' AND lease_owner = $5`, state, due, reason, id, owner)
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var workspaceID, messageID string
+		var chatID, accountID int64
+		err := tx.QueryRow(ctx, `UPDATE replies SET state = $1, due_at = $2, error = $3,
+				attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
+			WHERE id = $4 AND state = 'queued' AND lease_owner = $5
+			RETURNING workspace_id, chat_id, account_id, (SELECT message_id FROM messages WHERE uuid = replies.id)`,
+			state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not ours
+		}
+		if err != nil || state != chathook.ReplyFailed {
+			return err
+		}
+		_, err = queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at)
+		return err
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
@@ -157,7 +158,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 			}
 		}
 		if before.Granularity != chathook.NoAggregation && wh.Granularity == chathook.NoAggregation {
-			if err := unbundle(ctx, tx, wh.Key, now); err != nil {
+			if err := unbundle(ctx, tx, wh, now); err != nil {
 				return err
 			}
 		}
@@ -215,14 +216,20 @@ const slotShift = "44"
 // id, and draw their delivery ids as they go in): under "none" what was
 // pending goes out at once. No flush is in progress meanwhile:
 // UpdateWebhook's lock on the endpoint waited for those that were.
-func unbundle(ctx context.Context, tx pgx.Tx, endpoint int64, now int64) error {
+func unbundle(ctx context.Context, tx pgx.Tx, wh chathook.Webhook, now int64) error {
+	if wh.Format == event.Envelope {
+		if err := unbundleEvents(ctx, tx, wh, now); err != nil {
+			return fmt.Errorf("unbundle: %w", err)
+		}
+		return nil
+	}
 	_, err := tx.Exec(ctx, `WITH w AS (
 			DELETE FROM waiting WHERE endpoint_id = $1 RETURNING message_id)
 		INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
 		SELECT m.workspace_id, e.id, m.chat_id + (e.slot::bigint << `+slotShift+`), m.chat_id, m.id,
 			'msg_' || replace(m.uuid, '-', ''), $2, $2
 		FROM w JOIN messages m ON m.id = w.message_id JOIN endpoints e ON e.id = $1
-		ORDER BY m.id`, endpoint, now)
+		ORDER BY m.id`, wh.Key, now)
 	if err != nil {
 		return fmt.Errorf("unbundle: %w", err)
 	}

@@ -500,8 +500,8 @@ func testReplyStatusEvents(t *testing.T, st store.Store) {
 		MessageID   string `json:"message_id"`
 		MessageUUID string `json:"message_uuid"`
 		Status      string `json:"status"`
-		Error     string `json:"error"`
-		At        string `json:"at"`
+		Error       string `json:"error"`
+		At          string `json:"at"`
 	}
 	if err := json.Unmarshal(got[1].Data, &data); err != nil || data.MessageID != "3EB0AAAA" || data.MessageUUID != r.ID || data.Status != "sent" ||
 		data.At != "2026-03-01T12:00:01Z" {

@@ -93,8 +93,8 @@ type statusData struct {
 	MessageID   string `json:"message_id"`
 	MessageUUID string `json:"message_uuid"`
 	Status      string `json:"status"`
-	Error     string `json:"error"`
-	At        string `json:"at"`
+	Error       string `json:"error"`
+	At          string `json:"at"`
 }
 
 // StatusEvents returns the deliveries of a message:status event of a

@@ -321,6 +321,12 @@ func DeliveryOwn(row Scanner) (chathook.Delivery, error) {
 // which has no chat: its columns are zeros.
 const AccountContextColumns = endpointAccountColumns + `0, '', '', false, '', '', '', 0`
 
+// OptionalChatContextColumns are ChatContextColumns where the chat c may
+// be missing (left joined: an account's event): zeros then.
+const OptionalChatContextColumns = endpointAccountColumns + `COALESCE(c.id, 0), COALESCE(c.external_id, ''),
+COALESCE(c.full_name, ''), COALESCE(c.is_group, false), COALESCE(c.phone, ''), COALESCE(c.responsible_name, ''),
+COALESCE(c.responsible_email, ''), COALESCE(c.created_at, 0)`
+
 // ChatContext reads a row of ChatContextColumns into d's endpoint, account
 // and chat: a row read once and copied into each delivery of its lane.
 func ChatContext(row Scanner, d *chathook.Delivery) error {

@@ -97,3 +97,12 @@ INSERT INTO bundled (delivery_id, message_id) SELECT bundle_id, id FROM messages
 UPDATE messages SET pending = false, bundle_id = NULL WHERE pending OR bundle_id IS NOT NULL;
 DROP INDEX messages_pending;
 DROP INDEX messages_bundle;
+
+-- What endpoints were last told of an account (whatsapp:account:connected
+-- or :disconnected): 'connected', 'disconnected' or '' (nothing yet), so
+-- that each is told once per change, and a reconnect within minutes tells
+-- nothing. state_at is when the account entered its state.
+ALTER TABLE accounts ADD COLUMN announced text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN state_at bigint NOT NULL DEFAULT 0;
+UPDATE accounts SET announced = 'connected' WHERE state = 'connected';
+CREATE INDEX accounts_unreachable ON accounts (state_at) WHERE announced = 'connected' AND state = 'connecting';
