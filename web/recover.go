@@ -43,12 +43,16 @@ func formTime(v string) (string, bool) {
 // the range the form gives, as POST /api/v1/webhooks/outbound/recover
 // does, and comes back to the page saying how many.
 func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v visit) {
+	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	if err != nil {
+		s.failed(w, r, err) // Recover itself finds nothing to queue of another's
+		return
+	}
 	form := recoverForm{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), Errors: map[string]string{}}
 	since, okSince := formTime(form.Since)
 	until, okUntil := formTime(form.Until)
 	now := s.cfg.Now()
 	var from, to time.Time
-	var err error
 	switch {
 	case !okSince:
 		form.Errors["since"] = "Not a date and time: use the picker, or type 2026-03-01T09:00."
@@ -74,7 +78,7 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	id := r.PathValue("id")
+	id := wh.ID
 	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), id, from, to, now)
 	if err != nil {
 		s.failed(w, r, err)

@@ -96,7 +96,7 @@ func (s *Store) CreateWebhook(ctx context.Context, workspaceID string, w chathoo
 	}
 	defer tx.Rollback()
 	var slot int
-	if err := tx.QueryRowContext(ctx, tables.FreeSlot("?"), workspaceID).Scan(&slot); err != nil {
+	if err := tx.QueryRowContext(ctx, tables.FreeSlot("?1"), workspaceID).Scan(&slot); err != nil {
 		return w, notFound(err)
 	}
 	if slot >= chathook.MaxEndpoints {
