@@ -382,3 +382,39 @@ func TestEndpointActivityIsItsOwn(t *testing.T) {
 		t.Errorf("the list does not show the latest result")
 	}
 }
+
+// A seed-format endpoint aggregates like outbound; an event-format one
+// is refused a granularity. /settings/webhooks leads to the list.
+func TestEndpointGranularityFollowsItsFormat(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, "")
+	ctx := context.Background()
+	ws := h.ws.WorkspaceID
+	seed := h.endpoint(ws, "ep_00000000000000a1", "https://zap.example.com/in", "Zapier", event.Seed, event.MessageNew)
+	ev := h.endpoint(ws, "ep_00000000000000b2", "https://crm.example.com/in", "CRM", event.Envelope, event.MessageNew)
+	v := h.signedIn("acme")
+	if a := v.get("/settings/webhooks"); a.status/100 != 3 || a.header.Get("Location") != "/settings/webhooks/" {
+		t.Errorf("/settings/webhooks: %d %s", a.status, a.header.Get("Location"))
+	}
+	if a := v.get("/settings/webhooks/" + seed.ID); !strings.Contains(a.body, `id="granularity"`) || strings.Contains(a.body, `value="message:status" checked`) {
+		t.Errorf("the seed endpoint's page offers no aggregation")
+	}
+	form := url.Values{"url": {"https://zap.example.com/in"}, "enabled": {"on"}, "granularity": {"6h"}, "events": {event.MessageNew}}
+	if a := v.post("/settings/webhooks/"+seed.ID, form); a.status != http.StatusSeeOther {
+		t.Fatalf("6h for the seed endpoint: %d %s", a.status, a.body)
+	}
+	if wh, _ := h.st.Webhook(ctx, ws, seed.ID); wh.Granularity != chathook.SixHourly {
+		t.Errorf("saved %+v", wh)
+	}
+	form["events"] = []string{event.MessageStatus}
+	if a := v.post("/settings/webhooks/"+seed.ID, form); a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, `id="events-error"`) {
+		t.Errorf("message:status for a seed endpoint: %d", a.status)
+	}
+	form["url"], form["events"] = []string{"https://crm.example.com/in"}, []string{event.MessageNew}
+	if a := v.post("/settings/webhooks/"+ev.ID, form); a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, `id="granularity-error"`) {
+		t.Errorf("6h for an event endpoint: %d", a.status)
+	}
+	if wh, _ := h.st.Webhook(ctx, ws, ev.ID); wh.Granularity != chathook.NoAggregation {
+		t.Errorf("the event endpoint aggregates: %+v", wh)
+	}
+}
