@@ -211,6 +211,9 @@ func Compose(e chathook.Email, baseURL string) (subject, body string) {
 	if e.Kind == "account_logged_out" {
 		return composeLoggedOut(e, baseURL)
 	}
+	if e.Endpoint != "" && e.Endpoint != chathook.Outbound {
+		return composeEndpointDisabled(e, baseURL)
+	}
 	subject = fmt.Sprintf("chathook: the outbound webhook of %s was disabled", e.Workspace.Name)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
@@ -223,6 +226,40 @@ func Compose(e chathook.Email, baseURL string) (subject, body string) {
 	fmt.Fprintf(&b, "    %s/settings/webhooks/outbound\n\n", strings.TrimSuffix(baseURL, "/"))
 	b.WriteString("The detailed log of every delivery attempt is at the bottom of that page.\n\n-- chathook\n")
 	return subject, b.String()
+}
+
+// composeEndpointDisabled is the webhook_disabled email of an endpoint
+// other than outbound (SPEC 7): it names the endpoint, by its
+// description (or URL) and id, and links to that endpoint's page.
+func composeEndpointDisabled(e chathook.Email, baseURL string) (subject, body string) {
+	name := oneLine(e.EndpointName)
+	if name == "" {
+		name = e.Endpoint
+	}
+	subject = fmt.Sprintf("chathook: the webhook %q of %s was disabled", short(name, 60), e.Workspace.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
+	fmt.Fprintf(&b, "chathook disabled the webhook endpoint %q (%s) of your workspace %q on %s UTC: it was %s.\n\n",
+		name, e.Endpoint, e.Workspace.Name, e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason)
+	fmt.Fprintf(&b, "The last error was:\n    %s\n\n", e.LastError)
+	b.WriteString("Nothing is lost: chathook keeps the events this endpoint is subscribed to while it is disabled.\n")
+	b.WriteString("When your receiver works again, enable the endpoint on its page and the waiting events are\n")
+	b.WriteString("delivered in order; you can also choose to discard them there. Your other webhooks are not affected.\n\n")
+	fmt.Fprintf(&b, "    %s/settings/webhooks/%s\n\n", strings.TrimSuffix(baseURL, "/"), url.PathEscape(e.Endpoint))
+	b.WriteString("The detailed log of every delivery attempt is at the bottom of that page.\n\n-- chathook\n")
+	return subject, b.String()
+}
+
+// oneLine is s with every run of white space (line breaks too) one
+// space: an endpoint's description is the user's, and a line break in a
+// subject would end the header.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func short(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func greeting(e chathook.Email) string {

@@ -91,3 +91,44 @@ func TestComposeLoggedOutSaysWhichWhyAndWhere(t *testing.T) {
 		t.Errorf("a logout email points at the webhook settings:\n%s", body)
 	}
 }
+
+// The email about an endpoint other than outbound names it, by its
+// description and id, and links to its own page; outbound's is as it was.
+func TestComposeEndpointDisabledNamesItAndLinksToIt(t *testing.T) {
+	e := chathook.Email{
+		Workspace:    chathook.Workspace{Name: "Acme", OwnerName: "Ann"},
+		Kind:         "webhook_disabled",
+		Endpoint:     "ep_0123456789abcdef",
+		EndpointName: "CRM\r\nBcc: x@evil.example sync",
+		Reason:       "disabled automatically after 10 consecutive failed attempts",
+		LastError:    "HTTP 503 Service Unavailable",
+		CreatedAt:    time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC),
+	}
+	subject, body := Compose(e, "https://chathook.example.com/")
+	if want := `chathook: the webhook "CRM Bcc: x@evil.example sync" of Acme was disabled`; subject != want {
+		t.Errorf("subject %q, want %q", subject, want)
+	}
+	for _, want := range []string{"Hello Ann", `"CRM Bcc: x@evil.example sync" (ep_0123456789abcdef)`, "2026-03-01 12:30 UTC",
+		e.Reason, e.LastError, "https://chathook.example.com/settings/webhooks/ep_0123456789abcdef\n", "discard", "other webhooks"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "webhooks/outbound") || strings.Contains(subject, "outbound") {
+		t.Errorf("an endpoint's email points at outbound:\n%s\n%s", subject, body)
+	}
+
+	// Without a description the store names it by its URL; with no name
+	// at all, by its id.
+	e.EndpointName = ""
+	if subject, _ := Compose(e, "https://chathook.example.com"); !strings.Contains(subject, `"ep_0123456789abcdef"`) {
+		t.Errorf("subject without a name: %q", subject)
+	}
+
+	// Outbound's (Endpoint "") is the seed's email.
+	e.Endpoint, e.EndpointName = "", ""
+	subject, body = Compose(e, "https://chathook.example.com/")
+	if subject != "chathook: the outbound webhook of Acme was disabled" || !strings.Contains(body, "https://chathook.example.com/settings/webhooks/outbound\n") {
+		t.Errorf("outbound's email changed: %q\n%s", subject, body)
+	}
+}

@@ -43,12 +43,16 @@ func formTime(v string) (string, bool) {
 // the range the form gives, as POST /api/v1/webhooks/outbound/recover
 // does, and comes back to the page saying how many.
 func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v visit) {
+	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	if err != nil {
+		s.failed(w, r, err) // Recover itself finds nothing to queue of another's
+		return
+	}
 	form := recoverForm{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), Errors: map[string]string{}}
 	since, okSince := formTime(form.Since)
 	until, okUntil := formTime(form.Until)
 	now := s.cfg.Now()
 	var from, to time.Time
-	var err error
 	switch {
 	case !okSince:
 		form.Errors["since"] = "Not a date and time: use the picker, or type 2026-03-01T09:00."
@@ -67,24 +71,25 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 	if len(form.Errors) > 0 {
 		data, err := s.settingsData(r, v)
 		if err != nil {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		data.Recover = form
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), chathook.Outbound, from, to, now)
+	id := wh.ID
+	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), id, from, to, now)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
-	s.cfg.Logger.Info("deliveries recovered", "workspace", v.workspaceID(), "user", v.User.ID, "deliveries", n,
+	s.cfg.Logger.Info("deliveries recovered", "workspace", v.workspaceID(), "endpoint", id, "user", v.User.ID, "deliveries", n,
 		"since", from, "until", to)
 	if n > 0 {
 		s.cfg.Queued()
 	}
-	http.Redirect(w, r, "/settings/webhooks/outbound?recovered="+strconv.Itoa(n)+"#recover", http.StatusSeeOther)
+	http.Redirect(w, r, endpointPath(id)+"?recovered="+strconv.Itoa(n)+"#recover", http.StatusSeeOther)
 }
 
 // rotateSecret makes a new signing secret, as POST
@@ -92,12 +97,12 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 // and until when the previous one still signs.
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v visit) {
 	now := s.cfg.Now()
-	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), chathook.Outbound, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), r.PathValue("id"), payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
-	s.cfg.Logger.Info("signing secret rotated", "workspace", v.workspaceID(), "user", v.User.ID,
+	s.cfg.Logger.Info("signing secret rotated", "workspace", v.workspaceID(), "endpoint", wh.ID, "user", v.User.ID,
 		"previous_valid_until", wh.PreviousSecretUntil)
-	http.Redirect(w, r, "/settings/webhooks/outbound?rotated=1#secret", http.StatusSeeOther)
+	http.Redirect(w, r, endpointPath(wh.ID)+"?rotated=1#secret", http.StatusSeeOther)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathook/chathook"
 	_ "modernc.org/sqlite"
 )
 

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
+	"github.com/chathook/chathook/event"
+	"github.com/chathook/chathook/store"
 )
 
 // granularities in the order the seed lists them, as the form offers them.
@@ -22,14 +26,20 @@ var granularities = []struct {
 	{chathook.Daily, "Every 24 hours"},
 }
 
+// settingsView is an endpoint's page: Outbound's as the seed has it, and
+// every other endpoint's with its description, events and accounts too.
 type settingsView struct {
 	layout
 	Webhook       chathook.Webhook // as stored
+	Path          string           // the page's address: /settings/webhooks/<id>
+	Outbound      bool             // the seed's webhook: no events, accounts or delete
 	Form          settingsForm     // as shown in the form: stored, or as submitted
 	Errors        map[string]string
+	Choices       endpointChoices // the events and accounts an endpoint may name
 	Granularities any
 	Pending       int
 	Saved         bool
+	Created       bool // the endpoint was just added
 	Test          *chathook.Outcome
 	Activity      activityView
 	Recover       recoverForm
@@ -43,6 +53,10 @@ type settingsForm struct {
 	Granularity string
 	Enabled     bool
 	Discard     bool
+	// Not Outbound's:
+	Description string
+	Events      []string
+	Accounts    []string // ids, as the form sends them
 }
 
 type activityView struct {
@@ -51,46 +65,72 @@ type activityView struct {
 	RefreshEvery int64 // milliseconds
 }
 
+// endpointPath is the address of an endpoint's page.
+func endpointPath(id string) string { return "/settings/webhooks/" + id }
+
+// settingsData reads the page of the endpoint the address names
+// ({id}): chathook.ErrNotFound for none of the workspace's.
 func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 	ctx := r.Context()
-	wh, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), chathook.Outbound)
+	id := r.PathValue("id")
+	wh, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), id)
 	if err != nil {
 		return settingsView{}, err
 	}
-	acts, err := s.cfg.Store.Activity(ctx, v.workspaceID(), chathook.Outbound, api.ActivityEntries)
+	acts, err := s.cfg.Store.Activity(ctx, v.workspaceID(), wh.ID, api.ActivityEntries)
 	if err != nil {
 		return settingsView{}, err
 	}
 	data := settingsView{
-		layout:        v.layout(s, "Webhooks", "webhooks"),
-		Webhook:       wh,
-		Form:          settingsForm{URL: wh.URL, Granularity: string(wh.Granularity), Enabled: wh.Enabled},
+		layout:   v.layout(s, "Webhooks", "webhooks"),
+		Webhook:  wh,
+		Path:     endpointPath(wh.ID),
+		Outbound: wh.ID == chathook.Outbound,
+		Form: settingsForm{URL: wh.URL, Granularity: string(wh.Granularity), Enabled: wh.Enabled,
+			Description: wh.Description, Events: wh.Events, Accounts: accountIDs(wh.Accounts)},
 		Granularities: granularities,
-		Activity:      s.activityData(acts),
+		Activity:      s.activityData(wh.ID, acts),
 		Recovered:     -1,
+	}
+	if !data.Outbound {
+		data.Title = endpointName(wh) + " · Webhooks"
+		if data.Choices, err = s.endpointChoices(ctx, v.workspaceID()); err != nil {
+			return data, err
+		}
 	}
 	data.PreviousUntil, _ = wh.PreviousSecretValid(s.cfg.Now())
 	if !wh.Enabled {
 		// What waits is what enabling will send, or discard.
-		if data.Pending, err = s.cfg.Store.Pending(ctx, v.workspaceID(), chathook.Outbound); err != nil {
+		if data.Pending, err = s.cfg.Store.Pending(ctx, v.workspaceID(), wh.ID); err != nil {
 			return data, err
 		}
 	}
 	return data, nil
 }
 
-func (s *Server) activityData(acts []chathook.Activity) activityView {
-	return activityView{Entries: acts, Src: "/settings/webhooks/outbound/activity", RefreshEvery: s.cfg.RefreshEvery.Milliseconds()}
+func (s *Server) activityData(id string, acts []chathook.Activity) activityView {
+	return activityView{Entries: acts, Src: endpointPath(id) + "/activity", RefreshEvery: s.cfg.RefreshEvery.Milliseconds()}
+}
+
+// failed answers an error of reading an endpoint's page: 404 for an
+// endpoint that is not the workspace's (or was deleted), else 500.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, chathook.ErrNotFound) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such webhook in this workspace: it may have been deleted.")
+		return
+	}
+	s.internal(w, r, err)
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, v visit) {
 	data, err := s.settingsData(r, v)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	q := r.URL.Query()
 	data.Saved = q.Get("saved") == "1"
+	data.Created = q.Get("created") == "1"
 	data.Rotated = q.Get("rotated") == "1"
 	if n, err := strconv.Atoi(q.Get("recovered")); err == nil && n >= 0 {
 		data.Recovered = n
@@ -98,55 +138,70 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, v visit) {
 	s.render(w, r, http.StatusOK, "settings.html", data)
 }
 
-// saveSettings changes granularity, URL and the enabled switch together:
-// nothing is saved unless every field is valid, and the form comes back
-// with what was typed and the error beside its field.
+// saveSettings changes granularity, URL and the enabled switch together,
+// and for an endpoint other than Outbound its description, events and
+// accounts: nothing is saved unless every field is valid, and the form
+// comes back with what was typed and the error beside its field.
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
+	ctx := r.Context()
+	before, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), r.PathValue("id"))
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
 	form := settingsForm{
 		URL:         strings.TrimSpace(r.PostFormValue("url")),
 		Granularity: r.PostFormValue("granularity"),
 		Enabled:     r.PostFormValue("enabled") == "on",
 		Discard:     r.PostFormValue("pending") == "discard",
 	}
+	if before.Format == event.Envelope && form.Granularity == "" {
+		form.Granularity = string(chathook.NoAggregation) // the form offers none
+	}
 	errs := map[string]string{}
 	g := chathook.Granularity(form.Granularity)
 	if !g.Valid() {
 		errs["granularity"] = "Choose one of the offered granularities."
+	} else if before.Format == event.Envelope && g != chathook.NoAggregation {
+		errs["granularity"] = "The event format sends each event as it happens: it has no aggregation."
 	}
 	if form.URL != "" {
 		if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
 			errs["url"] = "Not a webhook URL: " + err.Error() + "."
 		}
 	}
+	u := chathook.WebhookUpdate{URL: &form.URL, Granularity: &g, Enabled: &form.Enabled}
+	if before.ID != chathook.Outbound {
+		if form.URL == "" {
+			errs["url"] = "Enter the URL to notify. To stop the POSTs, switch the endpoint off instead."
+		}
+		var sub endpointFields
+		sub, form.Description, form.Events, form.Accounts = s.readEndpointFields(ctx, r, v.workspaceID(), before.Format, errs)
+		u.Description, u.Events, u.Accounts = &sub.Description, &sub.Events, &sub.Accounts
+	}
 	if len(errs) > 0 {
 		data, err := s.settingsData(r, v)
 		if err != nil {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		data.Form, data.Errors = form, errs
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	before, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), chathook.Outbound)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	u := chathook.WebhookUpdate{URL: &form.URL, Granularity: &g, Enabled: &form.Enabled}
 	// The choice is offered, and honoured, only when switching back on.
 	u.DiscardPending = form.Discard && form.Enabled && !before.Enabled
-	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), v.workspaceID(), chathook.Outbound, s.cfg.Now(), u)
+	wh, err := s.cfg.Store.UpdateWebhook(ctx, v.workspaceID(), before.ID, s.cfg.Now(), u)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
-	s.cfg.Logger.Info("webhook settings saved", "workspace", v.workspaceID(), "user", v.User.ID,
+	s.cfg.Logger.Info("webhook settings saved", "workspace", v.workspaceID(), "endpoint", wh.ID, "user", v.User.ID,
 		"enabled", wh.Enabled, "granularity", wh.Granularity, "discarded", u.DiscardPending)
 	if wh.Enabled && wh.URL != "" {
 		s.cfg.Queued()
 	}
-	http.Redirect(w, r, "/settings/webhooks/outbound?saved=1", http.StatusSeeOther)
+	http.Redirect(w, r, endpointPath(wh.ID)+"?saved=1", http.StatusSeeOther)
 }
 
 // sendTest POSTs a sample message to the saved URL and shows the outcome.
@@ -155,7 +210,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, v visit) {
 	data, err := s.settingsData(r, v)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	var out chathook.Outcome
@@ -164,7 +219,7 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, v visit) {
 	} else {
 		out = s.cfg.Tester.Test(r.Context(), data.Webhook)
 	}
-	s.cfg.Logger.Info("test message sent", "workspace", v.workspaceID(), "user", v.User.ID, "status", out.Status,
+	s.cfg.Logger.Info("test message sent", "workspace", v.workspaceID(), "endpoint", data.Webhook.ID, "user", v.User.ID, "status", out.Status,
 		"ok", out.OK(), "duration", out.Duration.Round(time.Millisecond))
 	data.Test = &out
 	s.render(w, r, http.StatusOK, "settings.html", data)
@@ -173,16 +228,43 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, v visit) {
 // activity is the activity log alone, which the settings page fetches
 // every few seconds.
 func (s *Server) activity(w http.ResponseWriter, r *http.Request, v visit) {
-	acts, err := s.cfg.Store.Activity(r.Context(), v.workspaceID(), chathook.Outbound, api.ActivityEntries)
+	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	if errors.Is(err, chathook.ErrNotFound) {
+		http.Error(w, "no such webhook", http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	s.renderFragment(w, r, "activity", s.activityData(acts))
+	acts, err := s.cfg.Store.Activity(r.Context(), v.workspaceID(), wh.ID, api.ActivityEntries)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.renderFragment(w, r, "activity", s.activityData(wh.ID, acts))
 }
 
 // downloadLog is the detailed log for a signed-in user: the same stream
-// as GET /api/v1/webhooks/outbound/log.
+// as GET /api/v1/webhooks/{id}/log.
 func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request, v visit) {
-	api.StreamLog(w, r, s.cfg.Store, v.workspaceID(), s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
+	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
+	// TODO(merge ep-api): api.StreamEndpointLog(w, r, s.cfg.Store, ws, wh.ID, ...)
+	// instead of this view of the store, once api has it.
+	api.StreamLog(w, r, endpointLog{s.cfg.Store, wh.ID}, v.workspaceID(), s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
+}
+
+// endpointLog is the store whose log is one endpoint's: api.StreamLog
+// reads Outbound's, and this reads endpoint's instead.
+type endpointLog struct {
+	store.Store
+	endpoint string
+}
+
+func (l endpointLog) Attempts(ctx context.Context, workspaceID, _ string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
+	return l.Store.Attempts(ctx, workspaceID, l.endpoint, since, after, limit)
 }

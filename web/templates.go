@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,11 +14,11 @@ import (
 
 // pageNames are the templates under templates/ that are whole pages; each
 // is parsed with layout.html and the fragments.
-var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html", "accounts.html", "pairing.html", "cloudapi.html", "setup.html", "tokens.html"}
+var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html", "accounts.html", "pairing.html", "cloudapi.html", "setup.html", "tokens.html", "webhooks.html", "webhooknew.html"}
 
 // fragmentFiles define the parts of pages that scripts fetch alone:
 // "activity" and "pairing".
-var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.html"}
+var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.html", "templates/endpointfields.html"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -38,7 +39,9 @@ func (s *Server) parseTemplates() error {
 			}
 			return string(r[:n]) + "…"
 		},
-		"ok": func(o chathook.Outcome) bool { return o.OK() },
+		"ok":   func(o chathook.Outcome) bool { return o.OK() },
+		"has":  slices.Contains[[]string],
+		"name": endpointName,
 		"initial": func(name string) string {
 			for _, r := range name {
 				return strings.ToUpper(string(r))

@@ -1,5 +1,6 @@
-// Package web serves chathook's web UI: sign-in, the Webhooks → Outbound
-// settings page with its activity log, the chat pages that chat_url and
+// Package web serves chathook's web UI: sign-in, the Webhooks list of a
+// workspace's endpoints, each endpoint's settings page (Outbound's as the
+// seed has it) with its activity log, the form that adds an endpoint, the chat pages that chat_url and
 // permalinks open, and the WhatsApp accounts page that links phones by QR
 // or pairing code and registers Cloud API numbers. Pages are rendered on
 // the server with html/template (so every name and message text is
@@ -146,13 +147,17 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /settings/api-tokens", s.signedIn(s.tokens))
 	mux.Handle("POST /settings/api-tokens", s.signedIn(s.createToken))
 	mux.Handle("POST /settings/api-tokens/{id}/revoke", s.signedIn(s.revokeToken))
-	mux.Handle("GET /settings/webhooks/outbound", s.signedIn(s.settings))
-	mux.Handle("POST /settings/webhooks/outbound", s.signedIn(s.saveSettings))
-	mux.Handle("POST /settings/webhooks/outbound/test", s.signedIn(s.sendTest))
-	mux.Handle("POST /settings/webhooks/outbound/recover", s.signedIn(s.recoverDeliveries))
-	mux.Handle("POST /settings/webhooks/outbound/secret/rotate", s.signedIn(s.rotateSecret))
-	mux.Handle("GET /settings/webhooks/outbound/activity", s.signedInFragment(s.activity))
-	mux.Handle("GET /settings/webhooks/outbound/log", s.signedIn(s.downloadLog))
+	mux.Handle("GET /settings/webhooks/{$}", s.signedIn(s.webhooks))
+	mux.Handle("GET /settings/webhooks/new", s.signedIn(s.newWebhookPage))
+	mux.Handle("POST /settings/webhooks/new", s.signedIn(s.createWebhook))
+	mux.Handle("GET /settings/webhooks/{id}", s.signedIn(s.settings))
+	mux.Handle("POST /settings/webhooks/{id}", s.signedIn(s.saveSettings))
+	mux.Handle("POST /settings/webhooks/{id}/test", s.signedIn(s.sendTest))
+	mux.Handle("POST /settings/webhooks/{id}/recover", s.signedIn(s.recoverDeliveries))
+	mux.Handle("POST /settings/webhooks/{id}/secret/rotate", s.signedIn(s.rotateSecret))
+	mux.Handle("POST /settings/webhooks/{id}/delete", s.signedIn(s.deleteWebhook))
+	mux.Handle("GET /settings/webhooks/{id}/activity", s.signedInFragment(s.activity))
+	mux.Handle("GET /settings/webhooks/{id}/log", s.signedIn(s.downloadLog))
 	mux.Handle("GET /chats/{$}", s.signedIn(s.chats))
 	mux.Handle("GET /chat/{chat_id}/messages/{$}", s.signedIn(s.chat))
 	mux.Handle("POST /chat/{chat_id}/messages/{$}", s.signedInForm(maxReplyForm, s.postReply))
