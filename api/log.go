@@ -85,7 +85,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 // needs, short enough that one that stopped is soon cut off.
 const DefaultStreamWriteTimeout = 30 * time.Second
 
-// StreamLog answers a download of the outbound webhook's detailed log: every
+// StreamEndpointLog answers a download of an endpoint's detailed log: every
 // attempt (and discard) as CSV, or JSON lines with ?format=jsonl, from
 // ?since= on, a page at a time from the database (store.EachAttempt), so
 // a log of millions of rows is never in memory and no connection is held
@@ -94,12 +94,6 @@ const DefaultStreamWriteTimeout = 30 * time.Second
 // stops reading is cut off then, and never holds the database. The API
 // (bearer token) and the web UI (session) both serve it, so the two
 // downloads are always the same format.
-func StreamLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID string, now time.Time, logger *slog.Logger,
-	writeTimeout time.Duration) {
-	StreamEndpointLog(w, r, st, workspaceID, chathook.Outbound, now, logger, writeTimeout)
-}
-
-// StreamEndpointLog is StreamLog of any endpoint of the workspace, by id.
 func StreamEndpointLog(w http.ResponseWriter, r *http.Request, st store.Store, workspaceID, endpointID string, now time.Time,
 	logger *slog.Logger, writeTimeout time.Duration) {
 	format := r.URL.Query().Get("format")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chathook/chathook"
 	"net/http"
 	"os"
 	"regexp"

@@ -182,7 +182,7 @@ func TestStalledEndpointDelaysNoOther(t *testing.T) {
 	other.PointAt(t, theirs.URL)
 	var msgs []string
 	for i := range 40 {
-		msgs = append(msgs, chatMessage(i%8, i))
+		msgs = append(msgs, laneMessage(i%8, i))
 	}
 	ws.Post(t, msgs...)
 	other.Post(t, msgs...)
@@ -193,8 +193,8 @@ func TestStalledEndpointDelaysNoOther(t *testing.T) {
 	}
 }
 
-// chatMessage is message n of chat c, as the ingest API takes it.
-func chatMessage(c, n int) string {
+// laneMessage is message n of chat c, as the ingest API takes it.
+func laneMessage(c, n int) string {
 	b, _ := json.Marshal(map[string]any{
 		"account":    map[string]string{"phone": "+972500000000"},
 		"chat":       map[string]string{"external_id": "+9725400000" + strconv.Itoa(10+c)},

@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chathook/chathook"
 	"io"
 	"net"
 	"net/http"
@@ -108,7 +109,7 @@ func TestSlowWorkspaceSlowsOnlyItself(t *testing.T) {
 				postAll(t, c, chatMessage(1, 1))
 				fast.WaitFor(t, 1, 10*time.Second)
 				t.Logf("C delivered %s after it was posted, beside %d hanging POSTs of D", time.Since(start), arrived())
-				if pending, err := svc.Store.Pending(t.Context(), d.WorkspaceID); err != nil || pending != 1000 {
+				if pending, err := svc.Store.Pending(t.Context(), d.WorkspaceID, chathook.Outbound); err != nil || pending != 1000 {
 					t.Errorf("D: %d pending (%v), want all 1000", pending, err)
 				}
 			})

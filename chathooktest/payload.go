@@ -2,6 +2,7 @@ package chathooktest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,29 +11,47 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/chathook/chathook/docs"
+	"github.com/chathook/chathook/event"
 )
 
 // The webhook payloads' schemas, docs/schemas/, compiled once.
 var payloadSchemas struct {
 	once            sync.Once
 	message, bundle *jsonschema.Schema
+	events          map[string]*jsonschema.Schema // by type
 	err             error
+}
+
+func compileSchema(data []byte) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	id, _ := doc.(map[string]any)["$id"].(string)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(id, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(id)
 }
 
 func compilePayloadSchemas() error {
 	payloadSchemas.once.Do(func() {
-		compile := func(data []byte) (*jsonschema.Schema, error) {
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		compile := compileSchema
+		payloadSchemas.events = map[string]*jsonschema.Schema{}
+		for _, typ := range event.Names() {
+			data, ok := docs.EventSchema(typ)
+			if !ok {
+				payloadSchemas.err = fmt.Errorf("docs/schemas has no schema of %s", typ)
+				return
+			}
+			sch, err := compile(data)
 			if err != nil {
-				return nil, err
+				payloadSchemas.err = fmt.Errorf("docs/schemas, %s: %w", typ, err)
+				return
 			}
-			id, _ := doc.(map[string]any)["$id"].(string)
-			c := jsonschema.NewCompiler()
-			c.DefaultDraft(jsonschema.Draft2020)
-			if err := c.AddResource(id, doc); err != nil {
-				return nil, err
-			}
-			return c.Compile(id)
+			payloadSchemas.events[typ] = sch
 		}
 		var err error
 		if payloadSchemas.message, err = compile(docs.MessageSchema); err != nil {
@@ -48,7 +67,8 @@ func compilePayloadSchemas() error {
 
 // CheckPayload fails t unless body, POSTed with webhookID, passes the
 // schema of its kind in docs/schemas/: a bundle's id starts "bnd_", a
-// message's "msg_". Benchmarks are not checked.
+// message's "msg_", an event's "evt_" (the schema of its type, and the id
+// is its event_id). Benchmarks are not checked.
 func CheckPayload(t TB, webhookID string, body []byte) {
 	t.Helper()
 	if _, bench := t.(*testing.B); bench {
@@ -63,9 +83,17 @@ func CheckPayload(t TB, webhookID string, body []byte) {
 	case strings.HasPrefix(webhookID, "bnd_"):
 		sch, name = payloadSchemas.bundle, "bundle.schema.json"
 	case strings.HasPrefix(webhookID, "evt_"):
-		return // an event: checked against its type's schema by the tests of docs/ (TODO: here too, once per type)
+		var e struct {
+			Type    string `json:"type"`
+			EventID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(body, &e); err != nil || e.EventID != webhookID || payloadSchemas.events[e.Type] == nil {
+			t.Errorf("webhook %s: not an event of a known type with that event_id (%v): %.300s", webhookID, err, body)
+			return
+		}
+		sch, name = payloadSchemas.events[e.Type], strings.ReplaceAll(e.Type, ":", "_")+".json"
 	case !strings.HasPrefix(webhookID, "msg_"):
-		t.Errorf("webhook-id %q is neither a message's (msg_) nor a bundle's (bnd_)", webhookID)
+		t.Errorf("webhook-id %q is neither a message's (msg_), a bundle's (bnd_) nor an event's (evt_)", webhookID)
 		return
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))

@@ -8,9 +8,15 @@ import (
 	"github.com/chathook/chathook/chathooktest"
 )
 
+// testEvent is a webhook:test event of id with data.
+func testEvent(id, data string) string {
+	return `{"type":"webhook:test","event_id":"` + id + `","timestamp":"2026-12-05T10:00:00Z","workspace_id":"w1","data":` + data + `}`
+}
+
 // CheckPayload passes the wire format's golden payloads under ids of
-// their kind, and reports a broken payload, a payload of the other kind
-// and an id of neither.
+// their kind, and an event under its event_id, and reports a broken
+// payload, a payload of another kind, an id of none, and an event that is
+// not as its type's schema says.
 func TestCheckPayload(t *testing.T) {
 	single, err := os.ReadFile("../payload/testdata/single_spec.golden")
 	if err != nil {
@@ -31,7 +37,11 @@ func TestCheckPayload(t *testing.T) {
 		{"a broken message", "msg_1", broken, "message.schema.json"},
 		{"a bundle as a message", "msg_1", string(bundle), "message.schema.json"},
 		{"a message as a bundle", "bnd_1", string(single), "bundle.schema.json"},
-		{"an id of neither", "evt_1", string(single), "neither"},
+		{"an id of none", "wh_1", string(single), "neither"},
+		{"a message as an event", "evt_1", string(single), "not an event"},
+		{"an event", "evt_01M92TB3D0XJ8K2E4TQ9ZC6W1N", testEvent("evt_01M92TB3D0XJ8K2E4TQ9ZC6W1N", `{}`), ""},
+		{"an event of another id", "evt_01M92TB3D0XJ8K2E4TQ9ZC6W1N", testEvent("evt_01M92TB3D0XJ8K2E4TQ9ZC6W1P", `{}`), "not an event"},
+		{"an event not as its schema says", "evt_01M92TB3D0XJ8K2E4TQ9ZC6W1N", testEvent("evt_01M92TB3D0XJ8K2E4TQ9ZC6W1N", `{"x": 1}`), "webhook_test.json"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &errorsOf{}

@@ -97,7 +97,7 @@ type claimCounter struct {
 	claims atomic.Int64
 }
 
-func (c *claimCounter) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]chathook.Delivery, error) {
+func (c *claimCounter) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...int64) ([]chathook.Delivery, error) {
 	c.claims.Add(1)
 	return c.Store.ClaimDue(ctx, owner, now, lease, limit, skip...)
 }

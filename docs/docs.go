@@ -7,7 +7,10 @@
 // (schemas/<type with : as _>.json, also under the document's webhooks). The rest of docs/ is prose for people.
 package docs
 
-import _ "embed"
+import (
+	"embed"
+	"strings"
+)
 
 // OpenAPI is docs/openapi.json: the OpenAPI 3.1 document of /api/v1, with the event payloads under webhooks.
 //
@@ -22,3 +25,15 @@ var (
 	//go:embed schemas/bundle.schema.json
 	BundleSchema []byte
 )
+
+// eventSchemas are the JSON Schemas of the event format, one per type.
+//
+//go:embed schemas/*_*.json
+var eventSchemas embed.FS
+
+// EventSchema returns the JSON Schema of an event type (schemas/<type with
+// : as _>.json), or false when there is none.
+func EventSchema(typ string) ([]byte, bool) {
+	b, err := eventSchemas.ReadFile("schemas/" + strings.ReplaceAll(typ, ":", "_") + ".json")
+	return b, err == nil
+}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/event"
-	"github.com/chathook/chathook/store"
 )
 
 // granularities in the order the seed lists them, as the form offers them.
@@ -253,18 +251,5 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request, v visit) {
 		s.failed(w, r, err)
 		return
 	}
-	// TODO(merge ep-api): api.StreamEndpointLog(w, r, s.cfg.Store, ws, wh.ID, ...)
-	// instead of this view of the store, once api has it.
-	api.StreamLog(w, r, endpointLog{s.cfg.Store, wh.ID}, v.workspaceID(), s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
-}
-
-// endpointLog is the store whose log is one endpoint's: api.StreamLog
-// reads Outbound's, and this reads endpoint's instead.
-type endpointLog struct {
-	store.Store
-	endpoint string
-}
-
-func (l endpointLog) Attempts(ctx context.Context, workspaceID, _ string, since time.Time, after store.Position, limit int) ([]chathook.Attempt, error) {
-	return l.Store.Attempts(ctx, workspaceID, l.endpoint, since, after, limit)
+	api.StreamEndpointLog(w, r, s.cfg.Store, v.workspaceID(), wh.ID, s.cfg.Now(), s.cfg.Logger, s.cfg.StreamWriteTimeout)
 }
