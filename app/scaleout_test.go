@@ -19,6 +19,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store"
 	"github.com/jackc/pgx/v5"
 )
@@ -490,5 +491,79 @@ func TestTwoInstancesFlushEachMessageOnce(t *testing.T) {
 	if waiting != 0 || queued != windows*chats || bundled != chats*windows*perWindow {
 		t.Errorf("in the database: %d messages waiting, %d bundles of %d messages; want 0, %d of %d",
 			waiting, queued, bundled, windows*chats, chats*windows*perWindow)
+	}
+}
+
+// TestTwoInstancesThreeEndpoints: two instances on one database deliver
+// 2,000 messages over 100 chats to three endpoints (outbound in the seed
+// format, two in the event format, one of them of every type): each gets
+// every message once, each chat in order, and the event endpoints one
+// chat:created per chat before its first message, with one event id per
+// event across endpoints.
+func TestTwoInstancesThreeEndpoints(t *testing.T) {
+	const chats, perChat = 100, 20
+	seed, all, messages := chathooktest.NewSink(t), chathooktest.NewSink(t), chathooktest.NewSink(t)
+	a, b, wsA, wsB := twoInstances(t, app.Config{}, seed)
+	addEndpoint(t, a, wsA, "ep_00000000000000a1", all.URL, event.Envelope, chathook.NoAggregation, event.All)
+	addEndpoint(t, a, wsA, "ep_00000000000000a2", messages.URL, event.Envelope, chathook.NoAggregation, event.MessageNew)
+	postInOrder(t, []*chathooktest.Workspace{wsA, wsB}, chats, perChat)
+	seed.WaitFor(t, chats*perChat, 60*time.Second)
+	all.WaitFor(t, chats*(perChat+1), 60*time.Second)
+	messages.WaitFor(t, chats*perChat, 60*time.Second)
+	a.Stop(t)
+	b.Stop(t) // in-flight POSTs are done: nothing more can arrive
+
+	checkExactlyOnceInOrder(t, seed.Got(), chats, perChat)
+	ids := map[string]string{} // message -> its message:new event id
+	for name, sink := range map[string]*chathooktest.Sink{"every type": all, "message:new": messages} {
+		got := sink.Got()
+		var msgs []chathooktest.Received
+		created := map[string]bool{}
+		for _, r := range got {
+			var e struct {
+				Type    string `json:"type"`
+				EventID string `json:"event_id"`
+				Data    struct {
+					Chat    json.RawMessage `json:"chat"`
+					Message json.RawMessage `json:"message"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(r.Body, &e); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var chat struct {
+				ChatID string `json:"chat_id"`
+			}
+			_ = json.Unmarshal(e.Data.Chat, &chat)
+			switch e.Type {
+			case event.ChatCreated:
+				if created[chat.ChatID] {
+					t.Errorf("%s: chat %s created twice", name, chat.ChatID)
+				}
+				created[chat.ChatID] = true
+			case event.MessageNew:
+				if name == "every type" && !created[chat.ChatID] {
+					t.Errorf("%s: a message of chat %s before its chat:created", name, chat.ChatID)
+				}
+				var m struct {
+					MessageID string `json:"message_id"`
+				}
+				_ = json.Unmarshal(e.Data.Message, &m)
+				key := chat.ChatID + "/" + m.MessageID
+				if prev, ok := ids[key]; ok && prev != e.EventID {
+					t.Errorf("message %s has event ids %s and %s", key, prev, e.EventID)
+				}
+				ids[key] = e.EventID
+				// As the seed format, for checkExactlyOnceInOrder.
+				msgs = append(msgs, chathooktest.Received{Header: r.Header,
+					Body: []byte(`{"chat":` + string(e.Data.Chat) + `,"message":` + string(e.Data.Message) + `}`)})
+			default:
+				t.Errorf("%s got %s", name, e.Type)
+			}
+		}
+		if name == "every type" && len(created) != chats {
+			t.Errorf("%s: %d chats created, want %d", name, len(created), chats)
+		}
+		checkExactlyOnceInOrder(t, msgs, chats, perChat)
 	}
 }
