@@ -39,6 +39,16 @@ type ConflictError struct {
 func (e *ConflictError) Error() string { return e.Field + ": " + e.Problem }
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
+// InvalidError is a change that cannot be made as it is, naming the
+// field at fault in the words of the API ("granularity"): found by the
+// store, against the row as the change finds it.
+type InvalidError struct {
+	Field   string
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
+
 // Workspace is a tenant. Nothing of one workspace is ever visible to another.
 type Workspace struct {
 	ID         string
@@ -498,9 +508,9 @@ const (
 type Activity struct {
 	DeliveryID int64
 	EventID    string
-	Kind       string // "message" or "bundle"
+	Kind       string // KindMessage, KindBundle or KindEvent
+	ChatName   string // the chat's name; an account's event: the account's
 	ChatID     int64
-	ChatName   string
 	Messages   int
 	State      string
 	Attempts   int

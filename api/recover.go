@@ -83,16 +83,8 @@ func (s *Server) postRotate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := readBody(w, r, maxSettingBody)
-	if !ok {
+	if !readNoInput(w, r) {
 		return
-	}
-	if len(body) > 0 {
-		var in struct{}
-		if err := ingest.Decode(body, &in); err != nil {
-			writeInputError(w, err)
-			return
-		}
 	}
 	ws := cur.WorkspaceID
 	now := s.cfg.Now()

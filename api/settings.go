@@ -104,13 +104,35 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	s.changed(wh, u)
+	writeJSON(w, http.StatusOK, webhookAnswer(wh, s.cfg.Now()))
+}
+
+// changed wakes what an endpoint's change u may let go: its waiting
+// deliveries, and bundles of a window that has now ended.
+func (s *Server) changed(wh chathook.Webhook, u chathook.WebhookUpdate) {
 	if wh.Enabled && wh.URL != "" {
 		s.cfg.Queued() // waiting deliveries may go out now
 	}
 	if u.Granularity != nil && s.cfg.Bundles != nil {
 		s.cfg.Bundles.Kick() // a shorter window may have ended already
 	}
-	writeJSON(w, http.StatusOK, webhookAnswer(wh, s.cfg.Now()))
+}
+
+// readNoInput reads a body that must be empty or {}: a call that takes
+// no input, whose client may send a JSON object anyway. It answers the
+// error itself and returns false when the body is anything else.
+func readNoInput(w http.ResponseWriter, r *http.Request) bool {
+	body, ok := readBody(w, r, maxSettingBody)
+	if !ok || len(body) == 0 {
+		return ok
+	}
+	var in struct{}
+	if err := ingest.Decode(body, &in); err != nil {
+		writeInputError(w, err)
+		return false
+	}
+	return true
 }
 
 // postFlush sends every message waiting for a bundle of the endpoint now, one bundle per

@@ -104,9 +104,12 @@ func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, err 
 	var fe *fieldError
 	var ie *ingest.FieldError
 	var ce *chathook.ConflictError
+	var invalid *chathook.InvalidError
 	switch {
 	case errors.As(err, &fe):
 		writeFieldError(w, fe.status, fe.field, fe.problem)
+	case errors.As(err, &invalid):
+		writeFieldError(w, http.StatusBadRequest, invalid.Field, invalid.Problem)
 	case errors.As(err, &ie):
 		writeFieldError(w, http.StatusBadRequest, ie.Field, ie.Problem)
 	case errors.As(err, &ce):
@@ -377,12 +380,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Logger.Info("endpoint changed", "workspace", ws, "endpoint", wh.ID, "enabled", wh.Enabled,
 		"format", wh.Format, "events", wh.Events, "granularity", wh.Granularity, "discarded", u.DiscardPending)
-	if wh.Enabled && wh.URL != "" {
-		s.cfg.Queued() // waiting deliveries may go out now
-	}
-	if u.Granularity != nil && s.cfg.Bundles != nil {
-		s.cfg.Bundles.Kick() // a shorter window may have ended already
-	}
+	s.changed(wh, u)
 	writeJSON(w, http.StatusOK, endpointAnswer(wh, s.cfg.Now()))
 }
 
@@ -416,16 +414,8 @@ func (s *Server) postTest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := readBody(w, r, maxSettingBody)
-	if !ok {
+	if !readNoInput(w, r) {
 		return
-	}
-	if len(body) > 0 {
-		var in struct{}
-		if err := ingest.Decode(body, &in); err != nil {
-			writeInputError(w, err)
-			return
-		}
 	}
 	if wh.URL == "" {
 		writeFieldError(w, http.StatusConflict, "url", "the endpoint has no URL to test: set one first")

@@ -177,7 +177,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 		sub, form.Description, form.Events, form.Accounts = s.readEndpointFields(ctx, r, v.workspaceID(), before.Format, errs)
 		u.Description, u.Events, u.Accounts = &sub.Description, &sub.Events, &sub.Accounts
 	}
-	if len(errs) > 0 {
+	again := func() {
 		data, err := s.settingsData(r, v)
 		if err != nil {
 			s.failed(w, r, err)
@@ -185,11 +185,20 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 		}
 		data.Form, data.Errors = form, errs
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
+	}
+	if len(errs) > 0 {
+		again()
 		return
 	}
 	// The choice is offered, and honoured, only when switching back on.
 	u.DiscardPending = form.Discard && form.Enabled && !before.Enabled
 	wh, err := s.cfg.Store.UpdateWebhook(ctx, v.workspaceID(), before.ID, s.cfg.Now(), u)
+	var invalid *chathook.InvalidError
+	if errors.As(err, &invalid) { // the endpoint changed meanwhile
+		errs[invalid.Field] = invalid.Problem
+		again()
+		return
+	}
 	if err != nil {
 		s.failed(w, r, err)
 		return

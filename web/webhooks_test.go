@@ -156,6 +156,10 @@ func TestAddEndpointFormChecksEveryFieldAndCreates(t *testing.T) {
 		strings.Contains(a.body, `id="url-error"`) {
 		t.Errorf("granularity with the event format, and * beside a type: %d\n%s", a.status, a.body)
 	}
+	a = v.post("/settings/webhooks/new", addForm("https://hooks.example.com/x", "caf\xe9", "event", "none", []string{event.MessageNew}))
+	if a.status != http.StatusBadRequest { // every form is refused so (form.go)
+		t.Errorf("a description that is not UTF-8: %d", a.status)
+	}
 	a = v.post("/settings/webhooks/new", addForm("", "", "xml", "none", nil))
 	for _, id := range []string{"url-error", "format-error", "events-error"} {
 		if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, `id="`+id+`"`) {

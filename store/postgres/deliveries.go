@@ -276,14 +276,15 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 		return nil
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT id FROM chats
-			WHERE id IN (SELECT chat_id FROM deliveries WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
-			return fmt.Errorf("extend leases: lock chats: %w", err)
-		}
+		// Accounts before chats, as ingest locks them.
 		if _, err := tx.Exec(ctx, `SELECT id FROM accounts
 			WHERE id IN (SELECT lane & `+laneAccountMask+` FROM deliveries WHERE id = ANY($1) AND chat_id = 0)
 			ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
 			return fmt.Errorf("extend leases: lock accounts: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT id FROM chats
+			WHERE id IN (SELECT chat_id FROM deliveries WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
+			return fmt.Errorf("extend leases: lock chats: %w", err)
 		}
 		_, err := tx.Exec(ctx, `UPDATE deliveries SET lease_until = $1
 			WHERE lease_owner = $2 AND state = 'pending' AND id = ANY($3)`, ms(until), owner, ids)

@@ -16,9 +16,12 @@ const endpointKey = `SELECT id FROM endpoints WHERE workspace_id = $1 AND public
 // Activity returns an endpoint's latest attempted or discarded
 // deliveries, along deliveries_activity (migration 0014).
 func (s *Store) Activity(ctx context.Context, workspaceID, endpointID string, limit int) ([]chathook.Activity, error) {
-	rows, err := s.pool.Query(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
+	// An account's event has no chat: its row names the account.
+	rows, err := s.pool.Query(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, COALESCE(c.full_name,
+			(SELECT COALESCE(NULLIF(a.full_name, ''), a.phone) FROM accounts a WHERE a.id = (d.lane & `+laneAccountMask+`)), ''),
+			d.messages, d.state,
 			d.attempts, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
-		FROM deliveries d JOIN chats c ON c.id = d.chat_id
+		FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id
 		WHERE d.endpoint_id = (`+endpointKey+`) AND d.last_attempt_at > 0
 		ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT $3`, workspaceID, endpointID, limit)
 	if err != nil {

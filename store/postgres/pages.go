@@ -117,7 +117,6 @@ func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (in
 	}
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries
-		WHERE lane IN (SELECT id + $2 FROM chats WHERE workspace_id = $1) AND state = 'pending' AND endpoint_id = $3`,
-		workspaceID, tables.Lane(0, slot), key).Scan(&n)
+		WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1`, key).Scan(&n)
 	return n, err
 }

@@ -180,7 +180,7 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		err := tx.QueryRow(ctx, `UPDATE replies SET state = $1, due_at = $2, error = $3,
 				attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
 			WHERE id = $4 AND state = 'queued' AND lease_owner = $5
-			RETURNING workspace_id, chat_id, account_id, (SELECT message_id FROM messages WHERE uuid = replies.id)`,
+			RETURNING workspace_id, chat_id, account_id, COALESCE((SELECT message_id FROM messages WHERE uuid = replies.id), replies.id)`,
 			state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not ours

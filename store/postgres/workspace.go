@@ -142,6 +142,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 		if err != nil {
 			return err
 		}
+		u, err := tables.CheckUpdate(before, u)
+		if err != nil {
+			return err
+		}
 		now := ms(at)
 		n := 0
 		sets, args := tables.WebhookSets(u, func() string { n++; return "$" + strconv.Itoa(n) })
@@ -203,10 +207,13 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at ti
 }
 
 // endpointLanes selects the lanes of an endpoint ($1: its key), chat by
-// chat: "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
+// chat and account by account (tables.AccountLane): "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
 // deliveries through the pending lanes' index.
 const endpointLanes = `SELECT c.id + (e.slot::bigint << ` + slotShift + `) FROM endpoints e
-	JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = $1`
+	JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = $1
+	UNION ALL
+	SELECT ` + accountBit + ` + a.id + (e.slot::bigint << ` + slotShift + `) FROM endpoints e
+	JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = $1`
 
 // slotShift is tables.SlotShift in SQL.
 const slotShift = "44"

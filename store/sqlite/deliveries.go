@@ -292,10 +292,10 @@ func readHeads(rows *sql.Rows, err error) ([]head, error) {
 // attempted since they were recovered; normally there are none, and
 // finding that is one index seek per chat held.
 const sqlHoldRecovered = `WITH held AS (
-		SELECT chat_id, min(id) AS first FROM deliveries
-		WHERE id IN (SELECT value FROM json_each(?3)) AND lease_owner = ?2 AND state = 'pending' GROUP BY chat_id)
+		SELECT lane, min(id) AS first FROM deliveries
+		WHERE id IN (SELECT value FROM json_each(?3)) AND lease_owner = ?2 AND state = 'pending' GROUP BY lane)
 	UPDATE deliveries SET due_at = ?1
-	WHERE id IN (SELECT r.id FROM held JOIN deliveries r ON r.chat_id = held.chat_id AND r.state = 'pending' AND r.id < held.first)
+	WHERE id IN (SELECT r.id FROM held JOIN deliveries r ON r.lane = held.lane AND r.state = 'pending' AND r.id < held.first)
 		AND lease_until = 0 AND attempts = retry_from AND due_at < ?1`
 
 // ExtendLeases keeps long-running claims from expiring, and what was

@@ -9,9 +9,12 @@ import (
 	"github.com/chathook/chathook/store/tables"
 )
 
-const sqlActivity = `SELECT d.id, d.event_id, d.kind, d.chat_id, c.full_name, d.messages, d.state,
+// An account's event has no chat: its row names the account.
+const sqlActivity = `SELECT d.id, d.event_id, d.kind, d.chat_id, COALESCE(c.full_name,
+		(SELECT CASE WHEN a.full_name <> '' THEN a.full_name ELSE a.phone END FROM accounts a WHERE a.id = (d.lane & 8796093022207)), ''),
+		d.messages, d.state,
 		d.attempts, d.due_at, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
-	FROM deliveries d JOIN chats c ON c.id = d.chat_id
+	FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id
 	WHERE d.id IN (SELECT delivery_id FROM attempts WHERE endpoint_id = (` + endpointKey + `) ORDER BY at DESC, id DESC LIMIT ?3 * 50)
 	ORDER BY d.last_attempt_at DESC, d.id DESC LIMIT ?3`
 

@@ -204,7 +204,7 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 	err = tx.QueryRowContext(ctx, `UPDATE replies SET state = ?, due_at = ?, error = ?,
 			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
 		WHERE id = ? AND state = 'queued' AND lease_owner = ?
-		RETURNING workspace_id, chat_id, account_id, (SELECT message_id FROM messages WHERE uuid = replies.id)`,
+		RETURNING workspace_id, chat_id, account_id, COALESCE((SELECT message_id FROM messages WHERE uuid = replies.id), replies.id)`,
 		state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // not ours

@@ -127,6 +127,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 	if err != nil {
 		return before, err
 	}
+	if u, err = tables.CheckUpdate(before, u); err != nil {
+		return before, err
+	}
 	now := ms(at)
 	sets, args := tables.WebhookSets(u, func() string { return "?" })
 	sets, args = append(sets, "updated_at = ?"), append(args, now, before.Key)
@@ -176,16 +179,19 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at ti
 	if _, err := tx.ExecContext(ctx, `DELETE FROM waiting WHERE endpoint_id = ?`, wh.Key); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?, enabled = 0 WHERE id = ?`, now, wh.Key); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?1, updated_at = ?1, enabled = 0 WHERE id = ?2`, now, wh.Key); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
 // endpointLanes selects the lanes of an endpoint (?1: its key), chat by
-// chat: "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
-// deliveries through the pending deliveries' index.
-const endpointLanes = `SELECT c.id + (e.slot << 44) FROM endpoints e JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = ?1`
+// chat and account by account (tables.AccountLane): "lane IN
+// (endpointLanes) AND state = 'pending'" finds its waiting deliveries
+// through the pending deliveries' index.
+const endpointLanes = `SELECT c.id + (e.slot << 44) FROM endpoints e JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = ?1
+	UNION ALL
+	SELECT 8796093022208 + a.id + (e.slot << 44) FROM endpoints e JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = ?1`
 
 const (
 	// sqlDueNow makes what waited behind a disabled endpoint due.

@@ -29,6 +29,8 @@ var endpoints = map[string]func(*testing.T, store.Store){
 	"AccountEvents":                  testAccountEvents,
 	"ReplyStatusEvents":              testReplyStatusEvents,
 	"SwitchingToEventsUnbundles":     testSwitchingToEventsUnbundles,
+	"DeletingDiscardsAccountEvents":  testDeletingDiscardsAccountEvents,
+	"UpdateIsCheckedAsStored":        testUpdateIsCheckedAsStored,
 }
 
 // addEndpoint adds an enabled endpoint with url to ws.
@@ -546,5 +548,75 @@ func testSwitchingToEventsUnbundles(t *testing.T, st store.Store) {
 	}
 	if chats, _ := st.PendingChats(ctx, ep.Key, t0.Add(48*time.Hour), 0, 10); len(chats) != 0 {
 		t.Errorf("still waiting for a bundle: %v", chats)
+	}
+}
+
+// testDeletingDiscardsAccountEvents: an endpoint deleted with account
+// events waiting discards them too, and the endpoint that takes its slot
+// gets the account's events, with nothing of the old one in the way.
+func testDeletingDiscardsAccountEvents(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	old := addEndpoint(t, st, ws, "https://old.example.com", event.Envelope, chathook.NoAggregation, event.AccountConnected)
+	no := false
+	if _, err := st.UpdateWebhook(ctx, ws, old.ID, t0, chathook.WebhookUpdate{Enabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: "+15550000000", JID: "15550000000:1@s.whatsapp.net", CreatedAt: t0}, "i1", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.Pending(ctx, ws, old.ID); err != nil || n != 1 {
+		t.Fatalf("the disabled endpoint has %d waiting (%v), want its account event", n, err)
+	}
+	if err := st.DeleteWebhook(ctx, ws, old.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	next := addEndpoint(t, st, ws, "https://new.example.com", event.Envelope, chathook.NoAggregation, event.AccountConnected, event.AccountLost)
+	for _, s := range []chathook.AccountState{chathook.AccountLoggedOut, chathook.AccountConnected} {
+		if _, err := st.SetAccountState(ctx, a.ID, s, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := claim(t, st, "x", t0.Add(time.Minute), 10)
+	if len(got) != 2 || got[0].Webhook.ID != next.ID || got[0].Type != event.AccountLost || got[1].Type != event.AccountConnected {
+		t.Errorf("claimed %v: want the new endpoint's two account events", byEndpoint(got))
+	}
+	for _, d := range got[:min(1, len(got))] {
+		finish(t, st, d, 500, time.Time{})
+	}
+	act, err := st.Activity(ctx, ws, next.ID, 10)
+	if err != nil || len(act) != 1 || act[0].ChatName != a.Phone || act[0].Kind != chathook.KindEvent {
+		t.Errorf("activity %+v (%v): want the account event, named by its account", act, err)
+	}
+}
+
+// testUpdateIsCheckedAsStored: a change is checked against the endpoint
+// as the store finds it, so two changes each fine alone never make a
+// bundling event endpoint or a seed endpoint of chat events; and events
+// are kept normalised for the format.
+func testUpdateIsCheckedAsStored(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	ep := addEndpoint(t, st, ws, "https://zap.example.com", event.Seed, chathook.Hourly, event.MessageNew)
+	f := event.Envelope
+	var invalid *chathook.InvalidError
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Format: &f}); !errors.As(err, &invalid) || invalid.Field != "granularity" {
+		t.Errorf("event format on a bundling endpoint: %v", err)
+	}
+	chats := []string{event.ChatCreated}
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Events: &chats}); !errors.As(err, &invalid) || invalid.Field != "events" {
+		t.Errorf("chat events on a seed endpoint: %v", err)
+	}
+	if _, err := st.UpdateWebhook(ctx, ws, chathook.Outbound, t0, chathook.WebhookUpdate{Format: &f}); !errors.As(err, &invalid) || invalid.Field != "format" {
+		t.Errorf("outbound in the event format: %v", err)
+	}
+	all := []string{event.All}
+	got, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Events: &all})
+	if err != nil || !slices.Equal(got.Events, []string{event.MessageNew}) {
+		t.Errorf("a seed endpoint of every type reads %v (%v), want [message:new]", got.Events, err)
+	}
+	if again, _ := st.Webhook(ctx, ws, ep.ID); again.Format != event.Seed || again.Granularity != chathook.Hourly {
+		t.Errorf("refused changes were saved: %+v", again)
 	}
 }

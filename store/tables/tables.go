@@ -506,3 +506,40 @@ func WebhookSets(u chathook.WebhookUpdate, next func() string) (sets []string, a
 	}
 	return sets, args
 }
+
+// CheckUpdate checks u against the endpoint before as the store reads it
+// in the transaction that changes it, so that two changes at once never
+// save a combination neither was checked against (an event-format
+// endpoint that bundles, a seed endpoint of chat events). It returns u
+// with its events normalised for the format the endpoint will have, or a
+// *chathook.InvalidError.
+func CheckUpdate(before chathook.Webhook, u chathook.WebhookUpdate) (chathook.WebhookUpdate, error) {
+	format, granularity, events := before.Format, before.Granularity, before.Events
+	if u.Format != nil {
+		format = *u.Format
+	}
+	if u.Granularity != nil {
+		granularity = *u.Granularity
+	}
+	if u.Events != nil {
+		events = *u.Events
+	}
+	if before.ID == chathook.Outbound && format != event.Seed {
+		return u, &chathook.InvalidError{Field: "format", Problem: `the outbound webhook is always in the "seed" format`}
+	}
+	if format == event.Envelope && granularity != chathook.NoAggregation {
+		return u, &chathook.InvalidError{Field: "granularity",
+			Problem: `an endpoint in the event format sends each event at once: its granularity is "none"`}
+	}
+	norm, err := event.Check(events, format)
+	if err != nil {
+		return u, &chathook.InvalidError{Field: "events", Problem: err.Error()}
+	}
+	if before.ID == chathook.Outbound && (len(norm) != 1 || norm[0] != event.MessageNew) {
+		return u, &chathook.InvalidError{Field: "events", Problem: `the outbound webhook is always subscribed to "message:new"`}
+	}
+	if u.Events != nil || u.Format != nil {
+		u.Events = &norm
+	}
+	return u, nil
+}
