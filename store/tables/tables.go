@@ -327,17 +327,6 @@ const OptionalChatContextColumns = endpointAccountColumns + `COALESCE(c.id, 0), 
 COALESCE(c.full_name, ''), COALESCE(c.is_group, false), COALESCE(c.phone, ''), COALESCE(c.responsible_name, ''),
 COALESCE(c.responsible_email, ''), COALESCE(c.created_at, 0)`
 
-// ChatContext reads a row of ChatContextColumns into d's endpoint, account
-// and chat: a row read once and copied into each delivery of its lane.
-func ChatContext(row Scanner, d *chathook.Delivery) error {
-	shared, fill := chatContext(d)
-	if err := row.Scan(shared...); err != nil {
-		return err
-	}
-	fill()
-	return nil
-}
-
 // deliveryOwn returns the scan destinations of DeliveryOwnColumns in d and
 // what to do once they are scanned.
 func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
@@ -433,7 +422,9 @@ func All[T any](rows Rows, read func(Scanner) (T, error)) ([]T, error) {
 	return out, rows.Err()
 }
 
-// LaneContext reads a lane, then a row of ChatContextColumns, into d.
+// LaneContext reads a lane, then a row of ChatContextColumns (or
+// AccountContextColumns), into d's endpoint, account and chat: a row read
+// once and copied into each delivery of its lane.
 func LaneContext(row Scanner, d *chathook.Delivery) error {
 	shared, fill := chatContext(d)
 	if err := row.Scan(append([]any{&d.Lane}, shared...)...); err != nil {
