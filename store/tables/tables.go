@@ -281,7 +281,7 @@ COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''),
 COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE`
 
 // ChatContextColumns are what a delivery shares with the other deliveries
-// of its lane, read by ChatContext: its endpoint w, chat c and account a.
+// of its lane, read by LaneContext: its endpoint w, chat c and account a.
 const ChatContextColumns = endpointAccountColumns + `c.id, c.external_id, c.full_name, c.is_group, c.phone, c.responsible_name, c.responsible_email, c.created_at`
 
 // endpointAccountColumns are the endpoint w and account a of a lane.
@@ -305,7 +305,7 @@ func Delivery(row Scanner) (chathook.Delivery, error) {
 }
 
 // DeliveryOwn reads a row of DeliveryOwnColumns into a delivery whose
-// webhook, account and chat are still to be filled in by ChatContext,
+// webhook, account and chat are still to be filled in by LaneContext,
 // except the chat's id.
 func DeliveryOwn(row Scanner) (chathook.Delivery, error) {
 	var d chathook.Delivery
