@@ -125,7 +125,7 @@ func TestSlowWorkspaceSlowsOnlyItself(t *testing.T) {
 func TestDisableStopsAtOnce(t *testing.T) { onEveryStore(t, testDisableStopsAtOnce) }
 
 func testDisableStopsAtOnce(t *testing.T, db string) {
-	const onTheWire = 64 // deliver's default PerWorkspace
+	const onTheWire = 64 // deliver's default PerEndpoint
 	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: quick()})
 	ws := svc.NewWorkspace(t, "acme")
 	var mu sync.Mutex
@@ -214,7 +214,7 @@ func testDurationIsReal(t *testing.T, db string) {
 // backlog; the disable one of them records stops the other too, which
 // reads the webhook's state back after each failure of its own.
 func TestDisableStopsEveryInstance(t *testing.T) {
-	const onTheWire = 64 // per instance: deliver's default PerWorkspace
+	const onTheWire = 64 // per instance: deliver's default PerEndpoint
 	db := chathooktest.Postgres(t)
 	a := chathooktest.Start(t, chathooktest.Options{DB: db, Config: quick()})
 	b := chathooktest.Start(t, chathooktest.Options{DB: db, Config: quick()})

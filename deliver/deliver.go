@@ -13,12 +13,12 @@
 //   - Several dispatchers, in one process or in several instances on one
 //     database, share the queue with the same guarantees: the store hands a
 //     chat's deliveries to one claimer at a time.
-//   - Fair shares: no workspace has more than PerWorkspace POSTs in flight,
-//     waiting workspaces take turns for the Workers slots, and workspaces
+//   - Fair shares: no endpoint has more than PerEndpoint POSTs in flight,
+//     waiting endpoints take turns for the Workers slots, and endpoints
 //     whose receivers are slow hold at most three quarters of them
-//     together, so a slow or silent receiver slows only its own workspace
+//     together, so a slow or silent receiver slows only its own endpoint
 //     and the slow ones (see lanes.go).
-//   - Backoff: after a failed attempt a workspace has one POST in flight
+//   - Backoff: after a failed attempt an endpoint has one POST in flight
 //     until one succeeds; a webhook failing from the start is disabled
 //     after chathook.DisableAfter POSTs, not more.
 //   - A disabled webhook stops at once: once its disable is recorded, no
@@ -51,17 +51,17 @@ type Config struct {
 	Logger  *slog.Logger
 
 	Timeout time.Duration // one attempt, connect to last byte: 15s
-	// Workers is how many POSTs are in flight at once, all workspaces
-	// together: 256. PerWorkspace is the most of one workspace: 64, what
-	// one busy workspace needs to keep a fast receiver busy. Workspaces
+	// Workers is how many POSTs are in flight at once, all endpoints
+	// together: 256. PerEndpoint is the most of one endpoint: 64, what
+	// one busy endpoint needs to keep a fast receiver busy. Endpoints
 	// with slow receivers hold at most Workers less a quarter together,
 	// so the others never wait behind them (see lanes.go).
-	Workers      int
-	PerWorkspace int
-	BatchSize    int           // deliveries claimed at once: 1024 (see Run)
-	Lease        time.Duration // a claim's life, renewed while held: 60s
-	Poll         time.Duration // look for due retries this often: 1s
-	Grace        time.Duration // on shutdown, for POSTs in flight: 10s
+	Workers     int
+	PerEndpoint int
+	BatchSize   int           // deliveries claimed at once: 1024 (see Run)
+	Lease       time.Duration // a claim's life, renewed while held: 60s
+	Poll        time.Duration // look for due retries this often: 1s
+	Grace       time.Duration // on shutdown, for POSTs in flight: 10s
 	// Gather is how long the first outcome of a batch waits for others
 	// before they are recorded together: 5ms. One transaction of many
 	// outcomes costs the database far less than many of one.
@@ -138,10 +138,10 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
 	}
-	if cfg.PerWorkspace <= 0 {
-		cfg.PerWorkspace = 64
+	if cfg.PerEndpoint <= 0 {
+		cfg.PerEndpoint = 64
 	}
-	cfg.PerWorkspace = min(cfg.PerWorkspace, cfg.Workers)
+	cfg.PerEndpoint = min(cfg.PerEndpoint, cfg.Workers)
 	if cfg.BatchSize <= 0 {
 		// A claim costs a walk past the chats in flight and a transaction
 		// however much it takes: 1024 rather than 512 made batches about
@@ -163,7 +163,7 @@ func New(cfg Config) *Dispatcher {
 	_, _ = rand.Read(suffix)
 	return &Dispatcher{
 		cfg:        cfg,
-		client:     newClient(cfg.PerWorkspace, cfg.AllowPrivateTargets),
+		client:     newClient(cfg.PerEndpoint, cfg.AllowPrivateTargets),
 		owner:      host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
 		kick:       make(chan struct{}, 1),
 		held:       map[int64]struct{}{},
@@ -202,7 +202,7 @@ func (d *Dispatcher) killed() bool {
 // delivery. While the store hands it new deliveries as it stores them
 // (store.HandOff), a claim now would find nothing: each delivery not
 // handed over waits behind one of its chat, or for room in its
-// workspace's lane, or for its webhook to be enabled, and whatever ends
+// endpoint's lane, or for its webhook to be enabled, and whatever ends
 // that wait wakes the dispatcher (an outcome recorded, a retry due, a
 // release, a setting saved). Otherwise it is Kick.
 func (d *Dispatcher) Ingested() {
@@ -263,7 +263,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if skip, ok := d.claimable(); !ok {
 			freed = d.freed
 		} else if wait := skipPause - time.Since(emptySkip); len(skip) > 0 && wait > 0 {
-			// Every waiting workspace is full and the last claim for the
+			// Every waiting endpoint is full and the last claim for the
 			// others found nothing: claiming again at every kick would be
 			// an empty write transaction per outcome recorded.
 			freed = d.freed
@@ -302,15 +302,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// room is how many chats' new deliveries of a workspace the store may
+// room is how many lanes' new deliveries of an endpoint the store may
 // hand this dispatcher as it stores them (see store.HandOff): up to
-// PerWorkspace runs waiting in its lane, beside those in flight (so a
+// PerEndpoint runs waiting in its lane, beside those in flight (so a
 // silent receiver holds at most that many more in memory); none while
 // stopping, while the lane is gated, or while as much waits as claimable
 // allows. (The store hands only deliveries of enabled webhooks, and
 // enqueue drops those a disable learned since overtakes.) What it does
 // not take waits for a claim.
-func (d *Dispatcher) room(ws int64) int {
+func (d *Dispatcher) room(ep int64) int {
 	if d.killed() {
 		return 0
 	}
@@ -319,14 +319,14 @@ func (d *Dispatcher) room(ws int64) int {
 	if d.stopping || d.queued >= maxQueuedRuns*d.cfg.BatchSize {
 		return 0
 	}
-	l := d.lanes[ws]
+	l := d.lanes[ep]
 	if l == nil {
-		return d.cfg.PerWorkspace
+		return d.cfg.PerEndpoint
 	}
 	if l.unrecorded > 0 {
 		return 0
 	}
-	return max(0, d.cfg.PerWorkspace-len(l.runs))
+	return max(0, d.cfg.PerEndpoint-len(l.runs))
 }
 
 // take is given the deliveries the store leased to this dispatcher as
@@ -340,15 +340,15 @@ func (d *Dispatcher) take(leased []chathook.Delivery, began time.Time) {
 }
 
 // skipPause is the least time between claims that pass over full
-// workspaces and find nothing: a lone busy workspace at its cap costs at
-// most one such claim per skipPause, and another workspace's new work
+// endpoints and find nothing: a lone busy endpoint at its cap costs at
+// most one such claim per skipPause, and another endpoint's new work
 // waits at most that much longer than it would otherwise.
 const skipPause = 100 * time.Millisecond
 
 // result is an attempt's outcome on its way to the finisher.
 type result struct {
 	store.Finished
-	ws    int64
+	ep    int64
 	kind  string
 	ready time.Time // see Recorded.Ready
 }
@@ -371,15 +371,15 @@ func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
 }
 
 // deliverRun POSTs one chat's deliveries in order, in a slot of its
-// workspace. After a failure, once Run is stopping, or when the webhook
+// endpoint. After a failure, once Run is stopping, or when the webhook
 // turns out disabled, the rest of the run is released untried; while a
-// failure of the workspace waits to be recorded, or the lane holds more
+// failure of the endpoint waits to be recorded, or the lane holds more
 // than its window or its slow share allows, the rest waits in the lane.
 func (d *Dispatcher) deliverRun(r run) {
 	ended := false // by goOn, which freed the slot
 	defer func() {
 		if !ended {
-			d.done(r.ws)
+			d.done(r.ep)
 		}
 	}()
 	if !d.fresh(r) {
@@ -409,7 +409,7 @@ func (d *Dispatcher) deliverRun(r run) {
 		if del.Kind == chathook.KindBundle {
 			ready = del.Bundle.WindowEnd
 		}
-		d.results <- result{Finished: f, ws: r.ws, kind: del.Kind, ready: ready}
+		d.results <- result{Finished: f, ep: r.ep, kind: del.Kind, ready: ready}
 		if !out.OK() {
 			d.release(r.dels[i+1:])
 			return
@@ -429,7 +429,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathoo
 	return out
 }
 
-// post sends body to the webhook's URL, signed with its secrets, with the
+// post sends body to the endpoint's URL, signed with its secrets, with the
 // headers every chathook POST carries (SPEC 4), and describes the outcome.
 func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) (out chathook.Outcome) {
 	start := d.cfg.Now()
@@ -506,7 +506,7 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 // finisher records outcomes in batches: one transaction for everything
 // that arrives within Gather of a batch's first outcome, up to BatchSize.
 // Then it reads back the webhooks of the failures, which opens their
-// workspaces' gates, or stops them if one was disabled (see lanes.go).
+// endpoints' gates, or stops them if one was disabled (see lanes.go).
 func (d *Dispatcher) finisher(results <-chan result) {
 	batch := make([]store.Finished, 0, cap(results))
 	rs := make([]result, 0, cap(results)) // batch's results, for Recorded
@@ -515,7 +515,7 @@ func (d *Dispatcher) finisher(results <-chan result) {
 		batch = append(batch, r.Finished)
 		rs = append(rs, r)
 		if !r.OK() {
-			failures[r.ws]++
+			failures[r.ep]++
 		}
 	}
 	gather := time.NewTimer(d.cfg.Gather)

@@ -10,12 +10,12 @@ import (
 
 // Fair shares
 //
-// Claimed runs wait in a lane per workspace. The dispatcher starts them
+// Claimed runs wait in a lane per endpoint. The dispatcher starts them
 // round-robin across the lanes, one run per lane per turn, with at most
-// Config.Workers runs in flight in all and Config.PerWorkspace of any one
-// workspace. The claim skips the workspaces whose lanes cannot start
+// Config.Workers runs in flight in all and Config.PerEndpoint of any one
+// endpoint. The claim skips the endpoints whose lanes cannot start
 // anything now (see Dispatcher.claimable), so the store hands out the
-// others' deliveries while a slow workspace's wait in the database.
+// others' deliveries while a slow endpoint's wait in the database.
 //
 // Slots are shared by time held, not only by count. A lane whose recent
 // attempts took slowAfter or more on average is slow, and the runs in
@@ -26,38 +26,38 @@ import (
 // it (192 / 4 = 48 each with four slow lanes), so one that turned slow
 // later than the others gets its share as their attempts end. Why a fixed
 // reserve: a slot held for 14 s costs what 14,000 fast POSTs do, and a
-// reserve needs no guess of how many workspaces are waiting. A receiver
+// reserve needs no guess of how many endpoints are waiting. A receiver
 // that was fast and turns slow keeps the slots it had, at most
-// PerWorkspace, until those attempts end (at most Timeout): its first slow
+// PerEndpoint, until those attempts end (at most Timeout): its first slow
 // answers make its lane slow, and its runs beyond its share then put
 // their rest back in the lane instead of making their next POST (goOn).
 //
 // A lane backs off from a failing receiver: it starts with one run in
-// flight (the window), each success doubles the window up to PerWorkspace,
+// flight (the window), each success doubles the window up to PerEndpoint,
 // and a failure brings it back to one. A receiver that fails from the
 // start is thus disabled after exactly chathook.DisableAfter attempts,
 // one at a time, not a lane's worth at once. A lane's speed outlives the
-// lane (see memo), so a slow receiver's workspace that pauses is still
+// lane (see memo), so a slow receiver's endpoint that pauses is still
 // held to its share. Its window outlives it for windowKept only: a lane
-// that empties between two messages (a workspace sending one at a time)
+// that empties between two messages (an endpoint sending one at a time)
 // keeps its pace, where starting at one each time tripled the latency's
 // p99 in `chathook bench --workload single`; after a longer pause the
 // receiver may have started failing, so a new lane starts at one again,
-// and its slow start reaches PerWorkspace after six successes.
+// and its slow start reaches PerEndpoint after six successes.
 //
-// A lane also stops at once for its webhook's disable: after a failed
+// A lane also stops at once for its endpoint's disable: after a failed
 // attempt it starts nothing until that outcome is recorded and the
-// webhook's state read back (the gate), and a webhook found disabled has
+// endpoint's state read back (the gate), and an endpoint found disabled has
 // its waiting runs released untried. Only the POSTs already on the wire
 // may still fail after the disable: none with a window of one.
 
 // staleAfter is how old a claim may be before its run starts without
-// reading the webhook's state again: another instance may have disabled
-// it meanwhile. At most one read per workspace per staleAfter.
+// reading the endpoint's state again: another instance may have disabled
+// it meanwhile. At most one read per endpoint per staleAfter.
 const staleAfter = time.Second
 
 // maxQueuedRuns bounds, in units of BatchSize, the claimed deliveries
-// that wait for a slot, whatever the number of slow workspaces: 2048.
+// that wait for a slot, whatever the number of slow endpoints: 2048.
 const maxQueuedRuns = 2
 
 // slowAfter is the average attempt time from which a lane is slow: well
@@ -80,7 +80,7 @@ const (
 const windowKept = 10 * time.Second
 
 // memo is what an idle lane leaves behind for the next one of its
-// workspace: its speed, and its window for windowKept (see Fair shares).
+// endpoint: its speed, and its window for windowKept (see Fair shares).
 type memo struct {
 	took   time.Duration
 	window int
@@ -90,20 +90,20 @@ type memo struct {
 // run is one chat's claimed deliveries, in order, and when they were
 // claimed (real time); epoch is its lane's when it started.
 type run struct {
-	ws      int64 // the endpoint's Key
+	ep      int64 // the endpoint's Key
 	dels    []chathook.Delivery
 	claimed time.Time
 	epoch   int
 }
 
-// lane is one workspace's share of the dispatcher; d.mu guards it.
+// lane is one endpoint's share of the dispatcher; d.mu guards it.
 type lane struct {
-	ws         int64 // the endpoint's Key
+	ep         int64 // the endpoint's Key
 	runs       []run // waiting for a slot, oldest first
 	queued     int   // deliveries in runs
 	busy       int   // runs in flight
 	unrecorded int   // failed attempts not yet recorded and read back: the gate
-	window     int   // runs it may have in flight: 1 to PerWorkspace (see Fair shares)
+	window     int   // runs it may have in flight: 1 to PerEndpoint (see Fair shares)
 	epoch      int   // failures so far: a run started before the latest does not widen the window
 	// took is the attempts' average time, a quarter of it the latest's
 	// (so one odd answer does not flip a lane); slow is took >= slowAfter,
@@ -125,11 +125,11 @@ func (l *lane) idle(now time.Time) bool {
 // laneLocked returns the lane of ws, creating it with the speed an
 // earlier lane of ws left in the memo, and its window if it left it
 // within windowKept, or else a window of one; d.mu is held.
-func (d *Dispatcher) laneLocked(ws int64) *lane {
-	l := d.lanes[ws]
+func (d *Dispatcher) laneLocked(ep int64) *lane {
+	l := d.lanes[ep]
 	if l == nil {
-		l = &lane{ws: ws, window: 1}
-		if m, ok := d.memo[ws]; ok {
+		l = &lane{ep: ep, window: 1}
+		if m, ok := d.memo[ep]; ok {
 			if since := time.Since(m.at); since < memoAge {
 				l.took = m.took
 				d.setSlowLocked(l, m.took >= slowAfter)
@@ -137,9 +137,9 @@ func (d *Dispatcher) laneLocked(ws int64) *lane {
 					l.window = max(1, m.window)
 				}
 			}
-			delete(d.memo, ws)
+			delete(d.memo, ep)
 		}
-		d.lanes[ws] = l
+		d.lanes[ep] = l
 	}
 	return l
 }
@@ -150,7 +150,7 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
 	}
-	delete(d.lanes, l.ws)
+	delete(d.lanes, l.ep)
 	if l.slow {
 		d.slowLanes--
 	} else if l.window <= 1 {
@@ -158,14 +158,14 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	}
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
 		d.memoPruned = now // a full memo is walked at most once a minute
-		for ws, m := range d.memo {
+		for ep, m := range d.memo {
 			if now.Sub(m.at) >= memoAge {
-				delete(d.memo, ws)
+				delete(d.memo, ep)
 			}
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ws] = memo{took: l.took, window: l.window, at: now}
+		d.memo[l.ep] = memo{took: l.took, window: l.window, at: now}
 	}
 }
 
@@ -209,10 +209,10 @@ func (d *Dispatcher) setSlowLocked(l *lane, slow bool) {
 }
 
 // enqueue holds claimed deliveries and puts them, one run per chat, in
-// their workspaces' lanes, then starts what may start. A claim that
+// their endpoints' lanes, then starts what may start. A claim that
 // began (at began) after a disable was learned saw the webhook enabled
 // again; one that began before may predate the disable, and its runs of
-// that workspace are released untried.
+// that endpoint are released untried.
 func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 	if len(claimed) == 0 {
 		return
@@ -234,7 +234,7 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 		if len(l.runs) == 0 {
 			d.ring = append(d.ring, l)
 		}
-		l.runs = append(l.runs, run{ws: l.ws, dels: dels, claimed: now})
+		l.runs = append(l.runs, run{ep: l.ep, dels: dels, claimed: now})
 		l.queued += len(dels)
 		d.queued += len(dels)
 	}
@@ -298,9 +298,9 @@ func (d *Dispatcher) dispatch() {
 }
 
 // done ends a run in flight: its slot is free for the next.
-func (d *Dispatcher) done(ws int64) {
+func (d *Dispatcher) done(ep int64) {
 	d.mu.Lock()
-	d.endLocked(d.lanes[ws])
+	d.endLocked(d.lanes[ep])
 	d.mu.Unlock()
 	d.ended()
 }
@@ -326,7 +326,7 @@ func (d *Dispatcher) ended() {
 }
 
 // claimable reports whether the Run loop should claim now, and which
-// workspaces to skip: those with runs waiting that their window, gate or
+// endpoints to skip: those with runs waiting that their window, gate or
 // the slow lanes' share holds back. It should not while a waiting run
 // could start once a slot frees (as before fair shares, a claim is made
 // when the last one's runs have all started), nor while maxQueuedRuns
@@ -341,18 +341,18 @@ func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 		if !d.heldBackLocked(l) && !l.disabled {
 			return nil, false
 		}
-		skip = append(skip, l.ws)
+		skip = append(skip, l.ep)
 	}
 	return skip, true
 }
 
 // may reports whether a run of ws may make its next POST: no failure of
-// the workspace waits to be recorded, and its webhook is not known to be
+// the endpoint waits to be recorded, and its webhook is not known to be
 // disabled.
-func (d *Dispatcher) may(ws int64) bool {
+func (d *Dispatcher) may(ep int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l := d.lanes[ws]
+	l := d.lanes[ep]
 	return !l.disabled && l.unrecorded == 0
 }
 
@@ -371,7 +371,7 @@ func (d *Dispatcher) may(ws int64) bool {
 // not call done.
 func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 	d.mu.Lock()
-	l := d.lanes[r.ws]
+	l := d.lanes[r.ep]
 	if !l.disabled && l.unrecorded == 0 && l.busy <= l.window && !d.overShareLocked(l) {
 		d.mu.Unlock()
 		return true
@@ -379,7 +379,7 @@ func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 	if len(l.runs) == 0 {
 		d.ring = append(d.ring, l)
 	}
-	l.runs = slices.Insert(l.runs, 0, run{ws: r.ws, dels: rest, claimed: r.claimed})
+	l.runs = slices.Insert(l.runs, 0, run{ep: r.ep, dels: rest, claimed: r.claimed})
 	l.queued += len(rest)
 	d.queued += len(rest)
 	d.endLocked(l)
@@ -396,10 +396,10 @@ func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 // lane stops being slow, other slow lanes' runs (it gave back its part of
 // their share). Otherwise nothing would start until some run ended, and a
 // new lane's first run, of a chat with a long backlog, would hold back
-// every other chat of its workspace for the whole of it.
+// every other chat of its endpoint for the whole of it.
 func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
 	d.mu.Lock()
-	l := d.lanes[r.ws]
+	l := d.lanes[r.ep]
 	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
 	wasSlow := l.slow
 	d.learnLocked(l, r, ok, took)
@@ -424,40 +424,40 @@ func (d *Dispatcher) learnLocked(l *lane, r run, ok bool, took time.Duration) {
 		l.window = 1
 		l.unrecorded++
 	} else if r.epoch == l.epoch {
-		l.window = min(2*l.window, d.cfg.PerWorkspace)
+		l.window = min(2*l.window, d.cfg.PerEndpoint)
 	}
 }
 
 // fresh makes sure the webhook of a run claimed more than staleAfter ago
 // is still enabled (another instance may have disabled it), reading it
-// at most once per staleAfter per workspace. It reports whether the run
+// at most once per staleAfter per endpoint. It reports whether the run
 // may go.
 func (d *Dispatcher) fresh(r run) bool {
 	now := time.Now()
 	d.mu.Lock()
-	l := d.lanes[r.ws]
+	l := d.lanes[r.ep]
 	stale := now.Sub(r.claimed) > staleAfter && now.Sub(l.checked) > staleAfter
 	if stale {
 		l.checked = now // one reader at a time is enough
 	}
 	d.mu.Unlock()
 	if stale {
-		d.check(r.ws, now)
+		d.check(r.ep, now)
 	}
-	return d.may(r.ws)
+	return d.may(r.ep)
 }
 
-// check reads a webhook's state, read at or after at, into its lane.
-func (d *Dispatcher) check(ws int64, at time.Time) {
+// check reads an endpoint's state, read at or after at, into its lane.
+func (d *Dispatcher) check(ep int64, at time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	wh, err := d.cfg.Store.Endpoint(ctx, ws)
+	wh, err := d.cfg.Store.Endpoint(ctx, ep)
 	cancel()
 	if err != nil {
-		d.cfg.Logger.Error("read endpoint state", "endpoint", ws, "err", err)
+		d.cfg.Logger.Error("read endpoint state", "endpoint", ep, "err", err)
 		return
 	}
 	d.mu.Lock()
-	if l := d.lanes[ws]; l != nil {
+	if l := d.lanes[ep]; l != nil {
 		l.checked = later(l.checked, at)
 		if !wh.Enabled && !l.disabled {
 			l.disabled, l.seen = true, at
@@ -470,10 +470,10 @@ func (d *Dispatcher) check(ws int64, at time.Time) {
 // after reading their webhooks' states: a webhook found disabled has its
 // waiting runs released.
 func (d *Dispatcher) recorded(failures map[int64]int, at time.Time) {
-	for ws, n := range failures {
-		d.check(ws, at)
+	for ep, n := range failures {
+		d.check(ep, at)
 		d.mu.Lock()
-		l := d.lanes[ws]
+		l := d.lanes[ep]
 		l.unrecorded -= n
 		d.dropIfIdleLocked(l, time.Now())
 		d.mu.Unlock()

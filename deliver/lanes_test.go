@@ -88,7 +88,7 @@ func eventually(t *testing.T, what string, deadline time.Duration, cond func() b
 // the start, with 200 chats waiting. The workspace backs off to one POST
 // at a time from the first failure, so the webhook is disabled after
 // exactly chathook.DisableAfter failures, each a POST. Before, a lane
-// sent PerWorkspace (64) at once, and all of them counted.
+// sent PerEndpoint (64) at once, and all of them counted.
 func TestFailingReceiverIsDisabledAfterTen(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, st store.Store) {
 		var posts atomic.Int64
@@ -173,14 +173,14 @@ func (s *slowReceiver) holding() int {
 // hold all the slots they may (three quarters of Workers, an even share
 // each), the fast workspace's deliveries all go out while the slow ones'
 // requests are still held. Before, the four
-// slow workspaces filled every slot (4 × PerWorkspace = Workers) and the
+// slow workspaces filled every slot (4 × PerEndpoint = Workers) and the
 // fast one waited for them to end.
 func TestSlowReceiversLeaveFastOnesASlot(t *testing.T) {
 	cases := []struct {
-		name                  string
-		workers, perWorkspace int // 0: the defaults, 256 and 64
-		ramp                  int // slow successes that open a window to perWorkspace: 1, 2, then 8
-		chats                 int // each slow workspace's
+		name                 string
+		workers, perEndpoint int // 0: the defaults, 256 and 64
+		ramp                 int // slow successes that open a window to perEndpoint: 1, 2, then 8
+		chats                int // each slow workspace's
 	}{
 		{"small", 16, 4, 3, 20},
 		{"defaults", 0, 0, 11, 100},
@@ -202,7 +202,7 @@ func TestSlowReceiversLeaveFastOnesASlot(t *testing.T) {
 			}
 			fastWS := addWorkspace(t, st, fast.URL)
 
-			d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: c.workers, PerWorkspace: c.perWorkspace,
+			d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: c.workers, PerEndpoint: c.perEndpoint,
 				Timeout: 5 * time.Minute, Grace: time.Second, Logger: slog.New(slog.DiscardHandler)})
 			runFor(t, d, func() { close(release) })
 			held := func() (n int) {
@@ -294,7 +294,7 @@ func TestWidenedWindowStartsWaitingRuns(t *testing.T) {
 
 // TestReceiverTurningSlowGivesBackSlots: a workspace whose receiver
 // answers its first three POSTs at once, which opens the lane's window to
-// PerWorkspace (8 runs in flight, of 16 messages each), then takes 1.2 s
+// PerEndpoint (8 runs in flight, of 16 messages each), then takes 1.2 s
 // for each. Once the lane is slow it may hold only the slow lanes' share
 // (Workers less a quarter: 6): its runs beyond it put their rest back in
 // the lane at their next POST instead of holding their slots for the
@@ -333,7 +333,7 @@ func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
 	for round := range msgs {
 		ingestChats(t, st, ws, chats, round)
 	}
-	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: workers, PerWorkspace: workers,
+	d := deliver.New(deliver.Config{Store: st, AllowPrivateTargets: true, Workers: workers, PerEndpoint: workers,
 		Timeout: time.Minute, Grace: time.Second, Logger: slog.New(slog.DiscardHandler)})
 	runFor(t, d, nil)
 	select {
@@ -352,7 +352,7 @@ func TestReceiverTurningSlowGivesBackSlots(t *testing.T) {
 }
 
 // TestIdleLaneStartsOverAtOne: a workspace's receiver succeeds until the
-// lane's window is PerWorkspace (64), the workspace goes idle for longer
+// lane's window is PerEndpoint (64), the workspace goes idle for longer
 // than windowKept (ForgetWindows), and its receiver starts failing. The next burst, of 200 chats, starts one POST,
 // not 64, and the webhook is disabled after chathook.DisableAfter POSTs.
 // Before, the memo gave the new lane the old one's window of 64: 64 POSTs
@@ -396,7 +396,7 @@ func TestIdleLaneStartsOverAtOne(t *testing.T) {
 // afterABurst runs a dispatcher (on a real SQLite store, with the real
 // retry schedule a thousand times quicker) whose workspace's receiver
 // answers a first burst of 200 chats at once, which opens the lane's
-// window to PerWorkspace, and then, once the lane has ended, answers
+// window to PerEndpoint, and then, once the lane has ended, answers
 // with next. forget drops the window with the lane, as a pause longer
 // than windowKept would. release is closed, if it is not yet, when the
 // test ends.

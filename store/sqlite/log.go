@@ -76,26 +76,19 @@ func (s *Store) Attempts(ctx context.Context, workspaceID, endpointID string, si
 // endpoint along the log's index, in chunks so that ingest never waits
 // long behind it.
 func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
-	workspaces, err := s.r.QueryContext(ctx, `SELECT id FROM endpoints`)
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM endpoints`)
 	if err != nil {
 		return 0, err
 	}
-	var ids []int64
-	for workspaces.Next() {
-		var id int64
-		if err := workspaces.Scan(&id); err != nil {
-			workspaces.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	if err := workspaces.Close(); err != nil {
+	endpoints, err := tables.All(rows, func(row tables.Scanner) (id int64, err error) { err = row.Scan(&id); return })
+	rows.Close()
+	if err != nil {
 		return 0, err
 	}
 	var total int64
-	for _, ws := range ids {
+	for _, ep := range endpoints {
 		for {
-			res, err := s.w.ExecContext(ctx, sqlPrune, ws, ms(before))
+			res, err := s.w.ExecContext(ctx, sqlPrune, ep, ms(before))
 			if err != nil {
 				return total, err
 			}
