@@ -81,12 +81,18 @@ func queueAccountEvent(ctx context.Context, tx *sql.Tx, a chathook.Account, typ,
 		return fmt.Errorf("account event: endpoints: %w", err)
 	}
 	queued, data := tables.AccountEvents(targets, a, typ, reason, event.NewID(now))
+	return queueFixed(ctx, tx, a.WorkspaceID, 0, queued, data, now)
+}
+
+// queueFixed writes the deliveries of an event whose data is fixed now
+// (an account's, a status), of chat (0: none).
+func queueFixed(ctx context.Context, tx *sql.Tx, workspaceID string, chat int64, queued []tables.Queued, data []byte, at time.Time) error {
 	for _, q := range queued {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 				(workspace_id, endpoint_id, lane, chat_id, event_id, kind, type, data, due_at, created_at)
-				VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
-			a.WorkspaceID, q.Target.Key, q.Lane, q.EventID, q.Kind, q.Type, string(data), ms(now), ms(now)); err != nil {
-			return fmt.Errorf("account event: %w", err)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			workspaceID, q.Target.Key, q.Lane, chat, q.EventID, q.Kind, q.Type, string(data), ms(at), ms(at)); err != nil {
+			return fmt.Errorf("%s: %w", q.Type, err)
 		}
 	}
 	return nil

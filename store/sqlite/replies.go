@@ -229,13 +229,5 @@ func queueStatus(ctx context.Context, tx *sql.Tx, workspaceID string, chatID, ac
 		return false, fmt.Errorf("status: endpoints: %w", err)
 	}
 	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
-	for _, q := range queued {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-				(workspace_id, endpoint_id, lane, chat_id, event_id, kind, type, data, due_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			workspaceID, q.Target.Key, q.Lane, chatID, q.EventID, q.Kind, q.Type, string(data), ms(at), ms(at)); err != nil {
-			return false, fmt.Errorf("status: %w", err)
-		}
-	}
-	return len(queued) > 0, nil
+	return len(queued) > 0, queueFixed(ctx, tx, workspaceID, chatID, queued, data, at)
 }
