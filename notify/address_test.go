@@ -3,7 +3,6 @@ package notify_test
 import (
 	"context"
 	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/notify"
-	"github.com/chathook/chathook/store/sqlite"
 )
 
 // An owner's name is theirs, whatever it holds: quotes, a trailing
@@ -24,16 +22,7 @@ func TestOwnerEmailAddressesAnyName(t *testing.T) {
 	} {
 		t.Run(tc.owner, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "chathook.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			ws := chathook.Workspace{ID: "ws1", Name: "Acme", OwnerName: tc.owner, OwnerEmail: "owner@example.com", CreatedAt: t0}
-			if _, err := st.CreateWorkspace(ctx, ws, []byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
-				t.Fatal(err)
-			}
+			st, ws := acme(t, tc.owner, "owner@example.com")
 			acc, err := st.LinkAccount(ctx, ws.ID, chathook.Account{Phone: "+972500000001", FullName: "Support",
 				JID: "972500000001:3@s.whatsapp.net", CreatedAt: t0}, "instance-a", t0.Add(time.Minute))
 			if err != nil {

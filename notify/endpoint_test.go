@@ -2,10 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"io"
-	"mime/quotedprintable"
-	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +11,6 @@ import (
 	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/store"
-	"github.com/chathook/chathook/store/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -24,16 +19,7 @@ import (
 // endpoint and links to its page.
 func TestDisabledEndpointEmailNamesItAndLinksToIt(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "chathook.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	ws := chathook.Workspace{ID: "ws1", Name: "Acme", OwnerName: "Ann", OwnerEmail: "ann@example.com", CreatedAt: t0}
-	if _, err := st.CreateWorkspace(ctx, ws, []byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
-		t.Fatal(err)
-	}
+	st, ws := acme(t, "Ann", "ann@example.com")
 	ep, err := st.CreateWebhook(ctx, ws.ID, chathook.Webhook{ID: "ep_0123456789abcdef", URL: "http://127.0.0.1:9/crm",
 		Description: "CRM sync", Events: []string{event.MessageNew}, Format: event.Envelope, Granularity: chathook.NoAggregation,
 		Accounts: []int64{}, Enabled: true, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, t0)
@@ -73,15 +59,7 @@ func TestDisabledEndpointEmailNamesItAndLinksToIt(t *testing.T) {
 	if want := `chathook: the webhook "CRM sync" of Acme was disabled`; got[0].Subject != want {
 		t.Errorf("subject %q, want %q", got[0].Subject, want)
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(got[0].Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	body := mailBody(t, got[0].Body)
 	for _, want := range []string{"Hello Ann", `"CRM sync" (ep_0123456789abcdef)`, "HTTP 503 Service Unavailable",
 		"https://chathook.example.com/settings/webhooks/ep_0123456789abcdef\n"} {
 		if !strings.Contains(body, want) {

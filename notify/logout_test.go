@@ -2,10 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"io"
-	"mime/quotedprintable"
-	"net/mail"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,23 +10,13 @@ import (
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/store"
-	"github.com/chathook/chathook/store/sqlite"
 )
 
 // A WhatsApp account logged out on the phone sends its owner one email,
 // through a real SMTP server, however often the logout is recorded.
 func TestLoggedOutAccountEmailsTheOwnerOnce(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "chathook.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	ws := chathook.Workspace{ID: "ws1", Name: "Acme", OwnerName: "Ann", OwnerEmail: "ann@example.com", CreatedAt: t0}
-	if _, err := st.CreateWorkspace(ctx, ws, []byte("token"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
-		t.Fatal(err)
-	}
+	st, ws := acme(t, "Ann", "ann@example.com")
 	acc, err := st.LinkAccount(ctx, ws.ID, chathook.Account{Phone: "+972500000001", FullName: "Support", JID: "972500000001:3@s.whatsapp.net",
 		Email: "bob@example.com", CreatedAt: t0}, "instance-a", t0.Add(time.Minute))
 	if err != nil {
@@ -62,15 +48,7 @@ func TestLoggedOutAccountEmailsTheOwnerOnce(t *testing.T) {
 	if want := "chathook: the WhatsApp account +972500000001 was logged out"; m.Subject != want {
 		t.Errorf("subject %q, want %q", m.Subject, want)
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(m.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	body := mailBody(t, m.Body)
 	for _, want := range []string{"Hello Ann", "+972500000001 (Support)", "https://chathook.example.com/accounts/\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
