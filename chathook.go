@@ -385,6 +385,70 @@ type Webhook struct {
 	PreviousSecretUntil time.Time
 }
 
+// Apply returns the endpoint w becomes with u, and u with its events
+// normalised for the format w will have (event.Check), or an
+// *InvalidError naming the field at fault: the one u sets, or, when u
+// leaves it as it is, the one u changes that no longer fits it. Its rules
+// are the combinations no field checks alone: an endpoint in the event
+// format does not bundle, its events fit its format, and Outbound stays
+// in the seed format subscribed to message:new. The API checks a request
+// with it, and each store again as it changes the row, so that two
+// changes at once never save what neither was checked against.
+func (w Webhook) Apply(u WebhookUpdate) (Webhook, WebhookUpdate, error) {
+	next := w
+	if u.Format != nil {
+		next.Format = *u.Format
+	}
+	if u.Granularity != nil {
+		next.Granularity = *u.Granularity
+	}
+	if u.Events != nil {
+		next.Events = *u.Events
+	}
+	either := func(set bool, field, otherwise string) string {
+		if set {
+			return field
+		}
+		return otherwise
+	}
+	outbound := w.ID == Outbound
+	if outbound && next.Format != event.Seed {
+		return w, u, &InvalidError{Field: "format", Problem: `the outbound webhook is always in the "seed" format: add an endpoint for events`}
+	}
+	if next.Format == event.Envelope && next.Granularity != NoAggregation {
+		return w, u, &InvalidError{Field: either(u.Granularity != nil, "granularity", "format"),
+			Problem: `only the "seed" format bundles messages: an endpoint in the "event" format takes granularity "none"`}
+	}
+	events, err := event.Check(next.Events, next.Format)
+	if err != nil {
+		problem := err.Error()
+		if u.Events == nil {
+			problem = "the endpoint's events do not fit it: " + problem
+		}
+		return w, u, &InvalidError{Field: either(u.Events != nil, "events", "format"), Problem: problem}
+	}
+	if outbound && (len(events) != 1 || events[0] != event.MessageNew) {
+		return w, u, &InvalidError{Field: "events",
+			Problem: `the outbound webhook is always subscribed to ["message:new"]: add an endpoint for other events`}
+	}
+	if u.Events != nil || u.Format != nil {
+		u.Events, next.Events = &events, events
+	}
+	if u.URL != nil {
+		next.URL = *u.URL
+	}
+	if u.Description != nil {
+		next.Description = *u.Description
+	}
+	if u.Accounts != nil {
+		next.Accounts = *u.Accounts
+	}
+	if u.Enabled != nil {
+		next.Enabled = *u.Enabled
+	}
+	return next, u, nil
+}
+
 // SigningSecrets returns the secrets that sign a POST made at now: Secret,
 // then PreviousSecret while it is still valid.
 func (w Webhook) SigningSecrets(now time.Time) []string {

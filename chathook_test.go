@@ -1,11 +1,14 @@
 package chathook_test
 
 import (
+	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 )
 
 func TestParticipants(t *testing.T) {
@@ -183,5 +186,37 @@ func TestCheckWebhookURL(t *testing.T) {
 	}
 	if err := chathook.CheckWebhookURL("http://user:s3cret@hook.example.com/", false); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("userinfo: %v, want a refusal that does not repeat the password", err)
+	}
+}
+
+// Apply refuses the combinations no field checks alone, naming the field
+// the change sets, and normalises events for the format.
+func TestWebhookApply(t *testing.T) {
+	seed := chathook.Webhook{ID: "ep_1", Format: event.Seed, Granularity: chathook.Hourly, Events: []string{event.MessageNew}}
+	outbound := chathook.Webhook{ID: chathook.Outbound, Format: event.Seed, Granularity: chathook.NoAggregation, Events: []string{event.MessageNew}}
+	envelope, none, daily := event.Envelope, chathook.NoAggregation, chathook.Daily
+	all, chats := []string{event.All}, []string{event.ChatCreated}
+	for _, c := range []struct {
+		name  string
+		w     chathook.Webhook
+		u     chathook.WebhookUpdate
+		field string
+	}{
+		{"event format on a bundling endpoint", seed, chathook.WebhookUpdate{Format: &envelope}, "format"},
+		{"event format asking to bundle", seed, chathook.WebhookUpdate{Format: &envelope, Granularity: &daily}, "granularity"},
+		{"chat events in the seed format", seed, chathook.WebhookUpdate{Events: &chats}, "events"},
+		{"outbound in the event format", outbound, chathook.WebhookUpdate{Format: &envelope, Granularity: &none}, "format"},
+		{"outbound of chat events", outbound, chathook.WebhookUpdate{Events: &chats}, "events"},
+		{"event format, unbundled", seed, chathook.WebhookUpdate{Format: &envelope, Granularity: &none}, ""},
+	} {
+		_, _, err := c.w.Apply(c.u)
+		var invalid *chathook.InvalidError
+		if c.field == "" && err != nil || c.field != "" && (!errors.As(err, &invalid) || invalid.Field != c.field) {
+			t.Errorf("%s: %v, want a fault of %q", c.name, err, c.field)
+		}
+	}
+	next, u, err := seed.Apply(chathook.WebhookUpdate{Events: &all})
+	if err != nil || !slices.Equal(next.Events, []string{event.MessageNew}) || !slices.Equal(*u.Events, next.Events) {
+		t.Errorf("every type in the seed format: %v %v %v", next.Events, u.Events, err)
 	}
 }

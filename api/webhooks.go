@@ -132,7 +132,7 @@ func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, err 
 func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur chathook.Webhook, in endpointFields, creating bool) (
 	chathook.WebhookUpdate, chathook.Webhook, error) {
 	var u chathook.WebhookUpdate
-	next := cur
+	var next chathook.Webhook
 	outbound := cur.ID == chathook.Outbound
 
 	switch {
@@ -146,9 +146,7 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 			return u, next, badField("url", err.Error())
 		}
 	}
-	if in.URL != nil {
-		u.URL, next.URL = in.URL, *in.URL
-	}
+	u.URL = in.URL
 
 	if in.Description != nil {
 		d := *in.Description
@@ -158,7 +156,7 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		if strings.IndexByte(d, 0) >= 0 { // PostgreSQL cannot store it
 			return u, next, badField("description", `must not contain the NUL character (\u0000)`)
 		}
-		u.Description, next.Description = in.Description, d
+		u.Description = in.Description
 	}
 
 	if in.Format != nil {
@@ -166,47 +164,25 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		if f != event.Seed && f != event.Envelope {
 			return u, next, badField("format", strconv.Quote(*in.Format)+` is not "event" or "seed"`)
 		}
-		if outbound && f != event.Seed {
-			return u, next, badField("format", `the outbound webhook is always in the "seed" format: add an endpoint for events`)
-		}
-		u.Format, next.Format = &f, f
+		u.Format = &f
 	}
-
 	if in.Granularity != nil {
 		g := chathook.Granularity(*in.Granularity)
 		if !g.Valid() {
 			return u, next, badField("granularity", strconv.Quote(*in.Granularity)+` is not one of "none", "1h", "6h", "12h", "24h"`)
 		}
-		u.Granularity, next.Granularity = &g, g
+		u.Granularity = &g
 	}
-	if next.Format == event.Envelope && next.Granularity != chathook.NoAggregation {
-		field := "granularity"
-		if in.Granularity == nil {
-			field = "format" // the granularity was there before
-		}
-		return u, next, badField(field, `only the "seed" format bundles messages: an endpoint in the "event" format takes granularity "none"`)
-	}
-
-	// Events are checked against the format they will be sent in, also
-	// when only the format changes.
-	switch {
-	case in.Events == nil && creating:
+	if in.Events == nil && creating {
 		return u, next, badField("events", `required: the event types to send, or ["*"] for all`)
-	case in.Events != nil:
-		events, err := event.Check(*in.Events, next.Format)
-		if err != nil {
-			return u, next, badField("events", err.Error())
-		}
-		u.Events, next.Events = &events, events
-	case in.Format != nil:
-		if _, err := event.Check(next.Events, next.Format); err != nil {
-			return u, next, badField("format", "the endpoint's events do not fit it: "+err.Error())
-		}
 	}
-	if outbound && !slices.Equal(next.Events, []string{event.MessageNew}) {
-		return u, next, badField("events", `the outbound webhook is always subscribed to ["message:new"]: add an endpoint for other events`)
+	u.Events = in.Events
+	// Each field against what the others will be: events against the
+	// resulting format, also when only the format changes.
+	next, u, err := cur.Apply(u)
+	if err != nil {
+		return u, next, err
 	}
-
 	if in.Accounts != nil {
 		accounts, err := s.endpointAccounts(ctx, workspaceID, *in.Accounts)
 		if err != nil {
@@ -214,7 +190,6 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		}
 		u.Accounts, next.Accounts = &accounts, accounts
 	}
-
 	if in.Enabled != nil {
 		u.Enabled, next.Enabled = in.Enabled, *in.Enabled
 	}

@@ -142,7 +142,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 		if err != nil {
 			return err
 		}
-		u, err := tables.CheckUpdate(before, u)
+		_, u, err := before.Apply(u) // as the row is now, locked
 		if err != nil {
 			return err
 		}

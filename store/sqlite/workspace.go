@@ -127,7 +127,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 	if err != nil {
 		return before, err
 	}
-	if u, err = tables.CheckUpdate(before, u); err != nil {
+	if _, u, err = before.Apply(u); err != nil { // as the row is now
 		return before, err
 	}
 	now := ms(at)

@@ -601,7 +601,8 @@ func testUpdateIsCheckedAsStored(t *testing.T, st store.Store) {
 	ep := addEndpoint(t, st, ws, "https://zap.example.com", event.Seed, chathook.Hourly, event.MessageNew)
 	f := event.Envelope
 	var invalid *chathook.InvalidError
-	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Format: &f}); !errors.As(err, &invalid) || invalid.Field != "granularity" {
+	// The field at fault is the one the change sets (chathook.Webhook.Apply).
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{Format: &f}); !errors.As(err, &invalid) || invalid.Field != "format" {
 		t.Errorf("event format on a bundling endpoint: %v", err)
 	}
 	chats := []string{event.ChatCreated}
