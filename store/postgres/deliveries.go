@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -79,14 +78,14 @@ LEFT JOIN LATERAL (
   SELECT c.id FROM chats c
   JOIN deliveries d ON d.id = h.id
   JOIN endpoints w ON w.id = d.endpoint_id
-  WHERE (h.lane & ` + accountBit + `) = 0 AND c.id = (h.lane & ` + laneChatMask + `) AND ` + mayClaim + `
+  WHERE (h.lane & ` + tables.SQLAccountBit + `) = 0 AND c.id = (h.lane & ` + tables.SQLLaneChat + `) AND ` + mayClaim + `
   FOR NO KEY UPDATE OF c SKIP LOCKED
 ) c ON true
 LEFT JOIN LATERAL (
   SELECT a.id FROM accounts a
   JOIN deliveries d ON d.id = h.id
   JOIN endpoints w ON w.id = d.endpoint_id
-  WHERE (h.lane & ` + accountBit + `) <> 0 AND a.id = (h.lane & ` + laneAccountMask + `) AND ` + mayClaim + `
+  WHERE (h.lane & ` + tables.SQLAccountBit + `) <> 0 AND a.id = (h.lane & ` + tables.SQLLaneAccount + `) AND ` + mayClaim + `
   FOR NO KEY UPDATE OF a SKIP LOCKED
 ) a ON true
 WHERE h.lane <= $2 AND (c.id IS NOT NULL OR a.id IS NOT NULL)
@@ -98,24 +97,6 @@ const mayClaim = `d.due_at <= $3 AND d.lease_until < $3 AND w.enabled AND w.url 
     AND d.endpoint_id <> ALL($5::bigint[])
     AND NOT EXISTS (SELECT 1 FROM deliveries e
       WHERE e.lane = h.lane AND e.state = 'pending' AND e.lease_until > 0 AND e.lease_until >= $3)`
-
-// An account's lane (tables.AccountLane) has accountBit set, and its
-// account is lane & laneAccountMask: its lock is the account's row.
-const (
-	accountBit      = "8796093022208"
-	laneAccountMask = "8796093022207"
-)
-
-// laneChatMask is tables.LaneChat in SQL: lane & it is the lane's chat
-// (2^tables.SlotShift - 1).
-const laneChatMask = "17592186044415"
-
-func init() {
-	if laneChatMask != strconv.FormatInt(1<<tables.SlotShift-1, 10) || slotShift != strconv.Itoa(tables.SlotShift) ||
-		accountBit != strconv.FormatInt(tables.AccountBit, 10) || laneAccountMask != strconv.FormatInt(tables.AccountBit-1, 10) {
-		panic("postgres: laneChatMask or slotShift does not match tables.SlotShift")
-	}
-}
 
 // claimPending lists the oldest $3 pending deliveries of each locked lane
 // ($2, in turn order) that has nothing in flight, with whether each is due
@@ -148,7 +129,7 @@ FROM claimed
 JOIN deliveries d ON d.id = claimed.id
 JOIN endpoints w ON w.id = d.endpoint_id
 LEFT JOIN chats c ON c.id = d.chat_id
-JOIN accounts a ON a.id = CASE WHEN d.chat_id = 0 THEN d.lane & ` + laneAccountMask + ` ELSE c.account_id END
+JOIN accounts a ON a.id = CASE WHEN d.chat_id = 0 THEN d.lane & ` + tables.SQLLaneAccount + ` ELSE c.account_id END
 LEFT JOIN messages m ON m.id = d.message_id
 ORDER BY d.id`
 
@@ -278,7 +259,7 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		// Accounts before chats, as ingest locks them.
 		if _, err := tx.Exec(ctx, `SELECT id FROM accounts
-			WHERE id IN (SELECT lane & `+laneAccountMask+` FROM deliveries WHERE id = ANY($1) AND chat_id = 0)
+			WHERE id IN (SELECT lane & `+tables.SQLLaneAccount+` FROM deliveries WHERE id = ANY($1) AND chat_id = 0)
 			ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
 			return fmt.Errorf("extend leases: lock accounts: %w", err)
 		}

@@ -18,7 +18,7 @@ const endpointKey = `SELECT id FROM endpoints WHERE workspace_id = $1 AND public
 func (s *Store) Activity(ctx context.Context, workspaceID, endpointID string, limit int) ([]chathook.Activity, error) {
 	// An account's event has no chat: its row names the account.
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.event_id, d.kind, d.chat_id, COALESCE(c.full_name,
-			(SELECT COALESCE(NULLIF(a.full_name, ''), a.phone) FROM accounts a WHERE a.id = (d.lane & `+laneAccountMask+`)), ''),
+			(SELECT COALESCE(NULLIF(a.full_name, ''), a.phone) FROM accounts a WHERE a.id = (d.lane & `+tables.SQLLaneAccount+`)), ''),
 			d.messages, d.state,
 			d.attempts, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
 		FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id

@@ -209,14 +209,11 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at ti
 // endpointLanes selects the lanes of an endpoint ($1: its key), chat by
 // chat and account by account (tables.AccountLane): "lane IN (endpointLanes) AND state = 'pending'" finds its waiting
 // deliveries through the pending lanes' index.
-const endpointLanes = `SELECT c.id + (e.slot::bigint << ` + slotShift + `) FROM endpoints e
+const endpointLanes = `SELECT c.id + (e.slot::bigint << ` + tables.SQLSlotShift + `) FROM endpoints e
 	JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = $1
 	UNION ALL
-	SELECT ` + accountBit + ` + a.id + (e.slot::bigint << ` + slotShift + `) FROM endpoints e
+	SELECT ` + tables.SQLAccountBit + ` + a.id + (e.slot::bigint << ` + tables.SQLSlotShift + `) FROM endpoints e
 	JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = $1`
-
-// slotShift is tables.SlotShift in SQL.
-const slotShift = "44"
 
 // unbundle gives every message waiting for the endpoint's bundle a
 // delivery of its own, in ingest order (the rows go in sorted by message
@@ -233,7 +230,7 @@ func unbundle(ctx context.Context, tx pgx.Tx, wh chathook.Webhook, now int64) er
 	_, err := tx.Exec(ctx, `WITH w AS (
 			DELETE FROM waiting WHERE endpoint_id = $1 RETURNING message_id)
 		INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
-		SELECT m.workspace_id, e.id, m.chat_id + (e.slot::bigint << `+slotShift+`), m.chat_id, m.id,
+		SELECT m.workspace_id, e.id, m.chat_id + (e.slot::bigint << `+tables.SQLSlotShift+`), m.chat_id, m.id,
 			'msg_' || replace(m.uuid, '-', ''), $2, $2
 		FROM w JOIN messages m ON m.id = w.message_id JOIN endpoints e ON e.id = $1
 		ORDER BY m.id`, wh.Key, now)

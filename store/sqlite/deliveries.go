@@ -55,15 +55,15 @@ const (
 	// An account's lane (tables.AccountLane) has no chat.
 	sqlLoadChats = `SELECT l.value, ` + tables.ChatContextColumns + `
 		FROM json_each(?1) l
-		JOIN chats c ON c.id = (l.value & 17592186044415)
+		JOIN chats c ON c.id = (l.value & ` + tables.SQLLaneChat + `)
 		JOIN accounts a ON a.id = c.account_id
-		JOIN endpoints w ON w.workspace_id = c.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0
+		JOIN endpoints w ON w.workspace_id = c.workspace_id AND w.slot = (l.value >> ` + tables.SQLSlotShift + `) AND w.deleted_at = 0
 		UNION ALL
 		SELECT l.value, ` + tables.AccountContextColumns + `
 		FROM json_each(?1) l
-		JOIN accounts a ON a.id = (l.value & 8796093022207)
-		JOIN endpoints w ON w.workspace_id = a.workspace_id AND w.slot = (l.value >> 44) AND w.deleted_at = 0
-		WHERE (l.value & 8796093022208) <> 0`
+		JOIN accounts a ON a.id = (l.value & ` + tables.SQLLaneAccount + `)
+		JOIN endpoints w ON w.workspace_id = a.workspace_id AND w.slot = (l.value >> ` + tables.SQLSlotShift + `) AND w.deleted_at = 0
+		WHERE (l.value & ` + tables.SQLAccountBit + `) <> 0`
 )
 
 // ClaimDue leases due deliveries; see store.Store. Chats take turns: each

@@ -11,7 +11,7 @@ import (
 
 // An account's event has no chat: its row names the account.
 const sqlActivity = `SELECT d.id, d.event_id, d.kind, d.chat_id, COALESCE(c.full_name,
-		(SELECT CASE WHEN a.full_name <> '' THEN a.full_name ELSE a.phone END FROM accounts a WHERE a.id = (d.lane & 8796093022207)), ''),
+		(SELECT CASE WHEN a.full_name <> '' THEN a.full_name ELSE a.phone END FROM accounts a WHERE a.id = (d.lane & ` + tables.SQLLaneAccount + `)), ''),
 		d.messages, d.state,
 		d.attempts, d.due_at, d.last_attempt_at, d.last_status, d.last_error, d.last_duration_ms
 	FROM deliveries d LEFT JOIN chats c ON c.id = d.chat_id

@@ -189,9 +189,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string, at ti
 // chat and account by account (tables.AccountLane): "lane IN
 // (endpointLanes) AND state = 'pending'" finds its waiting deliveries
 // through the pending deliveries' index.
-const endpointLanes = `SELECT c.id + (e.slot << 44) FROM endpoints e JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = ?1
+const endpointLanes = `SELECT c.id + (e.slot << ` + tables.SQLSlotShift + `) FROM endpoints e JOIN chats c ON c.workspace_id = e.workspace_id WHERE e.id = ?1
 	UNION ALL
-	SELECT 8796093022208 + a.id + (e.slot << 44) FROM endpoints e JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = ?1`
+	SELECT ` + tables.SQLAccountBit + ` + a.id + (e.slot << ` + tables.SQLSlotShift + `) FROM endpoints e JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = ?1`
 
 const (
 	// sqlDueNow makes what waited behind a disabled endpoint due.
@@ -218,7 +218,7 @@ func unbundle(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) e
 		}
 	} else if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 			(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, due_at, created_at)
-		SELECT m.workspace_id, w.endpoint_id, m.chat_id + (e.slot << 44), m.chat_id, m.id, 'msg_' || replace(m.uuid, '-', ''), ?2, ?2
+		SELECT m.workspace_id, w.endpoint_id, m.chat_id + (e.slot << `+tables.SQLSlotShift+`), m.chat_id, m.id, 'msg_' || replace(m.uuid, '-', ''), ?2, ?2
 		FROM waiting w JOIN endpoints e ON e.id = w.endpoint_id JOIN messages m ON m.id = w.message_id
 		WHERE w.endpoint_id = ?1 ORDER BY m.id`, wh.Key, now); err != nil {
 		return fmt.Errorf("unbundle: %w", err)

@@ -19,6 +19,17 @@ import (
 // its chats' ids, as before endpoints, and claims walk one integer.
 const SlotShift = 44
 
+// A lane's parts as SQL numerals, for the stores' queries (lanes_test
+// holds them to SlotShift and AccountBit): a lane's slot is lane >>
+// SQLSlotShift, its chat lane & SQLLaneChat; an account's lane has
+// SQLAccountBit set, and its account is lane & SQLLaneAccount.
+const (
+	SQLSlotShift   = "44"
+	SQLLaneChat    = "17592186044415"
+	SQLAccountBit  = "8796093022208"
+	SQLLaneAccount = "8796093022207"
+)
+
 // Lane returns the lane of a chat's deliveries to the endpoint in slot.
 func Lane(chatID int64, slot int) int64 { return chatID | int64(slot)<<SlotShift }
 
