@@ -410,18 +410,28 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// announceUnreachable tells endpoints, every half minute, of accounts
-// that have been reconnecting for 5 minutes (store.AnnounceUnreachable):
-// one instance's write finds them, the others' find none.
-func (s *Service) announceUnreachable(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
+// every runs fn at once if now is set, then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, now bool, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
+		if now {
+			fn()
+		}
+		now = true
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// announceUnreachable tells endpoints, every half minute, of accounts
+// that have been reconnecting for 5 minutes (store.AnnounceUnreachable):
+// one instance's write finds them, the others' find none.
+func (s *Service) announceUnreachable(ctx context.Context) {
+	every(ctx, 30*time.Second, false, func() {
 		n, err := s.store.AnnounceUnreachable(ctx, s.cfg.Now())
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -430,14 +440,12 @@ func (s *Service) announceUnreachable(ctx context.Context) {
 			s.cfg.Logger.Info("accounts unreachable for 5 minutes announced", "accounts", n)
 			s.dispatcher.Kick()
 		}
-	}
+	})
 }
 
 // prune deletes attempts older than the retention, at start and hourly.
 func (s *Service) prune(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	every(ctx, time.Hour, true, func() {
 		n, err := s.store.PruneAttempts(ctx, s.cfg.Now().Add(-s.cfg.LogRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -445,10 +453,5 @@ func (s *Service) prune(ctx context.Context) {
 		case n > 0:
 			s.cfg.Logger.Info("pruned the detailed log", "attempts", n, "older_than", s.cfg.LogRetention)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
