@@ -51,7 +51,12 @@ func TestEveryFailureIsRecordedInWords(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := fast // three retries: four attempts, then failed
-			cfg.DeliveryTimeout = 200 * time.Millisecond
+			// Only the hanging case needs a short timeout; the others keep a
+			// long one, so a TLS handshake on a busy machine is not cut off.
+			cfg.DeliveryTimeout = 10 * time.Second
+			if strings.HasSuffix(tc.url, "/hang") {
+				cfg.DeliveryTimeout = 200 * time.Millisecond
+			}
 			svc := chathooktest.Start(t, chathooktest.Options{Config: cfg})
 			ws := svc.NewWorkspace(t, "acme")
 			ws.PointAt(t, tc.url)
