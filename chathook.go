@@ -225,7 +225,12 @@ type Message struct {
 	Recipient  Person
 	Text       string
 	IsNewChat  bool   // this message created its chat
-	SkipReason string // not empty: kept but never delivered
+	SkipReason string // not empty: kept but never delivered in the seed format (it has attachments)
+	// Attachments are its files, locations and contact cards (SPEC 8),
+	// in the order the source gave them; nil for a text message. Read
+	// where the message is shown or sent in the event format: the chat
+	// pages, MessageByUUID, and claimed KindEvent deliveries.
+	Attachments []Attachment
 	// Reply is the state of a message sent from chathook (see Reply), ""
 	// for any other; ReplyError says why it failed. Read for the chat
 	// pages only.
@@ -247,6 +252,10 @@ type Incoming struct {
 	SentByName string  // the teammate who sent it from chathook, if any
 	Text       string
 	SkipReason string
+	// Attachments are stored with the message. One in MediaPending is
+	// downloaded after the message is stored; the message's event
+	// deliveries wait for it (see Attachment).
+	Attachments []Attachment
 	// History: a message from before the account was connected (a QR
 	// account's history sync). Stored, shown in its chat, never delivered.
 	History bool
@@ -280,6 +289,89 @@ func (in *Incoming) Participants(acc Account, chat Chat) (sender, recipient Pers
 		sender.Phone, recipient.Phone = "", ""
 	}
 	return sender, recipient
+}
+
+// AttachmentType is what an attachment is (SPEC 8).
+type AttachmentType string
+
+const (
+	AttachImage    AttachmentType = "image"
+	AttachVideo    AttachmentType = "video"
+	AttachAudio    AttachmentType = "audio"
+	AttachVoice    AttachmentType = "voice" // a voice note (WhatsApp's ptt)
+	AttachDocument AttachmentType = "document"
+	AttachSticker  AttachmentType = "sticker"
+	AttachLocation AttachmentType = "location" // Latitude, Longitude, Name, Address; no file
+	AttachContact  AttachmentType = "contact"  // VCard; no file
+)
+
+// AttachmentTypes are the types an attachment may have, in the order
+// SPEC 8 lists them.
+var AttachmentTypes = []AttachmentType{AttachImage, AttachVideo, AttachAudio, AttachVoice, AttachDocument, AttachSticker,
+	AttachLocation, AttachContact}
+
+// HasFile reports whether an attachment of type t is a file.
+func (t AttachmentType) HasFile() bool { return t != AttachLocation && t != AttachContact }
+
+// MediaState is where an attachment's file is.
+type MediaState string
+
+const (
+	// MediaNone: chathook keeps no file of it: a location, a contact
+	// card, or an ingest API attachment, whose URL is forwarded as given.
+	MediaNone MediaState = ""
+	// MediaPending: to be downloaded from its source. The message's
+	// event deliveries are held until none of its attachments is.
+	MediaPending MediaState = "pending"
+	MediaStored  MediaState = "stored"  // in the blob store, under Blob
+	MediaFailed  MediaState = "failed"  // not downloaded: Error says why
+	MediaDeleted MediaState = "deleted" // its retention passed: links answer 410
+)
+
+// Attachment is one file, location or contact card of a message (SPEC 8).
+type Attachment struct {
+	ID        int64
+	Type      AttachmentType
+	MimeType  string // of a stored file: checked against its bytes; else as the source gave it
+	Size      int64  // bytes
+	FileName  string // a document's, as sent
+	SHA256    string // hex, of the stored bytes
+	Width     int
+	Height    int
+	DurationS int
+	Latitude  float64
+	Longitude float64
+	Name      string // a location's
+	Address   string // a location's
+	VCard     string // a contact card's
+	URL       string // an ingest API attachment's, forwarded as given and never fetched
+	State     MediaState
+	Error     string // why the file is missing, for a person: too large, expired at WhatsApp, no access token, ...
+	// Source is what the attachment's source needs to download its file,
+	// again if need be (whatsweb: media key, hashes and direct path; the
+	// Cloud API: the media id), in the source's own JSON, opaque to
+	// everyone else; nil when there is nothing to download.
+	Source []byte
+	// Blob is the stored file's reference in the blob store; "" unless
+	// MediaStored.
+	Blob string
+	// LinkKey signs the attachment's links (see media.Link): random, made
+	// when it is stored, never shown.
+	LinkKey  []byte
+	StoredAt time.Time // when its file was stored; zero if not
+}
+
+// Download is a pending attachment claimed to be downloaded, with what
+// its source needs: the account whose connection or token fetches it.
+type Download struct {
+	Attachment
+	Message     int64 // the message's store id (Message.ID)
+	MessageID   string
+	WorkspaceID string
+	Account     Account
+	Attempts    int // made before this one
+	// AccessToken is a Cloud API number's Graph API token; "" if none.
+	AccessToken string
 }
 
 // IngestStatus is the answer to one ingested message.

@@ -24,6 +24,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"io"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -151,6 +152,7 @@ type Store interface {
 	FirstRun
 	Recovery
 	Replies
+	Media
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -455,4 +457,70 @@ type Accounts interface {
 	// sessions, in its own whatsmeow_* tables of the same database. Not
 	// closed by the caller: Close closes it.
 	SessionDB() (*sql.DB, string)
+}
+
+// Media is what attachments need of the store (SPEC 8): their downloads,
+// their links, and their retention. An attachment in
+// chathook.MediaPending holds its message's deliveries (those of
+// event-format endpoints; seed-format endpoints never get a message with
+// attachments): Ingest queues them due at HeldDue, which no claim
+// reaches and no flush or enable moves, and the FinishDownload that
+// settles a message's last pending attachment makes them due, in its
+// transaction. A lane's later deliveries wait behind a held one, so
+// order per chat holds; other chats never wait for it.
+type Media interface {
+	// ClaimDownloads leases up to limit pending attachments due at now,
+	// oldest first, until now+lease: of Cloud API numbers, and of QR
+	// accounts (chathook.KindWeb) whose lease owner is owner, as only
+	// the instance connected to an account can download its files.
+	ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Download, error)
+	// FinishDownload records what became of a download owner claimed: a
+	// holds its new State (MediaStored with Blob, MimeType, Size, SHA256
+	// and the rest of what was learnt; MediaFailed with Error; or
+	// MediaPending, to be tried again at retryAt, with Error saying why
+	// it was not this time) and, when not nil, its new Source. When no
+	// attachment of its message is pending any more, the message's held
+	// deliveries become due at now. A download whose lease was lost is
+	// not recorded (false), and its blob is the caller's to delete.
+	FinishDownload(ctx context.Context, owner string, a chathook.Attachment, now, retryAt time.Time) (bool, error)
+	// MediaFile returns an attachment by id with its workspace's id, for
+	// its links; chathook.ErrNotFound if there is none.
+	MediaFile(ctx context.Context, id int64) (chathook.Attachment, string, error)
+	// ExpireMedia marks up to limit files stored before before as
+	// chathook.MediaDeleted, and returns their blobs for the caller to
+	// delete: a crash before they are deleted leaves orphans, which
+	// DeleteOrphanBlobs finds.
+	ExpireMedia(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// Blobs is the store's own blob store, in its database.
+	Blobs() Blobs
+}
+
+// HeldDue is the due time, in unix milliseconds, of a delivery held for
+// its message's attachments (see Media): later than any claim looks.
+const HeldDue int64 = 1 << 62
+
+// Blobs keeps files, chunk by chunk, so that no file is ever whole in
+// memory. The store's own keeps them in its database (every instance
+// on a shared PostgreSQL serves every file); an object store may take
+// its place.
+type Blobs interface {
+	// Put stores r's bytes, up to EOF, and returns the new blob's
+	// reference and size. A Put cut off by an error or a crash leaves no
+	// blob that DeleteOrphans does not remove.
+	Put(ctx context.Context, r io.Reader) (ref string, size int64, err error)
+	// Open reads a blob from its start; chathook.ErrNotFound if it is
+	// gone.
+	Open(ctx context.Context, ref string) (Blob, error)
+	// Delete removes a blob; deleting one that is gone is no error.
+	Delete(ctx context.Context, ref string) error
+	// DeleteOrphans removes blobs begun before before that no attachment
+	// names, and returns how many it removed.
+	DeleteOrphans(ctx context.Context, before time.Time) (int, error)
+}
+
+// Blob is an open blob: read and seek (for HTTP range requests), one
+// chunk in memory at a time.
+type Blob interface {
+	io.ReadSeekCloser
+	Size() int64
 }
