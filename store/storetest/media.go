@@ -20,6 +20,7 @@ var media = map[string]func(*testing.T, store.Store){
 	"LastDownloadReleasesDeliveries":        testLastDownloadReleases,
 	"SeedNeverGetsAttachments":              testSeedNeverGetsAttachments,
 	"EnableFlushRecoverKeepHeld":            testEnableFlushRecoverKeepHeld,
+	"RecoveredBehindAFlightStaysHeld":       testRecoveredBehindFlightHeld,
 	"LostDownloadLeaseIsNotRecorded":        testLostDownloadLease,
 	"QRDownloadsOnlyForTheLeaseOwner":       testQRDownloadsForLeaseOwner,
 	"DownloadRetriesCountAttempts":          testDownloadRetries,
@@ -572,5 +573,40 @@ func testAttachmentsOnlyWhereAny(t *testing.T, st store.Store) {
 	}
 	if counted != 12 {
 		t.Errorf("%d event deliveries, want 12", counted)
+	}
+}
+
+// testRecoveredBehindFlightHeld: a held delivery recovered while a later
+// one of its lane is in flight stays held when that flight ends.
+func testRecoveredBehindFlightHeld(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws, ep, phone := mediaWorkspace(t, st)
+	ingest(t, st, ws, withFiles(1, 1, phone, image(1)))
+	if _, err := st.UpdateWebhook(ctx, ws, ep.ID, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+		t.Fatal(err)
+	}
+	text := msg(1, 2)
+	text.Account.Phone = phone
+	ingest(t, st, ws, text)
+	var flight []chathook.Delivery
+	for _, d := range claim(t, st, "x", t0, 100) {
+		if d.Webhook.ID == ep.ID {
+			flight = append(flight, d)
+		} else {
+			finish(t, st, d, 200, time.Time{})
+		}
+	}
+	if want := []string{"event/message:new/c1-m2"}; !slices.Equal(byEndpoint(flight)[ep.ID], want) {
+		t.Fatalf("claimed %v, want %v", byEndpoint(flight), want)
+	}
+	if n, err := st.Recover(ctx, ws, ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("recovered %d (%v), want 1", n, err)
+	}
+	if err := st.ExtendLeases(ctx, "x", []int64{flight[0].ID}, t0.Add(2*lease)); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, st, flight[0], 200, time.Time{})
+	if got := claim(t, st, "x", t0.Add(3*lease), 100); len(got) != 0 {
+		t.Fatalf("once the flight ended claimed %v: the recovered message still waits for its file", byEndpoint(got))
 	}
 }
