@@ -21,6 +21,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/bundle"
 	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/media"
 	"github.com/chathook/chathook/metrics"
 	"github.com/chathook/chathook/notify"
 	"github.com/chathook/chathook/payload"
@@ -51,6 +52,14 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For the web
 	// UI believes when it counts failed sign-ins per client; see web.Config.
 	TrustedProxies []netip.Prefix
+
+	// MediaMaxBytes is the largest attachment downloaded (0:
+	// media.DefaultMaxBytes); MediaRetention how long one is kept (0:
+	// media.DefaultRetention); MediaBackoff the waits between tries of a
+	// download (nil: media.DefaultBackoff).
+	MediaMaxBytes  int64
+	MediaRetention time.Duration
+	MediaBackoff   []time.Duration
 
 	// LogRetention is how long the detailed log keeps an attempt: 30 days.
 	LogRetention time.Duration
@@ -169,6 +178,9 @@ type Service struct {
 	notifier   *notify.Notifier
 	whatsapp   *whatsweb.Manager
 	replies    *reply.Sender
+	downloads  *media.Downloader
+	observer   media.Observer // nil without metrics
+	sweep      chan struct{}  // kicks the media sweeper
 	handler    http.Handler
 	metrics    net.Listener // nil without Config.MetricsAddr
 	metricsSet *metrics.Set
@@ -209,8 +221,12 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = DefaultMaxConnections()
 	}
+	if cfg.MediaRetention <= 0 {
+		cfg.MediaRetention = media.DefaultRetention
+	}
 	var (
 		m        *metrics.Set
+		observer media.Observer
 		recorded func(deliver.Recorded)
 		flushed  func(time.Duration, int, int)
 		request  func(string, int, time.Duration)
@@ -221,7 +237,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		// Every source and the API ingest through the store: counted there,
 		// none of them needs to know.
 		st = countedStore{Store: st, m: m}
-		recorded, flushed, request = m.Recorded, m.Flushed, m.Request
+		recorded, flushed, request, observer = m.Recorded, m.Flushed, m.Request, m
 	}
 	n, err := notify.New(notify.Config{
 		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
@@ -236,11 +252,18 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now, Recorded: recorded,
 	})
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick, Flushed: flushed})
+	// A message with attachments waits for its downloads, which settle
+	// its deliveries: the dispatcher is kicked then.
+	dl := media.NewDownloader(media.Config{
+		Store: st, Owner: d.Owner(), MaxBytes: cfg.MediaMaxBytes, Backoff: cfg.MediaBackoff, Settled: d.Kick,
+		Observer: observer, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	ingested := func() { d.Ingested(); dl.Kick() }
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
 		Store: st, Network: cfg.WhatsApp, Owner: d.Owner(), Lease: cfg.AccountLease,
-		Queued: d.Ingested, Logger: cfg.Logger, Now: cfg.Now,
+		Queued: ingested, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
@@ -277,9 +300,15 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	// Meta's webhook has no token: its bodies are charged to the client
 	// address, as the web UI tells it (X-Forwarded-For of trusted proxies).
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody, webHandler.ClientAddress,
-		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
+		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: ingested, Now: cfg.Now})))
+	// An attachment's link is its own credential (media.Link).
+	mux.Handle("/media/", media.Handler(func(ctx context.Context, id int64) (chathook.Attachment, error) {
+		a, _, err := st.MediaFile(ctx, id)
+		return a, err
+	}, st.Blobs(), cfg.Now))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,
+		downloads: dl, observer: observer, sweep: make(chan struct{}, 1),
 		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{}),
 		conns: newConnLimit(cfg.MaxConnections)}
 	if cfg.MetricsAddr != "" {
@@ -321,6 +350,11 @@ func (c countedStore) Ingest(ctx context.Context, workspaceID string, now time.T
 func (s *Service) Tick() {
 	s.bundler.Kick()
 	s.dispatcher.Kick()
+	s.downloads.Kick()
+	select {
+	case s.sweep <- struct{}{}:
+	default:
+	}
 }
 
 // Instance is the name this instance's delivery leases carry in the
@@ -368,6 +402,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.announceUnreachable(ctx) })
 	wg.Go(func() { _ = s.whatsapp.Run(ctx) })
 	wg.Go(func() { _ = s.replies.Run(ctx) })
+	wg.Go(func() { s.downloads.Run(ctx) })
+	wg.Go(func() { s.sweepMedia(ctx) })
 	httpErr := make(chan error, 1)
 	// The metrics listener is not capped: a scrape still gets through when
 	// the service is full.
@@ -454,4 +490,27 @@ func (s *Service) prune(ctx context.Context) {
 			s.cfg.Logger.Info("pruned the detailed log", "attempts", n, "older_than", s.cfg.LogRetention)
 		}
 	})
+}
+
+// sweepMedia deletes attachments past --media-retention, and blobs that
+// a crash left unnamed, at start and every 10 minutes (or on Tick): a
+// file's links answer 410 at most that long after its retention ends.
+func (s *Service) sweepMedia(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		expired, orphans, err := media.Sweep(ctx, s.store, nil, s.cfg.MediaRetention, s.cfg.Now(), s.observer)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.cfg.Logger.Error("media sweep", "err", err)
+		case expired > 0 || orphans > 0:
+			s.cfg.Logger.Info("media sweep", "expired", expired, "orphan_blobs", orphans, "retention", s.cfg.MediaRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.sweep:
+		}
+	}
 }

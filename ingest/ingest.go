@@ -82,14 +82,14 @@ type wireSentBy struct {
 }
 
 type wireMessage struct {
-	Account     *wireAccount      `json:"account"`
-	Chat        *wireChat         `json:"chat"`
-	MessageID   string            `json:"message_id"`
-	Direction   string            `json:"direction"`
-	Timestamp   string            `json:"timestamp"`
-	Sender      *wirePerson       `json:"sender"`
-	Recipient   *wirePerson       `json:"recipient"`
-	SentBy      *wireSentBy       `json:"sent_by"`
+	Account     *wireAccount     `json:"account"`
+	Chat        *wireChat        `json:"chat"`
+	MessageID   string           `json:"message_id"`
+	Direction   string           `json:"direction"`
+	Timestamp   string           `json:"timestamp"`
+	Sender      *wirePerson      `json:"sender"`
+	Recipient   *wirePerson      `json:"recipient"`
+	SentBy      *wireSentBy      `json:"sent_by"`
 	Text        string           `json:"text"`
 	Attachments []wireAttachment `json:"attachments"`
 	// fromSource: built by Check from a WhatsApp source's message, whose

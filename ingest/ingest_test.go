@@ -359,7 +359,9 @@ func TestMessageAccepts(t *testing.T) {
 					in.Attachments[0].Name == "Office" && in.Attachments[0].State == chathook.MediaNone
 			}},
 		{"a contact card", with("attachments", []any{map[string]any{"type": "contact", "vcard": "BEGIN:VCARD\nFN:Jo\nEND:VCARD"}}),
-			func(in chathook.Incoming) bool { return len(in.Attachments) == 1 && in.Attachments[0].VCard == "BEGIN:VCARD\nFN:Jo\nEND:VCARD" }},
+			func(in chathook.Incoming) bool {
+				return len(in.Attachments) == 1 && in.Attachments[0].VCard == "BEGIN:VCARD\nFN:Jo\nEND:VCARD"
+			}},
 		{"visible text among invisible characters", with("text", "\u200b\u00a0x\ufeff"), func(in chathook.Incoming) bool { return in.Text == "\u200b\u00a0x\ufeff" }},
 		{"a sign that is a format character", with("text", "\u0600"), func(in chathook.Incoming) bool { return in.Text == "\u0600" }},
 	} {

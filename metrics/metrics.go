@@ -43,6 +43,10 @@ type Set struct {
 	bundled     *prometheus.CounterVec
 	requests    *prometheus.CounterVec
 	requestTime *prometheus.HistogramVec
+	mediaFiles  prometheus.Counter
+	mediaBytes  prometheus.Counter
+	mediaFailed prometheus.Counter
+	mediaGone   prometheus.Counter
 }
 
 // New returns the metrics of a service on st, with Go's runtime and the
@@ -77,6 +81,22 @@ func New(st store.Store, logger *slog.Logger) *Set {
 		Name: "chathook_bundled_total",
 		Help: "What bundle flushes queued: what=bundles (deliveries) or what=messages (in them).",
 	}, []string{"what"})
+	s.mediaFiles = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chathook_media_stored_total",
+		Help: "Attachments downloaded from WhatsApp and stored.",
+	})
+	s.mediaBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chathook_media_stored_bytes_total",
+		Help: "Bytes of the attachments stored.",
+	})
+	s.mediaFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chathook_media_downloads_failed_total",
+		Help: "Attachments whose download failed for good (too large, gone from WhatsApp, no access token, retries spent); their messages are sent with the error.",
+	})
+	s.mediaGone = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chathook_media_deleted_total",
+		Help: "Stored attachments the sweeper deleted when their retention (--media-retention) ended.",
+	})
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "chathook_http_requests_total",
 		Help: "HTTP requests answered, by route (the pattern that matched, e.g. POST /api/v1/messages) and status code.",
@@ -99,6 +119,7 @@ func New(st store.Store, logger *slog.Logger) *Set {
 	s.bundled.WithLabelValues("bundles")
 	s.bundled.WithLabelValues("messages")
 	s.reg.MustRegister(s.ingested, s.deliveries, s.attempt, s.latency, s.flush, s.bundled, s.requests, s.requestTime,
+		s.mediaFiles, s.mediaBytes, s.mediaFailed, s.mediaGone,
 		&backlog{st: st, logger: logger}, &pools{st: st},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
@@ -251,3 +272,15 @@ func (p *pools) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(ingestCalls, prometheus.CounterValue, float64(in.Calls))
 	ch <- prometheus.MustNewConstMetric(ingestRetried, prometheus.CounterValue, float64(in.Retried))
 }
+
+// MediaStored counts an attachment stored, of n bytes.
+func (s *Set) MediaStored(n int64) {
+	s.mediaFiles.Inc()
+	s.mediaBytes.Add(float64(n))
+}
+
+// MediaFailed counts an attachment whose download failed for good.
+func (s *Set) MediaFailed() { s.mediaFailed.Inc() }
+
+// MediaDeleted counts attachments deleted by the sweeper.
+func (s *Set) MediaDeleted(n int) { s.mediaGone.Add(float64(n)) }

@@ -24,12 +24,12 @@ func EventTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // eventMessage is a message in the event format: SPEC 4.1's fields with
 // RFC 3339 timestamps, its permalink id and its attachments.
 type eventMessage struct {
-	Direction   string            `json:"direction"`
-	Timestamp   string            `json:"timestamp"`
-	MessageID   string            `json:"message_id"`
-	MessageUUID string            `json:"message_uuid"`
-	Sender      person            `json:"sender"`
-	Recipient   person            `json:"recipient"`
+	Direction   string       `json:"direction"`
+	Timestamp   string       `json:"timestamp"`
+	MessageID   string       `json:"message_id"`
+	MessageUUID string       `json:"message_uuid"`
+	Sender      person       `json:"sender"`
+	Recipient   person       `json:"recipient"`
 	Text        string       `json:"text"`
 	Attachments []attachment `json:"attachments"`
 }

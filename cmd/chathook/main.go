@@ -24,6 +24,7 @@ import (
 
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/media"
 	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/store"
 )
@@ -250,6 +251,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"HTTP connections open at once, by default the open-file limit less 1024 (or half of it, if more) and at most 10000; at the cap the one idle the longest is closed, then one silent for 2 s, and with neither new ones wait to be accepted")
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
+	var maxBytes int
+	s.int(&maxBytes, "media-max-bytes", "CHATHOOK_MEDIA_MAX_BYTES", media.DefaultMaxBytes,
+		"largest attachment downloaded from WhatsApp, in bytes; a larger one is not downloaded, and its message says so")
+	s.duration(&cfg.MediaRetention, "media-retention", "CHATHOOK_MEDIA_RETENTION", media.DefaultRetention,
+		"how long downloaded attachments are kept; then they are deleted and their links answer 410")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
 		"write a CPU profile (pprof) of the service to this file, from start to shutdown (default: none)")
 	if err := s.parse(args); err != nil {
@@ -287,6 +293,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
+	}
+	if maxBytes < 1 {
+		return cfg, fmt.Errorf("--media-max-bytes: at least 1, e.g. %d (100 MiB)", media.DefaultMaxBytes)
+	}
+	cfg.MediaMaxBytes = int64(maxBytes)
+	if cfg.MediaRetention <= 0 {
+		return cfg, fmt.Errorf("--media-retention: must be positive, e.g. 720h")
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + cfg.Addr

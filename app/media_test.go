@@ -1,0 +1,271 @@
+package app_test
+
+// Attachments through the whole service (SPEC 8): a Cloud API number's
+// photo is fetched from a local server that answers as Meta's Graph API
+// documents, stored in the database, and reaches an endpoint in the
+// event format with a link that needs no credential; the outbound
+// webhook (seed format) never gets it.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/chathooktest"
+)
+
+// jpeg is the start of a JPEG file (its SOI and JFIF APP0 marker), then
+// filler: enough for any type check by bytes.
+func jpeg(n int) []byte {
+	head := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00}
+	body := bytes.Repeat([]byte{0x5A}, n-len(head))
+	return append(head, body...)
+}
+
+// graphMedia is Meta's Graph API for media: GET /v23.0/{media-id} gives
+// the file's URL (on the same server), and GET of that URL its bytes,
+// both only with the number's token. A file's download waits while its
+// gate is closed.
+type graphMedia struct {
+	*httptest.Server
+	mu    sync.Mutex
+	files map[string][]byte
+	gates map[string]chan struct{}
+	asked []string // "METHOD path" of each request
+}
+
+func newGraphMedia(t *testing.T) *graphMedia {
+	g := &graphMedia{files: map[string][]byte{}, gates: map[string]chan struct{}{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.asked = append(g.asked, r.Method+" "+r.URL.Path)
+		g.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+metaToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}`)
+			return
+		}
+		id, isFile := strings.CutPrefix(r.URL.Path, "/files/")
+		if !isFile {
+			id = strings.TrimPrefix(r.URL.Path, "/v23.0/")
+		}
+		g.mu.Lock()
+		data, ok := g.files[id]
+		gate := g.gates[id]
+		g.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"message":"Unsupported get request.","type":"GraphMethodException","code":100}}`)
+			return
+		}
+		if !isFile {
+			sum := sha256.Sum256(data)
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"messaging_product":"whatsapp","url":%q,"mime_type":"image/jpeg","sha256":%q,"file_size":%d,"id":%q}`,
+				g.URL+"/files/"+id, hex.EncodeToString(sum[:]), len(data), id)
+			return
+		}
+		if gate != nil {
+			<-gate
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(data)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *graphMedia) add(id string, data []byte, gated bool) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.files[id] = data
+	if !gated {
+		return nil
+	}
+	gate := make(chan struct{})
+	g.gates[id] = gate
+	return gate
+}
+
+func imageFrom(from, id, mediaID, caption string) map[string]any {
+	return map[string]any{"from": from, "id": id, "timestamp": fmt.Sprint(time.Now().Add(-time.Minute).Unix()),
+		"type": "image", "image": map[string]any{"caption": caption, "mime_type": "image/jpeg", "sha256": "ignored", "id": mediaID}}
+}
+
+type eventMessage struct {
+	MessageID   string `json:"message_id"`
+	MessageUUID string `json:"message_uuid"`
+	Text        string `json:"text"`
+	Attachments []struct {
+		Type         string `json:"type"`
+		MimeType     string `json:"mime_type"`
+		Size         int64  `json:"size"`
+		SHA256       string `json:"sha256"`
+		URL          string `json:"url"`
+		URLExpiresAt string `json:"url_expires_at"`
+		Error        string `json:"error"`
+	} `json:"attachments"`
+}
+
+// eventMessageOf reads data.message of a message:*:new event.
+func eventMessageOf(t *testing.T, body []byte) eventMessage {
+	t.Helper()
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Message eventMessage `json:"message"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || !strings.HasPrefix(ev.Type, "message:") {
+		t.Fatalf("not a message event (%v): %s", err, body)
+	}
+	return ev.Data.Message
+}
+
+// addEventEndpoint adds an endpoint in the event format, subscribed to
+// message:new.
+func addEventEndpoint(t *testing.T, ws *chathooktest.Workspace, url string) {
+	t.Helper()
+	if status, body := ws.Do(t, http.MethodPost, "/api/v1/webhooks", map[string]any{"url": url, "events": []string{"message:new"}}); status != http.StatusCreated {
+		t.Fatalf("add endpoint: %d %s", status, body)
+	}
+}
+
+// TestCloudAPIPhotoReachesEventEndpoint: the photo's message waits for
+// its file, and so does the later message of its chat, while another
+// chat's message goes out; then the photo arrives with a link whose
+// bytes hash to its sha256, served as an image with nosniff; the seed
+// format's webhook gets only the text messages.
+func TestCloudAPIPhotoReachesEventEndpoint(t *testing.T) { onEveryStore(t, testCloudAPIPhoto) }
+
+func testCloudAPIPhoto(t *testing.T, db string) {
+	graph := newGraphMedia(t)
+	photo := jpeg(300 << 10) // more than one chunk of the blob store
+	gate := graph.add("MEDIA-1", photo, true)
+	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{GraphAPIURL: graph.URL + "/v23.0"}})
+	ws := svc.NewWorkspace(t, "acme")
+	seed := chathooktest.NewSink(t)
+	ws.PointAt(t, seed.URL+"/hook")
+	events := chathooktest.NewSink(t)
+	addEventEndpoint(t, ws, events.URL+"/events")
+	registerNumber(t, ws)
+
+	metaPosts(t, svc, ws, "messages", "messages", imageFrom(sheena, "wamid.PHOTO", "MEDIA-1", "This one, in blue"))
+	metaPosts(t, svc, ws, "messages", "messages", textFromSheena("wamid.AFTER", "Do you have it?"))
+	other := textFromSheena("wamid.OTHER", "Hello from another chat")
+	other["from"] = "16505550000"
+	metaPosts(t, svc, ws, "messages", "messages", other)
+
+	// Another chat's message is not held back by the download.
+	first := eventMessageOf(t, events.WaitFor(t, 1, 10*time.Second)[0].Body)
+	if first.MessageID != "wamid.OTHER" {
+		t.Fatalf("first event is %s's, want the other chat's message while the photo downloads", first.MessageID)
+	}
+	time.Sleep(200 * time.Millisecond) // the photo's chat gets nothing while its file is downloading
+	if n := len(events.Got()); n != 1 {
+		t.Fatalf("%d events while the photo downloads, want 1: its chat waits for it", n)
+	}
+	close(gate)
+	got := events.WaitFor(t, 3, 10*time.Second)
+	img, after := eventMessageOf(t, got[1].Body), eventMessageOf(t, got[2].Body)
+	if img.MessageID != "wamid.PHOTO" || after.MessageID != "wamid.AFTER" {
+		t.Fatalf("events %s then %s, want the photo then the message after it", img.MessageID, after.MessageID)
+	}
+	sum := sha256.Sum256(photo)
+	if img.Text != "This one, in blue" || len(img.Attachments) != 1 {
+		t.Fatalf("photo event: %+v", img)
+	}
+	a := img.Attachments[0]
+	if a.Type != "image" || a.MimeType != "image/jpeg" || a.Size != int64(len(photo)) || a.SHA256 != hex.EncodeToString(sum[:]) ||
+		a.Error != "" || !strings.HasPrefix(a.URL, svc.URL+"/media/") || a.URLExpiresAt == "" {
+		t.Errorf("attachment %+v", a)
+	}
+
+	// The link needs no credential, and serves the very bytes.
+	resp, err := http.Get(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	servedSum := sha256.Sum256(served)
+	if resp.StatusCode != 200 || hex.EncodeToString(servedSum[:]) != a.SHA256 || resp.Header.Get("Content-Type") != "image/jpeg" ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" || strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("GET link: %d, %d bytes hashing to %x, headers %v", resp.StatusCode, len(served), servedSum, resp.Header)
+	}
+	// A changed token is unknown.
+	if resp, err := http.Get(a.URL[:len(a.URL)-2] + "xx"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a tampered link: %v %v, want 404", resp.StatusCode, err)
+	}
+
+	// The message reads again with a fresh link.
+	status, body := ws.Do(t, http.MethodGet, "/api/v1/messages/"+img.MessageUUID, nil)
+	var again eventMessage
+	if status != 200 || json.Unmarshal(body, &again) != nil || len(again.Attachments) != 1 || again.Attachments[0].SHA256 != a.SHA256 ||
+		again.Attachments[0].URL == "" {
+		t.Errorf("GET message: %d %s", status, body)
+	}
+
+	// The seed format carries text only: the photo is not sent there.
+	seedGot := seed.WaitFor(t, 2, 10*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	for _, r := range seed.Got() {
+		if bytes.Contains(r.Body, []byte("wamid.PHOTO")) {
+			t.Errorf("the seed webhook got the photo: %s", r.Body)
+		}
+	}
+	if len(seedGot) != 2 {
+		t.Errorf("seed webhook got %d messages, want the 2 text ones", len(seedGot))
+	}
+}
+
+// TestCloudAPIPhotoWithoutTokenOrTooLarge: a file that cannot be
+// downloaded is delivered with its error and no link, at once.
+func TestCloudAPIPhotoWithoutTokenOrTooLarge(t *testing.T) {
+	graph := newGraphMedia(t)
+	graph.add("BIG", jpeg(64<<10), false)
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{GraphAPIURL: graph.URL + "/v23.0", MediaMaxBytes: 32 << 10}})
+	ws := svc.NewWorkspace(t, "acme")
+	events := chathooktest.NewSink(t)
+	addEventEndpoint(t, ws, events.URL+"/events")
+	registerNumber(t, ws)
+	metaPosts(t, svc, ws, "messages", "messages", imageFrom(sheena, "wamid.BIG", "BIG", ""))
+	big := eventMessageOf(t, events.WaitFor(t, 1, 10*time.Second)[0].Body)
+	if len(big.Attachments) != 1 || big.Attachments[0].URL != "" || !strings.Contains(big.Attachments[0].Error, "--media-max-bytes") {
+		t.Errorf("too large: %+v", big.Attachments)
+	}
+	for _, asked := range graph.asked {
+		if strings.HasPrefix(asked, "GET /files/") {
+			t.Errorf("a file over the limit was downloaded: %s", asked)
+		}
+	}
+
+	// Without an access token: the number receives, but cannot fetch.
+	status, body := ws.Do(t, http.MethodGet, "/api/v1/accounts", nil)
+	var accounts struct {
+		Accounts []struct {
+			ID json.Number `json:"id"`
+		} `json:"accounts"`
+	}
+	if status != 200 || json.Unmarshal(body, &accounts) != nil || len(accounts.Accounts) != 1 {
+		t.Fatalf("accounts: %d %s", status, body)
+	}
+	if status, body := ws.Do(t, http.MethodPatch, "/api/v1/accounts/"+accounts.Accounts[0].ID.String(), map[string]any{"access_token": ""}); status != 200 {
+		t.Fatalf("clear the token: %d %s", status, body)
+	}
+	metaPosts(t, svc, ws, "messages", "messages", imageFrom(sheena, "wamid.NOTOKEN", "BIG", ""))
+	noToken := eventMessageOf(t, events.WaitFor(t, 2, 10*time.Second)[1].Body)
+	if len(noToken.Attachments) != 1 || noToken.Attachments[0].URL != "" || !strings.Contains(noToken.Attachments[0].Error, "access token") {
+		t.Errorf("no token: %+v", noToken.Attachments)
+	}
+}

@@ -1,0 +1,48 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/chathook/chathook/store"
+)
+
+// sweepBatch is how many files one ExpireMedia marks: a transaction
+// kept short, repeated until none is left.
+const sweepBatch = 100
+
+// Sweep deletes the files stored longer ago than retention (their links
+// then answer 410) and the blobs that no attachment names since
+// OrphanAge (a download cut off by a crash), and returns how many of
+// each it deleted. Every instance may run it; each file is expired once.
+func Sweep(ctx context.Context, st store.Media, blobs store.Blobs, retention time.Duration, now time.Time, obs Observer) (expired, orphans int, err error) {
+	if blobs == nil {
+		blobs = st.Blobs()
+	}
+	for {
+		refs, err := st.ExpireMedia(ctx, now.Add(-retention), sweepBatch)
+		if err != nil {
+			return expired, orphans, fmt.Errorf("expire media: %w", err)
+		}
+		for _, ref := range refs {
+			// A blob left here, by an error or a crash, is an orphan now:
+			// the next sweep's DeleteOrphans takes it.
+			if err := blobs.Delete(ctx, ref); err != nil {
+				return expired, orphans, fmt.Errorf("delete blob %s: %w", ref, err)
+			}
+			expired++
+		}
+		if obs != nil && len(refs) > 0 {
+			obs.MediaDeleted(len(refs))
+		}
+		if len(refs) < sweepBatch {
+			break
+		}
+	}
+	orphans, err = blobs.DeleteOrphans(ctx, now.Add(-OrphanAge))
+	if err != nil {
+		return expired, orphans, fmt.Errorf("delete orphan blobs: %w", err)
+	}
+	return expired, orphans, nil
+}
