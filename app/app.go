@@ -302,7 +302,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody, webHandler.ClientAddress,
 		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: ingested, Now: cfg.Now})))
 	// An attachment's link is its own credential (media.Link).
-	mux.Handle("/media/", media.Handler(func(ctx context.Context, id int64) (chathook.Attachment, error) {
+	mux.Handle("/media/{token}", media.Handler(func(ctx context.Context, id int64) (chathook.Attachment, error) {
 		a, _, err := st.MediaFile(ctx, id)
 		return a, err
 	}, st.Blobs(), cfg.Now))

@@ -357,8 +357,8 @@ func testLostDownloadLease(t *testing.T, st store.Store) {
 }
 
 // testQRDownloadsForLeaseOwner: a QR account's files are downloaded by
-// the instance that holds its connection only; a Cloud API number's by
-// any.
+// the instance that holds its connection, or by any when none does; a
+// Cloud API number's by any.
 func testQRDownloadsForLeaseOwner(t *testing.T, st store.Store) {
 	ws, _, cloud := mediaWorkspace(t, st)
 	qr := link(t, st, ws, 2, "instance-1", t0.Add(time.Hour))
@@ -374,6 +374,16 @@ func testQRDownloadsForLeaseOwner(t *testing.T, st store.Store) {
 	ingest(t, st, ws, withFiles(2, 1, cloud, image(2)))
 	if got := claimDownloads(t, st, "instance-2", t0, 10); len(got) != 1 || got[0].Account.Phone != cloud {
 		t.Errorf("a Cloud API number's download: %+v", got)
+	}
+	// Once no instance holds the account (its lease ran out: it is not
+	// connected), any instance claims the download, to fail it rather
+	// than hold its message for ever.
+	orphaned := false
+	for _, d := range claimDownloads(t, st, "instance-2", t0.Add(2*time.Hour), 10) {
+		orphaned = orphaned || d.Account.ID == qr.ID
+	}
+	if !orphaned {
+		t.Errorf("the download of an account no instance holds was not claimed")
 	}
 	// The ingest API's attachments are links kept as given: nothing to
 	// download, and nothing waits.

@@ -128,10 +128,12 @@ func Attach(rows Rows, msgs []*chathook.Message) error {
 const (
 	// DueDownloads selects the ids of up to limit (3) pending attachments
 	// due at now (1), soonest due first, that owner (2) may download: a
-	// Cloud API number's, or a QR account's whose lease owner holds.
+	// Cloud API number's, or a QR account's whose lease owner holds, or
+	// that no instance holds (not connected: the download fails, with
+	// retries, rather than hold its message for ever).
 	DueDownloads = `SELECT t.id FROM attachments t JOIN accounts a ON a.id = t.account_id
 		WHERE t.state = 'pending' AND t.due_at <= %[1]s
-			AND (a.kind = 'cloud_api' OR (a.kind = 'web' AND a.lease_owner = %[2]s))
+			AND (a.kind = 'cloud_api' OR (a.kind = 'web' AND (a.lease_owner = %[2]s OR a.lease_until < %[1]s)))
 		ORDER BY t.due_at, t.id LIMIT %[3]s`
 	// FinishDownload records a download of attachment (1) if owner (2)
 	// still holds its lease, with the values of FinishValues, and returns
