@@ -60,6 +60,7 @@ type Config struct {
 	MediaMaxBytes  int64
 	MediaRetention time.Duration
 	MediaBackoff   []time.Duration
+	MediaWorkers   int // downloads at once (0: media.DefaultWorkers)
 
 	// LogRetention is how long the detailed log keeps an attempt: 30 days.
 	LogRetention time.Duration
@@ -255,7 +256,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	// A message with attachments waits for its downloads, which settle
 	// its deliveries: the dispatcher is kicked then.
 	dl := media.NewDownloader(media.Config{
-		Store: st, Owner: d.Owner(), MaxBytes: cfg.MediaMaxBytes, Backoff: cfg.MediaBackoff, Settled: d.Kick,
+		Store: st, Owner: d.Owner(), MaxBytes: cfg.MediaMaxBytes, Backoff: cfg.MediaBackoff, Workers: cfg.MediaWorkers, Settled: d.Kick,
 		Observer: observer, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	ingested := func() { d.Ingested(); dl.Kick() }

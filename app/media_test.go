@@ -134,7 +134,7 @@ func eventMessageOf(t *testing.T, body []byte) eventMessage {
 
 // addEventEndpoint adds an endpoint in the event format, subscribed to
 // message:new.
-func addEventEndpoint(t *testing.T, ws *chathooktest.Workspace, url string) {
+func addEventEndpoint(t testing.TB, ws *chathooktest.Workspace, url string) {
 	t.Helper()
 	if status, body := ws.Do(t, http.MethodPost, "/api/v1/webhooks", map[string]any{"url": url, "events": []string{"message:new"}}); status != http.StatusCreated {
 		t.Fatalf("add endpoint: %d %s", status, body)

@@ -90,7 +90,7 @@ func sentAnswer(wamid string) graphAnswer {
 }
 
 // registerNumber registers Acme's Cloud API number with its access token.
-func registerNumber(t *testing.T, ws *chathooktest.Workspace) {
+func registerNumber(t testing.TB, ws *chathooktest.Workspace) {
 	t.Helper()
 	status, body := ws.Do(t, "POST", "/api/v1/accounts/cloud-api", map[string]any{
 		"phone_number_id": phoneNumberID, "display_phone_number": "+1 555 078 3881", "full_name": "Acme Support",
@@ -103,7 +103,7 @@ func registerNumber(t *testing.T, ws *chathooktest.Workspace) {
 
 // metaPosts POSTs a change of Meta's webhook (field "messages" or
 // "smb_message_echoes") to the service, signed with the app secret.
-func metaPosts(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Workspace, field, list string, msg map[string]any) {
+func metaPosts(t testing.TB, svc *chathooktest.Service, ws *chathooktest.Workspace, field, list string, msg map[string]any) {
 	t.Helper()
 	value := map[string]any{
 		"messaging_product": "whatsapp",
