@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/store"
 )
 
 // TODO(issue 27): the downloads half of store.Media; replaced before landing.
@@ -27,6 +26,3 @@ func (s *Store) MediaFile(ctx context.Context, id int64) (chathook.Attachment, s
 func (s *Store) ExpireMedia(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	return nil, errMediaTODO
 }
-
-// TODO(issue 27): the blob store; replaced before landing.
-func (s *Store) Blobs() store.Blobs { return nil }

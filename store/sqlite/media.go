@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 )
 
@@ -164,6 +163,3 @@ func (s *Store) ExpireMedia(ctx context.Context, before time.Time, limit int) ([
 	}
 	return blobs, tx.Commit()
 }
-
-// TODO(issue 27): the blob store; replaced before landing.
-func (s *Store) Blobs() store.Blobs { return nil }
