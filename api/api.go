@@ -120,6 +120,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.Handle("/api/v1/messages", s.auth(methods{http.MethodPost: s.bodies(MaxMessageBody, s.postMessage)}))
 	s.mux.Handle("/api/v1/messages/batch", s.auth(methods{http.MethodPost: s.bodies(MaxBatchBody, s.postBatch)}))
+	s.mux.Handle("/api/v1/messages/{message_uuid}", s.auth(methods{http.MethodGet: s.getMessage}))
 	s.mux.Handle("/api/v1/webhooks", s.auth(methods{http.MethodGet: s.listWebhooks,
 		http.MethodPost: s.bodies(maxSettingBody, s.postWebhook)}))
 	// outbound keeps its GET and PUT of before endpoints; PATCH and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
+	"github.com/chathook/chathook/payload"
 )
 
 type ingestAnswer struct {
@@ -89,3 +90,23 @@ func writeInputError(w http.ResponseWriter, err error) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// getMessage answers GET /api/v1/messages/{message_uuid}: one stored
+// message as the event format's data.message, its attachments with
+// fresh links (a receiver whose link expired asks here again).
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	uuid := r.PathValue("message_uuid")
+	m, err := s.cfg.Store.MessageByUUID(r.Context(), workspace(r).ID, uuid)
+	if errors.Is(err, chathook.ErrNotFound) {
+		writeFieldError(w, http.StatusNotFound, "message_uuid", "no message "+strconv.Quote(uuid)+" in this workspace")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store") // its links are fresh each time
+	w.WriteHeader(http.StatusOK)
+	w.Write(payload.EventMessage(s.cfg.BaseURL, m, s.cfg.Now()))
+}

@@ -488,7 +488,7 @@ func (d *Dispatcher) render(ctx context.Context, del chathook.Delivery) ([]byte,
 			}
 			return payload.Fixed(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Webhook.WorkspaceID, c, del.Data), nil
 		}
-		return payload.Event(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, del.Account, del.Chat, del.Message), nil
+		return payload.Event(d.cfg.BaseURL, del.Type, del.EventID, del.CreatedAt, d.cfg.Now(), del.Account, del.Chat, del.Message), nil
 	case chathook.KindMessage:
 		return payload.Single(d.cfg.BaseURL, del.Account, del.Chat, del.Message), nil
 	}

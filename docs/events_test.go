@@ -73,7 +73,7 @@ func TestEventPayloadsPassTheirSchemas(t *testing.T) {
 		{event.MessageNew, c}, {event.MessageReceivedNew, c}, {event.MessageNew, group},
 		{event.ChatCreated, c}, {event.ChatReceivedNew, group},
 	} {
-		body := payload.Event("https://chathook.example", c.typ, event.NewID(at), at, acc, c.chat, m)
+		body := payload.Event("https://chathook.example", c.typ, event.NewID(at), at, at, acc, c.chat, m)
 		sch, _ := schema(t, schemaFile(c.typ))
 		if err := sch.Validate(instance(t, body)); err != nil {
 			t.Errorf("%s does not pass docs/schemas/%s: %v\n%s", c.typ, schemaFile(c.typ), err, body)

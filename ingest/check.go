@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"time"
 	"unicode/utf8"
 
@@ -29,8 +28,11 @@ func Check(in chathook.Incoming, now time.Time) error {
 			*p.dst = &wirePerson{FullName: p.src.FullName, Phone: p.src.Phone}
 		}
 	}
-	if in.SkipReason != "" {
-		w.Attachments = []json.RawMessage{json.RawMessage(`{}`)}
+	w.fromSource = true
+	for _, a := range in.Attachments {
+		w.Attachments = append(w.Attachments, wireAttachment{Type: string(a.Type), MimeType: a.MimeType, FileName: a.FileName,
+			Size: a.Size, SHA256: a.SHA256, Width: a.Width, Height: a.Height, DurationS: a.DurationS,
+			Latitude: a.Latitude, Longitude: a.Longitude, Name: a.Name, Address: a.Address, VCard: a.VCard})
 	}
 	// What Decode's checkUTF8 does for a body.
 	fields := []struct{ name, v string }{

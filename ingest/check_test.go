@@ -43,7 +43,13 @@ func TestCheck(t *testing.T) {
 	}
 	skipped := good
 	skipped.Text, skipped.SkipReason = "", ingest.SkipAttachments
+	skipped.Attachments = []chathook.Attachment{{Type: chathook.AttachVoice, State: chathook.MediaPending, Source: []byte(`{}`)}}
 	if err := ingest.Check(skipped, now); err != nil {
-		t.Errorf("an attachment without a caption: %v", err)
+		t.Errorf("a voice note without a caption, to download: %v", err)
+	}
+	skipped.Attachments[0].Latitude = 100
+	var fe *ingest.FieldError
+	if err := ingest.Check(skipped, now); !errors.As(err, &fe) || fe.Field != "attachments[0].latitude" {
+		t.Errorf("a source's attachment out of range: %v", err)
 	}
 }

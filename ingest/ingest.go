@@ -30,7 +30,7 @@ const (
 	maxID           = 256   // message_id, chat.external_id: bytes
 	MaxName         = 256   // names: characters
 	maxEmail        = 254   // RFC 5321
-	SkipAttachments = "attachments are not supported: only text and emoji messages are delivered"
+	SkipAttachments = "a message with attachments is not sent in the seed format, which carries text and emoji only: endpoints in the event format get it"
 )
 
 // FieldError is a problem with one field of the input. Field is a path as
@@ -90,8 +90,11 @@ type wireMessage struct {
 	Sender      *wirePerson       `json:"sender"`
 	Recipient   *wirePerson       `json:"recipient"`
 	SentBy      *wireSentBy       `json:"sent_by"`
-	Text        string            `json:"text"`
-	Attachments []json.RawMessage `json:"attachments"`
+	Text        string           `json:"text"`
+	Attachments []wireAttachment `json:"attachments"`
+	// fromSource: built by Check from a WhatsApp source's message, whose
+	// files chathook downloads itself.
+	fromSource bool
 }
 
 // Message decodes and validates one message. now stands in for a missing
@@ -553,6 +556,16 @@ func (w *wireMessage) validate(now time.Time) (chathook.Incoming, error) {
 
 	if err := checkLength("text", w.Text); err != nil {
 		return in, err
+	}
+	if len(w.Attachments) > MaxAttachments {
+		return in, fieldErr("attachments", "%d attachments, at most %d", len(w.Attachments), MaxAttachments)
+	}
+	for i := range w.Attachments {
+		a, err := w.Attachments[i].attachment(i, w.fromSource)
+		if err != nil {
+			return in, err
+		}
+		in.Attachments = append(in.Attachments, a)
 	}
 	if len(w.Attachments) > 0 {
 		in.SkipReason = SkipAttachments

@@ -46,7 +46,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		{"recipient.full_name", withRaw("\xff", "recipient", sender), "recipient.full_name", "not valid UTF-8"},
 		{"sent_by.full_name", withRaw(`\udfff`, "sent_by", map[string]any{"full_name": broken}), "sent_by.full_name", "surrogate"},
 		{"sent_by.email", withRaw("\xff", "sent_by", map[string]any{"email": broken + "@acme.com"}), "sent_by.email", "not valid UTF-8"},
-		{"an attachment's field", withRaw("\xff", "attachments", []any{map[string]any{"caption": "x" + broken}}), "attachments[0].caption", "not valid UTF-8"},
+		{"an attachment's field", withRaw("\xff", "attachments", []any{map[string]any{"type": "document", "url": "https://x.example/a", "file_name": "x" + broken}}), "attachments[0].file_name", "not valid UTF-8"},
 		{"a key", withRaw("\xff", broken, 1), "\ufffd", "unknown field"},
 	}
 	for _, c := range cases {

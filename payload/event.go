@@ -30,8 +30,8 @@ type eventMessage struct {
 	MessageUUID string            `json:"message_uuid"`
 	Sender      person            `json:"sender"`
 	Recipient   person            `json:"recipient"`
-	Text        string            `json:"text"`
-	Attachments []json.RawMessage `json:"attachments"`
+	Text        string       `json:"text"`
+	Attachments []attachment `json:"attachments"`
 }
 
 type messageData struct {
@@ -48,18 +48,28 @@ type chatData struct {
 // Event renders the envelope of one event of a chat: a message:*:new
 // (of m) or a chat:*created one (m is the message that created it).
 // webhook-id is the event id, the same for every endpoint it goes to.
-func Event(baseURL, typ, eventID string, at time.Time, acc chathook.Account, c chathook.Chat, m chathook.Message) []byte {
+// Links to attachments are made at now, when the event is sent, so each
+// attempt carries links valid for media.LinkTTL.
+func Event(baseURL, typ, eventID string, at, now time.Time, acc chathook.Account, c chathook.Chat, m chathook.Message) []byte {
 	var data any
 	switch typ {
 	case event.ChatCreated, event.ChatReceivedNew, event.ChatSentNew:
 		data = chatData{WhatsAppAccount: wireAccount(acc), Chat: wireChat(baseURL, c, true)}
 	default:
-		data = messageData{WhatsAppAccount: wireAccount(acc), Chat: wireChat(baseURL, c, m.IsNewChat), Message: eventMessage{
-			Direction: string(m.Direction), Timestamp: EventTime(m.Timestamp), MessageID: m.MessageID, MessageUUID: m.UUID,
-			Sender: person(m.Sender), Recipient: person(m.Recipient), Text: m.Text, Attachments: []json.RawMessage{},
-		}}
+		data = messageData{WhatsAppAccount: wireAccount(acc), Chat: wireChat(baseURL, c, m.IsNewChat), Message: newEventMessage(baseURL, m, now)}
 	}
 	return Envelope(typ, eventID, at, acc.WorkspaceID, data)
+}
+
+func newEventMessage(baseURL string, m chathook.Message, now time.Time) eventMessage {
+	return eventMessage{Direction: string(m.Direction), Timestamp: EventTime(m.Timestamp), MessageID: m.MessageID, MessageUUID: m.UUID,
+		Sender: person(m.Sender), Recipient: person(m.Recipient), Text: m.Text, Attachments: attachments(baseURL, m.Attachments, now)}
+}
+
+// EventMessage renders m as the event format's data.message, with links
+// to its attachments made at now: GET /api/v1/messages/{message_uuid}.
+func EventMessage(baseURL string, m chathook.Message, now time.Time) []byte {
+	return encode(newEventMessage(baseURL, m, now))
 }
 
 // Envelope renders an event whose data is already made.
