@@ -62,6 +62,7 @@ type messageView struct {
 	chathook.Message
 	Day       string // set on the first message of each day
 	Highlight bool   // the message a permalink opened
+	Media     []attachmentView
 }
 
 // chat shows one page of a chat's timeline: the latest messages; those
@@ -102,9 +103,9 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 			data.Newer = base + "?after=" + formatPosition(store.Of(tl.msgs[n-1]))
 		}
 	}
-	day := ""
+	day, now := "", s.cfg.Now()
 	for _, m := range tl.msgs {
-		mv := messageView{Message: m, Highlight: tl.at != "" && m.UUID == tl.at}
+		mv := messageView{Message: m, Highlight: tl.at != "" && m.UUID == tl.at, Media: attachmentViews(m, now)}
 		if d := m.Timestamp.UTC().Format("Monday, 2 January 2006"); d != day {
 			mv.Day, day = d, d
 		}
