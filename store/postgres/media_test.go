@@ -1,0 +1,290 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
+	"github.com/chathook/chathook/store"
+	"github.com/chathook/chathook/store/postgres"
+	"github.com/chathook/chathook/store/postgres/pgtest"
+	"github.com/chathook/chathook/store/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// mediaWorkspace makes a workspace with an event endpoint and a Cloud API
+// number (whose downloads any instance claims), and returns the
+// workspace and the number's phone.
+func mediaWorkspace(t *testing.T, st *postgres.Store) (string, string) {
+	t.Helper()
+	ws := newWorkspace(t, st)
+	addEndpoint(t, st, ws, "ep_00000000000000m1", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	num := chathook.Account{Phone: "+15550000001", PhoneNumberID: "106000000000001", FullName: "Shop",
+		Email: "ops@example.com", VerifyToken: "verify-1"}
+	if _, err := st.AddCloudAPINumber(context.Background(), ws, num, "secret-1", "token-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	return ws, num.Phone
+}
+
+// withFiles is message n of chat c of the number phone with two pending
+// images.
+func withFiles(phone string, c, n int) chathook.Incoming {
+	in := storetest.Message(c, n)
+	in.Account = chathook.Account{Phone: phone}
+	for i := range 2 {
+		in.Attachments = append(in.Attachments, chathook.Attachment{Type: chathook.AttachImage, MimeType: "image/jpeg",
+			State: chathook.MediaPending, Source: fmt.Appendf(nil, `{"id":"media-%d-%d-%d"}`, c, n, i)})
+	}
+	return in
+}
+
+// held counts the pending deliveries of message messageID that are held
+// for its attachments, and those that are not.
+func held(t *testing.T, st *postgres.Store, messageID string) (heldBack, due int) {
+	t.Helper()
+	err := st.QueryRowForTest(context.Background(), `SELECT count(*) FILTER (WHERE d.due_at = $2), count(*) FILTER (WHERE d.due_at <> $2)
+		FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.message_id = $1 AND d.state = 'pending'`,
+		messageID, store.HeldDue).Scan(&heldBack, &due)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return heldBack, due
+}
+
+// stored is a for the outcome of a download that stored its file.
+func stored(a chathook.Attachment) chathook.Attachment {
+	a.State, a.Blob, a.Size, a.SHA256 = chathook.MediaStored, fmt.Sprint("blob-", a.ID), 3, "abc"
+	return a
+}
+
+// The race FinishDownload's message lock is for: instance A records one
+// of a message's two downloads and finds the other still pending, and
+// before A commits, instance B records the other. Without the lock B's
+// check ran on a snapshot without A's change, found A's attachment
+// pending too, and the message's deliveries stayed held for good. With
+// it, B waits for A's commit and releases them. A is run here statement
+// by statement (FinishDownload's own), so that it stops before its
+// commit for as long as the test needs.
+func TestFinishDownloadLocksTheMessage(t *testing.T) {
+	url := pgtest.URL(t)
+	st := open(t, url)
+	ctx := context.Background()
+	ws, phone := mediaWorkspace(t, st)
+	in := withFiles(phone, 1, 1)
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{in}); err != nil {
+		t.Fatal(err)
+	}
+	if h, due := held(t, st, in.MessageID); h == 0 || due != 0 {
+		t.Fatalf("after ingest: %d held, %d due; want all held", h, due)
+	}
+	claimed, err := st.ClaimDownloads(ctx, "b", t0, time.Minute, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d (%v), want 2", len(claimed), err)
+	}
+
+	a, err := pgx.Connect(ctx, url) // instance A, which claimed nothing: its lease is written below
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	tx, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	first, second := claimed[0].Attachment, claimed[1].Attachment
+	if _, err := a.Exec(ctx, `UPDATE attachments SET lease_owner = 'a' WHERE id = $1`, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	sql := postgres.FinishDownloadForTest
+	var message int64
+	if err := tx.QueryRow(ctx, sql.Lock, first.ID).Scan(&message); err != nil {
+		t.Fatal(err)
+	}
+	f := stored(first)
+	tag, err := tx.Exec(ctx, sql.Record, f.ID, "a", string(f.State), int64(0), f.MimeType, f.Size, f.FileName, f.SHA256,
+		f.Width, f.Height, f.DurationS, f.Error, f.Blob, nil, t0.UnixMilli())
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("A records: %v, %d rows", err, tag.RowsAffected())
+	}
+	if tag, err := tx.Exec(ctx, sql.Release, message, t0.UnixMilli()); err != nil || tag.RowsAffected() != 0 {
+		t.Fatalf("A releases %d deliveries (%v) while B's download is pending", tag.RowsAffected(), err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ok, err := st.FinishDownload(ctx, "b", stored(second), t0, time.Time{})
+		if err == nil && !ok {
+			err = fmt.Errorf("B's lease was lost")
+		}
+		done <- err
+	}()
+	// Wait until B waits for A's locks, or is done (as it would be
+	// without the lock): only then does A commit.
+	var pid uint32 = a.PgConn().PID()
+	var bDone bool
+	var bErr error
+	for !bDone {
+		select {
+		case bErr = <-done:
+			bDone = true
+			continue
+		default:
+		}
+		var blocked bool
+		if err := st.QueryRowForTest(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`,
+			int(pid)).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if blocked {
+			break
+		}
+		time.Sleep(time.Millisecond) // a poll, not a deadline
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bDone {
+		bErr = <-done
+	}
+	if bErr != nil {
+		t.Fatalf("B: %v", bErr)
+	}
+	if h, due := held(t, st, in.MessageID); h != 0 || due == 0 {
+		t.Errorf("both downloads stored: %d deliveries still held, %d due; want none held", h, due)
+	}
+}
+
+// Two instances finish the two downloads of each of many messages at
+// once, each one of every message's two: every message's deliveries are
+// released, each delivery once, and none is left held.
+func TestConcurrentFinishesReleaseOnce(t *testing.T) {
+	url := pgtest.URL(t)
+	one, two := open(t, url), open(t, url)
+	ctx := context.Background()
+	ws, phone := mediaWorkspace(t, one)
+	const messages = 30
+	var msgs []chathook.Incoming
+	for n := range messages {
+		msgs = append(msgs, withFiles(phone, n, 1)) // a chat each
+	}
+	if _, err := one.Ingest(ctx, ws, t0, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimAll(t, one, t0.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries held for their files", len(got))
+	}
+	// Oldest first: each message's first attachment, then its second.
+	var mine [2][]chathook.Attachment
+	for i := range 2 * messages {
+		st, owner := one, "one"
+		if i%2 == 1 {
+			st, owner = two, "two"
+		}
+		got, err := st.ClaimDownloads(ctx, owner, t0, time.Minute, 1)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim %d: %d (%v)", i, len(got), err)
+		}
+		if got[0].AccessToken != "token-1" || got[0].WorkspaceID != ws || got[0].Attempts != 0 {
+			t.Fatalf("claimed %+v", got[0])
+		}
+		mine[i%2] = append(mine[i%2], got[0].Attachment)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*messages)
+	start := make(chan struct{})
+	for i, st := range []*postgres.Store{one, two} {
+		owner := []string{"one", "two"}[i]
+		wg.Go(func() {
+			<-start
+			for _, a := range mine[i] {
+				ok, err := st.FinishDownload(ctx, owner, stored(a), t0, time.Time{})
+				if err == nil && !ok {
+					err = fmt.Errorf("attachment %d: lease lost", a.ID)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, in := range msgs {
+		if h, due := held(t, one, in.MessageID); h != 0 || due == 0 {
+			t.Errorf("%s: %d held, %d due", in.MessageID, h, due)
+		}
+	}
+	got := claimAll(t, one, t0)
+	var events []string
+	for _, d := range got {
+		if d.Kind == chathook.KindEvent {
+			events = append(events, d.Message.MessageID)
+		}
+	}
+	slices.Sort(events)
+	if len(events) != messages || len(slices.Compact(events)) != messages {
+		t.Errorf("claimed %d event deliveries (%v), want one per message, %d", len(events), events, messages)
+	}
+}
+
+// Claimers on several instances at once take every due download once
+// between them: none is claimed twice, none is left.
+func TestConcurrentClaimDownloads(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	st := open(t, url)
+	ws, phone := mediaWorkspace(t, st)
+	var msgs []chathook.Incoming
+	for n := range 40 {
+		msgs = append(msgs, withFiles(phone, n%5, n))
+	}
+	if _, err := st.Ingest(ctx, ws, t0, msgs); err != nil {
+		t.Fatal(err)
+	}
+	const instances = 4
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range instances {
+		other := open(t, url)
+		owner := fmt.Sprint("instance-", i)
+		wg.Go(func() {
+			<-start
+			for {
+				got, err := other.ClaimDownloads(ctx, owner, t0, time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range got {
+					if was, ok := seen[d.ID]; ok {
+						t.Errorf("attachment %d claimed by %s and %s", d.ID, was, owner)
+					}
+					seen[d.ID] = owner
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(seen) != 2*len(msgs) {
+		t.Errorf("claimed %d downloads, want %d", len(seen), 2*len(msgs))
+	}
+}
