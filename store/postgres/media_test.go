@@ -63,14 +63,86 @@ func stored(a chathook.Attachment) chathook.Attachment {
 	return a
 }
 
+// finishing is another instance, A, in the middle of FinishDownload
+// storing attachment f: it has run every statement of its transaction,
+// on a connection of its own, and found none of the message's
+// deliveries to release. commit commits it.
+func finishing(t *testing.T, st *postgres.Store, url string, f chathook.Attachment) (commit *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(ctx) })
+	if _, err := a.Exec(ctx, `UPDATE attachments SET lease_owner = 'a' WHERE id = $1`, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	sql := postgres.FinishDownloadForTest
+	var message int64
+	if err := a.QueryRow(ctx, sql.Lock, f.ID).Scan(&message); err != nil {
+		t.Fatal(err)
+	}
+	f = stored(f)
+	tag, err := a.Exec(ctx, sql.Record, f.ID, "a", string(f.State), int64(0), f.MimeType, f.Size, f.FileName, f.SHA256,
+		f.Width, f.Height, f.DurationS, f.Error, f.Blob, nil, t0.UnixMilli())
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("A records: %v, %d rows", err, tag.RowsAffected())
+	}
+	if tag, err := a.Exec(ctx, sql.Release, message, t0.UnixMilli()); err != nil || tag.RowsAffected() != 0 {
+		t.Fatalf("A releases %d deliveries (%v) while another download is pending", tag.RowsAffected(), err)
+	}
+	return a
+}
+
+// whileBlocked runs b while a's transaction is open, until b waits for
+// a lock a holds or is done (as it is when it takes no lock that a
+// holds); then it commits a, and returns b's error once b is done.
+func whileBlocked(t *testing.T, st *postgres.Store, a *pgx.Conn, b func() error) error {
+	t.Helper()
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- b() }()
+	pid := int(a.PgConn().PID())
+	var bErr error
+	bDone := false
+	for !bDone {
+		select {
+		case bErr = <-done:
+			bDone = true
+			continue
+		default:
+		}
+		var blocked bool
+		if err := st.QueryRowForTest(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`,
+			pid).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if blocked {
+			break
+		}
+		time.Sleep(time.Millisecond) // a poll, not a deadline
+	}
+	if _, err := a.Exec(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if !bDone {
+		bErr = <-done
+	}
+	return bErr
+}
+
 // The race FinishDownload's message lock is for: instance A records one
 // of a message's two downloads and finds the other still pending, and
 // before A commits, instance B records the other. Without the lock B's
 // check ran on a snapshot without A's change, found A's attachment
 // pending too, and the message's deliveries stayed held for good. With
 // it, B waits for A's commit and releases them. A is run here statement
-// by statement (FinishDownload's own), so that it stops before its
-// commit for as long as the test needs.
+// by statement (FinishDownload's own, see finishing), so that it stops
+// before its commit for as long as the test needs.
 func TestFinishDownloadLocksTheMessage(t *testing.T) {
 	url := pgtest.URL(t)
 	st := open(t, url)
@@ -88,73 +160,16 @@ func TestFinishDownloadLocksTheMessage(t *testing.T) {
 		t.Fatalf("claimed %d (%v), want 2", len(claimed), err)
 	}
 
-	a, err := pgx.Connect(ctx, url) // instance A, which claimed nothing: its lease is written below
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
-	tx, err := a.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	first, second := claimed[0].Attachment, claimed[1].Attachment
-	if _, err := a.Exec(ctx, `UPDATE attachments SET lease_owner = 'a' WHERE id = $1`, first.ID); err != nil {
-		t.Fatal(err)
-	}
-	sql := postgres.FinishDownloadForTest
-	var message int64
-	if err := tx.QueryRow(ctx, sql.Lock, first.ID).Scan(&message); err != nil {
-		t.Fatal(err)
-	}
-	f := stored(first)
-	tag, err := tx.Exec(ctx, sql.Record, f.ID, "a", string(f.State), int64(0), f.MimeType, f.Size, f.FileName, f.SHA256,
-		f.Width, f.Height, f.DurationS, f.Error, f.Blob, nil, t0.UnixMilli())
-	if err != nil || tag.RowsAffected() != 1 {
-		t.Fatalf("A records: %v, %d rows", err, tag.RowsAffected())
-	}
-	if tag, err := tx.Exec(ctx, sql.Release, message, t0.UnixMilli()); err != nil || tag.RowsAffected() != 0 {
-		t.Fatalf("A releases %d deliveries (%v) while B's download is pending", tag.RowsAffected(), err)
-	}
-
-	done := make(chan error, 1)
-	go func() {
-		ok, err := st.FinishDownload(ctx, "b", stored(second), t0, time.Time{})
+	commitA := finishing(t, st, url, claimed[0].Attachment)
+	err = whileBlocked(t, st, commitA, func() error {
+		ok, err := st.FinishDownload(ctx, "b", stored(claimed[1].Attachment), t0, time.Time{})
 		if err == nil && !ok {
 			err = fmt.Errorf("B's lease was lost")
 		}
-		done <- err
-	}()
-	// Wait until B waits for A's locks, or is done (as it would be
-	// without the lock): only then does A commit.
-	var pid uint32 = a.PgConn().PID()
-	var bDone bool
-	var bErr error
-	for !bDone {
-		select {
-		case bErr = <-done:
-			bDone = true
-			continue
-		default:
-		}
-		var blocked bool
-		if err := st.QueryRowForTest(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))`,
-			int(pid)).Scan(&blocked); err != nil {
-			t.Fatal(err)
-		}
-		if blocked {
-			break
-		}
-		time.Sleep(time.Millisecond) // a poll, not a deadline
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !bDone {
-		bErr = <-done
-	}
-	if bErr != nil {
-		t.Fatalf("B: %v", bErr)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("B: %v", err)
 	}
 	if h, due := held(t, st, in.MessageID); h != 0 || due == 0 {
 		t.Errorf("both downloads stored: %d deliveries still held, %d due; want none held", h, due)
@@ -286,5 +301,44 @@ func TestConcurrentClaimDownloads(t *testing.T) {
 	wg.Wait()
 	if len(seen) != 2*len(msgs) {
 		t.Errorf("claimed %d downloads, want %d", len(seen), 2*len(msgs))
+	}
+}
+
+// Recover and FinishDownload at once: A stores a message's last pending
+// attachment while the user recovers the message's discarded delivery.
+// Recover's check of the attachments must see A's outcome, or it holds
+// the delivery again for a file already stored, for good: it waits for
+// A's lock on the message.
+func TestRecoverWaitsForFinishDownload(t *testing.T) {
+	url := pgtest.URL(t)
+	st := open(t, url)
+	ctx := context.Background()
+	ws, phone := mediaWorkspace(t, st)
+	in := withFiles(phone, 1, 1)
+	in.Attachments = in.Attachments[:1]
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{in}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{chathook.Outbound, "ep_00000000000000m1"} {
+		if _, err := st.UpdateWebhook(ctx, ws, id, t0, chathook.WebhookUpdate{DiscardPending: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := st.ClaimDownloads(ctx, "a", t0, time.Minute, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d (%v), want 1", len(claimed), err)
+	}
+	a := finishing(t, st, url, claimed[0].Attachment)
+	var n int
+	err = whileBlocked(t, st, a, func() error {
+		var err error
+		n, err = st.Recover(ctx, ws, "ep_00000000000000m1", t0.Add(-time.Hour), t0.Add(time.Hour), t0)
+		return err
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("recovered %d (%v), want 1", n, err)
+	}
+	if h, due := held(t, st, in.MessageID); h != 0 || due != 1 {
+		t.Errorf("recovered after the file was stored: %d held, %d due; want 1 due", h, due)
 	}
 }
