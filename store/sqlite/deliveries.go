@@ -66,6 +66,10 @@ const (
 		WHERE (l.value & ` + tables.SQLAccountBit + `) <> 0`
 )
 
+// sqlLoadAttachments reads the attachments of the messages of a claim or
+// a page that have any.
+var sqlLoadAttachments = tables.AttachmentsOf(`IN (SELECT value FROM json_each(?))`)
+
 // ClaimDue leases due deliveries; see store.Store. Chats take turns: each
 // claim goes on from the chat after the last one the previous claim took,
 // round the chats in id order, so a chat with a deep backlog cannot starve
@@ -130,7 +134,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if _, err := s.prep(ctx, tx, sqlLease).ExecContext(ctx, ms(now.Add(leaseFor)), owner, list); err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	out, err := loadClaimed(ctx, s.prep(ctx, tx, sqlLoadClaimed), s.prep(ctx, tx, sqlLoadChats), list, len(ids))
+	out, err := s.loadClaimed(ctx, tx, list, len(ids))
 	if err != nil {
 		return nil, fmt.Errorf("claim: load: %w", err)
 	}
@@ -143,14 +147,23 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	return out, nil
 }
 
-// loadClaimed reads the leased deliveries of list, n of them, in id order,
-// with load (sqlLoadClaimed), and their lanes with chats (sqlLoadChats).
-// A delivery whose chat is gone is left out, as a join would leave it.
-func loadClaimed(ctx context.Context, load, chats *sql.Stmt, list string, n int) ([]chathook.Delivery, error) {
-	out, err := loadOwn(ctx, load, list, n)
+// loadClaimed reads the leased deliveries of list, n of them, in id order
+// (sqlLoadClaimed), their lanes with chats (sqlLoadChats) and, only when
+// a message of theirs has some, its attachments (sqlLoadAttachments). A
+// delivery whose chat is gone is left out, as a join would leave it.
+func (s *Store) loadClaimed(ctx context.Context, tx *sql.Tx, list string, n int) ([]chathook.Delivery, error) {
+	out, err := loadOwn(ctx, s.prep(ctx, tx, sqlLoadClaimed), list, n)
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
+	msgs := make([]*chathook.Message, len(out))
+	for i := range out {
+		msgs[i] = &out[i].Message
+	}
+	if err := attach(ctx, s.prep(ctx, tx, sqlLoadAttachments), msgs); err != nil {
+		return nil, err
+	}
+	chats := s.prep(ctx, tx, sqlLoadChats)
 	var lanes []int64
 	index := map[int64]int{} // lane -> its place in lanes
 	for _, d := range out {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/chathook/chathook"
@@ -26,7 +27,8 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
 			COALESCE(m.direction, ''), COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0),
 			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
-			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0), COALESCE(m.skip_reason, '')
+			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0), COALESCE(m.skip_reason, ''),
+			COALESCE(m.attachments, 0)
 		FROM chats c JOIN accounts a ON a.id = c.account_id
 		LEFT JOIN messages m ON m.id = (SELECT id FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1)
 		WHERE c.workspace_id = ? AND c.id < ? ORDER BY c.id DESC LIMIT ?`, workspaceID, before, limit)
@@ -38,21 +40,33 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 	for rows.Next() {
 		var cs chathook.ChatSummary
 		var created, sent, received int64
+		var attachments int
 		c, m := &cs.Chat, &cs.Last
 		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
 			&c.ResponsibleName, &c.ResponsibleEmail, &created, &cs.AccountPhone,
 			&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
 			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-			&m.SkipReason); err != nil {
+			&m.SkipReason, &attachments); err != nil {
 			return nil, err
 		}
 		c.CreatedAt = fromMS(created)
 		if m.ID != 0 {
 			m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
 		}
+		tables.Counted(m, attachments)
 		out = append(out, cs)
 	}
-	return out, rows.Err()
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	last := make([]*chathook.Message, len(out))
+	for i := range out {
+		last[i] = &out[i].Last
+	}
+	if err := attach(ctx, s.rs.get(sqlLoadAttachments), last); err != nil {
+		return nil, fmt.Errorf("chats: attachments: %w", err)
+	}
+	return out, nil
 }
 
 // Chat returns one chat of a workspace.
@@ -90,10 +104,20 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 		}
 		out = append(out, m)
 	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
 	if desc {
 		slices.Reverse(out)
 	}
-	return out, rows.Err()
+	msgs := make([]*chathook.Message, len(out))
+	for i := range out {
+		msgs[i] = &out[i]
+	}
+	if err := attach(ctx, s.rs.get(sqlLoadAttachments), msgs); err != nil {
+		return nil, fmt.Errorf("messages: attachments: %w", err)
+	}
+	return out, nil
 }
 
 // MessageByUUID finds the message of a permalink.
@@ -101,9 +125,31 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	m, err := tables.PageMessage(s.r.QueryRowContext(ctx, `SELECT `+tables.PageMessageColumns+` FROM `+tables.PageMessages+`
 		WHERE m.uuid = ? AND m.workspace_id = ?`, uuid, workspaceID))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = chathook.ErrNotFound
+		return m, chathook.ErrNotFound
 	}
-	return m, err
+	if err != nil {
+		return m, err
+	}
+	if err := attach(ctx, s.rs.get(sqlLoadAttachments), []*chathook.Message{&m}); err != nil {
+		return m, fmt.Errorf("message: attachments: %w", err)
+	}
+	return m, nil
+}
+
+// attach reads the attachments of those of msgs that have some (see
+// tables.Counted) with load, a statement of sqlLoadAttachments: one
+// query for them all, and none when no message has any.
+func attach(ctx context.Context, load *sql.Stmt, msgs []*chathook.Message) error {
+	ids := tables.WithAttachments(msgs)
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := load.QueryContext(ctx, idList(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return tables.Attach(rows, msgs)
 }
 
 const sqlPending = `SELECT count(*) FROM deliveries

@@ -13,7 +13,12 @@ import (
 // [?3, ?4) pending again, due at ?1 (see store.Recovery.Recover), found
 // along deliveries_recoverable. A lease still running (?1: a discarded
 // delivery whose POST is under way) is kept; an expired one is cleared.
-const sqlRecover = `UPDATE deliveries SET state = 'pending', due_at = ?1, finished_at = 0, retry_from = attempts,
+// One whose message still has an attachment pending is held again (see
+// store.Media), one index seek on attachments_message.
+const sqlRecover = `UPDATE deliveries SET state = 'pending', finished_at = 0, retry_from = attempts,
+	due_at = CASE WHEN message_id IS NOT NULL AND EXISTS (
+		SELECT 1 FROM attachments t WHERE t.message_id = deliveries.message_id AND t.state = 'pending')
+		THEN ` + tables.SQLHeldDue + ` ELSE ?1 END,
 	lease_owner = CASE WHEN lease_until >= ?1 THEN lease_owner ELSE '' END,
 	lease_until = CASE WHEN lease_until >= ?1 THEN lease_until ELSE 0 END
 	WHERE endpoint_id = (SELECT id FROM endpoints WHERE workspace_id = ?2 AND public_id = ?5 AND deleted_at = 0)
@@ -25,11 +30,12 @@ const sqlRecover = `UPDATE deliveries SET state = 'pending', due_at = ?1, finish
 // ends, not now. SQLite's claim looks at a chat's oldest pending delivery
 // only, so a recovered one, older than what is in flight, would otherwise
 // be claimed beside it; ExtendLeases pushes that due time along with the
-// lease (sqlHoldRecovered) for as long as the flight goes on.
+// lease (sqlHoldRecovered) for as long as the flight goes on. One held
+// for its attachments stays held.
 const sqlHoldBehindFlight = `UPDATE deliveries SET due_at = (
 		SELECT max(e.lease_until) FROM deliveries e
 		WHERE e.lane = deliveries.lane AND e.state = 'pending' AND e.lease_until >= ?1)
-	WHERE id IN (SELECT value FROM json_each(?2)) AND lease_until < ?1 AND EXISTS (
+	WHERE id IN (SELECT value FROM json_each(?2)) AND lease_until < ?1 AND due_at <> ` + tables.SQLHeldDue + ` AND EXISTS (
 		SELECT 1 FROM deliveries e
 		WHERE e.lane = deliveries.lane AND e.state = 'pending' AND e.lease_until >= ?1)`
 

@@ -68,11 +68,11 @@ type stmts struct {
 // writer and on the readers.
 var writerSQL = []string{
 	sqlIngestTarget, sqlDuplicateOf, sqlUpsertAccount, sqlFindChat, sqlInsertChat,
-	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlLoadChats, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
+	sqlUpdateChat, sqlChatPending, sqlHeads, sqlRun, sqlLease, sqlLoadClaimed, sqlLoadChats, sqlLoadAttachments, sqlExtendLeases, sqlHoldRecovered, sqlRelease, sqlFailureCount,
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled, sqlUnwait,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace, sqlLoadAttachments}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}

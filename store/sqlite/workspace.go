@@ -194,9 +194,11 @@ const endpointLanes = `SELECT c.id + (e.slot << ` + tables.SQLSlotShift + `) FRO
 	SELECT ` + tables.SQLAccountBit + ` + a.id + (e.slot << ` + tables.SQLSlotShift + `) FROM endpoints e JOIN accounts a ON a.workspace_id = e.workspace_id WHERE e.id = ?1`
 
 const (
-	// sqlDueNow makes what waited behind a disabled endpoint due.
+	// sqlDueNow makes what waited behind a disabled endpoint due; what
+	// waits for its attachments stays held (see store.Media).
 	sqlDueNow = `UPDATE deliveries SET due_at = ?2
-		WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1 AND due_at > ?2`
+		WHERE lane IN (` + endpointLanes + `) AND state = 'pending' AND endpoint_id = ?1 AND due_at > ?2
+			AND due_at <> ` + tables.SQLHeldDue
 	sqlLogDiscards = `INSERT INTO attempts
 		(workspace_id, endpoint_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
 		SELECT workspace_id, endpoint_id, id, event_id, kind, chat_id, messages, attempts, ?2, ?3, 'discarded', 0, 0, ?4

@@ -79,8 +79,11 @@ type Stored struct {
 	AccountID int64
 	UUID      string
 	Direction chathook.Direction
-	// Live: delivered at all (not history, not skipped).
+	// Live: delivered at all (not history).
 	Live bool
+	// Skipped: it has a SkipReason (attachments), which the seed format
+	// cannot carry: only endpoints in the event format get it.
+	Skipped bool
 	// NewChat: the message created its chat, live (a skipped message
 	// too: the chat is there for a person to see).
 	NewChat bool
@@ -134,7 +137,7 @@ func FanOut(out []Queued, targets []Target, m Stored, newID func() string) []Que
 		}
 		typ := event.Subscribed(t.Events, event.MessageNew, MessageType(m.Direction))
 		switch {
-		case typ == "":
+		case typ == "", m.Skipped && t.Format != event.Envelope:
 		case t.Format == event.Envelope:
 			out = append(out, Queued{Target: t, Lane: lane, Kind: chathook.KindEvent, Type: typ, EventID: idOf(typ)})
 		case t.Granularity != chathook.NoAggregation:

@@ -7,8 +7,9 @@ import (
 )
 
 // PageMessageColumns are read by PageMessage, from PageMessages: a
-// message with the state of its reply, for the chat pages.
-const PageMessageColumns = MessageColumns + `, COALESCE(r.state, ''), COALESCE(r.error, '')`
+// message with the state of its reply, for the chat pages, and how many
+// attachments it has (see Counted).
+const PageMessageColumns = MessageColumns + `, COALESCE(r.state, ''), COALESCE(r.error, ''), m.attachments`
 
 // PageMessages is the FROM of PageMessageColumns: messages aliased m,
 // each with its reply, if it is one.
@@ -18,10 +19,12 @@ const PageMessages = `messages m LEFT JOIN replies r ON r.id = m.uuid`
 func PageMessage(row Scanner) (chathook.Message, error) {
 	var m chathook.Message
 	var sent, received int64
+	var attachments int
 	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
 		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason,
-		&m.Reply, &m.ReplyError)
+		&m.Reply, &m.ReplyError, &attachments)
 	m.Timestamp, m.ReceivedAt = Time(sent), Time(received)
+	Counted(&m, attachments)
 	return m, err
 }
 

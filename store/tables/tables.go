@@ -272,13 +272,16 @@ func User(row Scanner, extra ...any) (chathook.User, error) {
 const DeliveryColumns = DeliveryOwnColumns + ",\n" + ChatContextColumns
 
 // DeliveryOwnColumns are what is a delivery's own, read by DeliveryOwn:
-// deliveries d, left joined with its message m, and its chat's id.
+// deliveries d, left joined with its message m, and its chat's id. The
+// message's attachments are counted (see Counted), for the store to read
+// them in one more query when any has some.
 const DeliveryOwnColumns = `
 d.id, d.event_id, d.kind, d.type, d.data, d.created_at, d.lane, d.attempts - d.retry_from, d.messages, d.window_start, d.window_end,
 d.is_new_chat, d.chat_id,
 COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.message_id, ''), COALESCE(m.direction, ''),
 COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0), COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''),
-COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE`
+COALESCE(m.recipient_name, ''), COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), m.is_new_chat IS TRUE,
+COALESCE(m.attachments, 0)`
 
 // ChatContextColumns are what a delivery shares with the other deliveries
 // of its lane, read by LaneContext: its endpoint w, chat c and account a.
@@ -332,12 +335,14 @@ COALESCE(c.responsible_email, ''), COALESCE(c.created_at, 0)`
 func deliveryOwn(d *chathook.Delivery) ([]any, func()) {
 	var sentAt, receivedAt, windowStart, windowEnd, created int64
 	var direction, data string
+	var attachments int
 	m := &d.Message
 	return []any{&d.ID, &d.EventID, &d.Kind, &d.Type, &data, &created, &d.Lane, &d.Attempts, &d.Bundle.Count, &windowStart, &windowEnd,
 			&d.Bundle.IsNewChat, &d.Chat.ID,
 			&m.ID, &m.UUID, &m.MessageID, &direction, &sentAt, &receivedAt,
-			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
+			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &attachments,
 		}, func() {
+			Counted(m, attachments)
 			m.Direction = chathook.Direction(direction)
 			d.CreatedAt = Time(created)
 			if data != "" {
