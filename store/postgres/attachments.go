@@ -1,17 +1,14 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
+	"github.com/jackc/pgx/v5"
 )
-
-// heldDue is store.HeldDue as an SQL numeral.
-var heldDue = strconv.FormatInt(store.HeldDue, 10)
 
 // attachmentFirstArg is the placeholder of the first of the attachments'
 // arrays in insertMessages.
@@ -108,4 +105,26 @@ func (c attachmentColumns) args() []any {
 		}
 	}
 	return c
+}
+
+// loadAttachments reads the attachments of the messages of a claim or a
+// page that have any.
+var loadAttachments = tables.AttachmentsOf(`= ANY($1)`)
+
+// attach reads the attachments of those of msgs that have some (see
+// tables.Counted) with q: one query for them all, and none when no
+// message has any.
+func attach(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, msgs []*chathook.Message) error {
+	ids := tables.WithAttachments(msgs)
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := q.Query(ctx, loadAttachments, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return tables.Attach(rows, msgs)
 }

@@ -61,7 +61,7 @@ var insertMessages = `WITH i AS (
 	-- they go in, follow q's order.
 	INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
 	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type,
-		CASE WHEN i.held THEN ` + heldDue + ` ELSE q.at END, q.at
+		CASE WHEN i.held THEN ` + tables.SQLHeldDue + ` ELSE q.at END, q.at
 	FROM q JOIN m ON m.id = q.message_id JOIN i ON i.id = q.message_id ORDER BY q.n
 ), t AS (
 	INSERT INTO attachments (` + tables.AttachmentInsertColumns + `)
@@ -573,7 +573,6 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, 
 			}
 			it.historyKeys[key] = true
 		}
-		live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
 		it.results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
 		if in.SkipReason != "" {
 			it.results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
@@ -588,7 +587,7 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, 
 			isNewChat: isNew, attachments: in.Attachments}
 		if len(it.targets) > 0 {
 			facts := tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
-				Live: live, NewChat: isNew}
+				Live: !in.History, Skipped: in.SkipReason != "", NewChat: isNew}
 			inserts[i].queued = tables.FanOut(nil, it.targets, facts, tables.NewEventID)
 		}
 	}
@@ -691,8 +690,9 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
 	}
-	// A skipped message (an attachment) is never delivered either: the
-	// receiver hears of the chat with the first message it is sent.
+	// A skipped message (an attachment) is never delivered in the seed
+	// format: the receiver hears of the chat with the first message it
+	// is sent. (Event endpoints get it, but chat:created keeps this rule.)
 	if !in.History && in.SkipReason == "" && it.historyOnly[chat.ID] {
 		if isNew, err = it.firstLive(ctx, &chat, msg); err != nil {
 			return chat, false, err

@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -29,52 +29,35 @@ import (
 // later statements see the first's change. Exactly one of them finds no
 // attachment pending and releases the deliveries.
 
-// claimDownloads leases up to $4 pending attachments due at $1 until $2
-// to owner $3, oldest due first (attachments_pending): those of Cloud API
-// numbers, and those of QR accounts whose connection $3 holds.
+// claimDownloads leases the ids of tables.DueDownloads ($1 now, $2
+// owner, $3 limit) until $4, FOR UPDATE SKIP LOCKED, and returns them
+// with tables.DownloadColumns, in the order they were due. As on SQLite,
+// the lease moves the due time along with it (so a claim finds the due
+// ones along attachments_pending alone) and counts the attempt (a file
+// whose download kills the instance is not tried for ever).
 var claimDownloads = `WITH due AS (
-	SELECT t.id FROM attachments t JOIN accounts a ON a.id = t.account_id
-	WHERE t.state = 'pending' AND t.due_at <= $1 AND t.lease_until < $1
-		AND (a.kind = '` + string(chathook.KindCloudAPI) + `' OR (a.kind = '` + string(chathook.KindWeb) + `' AND a.lease_owner = $3))
-	ORDER BY t.due_at, t.id LIMIT $4
+	` + fmt.Sprintf(tables.DueDownloads, "$1", "$2", "$3") + `
 	FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
-	UPDATE attachments t SET lease_until = $2, lease_owner = $3 FROM due WHERE t.id = due.id
+	UPDATE attachments t SET lease_owner = $2, lease_until = $4, due_at = $4, attempts = attempts + 1
+	FROM due WHERE t.id = due.id
 	RETURNING t.*
 )
-SELECT ` + tables.AttachmentColumns + `, t.message_id, m.message_id, t.workspace_id, t.attempts,
-	` + qualified("a", tables.AccountColumns) + `, a.access_token
+SELECT ` + tables.DownloadColumns + `
 FROM claimed t JOIN messages m ON m.id = t.message_id JOIN accounts a ON a.id = t.account_id
-ORDER BY t.due_at, t.id`
-
-// qualified prefixes each of a list of columns with alias.
-func qualified(alias, columns string) string {
-	parts := strings.Split(columns, ",")
-	for i, p := range parts {
-		parts[i] = alias + "." + strings.TrimSpace(p)
-	}
-	return strings.Join(parts, ", ")
-}
+ORDER BY t.id`
 
 // ClaimDownloads leases pending attachments; see store.Media and the
-// comment above. Cloud API numbers' come with their access token.
+// comment above.
 func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Download, error) {
-	rows, err := s.pool.Query(ctx, claimDownloads, ms(now), ms(now.Add(lease)), owner, limit)
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, claimDownloads, ms(now), owner, limit, ms(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("claim downloads: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Download, error) {
-		var d chathook.Download
-		var access string
-		a, err := tables.Attachment(row, &d.Message, &d.MessageID, &d.WorkspaceID, &d.Attempts,
-			&d.Account.ID, &d.Account.WorkspaceID, &d.Account.Phone, &d.Account.FullName, &d.Account.Email, &d.Account.Kind,
-			&d.Account.State, &d.Account.JID, &d.Account.PhoneNumberID, &d.Account.VerifyToken, new(int64), new(int64), &access)
-		d.Attachment = a
-		if d.Account.Kind == chathook.KindCloudAPI {
-			d.AccessToken = access
-		}
-		return d, err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.Download, error) { return tables.Download(row) })
 	if err != nil {
 		return nil, fmt.Errorf("claim downloads: %w", err)
 	}
@@ -86,53 +69,41 @@ func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time,
 const lockMessage = `SELECT id FROM messages
 	WHERE id = (SELECT message_id FROM attachments WHERE id = $1) FOR NO KEY UPDATE`
 
-// finishDownload records the outcome of a download leased to $2
-// (attachment $1): $3 is its new state, due again at $4 when pending;
-// $5-$13 what was learnt of the file; $14 its new source, NULL to keep
-// it; $15 now.
-const finishDownload = `UPDATE attachments SET state = $3::text,
-	due_at = CASE WHEN $3 = 'pending' THEN $4::bigint ELSE 0 END, attempts = attempts + 1, lease_until = 0, lease_owner = '',
-	mime_type = $5, size = $6, file_name = $7, sha256 = $8, width = $9, height = $10, duration_s = $11,
-	error = $12, blob = $13, source = COALESCE($14::text, source),
-	stored_at = CASE WHEN $3 = 'stored' THEN $15::bigint ELSE 0 END
-	WHERE id = $1 AND state = 'pending' AND lease_owner = $2`
+// The statements of FinishDownload after lockMessage: tables' shared SQL.
+var (
+	finishDownload = fmt.Sprintf(tables.FinishDownload, placeholders(16)...)
+	releaseHeld    = fmt.Sprintf(tables.ReleaseHeld, "$1", "$2")
+)
 
-// releaseHeld makes the held deliveries of message $1 due at $2 once
-// none of its attachments is pending (deliveries_message).
-var releaseHeld = fmt.Sprintf(`UPDATE deliveries SET due_at = $2
-	WHERE message_id = $1 AND state = 'pending' AND due_at = %d
-		AND NOT EXISTS (SELECT 1 FROM attachments WHERE message_id = $1 AND state = 'pending')`, store.HeldDue)
+// placeholders returns "$1" to "$n", for fmt's %[i]s.
+func placeholders(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return out
+}
 
 // FinishDownload records a download's outcome and, when it settled its
 // message's last pending attachment, releases the message's deliveries,
 // in one transaction; see store.Media and the comment above.
 func (s *Store) FinishDownload(ctx context.Context, owner string, a chathook.Attachment, now, retryAt time.Time) (bool, error) {
-	switch a.State {
-	case chathook.MediaStored:
-		if a.Blob == "" {
-			return false, fmt.Errorf("finish download %d: stored without a blob", a.ID)
-		}
-	case chathook.MediaFailed, chathook.MediaPending:
-		a.Blob = "" // a file not stored names no blob
-	default:
-		return false, fmt.Errorf("finish download %d: state %q is not stored, failed or pending", a.ID, a.State)
-	}
-	var source *string // NULL keeps the stored source
-	if a.Source != nil {
-		v := string(a.Source)
-		source = &v
+	values, err := tables.FinishValues(a, now, retryAt)
+	if err != nil {
+		return false, err
 	}
 	recorded := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		recorded = false
 		var message int64
-		err := tx.QueryRow(ctx, lockMessage, a.ID).Scan(&message)
-		if err != nil {
-			return noRows(err, chathook.ErrNotFound)
+		if err := tx.QueryRow(ctx, lockMessage, a.ID).Scan(&message); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // no such attachment: no lease of owner's
+			}
+			return err
 		}
-		tag, err := tx.Exec(ctx, finishDownload, a.ID, owner, string(a.State), ms(retryAt),
-			a.MimeType, a.Size, a.FileName, a.SHA256, a.Width, a.Height, a.DurationS, a.Error, a.Blob, source, ms(now))
-		if err != nil || tag.RowsAffected() == 0 { // the lease was lost
+		tag, err := tx.Exec(ctx, finishDownload, append([]any{a.ID, owner}, values...)...)
+		if err != nil || tag.RowsAffected() == 0 { // another claim has it, or it is settled already
 			return err
 		}
 		recorded = true
@@ -151,22 +122,26 @@ func (s *Store) FinishDownload(ctx context.Context, owner string, a chathook.Att
 // MediaFile reads one attachment and its workspace.
 func (s *Store) MediaFile(ctx context.Context, id int64) (chathook.Attachment, string, error) {
 	var workspaceID string
-	a, err := tables.Attachment(s.pool.QueryRow(ctx, `SELECT `+tables.AttachmentColumns+`, t.workspace_id
-		FROM attachments t WHERE t.id = $1`, id), &workspaceID)
+	a, err := tables.Attachment(s.pool.QueryRow(ctx, fmt.Sprintf(tables.MediaFile, "$1"), id), &workspaceID)
 	if err != nil {
 		return chathook.Attachment{}, "", noRows(err, chathook.ErrNotFound)
 	}
 	return a, workspaceID, nil
 }
 
+// expireMedia marks the files of tables.ExpiringMedia ($1 before, $2
+// limit) deleted and returns their blobs.
+var expireMedia = `WITH x AS (` + fmt.Sprintf(tables.ExpiringMedia, "$1", "$2") + ` FOR UPDATE SKIP LOCKED)
+	UPDATE attachments t SET state = 'deleted', blob = '' FROM x WHERE t.id = x.id RETURNING x.blob`
+
 // ExpireMedia marks the oldest stored files deleted, in one statement
 // (attachments_stored). SKIP LOCKED: sweepers on several instances at
 // once take different files, so each blob is returned once.
 func (s *Store) ExpireMedia(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `WITH x AS (
-			SELECT id, blob FROM attachments WHERE state = 'stored' AND stored_at < $1
-			ORDER BY stored_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		UPDATE attachments t SET state = 'deleted', blob = '' FROM x WHERE t.id = x.id RETURNING x.blob`, ms(before), limit)
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, expireMedia, ms(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("expire media: %w", err)
 	}

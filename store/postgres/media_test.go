@@ -14,6 +14,7 @@ import (
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 	"github.com/chathook/chathook/store/storetest"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -86,9 +87,11 @@ func finishing(t *testing.T, st *postgres.Store, url string, f chathook.Attachme
 	if err := a.QueryRow(ctx, sql.Lock, f.ID).Scan(&message); err != nil {
 		t.Fatal(err)
 	}
-	f = stored(f)
-	tag, err := a.Exec(ctx, sql.Record, f.ID, "a", string(f.State), int64(0), f.MimeType, f.Size, f.FileName, f.SHA256,
-		f.Width, f.Height, f.DurationS, f.Error, f.Blob, nil, t0.UnixMilli())
+	values, err := tables.FinishValues(stored(f), t0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := a.Exec(ctx, sql.Record, append([]any{f.ID, "a"}, values...)...)
 	if err != nil || tag.RowsAffected() != 1 {
 		t.Fatalf("A records: %v, %d rows", err, tag.RowsAffected())
 	}

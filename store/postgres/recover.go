@@ -38,7 +38,7 @@ var lockRecoveredMessages = `SELECT id FROM messages
 var recoverDeliveries = `UPDATE deliveries SET state = 'pending', finished_at = 0, retry_from = attempts,
 	due_at = CASE WHEN message_id IS NOT NULL AND EXISTS (
 		SELECT 1 FROM attachments t WHERE t.message_id = deliveries.message_id AND t.state = 'pending')
-		THEN ` + heldDue + ` ELSE $1 END,
+		THEN ` + tables.SQLHeldDue + ` ELSE $1 END,
 	lease_owner = CASE WHEN lease_until >= $1 THEN lease_owner ELSE '' END,
 	lease_until = CASE WHEN lease_until >= $1 THEN lease_until ELSE 0 END
 	WHERE ` + fmt.Sprintf(recovering, "$2", "$3", "$4", "$5")

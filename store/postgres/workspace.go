@@ -172,7 +172,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 			// held (see store.Media).
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET due_at = $2
 				WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1 AND due_at > $2
-					AND due_at <> `+heldDue, wh.Key, now); err != nil {
+					AND due_at <> `+tables.SQLHeldDue, wh.Key, now); err != nil {
 				return err
 			}
 		}
