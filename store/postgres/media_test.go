@@ -345,3 +345,112 @@ func TestRecoverWaitsForFinishDownload(t *testing.T) {
 		t.Errorf("recovered after the file was stored: %d held, %d due; want 1 due", h, due)
 	}
 }
+
+// What a message's attachments go through on PostgreSQL, end to end:
+// stored with it at ingest in order, a QR account's downloads claimed
+// only by the instance that holds its connection, the message's event
+// delivery held until its file is stored and then carrying every
+// attachment, the pages showing them, the file's link resolving to its
+// workspace, and retention deleting it once.
+func TestAttachmentsLifeCycle(t *testing.T) {
+	st := open(t, pgtest.URL(t))
+	ctx := context.Background()
+	ws := newWorkspace(t, st)
+	addEndpoint(t, st, ws, "ep_00000000000000m1", event.Envelope, chathook.NoAggregation, event.MessageNew)
+	qr, err := st.LinkAccount(ctx, ws, chathook.Account{Phone: "+15550000002", JID: "15550000002:1@s.whatsapp.net"},
+		"conn-holder", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := storetest.Message(1, 1)
+	in.Account = chathook.Account{Phone: qr.Phone}
+	in.SkipReason = "the message has attachments"
+	in.Attachments = []chathook.Attachment{
+		{Type: chathook.AttachDocument, MimeType: "application/pdf", FileName: "a.pdf", State: chathook.MediaPending,
+			Source: []byte(`{"direct_path":"/x"}`)},
+		{Type: chathook.AttachLocation, Latitude: 52.5, Longitude: 13.4, Name: "Office"},
+	}
+	plain := storetest.Message(1, 2) // a text message after it, in the same chat, sent before it
+	plain.Account, plain.Timestamp = in.Account, t0.Add(-time.Minute)
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{in, plain}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimAll(t, st, t0.Add(time.Hour)); len(got) != 1 || got[0].Webhook.ID != chathook.Outbound {
+		t.Fatalf("claimed %v, want only the text message's seed delivery (the chat's event lane waits for the file)", byEndpoint(got))
+	}
+	if got, err := st.ClaimDownloads(ctx, "other-instance", t0, time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("an instance without the account's connection claimed %d (%v)", len(got), err)
+	}
+	got, err := st.ClaimDownloads(ctx, "conn-holder", t0, time.Minute, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claimed %d (%v), want the document", len(got), err)
+	}
+	d := got[0]
+	if d.Type != chathook.AttachDocument || string(d.Source) != `{"direct_path":"/x"}` || d.MessageID != "c1-m1" ||
+		d.WorkspaceID != ws || d.Account.ID != qr.ID || d.Attempts != 0 {
+		t.Fatalf("claimed %+v", d)
+	}
+	if ok, err := st.FinishDownload(ctx, "other-instance", stored(d.Attachment), t0, time.Time{}); err != nil || ok {
+		t.Fatalf("a finish without the lease was recorded: %v %v", ok, err)
+	}
+	f := stored(d.Attachment)
+	f.Source = []byte(`{"direct_path":"/y"}`)
+	if ok, err := st.FinishDownload(ctx, "conn-holder", f, t0.Add(time.Second), time.Time{}); err != nil || !ok {
+		t.Fatalf("finish: %v %v", ok, err)
+	}
+
+	events := claimAll(t, st, t0.Add(time.Second))
+	if len(events) != 2 || events[0].Kind != chathook.KindEvent || events[0].Message.MessageID != "c1-m1" {
+		t.Fatalf("claimed %v after the file was stored", byEndpoint(events))
+	}
+	check := func(where string, as []chathook.Attachment) {
+		t.Helper()
+		if len(as) != 2 || as[0].State != chathook.MediaStored || as[0].Blob != f.Blob || as[0].FileName != "a.pdf" ||
+			string(as[0].Source) != `{"direct_path":"/y"}` || !as[0].StoredAt.Equal(t0.Add(time.Second)) ||
+			as[1].Type != chathook.AttachLocation || as[1].Name != "Office" || as[1].Latitude != 52.5 {
+			t.Errorf("%s: attachments %+v", where, as)
+		}
+	}
+	check("claim", events[0].Message.Attachments)
+	if events[1].Message.Attachments != nil {
+		t.Errorf("the text message has attachments %+v", events[1].Message.Attachments)
+	}
+	page, err := st.Messages(ctx, ws, events[0].Chat.ID, store.Page{Limit: 10})
+	if err != nil || len(page) != 2 {
+		t.Fatalf("page: %d (%v)", len(page), err)
+	}
+	check("page", page[1].Attachments)
+	if page[0].Attachments != nil {
+		t.Errorf("page: the text message has attachments %+v", page[0].Attachments)
+	}
+	m, err := st.MessageByUUID(ctx, ws, in.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("permalink", m.Attachments)
+	chats, err := st.Chats(ctx, ws, 0, 10)
+	if err != nil || len(chats) != 1 {
+		t.Fatalf("chats: %d (%v)", len(chats), err)
+	}
+	check("chats", chats[0].Last.Attachments)
+
+	file, owner, err := st.MediaFile(ctx, d.ID)
+	if err != nil || owner != ws || file.Blob != f.Blob || len(file.LinkKey) != 16 {
+		t.Fatalf("media file: %+v %q %v", file, owner, err)
+	}
+	if _, _, err := st.MediaFile(ctx, d.ID+1000); err != chathook.ErrNotFound {
+		t.Errorf("unknown media file: %v", err)
+	}
+	if blobs, err := st.ExpireMedia(ctx, t0.Add(time.Second), 10); err != nil || len(blobs) != 0 {
+		t.Fatalf("expired %v (%v) before its time", blobs, err)
+	}
+	if blobs, err := st.ExpireMedia(ctx, t0.Add(time.Hour), 10); err != nil || !slices.Equal(blobs, []string{f.Blob}) {
+		t.Fatalf("expired %v (%v), want %s", blobs, err, f.Blob)
+	}
+	if blobs, err := st.ExpireMedia(ctx, t0.Add(time.Hour), 10); err != nil || len(blobs) != 0 {
+		t.Fatalf("expired %v (%v) twice", blobs, err)
+	}
+	if file, _, err := st.MediaFile(ctx, d.ID); err != nil || file.State != chathook.MediaDeleted || file.Blob != "" {
+		t.Errorf("after retention: %+v (%v)", file, err)
+	}
+}
