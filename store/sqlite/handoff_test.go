@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
 )
@@ -166,4 +167,50 @@ func idsOf(dels []chathook.Delivery) []string {
 		ids = append(ids, d.Message.MessageID)
 	}
 	return ids
+}
+
+// A delivery held for its message's files is never handed over, nor is
+// anything of its lane after it in the same group or a later one; the
+// group's other lanes are handed as ever.
+func TestHandOffNeverHandsHeld(t *testing.T) {
+	ctx := context.Background()
+	st, ws, _, t0 := newStore(t)
+	ep, err := st.CreateWebhook(ctx, ws, chathook.Webhook{ID: "ep_0123456789abcdef", URL: "https://crm.example.com",
+		Events: []string{event.MessageNew}, Format: event.Envelope, Granularity: chathook.NoAggregation, Enabled: true,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, stop := receive(st)
+	defer stop()
+	photo := func(chat int, id string) chathook.Incoming {
+		m := chatMessage(t0, chat, id)
+		m.SkipReason = "attachments are not supported"
+		m.Attachments = []chathook.Attachment{{Type: chathook.AttachImage, State: chathook.MediaPending, Source: []byte(`{"id":"1"}`)}}
+		return m
+	}
+	// handedTo ingests msgs in one group and returns what the event
+	// endpoint was handed.
+	handedTo := func(msgs ...chathook.Incoming) []string {
+		t.Helper()
+		if _, err := st.Ingest(ctx, ws, t0, msgs); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range h.next(t) {
+			if d.Webhook.ID == ep.ID {
+				got = append(got, d.Message.MessageID)
+			}
+		}
+		return got
+	}
+	if got := handedTo(chatMessage(t0, 1, "a"), photo(1, "b"), chatMessage(t0, 1, "c"), chatMessage(t0, 2, "d")); !slices.Equal(got, []string{"a", "d"}) {
+		t.Errorf("handed %v, want a and d: b waits for its file, c behind it", got)
+	}
+	if got := handedTo(chatMessage(t0, 3, "e"), photo(4, "f"), chatMessage(t0, 4, "g")); !slices.Equal(got, []string{"e"}) {
+		t.Errorf("handed %v, want e: f waits for its file, g behind it", got)
+	}
+	if got := handedTo(chatMessage(t0, 4, "h"), chatMessage(t0, 5, "i")); !slices.Equal(got, []string{"i"}) {
+		t.Errorf("handed %v, want i: h's lane holds f", got)
+	}
 }
