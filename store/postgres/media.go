@@ -45,7 +45,8 @@ var claimDownloads = `WITH due AS (
 )
 SELECT ` + tables.DownloadColumns + `
 FROM claimed t JOIN messages m ON m.id = t.message_id JOIN accounts a ON a.id = t.account_id
-ORDER BY t.id`
+JOIN attachments was ON was.id = t.id -- the statement's snapshot: the row as it was before the lease
+ORDER BY was.due_at, was.id`
 
 // ClaimDownloads leases pending attachments; see store.Media and the
 // comment above.

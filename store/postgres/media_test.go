@@ -454,3 +454,27 @@ func TestAttachmentsLifeCycle(t *testing.T) {
 		t.Errorf("after retention: %+v (%v)", file, err)
 	}
 }
+
+// A claim hands downloads out soonest due first, not in id order: a
+// retry due later comes after a newer attachment due sooner.
+func TestClaimDownloadsSoonestDueFirst(t *testing.T) {
+	st := open(t, pgtest.URL(t))
+	ctx := context.Background()
+	ws, phone := mediaWorkspace(t, st)
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{withFiles(phone, 1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ClaimDownloads(ctx, "x", t0, time.Minute, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claimed %d (%v)", len(got), err)
+	}
+	first := got[0].Attachment
+	first.State, first.Error = chathook.MediaPending, "timeout"
+	if ok, err := st.FinishDownload(ctx, "x", first, t0, t0.Add(2*time.Second)); err != nil || !ok {
+		t.Fatalf("retry later: %v %v", ok, err)
+	}
+	got, err = st.ClaimDownloads(ctx, "x", t0.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(got) != 2 || got[0].ID <= first.ID || got[1].ID != first.ID || got[1].Attempts != 1 {
+		t.Fatalf("claimed %+v (%v), want the second attachment, then the retry of %d", got, err, first.ID)
+	}
+}
