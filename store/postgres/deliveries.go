@@ -221,6 +221,15 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
+		// The attachments of the messages that have some, in one more
+		// query (only event deliveries have such messages).
+		msgs := make([]*chathook.Message, len(out))
+		for i := range out {
+			msgs[i] = &out[i].Message
+		}
+		if err := attach(ctx, tx, msgs); err != nil {
+			return fmt.Errorf("claim: attachments: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

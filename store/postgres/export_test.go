@@ -53,3 +53,8 @@ func (c countingConn) Write(b []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(b)
 }
+
+// FinishDownloadForTest are the statements of FinishDownload's
+// transaction, in order: lock the message of attachment $1, record the
+// outcome, release the held deliveries.
+var FinishDownloadForTest = struct{ Lock, Record, Release string }{lockMessage, finishDownload, releaseHeld}

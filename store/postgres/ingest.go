@@ -24,10 +24,13 @@ const (
 )
 
 // insertMessages stores a group's messages, given as arrays in
-// (account, message_id) order ($1-$16), the deliveries ($17-$25, in the
-// order they are queued: delivery ids follow it, and with them each
-// lane's order) and the waits for bundles ($26-$29) of those that are
-// stored, in one statement, one message after the other in that order.
+// (account, message_id) order ($1-$16, and $30-$31: how many attachments
+// each has, and whether any is pending, which holds its deliveries at
+// store.HeldDue), the deliveries ($17-$25, in the order they are queued:
+// delivery ids follow it, and with them each lane's order), the waits for
+// bundles ($26-$29) and the attachments (from $32, attachmentArrays) of
+// those that are stored, in one statement, one message after the other
+// in that order.
 // It returns, for each message in order, whether it was stored and, when
 // (account, message_id) was already taken, the chat of the message stored
 // first, if this statement's snapshot shows it (see writeGroup). When
@@ -35,18 +38,18 @@ const (
 // for it: if it commits, this row is a duplicate; if it rolls back, this
 // row is stored. So concurrent duplicates, on any number of instances,
 // yield exactly one message, and only it is queued.
-const insertMessages = `WITH i AS (
+var insertMessages = `WITH i AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
 		$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
-		$16::text[])
+		$16::text[], $30::bigint[], $31::bool[])
 	WITH ORDINALITY AS i (id, workspace_id, account_id, chat_id, message_id, uuid, direction,
 		sent_at, received_at, sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat,
-		skip_reason, n)
+		skip_reason, attachments, held, n)
 ), m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason)
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments)
 	SELECT id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments
 	FROM i ORDER BY n
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
 ), q AS (
@@ -57,8 +60,13 @@ const insertMessages = `WITH i AS (
 	-- The SELECT is sorted before the rows go in, so their ids, drawn as
 	-- they go in, follow q's order.
 	INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
-	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type, q.at, q.at
-	FROM q JOIN m ON m.id = q.message_id ORDER BY q.n
+	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type,
+		CASE WHEN i.held THEN ` + tables.SQLHeldDue + ` ELSE q.at END, q.at
+	FROM q JOIN m ON m.id = q.message_id JOIN i ON i.id = q.message_id ORDER BY q.n
+), t AS (
+	INSERT INTO attachments (` + tables.AttachmentInsertColumns + `)
+	SELECT ` + attachmentInsertColumnsX + ` FROM ` + attachmentArrays + `
+	JOIN m ON m.id = x.message_id ORDER BY x.n
 ), w AS (
 	INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at)
 	SELECT x.endpoint_id, x.chat_id, x.message_id, x.received_at
@@ -76,6 +84,11 @@ type rows struct {
 	workspaces, messageIDs, uuids, directions, senderNames, senderPhones,
 	recipientNames, recipientPhones, texts, skipReasons []string
 	isNewChat []bool
+	// How many attachments each message has, and whether its deliveries
+	// are held for them; the attachments themselves.
+	attachments []int64
+	held        []bool
+	files       attachmentColumns
 
 	// The deliveries, in the order they are queued.
 	dMessages, dEndpoints, dLanes, dChats, dAt []int64
@@ -92,6 +105,10 @@ func (r *rows) add(ins *insert) {
 	r.senderNames, r.senderPhones = append(r.senderNames, ins.sender.FullName), append(r.senderPhones, ins.sender.Phone)
 	r.recipientNames, r.recipientPhones = append(r.recipientNames, ins.recipient.FullName), append(r.recipientPhones, ins.recipient.Phone)
 	r.isNewChat = append(r.isNewChat, ins.isNewChat)
+	r.attachments, r.held = append(r.attachments, int64(len(ins.attachments))), append(r.held, tables.Pending(ins.attachments))
+	for i, a := range ins.attachments {
+		r.files.add(tables.AttachmentValues(ins.workspace, ins.account, ins.id, i, a, ins.receivedAt))
+	}
 }
 
 // queue adds what a message makes for its endpoints, should it be
@@ -111,11 +128,12 @@ func (r *rows) queue(ins *insert) {
 }
 
 func (r *rows) args() []any {
-	return []any{r.ids, r.workspaces, r.accounts, r.chats, r.messageIDs, r.uuids, r.directions,
+	args := []any{r.ids, r.workspaces, r.accounts, r.chats, r.messageIDs, r.uuids, r.directions,
 		r.sentAt, r.receivedAt, r.senderNames, r.senderPhones, r.recipientNames, r.recipientPhones, r.texts, r.isNewChat,
 		r.skipReasons,
 		r.dMessages, r.dWorkspaces, r.dEndpoints, r.dLanes, r.dChats, r.dKinds, r.dTypes, r.dEventIDs, r.dAt,
-		r.wEndpoints, r.wChats, r.wMessages, r.wAt}
+		r.wEndpoints, r.wChats, r.wMessages, r.wAt, r.attachments, r.held}
+	return append(args, r.files.args()...)
 }
 
 // newIDs reserves ids for a group's messages, ascending in the order
@@ -194,6 +212,7 @@ type insert struct {
 	workspace, messageID, uuid, direction, text, skipReason string
 	sender, recipient                                       chathook.Person
 	isNewChat                                               bool
+	attachments                                             []chathook.Attachment
 	queued                                                  []tables.Queued // if it is stored
 }
 
@@ -554,7 +573,6 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, 
 			}
 			it.historyKeys[key] = true
 		}
-		live := in.SkipReason == "" && !in.History // a history message is stored, never delivered
 		it.results[i] = chathook.IngestResult{Status: chathook.Accepted, ChatID: chat.ID}
 		if in.SkipReason != "" {
 			it.results[i] = chathook.IngestResult{Status: chathook.Skipped, ChatID: chat.ID, Reason: in.SkipReason}
@@ -566,10 +584,10 @@ func (it *ingestTx) resolve(ctx context.Context, messageIDs []int64) ([]insert, 
 			workspace: it.workspaceID, messageID: in.MessageID, uuid: in.UUID, direction: string(in.Direction),
 			text: in.Text, skipReason: in.SkipReason,
 			sender: sender, recipient: recipient,
-			isNewChat: isNew}
+			isNewChat: isNew, attachments: in.Attachments}
 		if len(it.targets) > 0 {
 			facts := tables.Stored{ChatID: chat.ID, AccountID: acc.ID, UUID: in.UUID, Direction: in.Direction,
-				Live: live, NewChat: isNew}
+				Live: !in.History, Skipped: in.SkipReason != "", NewChat: isNew}
 			inserts[i].queued = tables.FanOut(nil, it.targets, facts, tables.NewEventID)
 		}
 	}
@@ -672,8 +690,9 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
 	}
-	// A skipped message (an attachment) is never delivered either: the
-	// receiver hears of the chat with the first message it is sent.
+	// A skipped message (an attachment) is never delivered in the seed
+	// format: the receiver hears of the chat with the first message it
+	// is sent. (Event endpoints get it, but chat:created keeps this rule.)
 	if !in.History && in.SkipReason == "" && it.historyOnly[chat.ID] {
 		if isNew, err = it.firstLive(ctx, &chat, msg); err != nil {
 			return chat, false, err

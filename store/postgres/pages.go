@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/chathook/chathook"
@@ -46,28 +47,42 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
 			COALESCE(m.direction, ''), COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0),
 			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
-			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false), COALESCE(m.skip_reason, '')
+			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false), COALESCE(m.skip_reason, ''),
+			COALESCE(m.attachments, 0)
 		FROM chats c JOIN accounts a ON a.id = c.account_id
 		LEFT JOIN LATERAL (SELECT * FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) m ON true
 		WHERE c.workspace_id = $1 AND c.id < $2 ORDER BY c.id DESC LIMIT $3`, workspaceID, before, limit)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.ChatSummary, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chathook.ChatSummary, error) {
 		var cs chathook.ChatSummary
 		var created, sent, received int64
+		var attachments int
 		c, m := &cs.Chat, &cs.Last
 		err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
 			&c.ResponsibleName, &c.ResponsibleEmail, &created, &cs.AccountPhone,
 			&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
 			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-			&m.SkipReason)
+			&m.SkipReason, &attachments)
 		c.CreatedAt = fromMS(created)
 		if m.ID != 0 {
 			m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
 		}
+		tables.Counted(m, attachments)
 		return cs, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	last := make([]*chathook.Message, len(out))
+	for i := range out {
+		last[i] = &out[i].Last
+	}
+	if err := attach(ctx, s.pool, last); err != nil {
+		return nil, fmt.Errorf("chats: attachments: %w", err)
+	}
+	return out, nil
 }
 
 // Chat returns one chat of a workspace.
@@ -93,17 +108,33 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 		q += ` ORDER BY m.sent_at DESC, m.id DESC`
 	}
 	out, err := collectPageMessages(s.pool.Query(ctx, q+` LIMIT $3`, args...))
+	if err != nil {
+		return nil, err
+	}
 	if desc {
 		slices.Reverse(out)
 	}
-	return out, err
+	msgs := make([]*chathook.Message, len(out))
+	for i := range out {
+		msgs[i] = &out[i]
+	}
+	if err := attach(ctx, s.pool, msgs); err != nil {
+		return nil, fmt.Errorf("messages: attachments: %w", err)
+	}
+	return out, nil
 }
 
 // MessageByUUID finds the message of a permalink.
 func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error) {
 	m, err := tables.PageMessage(s.pool.QueryRow(ctx, `SELECT `+tables.PageMessageColumns+` FROM `+tables.PageMessages+`
 		WHERE m.uuid = $1 AND m.workspace_id = $2`, uuid, workspaceID))
-	return m, noRows(err, chathook.ErrNotFound)
+	if err != nil {
+		return m, noRows(err, chathook.ErrNotFound)
+	}
+	if err := attach(ctx, s.pool, []*chathook.Message{&m}); err != nil {
+		return m, fmt.Errorf("message: attachments: %w", err)
+	}
+	return m, nil
 }
 
 // Pending counts the deliveries of an endpoint that wait, along the

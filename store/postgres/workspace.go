@@ -168,9 +168,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, workspaceID, id string, at ti
 		}
 		if wh.Enabled && !before.Enabled {
 			// What waited behind a disabled endpoint goes out now, not at
-			// the end of its backoff.
+			// the end of its backoff; what waits for its attachments stays
+			// held (see store.Media).
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET due_at = $2
-				WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1 AND due_at > $2`, wh.Key, now); err != nil {
+				WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1 AND due_at > $2
+					AND due_at <> `+tables.SQLHeldDue, wh.Key, now); err != nil {
 				return err
 			}
 		}
