@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -67,6 +68,17 @@ type Client interface {
 	// time it gave the message. A message sent again under the same id
 	// is the same message to WhatsApp and the phones.
 	SendText(ctx context.Context, to types.JID, id types.MessageID, text string) (time.Time, error)
+	// Download writes the file f names to dst from its start, decrypted
+	// and checked against its hashes, never whole in memory. Its errors
+	// are whatsmeow's: ErrMediaDownloadFailedWith404 or ...410 when
+	// WhatsApp's servers no longer have it (SendMediaRetryReceipt brings
+	// it back), ErrInvalidMediaHMAC, ErrInvalidMediaEncSHA256, ... for a
+	// corrupt file.
+	Download(ctx context.Context, f MediaFile, dst *os.File) error
+	// SendMediaRetryReceipt asks the phone to upload the file of a
+	// message again, under a new direct path; the phone answers with
+	// *events.MediaRetry (see whatsmeow.DecryptMediaRetryNotification).
+	SendMediaRetryReceipt(ctx context.Context, info *types.MessageInfo, mediaKey []byte) error
 }
 
 // Config is what a Manager needs.
