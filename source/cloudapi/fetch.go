@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/media"
@@ -30,10 +29,11 @@ var ErrNoAccessToken = errors.New("no access token: set the number's access toke
 // overall timeout, since a large file takes as long as it takes, but a
 // server that does not start answering is cut off (and the download
 // tried again later).
-var mediaClient = &http.Client{Transport: &http.Transport{
-	Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: graphTimeout, TLSHandshakeTimeout: 10 * time.Second,
-	IdleConnTimeout: 90 * time.Second,
-}}
+var mediaClient = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = graphTimeout
+	return &http.Client{Transport: t}
+}()
 
 // graphMedia is the Graph API's answer about a media id.
 type graphMedia struct {

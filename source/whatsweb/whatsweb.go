@@ -17,6 +17,9 @@
 //   - Every Incoming passes the ingest API's own validation: names and
 //     text that break its limits are cut or cleaned, never the reason a
 //     message is lost; one that still fails is logged and skipped.
+//   - A message's files are never downloaded in the event handler: it is
+//     stored with its attachments pending, and Fetcher downloads them
+//     afterwards; a history message's files are not downloaded at all.
 //   - Message text and device keys are never logged.
 package whatsweb
 
