@@ -79,13 +79,15 @@ type MediaFile struct {
 // of: nothing to download.
 const ErrNoMediaID = "Meta's payload gave no media id: nothing to download"
 
-// maxField is the longest mime type, file name or place name kept.
-const maxField = 255
-
 // attachmentsOf returns a message's attachments: its file, pending its
 // download (failed at once when Meta gave no media id), its location,
-// or its contact cards as vCards; nil for an order.
+// or its contact cards as vCards.
 func attachmentsOf(m message) []chathook.Attachment {
+	return ingest.FitAttachments(parts(m))
+}
+
+// parts is attachmentsOf before the attachments are fit to store.
+func parts(m message) []chathook.Attachment {
 	var t chathook.AttachmentType
 	var f *metaMedia
 	switch m.Type {
@@ -108,7 +110,7 @@ func attachmentsOf(m message) []chathook.Attachment {
 		}
 		l := m.Location
 		return []chathook.Attachment{{Type: chathook.AttachLocation, Latitude: l.Latitude, Longitude: l.Longitude,
-			Name: field(l.Name), Address: field(l.Address)}}
+			Name: l.Name, Address: l.Address}}
 	case "contacts":
 		var as []chathook.Attachment
 		for _, c := range m.Contacts {
@@ -121,7 +123,7 @@ func attachmentsOf(m message) []chathook.Attachment {
 	if f == nil {
 		f = &metaMedia{}
 	}
-	a := chathook.Attachment{Type: t, MimeType: field(f.MimeType), FileName: field(f.FileName), State: chathook.MediaPending}
+	a := chathook.Attachment{Type: t, MimeType: f.MimeType, FileName: f.FileName, State: chathook.MediaPending}
 	if f.ID == "" {
 		a.State, a.Error = chathook.MediaFailed, ErrNoMediaID
 		return []chathook.Attachment{a}
@@ -187,7 +189,7 @@ func vCard(c metaContact) string {
 		line("BDAY", c.Birthday)
 	}
 	b.WriteString("END:VCARD\r\n")
-	return cleanText(b.String())
+	return b.String()
 }
 
 // vType is a TYPE parameter of Meta's type ("HOME", "WORK", "CELL"),
@@ -212,25 +214,4 @@ func digitsOnly(s string) string {
 		return ""
 	}
 	return s
-}
-
-// field is a mime type, file name or place name as the store takes it:
-// valid UTF-8, no control characters, at most maxField characters.
-func field(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(ingest.Cut(s, maxField))
-}
-
-// cleanText is a vCard as the store takes it: valid UTF-8, no NUL, at
-// most ingest.MaxText characters.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
-	return ingest.Cut(s, ingest.MaxText)
 }

@@ -46,7 +46,6 @@ func TestAttachmentsOfTypes(t *testing.T) {
 				{Type: chathook.AttachContact, VCard: "BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nFN:Bob\r\nTEL:+1 650 555 0100\r\nEND:VCARD\r\n"},
 				{Type: chathook.AttachContact, VCard: "BEGIN:VCARD\r\nVERSION:3.0\r\nN:;Ann;;;\r\nFN:Ann\r\nEND:VCARD\r\n"},
 			}},
-		{"order", `"type": "order", "order": {"catalog_id": "1", "product_items": []}`, "", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in, ok, err := mapOne(t, `{`+head+c.js+`}`, false)

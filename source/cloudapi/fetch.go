@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/media"
 )
 
@@ -121,7 +122,9 @@ func (g Graph) Fetch(ctx context.Context, d chathook.Download, max int64, dst *o
 	if sum, ok := decodeHash(gm.SHA256); ok && !bytes.Equal(sum, h.Sum(nil)) {
 		return media.Fetched{}, media.Permanent(errors.New("the file Meta served does not match its SHA-256: it is corrupt"))
 	}
-	return media.Fetched{MimeType: field(gm.MimeType)}, nil
+	// (The Downloader checks the type against the bytes; this keeps it
+	// a short line of text.)
+	return media.Fetched{MimeType: ingest.Cut(strings.ToValidUTF8(gm.MimeType, ""), ingest.MaxName)}, nil
 }
 
 // get is a GET with the number's token; an answer other than 200 is an

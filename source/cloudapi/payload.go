@@ -93,12 +93,13 @@ const (
 	fieldEchoes   = "smb_message_echoes"
 )
 
-// attachments are the message types that chathook stores as skipped
-// by the seed format, as it does a QR account's media; all but an order
-// carry attachments (see attachmentsOf).
+// attachments are the message types that carry attachments (see
+// attachmentsOf); the seed format skips them, as it does a QR
+// account's media. An order is not among them: it has neither text nor
+// attachment, which the ingest API's rules refuse, so it becomes nothing.
 var attachments = map[string]bool{
 	"image": true, "video": true, "audio": true, "document": true, "sticker": true,
-	"location": true, "contacts": true, "order": true,
+	"location": true, "contacts": true,
 }
 
 // parse decodes a body whose signature has been checked. What is not
@@ -182,6 +183,9 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 	case attachments[m.Type]:
 		in.SkipReason = ingest.SkipAttachments
 		in.Attachments = attachmentsOf(m)
+		if len(in.Attachments) == 0 { // "contacts": [], or a location without its object: nothing to show
+			return in, false, nil
+		}
 		for _, c := range []struct {
 			name string
 			m    *metaMedia

@@ -2,8 +2,6 @@ package whatsweb
 
 import (
 	"encoding/json"
-	"strings"
-	"unicode"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
@@ -53,9 +51,6 @@ const ErrHistoryMedia = "sent before the account was connected: not downloaded"
 // download (no media key or direct path): a broken client's.
 const errNoMediaKey = "WhatsApp gave no key or path to download the file"
 
-// maxField is the longest mime type or file name kept, in characters.
-const maxField = 255
-
 // content returns a message's text (a caption for files) and its
 // attachments, nil for a text message. ok is false for what is not a
 // message chathook keeps.
@@ -63,6 +58,12 @@ const maxField = 255
 // File attachments are chathook.MediaPending with a MediaFile as Source;
 // locations and contact cards carry their fields and no file.
 func content(msg *waE2E.Message, info *types.MessageInfo) (text string, atts []chathook.Attachment, ok bool) {
+	text, atts, ok = parts(msg, info)
+	return text, ingest.FitAttachments(atts), ok
+}
+
+// parts is content before its attachments are fit to store.
+func parts(msg *waE2E.Message, info *types.MessageInfo) (text string, atts []chathook.Attachment, ok bool) {
 	if inner := msg.GetDocumentWithCaptionMessage().GetMessage(); inner != nil {
 		msg = inner // whatsmeow unwraps it in live events; a history message may still wrap it
 	}
@@ -106,7 +107,7 @@ func content(msg *waE2E.Message, info *types.MessageInfo) (text string, atts []c
 	case msg.LocationMessage != nil:
 		m := msg.GetLocationMessage()
 		return m.GetComment(), []chathook.Attachment{{Type: chathook.AttachLocation, Latitude: m.GetDegreesLatitude(),
-			Longitude: m.GetDegreesLongitude(), Name: field(m.GetName()), Address: field(m.GetAddress())}}, true
+			Longitude: m.GetDegreesLongitude(), Name: m.GetName(), Address: m.GetAddress()}}, true
 	case msg.LiveLocationMessage != nil:
 		m := msg.GetLiveLocationMessage()
 		return m.GetCaption(), []chathook.Attachment{{Type: chathook.AttachLocation, Latitude: m.GetDegreesLatitude(),
@@ -130,7 +131,7 @@ func content(msg *waE2E.Message, info *types.MessageInfo) (text string, atts []c
 func fileAttachment(t chathook.AttachmentType, mt whatsmeow.MediaType, m whatsmeow.DownloadableMessage, info *types.MessageInfo,
 	mime string, size uint64, w, h, secs uint32, name string) chathook.Attachment {
 	a := chathook.Attachment{
-		Type: t, MimeType: field(mime), Size: int64(min(size, 1<<62)), FileName: field(name),
+		Type: t, MimeType: mime, Size: int64(min(size, 1<<62)), FileName: name,
 		Width: int(w), Height: int(h), DurationS: int(secs), State: chathook.MediaPending,
 	}
 	if len(m.GetMediaKey()) == 0 || m.GetDirectPath() == "" {
@@ -151,20 +152,7 @@ func fileAttachment(t chathook.AttachmentType, mt whatsmeow.MediaType, m whatsme
 // contact is a contact card: its vCard as WhatsApp gives it (its
 // display name is the vCard's FN).
 func contact(c *waE2E.ContactMessage) chathook.Attachment {
-	return chathook.Attachment{Type: chathook.AttachContact, VCard: cleanText(c.GetVcard())}
-}
-
-// field is a mime type, file name or place name as the store takes it:
-// valid UTF-8, no control characters, at most maxField characters.
-func field(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(ingest.Cut(s, maxField))
+	return chathook.Attachment{Type: chathook.AttachContact, VCard: c.GetVcard()}
 }
 
 // historyMedia marks the files of a history message as not downloaded.

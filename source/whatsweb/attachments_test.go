@@ -85,6 +85,8 @@ func TestAttachmentMapping(t *testing.T) {
 		{"contacts", &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{Contacts: []*waE2E.ContactMessage{
 			{Vcard: proto.String("BEGIN:VCARD\nFN:A\nEND:VCARD")}, {Vcard: proto.String("BEGIN:VCARD\nFN:B\x00\nEND:VCARD")}}}}, "",
 			[]chathook.Attachment{{Type: chathook.AttachContact, VCard: "BEGIN:VCARD\nFN:A\nEND:VCARD"}, {Type: chathook.AttachContact, VCard: "BEGIN:VCARD\nFN:B\nEND:VCARD"}}},
+		{"location off Earth", &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: proto.Float64(95), Name: proto.String("Moon")}}, "",
+			[]chathook.Attachment{{Type: chathook.AttachLocation, Name: "Moon", Error: "WhatsApp gave coordinates that are not on Earth"}}},
 		{"text", text("hi"), "hi", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -109,6 +111,21 @@ func TestAttachmentMapping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A message of more contact cards than a message may carry keeps the
+// first ingest.MaxAttachments, and passes the ingest API's rules.
+func TestManyContactCards(t *testing.T) {
+	m, _ := mapperOn(t)
+	var cards []*waE2E.ContactMessage
+	for range ingest.MaxAttachments + 3 {
+		cards = append(cards, &waE2E.ContactMessage{Vcard: proto.String("BEGIN:VCARD\nFN:A\nEND:VCARD")})
+	}
+	in, ok := m.incoming(context.Background(), msgEvt(bob, bob, false, &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{Contacts: cards}}),
+		types.EmptyJID, now, false)
+	if !ok || len(in.Attachments) != ingest.MaxAttachments {
+		t.Fatalf("%v, %d attachments", ok, len(in.Attachments))
 	}
 }
 
