@@ -64,9 +64,13 @@ type message struct {
 	Text      *struct {
 		Body string `json:"body"`
 	} `json:"text"`
-	Image    *media `json:"image"`
-	Video    *media `json:"video"`
-	Document *media `json:"document"`
+	Image    *metaMedia    `json:"image"`
+	Video    *metaMedia    `json:"video"`
+	Audio    *metaMedia    `json:"audio"`
+	Document *metaMedia    `json:"document"`
+	Sticker  *metaMedia    `json:"sticker"`
+	Location *location     `json:"location"`
+	Contacts []metaContact `json:"contacts"`
 	Button   *struct {
 		Text string `json:"text"`
 	} `json:"button"`
@@ -75,10 +79,6 @@ type message struct {
 		ButtonReply *reply `json:"button_reply"`
 		ListReply   *reply `json:"list_reply"`
 	} `json:"interactive"`
-}
-
-type media struct {
-	Caption string `json:"caption"`
 }
 
 type reply struct {
@@ -93,12 +93,13 @@ const (
 	fieldEchoes   = "smb_message_echoes"
 )
 
-// attachments are the message types that chathook stores as skipped, as
-// it does a QR account's media: the chat shows that something came,
-// nothing is delivered.
+// attachments are the message types that carry attachments (see
+// attachmentsOf); the seed format skips them, as it does a QR
+// account's media. An order is not among them: it has neither text nor
+// attachment, which the ingest API's rules refuse, so it becomes nothing.
 var attachments = map[string]bool{
 	"image": true, "video": true, "audio": true, "document": true, "sticker": true,
-	"location": true, "contacts": true, "order": true,
+	"location": true, "contacts": true,
 }
 
 // parse decodes a body whose signature has been checked. What is not
@@ -181,9 +182,13 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 		in.Text, textPath = m.Text.Body, "text.body"
 	case attachments[m.Type]:
 		in.SkipReason = ingest.SkipAttachments
+		in.Attachments = attachmentsOf(m)
+		if len(in.Attachments) == 0 { // "contacts": [], or a location without its object: nothing to show
+			return in, false, nil
+		}
 		for _, c := range []struct {
 			name string
-			m    *media
+			m    *metaMedia
 		}{{"image", m.Image}, {"video", m.Video}, {"document", m.Document}} {
 			if c.m != nil && c.m.Caption != "" {
 				in.Text, textPath = c.m.Caption, c.name+".caption"

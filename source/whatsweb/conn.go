@@ -30,6 +30,9 @@ type conn struct {
 	loggingOut bool
 	closed     bool
 	groups     map[types.JID]string // subjects
+	// retries are the downloads waiting for the phone to upload a file
+	// again, by message id (see reupload).
+	retries map[string]chan *events.MediaRetry
 }
 
 func (c *conn) jid() string {
@@ -180,6 +183,8 @@ func (c *conn) handle(evt any) bool {
 		return c.message(ctx, e)
 	case *events.HistorySync:
 		c.history(ctx, e)
+	case *events.MediaRetry:
+		c.mediaRetried(e)
 	case *events.GroupInfo:
 		if e.Name != nil {
 			c.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
 	"github.com/google/uuid"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -45,26 +44,30 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 	if evt.IsEdit || info.Edit != types.EditAttributeEmpty || evt.Message.GetProtocolMessage() != nil {
 		return chathook.Incoming{}, false
 	}
-	text, attachment := content(evt.Message)
+	text, atts, ok := content(evt.Message, info)
 	text = cleanText(text)
-	if !attachment && ingest.IsBlank(text) { // nothing to show, as a zero-width space alone
+	if !ok || len(atts) == 0 && ingest.IsBlank(text) { // nothing to show, as a zero-width space alone
 		return chathook.Incoming{}, false
+	}
+	if history {
+		historyMedia(atts)
 	}
 
 	self := m.self()
 	in := chathook.Incoming{
-		Account:   chathook.Account{Phone: self.Phone, FullName: ingest.CleanName(m.dev.PushName), Email: m.acc.Email},
-		MessageID: info.ID,
-		UUID:      uuid.Must(uuid.NewV7()).String(),
-		Direction: chathook.Received,
-		Timestamp: timestamp(info.Timestamp, now),
-		Text:      text,
-		History:   history,
+		Account:     chathook.Account{Phone: self.Phone, FullName: ingest.CleanName(m.dev.PushName), Email: m.acc.Email},
+		MessageID:   info.ID,
+		UUID:        uuid.Must(uuid.NewV7()).String(),
+		Direction:   chathook.Received,
+		Timestamp:   timestamp(info.Timestamp, now),
+		Text:        text,
+		Attachments: atts,
+		History:     history,
 	}
 	if info.IsFromMe {
 		in.Direction = chathook.Sent
 	}
-	if attachment {
+	if len(atts) > 0 {
 		in.SkipReason = ingest.SkipAttachments
 	}
 
@@ -205,34 +208,6 @@ func (m *mapper) name(ctx context.Context, p peer, pushName string) string {
 		}
 	}
 	return cmp.Or(saved, push, pushName, business, phoneOf(p.pn), redacted)
-}
-
-// content returns a message's text and whether it is an attachment
-// (stored, never delivered; its caption, if any, is the text). Anything
-// else answers "", false: not a message.
-func content(msg *waE2E.Message) (text string, attachment bool) {
-	switch {
-	case msg == nil:
-		return "", false
-	case msg.Conversation != nil:
-		return msg.GetConversation(), false
-	case msg.ExtendedTextMessage != nil:
-		return msg.GetExtendedTextMessage().GetText(), false
-	case msg.ImageMessage != nil:
-		return msg.GetImageMessage().GetCaption(), true
-	case msg.VideoMessage != nil:
-		return msg.GetVideoMessage().GetCaption(), true
-	case msg.PtvMessage != nil: // a round video note
-		return msg.GetPtvMessage().GetCaption(), true
-	case msg.DocumentMessage != nil:
-		return msg.GetDocumentMessage().GetCaption(), true
-	case msg.LiveLocationMessage != nil:
-		return msg.GetLiveLocationMessage().GetCaption(), true
-	case msg.AudioMessage != nil, msg.StickerMessage != nil, msg.LocationMessage != nil,
-		msg.ContactMessage != nil, msg.ContactsArrayMessage != nil:
-		return "", true
-	}
-	return "", false
 }
 
 // normalize drops a JID's device and spells hosted (business API)

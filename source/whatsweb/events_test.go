@@ -125,9 +125,15 @@ func TestMessageMapping(t *testing.T) {
 		in.Direction, in.Sender, in.Recipient = chathook.Sent, &dana, person(c.FullName, c.Phone)
 		return in
 	}
-	skipped := func(in chathook.Incoming) chathook.Incoming {
+	skipped := func(in chathook.Incoming, atts ...chathook.Attachment) chathook.Incoming {
 		in.SkipReason = ingest.SkipAttachments
+		in.Attachments = atts
 		return in
+	}
+	// These messages carry no media key: their files fail at once (see
+	// TestAttachmentMapping for files with one).
+	noKey := func(t chathook.AttachmentType) chathook.Attachment {
+		return chathook.Attachment{Type: t, State: chathook.MediaFailed, Error: errNoMediaKey}
 	}
 	withFormer := func(in chathook.Incoming, former string) chathook.Incoming {
 		in.ChatFormerID = former
@@ -162,21 +168,21 @@ func TestMessageMapping(t *testing.T) {
 			ptr(sentTo(direct("+972500000005", "+972500000005", "+972500000005"), "hi"))},
 
 		{"image with caption", msgEvt(bob, bob, false, &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("look")}}),
-			ptr(skipped(received(bobChat, "look")))},
-		{"video", msgEvt(bob, bob, false, &waE2E.Message{VideoMessage: &waE2E.VideoMessage{}}), ptr(skipped(received(bobChat, "")))},
-		{"video note", msgEvt(bob, bob, false, &waE2E.Message{PtvMessage: &waE2E.VideoMessage{}}), ptr(skipped(received(bobChat, "")))},
-		{"audio", msgEvt(bob, bob, false, &waE2E.Message{AudioMessage: &waE2E.AudioMessage{PTT: proto.Bool(true)}}), ptr(skipped(received(bobChat, "")))},
+			ptr(skipped(received(bobChat, "look"), noKey(chathook.AttachImage)))},
+		{"video", msgEvt(bob, bob, false, &waE2E.Message{VideoMessage: &waE2E.VideoMessage{}}), ptr(skipped(received(bobChat, ""), noKey(chathook.AttachVideo)))},
+		{"video note", msgEvt(bob, bob, false, &waE2E.Message{PtvMessage: &waE2E.VideoMessage{}}), ptr(skipped(received(bobChat, ""), noKey(chathook.AttachVideo)))},
+		{"audio", msgEvt(bob, bob, false, &waE2E.Message{AudioMessage: &waE2E.AudioMessage{PTT: proto.Bool(true)}}), ptr(skipped(received(bobChat, ""), noKey(chathook.AttachVoice)))},
 		{"document with caption", msgEvt(bob, me, true, &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{FileName: proto.String("a.pdf"), Caption: proto.String("the contract")}}),
-			ptr(skipped(sentTo(bobChat, "the contract")))},
-		{"sticker", msgEvt(bob, bob, false, &waE2E.Message{StickerMessage: &waE2E.StickerMessage{}}), ptr(skipped(received(bobChat, "")))},
+			ptr(skipped(sentTo(bobChat, "the contract"), chathook.Attachment{Type: chathook.AttachDocument, FileName: "a.pdf",
+				State: chathook.MediaFailed, Error: errNoMediaKey}))},
+		{"sticker", msgEvt(bob, bob, false, &waE2E.Message{StickerMessage: &waE2E.StickerMessage{}}), ptr(skipped(received(bobChat, ""), noKey(chathook.AttachSticker)))},
 		{"location", msgEvt(bob, bob, false, &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: proto.Float64(32.1), Name: proto.String("Home")}}),
-			ptr(skipped(received(bobChat, "")))},
+			ptr(skipped(received(bobChat, ""), chathook.Attachment{Type: chathook.AttachLocation, Latitude: 32.1, Name: "Home"}))},
 		{"live location", msgEvt(bob, bob, false, &waE2E.Message{LiveLocationMessage: &waE2E.LiveLocationMessage{Caption: proto.String("on my way")}}),
-			ptr(skipped(received(bobChat, "on my way")))},
+			ptr(skipped(received(bobChat, "on my way"), chathook.Attachment{Type: chathook.AttachLocation}))},
 		{"contact card", msgEvt(bob, bob, false, &waE2E.Message{ContactMessage: &waE2E.ContactMessage{DisplayName: proto.String("Zed")}}),
-			ptr(skipped(received(bobChat, "")))},
-		{"contact cards", msgEvt(bob, bob, false, &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{}}),
-			ptr(skipped(received(bobChat, "")))},
+			ptr(skipped(received(bobChat, ""), chathook.Attachment{Type: chathook.AttachContact}))},
+		{"no contact cards", msgEvt(bob, bob, false, &waE2E.Message{ContactsArrayMessage: &waE2E.ContactsArrayMessage{}}), nil},
 
 		{"reaction", msgEvt(bob, bob, false, &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}), nil},
 		{"revoke", msgEvt(bob, bob, false, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}},
@@ -220,7 +226,7 @@ func TestMessageMapping(t *testing.T) {
 		{"group, sent", msgEvt(group, me, true, text("see you")),
 			ptr(inGroup(chathook.Person{FullName: "Dana Owner"}, chathook.Sent, "see you"))},
 		{"group, image", msgEvt(group, bob, false, &waE2E.Message{ImageMessage: &waE2E.ImageMessage{}}),
-			ptr(skipped(inGroup(chathook.Person{FullName: "Bob Saved"}, chathook.Received, "")))},
+			ptr(skipped(inGroup(chathook.Person{FullName: "Bob Saved"}, chathook.Received, ""), noKey(chathook.AttachImage)))},
 		{"group, reaction", msgEvt(group, bob, false, &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("❤")}}), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -264,7 +270,7 @@ func describe(in chathook.Incoming) string {
 		}
 		return fmt.Sprintf("%+v", *x)
 	}
-	return fmt.Sprintf("  account %+v\n  chat %+v former %q\n  id %q %s at %v history %v\n  sender %s recipient %s\n  text %q skip %q",
+	return fmt.Sprintf("  account %+v\n  chat %+v former %q\n  id %q %s at %v history %v\n  sender %s recipient %s\n  text %q skip %q\n  attachments %+v",
 		in.Account, in.Chat, in.ChatFormerID, in.MessageID, in.Direction, in.Timestamp, in.History,
-		p(in.Sender), p(in.Recipient), in.Text, in.SkipReason)
+		p(in.Sender), p(in.Recipient), in.Text, in.SkipReason, in.Attachments)
 }

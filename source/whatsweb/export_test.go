@@ -24,3 +24,6 @@ func (m *Manager) RotateQR() {
 
 // SetQRPoll changes how often pairings look at the clock.
 func SetQRPoll(m *Manager, d time.Duration) { m.qrPoll = d }
+
+// SetMediaRetryWait changes how long a download waits for the phone.
+func SetMediaRetryWait(m *Manager, d time.Duration) { m.mediaRetryWait = d }

@@ -42,6 +42,9 @@ type Manager struct {
 	wake    chan struct{}
 
 	qrPoll time.Duration // how often a pairing looks at the clock for its QR code's expiry
+	// mediaRetryWait bounds a download's wait for the phone to upload a
+	// file again (DefaultMediaRetryWait).
+	mediaRetryWait time.Duration
 }
 
 type backoff struct {
@@ -79,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger.With("owner", cfg.Owner), container: container,
 		conns: map[int64]*conn{}, pairs: map[*conn]struct{}{}, held: map[int64]bool{}, retry: map[int64]backoff{},
-		wake: make(chan struct{}, 1), qrPoll: time.Second,
+		wake: make(chan struct{}, 1), qrPoll: time.Second, mediaRetryWait: DefaultMediaRetryWait,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return m, nil

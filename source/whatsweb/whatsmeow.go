@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -61,6 +62,18 @@ func (c wmClient) SendText(ctx context.Context, to types.JID, id types.MessageID
 	resp, err := c.cli.SendMessage(ctx, to, &waE2E.Message{Conversation: proto.String(text)},
 		whatsmeow.SendRequestExtra{ID: id, Timeout: sendTimeout})
 	return resp.Timestamp, err
+}
+
+func (c wmClient) Download(ctx context.Context, f MediaFile, dst *os.File) error {
+	length := int(f.FileLength)
+	if length <= 0 {
+		length = -1 // unknown: whatsmeow then checks the hashes only
+	}
+	return c.cli.DownloadMediaWithPathToFile(ctx, f.DirectPath, f.FileEncSHA256, f.FileSHA256, f.MediaKey, length, f.MediaType, "", dst)
+}
+
+func (c wmClient) SendMediaRetryReceipt(ctx context.Context, info *types.MessageInfo, mediaKey []byte) error {
+	return c.cli.SendMediaRetryReceipt(ctx, info, mediaKey)
 }
 
 func (c wmClient) GroupName(ctx context.Context, group types.JID) (string, error) {

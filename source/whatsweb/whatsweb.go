@@ -17,6 +17,9 @@
 //   - Every Incoming passes the ingest API's own validation: names and
 //     text that break its limits are cut or cleaned, never the reason a
 //     message is lost; one that still fails is logged and skipped.
+//   - A message's files are never downloaded in the event handler: it is
+//     stored with its attachments pending, and Fetcher downloads them
+//     afterwards; a history message's files are not downloaded at all.
 //   - Message text and device keys are never logged.
 package whatsweb
 
@@ -24,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/chathook/chathook/store"
@@ -67,6 +71,17 @@ type Client interface {
 	// time it gave the message. A message sent again under the same id
 	// is the same message to WhatsApp and the phones.
 	SendText(ctx context.Context, to types.JID, id types.MessageID, text string) (time.Time, error)
+	// Download writes the file f names to dst from its start, decrypted
+	// and checked against its hashes, never whole in memory. Its errors
+	// are whatsmeow's: ErrMediaDownloadFailedWith404 or ...410 when
+	// WhatsApp's servers no longer have it (SendMediaRetryReceipt brings
+	// it back), ErrInvalidMediaHMAC, ErrInvalidMediaEncSHA256, ... for a
+	// corrupt file.
+	Download(ctx context.Context, f MediaFile, dst *os.File) error
+	// SendMediaRetryReceipt asks the phone to upload the file of a
+	// message again, under a new direct path; the phone answers with
+	// *events.MediaRetry (see whatsmeow.DecryptMediaRetryNotification).
+	SendMediaRetryReceipt(ctx context.Context, info *types.MessageInfo, mediaKey []byte) error
 }
 
 // Config is what a Manager needs.

@@ -58,7 +58,8 @@ type world struct {
 	online   map[string]int // device JID → clients connected now
 	overlaps []string       // devices seen connected twice at once
 	groups   map[types.JID]string
-	batches  int // QR code batches handed out, so that each differs
+	batches  int  // QR code batches handed out, so that each differs
+	cdn      *cdn // media servers, started by the first PutMedia
 
 	sent       []SentMessage // every send, in order
 	beforeSend func(SentMessage) bool

@@ -1,0 +1,230 @@
+package whatsweb_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/media"
+	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/types/events"
+)
+
+// fetchEnv is Dana's account paired and connected on a Manager, whose
+// Fetcher downloads from the fake network's CDN.
+type fetchEnv struct {
+	*env
+	m   *whatsweb.Manager
+	acc chathook.Account
+	fc  *whatswebtest.Client
+}
+
+func newFetchEnv(t *testing.T) *fetchEnv {
+	t.Helper()
+	e := newEnv(t, sqliteOpener(t)) // the Fetcher reads no table: one store is enough
+	m := e.manager(t, "a")
+	acc, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
+	return &fetchEnv{env: e, m: m, acc: acc, fc: fc}
+}
+
+// download is a pending attachment of the file md of a message from Bob.
+func (e *fetchEnv) download(t *testing.T, md whatswebtest.Media, mt whatsmeow.MediaType, id string) chathook.Download {
+	t.Helper()
+	src, err := json.Marshal(whatsweb.MediaFile{DirectPath: md.DirectPath, MediaKey: md.MediaKey, FileSHA256: md.FileSHA256,
+		FileEncSHA256: md.FileEncSHA256, FileLength: int64(md.FileLength), MediaType: mt, Chat: bobJID, Sender: bobJID, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chathook.Download{
+		Attachment: chathook.Attachment{ID: 1, Type: chathook.AttachImage, MimeType: "image/jpeg", Size: int64(md.FileLength),
+			Width: 4, Height: 3, State: chathook.MediaPending, Source: src},
+		MessageID: id, WorkspaceID: e.ws.ID, Account: e.acc,
+	}
+}
+
+// fetch runs the Manager's Fetcher into a new file, and returns the
+// file's bytes.
+func (e *fetchEnv) fetch(t *testing.T, d chathook.Download, max int64) (media.Fetched, []byte, error) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("left over from an attempt before") // emptied by the fetch
+	got, ferr := e.m.Fetcher().Fetch(context.Background(), d, max, f)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, data, ferr
+}
+
+// photo is a file's bytes, longer than an AES block and not a multiple
+// of one.
+var photo = bytes.Repeat([]byte("\xff\xd8\xff\xe0 a JPEG, as far as this test cares "), 100)
+
+// The file is downloaded through whatsmeow's own download from a real
+// HTTP server, decrypted, and checked: its bytes arrive whole, and the
+// attachment's fields come back.
+func TestFetchQR(t *testing.T) {
+	e := newFetchEnv(t)
+	md := e.net.PutMedia(t, photo, whatsmeow.MediaImage)
+	got, data, err := e.fetch(t, e.download(t, md, whatsmeow.MediaImage, "M1"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, photo) {
+		t.Fatalf("downloaded %d bytes, not the %d of the file", len(data), len(photo))
+	}
+	want := media.Fetched{MimeType: "image/jpeg", Width: 4, Height: 3}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("fetched %+v, want %+v", got, want)
+	}
+	if r := e.net.RetryReceipts(); len(r) != 0 {
+		t.Errorf("media retry receipts sent for a file the CDN has: %v", r)
+	}
+}
+
+// The errors of a download: what no retry cures is permanent (a file
+// over the limit, a corrupt one, one the phone lost, a broken source),
+// what may pass is not (an account held elsewhere, a server error, a
+// phone that does not answer).
+func TestFetchQRErrors(t *testing.T) {
+	e := newFetchEnv(t)
+	put := func(id string) (whatswebtest.Media, chathook.Download) {
+		md := e.net.PutMedia(t, photo, whatsmeow.MediaDocument)
+		return md, e.download(t, md, whatsmeow.MediaDocument, id)
+	}
+
+	_, d := put("BIG")
+	if _, _, err := e.fetch(t, d, int64(len(photo))-1); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a file over the limit: %v", err)
+	}
+
+	_, d = put("ELSEWHERE")
+	d.Account.ID = e.acc.ID + 1000
+	if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrNotHeld) || media.IsPermanent(err) {
+		t.Errorf("an account not held here: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+
+	md, d := put("CORRUPT")
+	e.net.CorruptMedia(md.DirectPath)
+	if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrMediaCorrupt) || !media.IsPermanent(err) {
+		t.Errorf("a corrupt file: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+
+	md, d = put("WRONGKEY")
+	var f whatsweb.MediaFile
+	json.Unmarshal(d.Source, &f)
+	f.MediaKey = bytes.Repeat([]byte{7}, 32)
+	f.FileEncSHA256 = nil // so that the HMAC is what fails
+	d.Source, _ = json.Marshal(f)
+	if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrMediaCorrupt) || !media.IsPermanent(err) {
+		t.Errorf("a file under another key: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+
+	md, d = put("ERR500")
+	e.net.FailMedia(md.DirectPath, http.StatusInternalServerError)
+	if _, _, err := e.fetch(t, d, 1<<20); err == nil || media.IsPermanent(err) {
+		t.Errorf("a server error: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+	e.net.FailMedia(md.DirectPath, 0)
+	if _, data, err := e.fetch(t, d, 1<<20); err != nil || !bytes.Equal(data, photo) {
+		t.Errorf("after the server error passed: %d bytes, %v", len(data), err)
+	}
+
+	md, d = put("LOST")
+	e.net.LoseMedia(md.DirectPath)
+	if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrMediaGoneOnPhone) || !media.IsPermanent(err) {
+		t.Errorf("a file the phone lost: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+
+	md, d = put("SILENT")
+	e.net.DropMedia(md.DirectPath)
+	e.net.SilencePhones(true)
+	whatsweb.SetMediaRetryWait(e.m, 50*time.Millisecond) // the phone never answers: the wait's length changes nothing but the test's time
+	if _, _, err := e.fetch(t, d, 1<<20); err == nil || media.IsPermanent(err) {
+		t.Errorf("a phone that does not answer: %v (permanent %v)", err, media.IsPermanent(err))
+	}
+	e.net.SilencePhones(false)
+
+	for _, src := range []string{`{}`, `not json`, ``} {
+		d.Source = []byte(src)
+		if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrNoMediaFile) || !media.IsPermanent(err) {
+			t.Errorf("source %q: %v", src, err)
+		}
+	}
+	if want := []string{"LOST", "SILENT"}; !reflect.DeepEqual(e.net.RetryReceipts(), want) {
+		t.Errorf("media retry receipts %v, want %v", e.net.RetryReceipts(), want)
+	}
+
+	// A disconnected account's files wait for it.
+	md, d = put("OFFLINE")
+	e.fc.Disconnect()
+	e.fc.Emit(&events.Disconnected{})
+	if _, _, err := e.fetch(t, d, 1<<20); !errors.Is(err, whatsweb.ErrNotHeld) || media.IsPermanent(err) {
+		t.Errorf("a disconnected account: %v", err)
+	}
+}
+
+// The media retry round trip: the CDN dropped the file (404), so the
+// fetcher sends a media retry receipt; the phone uploads the file again
+// and answers with an encrypted *events.MediaRetry, which whatsmeow's
+// DecryptMediaRetryNotification reads; the file is downloaded from its
+// new path, which the attachment's new Source keeps, so that the next
+// download needs no receipt.
+func TestFetchQRMediaRetry(t *testing.T) {
+	e := newFetchEnv(t)
+	md := e.net.PutMedia(t, photo, whatsmeow.MediaVideo)
+	d := e.download(t, md, whatsmeow.MediaVideo, "OLD1")
+	e.net.DropMedia(md.DirectPath)
+
+	got, data, err := e.fetch(t, d, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, photo) {
+		t.Fatalf("downloaded %d bytes, not the %d of the file", len(data), len(photo))
+	}
+	if r := e.net.RetryReceipts(); !reflect.DeepEqual(r, []string{"OLD1"}) {
+		t.Errorf("media retry receipts %v", r)
+	}
+	var was, now whatsweb.MediaFile
+	if err := json.Unmarshal(d.Source, &was); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got.Source, &now); err != nil {
+		t.Fatalf("new source %q: %v", got.Source, err)
+	}
+	if now.DirectPath == was.DirectPath || now.DirectPath == "" {
+		t.Errorf("new direct path %q, was %q", now.DirectPath, was.DirectPath)
+	}
+	was.DirectPath = now.DirectPath
+	if !reflect.DeepEqual(now, was) {
+		t.Errorf("the new source changed more than the path:\n%+v\n%+v", now, was)
+	}
+
+	d.Source = got.Source
+	again, data, err := e.fetch(t, d, 1<<20)
+	if err != nil || !bytes.Equal(data, photo) || again.Source != nil {
+		t.Errorf("from the new path: %d bytes, source %q, %v", len(data), again.Source, err)
+	}
+	if r := e.net.RetryReceipts(); len(r) != 1 {
+		t.Errorf("media retry receipts after the new path: %v", r)
+	}
+}
