@@ -253,12 +253,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now, Recorded: recorded,
 	})
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick, Flushed: flushed})
-	// A message with attachments waits for its downloads, which settle
-	// its deliveries: the dispatcher is kicked then.
-	dl := media.NewDownloader(media.Config{
-		Store: st, Owner: d.Owner(), MaxBytes: cfg.MediaMaxBytes, Backoff: cfg.MediaBackoff, Workers: cfg.MediaWorkers, Settled: d.Kick,
-		Observer: observer, Logger: cfg.Logger, Now: cfg.Now,
-	})
+	var dl *media.Downloader // made once the sources it downloads from are
 	ingested := func() { d.Ingested(); dl.Kick() }
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
@@ -269,6 +264,17 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
 	}
+	// A message with attachments waits for its downloads, which settle
+	// its deliveries: the dispatcher is kicked then. A QR account's files
+	// come through its connection, so the downloader's leases carry the
+	// same name as the accounts'.
+	dl = media.NewDownloader(media.Config{
+		Store: st, Owner: d.Owner(), MaxBytes: cfg.MediaMaxBytes, Backoff: cfg.MediaBackoff, Workers: cfg.MediaWorkers,
+		Fetchers: map[chathook.AccountKind]media.Fetcher{
+			chathook.KindWeb: wa.Fetcher(), chathook.KindCloudAPI: cloudapi.Graph{URL: cfg.GraphAPIURL},
+		},
+		Settled: d.Kick, Observer: observer, Logger: cfg.Logger, Now: cfg.Now,
+	})
 	// Replies carry the same name on their leases.
 	replies := reply.New(reply.Config{
 		Store: st, Owner: d.Owner(), WhatsApp: wa, CloudAPI: cloudapi.Graph{URL: cfg.GraphAPIURL},
