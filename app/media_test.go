@@ -22,6 +22,10 @@ import (
 
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"google.golang.org/protobuf/proto"
 )
 
 // jpeg is the start of a JPEG file (its SOI and JFIF APP0 marker), then
@@ -251,21 +255,78 @@ func TestCloudAPIPhotoWithoutTokenOrTooLarge(t *testing.T) {
 	}
 
 	// Without an access token: the number receives, but cannot fetch.
-	status, body := ws.Do(t, http.MethodGet, "/api/v1/accounts", nil)
-	var accounts struct {
-		Accounts []struct {
-			ID json.Number `json:"id"`
-		} `json:"accounts"`
+	other := svc.NewWorkspace(t, "globex")
+	otherEvents := chathooktest.NewSink(t)
+	addEventEndpoint(t, other, otherEvents.URL+"/events")
+	if status, body := other.Do(t, http.MethodPost, "/api/v1/accounts/cloud-api", map[string]any{
+		"phone_number_id": phoneNumberID, "display_phone_number": "+1 555 078 3881", "full_name": "Globex Support",
+		"email": "ops@globex.example", "app_secret": metaSecret, "verify_token": "verify-me",
+	}); status != http.StatusCreated {
+		t.Fatalf("register the number without a token: %d %s", status, body)
 	}
-	if status != 200 || json.Unmarshal(body, &accounts) != nil || len(accounts.Accounts) != 1 {
-		t.Fatalf("accounts: %d %s", status, body)
-	}
-	if status, body := ws.Do(t, http.MethodPatch, "/api/v1/accounts/"+accounts.Accounts[0].ID.String(), map[string]any{"access_token": ""}); status != 200 {
-		t.Fatalf("clear the token: %d %s", status, body)
-	}
-	metaPosts(t, svc, ws, "messages", "messages", imageFrom(sheena, "wamid.NOTOKEN", "BIG", ""))
-	noToken := eventMessageOf(t, events.WaitFor(t, 2, 10*time.Second)[1].Body)
+	metaPosts(t, svc, other, "messages", "messages", imageFrom(sheena, "wamid.NOTOKEN", "BIG", ""))
+	noToken := eventMessageOf(t, otherEvents.WaitFor(t, 1, 10*time.Second)[0].Body)
 	if len(noToken.Attachments) != 1 || noToken.Attachments[0].URL != "" || !strings.Contains(noToken.Attachments[0].Error, "access token") {
 		t.Errorf("no token: %+v", noToken.Attachments)
+	}
+}
+
+// ogg is the start of an Ogg Opus file (a voice note): its first page's
+// header with the OpusHead packet, then filler.
+func ogg(n int) []byte {
+	page := []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x13")
+	head := append(page, []byte("OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00")...)
+	return append(head, bytes.Repeat([]byte{0x4F}, n-len(head))...)
+}
+
+// TestWhatsAppVoiceNote: a voice note to a linked account is stored with
+// its message at once (acknowledged to WhatsApp), downloaded afterwards
+// through the fake network's CDN, which has dropped it, so the phone is
+// asked to upload it again, and reaches the event endpoint with a link
+// to the very bytes, served inline as audio.
+func TestWhatsAppVoiceNote(t *testing.T) { onEveryStore(t, testWhatsAppVoiceNote) }
+
+func testWhatsAppVoiceNote(t *testing.T, db string) {
+	wa := whatswebtest.New()
+	svc := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{WhatsApp: wa, AccountLease: accountLease}})
+	ws := svc.NewWorkspace(t, "acme")
+	events := chathooktest.NewSink(t)
+	addEventEndpoint(t, ws, events.URL+"/events")
+	linkAccount(t, svc, ws)
+	client := wa.Online(t, danaJID)
+
+	voice := ogg(40 << 10)
+	file := wa.PutMedia(t, voice, whatsmeow.MediaAudio)
+	wa.DropMedia(file.DirectPath) // gone from the CDN: the phone must upload it again
+	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	if !client.Emit(message("VOICE1", at, &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
+		PTT: proto.Bool(true), Mimetype: proto.String("audio/ogg; codecs=opus"), Seconds: proto.Uint32(7),
+		DirectPath: proto.String(file.DirectPath), MediaKey: file.MediaKey, FileSHA256: file.FileSHA256,
+		FileEncSHA256: file.FileEncSHA256, FileLength: proto.Uint64(file.FileLength),
+	}})) {
+		t.Fatal("the voice note was not acknowledged")
+	}
+	m := eventMessageOf(t, events.WaitFor(t, 1, 20*time.Second)[0].Body)
+	sum := sha256.Sum256(voice)
+	if m.MessageID != "VOICE1" || len(m.Attachments) != 1 {
+		t.Fatalf("event message %+v", m)
+	}
+	a := m.Attachments[0]
+	if a.Type != "voice" || !strings.HasPrefix(a.MimeType, "audio/") || a.Size != int64(len(voice)) || a.SHA256 != hex.EncodeToString(sum[:]) ||
+		a.Error != "" || a.URL == "" {
+		t.Errorf("attachment %+v", a)
+	}
+	if asked := wa.RetryReceipts(); len(asked) != 1 || asked[0] != "VOICE1" {
+		t.Errorf("media retry receipts %v, want one for VOICE1", asked)
+	}
+	resp, err := http.Get(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(served, voice) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "audio/") ||
+		strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("GET link: %d, %d bytes, headers %v", resp.StatusCode, len(served), resp.Header)
 	}
 }
