@@ -70,6 +70,9 @@ func TestBrowserChatMedia(t *testing.T) {
 	if got := text(t, ctx, ".attachment.contact"); got != "👤 Sam Supplier · vCard" {
 		t.Errorf("the contact reads %q", got)
 	}
+	// The photo's bytes come from /media/{token}, with no session of
+	// their own: it loads at its size.
+	waitFor(t, ctx, "the photo loaded", `(() => { const i = document.querySelector('.attachment.image img'); return i.complete && i.naturalWidth === 640; })()`)
 	screenshot(t, ctx, "chat-media", 1280, 800, true)
 
 	do(t, ctx, "go to the chat list", chromedp.Click(chromedp.CSS("a.back")), chromedp.WaitVisible(chromedp.ID("chat-list")))
