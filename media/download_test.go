@@ -522,9 +522,9 @@ func TestRunDownloadsWhatIsKicked(t *testing.T) {
 		c.Settled = func() { settled <- struct{}{} }
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }() // on any failure too: no download outlives the test
 
 	var msgs []string
 	for range 5 {
