@@ -58,6 +58,7 @@ type Config struct {
 	Workers  int                              // 0: DefaultWorkers
 	Lease    time.Duration                    // 0: DefaultLease
 	Backoff  []time.Duration                  // nil: DefaultBackoff
+	Poll     time.Duration                    // 0: PollInterval
 	TempDir  string                           // "": os.TempDir()
 	Settled  func()                           // called after an attachment was stored or failed (kicks the dispatcher); may be nil
 	Observer Observer                         // may be nil
@@ -90,6 +91,9 @@ func NewDownloader(cfg Config) *Downloader {
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = PollInterval
 	}
 	if cfg.Settled == nil {
 		cfg.Settled = func() {}
@@ -145,7 +149,7 @@ func (d *Downloader) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-d.kick:
-		case <-time.After(PollInterval):
+		case <-time.After(d.cfg.Poll):
 		}
 	}
 }
@@ -233,7 +237,7 @@ func (d *Downloader) fetch(ctx context.Context, dl chathook.Download, a *chathoo
 	if info.Size() > d.cfg.MaxBytes {
 		return tooLarge(info.Size(), d.cfg.MaxBytes)
 	}
-	head := make([]byte, sniffBytes)
+	head := make([]byte, HeadSize)
 	n, err := tmp.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
 		return err
@@ -265,11 +269,6 @@ func (d *Downloader) fetch(ctx context.Context, dl chathook.Download, a *chathoo
 	}
 	return nil
 }
-
-// sniffBytes is how much of a file Classify reads: what the detection
-// of every type WhatsApp sends needs (Office files look past the zip
-// header).
-const sniffBytes = 3072
 
 func tooLarge(size, limit int64) error {
 	if size > 0 {

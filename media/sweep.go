@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,7 +16,9 @@ const sweepBatch = 100
 // Sweep deletes the files stored longer ago than retention (their links
 // then answer 410) and the blobs that no attachment names since
 // OrphanAge (a download cut off by a crash), and returns how many of
-// each it deleted. Every instance may run it; each file is expired once.
+// each it deleted. Every instance may run it; each file is expired once,
+// and counted (expired, obs) once, even if its blob's deletion fails:
+// that blob is left to a later sweep, as an orphan.
 func Sweep(ctx context.Context, st store.Media, blobs store.Blobs, retention time.Duration, now time.Time, obs Observer) (expired, orphans int, err error) {
 	if blobs == nil {
 		blobs = st.Blobs()
@@ -25,16 +28,22 @@ func Sweep(ctx context.Context, st store.Media, blobs store.Blobs, retention tim
 		if err != nil {
 			return expired, orphans, fmt.Errorf("expire media: %w", err)
 		}
-		for _, ref := range refs {
-			// A blob left here, by an error or a crash, is an orphan now:
-			// the next sweep's DeleteOrphans takes it.
-			if err := blobs.Delete(ctx, ref); err != nil {
-				return expired, orphans, fmt.Errorf("delete blob %s: %w", ref, err)
-			}
-			expired++
-		}
+		// The files are expired now (their links answer 410), whether or
+		// not their blobs go: each is counted, and every blob is tried.
+		expired += len(refs)
 		if obs != nil && len(refs) > 0 {
 			obs.MediaDeleted(len(refs))
+		}
+		var failed []error
+		for _, ref := range refs {
+			// A blob left here, by an error or a crash, is an orphan now:
+			// a later sweep's DeleteOrphans takes it.
+			if err := blobs.Delete(ctx, ref); err != nil {
+				failed = append(failed, fmt.Errorf("delete blob %s: %w", ref, err))
+			}
+		}
+		if len(failed) > 0 {
+			return expired, orphans, errors.Join(failed...)
 		}
 		if len(refs) < sweepBatch {
 			break
