@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -120,28 +121,64 @@ func (d *Downloader) Kick() {
 // retries coming due, and for attachments another instance stored.
 const PollInterval = 2 * time.Second
 
-// Run downloads until ctx is done, Workers at a time.
+// SmallFile is the largest file a downloader's last free slot takes:
+// large files (declared larger) take at most Workers-1 slots, so that a
+// few long videos never hold up another chat's photo or voice note.
+const SmallFile = 16 << 20
+
+// Run downloads until ctx is done, Workers at a time, of which at most
+// Workers-1 large files (see SmallFile).
 func (d *Downloader) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	slots := make(chan struct{}, d.cfg.Workers)
+	var mu sync.Mutex
+	inFlight, large := 0, 0
+	largeSlots := max(d.cfg.Workers-1, 1)
 	for ctx.Err() == nil {
-		free := d.cfg.Workers - len(slots)
+		mu.Lock()
+		free, bigFree := d.cfg.Workers-inFlight, max(largeSlots-large, 0)
+		mu.Unlock()
 		var claimed []chathook.Download
-		if free > 0 {
-			var err error
-			claimed, err = d.cfg.Store.ClaimDownloads(ctx, d.cfg.Owner, d.cfg.Now(), d.cfg.Lease, free)
+		// Files of any size, as many as large ones may take; then the
+		// slots left, for small files only.
+		for _, c := range []struct {
+			limit   int
+			maxSize int64
+		}{{min(free, bigFree), 0}, {free - min(free, bigFree), SmallFile}} {
+			if c.limit <= 0 || ctx.Err() != nil {
+				continue
+			}
+			got, err := d.cfg.Store.ClaimDownloads(ctx, d.cfg.Owner, d.cfg.Now(), d.cfg.Lease, c.limit, c.maxSize)
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("media: claim downloads", "err", err)
 			}
+			claimed = append(claimed, got...)
+			if len(got) < c.limit && c.maxSize == 0 {
+				// Fewer files than large slots: the small slots may take
+				// small ones only, and the claim found every due one.
+				break
+			}
 		}
 		for _, dl := range claimed {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-slots; wg.Done(); d.Kick() }()
+			isLarge := dl.Size > SmallFile
+			mu.Lock()
+			inFlight++
+			if isLarge {
+				large++
+			}
+			mu.Unlock()
+			wg.Go(func() {
+				defer func() {
+					mu.Lock()
+					inFlight--
+					if isLarge {
+						large--
+					}
+					mu.Unlock()
+					d.Kick()
+				}()
 				d.Download(ctx, dl)
-			}()
+			})
 		}
 		if len(claimed) > 0 && len(claimed) == free {
 			continue // there may be more
@@ -155,10 +192,23 @@ func (d *Downloader) Run(ctx context.Context) {
 }
 
 // Download fetches one claimed attachment and records what became of
-// it.
+// it. A download is cut off at nine tenths of its lease, before another
+// claim could take it up; one claimed again after every attempt it has
+// was cut off each time (a crash, a stop), and fails without another.
 func (d *Downloader) Download(ctx context.Context, dl chathook.Download) {
 	a := dl.Attachment
-	err := d.fetch(ctx, dl, &a)
+	var err error
+	if dl.Attempts > len(d.cfg.Backoff) {
+		err = Permanent(fmt.Errorf("the download was cut off %d times (chathook stopped or crashed while downloading it)", dl.Attempts))
+	} else {
+		limit := d.cfg.Lease * 9 / 10
+		fctx, cancel := context.WithTimeout(ctx, limit)
+		err = d.fetchSafely(fctx, dl, &a)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("the download took longer than %s: %w", limit, err)
+		}
+	}
 	now := d.cfg.Now()
 	var retryAt time.Time
 	switch {
@@ -203,6 +253,19 @@ func (d *Downloader) Download(ctx context.Context, dl chathook.Download) {
 		return
 	}
 	d.cfg.Settled()
+}
+
+// fetchSafely is fetch with a panic (a source's library on a crafted
+// file, say) made the attachment's failure instead of the service's
+// crash, which the next claim of the file would repeat.
+func (d *Downloader) fetchSafely(ctx context.Context, dl chathook.Download, a *chathook.Attachment) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.cfg.Logger.Error("media: download panicked", "attachment", dl.ID, "panic", p, "stack", string(debug.Stack()))
+			err = Permanent(errors.New("the file could not be read: chathook's download of it failed unexpectedly"))
+		}
+	}()
+	return d.fetch(ctx, dl, a)
 }
 
 // fetch downloads dl's file through a temporary file into the blob

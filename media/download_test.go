@@ -124,7 +124,7 @@ func (r *rig) message(as ...chathook.Attachment) string {
 // claim claims the due downloads as owner at the rig's now.
 func (r *rig) claim(owner string) []chathook.Download {
 	r.t.Helper()
-	got, err := r.st.ClaimDownloads(context.Background(), owner, r.now, lease, 100)
+	got, err := r.st.ClaimDownloads(context.Background(), owner, r.now, lease, 100, 0)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -554,6 +554,145 @@ func TestRunDownloadsWhatIsKicked(t *testing.T) {
 		as, ok := due[m]
 		if !ok || len(as) != 1 || as[0].State != chathook.MediaStored || !bytes.Equal(r.blobBytes(as[0].Blob), jpegFile) {
 			t.Errorf("message %s: due %v, carrying %+v", m, ok, as)
+		}
+	}
+}
+
+// A download claimed again after every attempt it has was cut off each
+// time (the instance died while downloading it): the next claim fails it
+// without fetching, and its message goes out.
+func TestDownloadCutOffEveryTimeFails(t *testing.T) {
+	r := newRig(t)
+	msg := r.message(photo("image/jpeg", 1000))
+	src := &source{data: jpegFile}
+	d := r.downloader(src)
+	var dl chathook.Download
+	for range len(backoff) + 2 { // every attempt, and one more claim
+		dl = r.only()
+		r.now = r.now.Add(lease + time.Second) // its instance died: the lease runs out
+	}
+	r.now = r.now.Add(-lease - time.Second)
+	d.Download(context.Background(), dl)
+	if src.calls != 0 {
+		t.Errorf("fetched %d times after every attempt was spent", src.calls)
+	}
+	a := r.file(dl.ID)
+	if a.State != chathook.MediaFailed || !strings.Contains(a.Error, "cut off") {
+		t.Errorf("attachment %s: %q", a.State, a.Error)
+	}
+	if _, ok := r.released(msg); !ok {
+		t.Error("the message was not released")
+	}
+}
+
+// panicky is a Fetcher that panics, as a library might on a crafted file.
+type panicky struct{}
+
+func (panicky) Fetch(context.Context, chathook.Download, int64, *os.File) (media.Fetched, error) {
+	panic("index out of range")
+}
+
+// A Fetcher that panics fails its attachment; the service goes on.
+func TestDownloadPanicFailsTheAttachment(t *testing.T) {
+	r := newRig(t)
+	msg := r.message(photo("image/jpeg", 1000))
+	d := r.downloader(panicky{})
+	dl := r.only()
+	d.Download(context.Background(), dl)
+	if a := r.file(dl.ID); a.State != chathook.MediaFailed || !strings.Contains(a.Error, "could not be read") {
+		t.Errorf("attachment %s: %q", a.State, a.Error)
+	}
+	if _, ok := r.released(msg); !ok {
+		t.Error("the message was not released")
+	}
+}
+
+// stalled is a Fetcher that hangs until its context ends, as a download
+// whose server stopped sending.
+type stalled struct{ deadline chan time.Time }
+
+func (s stalled) Fetch(ctx context.Context, _ chathook.Download, _ int64, _ *os.File) (media.Fetched, error) {
+	d, _ := ctx.Deadline()
+	s.deadline <- d
+	<-ctx.Done()
+	return media.Fetched{}, ctx.Err()
+}
+
+// A download is cut off before its lease runs out, and tried again.
+func TestDownloadIsCutOffBeforeItsLease(t *testing.T) {
+	r := newRig(t)
+	r.message(photo("image/jpeg", 1000))
+	src := stalled{deadline: make(chan time.Time, 1)}
+	const short = 200 * time.Millisecond
+	d := r.downloader(src, func(c *media.Config) { c.Lease = short })
+	dl := r.only()
+	start := time.Now()
+	d.Download(context.Background(), dl)
+	if deadline := <-src.deadline; deadline.IsZero() || deadline.After(start.Add(short)) {
+		t.Errorf("the fetch's deadline is %v, want before the lease ends (%v)", deadline, start.Add(short))
+	}
+	if a := r.file(dl.ID); a.State != chathook.MediaPending || !strings.Contains(a.Error, "took longer than") {
+		t.Errorf("attachment %s: %q, want pending again, saying it took too long", a.State, a.Error)
+	}
+}
+
+// bySize is a Fetcher that holds large files (declared larger than
+// media.SmallFile) until released, and writes small ones at once.
+type bySize struct {
+	release chan struct{}
+	mu      sync.Mutex
+	small   int
+}
+
+func (b *bySize) Fetch(ctx context.Context, d chathook.Download, _ int64, dst *os.File) (media.Fetched, error) {
+	if d.Size > media.SmallFile {
+		select {
+		case <-b.release:
+		case <-ctx.Done():
+			return media.Fetched{}, ctx.Err()
+		}
+	} else {
+		b.mu.Lock()
+		b.small++
+		b.mu.Unlock()
+	}
+	_, err := dst.Write(jpegFile)
+	return media.Fetched{}, err
+}
+
+// Large files never take the last worker: another chat's photo is
+// stored while every other worker downloads a large video.
+func TestLargeFilesLeaveASlotForSmallOnes(t *testing.T) {
+	r := newRig(t)
+	for range 3 {
+		r.message(photo("image/jpeg", media.SmallFile+1))
+	}
+	small := r.message(photo("image/jpeg", 1000))
+	src := &bySize{release: make(chan struct{})}
+	settled := make(chan struct{}, 10)
+	d := r.downloader(src, func(c *media.Config) {
+		c.Workers, c.Poll = 3, time.Hour
+		c.Settled = func() { settled <- struct{}{} }
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	d.Kick()
+	select {
+	case <-settled:
+	case <-time.After(time.Minute): // a guard only
+		t.Fatal("the small file was not stored while large ones were downloading")
+	}
+	if _, ok := r.released(small); !ok {
+		t.Error("the small file's message was not released first")
+	}
+	close(src.release)
+	for i := range 3 {
+		select {
+		case <-settled:
+		case <-time.After(time.Minute):
+			t.Fatalf("%d of 3 large files stored", i)
 		}
 	}
 }

@@ -185,6 +185,14 @@ func TestServeRanges(t *testing.T) {
 	if res, _ := f.do("GET", link, "Range", fmt.Sprintf("bytes=%d-", len(data)+1)); res.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 		t.Errorf("a range past the end: status %d, want 416", res.StatusCode)
 	}
+	// Many ranges, each reading a chunk again: the whole file instead.
+	many := "bytes=0-0"
+	for range media.MaxRanges {
+		many += fmt.Sprintf(",%d-%d,0-0", chunk, chunk)
+	}
+	if res, body := f.do("GET", link, "Range", many); res.StatusCode != 200 || !bytes.Equal(body, data) {
+		t.Errorf("%d ranges: status %d, %d bytes; want the whole file", 2*media.MaxRanges+1, res.StatusCode, len(body))
+	}
 }
 
 func TestServeDocumentsAsDownloads(t *testing.T) {

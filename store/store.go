@@ -470,10 +470,13 @@ type Accounts interface {
 // order per chat holds; other chats never wait for it.
 type Media interface {
 	// ClaimDownloads leases up to limit pending attachments due at now,
-	// oldest first, until now+lease: of Cloud API numbers, and of QR
-	// accounts (chathook.KindWeb) whose lease owner is owner, as only
-	// the instance connected to an account can download its files.
-	ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Download, error)
+	// soonest due first, until now+lease, and counts the attempt: of
+	// Cloud API numbers, of QR accounts (chathook.KindWeb) whose lease
+	// owner is owner, as only the instance connected to an account can
+	// download its files, and of QR accounts no instance holds (to fail
+	// them). maxSize, when not 0, passes over files declared larger: a
+	// downloader keeps a slot for small files that way.
+	ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, maxSize int64) ([]chathook.Download, error)
 	// FinishDownload records what became of a download owner claimed: a
 	// holds its new State (MediaStored with Blob, MimeType, Size, SHA256
 	// and the rest of what was learnt; MediaFailed with Error; or

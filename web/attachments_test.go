@@ -86,7 +86,7 @@ func (c *mediaChat) post(text string, as ...chathook.Attachment) {
 func (c *mediaChat) download(files map[string]file) {
 	c.t.Helper()
 	ctx, now := context.Background(), c.now()
-	ds, err := c.st.ClaimDownloads(ctx, mediaOwner, now, time.Minute, 100)
+	ds, err := c.st.ClaimDownloads(ctx, mediaOwner, now, time.Minute, 100, 0)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -29,13 +29,13 @@ import (
 // attachment pending and releases the deliveries.
 
 // claimDownloads leases the ids of tables.DueDownloads ($1 now, $2
-// owner, $3 limit) until $4, FOR UPDATE SKIP LOCKED, and returns them
+// owner, $3 limit, $5 max size) until $4, FOR UPDATE SKIP LOCKED, and returns them
 // with tables.DownloadColumns, in the order they were due. As on SQLite,
 // the lease moves the due time along with it (so a claim finds the due
 // ones along attachments_pending alone) and counts the attempt (a file
 // whose download kills the instance is not tried for ever).
 var claimDownloads = `WITH due AS (
-	` + fmt.Sprintf(tables.DueDownloads, "$1", "$2", "$3") + `
+	` + fmt.Sprintf(tables.DueDownloads, "$1", "$2", "$3", "$5::bigint") + `
 	FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
 	UPDATE attachments t SET lease_owner = $2, lease_until = $4, due_at = $4, attempts = attempts + 1
@@ -49,11 +49,11 @@ ORDER BY was.due_at, was.id`
 
 // ClaimDownloads leases pending attachments; see store.Media and the
 // comment above.
-func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Download, error) {
+func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, maxSize int64) ([]chathook.Download, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, claimDownloads, ms(now), owner, limit, ms(now.Add(lease)))
+	rows, err := s.pool.Query(ctx, claimDownloads, ms(now), owner, limit, ms(now.Add(lease)), maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("claim downloads: %w", err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) MediaFile(ctx context.Context, id int64) (chathook.Attachment, s
 // expireMedia marks the files of tables.ExpiringMedia ($1 before, $2
 // limit) deleted and returns their blobs.
 var expireMedia = `WITH x AS (` + fmt.Sprintf(tables.ExpiringMedia, "$1", "$2") + ` FOR UPDATE SKIP LOCKED)
-	UPDATE attachments t SET state = 'deleted', blob = '' FROM x WHERE t.id = x.id RETURNING x.blob`
+	UPDATE attachments t SET state = 'deleted', blob = '', source = '' FROM x WHERE t.id = x.id RETURNING x.blob`
 
 // ExpireMedia marks the oldest stored files deleted, in one statement
 // (attachments_stored). SKIP LOCKED: sweepers on several instances at

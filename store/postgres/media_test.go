@@ -158,7 +158,7 @@ func TestFinishDownloadLocksTheMessage(t *testing.T) {
 	if h, due := held(t, st, in.MessageID); h == 0 || due != 0 {
 		t.Fatalf("after ingest: %d held, %d due; want all held", h, due)
 	}
-	claimed, err := st.ClaimDownloads(ctx, "b", t0, time.Minute, 10)
+	claimed, err := st.ClaimDownloads(ctx, "b", t0, time.Minute, 10, 0)
 	if err != nil || len(claimed) != 2 {
 		t.Fatalf("claimed %d (%v), want 2", len(claimed), err)
 	}
@@ -205,7 +205,7 @@ func TestConcurrentFinishesReleaseOnce(t *testing.T) {
 		if i%2 == 1 {
 			st, owner = two, "two"
 		}
-		got, err := st.ClaimDownloads(ctx, owner, t0, time.Minute, 1)
+		got, err := st.ClaimDownloads(ctx, owner, t0, time.Minute, 1, 0)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim %d: %d (%v)", i, len(got), err)
 		}
@@ -281,7 +281,7 @@ func TestConcurrentClaimDownloads(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for {
-				got, err := other.ClaimDownloads(ctx, owner, t0, time.Minute, 3)
+				got, err := other.ClaimDownloads(ctx, owner, t0, time.Minute, 3, 0)
 				if err != nil {
 					t.Error(err)
 					return
@@ -327,7 +327,7 @@ func TestRecoverWaitsForFinishDownload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	claimed, err := st.ClaimDownloads(ctx, "a", t0, time.Minute, 10)
+	claimed, err := st.ClaimDownloads(ctx, "a", t0, time.Minute, 10, 0)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claimed %d (%v), want 1", len(claimed), err)
 	}
@@ -378,10 +378,10 @@ func TestAttachmentsLifeCycle(t *testing.T) {
 	if got := claimAll(t, st, t0.Add(time.Hour)); len(got) != 1 || got[0].Webhook.ID != chathook.Outbound {
 		t.Fatalf("claimed %v, want only the text message's seed delivery (the chat's event lane waits for the file)", byEndpoint(got))
 	}
-	if got, err := st.ClaimDownloads(ctx, "other-instance", t0, time.Minute, 10); err != nil || len(got) != 0 {
+	if got, err := st.ClaimDownloads(ctx, "other-instance", t0, time.Minute, 10, 0); err != nil || len(got) != 0 {
 		t.Fatalf("an instance without the account's connection claimed %d (%v)", len(got), err)
 	}
-	got, err := st.ClaimDownloads(ctx, "conn-holder", t0, time.Minute, 10)
+	got, err := st.ClaimDownloads(ctx, "conn-holder", t0, time.Minute, 10, 0)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("claimed %d (%v), want the document", len(got), err)
 	}
@@ -464,7 +464,7 @@ func TestClaimDownloadsSoonestDueFirst(t *testing.T) {
 	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{withFiles(phone, 1, 1)}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.ClaimDownloads(ctx, "x", t0, time.Minute, 1)
+	got, err := st.ClaimDownloads(ctx, "x", t0, time.Minute, 1, 0)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("claimed %d (%v)", len(got), err)
 	}
@@ -473,7 +473,7 @@ func TestClaimDownloadsSoonestDueFirst(t *testing.T) {
 	if ok, err := st.FinishDownload(ctx, "x", first, t0, t0.Add(2*time.Second)); err != nil || !ok {
 		t.Fatalf("retry later: %v %v", ok, err)
 	}
-	got, err = st.ClaimDownloads(ctx, "x", t0.Add(time.Hour), time.Minute, 10)
+	got, err = st.ClaimDownloads(ctx, "x", t0.Add(time.Hour), time.Minute, 10, 0)
 	if err != nil || len(got) != 2 || got[0].ID <= first.ID || got[1].ID != first.ID || got[1].Attempts != 1 {
 		t.Fatalf("claimed %+v (%v), want the second attachment, then the retry of %d", got, err, first.ID)
 	}

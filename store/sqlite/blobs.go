@@ -115,17 +115,9 @@ func (b blobs) DeleteOrphans(ctx context.Context, before time.Time) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("find orphan blobs: %w", err)
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
+	ids, err := tables.All(rows, func(row tables.Scanner) (id int64, err error) { return id, row.Scan(&id) })
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("find orphan blobs: %w", err)
 	}
 	n := 0
@@ -141,23 +133,37 @@ func (b blobs) DeleteOrphans(ctx context.Context, before time.Time) (int, error)
 	return n, nil
 }
 
+// deleteBatch is how many chunks one transaction of a delete removes:
+// freeing a chunk reads its pages, so a 100 MiB file deleted at once
+// would hold the one writer, and ingest behind it, for seconds.
+const deleteBatch = 8
+
 // deleteWhere deletes blob id, aliased b, if cond holds, with its chunks,
-// and reports whether it did.
+// and reports whether it did. The blob is first marked not done (Open no
+// longer finds it), then its chunks go a few at a time, then its row: a
+// crash midway leaves a blob that no attachment names, which
+// DeleteOrphans finishes.
 func (b blobs) deleteWhere(ctx context.Context, id int64, cond string) (bool, error) {
-	tx, err := b.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM blobs AS b WHERE b.id = ?`+cond, id)
+	res, err := b.s.w.ExecContext(ctx, `UPDATE blobs AS b SET done = 0 WHERE b.id = ?`+cond, id)
 	if err != nil {
 		return false, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM blob_chunks WHERE blob_id = ?`, id); err != nil {
-		return false, err
+	for {
+		res, err := b.s.w.ExecContext(ctx, `DELETE FROM blob_chunks WHERE blob_id = ?1
+			AND seq IN (SELECT seq FROM blob_chunks WHERE blob_id = ?1 ORDER BY seq LIMIT ?2)`, id, deleteBatch)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n < deleteBatch {
+			if err != nil {
+				return false, err
+			}
+			break
+		}
 	}
-	return true, tx.Commit()
+	_, err = b.s.w.ExecContext(ctx, `DELETE FROM blobs WHERE id = ?`, id)
+	return err == nil, err
 }

@@ -14,7 +14,7 @@ import (
 // The statements of store.Media: tables' shared SQL with SQLite's
 // placeholders.
 var (
-	sqlDueDownloads   = fmt.Sprintf(tables.DueDownloads, "?1", "?2", "?3")
+	sqlDueDownloads   = fmt.Sprintf(tables.DueDownloads, "?1", "?2", "?3", "?4")
 	sqlFinishDownload = fmt.Sprintf(tables.FinishDownload, placeholders(16)...)
 	sqlReleaseHeld    = fmt.Sprintf(tables.ReleaseHeld, "?1", "?2")
 	sqlExpiringMedia  = fmt.Sprintf(tables.ExpiringMedia, "?1", "?2")
@@ -30,7 +30,7 @@ const (
 		FROM json_each(?1) l JOIN attachments t ON t.id = l.value
 		JOIN messages m ON m.id = t.message_id JOIN accounts a ON a.id = t.account_id
 		ORDER BY l.key`
-	sqlExpire = `UPDATE attachments SET state = 'deleted', blob = '' WHERE id IN (SELECT value FROM json_each(?1))`
+	sqlExpire = `UPDATE attachments SET state = 'deleted', blob = '', source = '' WHERE id IN (SELECT value FROM json_each(?1))`
 )
 
 // placeholders returns "?1" to "?n", for fmt's %[i]s.
@@ -46,7 +46,7 @@ func placeholders(n int) []any {
 // lease moves the due time along with it, so a leased attachment is not
 // due again until its lease has passed, and the claim finds the due ones
 // along attachments_pending alone.
-func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]chathook.Download, error) {
+func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, maxSize int64) ([]chathook.Download, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -55,7 +55,7 @@ func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time,
 		return nil, err
 	}
 	defer tx.Rollback()
-	ids, err := readIDs(tx.QueryContext(ctx, sqlDueDownloads, ms(now), owner, limit))
+	ids, err := readIDs(tx.QueryContext(ctx, sqlDueDownloads, ms(now), owner, limit, maxSize))
 	if err != nil {
 		return nil, fmt.Errorf("claim downloads: %w", err)
 	}

@@ -25,6 +25,8 @@ var media = map[string]func(*testing.T, store.Store){
 	"QRDownloadsOnlyForTheLeaseOwner":       testQRDownloadsForLeaseOwner,
 	"DownloadRetriesCountAttempts":          testDownloadRetries,
 	"FinishDownloadRefusesNonOutcomes":      testFinishDownloadRefuses,
+	"ClaimDownloadsBySize":                  testClaimDownloadsBySize,
+	"FailedDownloadForgetsItsSource":        testFailedDownloadForgetsSource,
 	"ExpireMediaDeletesOldestStored":        testExpireMedia,
 	"MediaFileNamesItsWorkspace":            testMediaFile,
 	"DuplicateStoresNoSecondAttachments":    testDuplicateAttachments,
@@ -64,7 +66,7 @@ func mediaWorkspace(t *testing.T, st store.Store) (ws string, ep chathook.Webhoo
 
 func claimDownloads(t *testing.T, st store.Store, owner string, at time.Time, limit int) []chathook.Download {
 	t.Helper()
-	got, err := st.ClaimDownloads(context.Background(), owner, at, lease, limit)
+	got, err := st.ClaimDownloads(context.Background(), owner, at, lease, limit, 0)
 	if err != nil {
 		t.Fatalf("claim downloads: %v", err)
 	}
@@ -426,6 +428,39 @@ func testDownloadRetries(t *testing.T, st store.Store) {
 	}
 }
 
+// testClaimDownloadsBySize: a claim with a size limit passes over the
+// files declared larger, which a claim without one takes.
+func testClaimDownloadsBySize(t *testing.T, st store.Store) {
+	ws, _, phone := mediaWorkspace(t, st)
+	ingest(t, st, ws, withFiles(1, 1, phone, image(1)), withFiles(2, 1, phone, image(2)))
+	small, big := image(1).Size, image(2).Size
+	got, err := st.ClaimDownloads(context.Background(), "x", t0, lease, 10, small)
+	if err != nil || len(got) != 1 || got[0].Size != small {
+		t.Fatalf("claimed %+v (%v), want only the file of %d bytes", got, err, small)
+	}
+	got, err = st.ClaimDownloads(context.Background(), "x", t0, lease, 10, 0)
+	if err != nil || len(got) != 1 || got[0].Size != big {
+		t.Fatalf("claimed %+v (%v), want the file of %d bytes", got, err, big)
+	}
+}
+
+// testFailedDownloadForgetsSource: a failed file keeps no source (a QR
+// file's media key): nothing downloads it again.
+func testFailedDownloadForgetsSource(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws, _, phone := mediaWorkspace(t, st)
+	ingest(t, st, ws, withFiles(1, 1, phone, image(1)))
+	d := claimDownloads(t, st, "x", t0, 10)[0]
+	failed := d.Attachment
+	failed.State, failed.Error = chathook.MediaFailed, "gone from WhatsApp"
+	if ok, err := st.FinishDownload(ctx, "x", failed, t0, time.Time{}); err != nil || !ok {
+		t.Fatalf("fail: %v, %v", ok, err)
+	}
+	if a := mediaFile(t, st, d.ID); a.State != chathook.MediaFailed || a.Source != nil {
+		t.Errorf("failed: state %s, source %q", a.State, a.Source)
+	}
+}
+
 // testFinishDownloadRefuses: an outcome that is none is an error, and
 // changes nothing.
 func testFinishDownloadRefuses(t *testing.T, st store.Store) {
@@ -485,6 +520,10 @@ func testExpireMedia(t *testing.T, st store.Store) {
 	}{{old1, chathook.MediaDeleted, ""}, {old2, chathook.MediaDeleted, ""}, {recent, chathook.MediaStored, recent.Blob}} {
 		if a := mediaFile(t, st, c.a.ID); a.State != c.state || a.Blob != c.blob {
 			t.Errorf("attachment %d: %s, blob %q; want %s, %q", a.ID, a.State, a.Blob, c.state, c.blob)
+		}
+		// A deleted file's source (a QR file's media key) goes with it.
+		if a := mediaFile(t, st, c.a.ID); (a.Source == nil) != (c.state == chathook.MediaDeleted) {
+			t.Errorf("attachment %d, %s: source %q", a.ID, a.State, a.Source)
 		}
 	}
 }

@@ -127,13 +127,15 @@ func Attach(rows Rows, msgs []*chathook.Message) error {
 // %[1]s, %[2]s, … for each store to fill in with its own ("?1", "$1").
 const (
 	// DueDownloads selects the ids of up to limit (3) pending attachments
-	// due at now (1), soonest due first, that owner (2) may download: a
-	// Cloud API number's, or a QR account's whose lease owner holds, or
-	// that no instance holds (not connected: the download fails, with
-	// retries, rather than hold its message for ever).
+	// due at now (1), soonest due first, declared no larger than maxSize
+	// (4) unless it is 0, that owner (2) may download: a QR account's
+	// whose lease owner holds, or that no instance holds (not connected:
+	// the download fails, with retries, rather than hold its message for
+	// ever); any other kind's (a Cloud API number's; another kind's,
+	// which the downloader fails).
 	DueDownloads = `SELECT t.id FROM attachments t JOIN accounts a ON a.id = t.account_id
-		WHERE t.state = 'pending' AND t.due_at <= %[1]s
-			AND (a.kind = 'cloud_api' OR (a.kind = 'web' AND (a.lease_owner = %[2]s OR a.lease_until < %[1]s)))
+		WHERE t.state = 'pending' AND t.due_at <= %[1]s AND (%[4]s = 0 OR t.size <= %[4]s)
+			AND (a.kind <> 'web' OR a.lease_owner = %[2]s OR a.lease_until < %[1]s)
 		ORDER BY t.due_at, t.id LIMIT %[3]s`
 	// FinishDownload records a download of attachment (1) if owner (2)
 	// still holds its lease, with the values of FinishValues, and returns
@@ -190,8 +192,14 @@ func FinishValues(a chathook.Attachment, now, retryAt time.Time) ([]any, error) 
 	} else {
 		blob = "" // only a stored file keeps one: any other would never be deleted
 	}
+	// A failed file's source (its media key, for a QR account's) is kept
+	// no longer than needed: nothing downloads it again.
+	setSource, source := a.Source != nil, string(a.Source)
+	if a.State == chathook.MediaFailed {
+		setSource, source = true, ""
+	}
 	return []any{string(a.State), a.MimeType, a.Size, a.FileName, a.SHA256, a.Width, a.Height, a.DurationS, failure, blob,
-		a.Source != nil, string(a.Source), stored, due}, nil
+		setSource, source, stored, due}, nil
 }
 
 // DownloadColumns are read by Download: a claimed attachment t with its
