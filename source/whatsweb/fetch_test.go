@@ -312,10 +312,10 @@ func TestBoundedFile(t *testing.T) {
 
 	b = whatsweb.NewBoundedFile(f, max)
 	if n, err := b.WriteAt([]byte("ab"), limit-2); err != nil || n != 2 {
-		t.Errorf("a write at the limit's end: %d, %v", n, err)
+		t.Errorf("a WriteAt up to the limit: %d, %v", n, err)
 	}
 	if n, err := b.WriteAt([]byte("ab"), limit-1); n != 0 || !errors.Is(err, media.ErrTooLarge) || size() != limit {
-		t.Errorf("a write at past the limit: %d, %v; file %d bytes", n, err, size())
+		t.Errorf("a WriteAt past the limit: %d, %v; file %d bytes", n, err, size())
 	}
 
 	b = whatsweb.NewBoundedFile(f, max)
@@ -333,7 +333,7 @@ func TestBoundedFile(t *testing.T) {
 		t.Errorf("a write after a refusal: %v", err)
 	}
 	if _, err := b.WriteAt([]byte("x"), 0); !errors.Is(err, media.ErrTooLarge) {
-		t.Errorf("a write at after a refusal: %v", err)
+		t.Errorf("a WriteAt after a refusal: %v", err)
 	}
 	if err := b.Truncate(0); !errors.Is(err, media.ErrTooLarge) {
 		t.Errorf("a truncation after a refusal: %v", err)
