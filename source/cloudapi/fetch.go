@@ -36,6 +36,34 @@ var mediaClient = func() *http.Client {
 	return &http.Client{Transport: t}
 }()
 
+// metaDomains hold Meta's media servers: the file url the Graph API
+// answers is under one of them (lookaside.fbsbx.com today).
+var metaDomains = []string{"fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"}
+
+// tokenMayGo reports whether the number's token may be sent to u: over
+// https to one of Meta's domains, or to the Graph URL's own scheme and
+// host (a proxy's, a test server's, set with --graph-api-url). Anywhere
+// else, an answer could make chathook hand the token, and its requests,
+// to any server, private addresses included.
+func tokenMayGo(graph, u *url.URL) bool {
+	if u.Scheme == "https" {
+		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		for _, d := range metaDomains {
+			if host == d || strings.HasSuffix(host, "."+d) {
+				return true
+			}
+		}
+	}
+	return graph.Host != "" && u.Scheme == graph.Scheme && strings.EqualFold(u.Host, graph.Host)
+}
+
+// errOutsideMeta is the error of a url the token may not go to; it names
+// the scheme and host only (a path may hold a signature).
+func errOutsideMeta(u *url.URL, how string) error {
+	return media.Permanent(fmt.Errorf("Meta's answer points outside Meta: %s://%s%s; chathook sends the number's access token "+
+		"only to Meta's servers (https, *.fbsbx.com, *.facebook.com, *.fbcdn.net, *.whatsapp.net) or to --graph-api-url's host", u.Scheme, u.Host, how))
+}
+
 // graphMedia is the Graph API's answer about a media id.
 type graphMedia struct {
 	URL      string          `json:"url"`
@@ -47,9 +75,11 @@ type graphMedia struct {
 // Fetch downloads a Cloud API number's file (media.Fetcher): it asks
 // the Graph API for the media id's URL (GET {URL}/{media-id}), then
 // downloads that URL with the same token, streaming to dst and never
-// more than max+1 bytes. A file Meta says is larger than max is not
-// downloaded (media.ErrTooLarge); one whose bytes do not match Meta's
-// SHA-256 fails.
+// more than max+1 bytes. The token goes only where tokenMayGo allows:
+// a file url, or a redirect of either request, that points elsewhere is
+// a media.Permanent error and is never requested. A file Meta says is
+// larger than max is not downloaded (media.ErrTooLarge); one whose
+// bytes do not match Meta's SHA-256 fails.
 //
 // No token, and Meta's refusals that would be repeated (401, 403, 404,
 // an expired token), are media.Permanent errors saying what Meta said;
@@ -67,10 +97,15 @@ func (g Graph) Fetch(ctx context.Context, d chathook.Download, max int64, dst *o
 	if base == "" {
 		base = DefaultGraphURL
 	}
+	graph, err := url.Parse(base)
+	if err != nil {
+		return media.Fetched{}, media.Permanent(fmt.Errorf("cloudapi: the Graph API URL is not a URL: %w", err))
+	}
 	client := g.Client
 	if client == nil {
 		client = defaultGraphClient
 	}
+	client = guarded(client, graph)
 
 	resp, err := g.get(ctx, client, base+"/"+url.PathEscape(mf.MediaID), d.AccessToken)
 	if err != nil {
@@ -87,13 +122,15 @@ func (g Graph) Fetch(ctx context.Context, d chathook.Download, max int64, dst *o
 	}
 	if u, err := url.Parse(gm.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return media.Fetched{}, media.Permanent(fmt.Errorf("cloudapi: Meta gave a file url that is not one"))
+	} else if !tokenMayGo(graph, u) {
+		return media.Fetched{}, errOutsideMeta(u, "")
 	}
 	if size, err := strconv.ParseInt(strings.Trim(string(gm.FileSize), `"`), 10, 64); err == nil && size > max {
 		return media.Fetched{}, media.ErrTooLarge
 	}
 
 	if g.Client == nil {
-		client = mediaClient
+		client = guarded(mediaClient, graph)
 	}
 	resp, err = g.get(ctx, client, gm.URL, d.AccessToken)
 	if err != nil {
@@ -136,7 +173,9 @@ func (g Graph) get(ctx context.Context, client *http.Client, u, token string) (*
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
-	if err != nil {
+	if ue := (*url.Error)(nil); errors.As(err, &ue) && media.IsPermanent(ue.Err) {
+		return nil, ue.Err // a redirect guarded refused
+	} else if err != nil {
 		// *url.Error names the URL, never the headers: no token in it.
 		return nil, fmt.Errorf("cloudapi: could not reach Meta: %w", err)
 	}
@@ -146,6 +185,24 @@ func (g Graph) get(ctx context.Context, client *http.Client, u, token string) (*
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxGraphAnswer))
 	return nil, mediaRefusal(resp.StatusCode, answer, token)
+}
+
+// guarded is client (a copy) following only redirects the token may go
+// to (tokenMayGo): Go's client keeps the Authorization header on a
+// redirect to the same host name on another port or scheme, and to a
+// subdomain, so the header alone is no guard.
+func guarded(client *http.Client, graph *url.URL) *http.Client {
+	c := *client
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if !tokenMayGo(graph, req.URL) {
+			return errOutsideMeta(req.URL, " (a redirect)")
+		}
+		return nil
+	}
+	return &c
 }
 
 // mediaRefusal is the error of an answer other than 200: what Meta said,

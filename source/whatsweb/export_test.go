@@ -2,7 +2,10 @@ package whatsweb
 
 import (
 	"context"
+	"os"
 	"time"
+
+	"go.mau.fi/whatsmeow"
 )
 
 // Claim runs one round of lease claims now, as Run does every Lease/3.
@@ -27,3 +30,10 @@ func SetQRPoll(m *Manager, d time.Duration) { m.qrPoll = d }
 
 // SetMediaRetryWait changes how long a download waits for the phone.
 func SetMediaRetryWait(m *Manager, d time.Duration) { m.mediaRetryWait = d }
+
+// NewBoundedFile is the file a download writes into: f, refusing to
+// grow past max plus WhatsApp's overhead.
+func NewBoundedFile(f *os.File, max int64) whatsmeow.File { return newBoundedFile(f, max) }
+
+// MediaOverhead is what a download may write past max.
+const MediaOverhead = mediaOverhead

@@ -36,7 +36,10 @@ var (
 //   - an account this instance does not hold, or holds disconnected,
 //     is a retryable error (the store hands a QR account's downloads to
 //     the instance whose lease it is);
-//   - a file whose declared length is over max is not downloaded;
+//   - a file whose declared length is over max is not downloaded, and
+//     a download stops with media.ErrTooLarge as soon as it passes max
+//     (plus WhatsApp's padding and MAC): dst never holds more, whatever
+//     length the sender declared;
 //   - a file WhatsApp's servers dropped (404, 410) is asked of the phone
 //     again with a media retry receipt, and downloaded from the new
 //     path it answers, which Fetched.Source then holds;
@@ -59,19 +62,19 @@ func (f fetcher) Fetch(ctx context.Context, d chathook.Download, max int64, dst 
 		return media.Fetched{}, fmt.Errorf("whatsweb: account %d: %w", d.Account.ID, ErrNotHeld)
 	}
 	out := media.Fetched{MimeType: d.MimeType, Width: d.Width, Height: d.Height, Duration: d.DurationS}
-	err := c.download(ctx, mf, dst)
+	err := c.download(ctx, mf, dst, max)
 	if errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith404) || errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith410) {
 		if mf, err = c.reupload(ctx, mf, f.m.mediaRetryWait); err != nil {
 			return media.Fetched{}, err
 		}
 		out.Source, _ = json.Marshal(mf) // plain fields: never fails
-		err = c.download(ctx, mf, dst)
+		err = c.download(ctx, mf, dst, max)
 	}
 	if err != nil {
 		return media.Fetched{}, downloadError(err)
 	}
-	// The declared length may lie; whatsmeow checks it against the
-	// bytes, and this checks the bytes against max.
+	// The encrypted file fit in max plus the overhead; its plain bytes
+	// must fit in max.
 	if st, err := dst.Stat(); err != nil {
 		return media.Fetched{}, err
 	} else if st.Size() > max {
@@ -80,8 +83,12 @@ func (f fetcher) Fetch(ctx context.Context, d chathook.Download, max int64, dst 
 	return out, nil
 }
 
-// downloadError marks whatsmeow's errors of a corrupt file permanent.
+// downloadError marks whatsmeow's errors of a corrupt file permanent,
+// and passes on a download refused for its size as media.ErrTooLarge.
 func downloadError(err error) error {
+	if errors.Is(err, media.ErrTooLarge) {
+		return media.ErrTooLarge
+	}
 	for _, corrupt := range []error{whatsmeow.ErrInvalidMediaHMAC, whatsmeow.ErrInvalidMediaEncSHA256, whatsmeow.ErrInvalidMediaSHA256,
 		whatsmeow.ErrFileLengthMismatch, whatsmeow.ErrTooShortFile, whatsmeow.ErrUnknownMediaType} {
 		if errors.Is(err, corrupt) {
@@ -113,8 +120,10 @@ func (m *Manager) online(id int64) *conn {
 	return c
 }
 
-// download writes mf's file to dst, which it empties first.
-func (c *conn) download(ctx context.Context, mf MediaFile, dst *os.File) error {
+// download writes mf's file to dst, which it empties first, and stops
+// with media.ErrTooLarge once dst would hold more than max plus
+// mediaOverhead bytes.
+func (c *conn) download(ctx context.Context, mf MediaFile, dst *os.File, max int64) error {
 	if err := dst.Truncate(0); err != nil {
 		return err
 	}
@@ -124,7 +133,7 @@ func (c *conn) download(ctx context.Context, mf MediaFile, dst *os.File) error {
 	c.mu.Lock()
 	cli := c.cli
 	c.mu.Unlock()
-	return cli.Download(ctx, mf, dst)
+	return cli.Download(ctx, mf, newBoundedFile(dst, max))
 }
 
 // reupload asks the phone to upload mf's file again and waits at most

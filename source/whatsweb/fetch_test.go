@@ -228,3 +228,114 @@ func TestFetchQRMediaRetry(t *testing.T) {
 		t.Errorf("media retry receipts after the new path: %v", r)
 	}
 }
+
+// A sender that declares a small file (or none) cannot make chathook
+// write a large one: the CDN serves 4 MiB (with its Content-Length) for
+// a limit of 64 KiB, and the download stops with ErrTooLarge once the
+// file would pass the limit plus WhatsApp's padding and MAC, so that
+// dst never holds more than that.
+func TestFetchQRBoundedWhileDownloading(t *testing.T) {
+	e := newFetchEnv(t)
+	const max = 64 << 10
+	big := bytes.Repeat([]byte("not the 100 bytes the message says "), (4<<20)/35)
+	for _, declared := range []uint64{100, 0} {
+		md := e.net.PutMedia(t, big, whatsmeow.MediaDocument)
+		md.FileLength = declared // a modified client's claim; 0 is unknown
+		f, err := os.Create(filepath.Join(t.TempDir(), "file"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ferr := e.m.Fetcher().Fetch(context.Background(), e.download(t, md, whatsmeow.MediaDocument, "BIG"), max, f)
+		st, err := f.Stat()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(ferr, media.ErrTooLarge) || !media.IsPermanent(ferr) {
+			t.Errorf("declared %d: %v, want ErrTooLarge", declared, ferr)
+		}
+		if st.Size() > max+whatsweb.MediaOverhead {
+			t.Errorf("declared %d: the file grew to %d bytes, over the limit %d plus %d", declared, st.Size(), max, whatsweb.MediaOverhead)
+		}
+	}
+
+	// A file of exactly max bytes still arrives whole: the overhead is
+	// WhatsApp's, not the file's.
+	exact := big[:max]
+	md := e.net.PutMedia(t, exact, whatsmeow.MediaDocument)
+	if _, data, err := e.fetch(t, e.download(t, md, whatsmeow.MediaDocument, "EXACT"), max); err != nil || !bytes.Equal(data, exact) {
+		t.Errorf("a file of exactly the limit: %d bytes, %v", len(data), err)
+	}
+	md = e.net.PutMedia(t, big[:max+1], whatsmeow.MediaDocument)
+	md.FileLength = 0
+	if _, _, err := e.fetch(t, e.download(t, md, whatsmeow.MediaDocument, "ONEMORE"), max); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a file one byte over the limit, length unknown: %v", err)
+	}
+}
+
+// The bounded file refuses every write and truncation whose end would
+// pass the limit, writes nothing of a refused write, takes the offset
+// of a Seek into account, and refuses everything after a refusal (so
+// that whatsmeow's next media host stops at its first write).
+func TestBoundedFile(t *testing.T) {
+	const max = 100
+	limit := int64(max + whatsweb.MediaOverhead)
+	f, err := os.Create(filepath.Join(t.TempDir(), "file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size := func() int64 {
+		t.Helper()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+
+	b := whatsweb.NewBoundedFile(f, max)
+	if n, err := b.Write(make([]byte, limit-2)); err != nil || n != int(limit-2) {
+		t.Fatalf("a write within the limit: %d, %v", n, err)
+	}
+	if n, err := b.Write(make([]byte, 3)); n != 0 || !errors.Is(err, media.ErrTooLarge) || size() != limit-2 {
+		t.Errorf("a write past the limit: %d, %v; file %d bytes", n, err, size())
+	}
+
+	b = whatsweb.NewBoundedFile(f, max)
+	if _, err := b.Seek(limit-1, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Write([]byte("ab")); n != 0 || !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a write past the limit after a seek: %d, %v", n, err)
+	}
+
+	b = whatsweb.NewBoundedFile(f, max)
+	if n, err := b.WriteAt([]byte("ab"), limit-2); err != nil || n != 2 {
+		t.Errorf("a WriteAt up to the limit: %d, %v", n, err)
+	}
+	if n, err := b.WriteAt([]byte("ab"), limit-1); n != 0 || !errors.Is(err, media.ErrTooLarge) || size() != limit {
+		t.Errorf("a WriteAt past the limit: %d, %v; file %d bytes", n, err, size())
+	}
+
+	b = whatsweb.NewBoundedFile(f, max)
+	if err := b.Truncate(limit); err != nil {
+		t.Errorf("a truncation to the limit: %v", err)
+	}
+	if err := b.Truncate(4 << 20); !errors.Is(err, media.ErrTooLarge) || size() != limit {
+		t.Errorf("a truncation past the limit: %v; file %d bytes", err, size())
+	}
+	// After a refusal, nothing more is written, even within the limit.
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("x")); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a write after a refusal: %v", err)
+	}
+	if _, err := b.WriteAt([]byte("x"), 0); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a WriteAt after a refusal: %v", err)
+	}
+	if err := b.Truncate(0); !errors.Is(err, media.ErrTooLarge) {
+		t.Errorf("a truncation after a refusal: %v", err)
+	}
+}

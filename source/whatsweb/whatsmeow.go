@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -64,7 +63,7 @@ func (c wmClient) SendText(ctx context.Context, to types.JID, id types.MessageID
 	return resp.Timestamp, err
 }
 
-func (c wmClient) Download(ctx context.Context, f MediaFile, dst *os.File) error {
+func (c wmClient) Download(ctx context.Context, f MediaFile, dst whatsmeow.File) error {
 	length := int(f.FileLength)
 	if length <= 0 {
 		length = -1 // unknown: whatsmeow then checks the hashes only

@@ -27,10 +27,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/chathook/chathook/store"
+	"go.mau.fi/whatsmeow"
 	wastore "go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 )
@@ -76,8 +76,9 @@ type Client interface {
 	// are whatsmeow's: ErrMediaDownloadFailedWith404 or ...410 when
 	// WhatsApp's servers no longer have it (SendMediaRetryReceipt brings
 	// it back), ErrInvalidMediaHMAC, ErrInvalidMediaEncSHA256, ... for a
-	// corrupt file.
-	Download(ctx context.Context, f MediaFile, dst *os.File) error
+	// corrupt file, or dst's own errors (media.ErrTooLarge from a dst
+	// that bounds the file's size), passed on wrapped.
+	Download(ctx context.Context, f MediaFile, dst whatsmeow.File) error
 	// SendMediaRetryReceipt asks the phone to upload the file of a
 	// message again, under a new direct path; the phone answers with
 	// *events.MediaRetry (see whatsmeow.DecryptMediaRetryNotification).

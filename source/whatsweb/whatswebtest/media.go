@@ -9,7 +9,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -176,6 +176,7 @@ func (c *cdn) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(enc))) // as WhatsApp's CDN does: whatsmeow preallocates it
 	w.Write(enc)
 }
 
@@ -201,7 +202,7 @@ type sizedDownload struct{ download }
 // decryption), so its errors are whatsmeow's: ErrMediaDownloadFailedWith404
 // for a dropped file, ErrInvalidMediaEncSHA256 for a corrupt one, ...
 // It needs the socket open (whatsmeow.ErrNotConnected).
-func (c *Client) Download(ctx context.Context, f whatsweb.MediaFile, dst *os.File) error {
+func (c *Client) Download(ctx context.Context, f whatsweb.MediaFile, dst whatsmeow.File) error {
 	if !c.Connected() {
 		return whatsmeow.ErrNotConnected
 	}
