@@ -330,3 +330,57 @@ func testWhatsAppVoiceNote(t *testing.T, db string) {
 		t.Errorf("GET link: %d, %d bytes, headers %v", resp.StatusCode, len(served), resp.Header)
 	}
 }
+
+// TestMediaRetention: a stored photo is counted, and once its retention
+// has passed the sweeper deletes it: the message reads with no link and
+// says why, and the old link answers 410; the metrics count it all.
+func TestMediaRetention(t *testing.T) {
+	graph := newGraphMedia(t)
+	photo := jpeg(8 << 10)
+	graph.add("MEDIA-1", photo, false)
+	clock := chathooktest.NewClock(time.Now().UTC())
+	svc := chathooktest.Start(t, chathooktest.Options{Clock: clock, Config: app.Config{GraphAPIURL: graph.URL + "/v23.0",
+		MetricsAddr: "127.0.0.1:0", MediaRetention: 48 * time.Hour}})
+	ws := svc.NewWorkspace(t, "acme")
+	events := chathooktest.NewSink(t)
+	addEventEndpoint(t, ws, events.URL+"/events")
+	registerNumber(t, ws)
+	metaPosts(t, svc, ws, "messages", "messages", imageFrom(sheena, "wamid.PHOTO", "MEDIA-1", ""))
+	m := eventMessageOf(t, events.WaitFor(t, 1, 10*time.Second)[0].Body)
+	if len(m.Attachments) != 1 || m.Attachments[0].URL == "" {
+		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	got := scrape(t, svc.MetricsURL)
+	got.want(t, 1, "chathook_media_stored_total")
+	got.want(t, float64(len(photo)), "chathook_media_stored_bytes_total")
+
+	// A day on, the file is kept: a fresh link serves it.
+	clock.Set(clock.Now().Add(25 * time.Hour))
+	svc.Tick()
+	fresh := func() eventMessage {
+		status, body := ws.Do(t, http.MethodGet, "/api/v1/messages/"+m.MessageUUID, nil)
+		var read eventMessage
+		if status != 200 || json.Unmarshal(body, &read) != nil || len(read.Attachments) != 1 {
+			t.Fatalf("GET message: %d %s", status, body)
+		}
+		return read
+	}
+	if a := fresh().Attachments[0]; a.URL == "" {
+		t.Fatalf("after a day: %+v", a)
+	} else if resp, err := http.Get(a.URL); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a fresh link after a day: %v %v", resp.StatusCode, err)
+	}
+	// Past its retention, the sweeper deletes it.
+	clock.Set(clock.Now().Add(24 * time.Hour))
+	svc.Tick()
+	chathooktest.Eventually(t, "the file deleted", func() bool { return fresh().Attachments[0].URL == "" })
+	a := fresh().Attachments[0]
+	if !strings.Contains(a.Error, "retention") || a.SHA256 == "" {
+		t.Errorf("a deleted file reads %+v", a)
+	}
+	resp, err := http.Get(m.Attachments[0].URL)
+	if err != nil || resp.StatusCode != http.StatusGone {
+		t.Errorf("its old link: %v %v, want 410", resp.StatusCode, err)
+	}
+	scrape(t, svc.MetricsURL).want(t, 1, "chathook_media_deleted_total")
+}
