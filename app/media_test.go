@@ -136,6 +136,21 @@ func eventMessageOf(t *testing.T, body []byte) eventMessage {
 	return ev.Data.Message
 }
 
+// fetchLink GETs an attachment's link, with no credential.
+func fetchLink(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
 // addEventEndpoint adds an endpoint in the event format, subscribed to
 // message:new.
 func addEventEndpoint(t testing.TB, ws *chathooktest.Workspace, url string) {
@@ -196,12 +211,7 @@ func testCloudAPIPhoto(t *testing.T, db string) {
 	}
 
 	// The link needs no credential, and serves the very bytes.
-	resp, err := http.Get(a.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, served := fetchLink(t, a.URL)
 	servedSum := sha256.Sum256(served)
 	if resp.StatusCode != 200 || hex.EncodeToString(servedSum[:]) != a.SHA256 || resp.Header.Get("Content-Type") != "image/jpeg" ||
 		resp.Header.Get("X-Content-Type-Options") != "nosniff" || strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
@@ -319,12 +329,7 @@ func testWhatsAppVoiceNote(t *testing.T, db string) {
 	if asked := wa.RetryReceipts(); len(asked) != 1 || asked[0] != "VOICE1" {
 		t.Errorf("media retry receipts %v, want one for VOICE1", asked)
 	}
-	resp, err := http.Get(a.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, served := fetchLink(t, a.URL)
 	if resp.StatusCode != 200 || !bytes.Equal(served, voice) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "audio/") ||
 		strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
 		t.Errorf("GET link: %d, %d bytes, headers %v", resp.StatusCode, len(served), resp.Header)
