@@ -2,6 +2,7 @@ package cloudapi
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode"
@@ -77,7 +78,10 @@ type MediaFile struct {
 
 // ErrNoMediaID is the error of a file Meta's payload names no media id
 // of: nothing to download.
-const ErrNoMediaID = "Meta's payload gave no media id: nothing to download"
+const ErrNoMediaID = "the payload from Meta gave no media id: nothing to download"
+
+// errNoMediaID is ErrNoMediaID as the Fetcher's error.
+var errNoMediaID = errors.New(ErrNoMediaID)
 
 // attachmentsOf returns a message's attachments: its file, pending its
 // download (failed at once when Meta gave no media id), its location,

@@ -60,7 +60,7 @@ func tokenMayGo(graph, u *url.URL) bool {
 // errOutsideMeta is the error of a url the token may not go to; it names
 // the scheme and host only (a path may hold a signature).
 func errOutsideMeta(u *url.URL, how string) error {
-	return media.Permanent(fmt.Errorf("Meta's answer points outside Meta: %s://%s%s; chathook sends the number's access token "+
+	return media.Permanent(fmt.Errorf("the Graph API's answer points outside Meta: %s://%s%s; chathook sends the number's access token "+
 		"only to Meta's servers (https, *.fbsbx.com, *.facebook.com, *.fbcdn.net, *.whatsapp.net) or to --graph-api-url's host", u.Scheme, u.Host, how))
 }
 
@@ -88,7 +88,7 @@ type graphMedia struct {
 func (g Graph) Fetch(ctx context.Context, d chathook.Download, max int64, dst *os.File) (media.Fetched, error) {
 	var mf MediaFile
 	if err := json.Unmarshal(d.Source, &mf); err != nil || mf.MediaID == "" {
-		return media.Fetched{}, media.Permanent(errors.New(ErrNoMediaID))
+		return media.Fetched{}, media.Permanent(errNoMediaID)
 	}
 	if d.AccessToken == "" {
 		return media.Fetched{}, media.Permanent(ErrNoAccessToken)
@@ -221,11 +221,11 @@ func mediaRefusal(status int, answer []byte, token string) error {
 	case status >= 500, status == http.StatusTooManyRequests, code == 4, code == 80007, code == 130429:
 		return fmt.Errorf("cloudapi: Meta could not serve the file now: %s", said)
 	case code == 190 || status == http.StatusUnauthorized:
-		return media.Permanent(fmt.Errorf("Meta refused the number's access token: %s; set a new one on the WhatsApp accounts page or through the API", said))
+		return media.Permanent(fmt.Errorf("the number's access token was refused by Meta: %s; set a new one on the WhatsApp accounts page or through the API", said))
 	case status == http.StatusNotFound:
 		return media.Permanent(fmt.Errorf("expired at WhatsApp: Meta no longer has the file (%s)", said))
 	}
-	return media.Permanent(fmt.Errorf("Meta refused the file: %s", said))
+	return media.Permanent(fmt.Errorf("the file was refused by Meta: %s", said))
 }
 
 // decodeHash reads a SHA-256 as Meta writes one, hex or base64; false
