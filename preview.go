@@ -1,6 +1,9 @@
 package chathook
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // Preview is a message in one line, as a list of chats shows it: its
 // text, or for a message with attachments its first attachment's Label
@@ -40,13 +43,13 @@ func (a Attachment) label() (icon, name string) {
 	case AttachVoice:
 		return "🎤", "Voice message"
 	case AttachDocument:
-		return "📄", or(oneLine(a.FileName), "Document")
+		return "📄", cmp.Or(oneLine(a.FileName), "Document")
 	case AttachSticker:
 		return "💟", "Sticker"
 	case AttachLocation:
-		return "📍", or(oneLine(a.Name), "Location")
+		return "📍", cmp.Or(oneLine(a.Name), "Location")
 	case AttachContact:
-		return "👤", or(VCardName(a.VCard), "Contact")
+		return "👤", cmp.Or(VCardName(a.VCard), "Contact")
 	}
 	return "📎", "Attachment" // a type this version does not know
 }
@@ -96,10 +99,3 @@ func vcardText(v string) string {
 // oneLine collapses s's white space (line breaks included) to single
 // spaces, as a label is one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func or(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
-}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/postgres"
 	"github.com/chathook/chathook/store/sqlite"
+	"github.com/chathook/chathook/store/tables"
 	"github.com/chathook/chathook/web"
 	"github.com/google/uuid"
 )
@@ -253,13 +255,15 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		AllowPrivateTargets: cfg.AllowPrivateTargets, Now: cfg.Now, Recorded: recorded,
 	})
 	b := bundle.New(bundle.Config{Store: st, Logger: cfg.Logger, Now: cfg.Now, Queued: d.Kick, Flushed: flushed})
-	var dl *media.Downloader // made once the sources it downloads from are
-	ingested := func() { d.Ingested(); dl.Kick() }
+	// A message stored with a file to download wakes the downloader; it
+	// is made once the sources it downloads from are.
+	var dl *media.Downloader
+	st = pendingStore{Store: st, kick: func() { dl.Kick() }}
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
 		Store: st, Network: cfg.WhatsApp, Owner: d.Owner(), Lease: cfg.AccountLease,
-		Queued: ingested, Logger: cfg.Logger, Now: cfg.Now,
+		Queued: d.Ingested, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("WhatsApp sessions: %w", err)
@@ -307,7 +311,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	// Meta's webhook has no token: its bodies are charged to the client
 	// address, as the web UI tells it (X-Forwarded-For of trusted proxies).
 	mux.Handle("/sources/cloud-api/", apiHandler.Bodies(cloudapi.MaxBody, webHandler.ClientAddress,
-		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: ingested, Now: cfg.Now})))
+		cloudapi.New(cloudapi.Config{Store: st, Logger: cfg.Logger, Queued: d.Ingested, Now: cfg.Now})))
 	// An attachment's link is its own credential (media.Link).
 	mux.Handle("/media/{token}", media.Handler(func(ctx context.Context, id int64) (chathook.Attachment, error) {
 		a, _, err := st.MediaFile(ctx, id)
@@ -347,6 +351,21 @@ func (c countedStore) Ingest(ctx context.Context, workspaceID string, now time.T
 	res, err := c.Store.Ingest(ctx, workspaceID, now, msgs)
 	if err == nil { // a failed Ingest stored nothing
 		c.m.Ingested(res)
+	}
+	return res, err
+}
+
+// pendingStore is the store with every Ingest that stored a file to
+// download kicking the downloader: a text message costs it nothing.
+type pendingStore struct {
+	store.Store
+	kick func()
+}
+
+func (p pendingStore) Ingest(ctx context.Context, workspaceID string, now time.Time, msgs []chathook.Incoming) ([]chathook.IngestResult, error) {
+	res, err := p.Store.Ingest(ctx, workspaceID, now, msgs)
+	if err == nil && slices.ContainsFunc(msgs, func(in chathook.Incoming) bool { return tables.Pending(in.Attachments) }) {
+		p.kick()
 	}
 	return res, err
 }
@@ -453,8 +472,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// every runs fn at once if now is set, then every d until ctx ends.
-func every(ctx context.Context, d time.Duration, now bool, fn func()) {
+// every runs fn at once if now is set, then every d, and whenever kick
+// fires (nil: never), until ctx ends.
+func every(ctx context.Context, d time.Duration, now bool, kick <-chan struct{}, fn func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -466,6 +486,7 @@ func every(ctx context.Context, d time.Duration, now bool, fn func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-kick:
 		}
 	}
 }
@@ -474,7 +495,7 @@ func every(ctx context.Context, d time.Duration, now bool, fn func()) {
 // that have been reconnecting for 5 minutes (store.AnnounceUnreachable):
 // one instance's write finds them, the others' find none.
 func (s *Service) announceUnreachable(ctx context.Context) {
-	every(ctx, 30*time.Second, false, func() {
+	every(ctx, 30*time.Second, false, nil, func() {
 		n, err := s.store.AnnounceUnreachable(ctx, s.cfg.Now())
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -488,7 +509,7 @@ func (s *Service) announceUnreachable(ctx context.Context) {
 
 // prune deletes attempts older than the retention, at start and hourly.
 func (s *Service) prune(ctx context.Context) {
-	every(ctx, time.Hour, true, func() {
+	every(ctx, time.Hour, true, nil, func() {
 		n, err := s.store.PruneAttempts(ctx, s.cfg.Now().Add(-s.cfg.LogRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -503,9 +524,7 @@ func (s *Service) prune(ctx context.Context) {
 // a crash left unnamed, at start and every 10 minutes (or on Tick): a
 // file's links answer 410 at most that long after its retention ends.
 func (s *Service) sweepMedia(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
+	every(ctx, 10*time.Minute, true, s.sweep, func() {
 		expired, orphans, err := media.Sweep(ctx, s.store, nil, s.cfg.MediaRetention, s.cfg.Now(), s.observer)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -513,11 +532,5 @@ func (s *Service) sweepMedia(ctx context.Context) {
 		case expired > 0 || orphans > 0:
 			s.cfg.Logger.Info("media sweep", "expired", expired, "orphan_blobs", orphans, "retention", s.cfg.MediaRetention)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.sweep:
-		}
-	}
+	})
 }

@@ -11,14 +11,17 @@ import (
 // that take names from WhatsApp (a push name, a Cloud API profile name)
 // clean them rather than refuse them: a contact's odd name is no reason
 // to lose their message.
-func CleanName(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+func CleanName(s string) string { return cleanName(s, ' ') }
+
+// cleanName is CleanName with each control character replaced by ctrl,
+// or dropped when ctrl is negative.
+func cleanName(s string, ctrl rune) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
-			return ' '
+			return ctrl
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	return strings.TrimSpace(Cut(s, MaxName))
 }
 

@@ -3,7 +3,6 @@ package ingest
 import (
 	"math"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
@@ -35,17 +34,9 @@ func FitAttachments(as []chathook.Attachment) []chathook.Attachment {
 	return as
 }
 
-// fitName is valid UTF-8 without control characters, at most MaxName
-// characters.
-func fitName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	return strings.TrimSpace(Cut(s, MaxName))
-}
+// fitName is valid UTF-8 without control characters (dropped: a file
+// name's stray NUL joins, not splits, it), at most MaxName characters.
+func fitName(s string) string { return cleanName(s, -1) }
 
 // fitBytes is s cut to at most n bytes, at a character's start.
 func fitBytes(s string, n int) string {

@@ -52,7 +52,6 @@ type Observer interface {
 // Config is what a Downloader needs.
 type Config struct {
 	Store    store.Media
-	Blobs    store.Blobs                      // nil: Store.Blobs()
 	Fetchers map[chathook.AccountKind]Fetcher // by the kind of the attachment's account
 	Owner    string                           // this instance's name on leases (the same as whatsweb's)
 	MaxBytes int64                            // 0: DefaultMaxBytes
@@ -78,9 +77,6 @@ type Downloader struct {
 
 // NewDownloader returns a Downloader; Run starts it.
 func NewDownloader(cfg Config) *Downloader {
-	if cfg.Blobs == nil {
-		cfg.Blobs = cfg.Store.Blobs()
-	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
@@ -231,7 +227,7 @@ func (d *Downloader) Download(ctx context.Context, dl chathook.Download) {
 			log.Warn("media: download lease lost; another instance takes it up")
 		}
 		if a.State == chathook.MediaStored {
-			if err := d.cfg.Blobs.Delete(context.WithoutCancel(ctx), a.Blob); err != nil {
+			if err := d.cfg.Store.Blobs().Delete(context.WithoutCancel(ctx), a.Blob); err != nil {
 				log.Error("media: delete unrecorded blob", "blob", a.Blob, "err", err) // an orphan: the sweeper's
 			}
 		}
@@ -313,7 +309,7 @@ func (d *Downloader) fetch(ctx context.Context, dl chathook.Download, a *chathoo
 		return err
 	}
 	sum := sha256.New()
-	ref, size, err := d.cfg.Blobs.Put(ctx, io.TeeReader(tmp, sum))
+	ref, size, err := d.cfg.Store.Blobs().Put(ctx, io.TeeReader(tmp, sum))
 	if err != nil {
 		return fmt.Errorf("store the file: %w", err)
 	}

@@ -2,6 +2,7 @@ package cloudapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -57,6 +58,12 @@ func tokenMayGo(graph, u *url.URL) bool {
 	return graph.Host != "" && u.Scheme == graph.Scheme && strings.EqualFold(u.Host, graph.Host)
 }
 
+// base is the Graph API's URL, without a trailing slash.
+func (g Graph) base() string { return cmp.Or(strings.TrimSuffix(g.URL, "/"), DefaultGraphURL) }
+
+// client is the HTTP client of Graph API calls.
+func (g Graph) client() *http.Client { return cmp.Or(g.Client, defaultGraphClient) }
+
 // errOutsideMeta is the error of a url the token may not go to; it names
 // the scheme and host only (a path may hold a signature).
 func errOutsideMeta(u *url.URL, how string) error {
@@ -93,19 +100,12 @@ func (g Graph) Fetch(ctx context.Context, d chathook.Download, max int64, dst *o
 	if d.AccessToken == "" {
 		return media.Fetched{}, media.Permanent(ErrNoAccessToken)
 	}
-	base := strings.TrimSuffix(g.URL, "/")
-	if base == "" {
-		base = DefaultGraphURL
-	}
+	base := g.base()
 	graph, err := url.Parse(base)
 	if err != nil {
 		return media.Fetched{}, media.Permanent(fmt.Errorf("cloudapi: the Graph API URL is not a URL: %w", err))
 	}
-	client := g.Client
-	if client == nil {
-		client = defaultGraphClient
-	}
-	client = guarded(client, graph)
+	client := guarded(g.client(), graph)
 
 	resp, err := g.get(ctx, client, base+"/"+url.PathEscape(mf.MediaID), d.AccessToken)
 	if err != nil {

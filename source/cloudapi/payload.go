@@ -93,15 +93,6 @@ const (
 	fieldEchoes   = "smb_message_echoes"
 )
 
-// attachments are the message types that carry attachments (see
-// attachmentsOf); the seed format skips them, as it does a QR
-// account's media. An order is not among them: it has neither text nor
-// attachment, which the ingest API's rules refuse, so it becomes nothing.
-var attachments = map[string]bool{
-	"image": true, "video": true, "audio": true, "document": true, "sticker": true,
-	"location": true, "contacts": true,
-}
-
 // parse decodes a body whose signature has been checked. What is not
 // Meta's JSON is a *ingest.FieldError naming where.
 func parse(body []byte) (notification, error) {
@@ -177,15 +168,16 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 		Direction: chathook.Received,
 	}
 	textPath := ""
+	// An order, "contacts": [] or a location without its object has
+	// neither text nor attachment, which the ingest API's rules refuse:
+	// it becomes nothing, as the types below that are not messages.
+	atts := attachmentsOf(m)
 	switch {
 	case m.Type == "text" && m.Text != nil:
 		in.Text, textPath = m.Text.Body, "text.body"
-	case attachments[m.Type]:
-		in.SkipReason = ingest.SkipAttachments
-		in.Attachments = attachmentsOf(m)
-		if len(in.Attachments) == 0 { // "contacts": [], or a location without its object: nothing to show
-			return in, false, nil
-		}
+	case len(atts) > 0:
+		// The seed format skips them, as it does a QR account's media.
+		in.SkipReason, in.Attachments = ingest.SkipAttachments, atts
 		for _, c := range []struct {
 			name string
 			m    *metaMedia

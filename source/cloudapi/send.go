@@ -95,20 +95,13 @@ func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err
 	if err != nil {
 		return "", &chathook.SendError{Reason: "the reply could not be encoded: " + err.Error()}
 	}
-	base := strings.TrimSuffix(g.URL, "/")
-	if base == "" {
-		base = DefaultGraphURL
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+o.Account.PhoneNumberID+"/messages", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base()+"/"+o.Account.PhoneNumberID+"/messages", bytes.NewReader(body))
 	if err != nil { // a --graph-api-url that is not a URL
 		return "", &chathook.SendError{Reason: "the Graph API URL is not a URL: " + err.Error()}
 	}
 	req.Header.Set("Authorization", "Bearer "+o.AccessToken)
 	req.Header.Set("Content-Type", "application/json")
-	client := g.Client
-	if client == nil {
-		client = defaultGraphClient
-	}
+	client := g.client()
 	// Whether the request reached Meta whole: an error before that (a
 	// refused connection, a DNS failure) sent nothing and is retried; one
 	// after it (no answer in time, a cut connection) may have sent the

@@ -109,12 +109,7 @@ func (m *Manager) online(id int64) *conn {
 	m.mu.Lock()
 	c := m.conns[id]
 	m.mu.Unlock()
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || !c.online || c.cli == nil {
+	if c == nil || !c.isOnline() {
 		return nil
 	}
 	return c

@@ -35,10 +35,8 @@ func (m *Manager) Online() []int64 {
 // message to WhatsApp and the phones. It returns when WhatsApp's server
 // took it, and when. Errors are *chathook.SendError.
 func (m *Manager) Send(ctx context.Context, o chathook.Outgoing) (time.Time, error) {
-	m.mu.Lock()
-	c := m.conns[o.AccountID]
-	m.mu.Unlock()
-	if c == nil || !c.isOnline() {
+	c := m.online(o.AccountID)
+	if c == nil {
 		return time.Time{}, &chathook.SendError{Retry: true, Reason: "the account is not connected to WhatsApp right now"}
 	}
 	to, err := chatJID(o.Chat)
