@@ -72,33 +72,18 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		writeInputError(w, err)
 		return
 	}
-	u := chathook.WebhookUpdate{DiscardPending: in.Discard}
-	if in.URL != nil {
-		// "" is allowed: it unsets the URL, and new messages stop queueing.
-		if *in.URL != "" {
-			if err := chathook.CheckWebhookURL(*in.URL, s.cfg.AllowPrivateTargets); err != nil {
-				writeFieldError(w, http.StatusBadRequest, "url", err.Error())
-				return
-			}
-		}
-		u.URL = in.URL
+	u := chathook.WebhookUpdate{URL: in.URL, Enabled: in.Enabled, Secret: in.Secret, DiscardPending: in.Discard}
+	err := s.checkURL(in.URL, true)
+	if err == nil {
+		u.Granularity, err = checkGranularity(in.Granularity)
 	}
-	if in.Granularity != nil {
-		g := chathook.Granularity(*in.Granularity)
-		if !g.Valid() {
-			writeFieldError(w, http.StatusBadRequest, "granularity", strconv.Quote(*in.Granularity)+` is not one of "none", "1h", "6h", "12h", "24h"`)
-			return
-		}
-		u.Granularity = &g
+	if err == nil {
+		err = checkSecret(in.Secret)
 	}
-	if in.Secret != nil {
-		if _, err := payload.ParseSecret(*in.Secret); err != nil {
-			writeFieldError(w, http.StatusBadRequest, "secret", err.Error())
-			return
-		}
-		u.Secret = in.Secret
+	if err != nil {
+		s.writeEndpointError(w, r, err)
+		return
 	}
-	u.Enabled = in.Enabled
 	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, chathook.Outbound, s.cfg.Now(), u)
 	if err != nil {
 		s.internal(w, r, err)

@@ -28,9 +28,25 @@ import (
 // that checking them is a bounded number of reads.
 const maxEndpointAccounts = 100
 
-// endpointIDs are the ids an endpoint can have: anything else is not
-// looked up (a path may hold bytes that are not UTF-8).
+// MaxDescription is the longest description an endpoint may have, in
+// characters.
+const MaxDescription = 256
+
+// endpointIDs are the ids an endpoint can have.
 var endpointIDs = regexp.MustCompile(`^(outbound|ep_[0-9a-f]{16})$`)
+
+// EndpointID reports whether id is one an endpoint can have: outbound or
+// one NewEndpointID makes. Anything else names no endpoint and is not
+// looked up: a path may hold bytes that are not UTF-8, which PostgreSQL
+// refuses as a parameter.
+func EndpointID(id string) bool { return endpointIDs.MatchString(id) }
+
+// NewEndpointID returns "ep_" and 16 random hex digits.
+func NewEndpointID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "ep_" + hex.EncodeToString(b)
+}
 
 // endpointJSON is an endpoint as GET /api/v1/webhooks lists it. GET
 // /api/v1/webhooks/outbound keeps webhookJSON, its shape before endpoints.
@@ -135,23 +151,18 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 	var next chathook.Webhook
 	outbound := cur.ID == chathook.Outbound
 
-	switch {
-	case in.URL == nil && creating:
+	if in.URL == nil && creating {
 		return u, next, badField("url", "required: the absolute http or https URL to POST to")
-	case in.URL == nil:
-	case *in.URL == "" && !outbound:
-		return u, next, badField("url", `must not be empty: disable the endpoint ("enabled": false) or delete it instead`)
-	case *in.URL != "":
-		if err := chathook.CheckWebhookURL(*in.URL, s.cfg.AllowPrivateTargets); err != nil {
-			return u, next, badField("url", err.Error())
-		}
+	}
+	if err := s.checkURL(in.URL, outbound); err != nil {
+		return u, next, err
 	}
 	u.URL = in.URL
 
 	if in.Description != nil {
 		d := *in.Description
-		if utf8.RuneCountInString(d) > 256 {
-			return u, next, badField("description", "too long: at most 256 characters")
+		if utf8.RuneCountInString(d) > MaxDescription {
+			return u, next, badField("description", "too long: at most "+strconv.Itoa(MaxDescription)+" characters")
 		}
 		if strings.IndexByte(d, 0) >= 0 { // PostgreSQL cannot store it
 			return u, next, badField("description", `must not contain the NUL character (\u0000)`)
@@ -166,12 +177,9 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		}
 		u.Format = &f
 	}
-	if in.Granularity != nil {
-		g := chathook.Granularity(*in.Granularity)
-		if !g.Valid() {
-			return u, next, badField("granularity", strconv.Quote(*in.Granularity)+` is not one of "none", "1h", "6h", "12h", "24h"`)
-		}
-		u.Granularity = &g
+	var err error
+	if u.Granularity, err = checkGranularity(in.Granularity); err != nil {
+		return u, next, err
 	}
 	if in.Events == nil && creating {
 		return u, next, badField("events", `required: the event types to send, or ["*"] for all`)
@@ -179,7 +187,7 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 	u.Events = in.Events
 	// Each field against what the others will be: events against the
 	// resulting format, also when only the format changes.
-	next, u, err := cur.Apply(u)
+	next, u, err = cur.Apply(u)
 	if err != nil {
 		return u, next, err
 	}
@@ -194,6 +202,49 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		u.Enabled, next.Enabled = in.Enabled, *in.Enabled
 	}
 	return u, next, nil
+}
+
+// The checks below are shared by PATCH /api/v1/webhooks/{id} and PUT
+// /api/v1/webhooks/outbound, so both refuse the same input in the same
+// words. Each takes a field as given (nil: not given) and returns a
+// fieldError.
+
+// checkURL checks a URL to POST to. "" unsets Outbound's URL (new
+// messages stop queueing); any other endpoint must keep one.
+func (s *Server) checkURL(url *string, outbound bool) error {
+	switch {
+	case url == nil:
+	case *url == "" && !outbound:
+		return badField("url", `must not be empty: disable the endpoint ("enabled": false) or delete it instead`)
+	case *url != "":
+		if err := chathook.CheckWebhookURL(*url, s.cfg.AllowPrivateTargets); err != nil {
+			return badField("url", err.Error())
+		}
+	}
+	return nil
+}
+
+// checkGranularity returns the granularity given, nil when none is.
+func checkGranularity(in *string) (*chathook.Granularity, error) {
+	if in == nil {
+		return nil, nil
+	}
+	g := chathook.Granularity(*in)
+	if !g.Valid() {
+		return nil, badField("granularity", strconv.Quote(*in)+` is not one of "none", "1h", "6h", "12h", "24h"`)
+	}
+	return &g, nil
+}
+
+// checkSecret checks a signing secret set by hand.
+func checkSecret(in *string) error {
+	if in == nil {
+		return nil
+	}
+	if _, err := payload.ParseSecret(*in); err != nil {
+		return badField("secret", err.Error())
+	}
+	return nil
 }
 
 // endpointAccounts reads the account ids of a request, each an account of
@@ -224,7 +275,7 @@ func (s *Server) endpointAccounts(ctx context.Context, workspaceID string, ids [
 // endpoint returns the endpoint the path names, or answers 404 naming id.
 func (s *Server) endpoint(w http.ResponseWriter, r *http.Request) (chathook.Webhook, bool) {
 	id := r.PathValue("id")
-	if !endpointIDs.MatchString(id) {
+	if !EndpointID(id) {
 		s.writeEndpointError(w, r, chathook.ErrNotFound)
 		return chathook.Webhook{}, false
 	}
@@ -280,7 +331,7 @@ func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeEndpointError(w, r, err)
 		return
 	}
-	wh.ID, wh.Secret = newEndpointID(), payload.NewSecret()
+	wh.ID, wh.Secret = NewEndpointID(), payload.NewSecret()
 	if wh.Accounts == nil {
 		wh.Accounts = []int64{}
 	}
@@ -296,13 +347,6 @@ func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Bundles.Kick()
 	}
 	writeJSON(w, http.StatusCreated, endpointAnswer(created, now))
-}
-
-// newEndpointID returns "ep_" and 16 random hex digits.
-func newEndpointID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "ep_" + hex.EncodeToString(b)
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -340,13 +384,11 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeEndpointError(w, r, err)
 		return
 	}
-	if in.Secret != nil {
-		if _, err := payload.ParseSecret(*in.Secret); err != nil {
-			writeFieldError(w, http.StatusBadRequest, "secret", err.Error())
-			return
-		}
-		u.Secret = in.Secret
+	if err := checkSecret(in.Secret); err != nil {
+		s.writeEndpointError(w, r, err)
+		return
 	}
+	u.Secret = in.Secret
 	u.DiscardPending = in.Discard
 	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), ws, cur.ID, s.cfg.Now(), u)
 	if err != nil {
@@ -363,7 +405,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) {
 // outbound cannot be deleted (409).
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if !endpointIDs.MatchString(id) {
+	if !EndpointID(id) {
 		s.writeEndpointError(w, r, chathook.ErrNotFound)
 		return
 	}

@@ -43,8 +43,12 @@ func formTime(v string) (string, bool) {
 // the range the form gives, as POST /api/v1/webhooks/outbound/recover
 // does, and comes back to the page saying how many.
 func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v visit) {
-	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	id, err := endpointID(r)
 	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
+	if _, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), id); err != nil {
 		s.failed(w, r, err) // Recover itself finds nothing to queue of another's
 		return
 	}
@@ -78,7 +82,6 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 		return
 	}
-	id := wh.ID
 	n, err := s.cfg.Store.Recover(r.Context(), v.workspaceID(), id, from, to, now)
 	if err != nil {
 		s.failed(w, r, err)
@@ -96,8 +99,13 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 // /api/v1/webhooks/outbound/secret/rotate does; the page then shows it,
 // and until when the previous one still signs.
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v visit) {
+	id, err := endpointID(r)
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
 	now := s.cfg.Now()
-	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), r.PathValue("id"), payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
+	wh, err := s.cfg.Store.RotateSecret(r.Context(), v.workspaceID(), id, payload.NewSecret(), now, now.Add(chathook.SecretOverlap))
 	if err != nil {
 		s.failed(w, r, err)
 		return

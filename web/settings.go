@@ -66,11 +66,26 @@ type activityView struct {
 // endpointPath is the address of an endpoint's page.
 func endpointPath(id string) string { return "/settings/webhooks/" + id }
 
+// endpointID is the id of the endpoint the address names ({id}), or
+// chathook.ErrNotFound for one no endpoint can have (api.EndpointID),
+// which is not looked up: PostgreSQL refuses a parameter that is not
+// UTF-8, and the page would be a 500 instead of a 404.
+func endpointID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !api.EndpointID(id) {
+		return "", chathook.ErrNotFound
+	}
+	return id, nil
+}
+
 // settingsData reads the page of the endpoint the address names
 // ({id}): chathook.ErrNotFound for none of the workspace's.
 func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 	ctx := r.Context()
-	id := r.PathValue("id")
+	id, err := endpointID(r)
+	if err != nil {
+		return settingsView{}, err
+	}
 	wh, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), id)
 	if err != nil {
 		return settingsView{}, err
@@ -142,7 +157,12 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, v visit) {
 // comes back with what was typed and the error beside its field.
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 	ctx := r.Context()
-	before, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), r.PathValue("id"))
+	id, err := endpointID(r)
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
+	before, err := s.cfg.Store.Webhook(ctx, v.workspaceID(), id)
 	if err != nil {
 		s.failed(w, r, err)
 		return
@@ -174,7 +194,8 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 			errs["url"] = "Enter the URL to notify. To stop the POSTs, switch the endpoint off instead."
 		}
 		var sub endpointFields
-		sub, form.Description, form.Events, form.Accounts = s.readEndpointFields(ctx, r, v.workspaceID(), before.Format, errs)
+		sub, form.Events, form.Accounts = s.readEndpointFields(ctx, r, v.workspaceID(), before.Format, errs)
+		form.Description = sub.Description
 		u.Description, u.Events, u.Accounts = &sub.Description, &sub.Events, &sub.Accounts
 	}
 	again := func() {
@@ -235,7 +256,11 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request, v visit) {
 // activity is the activity log alone, which the settings page fetches
 // every few seconds.
 func (s *Server) activity(w http.ResponseWriter, r *http.Request, v visit) {
-	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	id, err := endpointID(r)
+	var wh chathook.Webhook
+	if err == nil {
+		wh, err = s.cfg.Store.Webhook(r.Context(), v.workspaceID(), id)
+	}
 	if errors.Is(err, chathook.ErrNotFound) {
 		http.Error(w, "no such webhook", http.StatusNotFound)
 		return
@@ -255,7 +280,12 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, v visit) {
 // downloadLog is the detailed log for a signed-in user: the same stream
 // as GET /api/v1/webhooks/{id}/log.
 func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request, v visit) {
-	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), r.PathValue("id"))
+	id, err := endpointID(r)
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
+	wh, err := s.cfg.Store.Webhook(r.Context(), v.workspaceID(), id)
 	if err != nil {
 		s.failed(w, r, err)
 		return

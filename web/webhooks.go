@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -13,13 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/payload"
 )
-
-// maxDescription is the longest description an endpoint may have, in
-// characters, as the API allows.
-const maxDescription = 256
 
 // webhooksView is the Webhooks page: every endpoint, outbound first.
 type webhooksView struct {
@@ -109,19 +104,19 @@ type endpointFields struct {
 
 // readEndpointFields reads description, events and accounts of a form for
 // an endpoint in format f, adding an error per field to errs. It also
-// returns them as typed, for the form to show again.
+// returns events and accounts as typed, for the form to show again (the
+// description shows as read: trimmed).
 func (s *Server) readEndpointFields(ctx context.Context, r *http.Request, workspaceID string, f event.Format,
-	errs map[string]string) (out endpointFields, description string, events, accounts []string) {
-	description = strings.TrimSpace(r.PostFormValue("description"))
+	errs map[string]string) (out endpointFields, events, accounts []string) {
+	out.Description = strings.TrimSpace(r.PostFormValue("description"))
 	events = r.PostForm["events"]
 	accounts = r.PostForm["accounts"]
 	switch {
-	case utf8.RuneCountInString(description) > maxDescription:
-		errs["description"] = "Too long: at most " + strconv.Itoa(maxDescription) + " characters."
-	case strings.ContainsRune(description, 0):
+	case utf8.RuneCountInString(out.Description) > api.MaxDescription:
+		errs["description"] = "Too long: at most " + strconv.Itoa(api.MaxDescription) + " characters."
+	case strings.ContainsRune(out.Description, 0):
 		errs["description"] = "The description must not contain the NUL character."
 	}
-	out.Description = description
 	checked, err := event.Check(events, f)
 	if err != nil {
 		errs["events"] = upperFirst(err.Error()) + "."
@@ -232,8 +227,8 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 	} else if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
 		errs["url"] = "Not a webhook URL: " + err.Error() + "."
 	}
-	sub, description, events, accounts := s.readEndpointFields(ctx, r, v.workspaceID(), f, errs)
-	form.Description, form.Events, form.Accounts = description, events, accounts
+	sub, events, accounts := s.readEndpointFields(ctx, r, v.workspaceID(), f, errs)
+	form.Description, form.Events, form.Accounts = sub.Description, events, accounts
 	refuse := func() {
 		data, err := s.newWebhookData(r, v)
 		if err != nil {
@@ -248,7 +243,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 		return
 	}
 	wh, err := s.cfg.Store.CreateWebhook(ctx, v.workspaceID(), chathook.Webhook{
-		ID: newEndpointID(), URL: form.URL, Description: sub.Description, Events: sub.Events, Format: f,
+		ID: api.NewEndpointID(), URL: form.URL, Description: sub.Description, Events: sub.Events, Format: f,
 		Granularity: g, Accounts: sub.Accounts, Enabled: true, Secret: payload.NewSecret(),
 	}, s.cfg.Now())
 	if errors.Is(err, chathook.ErrLimit) {
@@ -265,18 +260,13 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 	http.Redirect(w, r, endpointPath(wh.ID)+"?created=1", http.StatusSeeOther)
 }
 
-// newEndpointID returns "ep_" and 16 random hex digits.
-func newEndpointID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "ep_" + hex.EncodeToString(b)
-}
-
 // deleteWebhook deletes an endpoint, discarding what waits for it, and
 // goes back to the list. Outbound cannot be deleted: 409.
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v visit) {
-	id := r.PathValue("id")
-	err := s.cfg.Store.DeleteWebhook(r.Context(), v.workspaceID(), id, s.cfg.Now())
+	id, err := endpointID(r)
+	if err == nil {
+		err = s.cfg.Store.DeleteWebhook(r.Context(), v.workspaceID(), id, s.cfg.Now())
+	}
 	var conflict *chathook.ConflictError
 	if errors.As(err, &conflict) {
 		s.errorPage(w, r, http.StatusConflict, "The outbound webhook cannot be deleted: switch it off, or empty its URL, instead.")

@@ -352,6 +352,28 @@ func TestEndpointPageEditsActsAndDeletes(t *testing.T) {
 	}
 }
 
+// A path whose id no endpoint can have, bytes that are not UTF-8
+// included, is a 404 on every endpoint route, as in the API: it is not
+// looked up (PostgreSQL would refuse the parameter, a 500).
+func TestEndpointIDNotUTF8IsNotFound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, false, "")
+	v := h.signedIn("acme")
+	const id = "%FF"
+	for _, path := range []string{"", "/activity", "/log"} {
+		if a := v.get("/settings/webhooks/" + id + path); a.status != http.StatusNotFound || !strings.Contains(a.body, "no such webhook") {
+			t.Errorf("GET %s: %d, want 404\n%s", path, a.status, a.body)
+		}
+	}
+	v.get("/settings/webhooks/")
+	for _, path := range []string{"", "/test", "/secret/rotate", "/delete", "/recover"} {
+		form := url.Values{"url": {"https://x.example.com"}, "granularity": {"none"}, "since": {"2026-01-01T00:00"}}
+		if a := v.post("/settings/webhooks/"+id+path, form); a.status != http.StatusNotFound || !strings.Contains(a.body, "no such webhook") {
+			t.Errorf("POST %s: %d, want 404\n%s", path, a.status, a.body)
+		}
+	}
+}
+
 // An endpoint's activity and log are its own: a delivery of outbound is
 // not in them, and theirs are not in outbound's.
 func TestEndpointActivityIsItsOwn(t *testing.T) {
