@@ -25,14 +25,11 @@ func queueFixed(ctx context.Context, tx pgx.Tx, workspaceID string, chat int64, 
 	return nil
 }
 
-// queueStatus queues message:status of a message of a chat for the
-// endpoints that take it, and reports whether it queued any.
-func queueStatus(ctx context.Context, tx pgx.Tx, workspaceID string, chatID, accountID int64, messageID, uuid string,
-	status chathook.ReplyState, failure string, at time.Time) (bool, error) {
-	targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
-	if err != nil {
-		return false, fmt.Errorf("status: endpoints: %w", err)
-	}
+// queueStatus queues message:status of a message of a chat for those of
+// targets (the workspace's, as targetsForReply reads them) that take it,
+// and reports whether it queued any.
+func queueStatus(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	messageID, uuid string, status chathook.ReplyState, failure string, at time.Time) (bool, error) {
 	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
 	return len(queued) > 0, queueFixed(ctx, tx, workspaceID, chatID, queued, data, at)
 }
