@@ -47,7 +47,7 @@ type Target struct {
 	Enabled     bool
 }
 
-// TargetColumns are read by Targets, from endpoints; TargetsOf selects
+// TargetColumns are read by ScanTarget, from endpoints; TargetsOf selects
 // them for a workspace (one placeholder): the endpoints that get events.
 const (
 	TargetColumns = `id, slot, format, granularity, events, accounts, enabled`
@@ -56,21 +56,26 @@ const (
 
 // Targets reads every row of TargetColumns.
 func Targets(rows Rows) ([]Target, error) {
-	return All(rows, func(row Scanner) (Target, error) {
-		var t Target
-		var format, granularity, events, accounts string
-		if err := row.Scan(&t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled); err != nil {
-			return t, err
-		}
-		t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
-		if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
-			return t, fmt.Errorf("endpoint %d: events: %w", t.Key, err)
-		}
-		if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
-			return t, fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
-		}
-		return t, nil
-	})
+	return All(rows, func(row Scanner) (Target, error) { return ScanTarget(row) })
+}
+
+// ScanTarget reads a row of the columns into before, if any, then
+// TargetColumns.
+func ScanTarget(row Scanner, before ...any) (Target, error) {
+	var t Target
+	var format, granularity, events, accounts string
+	dest := append(before[:len(before):len(before)], &t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled)
+	if err := row.Scan(dest...); err != nil {
+		return t, err
+	}
+	t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
+	if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
+		return t, fmt.Errorf("endpoint %d: events: %w", t.Key, err)
+	}
+	if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
+		return t, fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
+	}
+	return t, nil
 }
 
 // Stored is what a stored message tells its endpoints.
