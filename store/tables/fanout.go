@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -124,7 +123,7 @@ func FanOut(out []Queued, targets []Target, m Stored, newID func() string) []Que
 	}
 	for i := range targets {
 		t := &targets[i]
-		if len(t.Accounts) > 0 && !contains(t.Accounts, m.AccountID) {
+		if len(t.Accounts) > 0 && !slices.Contains(t.Accounts, m.AccountID) {
 			continue
 		}
 		lane := Lane(m.ChatID, t.Slot)
@@ -160,10 +159,6 @@ func MessageEventID(uuid string) string { return "msg_" + strings.ReplaceAll(uui
 
 // NewEventID is event.NewID at the real time.
 func NewEventID() string { return event.NewID(time.Now()) }
-
-func contains(ids []int64, id int64) bool { return slices.Contains(ids, id) }
-
-func itoa(id int64) string { return strconv.FormatInt(id, 10) }
 
 // MessageType is the directional message:*:new type of a message.
 func MessageType(d chathook.Direction) string {
