@@ -25,14 +25,11 @@ func queueFixed(ctx context.Context, tx pgx.Tx, workspaceID string, chat int64, 
 	return nil
 }
 
-// queueStatus queues message:status of a message of a chat for the
-// endpoints that take it, and reports whether it queued any.
-func queueStatus(ctx context.Context, tx pgx.Tx, workspaceID string, chatID, accountID int64, messageID, uuid string,
-	status chathook.ReplyState, failure string, at time.Time) (bool, error) {
-	targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
-	if err != nil {
-		return false, fmt.Errorf("status: endpoints: %w", err)
-	}
+// queueStatus queues message:status of a message of a chat for those of
+// targets (the workspace's, as targetsForReply reads them) that take it,
+// and reports whether it queued any.
+func queueStatus(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	messageID, uuid string, status chathook.ReplyState, failure string, at time.Time) (bool, error) {
 	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
 	return len(queued) > 0, queueFixed(ctx, tx, workspaceID, chatID, queued, data, at)
 }
@@ -89,40 +86,32 @@ func (s *Store) AnnounceUnreachable(ctx context.Context, now time.Time) (int, er
 
 // unbundleEvents queues each message waiting for the endpoint's bundle
 // as the message event the endpoint subscribes to, if any, and takes
-// them out of waiting.
+// them out of waiting. The inserts go in one round trip, in message
+// order: delivery ids follow it.
 func unbundleEvents(ctx context.Context, tx pgx.Tx, wh chathook.Webhook, now int64) error {
-	type waiting struct {
-		id, chat  int64
-		direction chathook.Direction
-	}
 	rows, err := tx.Query(ctx, `WITH w AS (DELETE FROM waiting WHERE endpoint_id = $1 RETURNING message_id)
-		SELECT m.id, m.chat_id, m.direction FROM w JOIN messages m ON m.id = w.message_id ORDER BY m.id`, wh.Key)
+		SELECT m.id, m.chat_id, m.direction, e.slot FROM w JOIN messages m ON m.id = w.message_id JOIN endpoints e ON e.id = $1
+		ORDER BY m.id`, wh.Key)
 	if err != nil {
 		return err
 	}
-	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (waiting, error) {
-		var w waiting
-		err := row.Scan(&w.id, &w.chat, &w.direction)
-		return w, err
-	})
-	if err != nil {
-		return err
-	}
+	batch := &pgx.Batch{}
+	var id, chat int64
+	var direction chathook.Direction
 	var slot int
-	if err := tx.QueryRow(ctx, `SELECT slot FROM endpoints WHERE id = $1`, wh.Key).Scan(&slot); err != nil {
+	_, err = pgx.ForEachRow(rows, []any{&id, &chat, &direction, &slot}, func() error {
+		typ := event.Subscribed(wh.Events, event.MessageNew, tables.MessageType(direction))
+		if typ == "" {
+			return nil
+		}
+		batch.Queue(`INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, wh.WorkspaceID, wh.Key, tables.Lane(chat, slot), chat, id,
+			event.NewID(time.UnixMilli(now)), chathook.KindEvent, typ, now)
+		return nil
+	})
+	if err != nil || batch.Len() == 0 {
 		return err
 	}
-	for _, w := range all {
-		typ := event.Subscribed(wh.Events, event.MessageNew, tables.MessageType(w.direction))
-		if typ == "" {
-			continue
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries
-				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, wh.WorkspaceID, wh.Key, tables.Lane(w.chat, slot), w.chat, w.id,
-			event.NewID(time.UnixMilli(now)), chathook.KindEvent, typ, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.SendBatch(ctx, batch).Close()
 }

@@ -3,14 +3,12 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/chathook/chathook"
-	"github.com/chathook/chathook/event"
 	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
@@ -451,15 +449,22 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 			return err
 		}
 		rows, _ := br.Query()
-		var ws string
-		var hasURL bool
-		if err := forEachTarget(rows, []any{&ws, &hasURL}, func(t tables.Target) {
+		for rows.Next() {
+			var ws string
+			var hasURL bool
+			t, err := tables.ScanTarget(rows, &ws, &hasURL)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("ingest: endpoints: %w", err)
+			}
 			it := byWorkspace[ws]
 			it.webhook = it.webhook || t.Slot == 0
 			if hasURL {
 				it.targets = append(it.targets, t)
 			}
-		}); err != nil {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("ingest: endpoints: %w", err)
 		}
 		rows, _ = br.Query()
@@ -511,29 +516,6 @@ func prefetch(ctx context.Context, c *pgxpool.Conn, its []*ingestTx, total int) 
 	}
 	slices.Sort(messageIDs)
 	return messageIDs, nil
-}
-
-// forEachTarget reads rows of the columns into before, then
-// tables.TargetColumns, calling fn with each row's target once before's
-// are scanned too.
-func forEachTarget(rows pgx.Rows, before []any, fn func(tables.Target)) error {
-	defer rows.Close()
-	for rows.Next() {
-		var t tables.Target
-		var format, granularity, events, accounts string
-		if err := rows.Scan(append(before, &t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled)...); err != nil {
-			return err
-		}
-		t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
-		if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
-			return fmt.Errorf("endpoint %d: events: %w", t.Key, err)
-		}
-		if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
-			return fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
-		}
-		fn(t)
-	}
-	return rows.Err()
 }
 
 // targetsForReply reads the endpoints that get a workspace's ($1)

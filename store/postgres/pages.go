@@ -141,9 +141,7 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 // pending lanes' index, lane by lane (its chats').
 func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (int, error) {
 	var key int64
-	var slot int
-	if err := s.pool.QueryRow(ctx, `SELECT id, slot FROM endpoints WHERE workspace_id = $1 AND public_id = $2 AND deleted_at = 0`,
-		workspaceID, endpointID).Scan(&key, &slot); err != nil {
+	if err := s.pool.QueryRow(ctx, endpointKey, workspaceID, endpointID).Scan(&key); err != nil {
 		return 0, noRows(err, chathook.ErrNotFound)
 	}
 	var n int

@@ -107,6 +107,13 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if err != nil {
 			return err
 		}
+		// As an ingest does: the endpoints FOR KEY SHARE, so that a
+		// change of granularity or a delete waits for this transaction
+		// and finds the message.
+		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
+		if err != nil {
+			return fmt.Errorf("endpoints: %w", err)
+		}
 		var echo int64
 		err = tx.QueryRow(ctx, `SELECT id FROM messages WHERE account_id = $1 AND message_id = $2 AND uuid <> $3`,
 			accountID, waID, id).Scan(&echo)
@@ -117,17 +124,10 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id); err != nil {
 				return err
 			}
-			queued, err = queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
+			queued, err = queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 			return err
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
-		}
-		// As an ingest does: the endpoints FOR KEY SHARE, so that a
-		// change of granularity or a delete waits for this transaction
-		// and finds the message.
-		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
-		if err != nil {
-			return fmt.Errorf("endpoints: %w", err)
 		}
 		// The first live message of a chat that only history was in is
 		// the receiver's first of it, as in ingest.
@@ -157,7 +157,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 				return fmt.Errorf("delivery: %w", err)
 			}
 		}
-		status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
+		status, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 		queued = queued || status
 		return err
 	})
@@ -188,7 +188,11 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		if err != nil || state != chathook.ReplyFailed {
 			return err
 		}
-		_, err = queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at)
+		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
+		if err != nil {
+			return fmt.Errorf("status: endpoints: %w", err)
+		}
+		_, err = queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at)
 		return err
 	})
 }

@@ -111,12 +111,7 @@ func (b blobs) Delete(ctx context.Context, ref string) error {
 // as it is deleted, so one that an attachment came to name meanwhile
 // stays.
 func (b blobs) DeleteOrphans(ctx context.Context, before time.Time) (int, error) {
-	rows, err := b.s.r.QueryContext(ctx, `SELECT b.id FROM blobs b WHERE b.created_at < ? AND `+orphanSQL+` ORDER BY b.id`, ms(before))
-	if err != nil {
-		return 0, fmt.Errorf("find orphan blobs: %w", err)
-	}
-	ids, err := tables.All(rows, func(row tables.Scanner) (id int64, err error) { return id, row.Scan(&id) })
-	rows.Close()
+	ids, err := readIDs(b.s.r.QueryContext(ctx, `SELECT b.id FROM blobs b WHERE b.created_at < ? AND `+orphanSQL+` ORDER BY b.id`, ms(before)))
 	if err != nil {
 		return 0, fmt.Errorf("find orphan blobs: %w", err)
 	}

@@ -142,12 +142,13 @@ const (
 	// sqlUpdateChat writes every change a message makes to its chat (a
 	// new name, phone or external id, the end of history_only) at once.
 	sqlUpdateChat = `UPDATE chats SET full_name = ?, phone = ?, external_id = ?, created_at = ?, history_only = ? WHERE id = ?`
-	// sqlIngestTarget reads the endpoints that get a workspace's events.
-	sqlIngestTarget = `SELECT ` + tables.TargetColumns + ` FROM endpoints WHERE workspace_id = ? AND deleted_at = 0 AND url <> '' ORDER BY slot`
 	// sqlChatPending tells whether a lane has a delivery pending: in
 	// flight, waiting for a retry, or queued behind those.
 	sqlChatPending = `SELECT EXISTS (SELECT 1 FROM deliveries WHERE lane = ? AND state = 'pending')`
 )
+
+// sqlIngestTarget reads the endpoints that get a workspace's events.
+var sqlIngestTarget = fmt.Sprintf(tables.TargetsOf, "?")
 
 type chatKey struct {
 	account    int64

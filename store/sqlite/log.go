@@ -76,12 +76,7 @@ func (s *Store) Attempts(ctx context.Context, workspaceID, endpointID string, si
 // endpoint along the log's index, in chunks so that ingest never waits
 // long behind it.
 func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM endpoints`)
-	if err != nil {
-		return 0, err
-	}
-	endpoints, err := tables.All(rows, func(row tables.Scanner) (id int64, err error) { err = row.Scan(&id); return })
-	rows.Close()
+	endpoints, err := readIDs(s.r.QueryContext(ctx, `SELECT id FROM endpoints`))
 	if err != nil {
 		return 0, err
 	}

@@ -124,6 +124,10 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
 	}
+	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
+	if err != nil {
+		return false, fmt.Errorf("reply sent: endpoints: %w", err)
+	}
 	var echo int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE account_id = ? AND message_id = ? AND uuid <> ?`,
 		accountID, waID, id).Scan(&echo)
@@ -134,7 +138,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE uuid = ?`, id); err != nil {
 			return false, fmt.Errorf("reply sent: %w", err)
 		}
-		queued, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
+		queued, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 		if err != nil {
 			return false, fmt.Errorf("reply sent: %w", err)
 		}
@@ -158,10 +162,6 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		WHERE uuid = ? RETURNING id`, waID, ms(at), ms(at), isNew, id).Scan(&messageRow); err != nil {
 		return false, fmt.Errorf("reply sent: message: %w", err)
 	}
-	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
-	if err != nil {
-		return false, fmt.Errorf("reply sent: endpoints: %w", err)
-	}
 	queued := false
 	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
 	for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {
@@ -179,7 +179,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			return false, fmt.Errorf("reply sent: delivery: %w", err)
 		}
 	}
-	status, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
+	status, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
 	}
@@ -213,21 +213,22 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		return err
 	}
 	if state == chathook.ReplyFailed {
-		if _, err := queueStatus(ctx, tx, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at); err != nil {
+		targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
+		if err != nil {
+			return fmt.Errorf("reply failed: endpoints: %w", err)
+		}
+		if _, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at); err != nil {
 			return fmt.Errorf("reply failed: %w", err)
 		}
 	}
 	return tx.Commit()
 }
 
-// queueStatus queues message:status of a message of a chat for the
-// endpoints that take it, and reports whether it queued any.
-func queueStatus(ctx context.Context, tx *sql.Tx, workspaceID string, chatID, accountID int64, messageID, uuid string,
-	status chathook.ReplyState, failure string, at time.Time) (bool, error) {
-	targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
-	if err != nil {
-		return false, fmt.Errorf("status: endpoints: %w", err)
-	}
+// queueStatus queues message:status of a message of a chat for those of
+// targets (the workspace's, as sqlIngestTarget reads them) that take it,
+// and reports whether it queued any.
+func queueStatus(ctx context.Context, tx *sql.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	messageID, uuid string, status chathook.ReplyState, failure string, at time.Time) (bool, error) {
 	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
 	return len(queued) > 0, queueFixed(ctx, tx, workspaceID, chatID, queued, data, at)
 }

@@ -230,46 +230,42 @@ func unbundle(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) e
 }
 
 // unbundleEvents queues each message waiting for the endpoint's bundle
-// as the message event the endpoint subscribes to, if any.
+// as the message event the endpoint subscribes to, if any, in message
+// order, many rows a statement (delivery ids follow that order).
 func unbundleEvents(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.chat_id, m.direction FROM waiting w JOIN messages m ON m.id = w.message_id
+	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.chat_id, m.direction, e.slot
+		FROM waiting w JOIN endpoints e ON e.id = w.endpoint_id JOIN messages m ON m.id = w.message_id
 		WHERE w.endpoint_id = ? ORDER BY m.id`, wh.Key)
 	if err != nil {
 		return err
 	}
-	type waiting struct {
-		id, chat  int64
-		direction chathook.Direction
-	}
-	var all []waiting
+	var args []any // deliveryWidth values a row, as sqlInsertDeliveries takes them
 	for rows.Next() {
-		var w waiting
-		if err := rows.Scan(&w.id, &w.chat, &w.direction); err != nil {
+		var id, chat int64
+		var direction chathook.Direction
+		var slot int
+		if err := rows.Scan(&id, &chat, &direction, &slot); err != nil {
 			rows.Close()
 			return err
 		}
-		all = append(all, w)
+		typ := event.Subscribed(wh.Events, event.MessageNew, tables.MessageType(direction))
+		if typ == "" {
+			continue
+		}
+		args = append(args, wh.WorkspaceID, wh.Key, tables.Lane(chat, slot), chat, id,
+			event.NewID(fromMS(now)), chathook.KindEvent, typ, now, now, 0, "")
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
 	}
 	if err := rows.Close(); err != nil {
 		return err
 	}
-	var slot int
-	if err := tx.QueryRowContext(ctx, `SELECT slot FROM endpoints WHERE id = ?`, wh.Key).Scan(&slot); err != nil {
+	return chunks(len(args)/deliveryWidth, func(start, size int) error {
+		_, err := tx.ExecContext(ctx, sqlInsertDeliveries[size], args[start*deliveryWidth:(start+size)*deliveryWidth]...)
 		return err
-	}
-	for _, w := range all {
-		typ := event.Subscribed(wh.Events, event.MessageNew, tables.MessageType(w.direction))
-		if typ == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, wh.WorkspaceID, wh.Key, tables.Lane(w.chat, slot), w.chat, w.id,
-			event.NewID(fromMS(now)), chathook.KindEvent, typ, now, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // discardPending discards every waiting delivery of an endpoint, and

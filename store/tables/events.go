@@ -2,6 +2,8 @@ package tables
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -71,7 +73,7 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 	var out []Queued
 	for i := range targets {
 		t := &targets[i]
-		if t.Format != event.Envelope || !event.Has(t.Events, typ) || (len(t.Accounts) > 0 && !contains(t.Accounts, a.ID)) {
+		if t.Format != event.Envelope || !event.Has(t.Events, typ) || (len(t.Accounts) > 0 && !slices.Contains(t.Accounts, a.ID)) {
 			continue
 		}
 		out = append(out, Queued{Target: t, Lane: AccountLane(a.ID, t.Slot), Kind: chathook.KindEvent, Type: typ, EventID: id})
@@ -79,7 +81,7 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 	if len(out) == 0 {
 		return nil, nil
 	}
-	data, err := json.Marshal(accountData{WhatsAppAccount: accountJSON{ID: itoa(a.ID), Kind: string(a.Kind), State: string(a.State),
+	data, err := json.Marshal(accountData{WhatsAppAccount: accountJSON{ID: strconv.FormatInt(a.ID, 10), Kind: string(a.Kind), State: string(a.State),
 		Reason: reason, Phone: a.Phone, FullName: a.FullName, Email: a.Email}})
 	if err != nil {
 		panic("tables: " + err.Error()) // strings only
@@ -105,7 +107,7 @@ func StatusEvents(targets []Target, chatID, accountID int64, messageID, uuid, st
 	id := ""
 	for i := range targets {
 		t := &targets[i]
-		if t.Format != event.Envelope || !event.Has(t.Events, event.MessageStatus) || (len(t.Accounts) > 0 && !contains(t.Accounts, accountID)) {
+		if t.Format != event.Envelope || !event.Has(t.Events, event.MessageStatus) || (len(t.Accounts) > 0 && !slices.Contains(t.Accounts, accountID)) {
 			continue
 		}
 		if id == "" {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +46,7 @@ type Target struct {
 	Enabled     bool
 }
 
-// TargetColumns are read by Targets, from endpoints; TargetsOf selects
+// TargetColumns are read by ScanTarget, from endpoints; TargetsOf selects
 // them for a workspace (one placeholder): the endpoints that get events.
 const (
 	TargetColumns = `id, slot, format, granularity, events, accounts, enabled`
@@ -56,21 +55,26 @@ const (
 
 // Targets reads every row of TargetColumns.
 func Targets(rows Rows) ([]Target, error) {
-	return All(rows, func(row Scanner) (Target, error) {
-		var t Target
-		var format, granularity, events, accounts string
-		if err := row.Scan(&t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled); err != nil {
-			return t, err
-		}
-		t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
-		if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
-			return t, fmt.Errorf("endpoint %d: events: %w", t.Key, err)
-		}
-		if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
-			return t, fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
-		}
-		return t, nil
-	})
+	return All(rows, func(row Scanner) (Target, error) { return ScanTarget(row) })
+}
+
+// ScanTarget reads a row of the columns into before, if any, then
+// TargetColumns.
+func ScanTarget(row Scanner, before ...any) (Target, error) {
+	var t Target
+	var format, granularity, events, accounts string
+	dest := append(before[:len(before):len(before)], &t.Key, &t.Slot, &format, &granularity, &events, &accounts, &t.Enabled)
+	if err := row.Scan(dest...); err != nil {
+		return t, err
+	}
+	t.Format, t.Granularity = event.Format(format), chathook.Granularity(granularity)
+	if err := json.Unmarshal([]byte(events), &t.Events); err != nil {
+		return t, fmt.Errorf("endpoint %d: events: %w", t.Key, err)
+	}
+	if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
+		return t, fmt.Errorf("endpoint %d: accounts: %w", t.Key, err)
+	}
+	return t, nil
 }
 
 // Stored is what a stored message tells its endpoints.
@@ -119,7 +123,7 @@ func FanOut(out []Queued, targets []Target, m Stored, newID func() string) []Que
 	}
 	for i := range targets {
 		t := &targets[i]
-		if len(t.Accounts) > 0 && !contains(t.Accounts, m.AccountID) {
+		if len(t.Accounts) > 0 && !slices.Contains(t.Accounts, m.AccountID) {
 			continue
 		}
 		lane := Lane(m.ChatID, t.Slot)
@@ -155,10 +159,6 @@ func MessageEventID(uuid string) string { return "msg_" + strings.ReplaceAll(uui
 
 // NewEventID is event.NewID at the real time.
 func NewEventID() string { return event.NewID(time.Now()) }
-
-func contains(ids []int64, id int64) bool { return slices.Contains(ids, id) }
-
-func itoa(id int64) string { return strconv.FormatInt(id, 10) }
 
 // MessageType is the directional message:*:new type of a message.
 func MessageType(d chathook.Direction) string {
