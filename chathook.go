@@ -105,6 +105,9 @@ type Account struct {
 	// to the minute (see store.Store.Ingest); zero if never.
 	LastMessageAt time.Time
 	CreatedAt     time.Time
+	// StateUntil is when an AccountBanned account's ban ends; zero in
+	// every other state.
+	StateUntil time.Time
 }
 
 // AccountKind is where an account's messages come from.
@@ -143,6 +146,16 @@ const (
 	AccountDisconnected  AccountState = "disconnected"  // logged out from chathook
 	AccountLoggedOut     AccountState = "logged_out"    // the linked device was removed on the phone
 	AccountReplaced      AccountState = "replaced"      // another client took the session over; not fought over
+	// AccountBanned: WhatsApp banned the number for a while
+	// (events.TemporaryBan); Account.StateUntil says until when. It is
+	// not connected before then: connecting during a ban is what gets a
+	// number banned for good. Once it has passed, ClaimAccounts takes the
+	// account up again, as connecting.
+	AccountBanned AccountState = "banned"
+	// AccountOutdated: WhatsApp refuses this chathook's WhatsApp Web
+	// client as too old (events.ClientOutdated). It rests until a
+	// teammate presses Reconnect, after updating chathook.
+	AccountOutdated AccountState = "outdated"
 )
 
 // WantsConnection reports whether an instance should hold an account in
@@ -236,6 +249,18 @@ type Message struct {
 	// pages only.
 	Reply      ReplyState
 	ReplyError string
+	// Status is how far a sent message got (receipts, Meta's statuses);
+	// "" for a received one, or while none came. Deleted: deleted for
+	// everyone (its Text is kept, for the chat page to hide). Edits are
+	// its earlier texts, oldest first (Text is the latest); Reactions
+	// one per sender, oldest first. Read for the chat pages and
+	// MessageByUUID only.
+	Status    MessageStatus
+	StatusAt  time.Time
+	Deleted   bool
+	DeletedAt time.Time
+	Edits     []Edit
+	Reactions []Reaction
 }
 
 // Incoming is one validated message from the ingest API, ready to store.
@@ -697,7 +722,7 @@ type Attempt struct {
 type Email struct {
 	ID        int64
 	Workspace Workspace
-	Kind      string // "webhook_disabled", "account_logged_out"
+	Kind      string // "webhook_disabled", "account_logged_out", "account_banned" (Reason: until when), "account_outdated"
 	// Endpoint is the id of the endpoint a "webhook_disabled" email is
 	// about, EndpointName how it is named to a person: "" for Outbound.
 	Endpoint     string

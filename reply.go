@@ -43,6 +43,12 @@ const (
 	ReplyQueued ReplyState = "queued" // committed, not yet taken by WhatsApp; retried while it is
 	ReplySent   ReplyState = "sent"   // WhatsApp took it
 	ReplyFailed ReplyState = "failed" // given up: Error says why
+	// ReplyUncertain: given up while an attempt's end was unknown (its
+	// instance stopped, or WhatsApp did not answer in time), so it may
+	// have been delivered. Error says so. Never sent again by chathook:
+	// a teammate looks at the chat on the phone first. A later receipt
+	// or status of it makes it sent.
+	ReplyUncertain ReplyState = "uncertain"
 )
 
 // Outgoing is a Reply claimed for sending, with what sending it needs.

@@ -20,6 +20,9 @@ const (
 	MessageReceivedNew = "message:received:new"
 	MessageSentNew     = "message:sent:new"
 	MessageStatus      = "message:status"
+	MessageEdited      = "message:edited"
+	MessageDeleted     = "message:deleted"
+	MessageReaction    = "message:reaction"
 	ChatCreated        = "chat:created"
 	ChatReceivedNew    = "chat:received:created"
 	ChatSentNew        = "chat:sent:created"
@@ -57,7 +60,13 @@ var Types = []Type{
 	{Name: MessageSentNew, Group: "Messages", Seed: true, Within: MessageNew,
 		When: "a message is sent, from the phone or from chathook"},
 	{Name: MessageStatus, Group: "Messages",
-		When: "a reply sent from chathook is sent, or fails"},
+		When: "a message the account sent is sent, delivered, read, played, or fails"},
+	{Name: MessageEdited, Group: "Messages",
+		When: "a message's text was changed"},
+	{Name: MessageDeleted, Group: "Messages",
+		When: "a message was deleted for everyone"},
+	{Name: MessageReaction, Group: "Messages",
+		When: "someone reacted to a message, or took the reaction back"},
 	{Name: ChatCreated, Group: "Chats",
 		When: "a chat is created by its first live message"},
 	{Name: ChatReceivedNew, Group: "Chats", Within: ChatCreated,
@@ -67,7 +76,7 @@ var Types = []Type{
 	{Name: AccountConnected, Group: "WhatsApp accounts",
 		When: "a WhatsApp account becomes connected"},
 	{Name: AccountLost, Group: "WhatsApp accounts",
-		When: "a WhatsApp account is logged out, replaced, or unreachable for 5 minutes"},
+		When: "a WhatsApp account is logged out, replaced, banned, outdated, or unreachable for 5 minutes"},
 	{Name: WebhookTest, Group: "Webhooks",
 		When: "the endpoint's test button, or POST /api/v1/webhooks/{id}/test"},
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -45,12 +46,55 @@ type Replies interface {
 	// and at as its timestamp, and is queued for the outbound webhook as
 	// an ingested message would be. It reports whether a delivery became
 	// due (the dispatcher may start). A reply not claimed by owner, or
-	// sent already, is left as it is.
+	// sent already, is left as it is and answered ErrNotOurs.
 	ReplySent(ctx context.Context, owner, id, waID string, at time.Time) (queued bool, err error)
 	// ReplyFailed records an attempt of owner's claimed reply that did not
 	// get through: queued again, due at retryAt, with reason as its
 	// Error; failed for good when retryAt is zero. The lease is released.
 	ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error
+	// ReplyUncertain gives up owner's claimed reply whose attempt's end
+	// is unknown (see chathook.ReplyUncertain): state uncertain with
+	// reason as its Error, lease released, no message:status queued. A
+	// reply not claimed by owner is left as it is.
+	ReplyUncertain(ctx context.Context, owner, id, reason string, at time.Time) error
+}
+
+// ErrNotOurs answers ReplySent for a reply that owner no longer holds
+// (its lease ran out and another took it) or that is sent already.
+var ErrNotOurs = errors.New("store: the reply is not held by this owner")
+
+// Facts are what sources tell about messages after they were stored
+// (chathook.Fact): receipts and statuses, edits, deletes, reactions.
+//
+// Guarantees every implementation keeps:
+//   - RecordFacts writes its facts in one transaction, in order, each
+//     with the event it makes queued for the endpoints that take it
+//     (type, accounts filter, event format only), in its chat's lane,
+//     after every delivery of that chat queued before: a receiver gets
+//     a message's message:sent:new before its message:status.
+//   - A repeat changes nothing and queues nothing (chathook.FactRepeat),
+//     so that a source may hand the same fact again (WhatsApp redelivers
+//     what was not acknowledged; Meta resends a POST).
+//   - A fact about a message chathook does not have (sent before the
+//     account was linked, or from another system on a Cloud API number)
+//     still queues its event, with message_uuid ""; only FactReaction,
+//     FactEdited and FactDeleted repeats of it by ID are caught then.
+type Facts interface {
+	// RecordFacts records facts of one account at now and returns what
+	// each did, in order. Per kind:
+	//   - FactStatus: the message's status moves forward only (Rank); a
+	//     failed status of a reply that was sent marks it failed with the
+	//     Error. A status other than failed of a reply queued, in doubt
+	//     or uncertain (found by ReplyID, else by MessageID) marks it sent
+	//     as ReplySent would, as MessageID: its message takes that id and
+	//     is queued for delivery once.
+	//   - FactEdited: the message's text becomes Text; the one before is
+	//     kept as an Edit. The seed format never hears of it.
+	//   - FactDeleted: the message is marked deleted (its text kept).
+	//   - FactReaction: the sender's reaction is set, or removed when
+	//     Reaction is "".
+	// queued reports whether any delivery became due.
+	RecordFacts(ctx context.Context, accountID int64, now time.Time, facts []chathook.Fact) (results []chathook.FactResult, queued bool, err error)
 }
 
 // ReplyClaim is what ClaimReplies hands out; see there.

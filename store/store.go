@@ -153,6 +153,7 @@ type Store interface {
 	Recovery
 	Replies
 	Media
+	Facts
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -415,9 +416,20 @@ type Accounts interface {
 	// SetAccountState and LinkAccount queue the other account events, in
 	// their transactions. It returns how many accounts it announced.
 	AnnounceUnreachable(ctx context.Context, now time.Time) (int, error)
+	// BanAccount records that WhatsApp banned a KindWeb account until
+	// until: state chathook.AccountBanned with StateUntil, its lease
+	// released, one "account_banned" owner email (Reason: until, RFC
+	// 3339) and, if it was announced connected, whatsapp:account:
+	// disconnected with reason "banned until <until>", in one
+	// transaction. A repeat for a banned account only moves until.
+	// SetAccountState to chathook.AccountOutdated likewise queues one
+	// "account_outdated" email and the disconnected event.
+	BanAccount(ctx context.Context, accountID int64, until, now time.Time) (chathook.Account, error)
 	// ClaimAccounts gives owner the lease, until until, of up to limit
 	// KindWeb accounts whose state wants a connection and whose lease is
-	// free, expired at now, or owner's already (those are renewed). It
+	// free, expired at now, or owner's already (those are renewed). A
+	// chathook.AccountBanned account whose StateUntil is at or before now
+	// is claimed too, moved to connecting in the same write. It
 	// returns every account owner holds afterwards: one it held and is
 	// not returned was taken over, and its connection must be closed.
 	ClaimAccounts(ctx context.Context, owner string, now, until time.Time, limit int) ([]chathook.Account, error)
