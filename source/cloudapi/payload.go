@@ -167,9 +167,9 @@ func jsonType(kind string) string {
 // tally is what one POST held besides the messages stored, for its log
 // line.
 type tally struct {
-	statuses, errors int
+	statuses, errors int            // statuses mapped to facts; value.errors[]
 	unknown          []string       // phone number ids of no number of the workspace
-	ignored          map[string]int // change fields and message types that become nothing
+	ignored          map[string]int // change fields, message types and status values that become nothing
 }
 
 func (t *tally) ignore(what string) {

@@ -43,8 +43,9 @@ func delivered(acc, contact person, dir chathook.Direction, unix int64, id, text
 // endpoint: texts (one, several in one POST, of two numbers in one POST),
 // a tapped button and an echo from the Business app reach the webhook,
 // signed, with SPEC 4.1's fields mapped from Meta's; an image and a
-// sticker are kept as skipped; a reaction and a status update become
-// nothing. The numbers Meta called for are connected.
+// sticker are kept as skipped; a reaction and a status update are facts,
+// not messages, and the seed-format webhook gets neither. The numbers
+// Meta called for are connected.
 func TestMessagesReachTheWebhook(t *testing.T) { onEveryStore(t, testMessagesReachTheWebhook) }
 
 func testMessagesReachTheWebhook(t *testing.T, db string) {
