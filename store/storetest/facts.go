@@ -27,6 +27,7 @@ var facts = map[string]func(*testing.T, store.Store){
 	"FactsFollowSubscriptions":         testFactsSubscriptions,
 	"FailedStatusFailsSentReply":       testFailedStatusFailsReply,
 	"StatusSendsQueuedReplyOnce":       testStatusSendsQueuedReply,
+	"StatusAfterReplySentSendsNoMore":  testStatusAfterReplySent,
 	"StatusSendsUncertainReplyByWAID":  testStatusSendsUncertainReply,
 	"UncertainReplyIsNeverClaimed":     testUncertainNeverClaimed,
 	"ReplySentAnswersNotOurs":          testReplySentNotOurs,
@@ -335,9 +336,9 @@ func testFactEventAfterMessage(t *testing.T, st store.Store) {
 	out.Account.Phone, out.Direction = s.acc.Phone, chathook.Sent
 	ingest(t, st, s.ws, out)
 	record(t, st, s.acc.ID, at(1), chathook.Fact{Kind: chathook.FactStatus, Chat: factChat, MessageID: "c1-m3", Status: chathook.StatusDelivered})
-	first := claim(t, st, "d", at(2), 10)
+	first := claim(t, st, "d", at(2), 1)
 	if len(first) != 1 || first[0].Message.MessageID != "c1-m3" {
-		t.Fatalf("claimed %v, want the message alone", byEndpoint(first))
+		t.Fatalf("claimed %v, want the message first", byEndpoint(first))
 	}
 	if more := claim(t, st, "e", at(2), 10); len(more) != 0 {
 		t.Fatalf("claimed %v while the message was in flight", byEndpoint(more))
@@ -457,7 +458,7 @@ func testStatusSendsQueuedReply(t *testing.T, st store.Store) {
 		t.Errorf("the status again: %v", res)
 	}
 	told := drain(t, st, at(6))
-	if want := []string{event.MessageSentNew, event.MessageStatus}; !slices.Equal(typesOf(told), want) {
+	if want := []string{event.MessageNew, event.MessageStatus}; !slices.Equal(typesOf(told), want) {
 		t.Fatalf("told %v, want %v", typesOf(told), want)
 	}
 	if told[0].MessageID != "wamid.R" || told[1].Data["status"] != "delivered" || told[1].Data["message_uuid"] != r.ID ||
@@ -473,6 +474,30 @@ func testStatusSendsQueuedReply(t *testing.T, st store.Store) {
 	}
 	if got := claimReplies(t, st, "b", at(10)); len(got) != 0 {
 		t.Errorf("a sent reply was claimed again: %+v", got)
+	}
+}
+
+// A status after ReplySent recorded the reply only moves its status on:
+// the "sent" ReplySent told is not told again, nor the message.
+func testStatusAfterReplySent(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	cloud := addCloud(t, st, ws, 1)
+	addEndpoint(t, st, ws, "https://crm.example.com", event.Envelope, chathook.NoAggregation, append([]string{event.MessageNew}, factEvents...)...)
+	chat := chatOf(t, st, ws, cloud.Phone, 1, 1)
+	r := queueReply(t, st, ws, chat, "", "hello", at(1))
+	claimReplies(t, st, "a", at(1))
+	sent(t, st, "a", r.ID, "wamid.S", at(2))
+	status := func(s chathook.MessageStatus) chathook.Fact {
+		return chathook.Fact{Kind: chathook.FactStatus, Chat: factChat, MessageID: "wamid.S", ReplyID: r.ID, Status: s, At: at(3)}
+	}
+	res, _ := record(t, st, cloud.ID, at(3), status(chathook.StatusSent), status(chathook.StatusDelivered))
+	if !slices.Equal(res, []chathook.FactResult{chathook.FactRepeat, chathook.FactApplied}) {
+		t.Errorf("results %v, want sent a repeat of ReplySent's", res)
+	}
+	told := drain(t, st, at(4))
+	want := []string{event.MessageNew, event.MessageNew, event.MessageStatus, event.MessageStatus}
+	if !slices.Equal(typesOf(told), want) || told[2].Data["status"] != "sent" || told[3].Data["status"] != "delivered" {
+		t.Errorf("told %+v, want %v", told, want)
 	}
 }
 
@@ -497,7 +522,7 @@ func testStatusSendsUncertainReply(t *testing.T, st store.Store) {
 		t.Errorf("reply %+v, want sent", got)
 	}
 	told := drain(t, st, at(4))
-	if want := []string{event.MessageSentNew, event.MessageStatus}; !slices.Equal(typesOf(told), want) || told[1].Data["status"] != "read" {
+	if want := []string{event.MessageNew, event.MessageStatus}; !slices.Equal(typesOf(told), want) || told[1].Data["status"] != "read" {
 		t.Errorf("told %+v, want %v", told, want)
 	}
 }
@@ -553,7 +578,7 @@ func testReplySentNotOurs(t *testing.T, st store.Store) {
 	if q, err := st.ReplySent(ctx, "a", r.ID, "3EB0N", at(3)); !errors.Is(err, store.ErrNotOurs) || q {
 		t.Errorf("ReplySent again: %v, %v; want ErrNotOurs", q, err)
 	}
-	if told := drain(t, st, at(4)); !slices.Equal(typesOf(told), []string{event.MessageSentNew, event.MessageStatus}) {
+	if told := drain(t, st, at(4)); !slices.Equal(typesOf(told), []string{event.MessageNew, event.MessageStatus}) {
 		t.Errorf("told %v", typesOf(told))
 	}
 }
@@ -616,7 +641,9 @@ func testBanAccount(t *testing.T, st store.Store) {
 	if err != nil || again.State != chathook.AccountBanned || !again.StateUntil.Equal(later) {
 		t.Errorf("again %+v (%v)", again, err)
 	}
-	mustOneEmail(t, st, at(3))
+	if due, err := st.DueEmails(ctx, at(3), 10); err != nil || len(due) != 0 {
+		t.Errorf("a repeat emailed %+v (%v)", due, err)
+	}
 	if told := accountTold(t, st, at(3)); len(told) != 0 {
 		t.Errorf("a repeat told %+v", told)
 	}
