@@ -98,14 +98,23 @@ func (r *factRecorder) record(ctx context.Context, f chathook.Fact) (chathook.Fa
 			return chathook.FactRepeat, err
 		}
 	}
-	if f.Kind == chathook.FactStatus && f.Status != chathook.StatusFailed {
-		if err := r.sendReply(ctx, f); err != nil {
-			return "", err
-		}
-	}
 	m, found, err := r.message(ctx, f.MessageID)
 	if err != nil {
 		return "", err
+	}
+	if f.Kind == chathook.FactStatus && f.Status != chathook.StatusFailed {
+		// A reply's message has the reply's id as its uuid.
+		if id := cmp.Or(f.ReplyID, m.UUID); id != "" {
+			sent, err := r.sendReply(ctx, f, id)
+			if err != nil {
+				return "", err
+			}
+			if sent { // its message now has the fact's id
+				if m, found, err = r.message(ctx, f.MessageID); err != nil {
+					return "", err
+				}
+			}
+		}
 	}
 	if found {
 		chatID = m.ChatID // its lane, behind its own delivery
@@ -201,22 +210,13 @@ func (r *factRecorder) react(ctx context.Context, f chathook.Fact, id, at int64)
 	return true, nil
 }
 
-// sendReply marks the reply a status other than failed is about sent, if
-// it is still queued (in doubt or not) or uncertain, as ReplySent would:
-// its message takes the fact's id and is queued for delivery, before the
-// status. The reply is found by the fact's ReplyID, else by its message.
-// The state check in the UPDATE, on the one writer, makes it once: a
+// sendReply marks reply id sent, as the fact's MessageID, if it is still
+// queued (in doubt or not) or uncertain, as ReplySent would: its message
+// takes the fact's id and is queued for delivery, before the status. The
+// state check in the UPDATE, on the one writer, makes it once: a
 // ReplySent after it answers store.ErrNotOurs, one before it leaves the
-// reply sent, and this nothing to do.
-func (r *factRecorder) sendReply(ctx context.Context, f chathook.Fact) error {
-	id := f.ReplyID
-	if id == "" {
-		m, found, err := r.message(ctx, f.MessageID)
-		if err != nil || !found {
-			return err
-		}
-		id = m.UUID // a reply's message has the reply's id as its uuid
-	}
+// reply sent, and this nothing to do. It reports whether it sent it.
+func (r *factRecorder) sendReply(ctx context.Context, f chathook.Fact, id string) (bool, error) {
 	at := tables.FactAt(f, r.now)
 	var chatID int64
 	err := r.tx.QueryRowContext(ctx, `UPDATE replies SET state = ?, wa_id = ?, sent_at = ?, error = '',
@@ -224,15 +224,15 @@ func (r *factRecorder) sendReply(ctx context.Context, f chathook.Fact) error {
 		WHERE id = ? AND account_id = ? AND state IN (?, ?) RETURNING chat_id`,
 		chathook.ReplySent, f.MessageID, ms(at), id, r.accountID, chathook.ReplyQueued, chathook.ReplyUncertain).Scan(&chatID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil // no reply, or one sent or failed already
+		return false, nil // no reply, or one sent or failed already
 	}
 	if err != nil {
-		return fmt.Errorf("reply: %w", err)
+		return false, fmt.Errorf("reply: %w", err)
 	}
 	queued, err := queueSent(ctx, r.tx, r.targets, r.workspaceID, chatID, r.accountID, id, f.MessageID, at, false)
 	if err != nil {
-		return fmt.Errorf("reply: %w", err)
+		return false, fmt.Errorf("reply: %w", err)
 	}
 	r.queued = r.queued || queued
-	return nil
+	return true, nil
 }

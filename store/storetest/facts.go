@@ -27,6 +27,7 @@ var facts = map[string]func(*testing.T, store.Store){
 	"FactsFollowSubscriptions":         testFactsSubscriptions,
 	"FailedStatusFailsSentReply":       testFailedStatusFailsReply,
 	"StatusSendsQueuedReplyOnce":       testStatusSendsQueuedReply,
+	"StatusAfterReplySentSendsNoMore":  testStatusAfterReplySent,
 	"StatusSendsUncertainReplyByWAID":  testStatusSendsUncertainReply,
 	"UncertainReplyIsNeverClaimed":     testUncertainNeverClaimed,
 	"ReplySentAnswersNotOurs":          testReplySentNotOurs,
@@ -473,6 +474,30 @@ func testStatusSendsQueuedReply(t *testing.T, st store.Store) {
 	}
 	if got := claimReplies(t, st, "b", at(10)); len(got) != 0 {
 		t.Errorf("a sent reply was claimed again: %+v", got)
+	}
+}
+
+// A status after ReplySent recorded the reply only moves its status on:
+// the "sent" ReplySent told is not told again, nor the message.
+func testStatusAfterReplySent(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	cloud := addCloud(t, st, ws, 1)
+	addEndpoint(t, st, ws, "https://crm.example.com", event.Envelope, chathook.NoAggregation, append([]string{event.MessageNew}, factEvents...)...)
+	chat := chatOf(t, st, ws, cloud.Phone, 1, 1)
+	r := queueReply(t, st, ws, chat, "", "hello", at(1))
+	claimReplies(t, st, "a", at(1))
+	sent(t, st, "a", r.ID, "wamid.S", at(2))
+	status := func(s chathook.MessageStatus) chathook.Fact {
+		return chathook.Fact{Kind: chathook.FactStatus, Chat: factChat, MessageID: "wamid.S", ReplyID: r.ID, Status: s, At: at(3)}
+	}
+	res, _ := record(t, st, cloud.ID, at(3), status(chathook.StatusSent), status(chathook.StatusDelivered))
+	if !slices.Equal(res, []chathook.FactResult{chathook.FactRepeat, chathook.FactApplied}) {
+		t.Errorf("results %v, want sent a repeat of ReplySent's", res)
+	}
+	told := drain(t, st, at(4))
+	want := []string{event.MessageNew, event.MessageNew, event.MessageStatus, event.MessageStatus}
+	if !slices.Equal(typesOf(told), want) || told[2].Data["status"] != "sent" || told[3].Data["status"] != "delivered" {
+		t.Errorf("told %+v, want %v", told, want)
 	}
 }
 
