@@ -40,7 +40,7 @@ func TestBannedAndOutdatedAccounts(t *testing.T) {
 		t.Errorf("the ban's end is not a <time>: %s", r)
 	}
 	r = row(t, list.body, outdated.ID)
-	if got := words(r); !strings.Contains(got, "refused as outdated WhatsApp refuses this chathook's version: update chathook, then press Reconnect. Reconnect") {
+	if got := words(r); !strings.Contains(got, "refused as outdated WhatsApp refuses this chathook's version: update chathook, then press Reconnect. never Reconnect") {
 		t.Errorf("the outdated account reads %q", got)
 	}
 	if !strings.Contains(r, `action="/accounts/`+strconv.FormatInt(outdated.ID, 10)+`/reconnect"`) {
