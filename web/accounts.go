@@ -57,9 +57,9 @@ type accountRow struct {
 	Disconnect bool   // offered for an account chathook keeps connected
 	Reconnect  bool   // offered for one another client took over, an outdated one, and a ban that ended
 	// Until is when a banned account's ban ends, shown with StateHelp.
-	Until time.Time
-	Setup      bool   // a Cloud API number's setup page is offered
-	Remove     bool   // offered for a Cloud API number not removed
+	Until  time.Time
+	Setup  bool // a Cloud API number's setup page is offered
+	Remove bool // offered for a Cloud API number not removed
 }
 
 var stateWords = map[chathook.AccountState]string{
