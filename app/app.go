@@ -103,6 +103,10 @@ type Config struct {
 	// WhatsApp is how accounts linked by QR code reach WhatsApp: nil is
 	// WhatsApp itself. Tests put a network of their own behind it.
 	WhatsApp whatsweb.Network
+	// WhatsAppProxy is the proxy the QR accounts' connections go through
+	// when WhatsApp is nil (whatsweb.Whatsmeow.Proxy, as
+	// whatsweb.CheckProxy takes it); "" is none.
+	WhatsAppProxy string
 	// AccountLease is how long an instance holds a linked account without
 	// renewing it; zero takes whatsweb.DefaultLease.
 	AccountLease time.Duration
@@ -261,8 +265,15 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	st = pendingStore{Store: st, kick: func() { dl.Kick() }}
 	// The linked accounts' leases carry the dispatcher's name: one name
 	// per instance in the database.
+	network := cfg.WhatsApp
+	if network == nil {
+		if err := whatsweb.CheckProxy(cfg.WhatsAppProxy); err != nil {
+			return nil, fmt.Errorf("--whatsapp-proxy: %w", err)
+		}
+		network = whatsweb.Whatsmeow{Logger: cfg.Logger, Proxy: cfg.WhatsAppProxy}
+	}
 	wa, err := whatsweb.New(context.Background(), whatsweb.Config{
-		Store: st, Network: cfg.WhatsApp, Owner: d.Owner(), Lease: cfg.AccountLease,
+		Store: st, Network: network, Owner: d.Owner(), Lease: cfg.AccountLease,
 		Queued: d.Ingested, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {

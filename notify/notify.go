@@ -1,8 +1,8 @@
 // Package notify sends owner emails from the outbox the store fills.
 //
 // Guarantees: an email is queued in the same transaction that disabled the
-// webhook, or that recorded a WhatsApp account's logout, so there is
-// exactly one per disable or logout; it is sent at least once.
+// webhook, or that recorded a WhatsApp account's logout, ban or outdated
+// client, so there is exactly one per such event; it is sent at least once.
 // A mail server that is down delays only the email, never a delivery: the
 // notifier runs on its own and retries on a schedule. With no SMTP server
 // configured the email is written to the log and kept in the database.
@@ -205,11 +205,16 @@ func ownerAddress(ws chathook.Workspace) (*netmail.Address, error) {
 	return to, nil
 }
 
-// Compose writes an owner email of either kind: what happened, why, and
+// Compose writes an owner email of any kind: what happened, why, and
 // the link to the page where the owner puts it right.
 func Compose(e chathook.Email, baseURL string) (subject, body string) {
-	if e.Kind == "account_logged_out" {
+	switch e.Kind {
+	case "account_logged_out":
 		return composeLoggedOut(e, baseURL)
+	case "account_banned":
+		return composeBanned(e, baseURL)
+	case "account_outdated":
+		return composeOutdated(e, baseURL)
 	}
 	if e.Endpoint != "" && e.Endpoint != chathook.Outbound {
 		return composeEndpointDisabled(e, baseURL)
@@ -286,8 +291,52 @@ func composeLoggedOut(e chathook.Email, baseURL string) (subject, body string) {
 	return subject, b.String()
 }
 
-// phoneOf finds the account's number in an account_logged_out reason
-// (tables.AccountLoggedOutReason names it first, as "+N"); it is what the
+// composeBanned writes the email about a WhatsApp account that WhatsApp
+// banned for a while (Reason: when the ban ends, RFC 3339): what it
+// means, that chathook waits it out, and that nothing is to be done but
+// wait, without bulk messages from the number.
+func composeBanned(e chathook.Email, baseURL string) (subject, body string) {
+	ends := e.Reason
+	if until, err := time.Parse(time.RFC3339, e.Reason); err == nil {
+		ends = until.UTC().Format("2006-01-02 15:04") + " UTC"
+	}
+	subject = fmt.Sprintf("chathook: WhatsApp banned a WhatsApp account of %s until %s", e.Workspace.Name, ends)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
+	fmt.Fprintf(&b, "On %s UTC WhatsApp banned one of the WhatsApp accounts linked to your workspace %q for a while.\n",
+		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Workspace.Name)
+	fmt.Fprintf(&b, "The ban ends on %s. The accounts page shows which account it is.\n\n", ends)
+	b.WriteString("WhatsApp does this when a number looks like it sends spam: many messages to people who do not have\n")
+	b.WriteString("it in their contacts, the same message to many people, or many people blocking it. Until the ban\n")
+	b.WriteString("ends, the number receives nothing through chathook and your webhook gets none of its messages.\n")
+	b.WriteString("chathook does not connect it before then: connecting during a ban can get a number banned for good.\n\n")
+	b.WriteString("What to do: nothing but wait. chathook connects the account again by itself when the ban ends.\n")
+	b.WriteString("Meanwhile, and after, do not send bulk messages from this number, or the next ban may be for good.\n\n")
+	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
+	return subject, b.String()
+}
+
+// composeOutdated writes the email about a WhatsApp account whose
+// connection WhatsApp refuses because this chathook is too old: it waits
+// until chathook is updated and a teammate presses Reconnect.
+func composeOutdated(e chathook.Email, baseURL string) (subject, body string) {
+	subject = fmt.Sprintf("chathook: WhatsApp refuses the account %s: update chathook", phoneOf(e.Reason))
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
+	fmt.Fprintf(&b, "On %s UTC %s (workspace %q).\n\n",
+		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason, e.Workspace.Name)
+	b.WriteString("WhatsApp only lets recent versions of WhatsApp Web connect, and the version built into this\n")
+	b.WriteString("chathook is too old. The account stays linked, but chathook receives none of its messages, and\n")
+	b.WriteString("your webhook gets none of them, until it is connected again. chathook does not try by itself:\n")
+	b.WriteString("every try would be refused the same way.\n\n")
+	b.WriteString("What to do: update chathook to its latest release (whoever runs it), then press Reconnect next to\n")
+	b.WriteString("the account on the WhatsApp accounts page:\n\n")
+	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
+	return subject, b.String()
+}
+
+// phoneOf finds the account's number in an account_logged_out or
+// account_outdated reason (the store names it, as "+N"); it is what the
 // subject names.
 func phoneOf(reason string) string {
 	for _, f := range strings.Fields(reason) {

@@ -55,9 +55,11 @@ type accountRow struct {
 	State      string // in words
 	StateHelp  string // what to do about the state, for a person; "" if nothing
 	Disconnect bool   // offered for an account chathook keeps connected
-	Reconnect  bool   // offered for one another client took over
-	Setup      bool   // a Cloud API number's setup page is offered
-	Remove     bool   // offered for a Cloud API number not removed
+	Reconnect  bool   // offered for one another client took over, an outdated one, and a ban that ended
+	// Until is when a banned account's ban ends, shown with StateHelp.
+	Until  time.Time
+	Setup  bool // a Cloud API number's setup page is offered
+	Remove bool // offered for a Cloud API number not removed
 }
 
 var stateWords = map[chathook.AccountState]string{
@@ -67,6 +69,8 @@ var stateWords = map[chathook.AccountState]string{
 	chathook.AccountDisconnected:  "disconnected",
 	chathook.AccountLoggedOut:     "logged out by the phone",
 	chathook.AccountReplaced:      "replaced by another client",
+	chathook.AccountBanned:        "banned by WhatsApp",
+	chathook.AccountOutdated:      "refused as outdated",
 }
 
 // cloudAPIStateWords are a Cloud API number's states: chathook holds no
@@ -83,7 +87,8 @@ var kindWords = map[chathook.AccountKind]string{
 	chathook.KindAPI:      "ingest API",
 }
 
-func rowOf(a chathook.Account) accountRow {
+// rowOf is an account as the list shows it at now.
+func rowOf(a chathook.Account, now time.Time) accountRow {
 	row := accountRow{Account: a, Kind: kindWords[a.Kind], State: stateWords[a.State]}
 	if row.Kind == "" {
 		row.Kind = string(a.Kind)
@@ -101,6 +106,21 @@ func rowOf(a chathook.Account) accountRow {
 	}
 	row.Disconnect = a.Kind == chathook.KindWeb && (a.State == chathook.AccountConnected || a.State == chathook.AccountConnecting)
 	row.Reconnect = a.Kind == chathook.KindWeb && a.State == chathook.AccountReplaced
+	if a.Kind == chathook.KindWeb {
+		switch a.State {
+		case chathook.AccountBanned:
+			row.Until = a.StateUntil
+			if now.Before(a.StateUntil) {
+				row.StateHelp = "Nothing to do but wait, and send no bulk messages from this number: chathook connects it again by itself when the ban ends, not before (connecting during a ban can get a number banned for good)."
+			} else {
+				row.StateHelp = "The ban has ended: chathook connects it again shortly, or now with Reconnect."
+				row.Reconnect = true
+			}
+		case chathook.AccountOutdated:
+			row.StateHelp = "WhatsApp refuses this chathook's version: update chathook, then press Reconnect."
+			row.Reconnect = true
+		}
+	}
 	return row
 }
 
@@ -118,7 +138,7 @@ func (s *Server) accountsData(r *http.Request, v visit) (accountsView, error) {
 	}
 	data := accountsView{layout: v.layout(s, "WhatsApp accounts", "accounts"), CanPair: s.cfg.WhatsApp != nil, Cloud: newCloudAPIForm(v)}
 	for _, a := range list {
-		data.Accounts = append(data.Accounts, rowOf(a))
+		data.Accounts = append(data.Accounts, rowOf(a, s.cfg.Now()))
 	}
 	return data, nil
 }
@@ -197,6 +217,12 @@ func (s *Server) accountAction(action string) func(http.ResponseWriter, *http.Re
 		err = do(r.Context(), v.workspaceID(), id)
 		if errors.Is(err, chathook.ErrNotFound) {
 			s.errorPage(w, r, http.StatusNotFound, "There is no such account in this workspace.")
+			return
+		}
+		var banned *whatsweb.BannedError
+		if errors.As(err, &banned) {
+			s.errorPage(w, r, http.StatusConflict, "WhatsApp banned this number until "+banned.Until.UTC().Format("2006-01-02 15:04:05 UTC")+
+				": chathook connects it again by itself then. Connecting before can get the number banned for good.")
 			return
 		}
 		if errors.Is(err, whatsweb.ErrNeedsPairing) {

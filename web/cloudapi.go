@@ -148,7 +148,7 @@ func (s *Server) renderCloudAPI(w http.ResponseWriter, r *http.Request, v visit,
 		}
 	}
 	callback := cloudapi.CallbackURL(s.cfg.BaseURL, v.workspaceID())
-	page.layout, page.Row = v.layout(s, "Cloud API number "+a.Phone, "accounts"), rowOf(a)
+	page.layout, page.Row = v.layout(s, "Cloud API number "+a.Phone, "accounts"), rowOf(a, s.cfg.Now())
 	page.CallbackURL, page.HTTPS = callback, strings.HasPrefix(callback, "https://")
 	s.render(w, r, status, "cloudapi.html", page)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/media"
 	"github.com/chathook/chathook/source/cloudapi"
+	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
 )
 
@@ -256,6 +257,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"largest attachment downloaded from WhatsApp, in bytes; a larger one is not downloaded, and its message says so")
 	s.duration(&cfg.MediaRetention, "media-retention", "CHATHOOK_MEDIA_RETENTION", media.DefaultRetention,
 		"how long downloaded attachments are kept; then they are deleted and their links answer 410")
+	s.string(&cfg.WhatsAppProxy, "whatsapp-proxy", "CHATHOOK_WHATSAPP_PROXY", "",
+		"proxy for the QR accounts' connections to WhatsApp: socks5://host:port or http://host:port, with user:password@ if it asks (default: none)")
 	s.string(&cfg.CPUProfile, "cpu-profile", "CHATHOOK_CPU_PROFILE", "",
 		"write a CPU profile (pprof) of the service to this file, from start to shutdown (default: none)")
 	if err := s.parse(args); err != nil {
@@ -307,6 +310,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	// Every chat_url and permalink is built on it: a typo would reach every receiver.
 	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return cfg, fmt.Errorf("--base-url: %q is not an absolute http(s) URL without query or fragment", cfg.BaseURL)
+	}
+	// Every QR account would fail to connect, one retry at a time.
+	if err := whatsweb.CheckProxy(cfg.WhatsAppProxy); err != nil {
+		return cfg, fmt.Errorf("--whatsapp-proxy: %w", err)
 	}
 	// Replies would fail one by one, each telling the same typo.
 	if u, err := url.Parse(cfg.GraphAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {

@@ -242,3 +242,28 @@ func TestMaxConnectionsSetting(t *testing.T) {
 		t.Errorf("a bad number in the environment: err = %v", err)
 	}
 }
+
+// --whatsapp-proxy is read from its variable, loses to the flag, and a
+// proxy whatsmeow cannot dial through stops the start with its name.
+func TestWhatsAppProxySetting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, ""},
+		{nil, map[string]string{"CHATHOOK_WHATSAPP_PROXY": "socks5://127.0.0.1:1080"}, "socks5://127.0.0.1:1080"},
+		{[]string{"--whatsapp-proxy", "http://proxy.example:3128"}, map[string]string{"CHATHOOK_WHATSAPP_PROXY": "socks5://127.0.0.1:1080"},
+			"http://proxy.example:3128"},
+	} {
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		if err != nil || cfg.WhatsAppProxy != c.want {
+			t.Errorf("%v %v: %q, %v; want %q", c.args, c.env, cfg.WhatsAppProxy, err, c.want)
+		}
+	}
+	for _, bad := range []string{"proxy.example:3128", "ftp://proxy.example:21", "http://proxy.example"} {
+		if _, err := parseServe([]string{"--whatsapp-proxy", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--whatsapp-proxy") {
+			t.Errorf("--whatsapp-proxy %s: err = %v", bad, err)
+		}
+	}
+}

@@ -36,9 +36,13 @@ func (m *Manager) Disconnect(ctx context.Context, workspaceID string, accountID 
 	switch a.State {
 	case chathook.AccountDisconnected, chathook.AccountDisconnecting:
 		return nil
-	case chathook.AccountLoggedOut:
+	case chathook.AccountLoggedOut, chathook.AccountBanned, chathook.AccountOutdated:
 		// The phone removed the device already; only its session may be
-		// left here.
+		// left here. A banned or outdated account is not connected to be
+		// logged out (WhatsApp refuses it, and connecting during a ban
+		// gets the number banned for good): its session is deleted here,
+		// and the phone's list of linked devices keeps it until removed
+		// there.
 		if err := m.deleteSession(ctx, a.JID); err != nil {
 			return err
 		}
@@ -55,8 +59,10 @@ func (m *Manager) Disconnect(ctx context.Context, workspaceID string, accountID 
 }
 
 // Reconnect puts a replaced account back to connecting, so that an
-// instance connects it again (and the other client is the one replaced).
-// An account already connecting or connected is left alone; one whose
+// instance connects it again (and the other client is the one replaced);
+// likewise an outdated one (chathook was updated) and a banned one whose
+// ban has ended. A banned account before then answers *BannedError. An
+// account already connecting or connected is left alone; one whose
 // device is gone answers ErrNeedsPairing.
 func (m *Manager) Reconnect(ctx context.Context, workspaceID string, accountID int64) error {
 	a, err := m.webAccount(ctx, workspaceID, accountID)
@@ -66,7 +72,15 @@ func (m *Manager) Reconnect(ctx context.Context, workspaceID string, accountID i
 	switch a.State {
 	case chathook.AccountConnecting, chathook.AccountConnected:
 		return nil
-	case chathook.AccountReplaced:
+	case chathook.AccountBanned:
+		if m.now().Before(a.StateUntil) {
+			return &BannedError{Until: a.StateUntil}
+		}
+		fallthrough
+	case chathook.AccountReplaced, chathook.AccountOutdated:
+		m.mu.Lock()
+		delete(m.retry, a.ID) // a teammate asked: no backoff holds it back
+		m.mu.Unlock()
 		if _, err := m.cfg.Store.SetAccountState(ctx, a.ID, chathook.AccountConnecting, m.now()); err != nil {
 			return err
 		}

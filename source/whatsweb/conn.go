@@ -176,7 +176,11 @@ func (c *conn) handle(evt any) bool {
 		c.m.log.Info("whatsapp account replaced by another client", "account_id", c.account().ID)
 		c.m.drop(c)
 		c.setState(ctx, chathook.AccountReplaced)
-	case *events.TemporaryBan, *events.ClientOutdated, *events.ConnectFailure, *events.CATRefreshError:
+	case *events.TemporaryBan:
+		c.m.banned(c, e)
+	case *events.ClientOutdated:
+		c.m.outdated(c)
+	case *events.ConnectFailure, *events.CATRefreshError:
 		// whatsmeow does not reconnect after these: try again later.
 		c.m.failed(c, fmt.Errorf("%T: %v", e, e))
 	case *events.Message:

@@ -224,8 +224,11 @@ func (p *pairing) handle(ctx context.Context, c *conn, evt any) bool {
 		p.m.log.Info("whatsapp QR code scanned by a phone without multi-device", "pairing", p.get().ID)
 		return true
 	case *events.ClientOutdated:
-		p.end(ctx, c, "WhatsApp no longer accepts this version of chathook: update it")
-		return true
+		// Once paired, the account's: conn.handle rests it outdated.
+		if !p.isEnded() {
+			p.end(ctx, c, "WhatsApp no longer accepts this version of chathook: update it")
+			return true
+		}
 	case *events.Disconnected, *events.LoggedOut, *events.StreamReplaced, *events.ConnectFailure, *events.TemporaryBan:
 		if !p.isEnded() {
 			p.end(ctx, c, "the connection to WhatsApp closed before the phone answered: start again")

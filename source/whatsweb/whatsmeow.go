@@ -2,8 +2,10 @@ package whatsweb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -19,6 +21,35 @@ import (
 // production Network.
 type Whatsmeow struct {
 	Logger *slog.Logger // nil: slog.Default()
+	// Proxy, when set, is the proxy every connection goes through (the
+	// websocket and media downloads): socks5://[user:pass@]host:port or
+	// http(s)://[user:pass@]host:port, as CheckProxy accepts.
+	Proxy string
+}
+
+// CheckProxy reports whether addr is a proxy Whatsmeow can use: "" (none),
+// socks5://host:port or http(s)://host:port, with an optional user and
+// password. The error never repeats the password.
+func CheckProxy(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return errors.New("not a URL: use socks5://host:port or http://host:port")
+	}
+	switch u.Scheme {
+	case "socks5", "http", "https":
+	default:
+		return fmt.Errorf("%q: use socks5://host:port or http://host:port", u.Redacted())
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		return fmt.Errorf("%q has no host:port", u.Redacted())
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: only scheme, host and port (and user:password) make a proxy", u.Redacted())
+	}
+	return nil
 }
 
 // osInfo names chathook on the phone's list of linked devices.
@@ -41,14 +72,29 @@ func (w Whatsmeow) Client(dev *wastore.Device) Client {
 	cli.InitialAutoReconnect = false
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
-	return wmClient{cli}
+	if w.Proxy != "" {
+		// Checked at start (CheckProxy); were it refused now, the
+		// connection fails rather than go around the proxy.
+		if err := cli.SetProxyAddress(w.Proxy); err != nil {
+			return wmClient{cli: cli, err: fmt.Errorf("--whatsapp-proxy: %w", err)}
+		}
+	}
+	return wmClient{cli: cli}
 }
 
-type wmClient struct{ cli *whatsmeow.Client }
+type wmClient struct {
+	cli *whatsmeow.Client
+	err error // why it cannot connect: its proxy was refused
+}
 
-func (c wmClient) Connect(ctx context.Context) error { return c.cli.ConnectContext(ctx) }
-func (c wmClient) Disconnect()                       { c.cli.Disconnect() }
-func (c wmClient) Logout(ctx context.Context) error  { return c.cli.Logout(ctx) }
+func (c wmClient) Connect(ctx context.Context) error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.cli.ConnectContext(ctx)
+}
+func (c wmClient) Disconnect()                      { c.cli.Disconnect() }
+func (c wmClient) Logout(ctx context.Context) error { return c.cli.Logout(ctx) }
 func (c wmClient) AddEventHandler(fn func(evt any) bool) {
 	c.cli.AddEventHandlerWithSuccessStatus(fn)
 }
