@@ -31,6 +31,7 @@ import (
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
+	"go.mau.fi/whatsmeow/types"
 )
 
 // CannotSendError is a reply refused before it is queued: the chat's
@@ -54,7 +55,8 @@ func Check(text string, by chathook.Teammate) error {
 // Queue validates a reply to a chat of the workspace and commits it,
 // queued: see store.Replies.QueueReply. Errors: an *ingest.FieldError,
 // chathook.ErrNotFound for a chat not the workspace's, a
-// *CannotSendError for a chat whose account cannot send.
+// *CannotSendError for a chat whose account cannot send or that is no
+// person or group.
 func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64, text string, by chathook.Teammate, now time.Time) (chathook.Reply, error) {
 	if err := Check(text, by); err != nil {
 		return chathook.Reply{}, err
@@ -73,6 +75,9 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 	}
 	switch acc.Kind {
 	case chathook.KindWeb:
+		if reason := recipient(chat.ExternalID); reason != "" {
+			return chathook.Reply{}, &CannotSendError{reason}
+		}
 		r.WAID = NewWhatsAppID()
 	case chathook.KindCloudAPI:
 		if chat.IsGroup {
@@ -83,6 +88,26 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)}
 	}
 	return st.QueueReply(ctx, r, now)
+}
+
+// recipient says why a QR-linked account must not write to a chat whose
+// WhatsApp id is external, or "": only a person (a phone, a user or a
+// LID) or a group may be written to. A chat the ingest API made may hold
+// any id, and sending to status@broadcast would post a Status for every
+// contact to see; a broadcast list or a newsletter reaches many.
+func recipient(external string) string {
+	if ingest.IsPhone(external) && strings.HasPrefix(external, "+") {
+		return ""
+	}
+	jid, err := types.ParseJID(external)
+	if err == nil && jid.User != "" {
+		switch jid.Server {
+		case types.DefaultUserServer, types.HiddenUserServer, types.GroupServer:
+			return ""
+		}
+	}
+	return fmt.Sprintf("chathook sends only to a person or a group: this chat's WhatsApp id %q is neither "+
+		"(a status, a broadcast list or a newsletter is never written to from chathook)", external)
 }
 
 // NewWhatsAppID returns a message id as WhatsApp Web's clients make them
