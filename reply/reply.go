@@ -13,7 +13,16 @@
 //     phones take a repeat as the same message, so a retry after a crash
 //     is never a second message. Meta's Graph API has no such id: a Cloud
 //     API reply whose attempt was cut short by a crash is never sent
-//     again, but failed with a reason that says it may have gone out.
+//     again.
+//   - A reply given up when an attempt of it may have reached WhatsApp
+//     (its end was never recorded, or WhatsApp did not answer in time) is
+//     uncertain, its reason beginning "may have been sent: ", never
+//     failed: a teammate who reads "failed" sends it again. While it is
+//     queued, that reason is how a later attempt, on any instance, knows.
+//   - Only a person or a group is written to, never a Status, broadcast
+//     list or newsletter, whatever id a chat holds.
+//   - Each account sends at most Config.SendRate replies in any minute,
+//     per instance; the ones over it wait their turn.
 //   - A sent reply is a message like any other: delivered to the outbound
 //     webhook with direction "sent" and the teammate as sender, in the
 //     chat's order; WhatsApp's echo of it is a duplicate of it.
