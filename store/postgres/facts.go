@@ -129,22 +129,19 @@ func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tab
 			return m, false, false, fmt.Errorf("message: %w", err)
 		}
 	}
-	changed := false
 	if replyID != "" {
-		if changed, err = r.reply(ctx, f, replyID, at); err != nil {
+		if err := r.reply(ctx, f, replyID, at); err != nil {
 			return m, false, false, err
 		}
 	}
 	if m, found, err = r.message(ctx, f.MessageID); err != nil || !found {
 		return m, found, err == nil, err // a message chathook does not have: its status is always told
 	}
-	if !changed && !tables.Ahead(f.Status, m.Status) {
+	if !tables.Ahead(f.Status, m.Status) {
 		return m, true, false, nil
 	}
-	if f.Status.Rank() >= m.Status.Rank() {
-		if _, err := r.tx.Exec(ctx, `UPDATE messages SET status = $1, status_at = $2 WHERE id = $3`, f.Status, at, m.ID); err != nil {
-			return m, true, false, fmt.Errorf("message status: %w", err)
-		}
+	if _, err := r.tx.Exec(ctx, `UPDATE messages SET status = $1, status_at = $2 WHERE id = $3`, f.Status, at, m.ID); err != nil {
+		return m, true, false, fmt.Errorf("message status: %w", err)
 	}
 	return m, true, true, nil
 }
@@ -154,31 +151,32 @@ func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tab
 // sent, as f.MessageID, if it was queued, in doubt or uncertain. The
 // reply's row is taken first, so a ReplySent at once either comes first
 // (and this finds it sent) or waits and answers store.ErrNotOurs.
-func (r *recorder) reply(ctx context.Context, f chathook.Fact, id string, at int64) (changed bool, err error) {
+func (r *recorder) reply(ctx context.Context, f chathook.Fact, id string, at int64) error {
 	var state chathook.ReplyState
 	var chatID int64
-	err = r.tx.QueryRow(ctx, `SELECT state, chat_id FROM replies WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+	err := r.tx.QueryRow(ctx, `SELECT state, chat_id FROM replies WHERE id = $1 AND account_id = $2 FOR UPDATE`,
 		id, r.account).Scan(&state, &chatID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reply: %w", err)
+		return fmt.Errorf("reply: %w", err)
 	}
 	switch {
 	case f.Status == chathook.StatusFailed && (state == chathook.ReplySent || state == chathook.ReplyUncertain):
 		_, err = r.tx.Exec(ctx, `UPDATE replies SET state = 'failed', error = $1 WHERE id = $2`, f.Error, id)
-		return err == nil, err
+		return err
 	case f.Status != chathook.StatusFailed && (state == chathook.ReplyQueued || state == chathook.ReplyUncertain):
 		if _, err := r.tx.Exec(ctx, `UPDATE replies SET state = 'sent', wa_id = $1, sent_at = $2, error = '',
-				attempt_open = false, lease_owner = '', lease_until = 0 WHERE id = $3`, f.MessageID, at, id); err != nil {
-			return false, fmt.Errorf("reply: %w", err)
+				attempts = attempts + attempt_open::int, attempt_open = false, lease_owner = '', lease_until = 0 WHERE id = $3`,
+			f.MessageID, at, id); err != nil {
+			return fmt.Errorf("reply: %w", err)
 		}
 		queued, err := queueSent(ctx, r.tx, r.targets, r.workspace, chatID, r.account, id, f.MessageID, fromMS(at))
 		r.queued = r.queued || queued
-		return err == nil, err
+		return err
 	}
-	return false, nil
+	return nil
 }
 
 // change applies an edit, a delete or a reaction to message m; applied
