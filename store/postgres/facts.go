@@ -22,31 +22,36 @@ import (
 func (s *Store) RecordFacts(ctx context.Context, accountID int64, now time.Time, facts []chathook.Fact) ([]chathook.FactResult, bool, error) {
 	var results []chathook.FactResult
 	var queued bool
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		results, queued = make([]chathook.FactResult, len(facts)), false
-		r := recorder{tx: tx, account: accountID, now: now}
-		if err := tx.QueryRow(ctx, `SELECT workspace_id FROM accounts WHERE id = $1`, accountID).Scan(&r.workspace); err != nil {
-			return noRows(err, chathook.ErrNotFound)
-		}
-		var err error
-		if r.targets, err = readTargets(tx.Query(ctx, targetsForReply, r.workspace)); err != nil {
-			return fmt.Errorf("endpoints: %w", err)
-		}
-		for i, f := range facts {
-			if tables.FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
-				return fmt.Errorf("fact %d: no such kind %q or status %q", i, f.Kind, f.Status)
-			}
-			if results[i], err = r.record(ctx, f); err != nil {
-				return fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
-			}
-		}
-		queued = r.queued
-		return nil
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		results, queued, err = recordFacts(ctx, tx, accountID, now, facts)
+		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("record facts: %w", err)
 	}
 	return results, queued, nil
+}
+
+// recordFacts is RecordFacts' transaction, tx.
+func recordFacts(ctx context.Context, tx pgx.Tx, accountID int64, now time.Time, facts []chathook.Fact) ([]chathook.FactResult, bool, error) {
+	results := make([]chathook.FactResult, len(facts))
+	r := recorder{tx: tx, account: accountID, now: now}
+	if err := tx.QueryRow(ctx, `SELECT workspace_id FROM accounts WHERE id = $1`, accountID).Scan(&r.workspace); err != nil {
+		return nil, false, noRows(err, chathook.ErrNotFound)
+	}
+	var err error
+	if r.targets, err = readTargets(tx.Query(ctx, targetsForReply, r.workspace)); err != nil {
+		return nil, false, fmt.Errorf("endpoints: %w", err)
+	}
+	for i, f := range facts {
+		if tables.FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
+			return nil, false, fmt.Errorf("fact %d: no such kind %q or status %q", i, f.Kind, f.Status)
+		}
+		if results[i], err = r.record(ctx, f); err != nil {
+			return nil, false, fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
+		}
+	}
+	return results, r.queued, nil
 }
 
 // recorder records the facts of one account in one transaction.

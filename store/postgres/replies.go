@@ -160,8 +160,7 @@ func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspac
 	}
 	isNew := tag.RowsAffected() > 0
 	var messageRow int64
-	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3,
-
+	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
 		WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
 		return false, fmt.Errorf("message: %w", err)
 	}
