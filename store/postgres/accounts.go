@@ -101,7 +101,8 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		if before.Kind == chathook.KindCloudAPI && state == chathook.AccountDisconnected {
 			release += `, ` + tables.DropCloudAPICredentials
 		}
-		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1`+release+` WHERE id = $2 RETURNING `+accountColumns,
+		// state_until is a ban's only: any state set here ends it.
+		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1, state_until = 0`+release+` WHERE id = $2 RETURNING `+accountColumns,
 			state, accountID)); err != nil {
 			return err
 		}
@@ -110,12 +111,21 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 				return err
 			}
 		}
-		if state != chathook.AccountLoggedOut || before.State == chathook.AccountLoggedOut {
+		var kind, reason string
+		switch {
+		case before.State == state:
+			return nil
+		case state == chathook.AccountLoggedOut:
+			kind, reason = "account_logged_out", tables.AccountLoggedOutReason(a)
+		case state == chathook.AccountOutdated:
+			kind, reason = "account_outdated", tables.AccountOutdatedReason(a)
+		default:
 			return nil
 		}
-		// The email goes out with the move or not at all: one per logout.
+		// The email goes out with the move or not at all: one per logout
+		// (or refusal as outdated).
 		_, err = tx.Exec(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
-			VALUES ($1, 'account_logged_out', $2, '', $3, $3)`, a.WorkspaceID, tables.AccountLoggedOutReason(a), ms(now))
+			VALUES ($1, $2, $3, '', $4, $4)`, a.WorkspaceID, kind, reason, ms(now))
 		return err
 	})
 	return a, err
@@ -135,10 +145,17 @@ func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time
 			return fmt.Errorf("renew accounts: %w", err)
 		}
 		if more := int64(limit) - tag.RowsAffected(); more > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE accounts SET lease_owner = $1, lease_until = $2 WHERE id IN (
-					SELECT id FROM accounts WHERE `+web+` AND lease_owner <> $1 AND lease_until <= $3
+			// An account whose ban ran out is taken up again as
+			// connecting; the lock re-reads its ban, so one extended
+			// meanwhile is passed over.
+			if _, err := tx.Exec(ctx, `UPDATE accounts SET lease_owner = $1, lease_until = $2,
+					state = CASE WHEN state = $5 THEN $6 ELSE state END,
+					state_at = CASE WHEN state = $5 THEN $3 ELSE state_at END, state_until = 0
+				WHERE id IN (
+					SELECT id FROM accounts WHERE (`+web+` OR `+fmt.Sprintf(tables.BanEnded, "$3")+`)
+					AND lease_owner <> $1 AND lease_until <= $3
 					ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)`,
-				owner, ms(until), ms(now), more); err != nil {
+				owner, ms(until), ms(now), more, chathook.AccountBanned, chathook.AccountConnecting); err != nil {
 				return fmt.Errorf("claim accounts: %w", err)
 			}
 		}

@@ -118,8 +118,8 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 	for i := range out {
 		msgs[i] = &out[i]
 	}
-	if err := attach(ctx, s.pool, msgs); err != nil {
-		return nil, fmt.Errorf("messages: attachments: %w", err)
+	if err := fill(ctx, s.pool, msgs); err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
 	}
 	return out, nil
 }
@@ -131,8 +131,8 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	if err != nil {
 		return m, noRows(err, chathook.ErrNotFound)
 	}
-	if err := attach(ctx, s.pool, []*chathook.Message{&m}); err != nil {
-		return m, fmt.Errorf("message: attachments: %w", err)
+	if err := fill(ctx, s.pool, []*chathook.Message{&m}); err != nil {
+		return m, fmt.Errorf("message: %w", err)
 	}
 	return m, nil
 }

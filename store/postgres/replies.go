@@ -90,7 +90,8 @@ func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyCla
 }
 
 // ReplySent records a sent reply and queues its message; see
-// store.Replies.
+// store.Replies. The update takes the reply's row, so a status of it
+// recorded at once (RecordFacts) waits, then finds it sent.
 func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.Time) (bool, error) {
 	var queued bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -102,7 +103,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 			WHERE id = $3 AND state = 'queued' AND lease_owner = $4 RETURNING workspace_id, chat_id, account_id`,
 			waID, ms(at), id, owner).Scan(&workspaceID, &chatID, &accountID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // not ours, or sent already
+			return store.ErrNotOurs // not ours, or sent already
 		}
 		if err != nil {
 			return err
@@ -114,48 +115,14 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if err != nil {
 			return fmt.Errorf("endpoints: %w", err)
 		}
-		var echo int64
-		err = tx.QueryRow(ctx, `SELECT id FROM messages WHERE account_id = $1 AND message_id = $2 AND uuid <> $3`,
-			accountID, waID, id).Scan(&echo)
-		switch {
-		case err == nil:
-			// WhatsApp's echo of it was stored (and queued) first, under
-			// the wamid Meta had not yet told us: it is the message.
-			if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id); err != nil {
-				return err
-			}
-			queued, err = queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
-			return err
-		case !errors.Is(err, pgx.ErrNoRows):
+		if queued, err = queueSent(ctx, tx, targets, workspaceID, chatID, accountID, id, waID, at); err != nil {
 			return err
 		}
-		// The first live message of a chat that only history was in is
-		// the receiver's first of it, as in ingest.
-		tag, err := tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`, ms(at), chatID)
-		if err != nil {
-			return fmt.Errorf("chat: %w", err)
-		}
-		isNew := tag.RowsAffected() > 0
-		var messageRow int64
-		if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
-			WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
-			return fmt.Errorf("message: %w", err)
-		}
-		facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
-		for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {
-			if q.Bundle {
-				_, err = tx.Exec(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES ($1, $2, $3, $4)
-					ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))
-			} else {
-				queued = true
-				_, err = tx.Exec(ctx, `INSERT INTO deliveries
-					(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, workspaceID, q.Target.Key, q.Lane, chatID, messageRow,
-					q.EventID, q.Kind, q.Type, ms(at))
-			}
-			if err != nil {
-				return fmt.Errorf("delivery: %w", err)
-			}
+		// Its message (or the echo that is it) is sent, unless a status
+		// of it came first.
+		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'sent', status_at = $1
+			WHERE account_id = $2 AND message_id = $3 AND status = ''`, ms(at), accountID, waID); err != nil {
+			return fmt.Errorf("message status: %w", err)
 		}
 		status, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 		queued = queued || status
@@ -163,6 +130,55 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 	})
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	return queued, nil
+}
+
+// queueSent makes the message of reply id, marked sent (its row taken),
+// WhatsApp's waID sent at at: its message takes waID as message_id and
+// is queued for targets as an ingested message would be.
+// It reports whether a delivery became due.
+func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	id, waID string, at time.Time) (queued bool, err error) {
+	var echo int64
+	err = tx.QueryRow(ctx, `SELECT id FROM messages WHERE account_id = $1 AND message_id = $2 AND uuid <> $3`,
+		accountID, waID, id).Scan(&echo)
+	switch {
+	case err == nil:
+		// WhatsApp's echo of it was stored (and queued) first, under
+		// the wamid Meta had not yet told us: it is the message.
+		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id)
+		return false, err
+	case !errors.Is(err, pgx.ErrNoRows):
+		return false, err
+	}
+	// The first live message of a chat that only history was in is
+	// the receiver's first of it, as in ingest.
+	tag, err := tx.Exec(ctx, `UPDATE chats SET history_only = false, created_at = $1 WHERE id = $2 AND history_only`, ms(at), chatID)
+	if err != nil {
+		return false, fmt.Errorf("chat: %w", err)
+	}
+	isNew := tag.RowsAffected() > 0
+	var messageRow int64
+	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
+		WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
+		return false, fmt.Errorf("message: %w", err)
+	}
+	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
+	for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {
+		if q.Bundle {
+			_, err = tx.Exec(ctx, `INSERT INTO waiting (endpoint_id, chat_id, message_id, received_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, q.Target.Key, chatID, messageRow, ms(at))
+		} else {
+			queued = true
+			_, err = tx.Exec(ctx, `INSERT INTO deliveries
+				(workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, workspaceID, q.Target.Key, q.Lane, chatID, messageRow,
+				q.EventID, q.Kind, q.Type, ms(at))
+		}
+		if err != nil {
+			return false, fmt.Errorf("delivery: %w", err)
+		}
 	}
 	return queued, nil
 }
@@ -187,6 +203,9 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		}
 		if err != nil || state != chathook.ReplyFailed {
 			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'failed', status_at = $1 WHERE uuid = $2`, ms(at), id); err != nil {
+			return fmt.Errorf("message status: %w", err)
 		}
 		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
 		if err != nil {
