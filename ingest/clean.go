@@ -6,6 +6,17 @@ import (
 	"unicode/utf8"
 )
 
+// CleanText makes s a text these rules accept: valid UTF-8, no NUL
+// (PostgreSQL cannot store it), at most MaxText characters, which is
+// WhatsApp's own cap, so only a broken client's text is ever cut. Sources
+// clean what WhatsApp hands over rather than refuse it: a stray control
+// character is no reason to lose a message. Line breaks and tabs stay.
+func CleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	return Cut(s, MaxText)
+}
+
 // CleanName makes s a name these rules accept: valid UTF-8, no control
 // characters (a name is one line), at most MaxName characters. Sources
 // that take names from WhatsApp (a push name, a Cloud API profile name)

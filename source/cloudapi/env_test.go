@@ -63,15 +63,20 @@ type env struct {
 // start runs chathook on db with the workspace's three numbers
 // registered, and checks when the test ends that no app secret was ever
 // logged.
-func start(t *testing.T, db string) *env {
+func start(t *testing.T, db string) *env { return startWith(t, db, app.Config{}, "") }
+
+// startWith is start with cfg, and token as Shop One's access token.
+func startWith(t *testing.T, db string, cfg app.Config, token string) *env {
 	t.Helper()
 	e := &env{log: &chathooktest.SyncBuffer{}, accounts: map[string]chathook.Account{}}
-	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc = chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{Logger: logger}})
+	cfg.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.svc = chathooktest.Start(t, chathooktest.Options{DB: db, Config: cfg})
 	e.ws = e.svc.NewWorkspace(t, "acme")
 	e.sink = chathooktest.NewSink(t)
 	e.ws.PointAt(t, e.sink.URL+"/hook")
-	for _, r := range []cloudapi.Registration{shopOne, shopTwo, otherShop} {
+	one := shopOne
+	one.AccessToken = token
+	for _, r := range []cloudapi.Registration{one, shopTwo, otherShop} {
 		a, err := cloudapi.Register(context.Background(), e.svc.Store, e.ws.WorkspaceID, r, time.Now())
 		if err != nil {
 			t.Fatalf("register %s: %v", r.FullName, err)

@@ -36,9 +36,11 @@ type value struct {
 		DisplayPhoneNumber string `json:"display_phone_number"`
 		PhoneNumberID      string `json:"phone_number_id"`
 	} `json:"metadata"`
-	Contacts      []contact         `json:"contacts"`
-	Messages      []message         `json:"messages"`
-	MessageEchoes []message         `json:"message_echoes"`
+	Contacts []contact `json:"contacts"`
+	// Messages, echoes and statuses are decoded one by one (see read):
+	// one of the wrong shape is left out, not the POST.
+	Messages      []json.RawMessage `json:"messages"`
+	MessageEchoes []json.RawMessage `json:"message_echoes"`
 	Statuses      []json.RawMessage `json:"statuses"`
 	Errors        []json.RawMessage `json:"errors"`
 }
@@ -79,6 +81,10 @@ type message struct {
 		ButtonReply *reply `json:"button_reply"`
 		ListReply   *reply `json:"list_reply"`
 	} `json:"interactive"`
+	Reaction *struct {
+		MessageID string `json:"message_id"` // the wamid reacted to
+		Emoji     string `json:"emoji"`      // absent when taken back
+	} `json:"reaction"`
 }
 
 type reply struct {
@@ -129,6 +135,23 @@ func jsonError(err error) error {
 	return fieldErr("body", "invalid JSON")
 }
 
+// decodeAt decodes one element of a list whose path is base, naming the
+// field of base that is of the wrong type.
+func decodeAt(raw json.RawMessage, v any, base string) error {
+	err := json.Unmarshal(raw, v)
+	if err == nil {
+		return nil
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Field != "" {
+		return fieldErr(base+"."+typ.Field, fmt.Sprintf("must be %s, not %s", jsonType(typ.Type.Kind().String()), typ.Value))
+	}
+	if errors.As(err, &typ) {
+		return fieldErr(base, fmt.Sprintf("must be a JSON object, not %s", typ.Value))
+	}
+	return fieldErr(base, "invalid JSON")
+}
+
 func jsonType(kind string) string {
 	switch kind {
 	case "string":
@@ -144,9 +167,9 @@ func jsonType(kind string) string {
 // tally is what one POST held besides the messages stored, for its log
 // line.
 type tally struct {
-	statuses, errors int
+	statuses, errors int            // statuses mapped to facts; value.errors[]
 	unknown          []string       // phone number ids of no number of the workspace
-	ignored          map[string]int // change fields and message types that become nothing
+	ignored          map[string]int // change fields, message types and status values that become nothing
 }
 
 func (t *tally) ignore(what string) {
@@ -195,7 +218,7 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 		in.Text, textPath = m.Interactive.ButtonReply.Title, "interactive.button_reply.title"
 	case m.Type == "interactive" && m.Interactive != nil && m.Interactive.ListReply != nil && m.Interactive.ListReply.Title != "":
 		in.Text, textPath = m.Interactive.ListReply.Title, "interactive.list_reply.title"
-	default: // reaction, system, unsupported, unknown, request_welcome, ephemeral, edits, revokes, ...
+	default: // system, unsupported, unknown, request_welcome, ephemeral, ... (reactions are facts: see mapReaction)
 		return in, false, nil
 	}
 
@@ -216,14 +239,14 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 		// An echo names no contact: "" keeps the chat's stored name.
 		in.Chat.FullName = names[phone]
 	}
-	ts, err := unixTime(m.Timestamp)
-	if err == nil && ts.After(now.Add(ingest.MaxFuture)) {
-		err = fmt.Errorf("%s is more than a day in the future: Unix seconds are wanted, not milliseconds", ingest.Cut(string(m.Timestamp), 32))
-	}
+	ts, err := metaTime(m.Timestamp, now)
 	if err != nil {
 		return in, false, fieldErr(base+".timestamp", err.Error())
 	}
 	in.Timestamp = ts
+	// Cleaned as a QR-linked account's text is: a NUL or a broken byte
+	// is no reason to lose the message.
+	in.Text = ingest.CleanText(in.Text)
 
 	if err := ingest.Check(in, now); err != nil {
 		return in, false, metaPath(err, base, whoPath, textPath)
@@ -231,12 +254,27 @@ func mapMessage(m message, base string, acc chathook.Account, echo bool, names m
 	return in, true, nil
 }
 
+// metaTime parses Meta's timestamp (see unixTime) and holds it to the
+// ingest API's bounds: not before WhatsApp began, at most a day ahead.
+func metaTime(raw json.RawMessage, now time.Time) (time.Time, error) {
+	ts, err := unixTime(raw)
+	switch {
+	case err != nil:
+		return ts, err
+	case ts.Before(ingest.MinTimestamp):
+		return ts, fmt.Errorf("%s is before 2009, when WhatsApp began", ingest.Cut(string(raw), 32))
+	case ts.After(now.Add(ingest.MaxFuture)):
+		return ts, fmt.Errorf("%s is more than a day in the future: Unix seconds are wanted, not milliseconds", ingest.Cut(string(raw), 32))
+	}
+	return ts, nil
+}
+
 // unixTime parses Meta's timestamp: Unix seconds, as a string or a
 // number.
 func unixTime(raw json.RawMessage) (time.Time, error) {
 	s := string(bytes.TrimSpace(raw))
 	if s == "" || s == "null" {
-		return time.Time{}, errors.New("required: when the message was sent, in Unix seconds")
+		return time.Time{}, errors.New("required: when it happened, in Unix seconds")
 	}
 	if unq, err := strconv.Unquote(s); err == nil {
 		s = unq

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -148,7 +149,7 @@ func TestMessageErrors(t *testing.T) {
 		{"timestamp before WhatsApp", `{"from": "16505551234", "id": "w", "timestamp": "1000", "type": "text", "text": {"body": "Hi"}}`, "", "m.timestamp"},
 		{"timestamp in milliseconds", `{"from": "16505551234", "id": "w", "timestamp": "1749416383000", "type": "text", "text": {"body": "Hi"}}`, "", "m.timestamp"},
 		{"empty text", `{"from": "16505551234", "id": "w", "timestamp": "1749416383", "type": "text", "text": {"body": ""}}`, "", "m.text.body"},
-		{"NUL in a caption", `{"from": "16505551234", "id": "w", "timestamp": "1749416383", "type": "image", "image": {"caption": "a\u0000"}}`, "", "m.image.caption"},
+		{"only NULs as text", `{"from": "16505551234", "id": "w", "timestamp": "1749416383", "type": "text", "text": {"body": "\u0000\u0000"}}`, "", "m.text.body"},
 		{"id too long", `{"from": "16505551234", "id": "` + strings.Repeat("w", 300) + `", "timestamp": "1749416383", "type": "text", "text": {"body": "Hi"}}`, "", "m.id"},
 	} {
 		js, echo := c.js, false
@@ -183,8 +184,11 @@ func TestRead(t *testing.T) {
 				"contacts": [{"wa_id": "16505551234", "profile": {"name": "Sheena"}}],
 				"messages": [
 					{"from": "16505551234", "id": "w1", "timestamp": "1749416383", "type": "text", "text": {"body": "one"}},
-					{"from": "16505551234", "id": "w2", "timestamp": "1749416384", "type": "reaction", "reaction": {"emoji": "👍"}}],
-				"statuses": [{"id": "w0", "status": "read"}, {"id": "w0", "status": "delivered"}],
+					{"from": "16505551234", "id": "w2", "timestamp": "1749416384", "type": "reaction", "reaction": {"message_id": "w1", "emoji": "👍"}}],
+				"statuses": [
+					{"id": "w0", "status": "read", "timestamp": "1749416385", "recipient_id": "16505551234"},
+					{"id": "w0", "status": "deleted", "timestamp": "1749416386", "recipient_id": "16505551234"},
+					{"id": "w0", "status": "delivered"}],
 				"errors": [{"code": 131000}]}},
 			{"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}]},
 		{"id": "2", "changes": [
@@ -208,9 +212,23 @@ func TestRead(t *testing.T) {
 	if !slices.Equal(got, []string{"w1 received one", "w3 sent two"}) {
 		t.Errorf("messages %q", got)
 	}
-	if len(b1.named) != 1 || b1.named[0].ID != shop.ID || !slices.Equal(b1.unknown, []string{"999"}) || b1.statuses != 2 || b1.errors != 1 ||
-		ignored(b1.ignored) != "field account_update: 1, type reaction: 1" {
+	if len(b1.named) != 1 || b1.named[0].ID != shop.ID || !slices.Equal(b1.unknown, []string{"999"}) || b1.statuses != 1 || b1.errors != 1 ||
+		ignored(b1.ignored) != "field account_update: 1, status deleted: 1" {
 		t.Errorf("named %v, unknown %v, %d statuses, %d errors, ignored %q", b1.named, b1.unknown, b1.statuses, b1.errors, ignored(b1.ignored))
+	}
+	// The reaction and the status, in the POST's order, as Shop's; the
+	// status without recipient and time left out.
+	got = nil
+	for _, af := range b1.facts {
+		for _, f := range af.facts {
+			got = append(got, fmt.Sprintf("%d %s %s %s", af.accountID, f.Kind, f.MessageID, f.Status))
+		}
+	}
+	if !slices.Equal(got, []string{"7 reaction w1 ", "7 status w0 read"}) {
+		t.Errorf("facts %q", got)
+	}
+	if len(b1.leftOut) != 1 || b1.leftOut[0].Field != "entry[0].changes[0].value.statuses[2].recipient_id" {
+		t.Errorf("left out %v", b1.leftOut)
 	}
 
 	// Signed by app "two" only: Shop's changes are not its to send.

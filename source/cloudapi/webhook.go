@@ -52,9 +52,13 @@ type webhook struct {
 // POST.
 //
 // A POST is answered 200 only once every message in it is committed, in
-// one transaction with the others: a failure answers 500, and Meta sends
-// the whole POST again. A message stored before is a duplicate, so a
-// redelivery is never delivered twice.
+// one transaction with the others, and then its statuses and reactions
+// (one transaction per number): a failure answers 500, and Meta sends
+// the whole POST again. A message stored before is a duplicate, a fact
+// recorded before a repeat, so a redelivery is never delivered twice. A
+// message or status that breaks the rules is logged and left out, and
+// the rest stored: Meta would send a refused body again for days, and
+// the good messages in it would be lost with the bad one.
 func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -223,11 +227,20 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request, sig []byte, nu
 		return
 	}
 
+	for _, fe := range b.leftOut {
+		// The problem names the place and what is wrong with it, never
+		// the message's text.
+		h.cfg.Logger.Warn("cloud api message left out: it breaks the rules; the rest of the POST is stored",
+			"workspace", ws, "path", fe.Field, "problem", fe.Problem)
+	}
 	var answer struct {
 		Accepted  int `json:"accepted"`
 		Duplicate int `json:"duplicate"`
 		Skipped   int `json:"skipped"`
+		LeftOut   int `json:"left_out,omitempty"`
 	}
+	answer.LeftOut = len(b.leftOut)
+	queued := false
 	if len(b.msgs) > 0 {
 		results, err := h.cfg.Store.Ingest(r.Context(), ws, h.cfg.Now(), b.msgs)
 		if err != nil {
@@ -244,9 +257,28 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request, sig []byte, nu
 				answer.Skipped++
 			}
 		}
-		if answer.Accepted > 0 {
-			h.cfg.Queued()
+		queued = answer.Accepted > 0
+	}
+	// After the messages, so that a message and its status or reaction
+	// in one POST are recorded in that order. A failure answers 500: Meta
+	// sends the POST again, and what was recorded is then a repeat.
+	facts := map[chathook.FactResult]int{}
+	for _, af := range b.facts {
+		results, q, err := h.cfg.Store.RecordFacts(r.Context(), af.accountID, h.cfg.Now(), af.facts)
+		if err != nil {
+			if queued {
+				h.cfg.Queued()
+			}
+			h.internal(w, r, ws, err)
+			return
 		}
+		queued = queued || q
+		for _, res := range results {
+			facts[res]++
+		}
+	}
+	if queued {
+		h.cfg.Queued()
 	}
 	h.connect(r.Context(), ws, b.named)
 	for _, id := range b.unknown {
@@ -254,8 +286,9 @@ func (h *webhook) receive(w http.ResponseWriter, r *http.Request, sig []byte, nu
 			"workspace", ws, "phone_number_id", id)
 	}
 	h.cfg.Logger.Info("cloud api POST answered", "workspace", ws, "accepted", answer.Accepted, "duplicate", answer.Duplicate,
-		"skipped", answer.Skipped, "statuses", b.statuses, "errors", b.errors, "unknown_phone_number_ids", b.unknown,
-		"ignored", ignored(b.ignored))
+		"skipped", answer.Skipped, "left_out", answer.LeftOut, "statuses", b.statuses, "facts_applied", facts[chathook.FactApplied],
+		"facts_repeat", facts[chathook.FactRepeat], "facts_no_chat", facts[chathook.FactNoChat], "errors", b.errors,
+		"unknown_phone_number_ids", b.unknown, "ignored", ignored(b.ignored))
 	writeJSON(w, http.StatusOK, answer)
 }
 

@@ -7,14 +7,9 @@ import (
 	"github.com/chathook/chathook/ingest"
 )
 
-// cleanText makes s a text the ingest API accepts: valid UTF-8, no NUL
-// (PostgreSQL cannot store it), at most ingest.MaxText characters, which
-// is WhatsApp's own cap, so only a broken client's text is ever cut.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
-	return ingest.Cut(s, ingest.MaxText)
-}
+// cleanText is ingest.CleanText: the Cloud API's texts are cleaned the
+// same way.
+func cleanText(s string) string { return ingest.CleanText(s) }
 
 // isPhone is the ingest API's rule for a number, with its "+": how
 // chathook spells every number it makes of a WhatsApp address.

@@ -180,7 +180,12 @@ func (c *conn) handle(evt any) bool {
 		// whatsmeow does not reconnect after these: try again later.
 		c.m.failed(c, fmt.Errorf("%T: %v", e, e))
 	case *events.Message:
+		if isFact, ok := c.messageFact(ctx, e); isFact {
+			return ok
+		}
 		return c.message(ctx, e)
+	case *events.Receipt:
+		return c.receipt(ctx, e)
 	case *events.HistorySync:
 		c.history(ctx, e)
 	case *events.MediaRetry:

@@ -32,8 +32,9 @@ type peer struct {
 }
 
 // incoming maps a message event. It answers false for what is not a
-// message (reactions, edits, deletions, polls, protocol and status
-// messages, empty text, newsletters) and for one that cannot be stored
+// message (reactions, edits, deletions, which live are facts: see
+// messageFact; polls, protocol and status messages, empty text,
+// newsletters) and for one that cannot be stored
 // (logged, never fatal). alt is another address of the chat known to the
 // caller (a history conversation's PnJID or LidJID), or empty.
 func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JID, now time.Time, history bool) (chathook.Incoming, bool) {
