@@ -67,9 +67,15 @@ type Outgoing struct {
 // SendError is why WhatsApp did not take a reply, in words for a person.
 // Retry tells a transient failure (a 5xx, a dropped connection), worth
 // another attempt, from a refusal that would only be refused again.
+//
+// MaybeSent: the attempt began and its end is unknown (WhatsApp did not
+// answer in time, or the connection dropped after the message left), so
+// WhatsApp may have it; a reply given up after such an attempt is
+// ReplyUncertain, not ReplyFailed.
 type SendError struct {
-	Reason string
-	Retry  bool
+	Reason    string
+	Retry     bool
+	MaybeSent bool
 }
 
 func (e *SendError) Error() string { return e.Reason }

@@ -25,7 +25,8 @@ type replyJSON struct {
 }
 
 // postReply queues a reply to a chat: 202 once it is committed, whatever
-// WhatsApp then makes of it (GET tells).
+// WhatsApp then makes of it (GET tells); 409 when its account cannot send
+// or the chat is neither a person nor a group (reply.CannotSendError).
 func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 	chatID, ok := pathChat(w, r)
 	if !ok {
@@ -78,7 +79,8 @@ func (s *Server) postReply(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// getReply tells how far a reply got.
+// getReply tells how far a reply got: queued, sent, failed, or uncertain
+// (given up while an attempt's end was unknown: it may have been sent).
 func (s *Server) getReply(w http.ResponseWriter, r *http.Request) {
 	chatID, ok := pathChat(w, r)
 	if !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
+	"github.com/chathook/chathook/store"
 )
 
 // linked makes the account of msg()'s phone a QR-linked one, its device
@@ -93,10 +94,62 @@ func TestReplyAnswers(t *testing.T) {
 		})
 	}
 
+	// A chat the ingest API made with WhatsApp's Status as its id: a
+	// reply would post a Status for every contact to see.
+	status, body = ws.Do(t, http.MethodPost, "/api/v1/chats/"+ingestOne(t, ws, msg("status", "chat.external_id", "status@broadcast")).ChatID+"/messages",
+		map[string]any{"text": "to everyone?"})
+	if status != http.StatusConflict || !strings.Contains(string(body), "only to a person or a group") {
+		t.Errorf("reply to status@broadcast: %d %s, want 409 saying why", status, body)
+	}
+	wantError(t, status, body, http.StatusConflict, "")
+
 	status, body = ws.Do(t, http.MethodGet, path+"/01234567-89ab-cdef-0123-456789abcdef", nil)
 	wantError(t, status, body, http.StatusNotFound, "message_id")
 	status, body = other.Do(t, http.MethodPost, path, map[string]any{"text": "from another workspace"})
 	wantError(t, status, body, http.StatusNotFound, "chat_id")
 	status, body = other.Do(t, http.MethodGet, path+"/"+queued.MessageID, nil)
 	wantError(t, status, body, http.StatusNotFound, "message_id")
+}
+
+// TestReplyUncertainAnswered: a reply given up while it may have been
+// sent is "uncertain" on GET, with the reason.
+func TestReplyUncertainAnswered(t *testing.T) {
+	svc := chathooktest.Start(t, chathooktest.Options{Config: app.Config{WhatsApp: whatswebtest.New()}})
+	ws := svc.NewWorkspace(t, "acme")
+	chat := ingestOne(t, ws, msg("first"))
+	ctx := context.Background()
+	// Held by an instance that is not this one, which claims the reply and
+	// gives it up in doubt.
+	acc, err := svc.Store.LinkAccount(ctx, ws.WorkspaceID, chathook.Account{Phone: "+972500000000", JID: "972500000000:3@s.whatsapp.net"},
+		"elsewhere", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/chats/" + chat.ChatID + "/messages"
+	status, body := ws.Do(t, http.MethodPost, path, map[string]any{"text": "on its way"})
+	var queued struct {
+		MessageID string `json:"message_id"`
+	}
+	if err := json.Unmarshal(body, &queued); status != http.StatusAccepted || err != nil {
+		t.Fatalf("reply: %d %s", status, body)
+	}
+	now := time.Now()
+	out, err := svc.Store.ClaimReplies(ctx, "elsewhere", store.ReplyClaim{Now: now, Until: now.Add(time.Minute), Web: []int64{acc.ID},
+		Stale: now.Add(-time.Hour), Limit: 1})
+	if err != nil || len(out) != 1 {
+		t.Fatalf("claimed %+v (%v)", out, err)
+	}
+	reason := "may have been sent: WhatsApp did not answer in time"
+	if err := svc.Store.ReplyUncertain(ctx, "elsewhere", queued.MessageID, reason, now); err != nil {
+		t.Fatal(err)
+	}
+	status, body = ws.Do(t, http.MethodGet, path+"/"+queued.MessageID, nil)
+	var got struct {
+		MessageID string `json:"message_id"`
+		Status    string `json:"status"`
+		Error     string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &got); status != http.StatusOK || err != nil || got.Status != "uncertain" || got.Error != reason {
+		t.Errorf("GET reply: %d %s, want uncertain with its reason", status, body)
+	}
 }

@@ -115,6 +115,10 @@ type Config struct {
 	ReplyBackoff func(n int) time.Duration
 	ReplyMaxWait time.Duration
 	ReplyLease   time.Duration
+	// WhatsAppSendRate is how many replies an account sends at most in
+	// any minute, per instance (reply.Config.SendRate); 0: no limit. The
+	// serve command's default is reply.DefaultSendRate.
+	WhatsAppSendRate int
 
 	Logger *slog.Logger
 	// Console is where the first-run setup link is printed, for the person
@@ -294,7 +298,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	replies := reply.New(reply.Config{
 		Store: st, Owner: d.Owner(), WhatsApp: wa, CloudAPI: cloudapi.Graph{URL: cfg.GraphAPIURL},
 		Queued: d.Kick, Logger: cfg.Logger, Now: cfg.Now,
-		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease,
+		Backoff: cfg.ReplyBackoff, MaxWait: cfg.ReplyMaxWait, Lease: cfg.ReplyLease, SendRate: cfg.WhatsAppSendRate,
 	})
 	apiHandler := api.New(api.Config{
 		Store: st, Logger: cfg.Logger, AllowPrivateTargets: cfg.AllowPrivateTargets, Queued: d.Kick, Ingested: d.Ingested, Bundles: b, Tester: d, Now: cfg.Now,

@@ -314,3 +314,16 @@ func TestReplyGivenUpWhenNotConnected(t *testing.T) {
 		t.Errorf("%d POSTs, want Bob's only", n)
 	}
 }
+
+// TestReplyTimedOutIsUncertain: WhatsApp never answers an attempt in
+// time; it may have taken the message each time, so the reply given up
+// after ReplyMaxWait is uncertain, not failed, and says so.
+func TestReplyTimedOutIsUncertain(t *testing.T) {
+	q := startQRReplies(t, "", app.Config{ReplyMaxWait: 500 * time.Millisecond})
+	q.wa.FailSends(1000, whatsmeow.ErrMessageTimedOut)
+	id := reply(t, q.ws, q.chat, map[string]any{"text": "are you there?"})
+	got := awaitReply(t, q.ws, q.chat, id)
+	if got.Status != "uncertain" || !strings.HasPrefix(got.Error, "may have been sent: ") {
+		t.Errorf("reply %+v, want uncertain: it may have been sent", got)
+	}
+}

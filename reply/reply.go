@@ -13,7 +13,16 @@
 //     phones take a repeat as the same message, so a retry after a crash
 //     is never a second message. Meta's Graph API has no such id: a Cloud
 //     API reply whose attempt was cut short by a crash is never sent
-//     again, but failed with a reason that says it may have gone out.
+//     again.
+//   - A reply given up when an attempt of it may have reached WhatsApp
+//     (its end was never recorded, or WhatsApp did not answer in time) is
+//     uncertain, its reason beginning "may have been sent: ", never
+//     failed: a teammate who reads "failed" sends it again. While it is
+//     queued, that reason is how a later attempt, on any instance, knows.
+//   - Only a person or a group is written to, never a Status, broadcast
+//     list or newsletter, whatever id a chat holds.
+//   - Each account sends at most Config.SendRate replies in any minute,
+//     per instance; the ones over it wait their turn.
 //   - A sent reply is a message like any other: delivered to the outbound
 //     webhook with direction "sent" and the teammate as sender, in the
 //     chat's order; WhatsApp's echo of it is a duplicate of it.
@@ -31,6 +40,7 @@ import (
 	"github.com/chathook/chathook/ingest"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
+	"go.mau.fi/whatsmeow/types"
 )
 
 // CannotSendError is a reply refused before it is queued: the chat's
@@ -54,7 +64,8 @@ func Check(text string, by chathook.Teammate) error {
 // Queue validates a reply to a chat of the workspace and commits it,
 // queued: see store.Replies.QueueReply. Errors: an *ingest.FieldError,
 // chathook.ErrNotFound for a chat not the workspace's, a
-// *CannotSendError for a chat whose account cannot send.
+// *CannotSendError for a chat whose account cannot send or that is no
+// person or group.
 func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64, text string, by chathook.Teammate, now time.Time) (chathook.Reply, error) {
 	if err := Check(text, by); err != nil {
 		return chathook.Reply{}, err
@@ -73,6 +84,9 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 	}
 	switch acc.Kind {
 	case chathook.KindWeb:
+		if reason := recipient(chat.ExternalID); reason != "" {
+			return chathook.Reply{}, &CannotSendError{reason}
+		}
 		r.WAID = NewWhatsAppID()
 	case chathook.KindCloudAPI:
 		if chat.IsGroup {
@@ -83,6 +97,26 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)}
 	}
 	return st.QueueReply(ctx, r, now)
+}
+
+// recipient says why a QR-linked account must not write to a chat whose
+// WhatsApp id is external, or "": only a person (a phone, a user or a
+// LID) or a group may be written to. A chat the ingest API made may hold
+// any id, and sending to status@broadcast would post a Status for every
+// contact to see; a broadcast list or a newsletter reaches many.
+func recipient(external string) string {
+	if ingest.IsPhone(external) && strings.HasPrefix(external, "+") {
+		return ""
+	}
+	jid, err := types.ParseJID(external)
+	if err == nil && jid.User != "" {
+		switch jid.Server {
+		case types.DefaultUserServer, types.HiddenUserServer, types.GroupServer:
+			return ""
+		}
+	}
+	return fmt.Sprintf("chathook sends only to a person or a group: this chat's WhatsApp id %q is neither "+
+		"(a status, a broadcast list or a newsletter is never written to from chathook)", external)
 }
 
 // NewWhatsAppID returns a message id as WhatsApp Web's clients make them

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,14 @@ type Config struct {
 	// Backoff is the wait before the next attempt after the n-th failed
 	// one (nil: DefaultBackoff).
 	Backoff func(n int) time.Duration
+	// SendRate is how many attempts an account makes at most in any
+	// minute (0: no limit; the service's default is DefaultSendRate). A
+	// burst is smoothed, not refused: a reply over the rate waits for its
+	// turn. The count is this instance's: a QR-linked account is held by
+	// one instance at a time, so it is the account's; a Cloud API
+	// number's replies are sent by whichever instance claims them, so
+	// with n instances it may make up to n × SendRate.
+	SendRate int
 }
 
 // Defaults of Config.
@@ -64,7 +73,13 @@ const (
 	// by a teammate who learns within minutes that it did not go out than
 	// by a message that arrives hours late.
 	DefaultMaxWait = 10 * time.Minute
-	claimLimit     = 64
+	// DefaultSendRate: a teammate answering chats seldom sends more than
+	// one message every 3 s, while a linked device that sends faster
+	// looks like the automated bulk sending WhatsApp bans numbers for.
+	DefaultSendRate = 20
+	// claimLimit is how many replies an instance holds at once, held for
+	// their turn or attempted.
+	claimLimit = 64
 )
 
 // DefaultBackoff waits 2 s after the first failed attempt, doubling up to
@@ -75,11 +90,29 @@ func DefaultBackoff(n int) time.Duration {
 
 // Sender sends the replies queued in the store: those of the QR-linked
 // accounts this instance has online and of any Cloud API number.
+//
+// It claims while attempts run, up to claimLimit replies at once, so a
+// slow send holds up its own chat only; the store hands out one reply
+// of a chat at a time, so each chat's replies still go out in order.
 type Sender struct {
 	cfg    Config
 	log    *slog.Logger
 	kick   chan struct{}
 	killed atomic.Bool
+
+	running sync.WaitGroup // attempts and records under way
+	mu      sync.Mutex
+	claimed int    // replies held here: waiting for their turn or attempted
+	waiting []turn // claimed replies waiting for their account's turn
+	// turns are the send times taken per account, the latest SendRate
+	// of them, in order.
+	turns map[int64][]time.Time
+}
+
+// turn is a claimed reply and when its account may send it.
+type turn struct {
+	o  chathook.Outgoing
+	at time.Time
 }
 
 // New returns a Sender; Run starts it.
@@ -111,7 +144,7 @@ func New(cfg Config) *Sender {
 	if cfg.CloudAPI == nil {
 		cfg.CloudAPI = noGraph{}
 	}
-	return &Sender{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+	return &Sender{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), turns: map[int64][]time.Time{}}
 }
 
 // Queue validates and commits a reply (see Queue) and wakes the sender.
@@ -136,62 +169,220 @@ func (s *Sender) Kick() {
 }
 
 // Run sends replies until ctx is done. Attempts under way when it ends
-// are cut short; their replies are attempted again (QR) or failed as in
-// doubt (Cloud API) once their leases run out.
+// are cut short; their replies are attempted again (QR) or given up as
+// uncertain (Cloud API) once their leases run out. Replies waiting for
+// their turn are handed back, due then.
 func (s *Sender) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Poll)
+	t := time.NewTimer(s.cfg.Poll)
 	defer t.Stop()
-	for {
-		if s.killed.Load() {
-			return nil
-		}
-		if n := s.Round(ctx); n == claimLimit {
+	for !s.killed.Load() {
+		if n, asked := s.pass(ctx, nil); n > 0 && n == asked {
 			continue // more may be waiting
 		}
+		t.Reset(s.sleep())
 		select {
 		case <-ctx.Done():
+			s.handBack(ctx)
+			s.running.Wait()
 			return nil
 		case <-t.C:
 		case <-s.kick:
 		}
 	}
+	s.running.Wait()
+	return nil
 }
 
-// Round claims the replies due now and attempts them, one goroutine per
-// chat (a claim holds at most one reply of a chat, so each chat's
-// replies go out in order). It returns how many it claimed.
+// Round claims the replies due now and starts them, and waits for the
+// attempts it started; replies over their account's rate wait for their
+// turn (a later Round). It returns how many it claimed. For tests: Run
+// does not wait.
 func (s *Sender) Round(ctx context.Context) int {
+	var wg sync.WaitGroup
+	n, _ := s.pass(ctx, &wg)
+	wg.Wait()
+	return n
+}
+
+// hold is the longest a claimed reply waits here for its account's
+// turn: well inside its lease, with room for the attempt after it.
+func (s *Sender) hold() time.Duration { return s.cfg.Lease / 4 }
+
+// sleep is how long Run waits before its next look: the poll, or less
+// when a waiting reply's turn comes sooner.
+func (s *Sender) sleep() time.Duration {
+	d := s.cfg.Poll
 	now := s.cfg.Now()
-	web := s.cfg.WhatsApp.Online()
-	online := make(map[int64]bool, len(web))
-	for _, id := range web {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.waiting {
+		d = min(d, max(w.at.Sub(now), 0))
+	}
+	return d
+}
+
+// pass starts the waiting replies whose turn came, and claims and starts
+// as many replies as there is room for, without waiting for any attempt.
+// It returns how many it claimed and how many it asked for. What it
+// starts joins wg when not nil.
+func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked int) {
+	now := s.cfg.Now()
+	up := s.cfg.WhatsApp.Online()
+	online := make(map[int64]bool, len(up))
+	var web []int64
+	var due []chathook.Outgoing
+	s.mu.Lock()
+	waiting := s.waiting[:0]
+	for _, w := range s.waiting {
+		if w.at.After(now) {
+			waiting = append(waiting, w)
+		} else {
+			due = append(due, w.o)
+		}
+	}
+	s.waiting = waiting
+	for id, taken := range s.turns {
+		if taken[len(taken)-1].Before(now.Add(-time.Minute)) {
+			delete(s.turns, id) // counts no more
+		}
+	}
+	for _, id := range up {
 		online[id] = true
+		// An account whose turn is further than a hold away is not
+		// claimed for: its replies wait in the store, not here.
+		if !s.next(id, now).After(now.Add(s.hold())) {
+			web = append(web, id)
+		}
+	}
+	asked = claimLimit - s.claimed
+	s.mu.Unlock()
+	for _, o := range due {
+		s.start(wg, func() { s.attempt(ctx, o) })
+	}
+	if asked <= 0 {
+		return 0, 0
 	}
 	out, err := s.cfg.Store.ClaimReplies(ctx, s.cfg.Owner, store.ReplyClaim{
-		Now: now, Until: now.Add(s.cfg.Lease), Web: web, Stale: now.Add(-s.cfg.MaxWait), Limit: claimLimit,
+		Now: now, Until: now.Add(s.cfg.Lease), Web: web, Stale: now.Add(-s.cfg.MaxWait), Limit: asked,
 	})
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("replies not claimed", "err", err)
 		}
-		return 0
+		return 0, asked
 	}
-	var wg sync.WaitGroup
+	s.mu.Lock()
+	s.claimed += len(out)
+	s.mu.Unlock()
 	for _, o := range out {
-		wg.Go(func() { s.attempt(ctx, o, now, online[o.AccountID]) })
+		if reason := s.cannotSend(o, now, online[o.AccountID]); reason != "" {
+			s.start(wg, func() { s.giveUp(ctx, o, reason) })
+			continue
+		}
+		at, ok := s.take(o.AccountID, now)
+		switch {
+		case !at.After(now):
+			s.start(wg, func() { s.attempt(ctx, o) })
+		case ok:
+			s.mu.Lock()
+			s.waiting = append(s.waiting, turn{o, at})
+			s.mu.Unlock()
+		default:
+			s.start(wg, func() { s.later(ctx, o, at) })
+		}
 	}
-	wg.Wait()
-	return len(out)
+	return len(out), asked
 }
 
-// attempt sends one claimed reply, or gives it up, and records how it
-// ended. online: its account was connected here when it was claimed.
-func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time, online bool) {
-	log := s.log.With("reply", o.ID, "account_id", o.AccountID, "chat_id", o.ChatID)
-	if reason := s.cannotSend(o, now, online); reason != "" {
-		s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
+// start runs fn, one claimed reply's handling, on a goroutine of its
+// own; when it ends the reply's room is free and Run looks again.
+func (s *Sender) start(wg *sync.WaitGroup, fn func()) {
+	s.running.Add(1)
+	if wg != nil {
+		wg.Add(1)
+	}
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.claimed--
+			s.mu.Unlock()
+			s.running.Done()
+			if wg != nil {
+				wg.Done()
+			}
+			s.Kick()
+		}()
+		fn()
+	}()
+}
+
+// next is when account may send next: now, unless it sent SendRate
+// times in the minute before (s.mu held).
+func (s *Sender) next(account int64, now time.Time) time.Time {
+	taken := s.turns[account]
+	if s.cfg.SendRate <= 0 || len(taken) < s.cfg.SendRate {
+		return now
+	}
+	at := taken[len(taken)-s.cfg.SendRate].Add(time.Minute)
+	for _, t := range []time.Time{now, taken[len(taken)-1]} {
+		if t.After(at) {
+			at = t
+		}
+	}
+	return at
+}
+
+// take reserves account's next turn when it is at most a hold away, and
+// reports whether it did; either way it returns that turn.
+func (s *Sender) take(account int64, now time.Time) (time.Time, bool) {
+	if s.cfg.SendRate <= 0 {
+		return now, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := s.next(account, now)
+	if at.After(now.Add(s.hold())) {
+		return at, false
+	}
+	taken := append(s.turns[account], at)
+	s.turns[account] = taken[max(len(taken)-s.cfg.SendRate, 0):]
+	return at, true
+}
+
+// later hands a claimed reply whose turn is too far away back to the
+// store, due then. It counts as an attempt.
+func (s *Sender) later(ctx context.Context, o chathook.Outgoing, at time.Time) {
+	if s.killed.Load() {
 		return
 	}
+	reason := fmt.Sprintf("waiting for its turn: this account sends at most %d messages a minute", s.cfg.SendRate)
+	if doubtful(o) {
+		reason = maybeSent + reason
+	}
+	if err := s.cfg.Store.ReplyFailed(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, at, s.cfg.Now()); err != nil {
+		s.logger(o).Error("reply not handed back", "err", err)
+	}
+}
+
+// handBack hands the replies waiting for their turn back to the store,
+// due then, as Run ends.
+func (s *Sender) handBack(ctx context.Context) {
+	s.mu.Lock()
+	waiting := s.waiting
+	s.waiting = nil
+	s.mu.Unlock()
+	for _, w := range waiting {
+		s.start(nil, func() { s.later(ctx, w.o, w.at) })
+	}
+}
+
+func (s *Sender) logger(o chathook.Outgoing) *slog.Logger {
+	return s.log.With("reply", o.ID, "account_id", o.AccountID, "chat_id", o.ChatID)
+}
+
+// attempt sends one claimed reply and records how it ended.
+func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing) {
+	log := s.logger(o)
 	var waID string
 	var at time.Time
 	var err error
@@ -199,6 +390,13 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time
 	case chathook.KindWeb:
 		if o.InDoubt {
 			log.Info("reply attempted again under its id: an earlier attempt's end is unknown")
+		}
+		// The store's chat may hold any id (the ingest API makes chats):
+		// never a status, broadcast list or newsletter, even if one was
+		// queued before Queue refused them.
+		if reason := recipient(o.Chat.ExternalID); reason != "" {
+			s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
+			return
 		}
 		waID = o.WAID
 		at, err = s.cfg.WhatsApp.Send(ctx, o)
@@ -214,10 +412,16 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time
 		return
 	}
 	queued, err := s.cfg.Store.ReplySent(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, waID, at)
+	if errors.Is(err, store.ErrNotOurs) {
+		// Its lease ran out during the attempt and another attempt took
+		// it, or sent it: this one's outcome is not the record.
+		log.Info("reply sent by another instance's attempt, or its lease was lost")
+		return
+	}
 	if err != nil {
 		// The lease runs out and the reply is claimed again: a QR
 		// account sends it under the same id; a Cloud API number's
-		// comes back in doubt and is failed saying it may have gone out.
+		// comes back in doubt and is given up as uncertain.
 		log.Error("sent reply not recorded", "err", err)
 		return
 	}
@@ -225,6 +429,18 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing, now time.Time
 	if queued {
 		s.cfg.Queued()
 	}
+}
+
+// maybeSent begins the Error of a reply an attempt of which may have
+// reached WhatsApp: while it is queued, it tells the next attempt (on
+// any instance) that giving up makes it uncertain, not failed; once
+// uncertain, it tells a person.
+const maybeSent = "may have been sent: "
+
+// doubtful reports whether an earlier attempt of o may have reached
+// WhatsApp: its end was never recorded, or it ended maybe sent.
+func doubtful(o chathook.Outgoing) bool {
+	return o.InDoubt || strings.HasPrefix(o.Error, maybeSent)
 }
 
 // cannotSend says why o is given up without an attempt, or "".
@@ -246,6 +462,9 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) str
 		return "the account was disconnected from chathook"
 	case a.State == chathook.AccountReplaced:
 		return "another WhatsApp Web session took the account over: connect it again"
+	case stale && doubtful(o):
+		return fmt.Sprintf("an attempt's end is unknown (chathook stopped, or WhatsApp did not answer in time), and it was not "+
+			"sent again within %s: look at the chat on the phone before you send it again", s.cfg.MaxWait)
 	case !online:
 		if stale {
 			return fmt.Sprintf("the account is not connected to WhatsApp: not sent within %s", s.cfg.MaxWait)
@@ -256,6 +475,12 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) str
 		return cmp.Or(o.Error, "not sent") + fmt.Sprintf(" (gave up after %s)", s.cfg.MaxWait)
 	}
 	return ""
+}
+
+// giveUp records o given up without an attempt, for reason: uncertain
+// if an earlier attempt may have reached WhatsApp, else failed.
+func (s *Sender) giveUp(ctx context.Context, o chathook.Outgoing, reason string) {
+	s.failed(ctx, s.logger(o), o, &chathook.SendError{Reason: reason})
 }
 
 // offline is the WhatsApp of a Sender without one: no account is
@@ -275,7 +500,10 @@ func (noGraph) Send(context.Context, chathook.Outgoing) (string, error) {
 }
 
 // failed records an attempt that did not get through: again after the
-// backoff if the error is transient and MaxWait allows, else failed.
+// backoff if the error is transient and MaxWait allows; else given up,
+// uncertain when this or an earlier attempt may have reached WhatsApp
+// (a second message beats none only if a person decides so), failed
+// otherwise.
 func (s *Sender) failed(ctx context.Context, log *slog.Logger, o chathook.Outgoing, err error) {
 	if s.killed.Load() {
 		return
@@ -283,6 +511,11 @@ func (s *Sender) failed(ctx context.Context, log *slog.Logger, o chathook.Outgoi
 	now := s.cfg.Now()
 	se := &chathook.SendError{Reason: err.Error(), Retry: true}
 	errors.As(err, &se)
+	doubt := se.MaybeSent || doubtful(o)
+	reason := se.Reason
+	if doubt {
+		reason = maybeSent + strings.TrimPrefix(reason, maybeSent)
+	}
 	var retryAt time.Time
 	if se.Retry {
 		retryAt = now.Add(s.cfg.Backoff(o.Attempts + 1))
@@ -290,13 +523,22 @@ func (s *Sender) failed(ctx context.Context, log *slog.Logger, o chathook.Outgoi
 			retryAt = time.Time{}
 		}
 	}
-	if err := s.cfg.Store.ReplyFailed(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, se.Reason, retryAt, now); err != nil {
-		log.Error("failed reply not recorded", "err", err)
+	switch {
+	case retryAt.IsZero() && doubt:
+		err = s.cfg.Store.ReplyUncertain(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, now)
+	default:
+		err = s.cfg.Store.ReplyFailed(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, retryAt, now)
+	}
+	if err != nil {
+		log.Error("reply's attempt not recorded", "err", err)
 		return
 	}
-	if retryAt.IsZero() {
-		log.Warn("reply failed", "reason", se.Reason, "attempts", o.Attempts+1)
-	} else {
-		log.Info("reply not sent yet", "reason", se.Reason, "retry_at", retryAt)
+	switch {
+	case !retryAt.IsZero():
+		log.Info("reply not sent yet", "reason", reason, "retry_at", retryAt)
+	case doubt:
+		log.Warn("reply uncertain: it may have been sent", "reason", reason, "attempts", o.Attempts+1)
+	default:
+		log.Warn("reply failed", "reason", reason, "attempts", o.Attempts+1)
 	}
 }

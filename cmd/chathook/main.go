@@ -25,6 +25,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/media"
+	"github.com/chathook/chathook/reply"
 	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
@@ -252,6 +253,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"HTTP connections open at once, by default the open-file limit less 1024 (or half of it, if more) and at most 10000; at the cap the one idle the longest is closed, then one silent for 2 s, and with neither new ones wait to be accepted")
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
+	s.int(&cfg.WhatsAppSendRate, "whatsapp-send-rate", "CHATHOOK_WHATSAPP_SEND_RATE", reply.DefaultSendRate,
+		"replies a WhatsApp account sends at most in any minute, per instance; more wait their turn (0: no limit). "+
+			"A linked device that sends faster than a person types looks like the bulk sending WhatsApp bans numbers for")
 	var maxBytes int
 	s.int(&maxBytes, "media-max-bytes", "CHATHOOK_MEDIA_MAX_BYTES", media.DefaultMaxBytes,
 		"largest attachment downloaded from WhatsApp, in bytes; a larger one is not downloaded, and its message says so")
@@ -296,6 +300,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	if cfg.LogRetention <= 0 {
 		return cfg, fmt.Errorf("--log-retention: must be positive, e.g. 720h")
+	}
+	if cfg.WhatsAppSendRate < 0 {
+		return cfg, fmt.Errorf("--whatsapp-send-rate: %d is negative; 0 turns the limit off", cfg.WhatsAppSendRate)
 	}
 	if maxBytes < 1 {
 		return cfg, fmt.Errorf("--media-max-bytes: at least 1, e.g. %d (100 MiB)", media.DefaultMaxBytes)

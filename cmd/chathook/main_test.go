@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/reply"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 )
 
@@ -265,5 +266,28 @@ func TestWhatsAppProxySetting(t *testing.T) {
 		if _, err := parseServe([]string{"--whatsapp-proxy", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--whatsapp-proxy") {
 			t.Errorf("--whatsapp-proxy %s: err = %v", bad, err)
 		}
+	}
+}
+
+// --whatsapp-send-rate defaults to reply.DefaultSendRate, is read from
+// its variable, loses to the flag, 0 turns it off, and is never negative.
+func TestWhatsAppSendRateSetting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, reply.DefaultSendRate},
+		{nil, map[string]string{"CHATHOOK_WHATSAPP_SEND_RATE": "6"}, 6},
+		{[]string{"--whatsapp-send-rate", "0"}, map[string]string{"CHATHOOK_WHATSAPP_SEND_RATE": "6"}, 0},
+	} {
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		if err != nil || cfg.WhatsAppSendRate != c.want {
+			t.Errorf("%v %v: %d, %v; want %d", c.args, c.env, cfg.WhatsAppSendRate, err, c.want)
+		}
+	}
+	if _, err := parseServe([]string{"--whatsapp-send-rate", "-1"}, env(nil), &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "--whatsapp-send-rate") {
+		t.Errorf("a negative rate: err = %v", err)
 	}
 }

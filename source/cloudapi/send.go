@@ -119,7 +119,7 @@ func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err
 			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 				reason = "Meta's Graph API took the message but did not answer in time"
 			}
-			return "", &chathook.SendError{Reason: reason + ": it may have gone out, so chathook does not send it again; " +
+			return "", &chathook.SendError{MaybeSent: true, Reason: reason + ": it may have gone out, so chathook does not send it again; " +
 				"look at the chat on the phone before you send it again"}
 		}
 		return "", &chathook.SendError{Reason: "could not reach Meta's Graph API: " + err.Error(), Retry: true}
@@ -134,7 +134,7 @@ func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err
 		if err := json.Unmarshal(answer, &sent); err != nil || len(sent.Messages) == 0 || sent.Messages[0].ID == "" {
 			// Not retried: Meta may have taken it, and a second attempt
 			// would send it twice.
-			return "", &chathook.SendError{Reason: "Meta's Graph API answered 200 without a message id: the message may or may not have gone out"}
+			return "", &chathook.SendError{MaybeSent: true, Reason: "Meta's Graph API answered 200 without a message id: the message may or may not have gone out"}
 		}
 		return sent.Messages[0].ID, nil
 	}

@@ -163,6 +163,10 @@ func TestGraphSendErrors(t *testing.T) {
 			g := newGraphAPI(t, c.status, c.answer)
 			wamid, err := cloudapi.Graph{URL: g.URL}.Send(context.Background(), outgoing())
 			se := wantSendError(t, wamid, err, c.retry)
+			// Only a 200 that names no message leaves it unknown.
+			if want := c.status == http.StatusOK; se.MaybeSent != want {
+				t.Errorf("maybe sent %v, want %v", se.MaybeSent, want)
+			}
 			for _, s := range c.says {
 				if !strings.Contains(se.Reason, s) {
 					t.Errorf("reason %q does not say %q", se.Reason, s)
@@ -231,8 +235,8 @@ func TestGraphSendWithoutAnswer(t *testing.T) {
 		// Meta got the request: it may have sent the message, so it is
 		// not tried again.
 		se := wantSendError(t, wamid, err, false)
-		if !strings.Contains(se.Reason, "did not answer in time") || !strings.Contains(se.Reason, "may have gone out") {
-			t.Errorf("reason %q", se.Reason)
+		if !strings.Contains(se.Reason, "did not answer in time") || !strings.Contains(se.Reason, "may have gone out") || !se.MaybeSent {
+			t.Errorf("%+v, want maybe sent: it may have gone out", se)
 		}
 	})
 	t.Run("no number to send to", func(t *testing.T) {

@@ -66,24 +66,47 @@ func (c *conn) isOnline() bool {
 
 // chatJID is whom a chat's messages go to: its external id is a phone
 // ("+972…") for a direct chat whose number is known, else a JID (a LID,
-// a group).
+// a group). Only a person or a group is written to: a chat the ingest
+// API made may hold any id, and status@broadcast would post a Status,
+// a broadcast list or a newsletter reach many (reply.Queue refuses them
+// first; this is the second check).
 func chatJID(chat chathook.Chat) (types.JID, error) {
 	if p, ok := strings.CutPrefix(chat.ExternalID, "+"); ok {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return types.EmptyJID, fmt.Errorf("chathook cannot tell whom to send to: the chat's WhatsApp id %q is not a phone number", chat.ExternalID)
+		}
 		return types.NewJID(p, types.DefaultUserServer), nil
 	}
 	jid, err := types.ParseJID(chat.ExternalID)
 	if err != nil || jid.IsEmpty() || jid.User == "" {
 		return types.EmptyJID, fmt.Errorf("chathook cannot tell whom to send to: the chat's WhatsApp id %q is not an address", chat.ExternalID)
 	}
-	return jid.ToNonAD(), nil
+	switch jid.Server {
+	case types.DefaultUserServer, types.HiddenUserServer, types.GroupServer:
+		return jid.ToNonAD(), nil
+	}
+	return types.EmptyJID, fmt.Errorf("chathook sends only to a person or a group: the chat's WhatsApp id %q is neither", chat.ExternalID)
 }
 
 // sendError words whatsmeow's errors for a person, and tells which are
 // worth another attempt: a refusal by WhatsApp's server is final; a
 // dropped connection or a timeout is not, and resending under the same
 // id is safe.
+//
+// It also tells which may have reached WhatsApp (MaybeSent): those that
+// SendMessage returns after the message left, while it waits for the
+// server's answer: its own timeout, the context's end, or the connection
+// dropping then ("message send"). Everything else (not connected, an
+// info query's timeout or disconnection while devices and keys are
+// fetched, encryption) ends the attempt before the message leaves. A
+// context's end while keys are fetched cannot be told from one after,
+// so it counts as maybe sent.
 func sendError(err error) *chathook.SendError {
 	switch {
+	case errors.Is(err, whatsmeow.ErrMessageTimedOut), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &chathook.SendError{Retry: true, MaybeSent: true, Reason: "WhatsApp did not answer: " + err.Error()}
+	case errors.Is(err, &whatsmeow.DisconnectedError{Action: "message send"}):
+		return &chathook.SendError{Retry: true, MaybeSent: true, Reason: "the connection to WhatsApp dropped while it was taking the message"}
 	case errors.Is(err, whatsmeow.ErrNotInGroup):
 		return &chathook.SendError{Reason: "WhatsApp refused it: the account is no longer a member of this group"}
 	case errors.Is(err, whatsmeow.ErrGroupNotFound):

@@ -58,3 +58,7 @@ func (c countingConn) Write(b []byte) (int, error) {
 // transaction, in order: lock the message of attachment $1, record the
 // outcome, release the held deliveries.
 var FinishDownloadForTest = struct{ Lock, Record, Release string }{lockMessage, finishDownload, releaseHeld}
+
+// RecordFactsInTxForTest runs RecordFacts' statements in tx, which the
+// caller commits: an instance stopped before its commit.
+var RecordFactsInTxForTest = recordFacts

@@ -22,31 +22,36 @@ import (
 func (s *Store) RecordFacts(ctx context.Context, accountID int64, now time.Time, facts []chathook.Fact) ([]chathook.FactResult, bool, error) {
 	var results []chathook.FactResult
 	var queued bool
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		results, queued = make([]chathook.FactResult, len(facts)), false
-		r := recorder{tx: tx, account: accountID, now: now}
-		if err := tx.QueryRow(ctx, `SELECT workspace_id FROM accounts WHERE id = $1`, accountID).Scan(&r.workspace); err != nil {
-			return noRows(err, chathook.ErrNotFound)
-		}
-		var err error
-		if r.targets, err = readTargets(tx.Query(ctx, targetsForReply, r.workspace)); err != nil {
-			return fmt.Errorf("endpoints: %w", err)
-		}
-		for i, f := range facts {
-			if tables.FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
-				return fmt.Errorf("fact %d: no such kind %q or status %q", i, f.Kind, f.Status)
-			}
-			if results[i], err = r.record(ctx, f); err != nil {
-				return fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
-			}
-		}
-		queued = r.queued
-		return nil
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		results, queued, err = recordFacts(ctx, tx, accountID, now, facts)
+		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("record facts: %w", err)
 	}
 	return results, queued, nil
+}
+
+// recordFacts is RecordFacts' transaction, tx.
+func recordFacts(ctx context.Context, tx pgx.Tx, accountID int64, now time.Time, facts []chathook.Fact) ([]chathook.FactResult, bool, error) {
+	results := make([]chathook.FactResult, len(facts))
+	r := recorder{tx: tx, account: accountID, now: now}
+	if err := tx.QueryRow(ctx, `SELECT workspace_id FROM accounts WHERE id = $1`, accountID).Scan(&r.workspace); err != nil {
+		return nil, false, noRows(err, chathook.ErrNotFound)
+	}
+	var err error
+	if r.targets, err = readTargets(tx.Query(ctx, targetsForReply, r.workspace)); err != nil {
+		return nil, false, fmt.Errorf("endpoints: %w", err)
+	}
+	for i, f := range facts {
+		if tables.FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
+			return nil, false, fmt.Errorf("fact %d: no such kind %q or status %q", i, f.Kind, f.Status)
+		}
+		if results[i], err = r.record(ctx, f); err != nil {
+			return nil, false, fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
+		}
+	}
+	return results, r.queued, nil
 }
 
 // recorder records the facts of one account in one transaction.
@@ -129,22 +134,19 @@ func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tab
 			return m, false, false, fmt.Errorf("message: %w", err)
 		}
 	}
-	changed := false
 	if replyID != "" {
-		if changed, err = r.reply(ctx, f, replyID, at); err != nil {
+		if err := r.reply(ctx, f, replyID, at); err != nil {
 			return m, false, false, err
 		}
 	}
 	if m, found, err = r.message(ctx, f.MessageID); err != nil || !found {
 		return m, found, err == nil, err // a message chathook does not have: its status is always told
 	}
-	if !changed && !tables.Ahead(f.Status, m.Status) {
+	if !tables.Ahead(f.Status, m.Status) {
 		return m, true, false, nil
 	}
-	if f.Status.Rank() >= m.Status.Rank() {
-		if _, err := r.tx.Exec(ctx, `UPDATE messages SET status = $1, status_at = $2 WHERE id = $3`, f.Status, at, m.ID); err != nil {
-			return m, true, false, fmt.Errorf("message status: %w", err)
-		}
+	if _, err := r.tx.Exec(ctx, `UPDATE messages SET status = $1, status_at = $2 WHERE id = $3`, f.Status, at, m.ID); err != nil {
+		return m, true, false, fmt.Errorf("message status: %w", err)
 	}
 	return m, true, true, nil
 }
@@ -154,31 +156,32 @@ func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tab
 // sent, as f.MessageID, if it was queued, in doubt or uncertain. The
 // reply's row is taken first, so a ReplySent at once either comes first
 // (and this finds it sent) or waits and answers store.ErrNotOurs.
-func (r *recorder) reply(ctx context.Context, f chathook.Fact, id string, at int64) (changed bool, err error) {
+func (r *recorder) reply(ctx context.Context, f chathook.Fact, id string, at int64) error {
 	var state chathook.ReplyState
 	var chatID int64
-	err = r.tx.QueryRow(ctx, `SELECT state, chat_id FROM replies WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+	err := r.tx.QueryRow(ctx, `SELECT state, chat_id FROM replies WHERE id = $1 AND account_id = $2 FOR UPDATE`,
 		id, r.account).Scan(&state, &chatID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reply: %w", err)
+		return fmt.Errorf("reply: %w", err)
 	}
 	switch {
 	case f.Status == chathook.StatusFailed && (state == chathook.ReplySent || state == chathook.ReplyUncertain):
 		_, err = r.tx.Exec(ctx, `UPDATE replies SET state = 'failed', error = $1 WHERE id = $2`, f.Error, id)
-		return err == nil, err
+		return err
 	case f.Status != chathook.StatusFailed && (state == chathook.ReplyQueued || state == chathook.ReplyUncertain):
 		if _, err := r.tx.Exec(ctx, `UPDATE replies SET state = 'sent', wa_id = $1, sent_at = $2, error = '',
-				attempt_open = false, lease_owner = '', lease_until = 0 WHERE id = $3`, f.MessageID, at, id); err != nil {
-			return false, fmt.Errorf("reply: %w", err)
+				attempts = attempts + attempt_open::int, attempt_open = false, lease_owner = '', lease_until = 0 WHERE id = $3`,
+			f.MessageID, at, id); err != nil {
+			return fmt.Errorf("reply: %w", err)
 		}
 		queued, err := queueSent(ctx, r.tx, r.targets, r.workspace, chatID, r.account, id, f.MessageID, fromMS(at))
 		r.queued = r.queued || queued
-		return err == nil, err
+		return err
 	}
-	return false, nil
+	return nil
 }
 
 // change applies an edit, a delete or a reaction to message m; applied

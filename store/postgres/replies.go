@@ -118,6 +118,12 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		if queued, err = queueSent(ctx, tx, targets, workspaceID, chatID, accountID, id, waID, at); err != nil {
 			return err
 		}
+		// Its message (or the echo that is it) is sent, unless a status
+		// of it came first.
+		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'sent', status_at = $1
+			WHERE account_id = $2 AND message_id = $3 AND status = ''`, ms(at), accountID, waID); err != nil {
+			return fmt.Errorf("message status: %w", err)
+		}
 		status, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
 		queued = queued || status
 		return err
@@ -130,7 +136,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 
 // queueSent makes the message of reply id, marked sent (its row taken),
 // WhatsApp's waID sent at at: its message takes waID as message_id and
-// status sent, and is queued for targets as an ingested message would be.
+// is queued for targets as an ingested message would be.
 // It reports whether a delivery became due.
 func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
 	id, waID string, at time.Time) (queued bool, err error) {
@@ -154,8 +160,7 @@ func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspac
 	}
 	isNew := tag.RowsAffected() > 0
 	var messageRow int64
-	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3,
-			status = CASE WHEN status = '' THEN 'sent' ELSE status END, status_at = CASE WHEN status = '' THEN $2 ELSE status_at END
+	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
 		WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
 		return false, fmt.Errorf("message: %w", err)
 	}
@@ -198,6 +203,9 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		}
 		if err != nil || state != chathook.ReplyFailed {
 			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'failed', status_at = $1 WHERE uuid = $2`, ms(at), id); err != nil {
+			return fmt.Errorf("message status: %w", err)
 		}
 		targets, err := readTargets(tx.Query(ctx, targetsForReply, workspaceID))
 		if err != nil {
