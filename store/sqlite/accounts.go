@@ -164,8 +164,11 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 		return before, fmt.Errorf("account %d is a removed Cloud API number: register it again (%w)", accountID, chathook.ErrNotFound)
 	}
 	release := ""
+	if state != chathook.AccountBanned {
+		release = `, state_until = 0` // a ban's end only means something while banned
+	}
 	if !state.WantsConnection() {
-		release = `, lease_owner = '', lease_until = 0`
+		release += `, lease_owner = '', lease_until = 0`
 	}
 	if before.Kind == chathook.KindCloudAPI && state == chathook.AccountDisconnected {
 		release += `, ` + tables.DropCloudAPICredentials
@@ -175,14 +178,63 @@ func (s *Store) SetAccountState(ctx context.Context, accountID int64, state chat
 	if err != nil {
 		return a, err
 	}
-	if state == chathook.AccountLoggedOut && before.State != chathook.AccountLoggedOut {
-		// The email goes out with the move or not at all: one per logout.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
-			VALUES (?, 'account_logged_out', ?, '', ?, ?)`, a.WorkspaceID, tables.AccountLoggedOutReason(a), ms(now), ms(now)); err != nil {
-			return a, fmt.Errorf("queue email: %w", err)
+	// The email goes out with the move or not at all: one per logout, or
+	// per refusal as outdated.
+	if state != before.State {
+		var err error
+		switch state {
+		case chathook.AccountLoggedOut:
+			err = queueAccountEmail(ctx, tx, a.WorkspaceID, "account_logged_out", tables.AccountLoggedOutReason(a), now)
+		case chathook.AccountOutdated:
+			err = queueAccountEmail(ctx, tx, a.WorkspaceID, "account_outdated", tables.AccountOutdatedReason(a), now)
+		}
+		if err != nil {
+			return a, err
 		}
 	}
 	if a.State != before.State {
+		if err := announce(ctx, tx, announced, a, now); err != nil {
+			return a, err
+		}
+	}
+	return a, tx.Commit()
+}
+
+// queueAccountEmail queues an owner email about an account, in tx.
+func queueAccountEmail(ctx context.Context, tx *sql.Tx, workspaceID, kind, reason string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
+		VALUES (?, ?, ?, '', ?, ?)`, workspaceID, kind, reason, ms(now), ms(now)); err != nil {
+		return fmt.Errorf("queue email: %w", err)
+	}
+	return nil
+}
+
+// BanAccount records a temporary ban of a QR account; see
+// store.Accounts. The read of the state before and the writes are one
+// write transaction, so a ban emails and tells once.
+func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time.Time) (chathook.Account, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return chathook.Account{}, err
+	}
+	defer tx.Rollback()
+	var announced string
+	before, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+`, announced FROM accounts WHERE id = ?`, accountID), &announced)
+	if err != nil {
+		return before, err
+	}
+	if before.Kind != chathook.KindWeb {
+		return before, fmt.Errorf("account %d is not linked by QR code: only those are banned", accountID)
+	}
+	a, err := scanAccount(tx.QueryRowContext(ctx, `UPDATE accounts SET state = ?, state_until = ?, lease_owner = '', lease_until = 0
+		WHERE id = ? RETURNING `+accountColumns, chathook.AccountBanned, ms(until), accountID))
+	if err != nil {
+		return a, err
+	}
+	if before.State != chathook.AccountBanned { // a repeat only moves until
+		if err := queueAccountEmail(ctx, tx, a.WorkspaceID, "account_banned", tables.AccountBannedReason(until), now); err != nil {
+			return a, err
+		}
 		if err := announce(ctx, tx, announced, a, now); err != nil {
 			return a, err
 		}
@@ -209,8 +261,13 @@ func (s *Store) ClaimAccounts(ctx context.Context, owner string, now, until time
 		return nil, err
 	}
 	if more := int64(limit) - held; more > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET lease_owner = ?1, lease_until = ?2 WHERE id IN (
-				SELECT id FROM accounts WHERE `+web+` AND lease_owner <> ?1 AND lease_until <= ?3 ORDER BY id LIMIT ?4)`,
+		// An account whose ban ended is taken up as connecting (the old
+		// state is what CASE reads).
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET lease_owner = ?1, lease_until = ?2,
+				state = CASE WHEN state = '`+string(chathook.AccountBanned)+`' THEN '`+string(chathook.AccountConnecting)+`' ELSE state END,
+				state_at = CASE WHEN state = '`+string(chathook.AccountBanned)+`' THEN ?3 ELSE state_at END, state_until = 0
+			WHERE id IN (SELECT id FROM accounts WHERE ((`+web+`) OR (`+fmt.Sprintf(tables.BanEnded, "?3")+`))
+				AND lease_owner <> ?1 AND lease_until <= ?3 ORDER BY id LIMIT ?4)`,
 			owner, ms(until), ms(now), more); err != nil {
 			return nil, fmt.Errorf("claim accounts: %w", err)
 		}

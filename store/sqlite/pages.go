@@ -117,6 +117,9 @@ func (s *Store) Messages(ctx context.Context, workspaceID string, chatID int64, 
 	if err := attach(ctx, s.rs.get(sqlLoadAttachments), msgs); err != nil {
 		return nil, fmt.Errorf("messages: attachments: %w", err)
 	}
+	if err := s.factsOf(ctx, msgs); err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
 	return out, nil
 }
 
@@ -132,6 +135,9 @@ func (s *Store) MessageByUUID(ctx context.Context, workspaceID, uuid string) (ch
 	}
 	if err := attach(ctx, s.rs.get(sqlLoadAttachments), []*chathook.Message{&m}); err != nil {
 		return m, fmt.Errorf("message: attachments: %w", err)
+	}
+	if err := s.factsOf(ctx, []*chathook.Message{&m}); err != nil {
+		return m, fmt.Errorf("message: %w", err)
 	}
 	return m, nil
 }
@@ -150,6 +156,41 @@ func attach(ctx context.Context, load *sql.Stmt, msgs []*chathook.Message) error
 	}
 	defer rows.Close()
 	return tables.Attach(rows, msgs)
+}
+
+// sqlLoadEdits and sqlLoadReactions read the earlier texts and the
+// reactions of the messages of a JSON array of ids.
+var (
+	sqlLoadEdits     = tables.EditsOf(`IN (SELECT value FROM json_each(?))`)
+	sqlLoadReactions = tables.ReactionsOf(`IN (SELECT value FROM json_each(?))`)
+)
+
+// factsOf reads the edits and the reactions of those of msgs that have
+// some (see tables.PageMessage): a query each, and none when no message
+// has any.
+func (s *Store) factsOf(ctx context.Context, msgs []*chathook.Message) error {
+	for _, f := range []struct {
+		ids   []int64
+		query string
+		fill  func(tables.Rows, []*chathook.Message) error
+	}{
+		{tables.WithEdits(msgs), sqlLoadEdits, tables.FillEdits},
+		{tables.WithReactions(msgs), sqlLoadReactions, tables.FillReactions},
+	} {
+		if len(f.ids) == 0 {
+			continue
+		}
+		rows, err := s.rs.get(f.query).QueryContext(ctx, idList(f.ids))
+		if err != nil {
+			return err
+		}
+		err = f.fill(rows, msgs)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const sqlPending = `SELECT count(*) FROM deliveries

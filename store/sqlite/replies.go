@@ -119,7 +119,7 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 		WHERE id = ? AND state = 'queued' AND lease_owner = ? RETURNING workspace_id, chat_id, account_id`,
 		waID, ms(at), id, owner).Scan(&workspaceID, &chatID, &accountID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil // not ours, or sent already
+		return false, store.ErrNotOurs // not ours, or sent already
 	}
 	if err != nil {
 		return false, fmt.Errorf("reply sent: %w", err)
@@ -128,39 +128,51 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 	if err != nil {
 		return false, fmt.Errorf("reply sent: endpoints: %w", err)
 	}
+	queued, err := queueSent(ctx, tx, targets, workspaceID, chatID, accountID, id, waID, at, true)
+	if err != nil {
+		return false, fmt.Errorf("reply sent: %w", err)
+	}
+	return queued, tx.Commit()
+}
+
+// queueSent makes the message of reply id, just recorded sent as waID at
+// at, the chat's next live message and queues it for targets, and then,
+// if status, its message:status "sent" (a status fact that sent it
+// queues its own instead). It reports whether a delivery became due.
+func queueSent(ctx context.Context, tx *sql.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	id, waID string, at time.Time, status bool) (bool, error) {
 	var echo int64
-	err = tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE account_id = ? AND message_id = ? AND uuid <> ?`,
+	err := tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE account_id = ? AND message_id = ? AND uuid <> ?`,
 		accountID, waID, id).Scan(&echo)
 	switch {
 	case err == nil:
 		// WhatsApp's echo of it was stored (and queued) first, under
 		// the wamid Meta had not yet told us: it is the message.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE uuid = ?`, id); err != nil {
-			return false, fmt.Errorf("reply sent: %w", err)
+			return false, err
 		}
-		queued, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
-		if err != nil {
-			return false, fmt.Errorf("reply sent: %w", err)
+		if !status {
+			return false, nil
 		}
-		return queued, tx.Commit()
+		return queueSentStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, at)
 	case !errors.Is(err, sql.ErrNoRows):
-		return false, fmt.Errorf("reply sent: %w", err)
+		return false, err
 	}
 	// The first live message of a chat that only history was in is the
 	// receiver's first of it, as in ingest.
 	var isNew bool
 	if err := tx.QueryRowContext(ctx, `SELECT history_only FROM chats WHERE id = ?`, chatID).Scan(&isNew); err != nil {
-		return false, fmt.Errorf("reply sent: chat: %w", err)
+		return false, fmt.Errorf("chat: %w", err)
 	}
 	if isNew {
 		if _, err := tx.ExecContext(ctx, `UPDATE chats SET history_only = 0, created_at = ? WHERE id = ?`, ms(at), chatID); err != nil {
-			return false, fmt.Errorf("reply sent: chat: %w", err)
+			return false, fmt.Errorf("chat: %w", err)
 		}
 	}
 	var messageRow int64
 	if err := tx.QueryRowContext(ctx, `UPDATE messages SET message_id = ?, sent_at = ?, received_at = ?, is_new_chat = ?
 		WHERE uuid = ? RETURNING id`, waID, ms(at), ms(at), isNew, id).Scan(&messageRow); err != nil {
-		return false, fmt.Errorf("reply sent: message: %w", err)
+		return false, fmt.Errorf("message: %w", err)
 	}
 	queued := false
 	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
@@ -176,15 +188,25 @@ func (s *Store) ReplySent(ctx context.Context, owner, id, waID string, at time.T
 				ms(at), ms(at))
 		}
 		if err != nil {
-			return false, fmt.Errorf("reply sent: delivery: %w", err)
+			return false, fmt.Errorf("delivery: %w", err)
 		}
 	}
-	status, err := queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, chathook.ReplySent, "", at)
-	if err != nil {
-		return false, fmt.Errorf("reply sent: %w", err)
+	if !status {
+		return queued, nil
 	}
-	queued = queued || status
-	return queued, tx.Commit()
+	sentStatus, err := queueSentStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, id, at)
+	return queued || sentStatus, err
+}
+
+// queueSentStatus records the message waID of the account sent, unless a
+// status came before, and queues its message:status "sent".
+func queueSentStatus(ctx context.Context, tx *sql.Tx, targets []tables.Target, workspaceID string, chatID, accountID int64,
+	waID, uuid string, at time.Time) (bool, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'sent', status_at = ? WHERE account_id = ? AND message_id = ? AND status = ''`,
+		ms(at), accountID, waID); err != nil {
+		return false, fmt.Errorf("message status: %w", err)
+	}
+	return queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, waID, uuid, chathook.ReplySent, "", at)
 }
 
 // ReplyFailed records an attempt that did not get through; see
@@ -213,6 +235,9 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		return err
 	}
 	if state == chathook.ReplyFailed {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'failed', status_at = ? WHERE uuid = ?`, ms(at), id); err != nil {
+			return fmt.Errorf("reply failed: message status: %w", err)
+		}
 		targets, err := readTargets(tx.QueryContext(ctx, sqlIngestTarget, workspaceID))
 		if err != nil {
 			return fmt.Errorf("reply failed: endpoints: %w", err)
@@ -231,4 +256,13 @@ func queueStatus(ctx context.Context, tx *sql.Tx, targets []tables.Target, works
 	messageID, uuid string, status chathook.ReplyState, failure string, at time.Time) (bool, error) {
 	queued, data := tables.StatusEvents(targets, chatID, accountID, messageID, uuid, string(status), failure, at)
 	return len(queued) > 0, queueFixed(ctx, tx, workspaceID, chatID, queued, data, at)
+}
+
+// ReplyUncertain gives up owner's claimed reply whose attempt's end is
+// unknown; see store.Replies. No status is told: it may have gone out.
+func (s *Store) ReplyUncertain(ctx context.Context, owner, id, reason string, at time.Time) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE replies SET state = ?, error = ?, due_at = ?,
+			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
+		WHERE id = ? AND state = 'queued' AND lease_owner = ?`, chathook.ReplyUncertain, reason, ms(at), id, owner)
+	return err
 }

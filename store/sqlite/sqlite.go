@@ -72,7 +72,8 @@ var writerSQL = []string{
 	sqlSetFailures, sqlDisable, sqlQueueEmail, sqlGranularity, sqlChatCreated, sqlLoadPending, sqlInsertBundle, sqlMarkBundled, sqlUnwait,
 }
 
-var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace, sqlLoadAttachments}
+var readerSQL = []string{sqlPendingChats, sqlBundleMessages, sqlTokenWorkspaces, sqlTokenWorkspace, sqlLoadAttachments,
+	sqlLoadEdits, sqlLoadReactions}
 
 func prepareAll(ctx context.Context, db *sql.DB, queries []string) (*stmts, error) {
 	c := &stmts{m: map[string]*sql.Stmt{}}

@@ -150,8 +150,8 @@ func testSentReplyIsDeliveredInChatOrder(t *testing.T, st store.Store) {
 	if !sent(t, st, "a", r.ID, "3EB0BBBB", at) {
 		t.Error("a sent reply queued no delivery")
 	}
-	if sent(t, st, "a", r.ID, "3EB0BBBB", at) {
-		t.Error("recording it sent twice queued a second delivery")
+	if queued, err := st.ReplySent(context.Background(), "a", r.ID, "3EB0BBBB", at); !errors.Is(err, store.ErrNotOurs) || queued {
+		t.Errorf("recording it sent twice: %v, %v; want ErrNotOurs and no second delivery", queued, err)
 	}
 	var order []string
 	for {
@@ -256,8 +256,8 @@ func testReplyAttemptCutShortIsInDoubt(t *testing.T, st store.Store) {
 		t.Fatalf("claim after the lease ran out %+v, want in doubt", got)
 	}
 	// The first claimer's late outcome is not recorded over the second's lease.
-	if sent(t, st, "a", r.ID, "wamid.late", t0.Add(lease)) {
-		t.Error("a lost lease recorded its outcome")
+	if queued, err := st.ReplySent(context.Background(), "a", r.ID, "wamid.late", t0.Add(lease)); !errors.Is(err, store.ErrNotOurs) || queued {
+		t.Errorf("a lost lease recorded its outcome: %v, %v; want ErrNotOurs", queued, err)
 	}
 	if err := st.ReplyFailed(context.Background(), "b", r.ID, "5xx", t0.Add(lease+time.Second), t0.Add(lease)); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,10 @@ func Announcement(announced string, a chathook.Account) (typ, reason, after stri
 		return event.AccountLost, "the linked device was removed on the phone", AnnouncedDisconnected
 	case announced == AnnouncedConnected && a.State == chathook.AccountReplaced:
 		return event.AccountLost, "another WhatsApp client took the session over", AnnouncedDisconnected
+	case announced == AnnouncedConnected && a.State == chathook.AccountBanned:
+		return event.AccountLost, BannedReason(a.StateUntil), AnnouncedDisconnected
+	case announced == AnnouncedConnected && a.State == chathook.AccountOutdated:
+		return event.AccountLost, OutdatedReason, AnnouncedDisconnected
 	}
 	return "", "", announced
 }

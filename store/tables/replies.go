@@ -7,9 +7,11 @@ import (
 )
 
 // PageMessageColumns are read by PageMessage, from PageMessages: a
-// message with the state of its reply, for the chat pages, and how many
-// attachments it has (see Counted).
-const PageMessageColumns = MessageColumns + `, COALESCE(r.state, ''), COALESCE(r.error, ''), m.attachments`
+// message with the state of its reply, for the chat pages, how many
+// attachments it has (see Counted), its status and deletion, and how
+// many edits and reactions it has (see WithEdits, WithReactions).
+const PageMessageColumns = MessageColumns + `, COALESCE(r.state, ''), COALESCE(r.error, ''), m.attachments,
+	m.status, m.status_at, m.deleted_at, m.edited, m.reacted`
 
 // PageMessages is the FROM of PageMessageColumns: messages aliased m,
 // each with its reply, if it is one.
@@ -18,13 +20,21 @@ const PageMessages = `messages m LEFT JOIN replies r ON r.id = m.uuid`
 // PageMessage reads a row of PageMessageColumns.
 func PageMessage(row Scanner) (chathook.Message, error) {
 	var m chathook.Message
-	var sent, received int64
-	var attachments int
+	var sent, received, statusAt, deletedAt int64
+	var attachments, edited, reacted int
 	err := row.Scan(&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
 		&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat, &m.SkipReason,
-		&m.Reply, &m.ReplyError, &attachments)
+		&m.Reply, &m.ReplyError, &attachments, &m.Status, &statusAt, &deletedAt, &edited, &reacted)
 	m.Timestamp, m.ReceivedAt = Time(sent), Time(received)
+	m.StatusAt, m.DeletedAt, m.Deleted = OptionalTime(statusAt), OptionalTime(deletedAt), deletedAt != 0
 	Counted(&m, attachments)
+	// As Counted: placeholders, which FillEdits and FillReactions replace.
+	if edited > 0 {
+		m.Edits = make([]chathook.Edit, edited)
+	}
+	if reacted > 0 {
+		m.Reactions = make([]chathook.Reaction, reacted)
+	}
 	return m, err
 }
 

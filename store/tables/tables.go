@@ -49,7 +49,7 @@ func OptionalTime(ms int64) time.Time {
 
 // AccountColumns are read by Account, from accounts.
 const AccountColumns = `id, workspace_id, phone, full_name, email, kind, state, jid, phone_number_id, verify_token,
-	last_message_at, created_at`
+	last_message_at, created_at, state_until`
 
 // WantsConnection is, in SQL, the linked-device accounts whose state
 // chathook.AccountState.WantsConnection accepts: those an instance holds.
@@ -64,10 +64,10 @@ var WantsConnectionA = fmt.Sprintf(`a.kind = '%s' AND a.state IN ('%s', '%s', '%
 // columns the query selects after them.
 func Account(row Scanner, extra ...any) (chathook.Account, error) {
 	var a chathook.Account
-	var last, created int64
+	var last, created, until int64
 	err := row.Scan(append([]any{&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID,
-		&a.PhoneNumberID, &a.VerifyToken, &last, &created}, extra...)...)
-	a.LastMessageAt, a.CreatedAt = OptionalTime(last), OptionalTime(created)
+		&a.PhoneNumberID, &a.VerifyToken, &last, &created, &until}, extra...)...)
+	a.LastMessageAt, a.CreatedAt, a.StateUntil = OptionalTime(last), OptionalTime(created), OptionalTime(until)
 	return a, err
 }
 
