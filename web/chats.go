@@ -75,6 +75,11 @@ type messageView struct {
 // messageViewOf is what the chat page shows of m at now.
 func messageViewOf(m chathook.Message, now time.Time) messageView {
 	mv := messageView{Message: m, Media: attachmentViews(m, now), Mark: statusMark(m)}
+	if m.Reply == chathook.ReplySent && m.Status.Rank() <= chathook.StatusSent.Rank() {
+		// A reply just sent says so in words ("sent ✓"), as the page's
+		// script shows it when it turns sent: no second ✓ beside it.
+		mv.Mark = nil
+	}
 	if !m.Deleted {
 		mv.Earlier, mv.EarlierNote = editsOf(m)
 		mv.Reacted = reactionsOf(m)

@@ -88,11 +88,15 @@ func TestChatStatusMarks(t *testing.T) {
 func TestChatReplySentAndTicks(t *testing.T) {
 	plain := message("plain", chathook.Sent, "hi")
 	plain.Reply = chathook.ReplySent
+	ticked := plain
+	ticked.UUID, ticked.Status = "ticked", chathook.StatusSent
 	seen := plain
 	seen.UUID, seen.Status = "seen", chathook.StatusRead
-	got := renderMessages(t, plain, seen)
-	if !strings.Contains(got["plain"], `<p class="reply-state sent">sent</p>`) {
-		t.Errorf("a sent reply without receipts lost its label:\n%s", got["plain"])
+	got := renderMessages(t, plain, ticked, seen)
+	for _, id := range []string{"plain", "ticked"} {
+		if !strings.Contains(got[id], `<p class="reply-state sent">sent</p>`) || strings.Contains(got[id], `class="mark`) {
+			t.Errorf("a sent reply not yet delivered does not read just \"sent\":\n%s", got[id])
+		}
 	}
 	if strings.Contains(got["seen"], "reply-state") || !strings.Contains(got["seen"], `aria-label="Read"`) {
 		t.Errorf("a read reply shows its label instead of its ticks:\n%s", got["seen"])
