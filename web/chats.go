@@ -63,6 +63,28 @@ type messageView struct {
 	Day       string // set on the first message of each day
 	Highlight bool   // the message a permalink opened
 	Media     []attachmentView
+	Mark      *markView // a sent message's status; nil for none
+	// Earlier are the texts an edited message had, oldest first, and
+	// EarlierNote the same in words for a title; Reacted its reactions
+	// by emoji. None for a deleted message, which shows nothing of itself.
+	Earlier     []editView
+	EarlierNote string
+	Reacted     []reactionView
+}
+
+// messageViewOf is what the chat page shows of m at now.
+func messageViewOf(m chathook.Message, now time.Time) messageView {
+	mv := messageView{Message: m, Media: attachmentViews(m, now), Mark: statusMark(m)}
+	if m.Reply == chathook.ReplySent && m.Status.Rank() <= chathook.StatusSent.Rank() {
+		// A reply just sent says so in words ("sent ✓"), as the page's
+		// script shows it when it turns sent: no second ✓ beside it.
+		mv.Mark = nil
+	}
+	if !m.Deleted {
+		mv.Earlier, mv.EarlierNote = editsOf(m)
+		mv.Reacted = reactionsOf(m)
+	}
+	return mv
 }
 
 // chat shows one page of a chat's timeline: the latest messages; those
@@ -105,7 +127,8 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 	}
 	day, now := "", s.cfg.Now()
 	for _, m := range tl.msgs {
-		mv := messageView{Message: m, Highlight: tl.at != "" && m.UUID == tl.at, Media: attachmentViews(m, now)}
+		mv := messageViewOf(m, now)
+		mv.Highlight = tl.at != "" && m.UUID == tl.at
 		if d := m.Timestamp.UTC().Format("Monday, 2 January 2006"); d != day {
 			mv.Day, day = d, d
 		}

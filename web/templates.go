@@ -23,9 +23,9 @@ var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
 		"static":   s.staticURL,
-		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"datetime": formatDatetime,
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"iso":      formatISO,
 		"ms": func(d time.Duration) string {
 			if d < time.Millisecond {
 				return "< 1 ms"
@@ -62,6 +62,13 @@ func (s *Server) parseTemplates() error {
 	s.fragment, err = template.New("activity").Funcs(funcs).ParseFS(templateFS, fragmentFiles...)
 	return err
 }
+
+// formatDatetime is a time in full, for a person: in UTC, as the pages
+// show every time.
+func formatDatetime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// formatISO is a time for a <time datetime> attribute.
+func formatISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // renderFragment executes one named template alone: a part of a page.
 func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, name string, data any) {

@@ -118,8 +118,9 @@
       msg.appendChild(label);
     }
     label.className = "reply-state " + status;
-    label.textContent = status === "failed" ? "failed" + (error ? ": " + error : "") : status === "queued" ? "sending…" : status;
+    label.textContent = status === "failed" ? "failed" + (error ? ": " + error : "") : status === "queued" ? "sending…" : status === "uncertain" ? "May have been sent" : status;
     if (status === "queued" && error) label.title = "Retrying: " + error;
+    else if (status === "uncertain" && error) label.title = error;
     else label.removeAttribute("title");
   };
 
