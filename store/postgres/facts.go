@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,14 +206,15 @@ func (r *recorder) change(ctx context.Context, f chathook.Fact, m tables.FactMes
 		return err == nil, err
 	}
 	var tag pgconn.CommandTag
+	key := cmp.Or(f.SenderKey, f.Sender.Phone) // as the SQLite store keys a sender
 	if f.Reaction == "" {
-		tag, err = r.tx.Exec(ctx, `DELETE FROM reactions WHERE message_id = $1 AND sender_key = $2`, m.ID, f.SenderKey)
+		tag, err = r.tx.Exec(ctx, `DELETE FROM reactions WHERE message_id = $1 AND sender_key = $2`, m.ID, key)
 	} else {
 		tag, err = r.tx.Exec(ctx, `INSERT INTO reactions (message_id, sender_key, sender_name, sender_phone, reaction, at)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (message_id, sender_key) DO UPDATE SET sender_name = excluded.sender_name,
 				sender_phone = excluded.sender_phone, reaction = excluded.reaction, at = excluded.at
-			WHERE reactions.reaction <> excluded.reaction`, m.ID, f.SenderKey, f.Sender.FullName, f.Sender.Phone, f.Reaction, at)
+			WHERE reactions.reaction <> excluded.reaction`, m.ID, key, f.Sender.FullName, f.Sender.Phone, f.Reaction, at)
 	}
 	if err != nil {
 		return false, fmt.Errorf("reaction: %w", err)

@@ -21,6 +21,11 @@
 //     so two flushes of the same chats at once put each message in one
 //     bundle (see bundles.go). A change of granularity waits for ingests
 //     and flushes in progress, so a switch to none strands no message.
+//   - RecordFacts takes a reply's row, then its message's, FOR UPDATE
+//     before reading them, so facts of one message recorded at once by
+//     two instances move its status forward once and make a reply sent
+//     once (a ReplySent at once waits and is not ours); fact ids are
+//     decided by a unique key (see facts.go).
 //   - Migrations run under an advisory lock: instances started together
 //     apply them once.
 //
