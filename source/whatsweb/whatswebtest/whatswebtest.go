@@ -61,6 +61,10 @@ type world struct {
 	batches  int  // QR code batches handed out, so that each differs
 	cdn      *cdn // media servers, started by the first PutMedia
 
+	// unacked are the events Deliver handed a device's clients that
+	// were not acknowledged, by device JID, in order.
+	unacked map[string][]any
+
 	sent       []SentMessage // every send, in order
 	beforeSend func(SentMessage) bool
 	afterSend  func(SentMessage)
@@ -68,7 +72,7 @@ type world struct {
 
 // New returns a WhatsApp of its own with no devices online.
 func New() *Network {
-	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}}}
+	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}, unacked: map[string][]any{}}}
 }
 
 // Sibling is the same WhatsApp as another instance reaches it: its own
@@ -163,6 +167,29 @@ func (n *Network) NoOverlap(t testing.TB) {
 	if len(n.world.overlaps) > 0 {
 		t.Errorf("whatswebtest: devices connected twice at once: %v", n.world.overlaps)
 	}
+}
+
+// Unacked returns the events Deliver handed clients of the device jid
+// that are still not acknowledged, in order: WhatsApp sends them again
+// at the device's next connection.
+func (n *Network) Unacked(jid string) []any {
+	n.world.mu.Lock()
+	defer n.world.mu.Unlock()
+	return append([]any(nil), n.world.unacked[jid]...)
+}
+
+func (w *world) keepUnacked(jid string, evt any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unacked[jid] = append(w.unacked[jid], evt)
+}
+
+func (w *world) takeUnacked(jid string) []any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	evts := w.unacked[jid]
+	delete(w.unacked, jid)
+	return evts
 }
 
 func (n *Network) reachable() error {
