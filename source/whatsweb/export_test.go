@@ -31,6 +31,12 @@ func SetQRPoll(m *Manager, d time.Duration) { m.qrPoll = d }
 // SetMediaRetryWait changes how long a download waits for the phone.
 func SetMediaRetryWait(m *Manager, d time.Duration) { m.mediaRetryWait = d }
 
+// SetHandleTimeout changes how long one event may take to handle.
+func SetHandleTimeout(m *Manager, d time.Duration) { m.handleTimeout = d }
+
+// SetHistoryRetry changes the first wait before history is stored again.
+func SetHistoryRetry(m *Manager, d time.Duration) { m.historyRetry = d }
+
 // NewBoundedFile is the file a download writes into: f, refusing to
 // grow past max plus WhatsApp's overhead.
 func NewBoundedFile(f *os.File, max int64) whatsmeow.File { return newBoundedFile(f, max) }

@@ -45,7 +45,17 @@ type Manager struct {
 	// mediaRetryWait bounds a download's wait for the phone to upload a
 	// file again (DefaultMediaRetryWait).
 	mediaRetryWait time.Duration
+	// handleTimeout bounds the handling of one event, and each attempt
+	// to store a batch of history (DefaultHandleTimeout).
+	handleTimeout time.Duration
+	// historyRetry is the first wait before a batch of history the store
+	// refused is tried again; it doubles up to a minute.
+	historyRetry time.Duration
 }
+
+// DefaultHandleTimeout bounds the handling of one event: well under the
+// five minutes after which whatsmeow handles the next event alongside.
+const DefaultHandleTimeout = 2 * time.Minute
 
 type backoff struct {
 	at    time.Time
@@ -83,6 +93,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg: cfg, log: cfg.Logger.With("owner", cfg.Owner), container: container,
 		conns: map[int64]*conn{}, pairs: map[*conn]struct{}{}, held: map[int64]bool{}, retry: map[int64]backoff{},
 		wake: make(chan struct{}, 1), qrPoll: time.Second, mediaRetryWait: DefaultMediaRetryWait,
+		handleTimeout: DefaultHandleTimeout, historyRetry: time.Second,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return m, nil

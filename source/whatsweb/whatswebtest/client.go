@@ -179,16 +179,17 @@ func (c *Client) Deliver(evt any) bool {
 }
 
 // redeliver sends the device's unacknowledged events again, in order,
-// while the socket stays open; those it could not hand over wait for the
-// next connection.
+// while the socket stays open; each stays unacknowledged until the
+// handlers answer true.
 func (c *Client) redeliver() {
 	jid := c.JID()
-	for _, evt := range c.net.world.takeUnacked(jid) {
+	for _, p := range c.net.world.pendingUnacked(jid) {
 		if !c.Connected() {
-			c.net.world.keepUnacked(jid, evt)
-			continue
+			return
 		}
-		c.Deliver(evt)
+		if c.Emit(p.evt) {
+			c.net.world.acked(jid, p.seq)
+		}
 	}
 }
 

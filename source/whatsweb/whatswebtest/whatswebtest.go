@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -63,7 +64,8 @@ type world struct {
 
 	// unacked are the events Deliver handed a device's clients that
 	// were not acknowledged, by device JID, in order.
-	unacked map[string][]any
+	unacked map[string][]unacked
+	seq     int // events recorded unacknowledged
 
 	sent       []SentMessage // every send, in order
 	beforeSend func(SentMessage) bool
@@ -72,7 +74,7 @@ type world struct {
 
 // New returns a WhatsApp of its own with no devices online.
 func New() *Network {
-	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}, unacked: map[string][]any{}}}
+	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}, unacked: map[string][]unacked{}}}
 }
 
 // Sibling is the same WhatsApp as another instance reaches it: its own
@@ -175,21 +177,37 @@ func (n *Network) NoOverlap(t testing.TB) {
 func (n *Network) Unacked(jid string) []any {
 	n.world.mu.Lock()
 	defer n.world.mu.Unlock()
-	return append([]any(nil), n.world.unacked[jid]...)
+	var evts []any
+	for _, p := range n.world.unacked[jid] {
+		evts = append(evts, p.evt)
+	}
+	return evts
+}
+
+// unacked is an event WhatsApp keeps for a device until acknowledged.
+type unacked struct {
+	seq int
+	evt any
 }
 
 func (w *world) keepUnacked(jid string, evt any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.unacked[jid] = append(w.unacked[jid], evt)
+	w.seq++
+	w.unacked[jid] = append(w.unacked[jid], unacked{seq: w.seq, evt: evt})
 }
 
-func (w *world) takeUnacked(jid string) []any {
+func (w *world) pendingUnacked(jid string) []unacked {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	evts := w.unacked[jid]
-	delete(w.unacked, jid)
-	return evts
+	return append([]unacked(nil), w.unacked[jid]...)
+}
+
+// acked forgets the device's event seq: acknowledged at last.
+func (w *world) acked(jid string, seq int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unacked[jid] = slices.DeleteFunc(w.unacked[jid], func(p unacked) bool { return p.seq == seq })
 }
 
 func (n *Network) reachable() error {
