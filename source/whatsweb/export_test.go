@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
 )
 
 // Claim runs one round of lease claims now, as Run does every Lease/3.
@@ -43,3 +45,11 @@ func NewBoundedFile(f *os.File, max int64) whatsmeow.File { return newBoundedFil
 
 // MediaOverhead is what a download may write past max.
 const MediaOverhead = mediaOverhead
+
+// RetryText is what m's production client of dev answers a retry receipt
+// from requester for message id in chat with: the text it would send again,
+// "" if none.
+func RetryText(m *Manager, dev *wastore.Device, requester, chat types.JID, id string) string {
+	cli := m.cfg.Network.Client(dev).(wmClient).cli
+	return cli.GetMessageForRetry(requester, chat, id).GetConversation()
+}

@@ -72,8 +72,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Owner == "" {
 		return nil, errors.New("whatsweb: no owner name for the account leases")
 	}
+	db, dialect := cfg.Store.SessionDB()
 	if cfg.Network == nil {
-		cfg.Network = Whatsmeow{Logger: cfg.Logger}
+		cfg.Network = Whatsmeow{Logger: cfg.Logger, Sent: sentReplies(db)}
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
@@ -84,7 +85,6 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	db, dialect := cfg.Store.SessionDB()
 	container := sqlstore.NewWithDB(db, dialect, waLogger(cfg.Logger, "whatsmeow/sqlstore"))
 	if err := upgrade(ctx, container, db, dialect); err != nil {
 		return nil, fmt.Errorf("whatsweb: upgrade the session tables: %w", err)
