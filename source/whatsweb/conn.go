@@ -141,14 +141,27 @@ func (c *conn) close() {
 // for some connection events. It answers false only for a live message
 // it could not store, which whatsmeow then leaves unacknowledged for
 // WhatsApp to send again.
+//
+// whatsmeow (SynchronousAck, EnableDecryptedEventBuffer) acknowledges a
+// message, and clears its decrypted plaintext from the event buffer in
+// the sqlstore, only once every handler answered true. Answered false,
+// the message is neither: WhatsApp sends it again to the device's next
+// connection (here or on another instance, which finds the plaintext in
+// the shared sqlstore, as the Signal session cannot decrypt it twice).
+// Answered true, a repeat is ignored as processed: true must mean stored.
+//
+// Each event but a history sync is handled under handleTimeout, so that
+// a hanging database write ends, answered false, before whatsmeow, after
+// five minutes, goes on to the next event alongside and out of order.
 func (c *conn) handle(evt any) bool {
 	if c.isClosed() {
+		return c.handleClosed(evt)
+	}
+	if c.pairing != nil && c.pairing.handle(c.m.ctx, c, evt) {
 		return true
 	}
-	ctx := c.m.ctx
-	if c.pairing != nil && c.pairing.handle(ctx, c, evt) {
-		return true
-	}
+	ctx, cancel := context.WithTimeout(c.m.ctx, c.m.handleTimeout)
+	defer cancel()
 	switch e := evt.(type) {
 	case *events.Connected:
 		c.m.connected(c.account().ID)
@@ -168,6 +181,27 @@ func (c *conn) handle(evt any) bool {
 		c.online = false
 		c.mu.Unlock()
 		c.setState(ctx, chathook.AccountConnecting, chathook.AccountConnected)
+	case *events.KeepAliveTimeout:
+		// WhatsApp has not answered pings for a while: whatsmeow goes on
+		// waiting (and reconnects after 3 min), but the account is
+		// shown connecting meanwhile.
+		if e.ErrorCount >= keepAliveFailures {
+			c.mu.Lock()
+			c.online = false
+			c.mu.Unlock()
+			c.setState(ctx, chathook.AccountConnecting, chathook.AccountConnected)
+		}
+	case *events.KeepAliveRestored:
+		c.mu.Lock()
+		c.online = true
+		c.mu.Unlock()
+		c.setState(ctx, chathook.AccountConnected, chathook.AccountConnecting)
+	case *events.UndecryptableMessage:
+		// whatsmeow asked the sender's device, and the phone
+		// (AutomaticMessageRerequestFromPhone), to send it again; it
+		// comes back as *events.Message.
+		c.m.log.Warn("whatsapp message not decrypted: asked again", "account_id", c.account().ID,
+			"message_id", safeID(e.Info.ID), "unavailable", e.IsUnavailable, "fail_mode", string(e.DecryptFailMode))
 	case *events.LoggedOut:
 		c.m.log.Info("whatsapp account logged out on the phone", "account_id", c.account().ID, "reason", e.Reason.String())
 		c.m.drop(c)
@@ -191,7 +225,7 @@ func (c *conn) handle(evt any) bool {
 	case *events.Receipt:
 		return c.receipt(ctx, e)
 	case *events.HistorySync:
-		c.history(ctx, e)
+		c.history(c.m.ctx, e)
 	case *events.MediaRetry:
 		c.mediaRetried(e)
 	case *events.GroupInfo:
@@ -203,6 +237,32 @@ func (c *conn) handle(evt any) bool {
 	}
 	return true
 }
+
+// handleClosed answers an event that reaches a closed connection (the
+// Manager stopping, the lease lost or handed over, the phone linked
+// again): whatsmeow still hands over what it read before Disconnect. A
+// message or a receipt is answered false, so that WhatsApp sends it to
+// the device's next connection, whose holder stores it in order; true
+// would lose it. A history sync is stored all the same: whatsmeow
+// acknowledged its notification before handing it over and never hands
+// it again, and history, stored once by id and never delivered, does
+// not depend on which instance holds the account. Connection events are
+// the next connection's to tell.
+func (c *conn) handleClosed(evt any) bool {
+	switch e := evt.(type) {
+	case *events.Message, *events.Receipt:
+		return false
+	case *events.HistorySync:
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.m.ctx), c.m.handleTimeout)
+		defer cancel()
+		c.history(ctx, e)
+	}
+	return true
+}
+
+// keepAliveFailures is how many pings in a row WhatsApp leaves
+// unanswered before the account shows connecting.
+const keepAliveFailures = 3
 
 // setState records the account's state, unless it is no longer one of
 // from as stored (a teammate may have asked to disconnect meanwhile).

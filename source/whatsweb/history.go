@@ -16,22 +16,63 @@ import (
 // the past when a device is linked) with History set: they fill the
 // chats' timelines and are never delivered. They go to the store in
 // batches of at most ingest.MaxBatch, each in one transaction.
+//
+// whatsmeow acknowledged the sync's notification before it downloaded
+// the history, and never hands it again: a batch the store refuses is
+// tried again (storeHistory) rather than dropped. whatsmeow runs this on
+// a goroutine of its own, apart from live messages, so the waits hold
+// back only later history syncs.
 func (c *conn) history(ctx context.Context, evt *events.HistorySync) {
 	now := c.m.now()
 	mp := c.mapper()
 	c.mu.Lock()
 	parser := c.parser
 	c.mu.Unlock()
+	if parser == nil { // a pairing not yet paired: no account to store it in
+		return
+	}
 	stored := 0
 	historyBatches(ctx, mp, parser.ParseWebMessage, evt.Data, c.rememberGroup, now, func(batch []chathook.Incoming) {
-		if _, err := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, batch); err != nil {
-			c.m.log.Error("whatsapp history not stored", "account_id", mp.acc.ID, "messages", len(batch), "err", err)
-			return
+		if c.storeHistory(ctx, mp, now, batch) {
+			stored += len(batch)
 		}
-		stored += len(batch)
 	})
 	c.m.log.Info("whatsapp history sync stored", "account_id", mp.acc.ID, "type", evt.Data.GetSyncType().String(),
 		"conversations", len(evt.Data.GetConversations()), "messages", stored)
+}
+
+// historyAttempts is how many times a batch of history is tried: with
+// historyRetry 1 s, over about two minutes.
+const historyAttempts = 8
+
+// storeHistory stores one batch of history, each attempt bounded by
+// handleTimeout; a refused one is tried again after historyRetry, then
+// twice as long each time up to a minute, historyAttempts times at most,
+// while ctx lasts. It reports whether the batch was stored.
+func (c *conn) storeHistory(ctx context.Context, mp *mapper, now time.Time, batch []chathook.Incoming) bool {
+	wait := c.m.historyRetry
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, c.m.handleTimeout)
+		_, err := c.m.cfg.Store.Ingest(actx, mp.acc.WorkspaceID, now, batch)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if attempt == historyAttempts || ctx.Err() != nil {
+			c.m.log.Error("whatsapp history not stored: given up", "account_id", mp.acc.ID, "messages", len(batch),
+				"attempts", attempt, "err", err)
+			return false
+		}
+		c.m.log.Warn("whatsapp history not stored: trying again", "account_id", mp.acc.ID, "messages", len(batch),
+			"retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(wait*2, time.Minute)
+	}
 }
 
 func (c *conn) rememberGroup(jid types.JID, subject string) {

@@ -45,7 +45,17 @@ type Manager struct {
 	// mediaRetryWait bounds a download's wait for the phone to upload a
 	// file again (DefaultMediaRetryWait).
 	mediaRetryWait time.Duration
+	// handleTimeout bounds the handling of one event, and each attempt
+	// to store a batch of history (DefaultHandleTimeout).
+	handleTimeout time.Duration
+	// historyRetry is the first wait before a batch of history the store
+	// refused is tried again; it doubles up to a minute.
+	historyRetry time.Duration
 }
+
+// DefaultHandleTimeout bounds the handling of one event: well under the
+// five minutes after which whatsmeow handles the next event alongside.
+const DefaultHandleTimeout = 2 * time.Minute
 
 type backoff struct {
 	at    time.Time
@@ -62,8 +72,15 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Owner == "" {
 		return nil, errors.New("whatsweb: no owner name for the account leases")
 	}
-	if cfg.Network == nil {
-		cfg.Network = Whatsmeow{Logger: cfg.Logger}
+	db, dialect := cfg.Store.SessionDB()
+	switch n := cfg.Network.(type) {
+	case nil:
+		cfg.Network = Whatsmeow{Logger: cfg.Logger, Sent: sentReplies(db)}
+	case Whatsmeow:
+		if n.Sent == nil { // a proxy set by the caller keeps its replies for retry receipts
+			n.Sent = sentReplies(db)
+			cfg.Network = n
+		}
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
@@ -74,7 +91,6 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	db, dialect := cfg.Store.SessionDB()
 	container := sqlstore.NewWithDB(db, dialect, waLogger(cfg.Logger, "whatsmeow/sqlstore"))
 	if err := upgrade(ctx, container, db, dialect); err != nil {
 		return nil, fmt.Errorf("whatsweb: upgrade the session tables: %w", err)
@@ -83,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg: cfg, log: cfg.Logger.With("owner", cfg.Owner), container: container,
 		conns: map[int64]*conn{}, pairs: map[*conn]struct{}{}, held: map[int64]bool{}, retry: map[int64]backoff{},
 		wake: make(chan struct{}, 1), qrPoll: time.Second, mediaRetryWait: DefaultMediaRetryWait,
+		handleTimeout: DefaultHandleTimeout, historyRetry: time.Second,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return m, nil

@@ -1,6 +1,7 @@
 package whatsweb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -322,6 +323,7 @@ func (p *pairing) paired(ctx context.Context, c *conn, e *events.PairSuccess) {
 		p.end(ctx, c, fmt.Sprintf("WhatsApp linked %s, which is not a phone number", e.ID.String()))
 		return
 	}
+	prev := m.linkedDevice(ctx, cur.WorkspaceID, acc)
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()
@@ -330,9 +332,14 @@ func (p *pairing) paired(ctx context.Context, c *conn, e *events.PairSuccess) {
 	// Under m.mu, so that no claim round starts a second connection for
 	// the account between its lease and this conn taking it.
 	saved, err := m.cfg.Store.LinkAccount(ctx, cur.WorkspaceID, acc, m.cfg.Owner, m.now().Add(m.cfg.Lease))
+	var old *conn
 	if err == nil {
-		if old := m.conns[saved.ID]; old != nil {
-			m.dropLocked(old)
+		if old = m.conns[saved.ID]; old != nil {
+			// Closed, its socket left open for unlink to log it out.
+			old.mu.Lock()
+			old.closed = true
+			old.mu.Unlock()
+			delete(m.conns, saved.ID)
 		}
 		c.mu.Lock()
 		c.acc, c.until, c.round = saved, m.now().Add(m.cfg.Lease), m.round
@@ -348,8 +355,58 @@ func (p *pairing) paired(ctx context.Context, c *conn, e *events.PairSuccess) {
 		p.end(ctx, c, "the account could not be saved: start again")
 		return
 	}
+	if old != nil || prev != "" {
+		go m.unlink(old, prev)
+	}
 	m.log.Info("whatsapp account linked", "pairing", cur.ID, "account_id", saved.ID, "workspace", saved.WorkspaceID)
 	p.save(ctx, func(x *chathook.Pairing) {
 		x.State, x.AccountID, x.QR, x.Code = chathook.PairingPaired, saved.ID, "", ""
 	})
+}
+
+// linkedDevice returns the device JID of the workspace's account that
+// phone a.Phone already has linked by QR code, other than a.JID: "" if
+// none.
+func (m *Manager) linkedDevice(ctx context.Context, workspaceID string, a chathook.Account) string {
+	accs, err := m.cfg.Store.Accounts(ctx, workspaceID)
+	if err != nil {
+		m.log.Warn("whatsapp accounts not read: a former device of the phone may stay linked", "err", err)
+		return ""
+	}
+	for _, x := range accs {
+		if x.Kind == chathook.KindWeb && x.Phone == a.Phone && x.JID != "" && x.JID != a.JID {
+			return x.JID
+		}
+	}
+	return ""
+}
+
+// unlink removes the device that a new link of the same phone replaced,
+// so that the phone lists no stale linked device and the database keeps
+// no stale keys: old (its conn here, closed, or nil) is logged out on
+// WhatsApp if connected, then the keys of jid (old's device, or the one
+// the account had) are deleted. A device another instance has connected
+// is dropped there at its next claim; only the phone can remove it then.
+func (m *Manager) unlink(old *conn, jid string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 30*time.Second)
+	defer cancel()
+	if old != nil {
+		old.mu.Lock()
+		cli, online := old.cli, old.online
+		jid = cmp.Or(old.acc.JID, jid)
+		old.mu.Unlock()
+		if cli != nil && online {
+			if err := cli.Logout(ctx); err != nil {
+				m.log.Warn("whatsapp former device of a relinked phone not logged out", "account_id", old.account().ID, "err", err)
+			} else {
+				m.log.Info("whatsapp former device of a relinked phone logged out", "account_id", old.account().ID)
+			}
+		}
+		if cli != nil {
+			cli.Disconnect()
+		}
+	}
+	if err := m.deleteSession(ctx, jid); err != nil {
+		m.log.Warn("whatsapp former device's keys not deleted", "err", err)
+	}
 }

@@ -2,6 +2,7 @@ package whatsweb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,13 @@ type Whatsmeow struct {
 	// websocket and media downloads): socks5://[user:pass@]host:port or
 	// http(s)://[user:pass@]host:port, as CheckProxy accepts.
 	Proxy string
+	// Sent returns the text of a message chathook sent from device as
+	// id (a reply), "" if it sent none: a phone that could not decrypt
+	// it asks for it again with a retry receipt, and whatsmeow, which
+	// keeps only its last 256 sends in memory, sends it once more. nil:
+	// such asks are answered only from memory. New sets it to read the
+	// replies in chathook's database.
+	Sent func(ctx context.Context, device types.JID, id types.MessageID) (string, error)
 }
 
 // CheckProxy reports whether addr is a proxy Whatsmeow can use: "" (none),
@@ -65,13 +73,35 @@ var osInfo sync.Once
 // by WhatsApp after the next reconnect, not lost. The decrypted event
 // buffer keeps its plaintext meanwhile, since the Signal session has
 // moved on and could not decrypt it a second time.
+//
+// A message it cannot decrypt is asked again from the phone as well as
+// from the sender (AutomaticMessageRerequestFromPhone), as mautrix's
+// bridge does; a phone asking for one of chathook's replies again gets it
+// from Sent.
 func (w Whatsmeow) Client(dev *wastore.Device) Client {
 	osInfo.Do(func() { wastore.SetOSInfo("chathook", [3]uint32{0, 1, 0}) })
-	cli := whatsmeow.NewClient(dev, waLogger(w.Logger, "whatsmeow"))
+	log := waLogger(w.Logger, "whatsmeow")
+	cli := whatsmeow.NewClient(dev, log)
 	cli.EnableAutoReconnect = true
 	cli.InitialAutoReconnect = false
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
+	cli.AutomaticMessageRerequestFromPhone = true
+	if w.Sent != nil {
+		cli.GetMessageForRetry = func(requester, to types.JID, id types.MessageID) *waE2E.Message {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			text, err := w.Sent(ctx, dev.GetJID(), id)
+			if err != nil {
+				log.Warnf("sent message %s not read for a retry receipt: %v", safeID(id), err)
+				return nil
+			}
+			if text == "" {
+				return nil
+			}
+			return &waE2E.Message{Conversation: proto.String(text)}
+		}
+	}
 	if w.Proxy != "" {
 		// Checked at start (CheckProxy); were it refused now, the
 		// connection fails rather than go around the proxy.
@@ -80,6 +110,25 @@ func (w Whatsmeow) Client(dev *wastore.Device) Client {
 		}
 	}
 	return wmClient{cli: cli}
+}
+
+// sentReplies reads the text of a reply chathook sent from a device, for
+// Whatsmeow.Sent: the message of the account of that device whose
+// message_id is id, if it is one of chathook's replies. (The store has
+// no reply lookup by WhatsApp id; the tables are the same in both
+// dialects, and whatsmeow's $N placeholders work in both.)
+func sentReplies(db *sql.DB) func(ctx context.Context, device types.JID, id types.MessageID) (string, error) {
+	return func(ctx context.Context, device types.JID, id types.MessageID) (string, error) {
+		var text string
+		err := db.QueryRowContext(ctx, `SELECT r.text FROM accounts a
+			JOIN messages m ON m.account_id = a.id AND m.message_id = $2
+			JOIN replies r ON r.id = m.uuid
+			WHERE a.jid = $1`, device.String(), id).Scan(&text)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return text, err
+	}
 }
 
 type wmClient struct {

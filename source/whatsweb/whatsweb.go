@@ -10,6 +10,9 @@
 //     a Manager connects only accounts whose lease it holds (see
 //     store.Accounts), renews the leases every Lease/3, and drops a
 //     connection before its lease can run out unrenewed.
+//   - A live message (or receipt) is acknowledged to WhatsApp only once
+//     stored, also when a closed connection still gets it: answered
+//     false, WhatsApp sends it to the device's next connection.
 //   - Live messages are stored one Ingest per event, in the order
 //     WhatsApp hands them over; history sent at pairing is stored with
 //     History set (never delivered), in batches of at most
@@ -61,8 +64,9 @@ type Client interface {
 	// *events.PairSuccess, *events.Connected, *events.Disconnected,
 	// *events.Message, *events.HistorySync, *events.LoggedOut,
 	// *events.StreamReplaced, *events.GroupInfo, ... fn answers false
-	// when it could not handle the event: a message it could not store.
-	// That message is then not acknowledged, and WhatsApp sends it again.
+	// when it could not handle the event: a message it could not store
+	// (or that reached a closed connection). That message is then not
+	// acknowledged, and WhatsApp sends it again.
 	AddEventHandler(fn func(evt any) bool)
 	// GroupName returns a group's subject.
 	GroupName(ctx context.Context, group types.JID) (string, error)

@@ -15,7 +15,7 @@ import (
 )
 
 // Client is one device's connection to the fake WhatsApp. It implements
-// whatsweb.Client; the test drives it with Emit and Pair.
+// whatsweb.Client; the test drives it with Emit, Deliver and Pair.
 type Client struct {
 	net *Network
 	dev *wastore.Device
@@ -65,7 +65,9 @@ func (c *Client) Logouts() int {
 
 // Connect opens the socket; as WhatsApp does, an unpaired device then
 // gets its QR codes (*events.QR), and a paired one is logged in
-// (*events.Connected). It fails when the network is unreachable, or the
+// (*events.Connected), then gets again, in order, the events Deliver
+// handed any earlier client of the device that its handlers did not
+// acknowledge (see Unacked). It fails when the network is unreachable, or the
 // socket is open already (as whatsmeow's ErrAlreadyConnected).
 func (c *Client) Connect(ctx context.Context) error {
 	if err := c.net.reachable(); err != nil {
@@ -87,7 +89,10 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Unlock()
 	if paired {
 		c.net.world.connect(c.JID())
-		go c.Emit(&events.Connected{})
+		go func() {
+			c.Emit(&events.Connected{})
+			c.redeliver()
+		}()
 	} else {
 		go c.Emit(&events.QR{Codes: codes})
 	}
@@ -153,6 +158,39 @@ func (c *Client) Emit(evt any) bool {
 		}
 	}
 	return true
+}
+
+// Deliver hands evt to the handlers as Emit does, and records the
+// acknowledgement as WhatsApp keeps it: an event the handlers answered
+// false for (whatsmeow sends no ack for it) stays with the device, and
+// WhatsApp sends it again to the device's next connection, through this
+// client or another of any sibling network, after Connected; one answered
+// true is acknowledged and never comes again. It models an event already
+// on its way, so it reaches the handlers whether or not the socket is
+// still open (whatsmeow handles what it read before a Disconnect). Use it
+// for what WhatsApp sends again when not acknowledged: messages and
+// receipts.
+func (c *Client) Deliver(evt any) bool {
+	ok := c.Emit(evt)
+	if !ok {
+		c.net.world.keepUnacked(c.JID(), evt)
+	}
+	return ok
+}
+
+// redeliver sends the device's unacknowledged events again, in order,
+// while the socket stays open; each stays unacknowledged until the
+// handlers answer true.
+func (c *Client) redeliver() {
+	jid := c.JID()
+	for _, p := range c.net.world.pendingUnacked(jid) {
+		if !c.Connected() {
+			return
+		}
+		if c.Emit(p.evt) {
+			c.net.world.acked(jid, p.seq)
+		}
+	}
 }
 
 // Pair is the phone accepting the link of an unpaired, connected

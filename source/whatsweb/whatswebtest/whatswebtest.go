@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -61,6 +62,11 @@ type world struct {
 	batches  int  // QR code batches handed out, so that each differs
 	cdn      *cdn // media servers, started by the first PutMedia
 
+	// unacked are the events Deliver handed a device's clients that
+	// were not acknowledged, by device JID, in order.
+	unacked map[string][]unacked
+	seq     int // events recorded unacknowledged
+
 	sent       []SentMessage // every send, in order
 	beforeSend func(SentMessage) bool
 	afterSend  func(SentMessage)
@@ -68,7 +74,7 @@ type world struct {
 
 // New returns a WhatsApp of its own with no devices online.
 func New() *Network {
-	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}}}
+	return &Network{world: &world{online: map[string]int{}, groups: map[types.JID]string{}, unacked: map[string][]unacked{}}}
 }
 
 // Sibling is the same WhatsApp as another instance reaches it: its own
@@ -163,6 +169,45 @@ func (n *Network) NoOverlap(t testing.TB) {
 	if len(n.world.overlaps) > 0 {
 		t.Errorf("whatswebtest: devices connected twice at once: %v", n.world.overlaps)
 	}
+}
+
+// Unacked returns the events Deliver handed clients of the device jid
+// that are still not acknowledged, in order: WhatsApp sends them again
+// at the device's next connection.
+func (n *Network) Unacked(jid string) []any {
+	n.world.mu.Lock()
+	defer n.world.mu.Unlock()
+	var evts []any
+	for _, p := range n.world.unacked[jid] {
+		evts = append(evts, p.evt)
+	}
+	return evts
+}
+
+// unacked is an event WhatsApp keeps for a device until acknowledged.
+type unacked struct {
+	seq int
+	evt any
+}
+
+func (w *world) keepUnacked(jid string, evt any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seq++
+	w.unacked[jid] = append(w.unacked[jid], unacked{seq: w.seq, evt: evt})
+}
+
+func (w *world) pendingUnacked(jid string) []unacked {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]unacked(nil), w.unacked[jid]...)
+}
+
+// acked forgets the device's event seq: acknowledged at last.
+func (w *world) acked(jid string, seq int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unacked[jid] = slices.DeleteFunc(w.unacked[jid], func(p unacked) bool { return p.seq == seq })
 }
 
 func (n *Network) reachable() error {
