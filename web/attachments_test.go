@@ -68,7 +68,7 @@ func (c *mediaChat) post(text string, as ...chathook.Attachment) {
 	c.t.Helper()
 	res, err := c.st.Ingest(context.Background(), c.ws, c.now(), []chathook.Incoming{{
 		Account:   chathook.Account{Phone: "+15550000000", FullName: "Agent"},
-		Chat:      chathook.Chat{ExternalID: "ext-" + c.name, Phone: "+15551000001", FullName: c.name},
+		Chat:      chathook.Chat{ExternalID: chatPhone(c.name), Phone: "+15551000001", FullName: c.name},
 		MessageID: uuid.NewString(), UUID: uuid.NewString(), Direction: chathook.Received,
 		Timestamp: c.at, Text: text, Attachments: as,
 	}})

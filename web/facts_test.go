@@ -43,7 +43,7 @@ func (h *harness) factsChat(ws string) (chatID, accountID int64, uuids map[strin
 		}
 		in = append(in, chathook.Incoming{
 			Account:   chathook.Account{Phone: agent.Phone, FullName: agent.FullName},
-			Chat:      chathook.Chat{ExternalID: "ext-bob", Phone: bob.Phone, FullName: bob.FullName},
+			Chat:      chathook.Chat{ExternalID: chatPhone("bob"), Phone: bob.Phone, FullName: bob.FullName},
 			MessageID: m.id, UUID: uuids[m.id], Direction: m.dir, Sender: sender,
 			Timestamp: t0.Add(time.Duration(i) * time.Minute), Text: m.text,
 		})
@@ -61,7 +61,7 @@ func (h *harness) factsChat(ws string) (chatID, accountID int64, uuids map[strin
 		h.t.Fatal(err)
 	}
 	fact := func(kind chathook.FactKind, msg string, at int, f chathook.Fact) chathook.Fact {
-		f.Kind, f.Chat, f.MessageID, f.At = kind, "ext-bob", msg, t0.Add(time.Duration(at)*time.Minute)
+		f.Kind, f.Chat, f.MessageID, f.At = kind, chatPhone("bob"), msg, t0.Add(time.Duration(at)*time.Minute)
 		return f
 	}
 	facts := []chathook.Fact{

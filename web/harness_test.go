@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -103,6 +105,15 @@ func (h *harness) workspace(name string) app.Created {
 	return c
 }
 
+// chatPhone is the WhatsApp id of the chat named name: a number of its
+// own, as a QR account's direct chats are keyed (replies go only to a
+// person or a group).
+func chatPhone(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("+1555%07d", h.Sum32()%10_000_000)
+}
+
 // ingest stores messages in the chat named chatName (created on first
 // sight), with the given texts one minute apart, and returns the chat id.
 func (h *harness) ingest(ws string, chatName string, texts ...string) int64 {
@@ -112,7 +123,7 @@ func (h *harness) ingest(ws string, chatName string, texts ...string) int64 {
 	for i, text := range texts {
 		in = append(in, chathook.Incoming{
 			Account:   chathook.Account{Phone: "+15550000000", FullName: "Agent"},
-			Chat:      chathook.Chat{ExternalID: "ext-" + chatName, Phone: "+15551000001", FullName: chatName},
+			Chat:      chathook.Chat{ExternalID: chatPhone(chatName), Phone: "+15551000001", FullName: chatName},
 			MessageID: uuid.NewString(), UUID: uuid.NewString(), Direction: chathook.Received,
 			Timestamp: t0.Add(time.Duration(i) * time.Minute), Text: text,
 		})
