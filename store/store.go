@@ -421,7 +421,11 @@ type Accounts interface {
 	// released, one "account_banned" owner email (Reason: until, RFC
 	// 3339) and, if it was announced connected, whatsapp:account:
 	// disconnected with reason "banned until <until>", in one
-	// transaction. A repeat for a banned account only moves until.
+	// transaction. A repeat for a banned account only moves until. Only
+	// an account that wants a connection is banned: one disconnecting
+	// (a teammate asked; a banned device cannot be logged out) becomes
+	// disconnected, and one at rest (logged out, disconnected, ...) is
+	// left as it is, so that the ban's end does not connect it again.
 	// SetAccountState to chathook.AccountOutdated likewise queues one
 	// "account_outdated" email and the disconnected event.
 	BanAccount(ctx context.Context, accountID int64, until, now time.Time) (chathook.Account, error)

@@ -42,10 +42,19 @@ func (m *Manager) banned(c *conn, e *events.TemporaryBan) {
 	m.mu.Unlock()
 	m.log.Warn("whatsapp account temporarily banned by WhatsApp: not connected before the ban ends",
 		"account_id", a.ID, "until", until, "reason", e.Code.String())
-	if _, err := m.cfg.Store.BanAccount(m.ctx, a.ID, until, now); err != nil {
+	saved, err := m.cfg.Store.BanAccount(m.ctx, a.ID, until, now)
+	if err != nil {
 		m.log.Error("whatsapp account ban not saved", "account_id", a.ID, "until", until, "err", err)
 	}
 	m.drop(c)
+	if err == nil && saved.State == chathook.AccountDisconnected {
+		// A teammate had asked to disconnect it: a banned device cannot
+		// be logged out, so its session is deleted here, as Disconnect
+		// does for a banned account.
+		if err := m.deleteSession(m.ctx, a.JID); err != nil {
+			m.log.Error("whatsapp session of a disconnected account not deleted", "account_id", a.ID, "err", err)
+		}
+	}
 }
 
 // outdated rests an account WhatsApp refused because this chathook's

@@ -45,8 +45,8 @@ func recordFacts(ctx context.Context, tx pgx.Tx, accountID int64, now time.Time,
 		return nil, false, fmt.Errorf("endpoints: %w", err)
 	}
 	for i, f := range facts {
-		if tables.FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
-			return nil, false, fmt.Errorf("fact %d: no such kind %q or status %q", i, f.Kind, f.Status)
+		if err := tables.CheckFact(f); err != nil {
+			return nil, false, fmt.Errorf("fact %d: %w", i, err)
 		}
 		if results[i], err = r.record(ctx, f); err != nil {
 			return nil, false, fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
@@ -87,6 +87,14 @@ func (r *recorder) record(ctx context.Context, f chathook.Fact) (chathook.FactRe
 		}
 	}
 	at := ms(tables.FactAt(f, r.now))
+	// What a fact tells of a reply comes first, its row taken before its
+	// message's (as ReplySent does): any fact about one of chathook's
+	// replies but a failed status shows WhatsApp has it, so a reply still
+	// queued or uncertain is sent, and its message:sent:new goes before
+	// the fact's event.
+	if err := r.replyOf(ctx, f, at); err != nil {
+		return "", err
+	}
 	applied := true
 	var m tables.FactMessage
 	var found bool
@@ -111,8 +119,15 @@ func (r *recorder) record(ctx context.Context, f chathook.Fact) (chathook.FactRe
 
 // message reads, and locks, the account's message of WhatsApp's id.
 func (r *recorder) message(ctx context.Context, messageID string) (tables.FactMessage, bool, error) {
+	return r.messageWhere(ctx, "message_id", messageID)
+}
+
+// messageWhere reads, and locks, the account's message whose column
+// (message_id or uuid) is value. FOR NO KEY UPDATE: deliveries that
+// reference the message may be inserted meanwhile.
+func (r *recorder) messageWhere(ctx context.Context, column, value string) (tables.FactMessage, bool, error) {
 	m, err := tables.ScanFactMessage(r.tx.QueryRow(ctx, `SELECT `+tables.FactMessageColumns+` FROM messages
-		WHERE account_id = $1 AND message_id = $2 FOR UPDATE`, r.account, messageID))
+		WHERE account_id = $1 AND `+column+` = $2 FOR NO KEY UPDATE`, r.account, value))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, false, nil
 	}
@@ -126,21 +141,13 @@ func (r *recorder) message(ctx context.Context, messageID string) (tables.FactMe
 // it takes before its message's (as ReplySent does), then the message's
 // status, forward only. applied is false for a repeat.
 func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tables.FactMessage, found, applied bool, err error) {
-	replyID := f.ReplyID
-	if replyID == "" {
-		// A reply's message has the reply's id as its uuid.
-		err := r.tx.QueryRow(ctx, `SELECT uuid FROM messages WHERE account_id = $1 AND message_id = $2 AND direction = 'sent'`,
-			r.account, f.MessageID).Scan(&replyID)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return m, false, false, fmt.Errorf("message: %w", err)
-		}
+	m, found, err = r.message(ctx, f.MessageID)
+	if err == nil && !found && f.ReplyID != "" {
+		// A reply Meta never gave chathook a wamid of: its message still
+		// has the reply's id as message_id, and as uuid.
+		m, found, err = r.messageWhere(ctx, "uuid", f.ReplyID)
 	}
-	if replyID != "" {
-		if err := r.reply(ctx, f, replyID, at); err != nil {
-			return m, false, false, err
-		}
-	}
-	if m, found, err = r.message(ctx, f.MessageID); err != nil || !found {
+	if err != nil || !found {
 		return m, found, err == nil, err // a message chathook does not have: its status is always told
 	}
 	if !tables.Ahead(f.Status, m.Status) {
@@ -150,6 +157,24 @@ func (r *recorder) status(ctx context.Context, f chathook.Fact, at int64) (m tab
 		return m, true, false, fmt.Errorf("message status: %w", err)
 	}
 	return m, true, true, nil
+}
+
+// replyOf applies what f tells of one of chathook's replies, if it is
+// about one: by f.ReplyID, else by its message's uuid.
+func (r *recorder) replyOf(ctx context.Context, f chathook.Fact, at int64) error {
+	replyID := f.ReplyID
+	if replyID == "" {
+		// A reply's message has the reply's id as its uuid.
+		err := r.tx.QueryRow(ctx, `SELECT uuid FROM messages WHERE account_id = $1 AND message_id = $2 AND direction = 'sent'`,
+			r.account, f.MessageID).Scan(&replyID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("message: %w", err)
+		}
+	}
+	return r.reply(ctx, f, replyID, at)
 }
 
 // reply applies a status to the account's reply of id, if there is one:
@@ -241,12 +266,21 @@ func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time
 		if before.Kind != chathook.KindWeb {
 			return fmt.Errorf("account %d is not linked as a device: only those are banned for a while", accountID)
 		}
+		to := tables.BanMove(before.State)
+		if to == "" {
+			a = before
+			return nil
+		}
+		untilMS := ms(until)
+		if to != chathook.AccountBanned {
+			untilMS = 0
+		}
 		if a, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $1, state_until = $2, lease_owner = '', lease_until = 0
-			WHERE id = $3 RETURNING `+accountColumns, chathook.AccountBanned, ms(until), accountID)); err != nil {
+			WHERE id = $3 RETURNING `+accountColumns, to, untilMS, accountID)); err != nil {
 			return err
 		}
-		if before.State == chathook.AccountBanned {
-			return nil // a repeat only moves until
+		if before.State == chathook.AccountBanned || to != chathook.AccountBanned {
+			return nil // a repeat only moves until; a disconnect asked for tells nobody
 		}
 		if err := announce(ctx, tx, announced, a, now); err != nil {
 			return err

@@ -226,12 +226,21 @@ func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time
 	if before.Kind != chathook.KindWeb {
 		return before, fmt.Errorf("account %d is not linked by QR code: only those are banned", accountID)
 	}
+	to := tables.BanMove(before.State)
+	if to == "" {
+		return before, nil
+	}
+	untilMS := ms(until)
+	if to != chathook.AccountBanned {
+		untilMS = 0
+	}
 	a, err := scanAccount(tx.QueryRowContext(ctx, `UPDATE accounts SET state = ?, state_until = ?, lease_owner = '', lease_until = 0
-		WHERE id = ? RETURNING `+accountColumns, chathook.AccountBanned, ms(until), accountID))
+		WHERE id = ? RETURNING `+accountColumns, to, untilMS, accountID))
 	if err != nil {
 		return a, err
 	}
-	if before.State != chathook.AccountBanned { // a repeat only moves until
+	// A repeat only moves until; a disconnect asked for tells nobody.
+	if before.State != chathook.AccountBanned && to == chathook.AccountBanned {
 		if err := queueAccountEmail(ctx, tx, a.WorkspaceID, "account_banned", tables.AccountBannedReason(until), now); err != nil {
 			return a, err
 		}

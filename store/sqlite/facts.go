@@ -31,6 +31,9 @@ func (s *Store) RecordFacts(ctx context.Context, accountID int64, now time.Time,
 	r := &factRecorder{tx: tx, workspaceID: workspaceID, accountID: accountID, now: now, targets: targets, chats: map[string]int64{}}
 	results := make([]chathook.FactResult, len(facts))
 	for i, f := range facts {
+		if err := tables.CheckFact(f); err != nil {
+			return nil, false, fmt.Errorf("fact %d: %w", i, err)
+		}
 		if results[i], err = r.record(ctx, f); err != nil {
 			return nil, false, fmt.Errorf("fact %d (%s of %s): %w", i, f.Kind, f.MessageID, err)
 		}
@@ -73,9 +76,15 @@ func (r *factRecorder) chat(ctx context.Context, f chathook.Fact) (int64, error)
 
 // message reads the account's message of WhatsApp's id; ok false when
 // chathook does not have it.
-func (r *factRecorder) message(ctx context.Context, messageID string) (m tables.FactMessage, ok bool, err error) {
+func (r *factRecorder) message(ctx context.Context, messageID string) (tables.FactMessage, bool, error) {
+	return r.messageWhere(ctx, "message_id", messageID)
+}
+
+// messageWhere reads the account's message whose column (message_id or
+// uuid) is value.
+func (r *factRecorder) messageWhere(ctx context.Context, column, value string) (m tables.FactMessage, ok bool, err error) {
 	m, err = tables.ScanFactMessage(r.tx.QueryRowContext(ctx, `SELECT `+tables.FactMessageColumns+` FROM messages
-		WHERE account_id = ? AND message_id = ?`, r.accountID, messageID))
+		WHERE account_id = ? AND `+column+` = ?`, r.accountID, value))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, false, nil
 	}
@@ -102,8 +111,19 @@ func (r *factRecorder) record(ctx context.Context, f chathook.Fact) (chathook.Fa
 	if err != nil {
 		return "", err
 	}
-	if f.Kind == chathook.FactStatus && f.Status != chathook.StatusFailed {
-		// A reply's message has the reply's id as its uuid.
+	failed := f.Kind == chathook.FactStatus && f.Status == chathook.StatusFailed
+	if failed && !found && f.ReplyID != "" {
+		// A reply Meta never gave chathook a wamid of: its message still
+		// has the reply's id as message_id, and as uuid.
+		if m, found, err = r.messageWhere(ctx, "uuid", f.ReplyID); err != nil {
+			return "", err
+		}
+	}
+	if !failed {
+		// Any fact about one of chathook's replies but a failed status
+		// shows WhatsApp has it: a reply still queued or uncertain is
+		// sent, and its message:sent:new goes before the fact's event. A
+		// reply's message has the reply's id as its uuid.
 		if id := cmp.Or(f.ReplyID, m.UUID); id != "" {
 			sent, err := r.sendReply(ctx, f, id)
 			if err != nil {
@@ -144,9 +164,9 @@ func (r *factRecorder) apply(ctx context.Context, f chathook.Fact, m tables.Fact
 			return false, fmt.Errorf("status: %w", err)
 		}
 		if f.Status == chathook.StatusFailed {
-			// A reply WhatsApp took, then could not deliver.
-			if _, err := r.tx.ExecContext(ctx, `UPDATE replies SET state = ?, error = ? WHERE id = ? AND state = ?`,
-				chathook.ReplyFailed, f.Error, m.UUID, chathook.ReplySent); err != nil {
+			// A reply WhatsApp took (or may have), then could not deliver.
+			if _, err := r.tx.ExecContext(ctx, `UPDATE replies SET state = ?, error = ? WHERE id = ? AND state IN (?, ?)`,
+				chathook.ReplyFailed, f.Error, m.UUID, chathook.ReplySent, chathook.ReplyUncertain); err != nil {
 				return false, fmt.Errorf("status: reply: %w", err)
 			}
 		}

@@ -650,15 +650,32 @@ func testBanAccount(t *testing.T, st store.Store) {
 	if got := claimAccounts(t, st, "i2", until, 10); len(got) != 0 {
 		t.Errorf("claimed %v at the first until, which the repeat moved", got)
 	}
-	// A ban of an account never announced connected tells nothing.
+	// A ban of an account at rest changes nothing, so that its end does
+	// not connect again what a person ended.
 	b := link(t, st, ws, 2, "i1", t0.Add(time.Hour))
 	setState(t, st, b.ID, chathook.AccountLoggedOut)
 	accountTold(t, st, at(4))
-	if _, err := st.BanAccount(ctx, b.ID, until, at(4)); err != nil {
-		t.Fatal(err)
+	drainEmails(t, st, at(4))
+	if got, err := st.BanAccount(ctx, b.ID, until, at(4)); err != nil || got.State != chathook.AccountLoggedOut || !got.StateUntil.IsZero() {
+		t.Fatalf("a ban after a logout: %+v (%v), want it left logged out", got, err)
 	}
 	if told := accountTold(t, st, at(4)); len(told) != 0 {
 		t.Errorf("a ban after a logout told %+v", told)
+	}
+	if got := claimAccounts(t, st, "i2", until.Add(time.Hour), 10); slices.Contains(got, b.ID) {
+		t.Error("the logged-out account was claimed once the ban it never had ended")
+	}
+	// One a teammate asked to disconnect is disconnected: a banned device
+	// cannot be logged out, and nobody else is told or emailed.
+	d := link(t, st, ws, 4, "i1", t0.Add(time.Hour))
+	setState(t, st, d.ID, chathook.AccountDisconnecting)
+	accountTold(t, st, at(5))
+	drainEmails(t, st, at(5))
+	if got, err := st.BanAccount(ctx, d.ID, until, at(5)); err != nil || got.State != chathook.AccountDisconnected || !got.StateUntil.IsZero() {
+		t.Fatalf("a ban while disconnecting: %+v (%v), want disconnected", got, err)
+	}
+	if due, err := st.DueEmails(ctx, at(5), 10); err != nil || len(due) != 0 {
+		t.Errorf("a ban while disconnecting emailed %+v (%v)", due, err)
 	}
 	// Only QR accounts are banned.
 	cloud := addCloud(t, st, ws, 3)
@@ -729,5 +746,14 @@ func testOutdated(t *testing.T, st store.Store) {
 	setState(t, st, a.ID, chathook.AccountConnecting)
 	if got := claimAccounts(t, st, "i2", t0.Add(time.Second), 10); !slices.Equal(got, []int64{a.ID}) {
 		t.Errorf("after Reconnect claimed %v", got)
+	}
+}
+
+// drainEmails hands out the emails due at now, so that a later DueEmails
+// within chathook's EmailLease shows only new ones.
+func drainEmails(t *testing.T, st store.Store, now time.Time) {
+	t.Helper()
+	if _, err := st.DueEmails(context.Background(), now, 100); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"fmt"
 	"encoding/json"
 	"slices"
 	"time"
@@ -23,6 +24,30 @@ import (
 //   - fact_ids (account_id, fact_id): the ids of facts recorded (Fact.ID),
 //     so that a repeat is known.
 //   - accounts.state_until: when an AccountBanned account's ban ends.
+
+// BanMove is the state a ban moves an account in state s to: banned from
+// a state that wants a connection; disconnected from disconnecting (a
+// teammate asked for it, and a banned device cannot be logged out); ""
+// (no change) from a state at rest, which a ban must not bring back to
+// life when it ends.
+func BanMove(s chathook.AccountState) chathook.AccountState {
+	switch s {
+	case chathook.AccountConnecting, chathook.AccountConnected, chathook.AccountBanned:
+		return chathook.AccountBanned
+	case chathook.AccountDisconnecting:
+		return chathook.AccountDisconnected
+	}
+	return ""
+}
+
+// CheckFact refuses a fact no source makes: an unknown kind, or a status
+// fact without a status. Both stores check it before anything is written.
+func CheckFact(f chathook.Fact) error {
+	if FactType(f.Kind) == "" || (f.Kind == chathook.FactStatus && f.Status.Rank() == 0) {
+		return fmt.Errorf("no such kind %q or status %q", f.Kind, f.Status)
+	}
+	return nil
+}
 
 // FactType is the event type a fact of kind k makes.
 func FactType(k chathook.FactKind) string {
