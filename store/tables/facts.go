@@ -1,8 +1,8 @@
 package tables
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
