@@ -30,6 +30,9 @@ var facts = map[string]func(*testing.T, store.Store){
 	"StatusAfterReplySentSendsNoMore":  testStatusAfterReplySent,
 	"StatusSendsUncertainReplyByWAID":  testStatusSendsUncertainReply,
 	"UncertainReplyIsNeverClaimed":     testUncertainNeverClaimed,
+	"FailedStatusFailsUncertainReply":  testFailedStatusFailsUncertain,
+	"FactAboutQueuedReplySendsIt":      testFactSendsQueuedReply,
+	"FactsAreChecked":                  testFactsChecked,
 	"ReplySentAnswersNotOurs":          testReplySentNotOurs,
 	"BanAccountEmailsTellsAndReleases": testBanAccount,
 	"BanEndsIntoConnecting":            testBanEnds,
@@ -755,5 +758,80 @@ func drainEmails(t *testing.T, st store.Store, now time.Time) {
 	t.Helper()
 	if _, err := st.DueEmails(context.Background(), now, 100); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Meta fails a reply chathook gave up as uncertain (no answer, so no
+// wamid): found by its ReplyID, the reply fails with Meta's reason, its
+// message's status is failed, and the event names it.
+func testFailedStatusFailsUncertain(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	s := newFactSetup(t, st)
+	r := queueReply(t, st, s.ws, s.chat, "", "hello", at(1))
+	claimReplies(t, st, "a", at(1), s.acc.ID)
+	if err := st.ReplyUncertain(ctx, "a", r.ID, "may have been sent: Meta did not answer", at(2)); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := record(t, st, s.acc.ID, at(3), chathook.Fact{Kind: chathook.FactStatus, Chat: factChat, MessageID: "wamid.NEVER",
+		Status: chathook.StatusFailed, Error: "131047: Re-engagement message", ReplyID: r.ID, At: at(3)})
+	if res[0] != chathook.FactApplied {
+		t.Fatalf("result %v", res)
+	}
+	if got, _ := st.Reply(ctx, s.ws, s.chat, r.ID); got.State != chathook.ReplyFailed || got.Error != "131047: Re-engagement message" {
+		t.Errorf("reply %+v, want failed with Meta's reason", got)
+	}
+	if m := s.message(t, st, r.ID); m.Status != chathook.StatusFailed {
+		t.Errorf("its message's status %q, want failed", m.Status)
+	}
+	told := drain(t, st, at(4))
+	if len(told) != 1 || told[0].Type != event.MessageStatus || told[0].Data["status"] != "failed" || told[0].Data["message_uuid"] != r.ID {
+		t.Errorf("told %+v, want one failed message:status naming the reply", told)
+	}
+}
+
+// A reaction to one of chathook's replies still queued (its attempt's
+// answer not back yet) shows WhatsApp has it: the reply is sent, and its
+// message:sent:new goes before the reaction; the attempt's own
+// ReplySent then answers ErrNotOurs.
+func testFactSendsQueuedReply(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	s := newFactSetup(t, st)
+	r := queueReply(t, st, s.ws, s.chat, "3EB0Q", "hello", at(1))
+	claimReplies(t, st, "a", at(1), s.acc.ID)
+	res, _ := record(t, st, s.acc.ID, at(2), chathook.Fact{Kind: chathook.FactReaction, Chat: factChat, MessageID: "3EB0Q", ID: "X1",
+		Reaction: "👍", Sender: chathook.Person{FullName: "Bob", Phone: factChat}, SenderKey: factChat, At: at(2)})
+	if res[0] != chathook.FactApplied {
+		t.Fatalf("result %v", res)
+	}
+	if got, _ := st.Reply(ctx, s.ws, s.chat, r.ID); got.State != chathook.ReplySent || got.WAID != "3EB0Q" {
+		t.Errorf("reply %+v, want sent", got)
+	}
+	if _, err := st.ReplySent(ctx, "a", r.ID, "3EB0Q", at(3)); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("the attempt's ReplySent: %v, want ErrNotOurs", err)
+	}
+	told := drain(t, st, at(4))
+	if want := []string{event.MessageNew, event.MessageReaction}; !slices.Equal(typesOf(told), want) || told[1].Data["message_uuid"] != r.ID {
+		t.Errorf("told %+v, want %v", told, want)
+	}
+}
+
+// A fact no source makes (an unknown kind, a status without one) is an
+// error, and nothing of its batch is recorded.
+func testFactsChecked(t *testing.T, st store.Store) {
+	s := newFactSetup(t, st)
+	good := chathook.Fact{Kind: chathook.FactStatus, Chat: factChat, MessageID: s.out.MessageID, Status: chathook.StatusRead, At: at(1)}
+	for _, bad := range []chathook.Fact{
+		{Kind: chathook.FactStatus, Chat: factChat, MessageID: s.out.MessageID, At: at(1)},
+		{Kind: "pin", Chat: factChat, MessageID: s.out.MessageID, At: at(1)},
+	} {
+		if _, _, err := st.RecordFacts(context.Background(), s.acc.ID, at(1), []chathook.Fact{good, bad}); err == nil {
+			t.Errorf("%+v recorded", bad)
+		}
+	}
+	if m := s.message(t, st, s.out.UUID); m.Status != chathook.StatusNone {
+		t.Errorf("status %q after refused batches", m.Status)
+	}
+	if told := drain(t, st, at(2)); len(told) != 0 {
+		t.Errorf("refused batches told %v", typesOf(told))
 	}
 }
