@@ -126,6 +126,12 @@ func (g Graph) Send(ctx context.Context, o chathook.Outgoing) (wamid string, err
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphAnswer))
+	if err != nil && resp.StatusCode == http.StatusOK {
+		// Meta took it, and its id was lost on the way: a second attempt
+		// would send it twice.
+		return "", &chathook.SendError{MaybeSent: true, Reason: fmt.Sprintf("Meta's Graph API took the message, and its answer was cut off (%v): "+
+			"it may have gone out, so chathook does not send it again; look at the chat on the phone before you send it again", err)}
+	}
 	if err != nil {
 		return "", &chathook.SendError{Reason: fmt.Sprintf("Meta's Graph API answered HTTP %d, and the answer was cut off: %v", resp.StatusCode, err), Retry: true}
 	}

@@ -239,6 +239,22 @@ func TestGraphSendWithoutAnswer(t *testing.T) {
 			t.Errorf("%+v, want maybe sent: it may have gone out", se)
 		}
 	})
+	t.Run("answer cut off after 200", func(t *testing.T) {
+		// Meta took the message; its answer's body ends early (a
+		// Content-Length longer than what comes): the id is lost, and a
+		// second attempt would send it twice.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "500")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.`)
+		}))
+		t.Cleanup(srv.Close)
+		wamid, err := cloudapi.Graph{URL: srv.URL}.Send(context.Background(), outgoing())
+		se := wantSendError(t, wamid, err, false)
+		if !se.MaybeSent || !strings.Contains(se.Reason, "may have gone out") {
+			t.Errorf("%+v, want maybe sent", se)
+		}
+	})
 	t.Run("no number to send to", func(t *testing.T) {
 		g := newGraphAPI(t, http.StatusOK, graphSentAnswer)
 		o := outgoing()

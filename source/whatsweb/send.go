@@ -105,7 +105,8 @@ func sendError(err error) *chathook.SendError {
 	switch {
 	case errors.Is(err, whatsmeow.ErrMessageTimedOut), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &chathook.SendError{Retry: true, MaybeSent: true, Reason: "WhatsApp did not answer: " + err.Error()}
-	case errors.Is(err, &whatsmeow.DisconnectedError{Action: "message send"}):
+	case errors.Is(err, &whatsmeow.DisconnectedError{Action: "message send"}),
+		errors.Is(err, &whatsmeow.DisconnectedError{Action: "message send (retry)"}):
 		return &chathook.SendError{Retry: true, MaybeSent: true, Reason: "the connection to WhatsApp dropped while it was taking the message"}
 	case errors.Is(err, whatsmeow.ErrNotInGroup):
 		return &chathook.SendError{Reason: "WhatsApp refused it: the account is no longer a member of this group"}

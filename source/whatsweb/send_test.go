@@ -57,6 +57,7 @@ func TestSendError(t *testing.T) {
 		{whatsmeow.ErrMessageTimedOut, true, true, "WhatsApp did not answer: " + whatsmeow.ErrMessageTimedOut.Error()},
 		{context.DeadlineExceeded, true, true, "WhatsApp did not answer: context deadline exceeded"},
 		{&whatsmeow.DisconnectedError{Action: "message send"}, true, true, "the connection to WhatsApp dropped while it was taking the message"},
+		{&whatsmeow.DisconnectedError{Action: "message send (retry)"}, true, true, "the connection to WhatsApp dropped while it was taking the message"},
 	} {
 		got := sendError(c.err)
 		if got.Retry != c.retry || got.MaybeSent != c.maybeSent || got.Reason != c.reason {
