@@ -64,6 +64,26 @@ func TestHistoryRetried(t *testing.T) {
 	}
 }
 
+// A message the phone sent again (this device could not decrypt it) is
+// acknowledged by whatsmeow whatever the handler answers: a refused
+// write is tried again until it is stored.
+func TestMessageFromPhoneRetried(t *testing.T) {
+	e := newEnv(t, sqliteOpener(t))
+	st := &flakyIngest{Store: e.st}
+	m := e.managerOn(t, st, e.net, "a", 0, e.clock.Now)
+	whatsweb.SetHistoryRetry(m, time.Millisecond)
+	_, fc := e.pair(t, m, e.net, danaJID, "Dana Owner")
+	st.fails.Store(2)
+	evt := live(t, bobJID, bobJID, "P1", t0, txt("sent again by the phone"))
+	evt.UnavailableRequestID = "REQ1"
+	if !fc.Emit(evt) {
+		t.Error("not acknowledged once stored")
+	}
+	if n := e.messageCount(t, "P1"); n != 1 {
+		t.Errorf("the phone's copy stored %d times", n)
+	}
+}
+
 // A history sync handed over after the connection closed is stored all
 // the same: whatsmeow acknowledged it already and never hands it again.
 func TestHistoryAtStopStored(t *testing.T) {
