@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
@@ -29,6 +30,9 @@ type Account struct {
 	FullName string `json:"full_name"`
 	Email    string `json:"email"`
 	State    string `json:"state"`
+	// BannedUntil is when a banned account's ban ends (RFC 3339, UTC);
+	// left out in every other state.
+	BannedUntil string `json:"banned_until,omitempty"`
 
 	PhoneNumberID string `json:"phone_number_id,omitempty"`
 	VerifyToken   string `json:"verify_token,omitempty"`
@@ -47,6 +51,9 @@ func AccountOf(a chathook.Account, baseURL string, hasAccessToken bool) Account 
 	out := Account{
 		ID: strconv.FormatInt(a.ID, 10), Kind: string(a.Kind), Phone: a.Phone,
 		FullName: a.FullName, Email: a.Email, State: string(a.State),
+	}
+	if a.State == chathook.AccountBanned && !a.StateUntil.IsZero() {
+		out.BannedUntil = a.StateUntil.UTC().Format(time.RFC3339)
 	}
 	if a.Kind == chathook.KindCloudAPI {
 		out.PhoneNumberID, out.VerifyToken = a.PhoneNumberID, a.VerifyToken

@@ -66,6 +66,7 @@ type accountAnswer struct {
 	PhoneNumberID string `json:"phone_number_id"`
 	VerifyToken   string `json:"verify_token"`
 	CallbackURL   string `json:"callback_url"`
+	BannedUntil   string `json:"banned_until"`
 	// HasAccessToken: a Cloud API number's only; its presence is checked
 	// on the raw answer.
 	HasAccessToken bool `json:"has_access_token"`
@@ -163,6 +164,18 @@ func testAccounts(t *testing.T, db string) {
 	if err != nil || len(numbers) != 2 || numbers[0].AppSecret != appSecret {
 		t.Fatalf("the store has %+v, %v", numbers, err)
 	}
+
+	t.Run("a banned account says until when", func(t *testing.T) {
+		other := linkQR(t, svc, ws, "+972500000009")
+		until := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+		if _, err := svc.Store.BanAccount(context.Background(), other.ID, until, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := listAccounts(t, ws)
+		if !strings.Contains(body, `"state":"banned","banned_until":"2031-01-02T03:04:05Z"`) {
+			t.Errorf("GET accounts of a banned account: %s", body)
+		}
+	})
 
 	t.Run("remove a Cloud API number", func(t *testing.T) {
 		for range 2 { // idempotent

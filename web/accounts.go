@@ -104,7 +104,10 @@ func rowOf(a chathook.Account, now time.Time) accountRow {
 	if row.State == "" {
 		row.State = string(a.State)
 	}
-	row.Disconnect = a.Kind == chathook.KindWeb && (a.State == chathook.AccountConnected || a.State == chathook.AccountConnecting)
+	// A banned or outdated account is disconnected without connecting it
+	// (see whatsweb.Manager.Disconnect).
+	row.Disconnect = a.Kind == chathook.KindWeb && (a.State == chathook.AccountConnected || a.State == chathook.AccountConnecting ||
+		a.State == chathook.AccountBanned || a.State == chathook.AccountOutdated)
 	row.Reconnect = a.Kind == chathook.KindWeb && a.State == chathook.AccountReplaced
 	if a.Kind == chathook.KindWeb {
 		switch a.State {
