@@ -11,6 +11,9 @@ import (
 // then the caption ("📷 Lunch menu"), as WhatsApp's own chat list does.
 // It is "" only for a message with neither text nor attachments.
 func (m Message) Preview() string {
+	if m.Deleted {
+		return DeletedText // as the chat page shows it: never what was deleted
+	}
 	text := oneLine(m.Text)
 	if len(m.Attachments) == 0 {
 		return text
@@ -21,6 +24,10 @@ func (m Message) Preview() string {
 	}
 	return icon + " " + text
 }
+
+// DeletedText stands for a message deleted for everyone wherever it
+// would be shown.
+const DeletedText = "This message was deleted"
 
 // Label names an attachment for a person, after an emoji: "📷 Photo",
 // "🎥 Video", "🎵 Audio", "🎤 Voice message", "📄 invoice.pdf" (a

@@ -48,7 +48,7 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 			COALESCE(m.direction, ''), COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0),
 			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
 			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, false), COALESCE(m.skip_reason, ''),
-			COALESCE(m.attachments, 0)
+			COALESCE(m.attachments, 0), COALESCE(m.deleted_at, 0)
 		FROM chats c JOIN accounts a ON a.id = c.account_id
 		LEFT JOIN LATERAL (SELECT * FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) m ON true
 		WHERE c.workspace_id = $1 AND c.id < $2 ORDER BY c.id DESC LIMIT $3`, workspaceID, before, limit)
@@ -59,15 +59,19 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, lim
 		var cs chathook.ChatSummary
 		var created, sent, received int64
 		var attachments int
+		var deleted int64
 		c, m := &cs.Chat, &cs.Last
 		err := row.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
 			&c.ResponsibleName, &c.ResponsibleEmail, &created, &cs.AccountPhone,
 			&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
 			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-			&m.SkipReason, &attachments)
+			&m.SkipReason, &attachments, &deleted)
 		c.CreatedAt = fromMS(created)
 		if m.ID != 0 {
 			m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
+		}
+		if deleted != 0 {
+			m.Deleted, m.DeletedAt = true, fromMS(deleted)
 		}
 		tables.Counted(m, attachments)
 		return cs, err

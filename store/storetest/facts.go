@@ -33,6 +33,7 @@ var facts = map[string]func(*testing.T, store.Store){
 	"FailedStatusFailsUncertainReply":  testFailedStatusFailsUncertain,
 	"FactAboutQueuedReplySendsIt":      testFactSendsQueuedReply,
 	"FactsAreChecked":                  testFactsChecked,
+	"ChatListKnowsLastDeleted":         testChatListDeleted,
 	"ReplySentAnswersNotOurs":          testReplySentNotOurs,
 	"BanAccountEmailsTellsAndReleases": testBanAccount,
 	"BanEndsIntoConnecting":            testBanEnds,
@@ -833,5 +834,19 @@ func testFactsChecked(t *testing.T, st store.Store) {
 	}
 	if told := drain(t, st, at(2)); len(told) != 0 {
 		t.Errorf("refused batches told %v", typesOf(told))
+	}
+}
+
+// The chat list's latest message says it was deleted, so that its
+// preview never shows what was deleted for everyone.
+func testChatListDeleted(t *testing.T, st store.Store) {
+	s := newFactSetup(t, st)
+	record(t, st, s.acc.ID, at(1), chathook.Fact{Kind: chathook.FactDeleted, Chat: factChat, MessageID: s.out.MessageID, ID: "R1", At: at(1)})
+	chats, err := st.Chats(context.Background(), s.ws, 0, 10)
+	if err != nil || len(chats) != 1 {
+		t.Fatalf("chats %+v (%v)", chats, err)
+	}
+	if last := chats[0].Last; last.UUID != s.out.UUID || !last.Deleted || !last.DeletedAt.Equal(at(1)) || last.Preview() != chathook.DeletedText {
+		t.Errorf("the latest message %+v, preview %q", last, last.Preview())
 	}
 }
