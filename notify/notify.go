@@ -292,20 +292,21 @@ func composeLoggedOut(e chathook.Email, baseURL string) (subject, body string) {
 }
 
 // composeBanned writes the email about a WhatsApp account that WhatsApp
-// banned for a while (Reason: when the ban ends, RFC 3339): what it
+// banned for a while (Reason: its number, a space, when the ban ends, RFC
+// 3339): which one, what it
 // means, that chathook waits it out, and that nothing is to be done but
 // wait, without bulk messages from the number.
 func composeBanned(e chathook.Email, baseURL string) (subject, body string) {
-	ends := e.Reason
-	if until, err := time.Parse(time.RFC3339, e.Reason); err == nil {
+	phone, ends, _ := strings.Cut(e.Reason, " ")
+	if until, err := time.Parse(time.RFC3339, ends); err == nil {
 		ends = until.UTC().Format("2006-01-02 15:04") + " UTC"
 	}
-	subject = fmt.Sprintf("chathook: WhatsApp banned a WhatsApp account of %s until %s", e.Workspace.Name, ends)
+	subject = fmt.Sprintf("chathook: WhatsApp banned the account %s until %s", phone, ends)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
-	fmt.Fprintf(&b, "On %s UTC WhatsApp banned one of the WhatsApp accounts linked to your workspace %q for a while.\n",
-		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Workspace.Name)
-	fmt.Fprintf(&b, "The ban ends on %s. The accounts page shows which account it is.\n\n", ends)
+	fmt.Fprintf(&b, "On %s UTC WhatsApp banned the WhatsApp account %s, linked to your workspace %q, for a while.\n",
+		e.CreatedAt.UTC().Format("2006-01-02 15:04"), phone, e.Workspace.Name)
+	fmt.Fprintf(&b, "The ban ends on %s.\n\n", ends)
 	b.WriteString("WhatsApp does this when a number looks like it sends spam: many messages to people who do not have\n")
 	b.WriteString("it in their contacts, the same message to many people, or many people blocking it. Until the ban\n")
 	b.WriteString("ends, the number receives nothing through chathook and your webhook gets none of its messages.\n")

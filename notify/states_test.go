@@ -58,11 +58,11 @@ func TestBannedAccountEmailsTheOwnerOnce(t *testing.T) {
 	if len(m.To) != 1 || m.To[0] != "ann@example.com" {
 		t.Errorf("to %v, want the owner", m.To)
 	}
-	if want := "chathook: WhatsApp banned a WhatsApp account of Acme until 2026-03-02 12:30 UTC"; m.Subject != want {
+	if want := "chathook: WhatsApp banned the account +972500000001 until 2026-03-02 12:30 UTC"; m.Subject != want {
 		t.Errorf("subject %q, want %q", m.Subject, want)
 	}
 	body := mailBody(t, m.Body)
-	for _, want := range []string{"Hello Ann", "On 2026-03-01 12:00 UTC WhatsApp banned", "The ban ends on 2026-03-02 12:30 UTC.",
+	for _, want := range []string{"Hello Ann", "On 2026-03-01 12:00 UTC WhatsApp banned the WhatsApp account +972500000001", "The ban ends on 2026-03-02 12:30 UTC.",
 		"nothing but wait", "do not send bulk messages", "banned for good", "https://chathook.example.com/accounts/\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
@@ -101,7 +101,7 @@ func TestOutdatedAccountEmailsTheOwnerOnce(t *testing.T) {
 
 // A ban's email whose end cannot be read still says it, as stored.
 func TestComposeBannedKeepsAnUnreadableEnd(t *testing.T) {
-	subject, body := notify.Compose(chathook.Email{Kind: "account_banned", Reason: "soon", CreatedAt: t0,
+	subject, body := notify.Compose(chathook.Email{Kind: "account_banned", Reason: "+972500000001 soon", CreatedAt: t0,
 		Workspace: chathook.Workspace{Name: "Acme"}}, "https://chathook.example.com")
 	if !strings.HasSuffix(subject, "until soon") || !strings.Contains(body, "The ban ends on soon.") {
 		t.Errorf("subject %q, body:\n%s", subject, body)

@@ -286,7 +286,7 @@ func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at)
-			VALUES ($1, 'account_banned', $2, '', $3, $3)`, a.WorkspaceID, tables.AccountBannedReason(until), ms(now))
+			VALUES ($1, 'account_banned', $2, '', $3, $3)`, a.WorkspaceID, tables.AccountBannedReason(a, until), ms(now))
 		return err
 	})
 	return a, err

@@ -241,7 +241,7 @@ func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time
 	}
 	// A repeat only moves until; a disconnect asked for tells nobody.
 	if before.State != chathook.AccountBanned && to == chathook.AccountBanned {
-		if err := queueAccountEmail(ctx, tx, a.WorkspaceID, "account_banned", tables.AccountBannedReason(until), now); err != nil {
+		if err := queueAccountEmail(ctx, tx, a.WorkspaceID, "account_banned", tables.AccountBannedReason(a, until), now); err != nil {
 			return a, err
 		}
 		if err := announce(ctx, tx, announced, a, now); err != nil {

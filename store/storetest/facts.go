@@ -627,7 +627,7 @@ func testBanAccount(t *testing.T, st store.Store) {
 		t.Errorf("reads %+v", read)
 	}
 	e := mustOneEmail(t, st, at(1))
-	if e.Kind != "account_banned" || e.Reason != "2026-03-02T12:00:00Z" || e.Workspace.ID != ws {
+	if e.Kind != "account_banned" || e.Reason != a.Phone+" 2026-03-02T12:00:00Z" || e.Workspace.ID != ws {
 		t.Errorf("email %+v", e)
 	}
 	told := accountTold(t, st, at(1))

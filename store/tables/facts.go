@@ -258,9 +258,11 @@ func BannedReason(until time.Time) string { return "banned until " + until.UTC()
 // whose client WhatsApp refuses as outdated.
 const OutdatedReason = "WhatsApp refuses this chathook's version as outdated: update chathook"
 
-// AccountBannedReason is the Reason of the "account_banned" email: until
-// when, RFC 3339.
-func AccountBannedReason(until time.Time) string { return until.UTC().Format(time.RFC3339) }
+// AccountBannedReason is the Reason of the "account_banned" email of
+// account a: its number, a space, and until when, RFC 3339.
+func AccountBannedReason(a chathook.Account, until time.Time) string {
+	return a.Phone + " " + until.UTC().Format(time.RFC3339)
+}
 
 // AccountOutdatedReason is the reason of the "account_outdated" email of
 // account a, in words, naming its number first (as
