@@ -475,6 +475,17 @@ func testReplyClaimsSkipPacedAccounts(t *testing.T, st store.Store) {
 	if got := claimSkip("b", gone.ID); !equal(got, []string{"held", "cloud"}) {
 		t.Errorf("claimed %v, want held and cloud", got)
 	}
+	// A banned account's reply is handed out with when the ban ends, for
+	// its reason.
+	until := t0.Add(26 * time.Hour)
+	if _, err := st.BanAccount(ctx, held.ID, until, t0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := st.ClaimReplies(ctx, "c", store.ReplyClaim{Now: t0.Add(2 * lease), Until: t0.Add(3 * lease), Skip: []int64{gone.ID, cloud.ID},
+		Stale: t0.Add(-time.Hour), Limit: 10})
+	if err != nil || len(out) != 1 || out[0].Account.State != chathook.AccountBanned || !out[0].Account.StateUntil.Equal(until) {
+		t.Errorf("claimed %+v (%v), want the banned account's reply, until %s", out, err, until)
+	}
 }
 
 // ReplyFailed and ReplyUncertain of a reply the owner no longer holds,
