@@ -356,6 +356,39 @@ func TestSendsAreSpaced(t *testing.T) {
 	}
 }
 
+// TestDoubtOutlivesHandBack: a reply claimed in doubt (an instance died
+// during its attempt) and handed back for its turn keeps its doubt: its
+// open attempt is recorded as maybe sent, so giving it up later makes
+// it uncertain, not failed.
+func TestDoubtOutlivesHandBack(t *testing.T) {
+	ctx := context.Background()
+	st, ws, acc, chats := linked(t, "+16505550001", "+16505550002")
+	var ids []string
+	for i, chat := range chats {
+		r, err := reply.Queue(ctx, st, ws, chat, "hi", chathook.Teammate{}, t0.Add(time.Duration(i)*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if out, err := st.ClaimReplies(ctx, "dead", store.ReplyClaim{Now: t0.Add(time.Second), Until: t0.Add(time.Minute),
+		Web: []int64{acc.ID}, Stale: t0.Add(-time.Hour), Limit: 10}); err != nil || len(out) != 2 {
+		t.Fatalf("claimed %+v (%v)", out, err)
+	}
+	wa := &phone{account: acc.ID}
+	s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: func() time.Time { return t0.Add(time.Minute) }, SendRate: 20})
+	if n := s.Round(ctx); n != 2 {
+		t.Fatalf("claimed %d", n)
+	}
+	if got := state(t, st, ws, chats[0], ids[0]); got.State != chathook.ReplySent {
+		t.Errorf("the first %+v, want sent again under its id", got)
+	}
+	got := state(t, st, ws, chats[1], ids[1])
+	if got.State != chathook.ReplyQueued || !strings.HasPrefix(got.Error, "may have been sent: ") || got.Attempts != 1 {
+		t.Errorf("the second %+v, want queued, its open attempt recorded as maybe sent", got)
+	}
+}
+
 // TestPacedRepliesKeepTheirOrder: an account's replies go out in the
 // order they were queued, across its chats: while its turn has not come
 // none is claimed, so a reply queued later in another chat does not
