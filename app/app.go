@@ -115,9 +115,10 @@ type Config struct {
 	ReplyBackoff func(n int) time.Duration
 	ReplyMaxWait time.Duration
 	ReplyLease   time.Duration
-	// WhatsAppSendRate is how many replies an account sends at most in
-	// any minute, per instance (reply.Config.SendRate); 0: no limit. The
-	// serve command's default is reply.DefaultSendRate.
+	// WhatsAppSendRate is how many replies an account sends a minute at
+	// most, evenly (one every minute/rate), per instance
+	// (reply.Config.SendRate); 0: no limit. The serve command's default
+	// is reply.DefaultSendRate.
 	WhatsAppSendRate int
 
 	Logger *slog.Logger

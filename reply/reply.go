@@ -20,9 +20,12 @@
 //     failed: a teammate who reads "failed" sends it again. While it is
 //     queued, that reason is how a later attempt, on any instance, knows.
 //   - Only a person or a group is written to, never a Status, broadcast
-//     list or newsletter, whatever id a chat holds.
-//   - Each account sends at most Config.SendRate replies in any minute,
-//     per instance; the ones over it wait their turn.
+//     list or newsletter, whatever id a chat holds; a Cloud API number
+//     writes only to a phone number.
+//   - Each account makes at most one attempt every minute/SendRate, per
+//     instance, evenly; the replies whose turn has not come wait in the
+//     store, unattempted and not in doubt, oldest first. Pacing counts
+//     toward MaxWait: a reply not sent within it fails.
 //   - A sent reply is a message like any other: delivered to the outbound
 //     webhook with direction "sent" and the teammate as sender, in the
 //     chat's order; WhatsApp's echo of it is a duplicate of it.
@@ -92,6 +95,9 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 		if chat.IsGroup {
 			return chathook.Reply{}, &CannotSendError{"a Cloud API number cannot write to a group: only accounts connected by QR code can"}
 		}
+		if reason := cloudRecipient(chat.ExternalID); reason != "" {
+			return chathook.Reply{}, &CannotSendError{reason}
+		}
 	default:
 		return chathook.Reply{}, &CannotSendError{fmt.Sprintf("the account %s of this chat is not connected to chathook: its messages come from the ingest API. "+
 			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)}
@@ -117,6 +123,17 @@ func recipient(external string) string {
 	}
 	return fmt.Sprintf("chathook sends only to a person or a group: this chat's WhatsApp id %q is neither "+
 		"(a status, a broadcast list or a newsletter is never written to from chathook)", external)
+}
+
+// cloudRecipient says why a Cloud API number must not write to a chat
+// whose id is external, or "": Meta sends to a phone number only, and a
+// chat the ingest API made may hold any id (a broadcast list's, a
+// newsletter's), whose digits are no one's number.
+func cloudRecipient(external string) string {
+	if ingest.IsPhone(external) {
+		return ""
+	}
+	return fmt.Sprintf("a Cloud API number sends only to a phone number: this chat's id %q is none", external)
 }
 
 // NewWhatsAppID returns a message id as WhatsApp Web's clients make them

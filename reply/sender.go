@@ -55,13 +55,15 @@ type Config struct {
 	// Backoff is the wait before the next attempt after the n-th failed
 	// one (nil: DefaultBackoff).
 	Backoff func(n int) time.Duration
-	// SendRate is how many attempts an account makes at most in any
-	// minute (0: no limit; the service's default is DefaultSendRate). A
-	// burst is smoothed, not refused: a reply over the rate waits for its
-	// turn. The count is this instance's: a QR-linked account is held by
-	// one instance at a time, so it is the account's; a Cloud API
-	// number's replies are sent by whichever instance claims them, so
-	// with n instances it may make up to n × SendRate.
+	// SendRate paces each account's attempts: one every minute/SendRate
+	// at most (20: one every 3 s), evenly, so that a burst is smoothed,
+	// not refused (0: no limit; the service's default is
+	// DefaultSendRate). A reply whose account's turn has not come waits
+	// in the store, due at that turn, not here. The turns are this
+	// instance's: a QR-linked account is held by one instance at a time,
+	// so they are the account's; a Cloud API number's replies are sent by
+	// whichever instance claims them, so with n instances it may send up
+	// to n × SendRate a minute.
 	SendRate int
 }
 
@@ -77,8 +79,7 @@ const (
 	// one message every 3 s, while a linked device that sends faster
 	// looks like the automated bulk sending WhatsApp bans numbers for.
 	DefaultSendRate = 20
-	// claimLimit is how many replies an instance holds at once, held for
-	// their turn or attempted.
+	// claimLimit is how many replies an instance holds at once.
 	claimLimit = 64
 )
 
@@ -102,17 +103,11 @@ type Sender struct {
 
 	running sync.WaitGroup // attempts and records under way
 	mu      sync.Mutex
-	claimed int    // replies held here: waiting for their turn or attempted
-	waiting []turn // claimed replies waiting for their account's turn
-	// turns are the send times taken per account, the latest SendRate
-	// of them, in order.
-	turns map[int64][]time.Time
-}
-
-// turn is a claimed reply and when its account may send it.
-type turn struct {
-	o  chathook.Outgoing
-	at time.Time
+	claimed int // replies held here: being attempted, given up or handed back
+	// turns is, per account that attempted a reply within the last
+	// interval, when its next turn comes; an account not in it may send
+	// now.
+	turns map[int64]time.Time
 }
 
 // New returns a Sender; Run starts it.
@@ -144,7 +139,7 @@ func New(cfg Config) *Sender {
 	if cfg.CloudAPI == nil {
 		cfg.CloudAPI = noGraph{}
 	}
-	return &Sender{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), turns: map[int64][]time.Time{}}
+	return &Sender{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), turns: map[int64]time.Time{}}
 }
 
 // Queue validates and commits a reply (see Queue) and wakes the sender.
@@ -170,21 +165,17 @@ func (s *Sender) Kick() {
 
 // Run sends replies until ctx is done. Attempts under way when it ends
 // are cut short; their replies are attempted again (QR) or given up as
-// uncertain (Cloud API) once their leases run out. Replies waiting for
-// their turn are handed back, due then.
+// uncertain (Cloud API) once their leases run out.
 func (s *Sender) Run(ctx context.Context) error {
 	t := time.NewTimer(s.cfg.Poll)
 	defer t.Stop()
-	for !s.killed.Load() {
+	for !s.killed.Load() && ctx.Err() == nil {
 		if n, asked := s.pass(ctx, nil); n > 0 && n == asked {
 			continue // more may be waiting
 		}
 		t.Reset(s.sleep())
 		select {
 		case <-ctx.Done():
-			s.handBack(ctx)
-			s.running.Wait()
-			return nil
 		case <-t.C:
 		case <-s.kick:
 		}
@@ -193,10 +184,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	return nil
 }
 
-// Round claims the replies due now and starts them, and waits for the
-// attempts it started; replies over their account's rate wait for their
-// turn (a later Round). It returns how many it claimed. For tests: Run
-// does not wait.
+// Round claims the replies due now and starts them, and waits for what
+// it started; replies whose account's turn has not come are handed back,
+// due then (a later Round). It returns how many it claimed. For tests:
+// Run does not wait.
 func (s *Sender) Round(ctx context.Context) int {
 	var wg sync.WaitGroup
 	n, _ := s.pass(ctx, &wg)
@@ -204,66 +195,67 @@ func (s *Sender) Round(ctx context.Context) int {
 	return n
 }
 
-// hold is the longest a claimed reply waits here for its account's
-// turn: well inside its lease, with room for the attempt after it.
-func (s *Sender) hold() time.Duration { return s.cfg.Lease / 4 }
+// interval is the least time between two attempts of an account; 0: no
+// limit.
+func (s *Sender) interval() time.Duration {
+	if s.cfg.SendRate <= 0 {
+		return 0
+	}
+	return time.Minute / time.Duration(s.cfg.SendRate)
+}
 
 // sleep is how long Run waits before its next look: the poll, or less
-// when a waiting reply's turn comes sooner.
+// when an account's turn comes sooner (its replies handed back are due
+// then).
 func (s *Sender) sleep() time.Duration {
 	d := s.cfg.Poll
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, w := range s.waiting {
-		d = min(d, max(w.at.Sub(now), 0))
+	for _, at := range s.turns {
+		d = min(d, max(at.Sub(now), 0))
 	}
 	return d
 }
 
-// pass starts the waiting replies whose turn came, and claims and starts
-// as many replies as there is room for, without waiting for any attempt.
-// It returns how many it claimed and how many it asked for. What it
-// starts joins wg when not nil.
+// pass claims and starts as many replies as there is room for, without
+// waiting for any attempt, and returns how many it claimed and how many
+// it asked for. Accounts whose turn has not come are not claimed for. A
+// claimed reply is attempted at once if its account's turn has come
+// (taking it), else handed back to the store, due at the account's next
+// turn free in this pass. What it starts joins wg when not nil.
 func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked int) {
+	if ctx.Err() != nil || s.killed.Load() {
+		return 0, 0 // stopping: no attempt starts with a cancelled ctx
+	}
 	now := s.cfg.Now()
 	up := s.cfg.WhatsApp.Online()
-	online := make(map[int64]bool, len(up))
-	var web []int64
-	var due []chathook.Outgoing
+	var skip []int64
+	paced := map[int64]bool{}
 	s.mu.Lock()
-	waiting := s.waiting[:0]
-	for _, w := range s.waiting {
-		if w.at.After(now) {
-			waiting = append(waiting, w)
+	for id, at := range s.turns {
+		if at.After(now) {
+			skip = append(skip, id)
+			paced[id] = true
 		} else {
-			due = append(due, w.o)
-		}
-	}
-	s.waiting = waiting
-	for id, taken := range s.turns {
-		if taken[len(taken)-1].Before(now.Add(-time.Minute)) {
-			delete(s.turns, id) // counts no more
-		}
-	}
-	for _, id := range up {
-		online[id] = true
-		// An account whose turn is further than a hold away is not
-		// claimed for: its replies wait in the store, not here.
-		if !s.next(id, now).After(now.Add(s.hold())) {
-			web = append(web, id)
+			delete(s.turns, id) // its turn has come
 		}
 	}
 	asked = claimLimit - s.claimed
 	s.mu.Unlock()
-	for _, o := range due {
-		s.start(wg, func() { s.attempt(ctx, o) })
-	}
 	if asked <= 0 {
 		return 0, 0
 	}
+	online := make(map[int64]bool, len(up))
+	var web []int64
+	for _, id := range up {
+		online[id] = true
+		if !paced[id] {
+			web = append(web, id)
+		}
+	}
 	out, err := s.cfg.Store.ClaimReplies(ctx, s.cfg.Owner, store.ReplyClaim{
-		Now: now, Until: now.Add(s.cfg.Lease), Web: web, Stale: now.Add(-s.cfg.MaxWait), Limit: asked,
+		Now: now, Until: now.Add(s.cfg.Lease), Web: web, Skip: skip, Stale: now.Add(-s.cfg.MaxWait), Limit: asked,
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -274,22 +266,29 @@ func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked i
 	s.mu.Lock()
 	s.claimed += len(out)
 	s.mu.Unlock()
+	later := map[int64]time.Time{} // per account, the next turn free in this pass
 	for _, o := range out {
+		if ctx.Err() != nil {
+			// Stopping since the claim: hand it back unattempted.
+			s.start(wg, func() { s.later(ctx, o, now) })
+			continue
+		}
 		if reason := s.cannotSend(o, now, online[o.AccountID]); reason != "" {
 			s.start(wg, func() { s.giveUp(ctx, o, reason) })
 			continue
 		}
-		at, ok := s.take(o.AccountID, now)
-		switch {
-		case !at.After(now):
-			s.start(wg, func() { s.attempt(ctx, o) })
-		case ok:
-			s.mu.Lock()
-			s.waiting = append(s.waiting, turn{o, at})
-			s.mu.Unlock()
-		default:
+		if at, ok := later[o.AccountID]; ok {
+			later[o.AccountID] = at.Add(s.interval())
 			s.start(wg, func() { s.later(ctx, o, at) })
+			continue
 		}
+		if iv := s.interval(); iv > 0 {
+			s.mu.Lock()
+			s.turns[o.AccountID] = now.Add(iv)
+			s.mu.Unlock()
+			later[o.AccountID] = now.Add(iv)
+		}
+		s.start(wg, func() { s.attempt(ctx, o) })
 	}
 	return len(out), asked
 }
@@ -316,63 +315,31 @@ func (s *Sender) start(wg *sync.WaitGroup, fn func()) {
 	}()
 }
 
-// next is when account may send next: now, unless it sent SendRate
-// times in the minute before (s.mu held).
-func (s *Sender) next(account int64, now time.Time) time.Time {
-	taken := s.turns[account]
-	if s.cfg.SendRate <= 0 || len(taken) < s.cfg.SendRate {
-		return now
-	}
-	at := taken[len(taken)-s.cfg.SendRate].Add(time.Minute)
-	for _, t := range []time.Time{now, taken[len(taken)-1]} {
-		if t.After(at) {
-			at = t
-		}
-	}
-	return at
-}
-
-// take reserves account's next turn when it is at most a hold away, and
-// reports whether it did; either way it returns that turn.
-func (s *Sender) take(account int64, now time.Time) (time.Time, bool) {
-	if s.cfg.SendRate <= 0 {
-		return now, true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at := s.next(account, now)
-	if at.After(now.Add(s.hold())) {
-		return at, false
-	}
-	taken := append(s.turns[account], at)
-	s.turns[account] = taken[max(len(taken)-s.cfg.SendRate, 0):]
-	return at, true
-}
-
-// later hands a claimed reply whose turn is too far away back to the
-// store, due then. It counts as an attempt.
+// later hands a claimed reply back to the store unattempted, due at at
+// (its account's turn): no attempt is counted and it is not in doubt.
+// One claimed in doubt had an attempt whose end was never recorded:
+// that attempt is recorded now, as maybe sent, so that the doubt
+// outlives the hand-back.
 func (s *Sender) later(ctx context.Context, o chathook.Outgoing, at time.Time) {
 	if s.killed.Load() {
 		return
 	}
-	reason := fmt.Sprintf("waiting for its turn: this account sends at most %d messages a minute", s.cfg.SendRate)
-	if doubtful(o) {
-		reason = maybeSent + reason
+	log := s.logger(o)
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if o.InDoubt {
+		err = s.cfg.Store.ReplyFailed(ctx, s.cfg.Owner, o.ID, maybeSent+"an attempt's end is unknown (chathook stopped during it); "+
+			"it is sent again under the same id at the account's turn", at, s.cfg.Now())
+	} else {
+		err = s.cfg.Store.ReplyLater(ctx, s.cfg.Owner, o.ID, at)
 	}
-	if err := s.cfg.Store.ReplyFailed(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, at, s.cfg.Now()); err != nil {
-		s.logger(o).Error("reply not handed back", "err", err)
-	}
-}
-
-// handBack hands the replies waiting for their turn back to the store,
-// due then, as Run ends.
-func (s *Sender) handBack(ctx context.Context) {
-	s.mu.Lock()
-	waiting := s.waiting
-	s.waiting = nil
-	s.mu.Unlock()
-	for _, w := range waiting {
-		s.start(nil, func() { s.later(ctx, w.o, w.at) })
+	switch {
+	case errors.Is(err, store.ErrNotOurs):
+		log.Info("reply not handed back: another instance holds it, or it was sent meanwhile")
+	case err != nil:
+		log.Error("reply not handed back", "err", err)
+	default:
+		log.Debug("reply waits for its account's turn", "due_at", at)
 	}
 }
 
@@ -401,6 +368,12 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing) {
 		waID = o.WAID
 		at, err = s.cfg.WhatsApp.Send(ctx, o)
 	case chathook.KindCloudAPI:
+		// Graph would read digits out of any id (a broadcast list's) as
+		// a number.
+		if reason := cloudRecipient(o.Chat.ExternalID); reason != "" {
+			s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
+			return
+		}
 		waID, err = s.cfg.CloudAPI.Send(ctx, o)
 		at = s.cfg.Now()
 	}
@@ -462,6 +435,15 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) str
 		return "the account was disconnected from chathook"
 	case a.State == chathook.AccountReplaced:
 		return "another WhatsApp Web session took the account over: connect it again"
+	case a.State == chathook.AccountBanned:
+		until := "for a while"
+		if !a.StateUntil.IsZero() {
+			until = "until " + a.StateUntil.UTC().Format("2006-01-02 15:04 MST")
+		}
+		return "WhatsApp banned this number " + until + ": chathook does not connect it before then, " +
+			"since connecting during a ban gets a number banned for good; send it again once the account is connected"
+	case a.State == chathook.AccountOutdated:
+		return "WhatsApp refuses this chathook as outdated: update it, then press Reconnect"
 	case stale && doubtful(o):
 		return fmt.Sprintf("an attempt's end is unknown (chathook stopped, or WhatsApp did not answer in time), and it was not "+
 			"sent again within %s: look at the chat on the phone before you send it again", s.cfg.MaxWait)
@@ -472,7 +454,11 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) str
 		return "" // claimed since stale a moment ago, or online again: try
 	}
 	if stale {
-		return cmp.Or(o.Error, "not sent") + fmt.Sprintf(" (gave up after %s)", s.cfg.MaxWait)
+		why := "not sent"
+		if iv := s.interval(); iv > 0 {
+			why = fmt.Sprintf("not sent: this account sends one message every %s, and the ones queued before it took the turns", iv)
+		}
+		return cmp.Or(o.Error, why) + fmt.Sprintf(" (gave up after %s)", s.cfg.MaxWait)
 	}
 	return ""
 }
@@ -528,6 +514,13 @@ func (s *Sender) failed(ctx context.Context, log *slog.Logger, o chathook.Outgoi
 		err = s.cfg.Store.ReplyUncertain(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, now)
 	default:
 		err = s.cfg.Store.ReplyFailed(context.WithoutCancel(ctx), s.cfg.Owner, o.ID, reason, retryAt, now)
+	}
+	if errors.Is(err, store.ErrNotOurs) {
+		// As in attempt: another instance's attempt holds it now, or a
+		// status of it told it was sent meanwhile.
+		log.Info("reply's outcome not recorded: another instance's attempt holds it, or it was sent meanwhile",
+			"reason", reason)
+		return
 	}
 	if err != nil {
 		log.Error("reply's attempt not recorded", "err", err)

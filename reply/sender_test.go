@@ -3,8 +3,12 @@ package reply_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +18,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/reply"
+	"github.com/chathook/chathook/source/cloudapi"
 	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/sqlite"
 	"github.com/google/uuid"
@@ -244,47 +249,299 @@ func TestCloudAPIReplyInDoubtIsUncertain(t *testing.T) {
 	}
 }
 
-// TestSendsArePaced: an account sends at most SendRate replies in any
-// minute; the ones over it wait for their turn rather than fail, held
-// here when the turn is near, handed back to the store, due then, when
-// it is not.
-func TestSendsArePaced(t *testing.T) {
+// graph is Meta's Graph API on a loopback socket: it answers every
+// send with a new wamid and records to whom.
+func graph(t *testing.T) (cloudapi.Graph, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var to []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			To string `json:"to"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		to = append(to, body.To)
+		n := len(to)
+		mu.Unlock()
+		fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.%d"}]}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	return cloudapi.Graph{URL: srv.URL}, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), to...)
+	}
+}
+
+// TestSendsAreSpaced: at SendRate 20 an account sends one reply every
+// 3 s. Three queued at once: one is attempted now, the others are handed
+// back to the store, due at +3 s and +6 s, unattempted and not in doubt:
+// an instance that dies then leaves nothing uncertain, and the next one
+// sends them at their turns, a Cloud API number's too.
+func TestSendsAreSpaced(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range []struct {
-		name  string
-		lease time.Duration // the hold is a quarter of it
-	}{{"handed back", 0}, {"held", 8 * time.Minute}} {
-		t.Run(c.name, func(t *testing.T) {
-			st, ws, acc, chats := linked(t, "+16505550001", "+16505550002", "+16505550003", "+16505550004")
+	for _, kind := range []chathook.AccountKind{chathook.KindWeb, chathook.KindCloudAPI} {
+		t.Run(string(kind), func(t *testing.T) {
+			var st store.Store
+			var ws string
+			var acc chathook.Account
+			var chats []int64
+			g, to := graph(t)
+			if kind == chathook.KindWeb {
+				st, ws, acc, chats = linked(t, "+16505550001", "+16505550002", "+16505550003")
+			} else {
+				st, ws, acc, chats = numberWith(t, "+16505550001", "+16505550002", "+16505550003")
+			}
 			clk := &clock{now: t0}
 			wa := &phone{account: acc.ID}
-			s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: clk.Now, SendRate: 3, Lease: c.lease})
+			newSender := func(owner string) *reply.Sender {
+				return reply.New(reply.Config{Store: st, Owner: owner, WhatsApp: wa, CloudAPI: g, Now: clk.Now, SendRate: 20})
+			}
+			sends := func() int { return len(wa.sent()) + len(to()) }
+			first := newSender("first")
 			var ids []string
-			for _, chat := range chats {
-				r, err := s.Queue(ctx, ws, chat, "hi", chathook.Teammate{})
+			for i, chat := range chats {
+				clk.set(t0.Add(time.Duration(i) * time.Millisecond))
+				r, err := first.Queue(ctx, ws, chat, "hi", chathook.Teammate{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ids = append(ids, r.ID)
 			}
-			s.Round(ctx)
-			if n := len(wa.sent()); n != 3 {
-				t.Fatalf("%d sent in the first minute, want 3", n)
+			if n := first.Round(ctx); n != 3 {
+				t.Fatalf("claimed %d, want 3", n)
 			}
-			if got := state(t, st, ws, chats[3], ids[3]); got.State != chathook.ReplyQueued {
-				t.Errorf("the fourth %+v, want queued", got)
+			if n := sends(); n != 1 {
+				t.Fatalf("%d sent at once, want 1", n)
 			}
-			clk.set(t0.Add(time.Minute - time.Millisecond))
-			s.Round(ctx)
-			if n := len(wa.sent()); n != 3 {
-				t.Fatalf("%d sent within a minute, want 3", n)
+			if got := state(t, st, ws, chats[0], ids[0]); got.State != chathook.ReplySent {
+				t.Errorf("the oldest %+v, want sent", got)
 			}
-			clk.set(t0.Add(time.Minute))
-			s.Round(ctx)
-			if got := state(t, st, ws, chats[3], ids[3]); got.State != chathook.ReplySent {
-				t.Errorf("the fourth %+v a minute later, want sent", got)
+			for i := 1; i < 3; i++ {
+				if got := state(t, st, ws, chats[i], ids[i]); got.State != chathook.ReplyQueued || got.Attempts != 0 || got.Error != "" {
+					t.Errorf("reply %d %+v, want queued, unattempted", i, got)
+				}
+			}
+			first.Kill() // a crash: it holds nothing
+
+			next := newSender("next")
+			start := t0.Add(2 * time.Millisecond)
+			for i, turn := range []time.Time{start.Add(3 * time.Second), start.Add(6 * time.Second)} {
+				clk.set(turn.Add(-time.Millisecond))
+				if n := next.Round(ctx); n != 0 {
+					t.Errorf("claimed %d before +%ds", n, 3*(i+1))
+				}
+				clk.set(turn)
+				if n := next.Round(ctx); n != 1 {
+					t.Fatalf("claimed %d at +%ds, want 1", n, 3*(i+1))
+				}
+				got := state(t, st, ws, chats[i+1], ids[i+1])
+				if got.State != chathook.ReplySent || got.Attempts != 1 {
+					t.Errorf("reply %d at its turn %+v, want sent at its first attempt", i+1, got)
+				}
+			}
+			if n := sends(); n != 3 {
+				t.Errorf("%d sends, want 3", n)
+			}
+			for _, o := range wa.sent() {
+				if o.InDoubt {
+					t.Errorf("reply %s claimed in doubt", o.ID)
+				}
 			}
 		})
+	}
+}
+
+// TestDoubtOutlivesHandBack: a reply claimed in doubt (an instance died
+// during its attempt) and handed back for its turn keeps its doubt: its
+// open attempt is recorded as maybe sent, so giving it up later makes
+// it uncertain, not failed.
+func TestDoubtOutlivesHandBack(t *testing.T) {
+	ctx := context.Background()
+	st, ws, acc, chats := linked(t, "+16505550001", "+16505550002")
+	var ids []string
+	for i, chat := range chats {
+		r, err := reply.Queue(ctx, st, ws, chat, "hi", chathook.Teammate{}, t0.Add(time.Duration(i)*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if out, err := st.ClaimReplies(ctx, "dead", store.ReplyClaim{Now: t0.Add(time.Second), Until: t0.Add(time.Minute),
+		Web: []int64{acc.ID}, Stale: t0.Add(-time.Hour), Limit: 10}); err != nil || len(out) != 2 {
+		t.Fatalf("claimed %+v (%v)", out, err)
+	}
+	wa := &phone{account: acc.ID}
+	s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: func() time.Time { return t0.Add(time.Minute) }, SendRate: 20})
+	if n := s.Round(ctx); n != 2 {
+		t.Fatalf("claimed %d", n)
+	}
+	if got := state(t, st, ws, chats[0], ids[0]); got.State != chathook.ReplySent {
+		t.Errorf("the first %+v, want sent again under its id", got)
+	}
+	got := state(t, st, ws, chats[1], ids[1])
+	if got.State != chathook.ReplyQueued || !strings.HasPrefix(got.Error, "may have been sent: ") || got.Attempts != 1 {
+		t.Errorf("the second %+v, want queued, its open attempt recorded as maybe sent", got)
+	}
+}
+
+// TestPacedRepliesKeepTheirOrder: an account's replies go out in the
+// order they were queued, across its chats: while its turn has not come
+// none is claimed, so a reply queued later in another chat does not
+// jump ahead of one handed back.
+func TestPacedRepliesKeepTheirOrder(t *testing.T) {
+	ctx := context.Background()
+	st, ws, acc, chats := linked(t, "+16505550001", "+16505550002", "+16505550003")
+	clk := &clock{now: t0}
+	wa := &phone{account: acc.ID}
+	s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: clk.Now, SendRate: 20})
+	queue := func(chat int64, text string) {
+		t.Helper()
+		if _, err := s.Queue(ctx, ws, chat, text, chathook.Teammate{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue(chats[0], "a")
+	clk.set(t0.Add(time.Millisecond))
+	queue(chats[1], "b")
+	s.Round(ctx) // a sent, b handed back to +3 s
+	clk.set(t0.Add(time.Second))
+	queue(chats[2], "c")
+	if n := s.Round(ctx); n != 0 {
+		t.Errorf("claimed %d before the account's turn", n)
+	}
+	for _, at := range []time.Duration{3 * time.Second, 6 * time.Second} {
+		clk.set(t0.Add(at + time.Millisecond))
+		s.Round(ctx)
+	}
+	var got []string
+	for _, o := range wa.sent() {
+		got = append(got, o.Text)
+	}
+	if strings.Join(got, "") != "abc" {
+		t.Errorf("sent %q, want a, b, c in the order they were queued", got)
+	}
+}
+
+// TestStopAfterClaimStartsNothing: a Sender whose ctx ends while it
+// claims starts no attempt (WhatsApp would take a cancelled send as
+// maybe sent); it hands what it claimed back, not in doubt.
+func TestStopAfterClaimStartsNothing(t *testing.T) {
+	st, ws, acc, chats := linked(t, "+16505550001")
+	ctx, cancel := context.WithCancel(context.Background())
+	wa := &phone{account: acc.ID, send: func(ctx context.Context, _ chathook.Outgoing) error {
+		if ctx.Err() != nil {
+			return &chathook.SendError{Retry: true, MaybeSent: true, Reason: "cut short: " + ctx.Err().Error()}
+		}
+		return nil
+	}}
+	r, err := reply.Queue(ctx, st, ws, chats[0], "hi", chathook.Teammate{}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := reply.New(reply.Config{Store: cancelling{st, cancel}, Owner: "me", WhatsApp: wa, Now: func() time.Time { return t0 }})
+	if n := s.Round(ctx); n != 1 {
+		t.Fatalf("claimed %d", n)
+	}
+	if got := state(t, st, ws, chats[0], r.ID); got.State != chathook.ReplyQueued || got.Attempts != 0 || got.Error != "" {
+		t.Errorf("reply %+v, want queued, unattempted", got)
+	}
+	out, err := st.ClaimReplies(context.Background(), "next", store.ReplyClaim{Now: t0, Until: t0.Add(time.Minute),
+		Web: []int64{acc.ID}, Stale: t0.Add(-time.Hour), Limit: 1})
+	if err != nil || len(out) != 1 || out[0].InDoubt {
+		t.Errorf("next claim %+v (%v), want the reply, not in doubt", out, err)
+	}
+}
+
+// cancelling is a store whose ClaimReplies ends the claimer's ctx once
+// it claimed: the claimer was stopped meanwhile.
+type cancelling struct {
+	store.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelling) ClaimReplies(ctx context.Context, owner string, rc store.ReplyClaim) ([]chathook.Outgoing, error) {
+	out, err := c.Store.ClaimReplies(ctx, owner, rc)
+	c.cancel()
+	return out, err
+}
+
+// TestBannedOrOutdatedAccountSaysWhy: a reply of an account WhatsApp
+// banned, or refuses as outdated, fails at once saying so.
+func TestBannedOrOutdatedAccountSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	until := t0.Add(26 * time.Hour)
+	for _, c := range []struct {
+		name string
+		set  func(st store.Store, id int64) error
+		want string
+	}{
+		{"banned", func(st store.Store, id int64) error { _, err := st.BanAccount(ctx, id, until, t0); return err },
+			"WhatsApp banned this number until 2026-03-02 14:00 UTC: "},
+		{"outdated", func(st store.Store, id int64) error {
+			_, err := st.SetAccountState(ctx, id, chathook.AccountOutdated, t0)
+			return err
+		}, "WhatsApp refuses this chathook as outdated: update it, then press Reconnect"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, ws, acc, chats := linked(t, "+16505550001")
+			r, err := reply.Queue(ctx, st, ws, chats[0], "hi", chathook.Teammate{}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.set(st, acc.ID); err != nil {
+				t.Fatal(err)
+			}
+			wa := &phone{account: acc.ID, offline: true}
+			s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: func() time.Time { return t0.Add(time.Second) }})
+			if n := s.Round(ctx); n != 1 {
+				t.Fatalf("claimed %d", n)
+			}
+			if got := state(t, st, ws, chats[0], r.ID); got.State != chathook.ReplyFailed || !strings.HasPrefix(got.Error, c.want) {
+				t.Errorf("reply %+v, want failed: %s…", got, c.want)
+			}
+		})
+	}
+}
+
+// TestOutcomeNotOursIsNoFailure: an attempt whose lease ran out while
+// another instance sent the reply logs that its outcome was not
+// recorded, not "reply failed".
+func TestOutcomeNotOursIsNoFailure(t *testing.T) {
+	st, ws, acc, chats := linked(t, "+16505550001")
+	ctx := context.Background()
+	var logs bytes.Buffer
+	wa := &phone{account: acc.ID}
+	wa.send = func(_ context.Context, o chathook.Outgoing) error {
+		later := t0.Add(time.Hour)
+		out, err := st.ClaimReplies(ctx, "other", store.ReplyClaim{Now: later, Until: later.Add(time.Minute), Web: []int64{acc.ID},
+			Stale: t0.Add(-time.Hour), Limit: 1})
+		if err != nil || len(out) != 1 {
+			t.Fatalf("other's claim %+v (%v)", out, err)
+		}
+		if _, err := st.ReplySent(ctx, "other", o.ID, o.WAID, later); err != nil {
+			t.Fatal(err)
+		}
+		return &chathook.SendError{Reason: "refused"}
+	}
+	s := reply.New(reply.Config{Store: st, Owner: "me", WhatsApp: wa, Now: func() time.Time { return t0 },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r, err := s.Queue(ctx, ws, chats[0], "hi", chathook.Teammate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Round(ctx)
+	out := logs.String()
+	if strings.Contains(out, "reply failed") || strings.Contains(out, "level=ERROR") || strings.Contains(out, "level=WARN") ||
+		!strings.Contains(out, "msg=\"reply's outcome not recorded: another instance's attempt holds it, or it was sent meanwhile\"") {
+		t.Errorf("logged:\n%s", out)
+	}
+	if got := state(t, st, ws, chats[0], r.ID); got.State != chathook.ReplySent {
+		t.Errorf("reply %+v, want sent by the other", got)
 	}
 }
 

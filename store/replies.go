@@ -38,8 +38,9 @@ type Replies interface {
 	// those of Cloud API numbers, of the QR-linked accounts in c.Web (the
 	// ones owner has online), and of any account that cannot send (its
 	// state wants no connection, or it is the ingest API's), or queued
-	// before c.Stale, for owner to give up. A reply whose earlier
-	// attempt's end was never recorded comes back InDoubt.
+	// before c.Stale, for owner to give up; never those of the accounts
+	// in c.Skip. A reply whose earlier attempt's end was never recorded
+	// comes back InDoubt.
 	ClaimReplies(ctx context.Context, owner string, c ReplyClaim) ([]chathook.Outgoing, error)
 	// ReplySent records that WhatsApp took owner's claimed reply at at,
 	// as waID: the reply is sent, its message takes waID as message_id
@@ -51,16 +52,27 @@ type Replies interface {
 	// ReplyFailed records an attempt of owner's claimed reply that did not
 	// get through: queued again, due at retryAt, with reason as its
 	// Error; failed for good when retryAt is zero. The lease is released.
+	// A reply not claimed by owner (or no longer queued) is left as it
+	// is and answered ErrNotOurs.
 	ReplyFailed(ctx context.Context, owner, id, reason string, retryAt, at time.Time) error
 	// ReplyUncertain gives up owner's claimed reply whose attempt's end
 	// is unknown (see chathook.ReplyUncertain): state uncertain with
 	// reason as its Error, lease released, no message:status queued. A
-	// reply not claimed by owner is left as it is.
+	// reply not claimed by owner (or no longer queued) is left as it is
+	// and answered ErrNotOurs.
 	ReplyUncertain(ctx context.Context, owner, id, reason string, at time.Time) error
+	// ReplyLater hands owner's claimed reply back unattempted, queued and
+	// due at due (its account's turn to send comes then): no attempt is
+	// counted, its Error is kept, and it is not in doubt at its next
+	// claim. A reply not claimed by owner (or no longer queued) is left
+	// as it is and answered ErrNotOurs.
+	ReplyLater(ctx context.Context, owner, id string, due time.Time) error
 }
 
-// ErrNotOurs answers ReplySent for a reply that owner no longer holds
-// (its lease ran out and another took it) or that is sent already.
+// ErrNotOurs answers ReplySent, ReplyFailed, ReplyUncertain and
+// ReplyLater for a reply that owner no longer holds (its lease ran out
+// and another took it) or that is no longer queued (sent already, for
+// instance by a status fact).
 var ErrNotOurs = errors.New("store: the reply is not held by this owner")
 
 // Facts are what sources tell about messages after they were stored
@@ -101,6 +113,9 @@ type Facts interface {
 type ReplyClaim struct {
 	Now, Until time.Time
 	Web        []int64 // QR-linked accounts the claimer has online
-	Stale      time.Time
-	Limit      int
+	// Skip are accounts whose replies are not handed out now, whatever
+	// else says so (the claimer paces them: their turn has not come).
+	Skip  []int64
+	Stale time.Time
+	Limit int
 }

@@ -254,7 +254,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	s.string(&cfg.GraphAPIURL, "graph-api-url", "CHATHOOK_GRAPH_API_URL", cloudapi.DefaultGraphURL,
 		"Meta's Graph API, through which Cloud API numbers send replies (a proxy or a test server may stand in)")
 	s.int(&cfg.WhatsAppSendRate, "whatsapp-send-rate", "CHATHOOK_WHATSAPP_SEND_RATE", reply.DefaultSendRate,
-		"replies a WhatsApp account sends at most in any minute, per instance; more wait their turn (0: no limit). "+
+		"replies a WhatsApp account sends a minute at most, evenly: one every 60/rate seconds, per instance; the others wait their turn (0: no limit). "+
 			"A linked device that sends faster than a person types looks like the bulk sending WhatsApp bans numbers for")
 	var maxBytes int
 	s.int(&maxBytes, "media-max-bytes", "CHATHOOK_MEDIA_MAX_BYTES", media.DefaultMaxBytes,

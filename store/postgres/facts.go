@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -295,11 +296,14 @@ func (s *Store) BanAccount(ctx context.Context, accountID int64, until, now time
 // ReplyUncertain gives up a claimed reply whose attempt's end is
 // unknown; see store.Replies.
 func (s *Store) ReplyUncertain(ctx context.Context, owner, id, reason string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE replies SET state = 'uncertain', error = $1,
+	tag, err := s.pool.Exec(ctx, `UPDATE replies SET state = 'uncertain', error = $1,
 			attempts = attempts + 1, attempt_open = false, lease_owner = '', lease_until = 0
 		WHERE id = $2 AND state = 'queued' AND lease_owner = $3`, reason, id, owner)
 	if err != nil {
 		return fmt.Errorf("reply uncertain: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotOurs
 	}
 	return nil
 }

@@ -56,9 +56,12 @@ func (s *Store) Reply(ctx context.Context, workspaceID string, chatID int64, id 
 // store.Replies. SKIP LOCKED: instances claiming at once pass over each
 // other's rows instead of waiting for them.
 func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyClaim) ([]chathook.Outgoing, error) {
-	web := c.Web
+	web, skip := c.Web, c.Skip
 	if web == nil {
 		web = []int64{}
+	}
+	if skip == nil {
+		skip = []int64{}
 	}
 	var out []chathook.Outgoing
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -68,7 +71,8 @@ func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyCla
 			  AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.chat_id = r.chat_id AND e.state = 'queued'
 			                  AND (e.created_at, e.id) < (r.created_at, r.id))
 			  AND (a.kind = 'cloud_api' OR r.account_id = ANY($2) OR NOT (`+tables.WantsConnectionA+`) OR r.created_at < $3)
-			ORDER BY r.created_at, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED`, ms(c.Now), web, ms(c.Stale), c.Limit)
+			  AND NOT (r.account_id = ANY($5))
+			ORDER BY r.created_at, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED`, ms(c.Now), web, ms(c.Stale), c.Limit, skip)
 		if err != nil {
 			return err
 		}
@@ -199,7 +203,7 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 			RETURNING workspace_id, chat_id, account_id, COALESCE((SELECT message_id FROM messages WHERE uuid = replies.id), replies.id)`,
 			state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // not ours
+			return store.ErrNotOurs // not ours, or sent already
 		}
 		if err != nil || state != chathook.ReplyFailed {
 			return err
@@ -214,4 +218,18 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		_, err = queueStatus(ctx, tx, targets, workspaceID, chatID, accountID, messageID, id, chathook.ReplyFailed, reason, at)
 		return err
 	})
+}
+
+// ReplyLater hands owner's claimed reply back unattempted, due at due;
+// see store.Replies.
+func (s *Store) ReplyLater(ctx context.Context, owner, id string, due time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE replies SET due_at = $1, attempt_open = false, lease_owner = '', lease_until = 0
+		WHERE id = $2 AND state = 'queued' AND lease_owner = $3`, ms(due), id, owner)
+	if err != nil {
+		return fmt.Errorf("reply later: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotOurs
+	}
+	return nil
 }

@@ -72,6 +72,11 @@ func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyCla
 	if err != nil {
 		return nil, err
 	}
+	// json_each('null') is one NULL, which no NOT IN passes.
+	skip, err := json.Marshal(append([]int64{}, c.Skip...))
+	if err != nil {
+		return nil, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -84,7 +89,8 @@ func (s *Store) ClaimReplies(ctx context.Context, owner string, c store.ReplyCla
 		                  AND (e.created_at, e.id) < (r.created_at, r.id))
 		  AND (a.kind = 'cloud_api' OR r.account_id IN (SELECT value FROM json_each(?2))
 		       OR NOT (`+tables.WantsConnectionA+`) OR r.created_at < ?3)
-		ORDER BY r.created_at, r.id LIMIT ?4`, ms(c.Now), string(web), ms(c.Stale), c.Limit)
+		  AND r.account_id NOT IN (SELECT value FROM json_each(?5))
+		ORDER BY r.created_at, r.id LIMIT ?4`, ms(c.Now), string(web), ms(c.Stale), c.Limit, string(skip))
 	if err != nil {
 		return nil, fmt.Errorf("claim replies: %w", err)
 	}
@@ -229,7 +235,7 @@ func (s *Store) ReplyFailed(ctx context.Context, owner, id, reason string, retry
 		RETURNING workspace_id, chat_id, account_id, COALESCE((SELECT message_id FROM messages WHERE uuid = replies.id), replies.id)`,
 		state, due, reason, id, owner).Scan(&workspaceID, &chatID, &accountID, &messageID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil // not ours
+		return store.ErrNotOurs // not ours, or sent already
 	}
 	if err != nil {
 		return err
@@ -261,8 +267,30 @@ func queueStatus(ctx context.Context, tx *sql.Tx, targets []tables.Target, works
 // ReplyUncertain gives up owner's claimed reply whose attempt's end is
 // unknown; see store.Replies. No status is told: it may have gone out.
 func (s *Store) ReplyUncertain(ctx context.Context, owner, id, reason string, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE replies SET state = ?, error = ?, due_at = ?,
+	res, err := s.w.ExecContext(ctx, `UPDATE replies SET state = ?, error = ?, due_at = ?,
 			attempts = attempts + 1, attempt_open = 0, lease_owner = '', lease_until = 0
 		WHERE id = ? AND state = 'queued' AND lease_owner = ?`, chathook.ReplyUncertain, reason, ms(at), id, owner)
-	return err
+	return ours(res, err, "reply uncertain")
+}
+
+// ReplyLater hands owner's claimed reply back unattempted, due at due;
+// see store.Replies.
+func (s *Store) ReplyLater(ctx context.Context, owner, id string, due time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE replies SET due_at = ?, attempt_open = 0, lease_owner = '', lease_until = 0
+		WHERE id = ? AND state = 'queued' AND lease_owner = ?`, ms(due), id, owner)
+	return ours(res, err, "reply later")
+}
+
+// ours answers store.ErrNotOurs for an update of a reply that changed
+// no row.
+func ours(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		return store.ErrNotOurs
+	}
+	return nil
 }

@@ -17,6 +17,9 @@ var replies = map[string]func(*testing.T, store.Store){
 	"ReplyClaimsTakeChatsInTurn":      testReplyClaimsTakeChatsInTurn,
 	"ReplyClaimsSkipAccountsNotHeld":  testReplyClaimsSkipAccountsNotHeld,
 	"ReplyAttemptCutShortIsInDoubt":   testReplyAttemptCutShortIsInDoubt,
+	"ReplyLaterIsNoAttempt":           testReplyLaterIsNoAttempt,
+	"ReplyClaimsSkipPacedAccounts":    testReplyClaimsSkipPacedAccounts,
+	"ReplyOutcomeNotOursIsRefused":    testReplyOutcomeNotOursIsRefused,
 	"ReplyFailsAfterRetries":          testReplyFailsAfterRetries,
 	"EchoOfReplyIsDuplicate":          testEchoOfReplyIsDuplicate,
 	"EchoBeforeWamidKeepsOneMessage":  testEchoBeforeWamidKeepsOneMessage,
@@ -388,5 +391,129 @@ func testRepliesStayInTheirWorkspace(t *testing.T, st store.Store) {
 		if _, err := st.Reply(ctx, c.ws, c.chat, c.id); !errors.Is(err, chathook.ErrNotFound) {
 			t.Errorf("reply %s of chat %d in %s: %v, want not found", c.id, c.chat, c.ws, err)
 		}
+	}
+}
+
+// ReplyLater hands a claimed reply back for its account's turn: due
+// then, no attempt counted, its Error kept, free for any claimer, and
+// not in doubt (it was never attempted). Only its owner may, and only
+// while it is queued.
+func testReplyLaterIsNoAttempt(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	cloud := addCloud(t, st, ws, 1)
+	chat := chatOf(t, st, ws, cloud.Phone, 1, 1)
+	r := queueReply(t, st, ws, chat, "", "hello", t0)
+	claimReplies(t, st, "a", t0)
+	if err := st.ReplyFailed(ctx, "a", r.ID, "may have been sent: timed out", t0.Add(time.Second), t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimReplies(t, st, "a", t0.Add(time.Second)); len(got) != 1 || got[0].InDoubt {
+		t.Fatalf("claimed %+v", got)
+	}
+	due := t0.Add(10 * time.Second)
+	if err := st.ReplyLater(ctx, "b", r.ID, due); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("another owner's ReplyLater: %v, want ErrNotOurs", err)
+	}
+	if err := st.ReplyLater(ctx, "a", r.ID, due); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Reply(ctx, ws, chat, r.ID)
+	if err != nil || got.State != chathook.ReplyQueued || got.Attempts != 1 || got.Error != "may have been sent: timed out" {
+		t.Errorf("handed back %+v (%v), want queued, one attempt, its Error kept", got, err)
+	}
+	if got := claimReplies(t, st, "b", due.Add(-time.Millisecond)); len(got) != 0 {
+		t.Errorf("claimed %v before it was due", replyIDs(got))
+	}
+	// Within a's lease: the hand-back released it.
+	out := claimReplies(t, st, "b", due)
+	if len(out) != 1 || out[0].ID != r.ID || out[0].InDoubt || out[0].Attempts != 1 {
+		t.Fatalf("claimed at its turn %+v, want it, not in doubt", out)
+	}
+	if err := st.ReplyLater(ctx, "a", r.ID, due); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("ReplyLater by the earlier owner: %v, want ErrNotOurs", err)
+	}
+	sent(t, st, "b", r.ID, "wamid.1", due)
+	if err := st.ReplyLater(ctx, "b", r.ID, due.Add(time.Minute)); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("ReplyLater of a sent reply: %v, want ErrNotOurs", err)
+	}
+	if got, _ := st.Reply(ctx, ws, chat, r.ID); got.State != chathook.ReplySent || got.Attempts != 2 {
+		t.Errorf("reply %+v, want sent after 2 attempts", got)
+	}
+}
+
+// Accounts in Skip (paced: their turn has not come) have none of their
+// replies handed out, whatever else would: held online, a Cloud API
+// number, an account that cannot send.
+func testReplyClaimsSkipPacedAccounts(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	held := link(t, st, ws, 1, "a", t0.Add(time.Hour))
+	gone := link(t, st, ws, 2, "a", t0.Add(time.Hour))
+	cloud := addCloud(t, st, ws, 3)
+	queueReply(t, st, ws, chatOf(t, st, ws, held.Phone, 1, 1), "3EB01", "held", t0)
+	queueReply(t, st, ws, chatOf(t, st, ws, gone.Phone, 2, 1), "3EB02", "gone", t0)
+	queueReply(t, st, ws, chatOf(t, st, ws, cloud.Phone, 3, 1), "", "cloud", t0)
+	if _, err := st.SetAccountState(ctx, gone.ID, chathook.AccountLoggedOut, t0); err != nil {
+		t.Fatal(err)
+	}
+	claimSkip := func(owner string, skip ...int64) []string {
+		t.Helper()
+		out, err := st.ClaimReplies(ctx, owner, store.ReplyClaim{Now: t0, Until: t0.Add(lease), Web: []int64{held.ID}, Skip: skip,
+			Stale: t0.Add(-time.Hour), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return replyIDs(out)
+	}
+	if got := claimSkip("a", held.ID, gone.ID, cloud.ID); len(got) != 0 {
+		t.Errorf("claimed %v, every account skipped", got)
+	}
+	if got := claimSkip("a", held.ID, cloud.ID); !equal(got, []string{"gone"}) {
+		t.Errorf("claimed %v, want gone", got)
+	}
+	if got := claimSkip("b", gone.ID); !equal(got, []string{"held", "cloud"}) {
+		t.Errorf("claimed %v, want held and cloud", got)
+	}
+	// A banned account's reply is handed out with when the ban ends, for
+	// its reason.
+	until := t0.Add(26 * time.Hour)
+	if _, err := st.BanAccount(ctx, held.ID, until, t0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := st.ClaimReplies(ctx, "c", store.ReplyClaim{Now: t0.Add(2 * lease), Until: t0.Add(3 * lease), Skip: []int64{gone.ID, cloud.ID},
+		Stale: t0.Add(-time.Hour), Limit: 10})
+	if err != nil || len(out) != 1 || out[0].Account.State != chathook.AccountBanned || !out[0].Account.StateUntil.Equal(until) {
+		t.Errorf("claimed %+v (%v), want the banned account's reply, until %s", out, err, until)
+	}
+}
+
+// ReplyFailed and ReplyUncertain of a reply the owner no longer holds,
+// or that is no longer queued, change nothing and say so.
+func testReplyOutcomeNotOursIsRefused(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "acme", "")
+	cloud := addCloud(t, st, ws, 1)
+	chat := chatOf(t, st, ws, cloud.Phone, 1, 1)
+	r := queueReply(t, st, ws, chat, "", "hello", t0)
+	claimReplies(t, st, "a", t0)
+	if err := st.ReplyFailed(ctx, "b", r.ID, "no", time.Time{}, t0); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("another owner's ReplyFailed: %v, want ErrNotOurs", err)
+	}
+	if err := st.ReplyUncertain(ctx, "b", r.ID, "no", t0); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("another owner's ReplyUncertain: %v, want ErrNotOurs", err)
+	}
+	if got, _ := st.Reply(ctx, ws, chat, r.ID); got.State != chathook.ReplyQueued || got.Attempts != 0 || got.Error != "" {
+		t.Errorf("reply %+v after others' outcomes, want as it was", got)
+	}
+	sent(t, st, "a", r.ID, "wamid.1", t0)
+	if err := st.ReplyFailed(ctx, "a", r.ID, "late", t0.Add(time.Second), t0); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("ReplyFailed of a sent reply: %v, want ErrNotOurs", err)
+	}
+	if err := st.ReplyUncertain(ctx, "a", r.ID, "late", t0); !errors.Is(err, store.ErrNotOurs) {
+		t.Errorf("ReplyUncertain of a sent reply: %v, want ErrNotOurs", err)
+	}
+	if got, _ := st.Reply(ctx, ws, chat, r.ID); got.State != chathook.ReplySent || got.Attempts != 1 || got.Error != "" {
+		t.Errorf("reply %+v, want sent once", got)
 	}
 }

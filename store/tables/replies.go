@@ -56,7 +56,8 @@ func Reply(row Scanner, extra ...any) (chathook.Reply, error) {
 // OutgoingColumns are read by Outgoing: a reply (r) with whether its
 // latest attempt is still open, its account (a) and its chat (c).
 const OutgoingColumns = ReplyColumns + `, r.attempt_open, a.access_token, a.id, a.workspace_id, a.phone, a.full_name,
-	a.email, a.kind, a.state, a.jid, a.phone_number_id, a.verify_token, a.last_message_at, a.created_at, ` + ChatColumnsC
+	a.email, a.kind, a.state, a.jid, a.phone_number_id, a.verify_token, a.last_message_at, a.created_at,
+	a.state_until, ` + ChatColumnsC
 
 // ChatColumnsC are ChatColumns of chats aliased c.
 const ChatColumnsC = `c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group, c.phone,
@@ -66,12 +67,12 @@ const ChatColumnsC = `c.id, c.workspace_id, c.account_id, c.external_id, c.full_
 func Outgoing(row Scanner) (chathook.Outgoing, error) {
 	var o chathook.Outgoing
 	a, c := &o.Account, &o.Chat
-	var last, created, chatCreated int64
+	var last, created, until, chatCreated int64
 	var err error
 	o.Reply, err = Reply(row, &o.InDoubt, &o.AccessToken,
 		&a.ID, &a.WorkspaceID, &a.Phone, &a.FullName, &a.Email, &a.Kind, &a.State, &a.JID, &a.PhoneNumberID, &a.VerifyToken, &last, &created,
-		&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone, &c.ResponsibleName, &c.ResponsibleEmail, &chatCreated)
-	a.LastMessageAt, a.CreatedAt, c.CreatedAt = OptionalTime(last), OptionalTime(created), Time(chatCreated)
+		&until, &c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone, &c.ResponsibleName, &c.ResponsibleEmail, &chatCreated)
+	a.LastMessageAt, a.CreatedAt, a.StateUntil, c.CreatedAt = OptionalTime(last), OptionalTime(created), OptionalTime(until), Time(chatCreated)
 	return o, err
 }
 
