@@ -274,21 +274,32 @@ func greeting(e chathook.Email) string {
 	return e.Workspace.OwnerName
 }
 
+// letter starts an email to e's workspace owner.
+func letter(e chathook.Email) *strings.Builder {
+	b := new(strings.Builder)
+	fmt.Fprintf(b, "Hello %s,\n\n", greeting(e))
+	return b
+}
+
+// signed ends an account email with the page where the owner acts.
+func signed(b *strings.Builder, page string) string {
+	fmt.Fprintf(b, "    %s\n\n-- chathook\n", page)
+	return b.String()
+}
+
 // composeLoggedOut writes the email about a WhatsApp account whose linked
 // device was removed on the phone: its messages stop until a teammate
 // links it again on the accounts page.
 func composeLoggedOut(e chathook.Email, baseURL string) (subject, body string) {
 	subject = fmt.Sprintf("chathook: the WhatsApp account %s was logged out", phoneOf(e.Reason))
-	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
-	fmt.Fprintf(&b, "On %s UTC %s (workspace %q).\n\n",
+	b := letter(e)
+	fmt.Fprintf(b, "On %s UTC %s (workspace %q).\n\n",
 		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason, e.Workspace.Name)
 	b.WriteString("Someone removed chathook's linked device from the phone's list of linked devices in WhatsApp,\n")
 	b.WriteString("or WhatsApp ended the session. chathook receives no more messages of this account, and your\n")
 	b.WriteString("webhook gets none of them, until it is connected again. What was received before is kept.\n\n")
 	b.WriteString("To connect it again, scan a new QR code with the phone on the WhatsApp accounts page:\n\n")
-	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
-	return subject, b.String()
+	return subject, signed(b, strings.TrimSuffix(baseURL, "/")+"/accounts/")
 }
 
 // composeBanned writes the email about a WhatsApp account that WhatsApp
@@ -302,19 +313,17 @@ func composeBanned(e chathook.Email, baseURL string) (subject, body string) {
 		ends = until.UTC().Format("2006-01-02 15:04") + " UTC"
 	}
 	subject = fmt.Sprintf("chathook: WhatsApp banned the account %s until %s", phone, ends)
-	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
-	fmt.Fprintf(&b, "On %s UTC WhatsApp banned the WhatsApp account %s, linked to your workspace %q, for a while.\n",
+	b := letter(e)
+	fmt.Fprintf(b, "On %s UTC WhatsApp banned the WhatsApp account %s, linked to your workspace %q, for a while.\n",
 		e.CreatedAt.UTC().Format("2006-01-02 15:04"), phone, e.Workspace.Name)
-	fmt.Fprintf(&b, "The ban ends on %s.\n\n", ends)
+	fmt.Fprintf(b, "The ban ends on %s.\n\n", ends)
 	b.WriteString("WhatsApp does this when a number looks like it sends spam: many messages to people who do not have\n")
 	b.WriteString("it in their contacts, the same message to many people, or many people blocking it. Until the ban\n")
 	b.WriteString("ends, the number receives nothing through chathook and your webhook gets none of its messages.\n")
 	b.WriteString("chathook does not connect it before then: connecting during a ban can get a number banned for good.\n\n")
 	b.WriteString("What to do: nothing but wait. chathook connects the account again by itself when the ban ends.\n")
 	b.WriteString("Meanwhile, and after, do not send bulk messages from this number, or the next ban may be for good.\n\n")
-	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
-	return subject, b.String()
+	return subject, signed(b, strings.TrimSuffix(baseURL, "/")+"/accounts/")
 }
 
 // composeOutdated writes the email about a WhatsApp account whose
@@ -322,9 +331,8 @@ func composeBanned(e chathook.Email, baseURL string) (subject, body string) {
 // until chathook is updated and a teammate presses Reconnect.
 func composeOutdated(e chathook.Email, baseURL string) (subject, body string) {
 	subject = fmt.Sprintf("chathook: WhatsApp refuses the account %s: update chathook", phoneOf(e.Reason))
-	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", greeting(e))
-	fmt.Fprintf(&b, "On %s UTC %s (workspace %q).\n\n",
+	b := letter(e)
+	fmt.Fprintf(b, "On %s UTC %s (workspace %q).\n\n",
 		e.CreatedAt.UTC().Format("2006-01-02 15:04"), e.Reason, e.Workspace.Name)
 	b.WriteString("WhatsApp only lets recent versions of WhatsApp Web connect, and the version built into this\n")
 	b.WriteString("chathook is too old. The account stays linked, but chathook receives none of its messages, and\n")
@@ -332,8 +340,7 @@ func composeOutdated(e chathook.Email, baseURL string) (subject, body string) {
 	b.WriteString("every try would be refused the same way.\n\n")
 	b.WriteString("What to do: update chathook to its latest release (whoever runs it), then press Reconnect next to\n")
 	b.WriteString("the account on the WhatsApp accounts page:\n\n")
-	fmt.Fprintf(&b, "    %s/accounts/\n\n-- chathook\n", strings.TrimSuffix(baseURL, "/"))
-	return subject, b.String()
+	return subject, signed(b, strings.TrimSuffix(baseURL, "/")+"/accounts/")
 }
 
 // phoneOf finds the account's number in an account_logged_out or
