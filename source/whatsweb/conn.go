@@ -365,13 +365,21 @@ func (c *conn) message(ctx context.Context, evt *events.Message) bool {
 	if !ok {
 		return true
 	}
-	res, err := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, []chathook.Incoming{in})
-	if err != nil && evt.UnavailableRequestID != "" {
-		// The phone's copy of a message this device could not decrypt:
-		// whatsmeow acknowledges it whatever the answer, so it is tried
-		// again here, while the event's handling lasts.
-		res, err = c.ingestAgain(ctx, mp, now, in, err)
+	// Once: refused, WhatsApp sends it again. But the phone's copy of a
+	// message this device could not decrypt is acknowledged by whatsmeow
+	// whatever the answer, so it is tried again while its handling lasts.
+	attempts := 1
+	if evt.UnavailableRequestID != "" {
+		attempts = 0
 	}
+	var res []chathook.IngestResult
+	_, err := c.retried(ctx, attempts, func() (err error) {
+		res, err = c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, []chathook.Incoming{in})
+		return err
+	}, func(err error, wait time.Duration) {
+		c.m.log.Warn("whatsapp message from the phone not stored: trying again", "account_id", mp.acc.ID,
+			"message_id", safeID(in.MessageID), "retry_in", wait, "err", err)
+	})
 	if err != nil {
 		c.m.log.Error("whatsapp message not stored: WhatsApp will send it again", "account_id", mp.acc.ID,
 			"message_id", safeID(in.MessageID), "err", err)
@@ -383,26 +391,4 @@ func (c *conn) message(ctx context.Context, evt *events.Message) bool {
 		c.m.cfg.Queued()
 	}
 	return true
-}
-
-// ingestAgain tries a refused message again after historyRetry, then
-// twice as long each time, until ctx (the event's handling) ends.
-func (c *conn) ingestAgain(ctx context.Context, mp *mapper, now time.Time, in chathook.Incoming, err error) ([]chathook.IngestResult, error) {
-	wait := c.m.historyRetry
-	for {
-		c.m.log.Warn("whatsapp message from the phone not stored: trying again", "account_id", mp.acc.ID,
-			"message_id", safeID(in.MessageID), "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
-		case <-t.C:
-		}
-		res, again := c.m.cfg.Store.Ingest(ctx, mp.acc.WorkspaceID, now, []chathook.Incoming{in})
-		if again == nil {
-			return res, nil
-		}
-		err, wait = again, min(wait*2, time.Minute)
-	}
 }

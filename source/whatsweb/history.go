@@ -46,25 +46,38 @@ func (c *conn) history(ctx context.Context, evt *events.HistorySync) {
 const historyAttempts = 8
 
 // storeHistory stores one batch of history, each attempt bounded by
-// handleTimeout; a refused one is tried again after historyRetry, then
-// twice as long each time up to a minute, historyAttempts times at most,
-// while ctx lasts. It reports whether the batch was stored.
+// handleTimeout, historyAttempts times at most while ctx lasts (see
+// retried). It reports whether the batch was stored.
 func (c *conn) storeHistory(ctx context.Context, mp *mapper, now time.Time, batch []chathook.Incoming) bool {
-	wait := c.m.historyRetry
-	for attempt := 1; ; attempt++ {
+	attempts, err := c.retried(ctx, historyAttempts, func() error {
 		actx, cancel := context.WithTimeout(ctx, c.m.handleTimeout)
+		defer cancel()
 		_, err := c.m.cfg.Store.Ingest(actx, mp.acc.WorkspaceID, now, batch)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if attempt == historyAttempts || ctx.Err() != nil {
-			c.m.log.Error("whatsapp history not stored: given up", "account_id", mp.acc.ID, "messages", len(batch),
-				"attempts", attempt, "err", err)
-			return false
-		}
+		return err
+	}, func(err error, wait time.Duration) {
 		c.m.log.Warn("whatsapp history not stored: trying again", "account_id", mp.acc.ID, "messages", len(batch),
 			"retry_in", wait, "err", err)
+	})
+	if err != nil {
+		c.m.log.Error("whatsapp history not stored: given up", "account_id", mp.acc.ID, "messages", len(batch),
+			"attempts", attempts, "err", err)
+	}
+	return err == nil
+}
+
+// retried calls try until it succeeds, ctx ends, or it failed attempts
+// times (0: no bound), waiting historyRetry after the first failure and
+// twice as long each time up to a minute; warn hears of each failure
+// that is tried again. It returns how many times try ran, and its last
+// error.
+func (c *conn) retried(ctx context.Context, attempts int, try func() error, warn func(err error, wait time.Duration)) (int, error) {
+	wait := c.m.historyRetry
+	for n := 1; ; n++ {
+		err := try()
+		if err == nil || n == attempts || ctx.Err() != nil {
+			return n, err
+		}
+		warn(err, wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
