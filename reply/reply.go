@@ -87,7 +87,7 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 	}
 	switch acc.Kind {
 	case chathook.KindWeb:
-		if reason := recipient(chat.ExternalID); reason != "" {
+		if reason := recipientOf(acc.Kind, chat.ExternalID); reason != "" {
 			return chathook.Reply{}, &CannotSendError{reason}
 		}
 		r.WAID = NewWhatsAppID()
@@ -95,7 +95,7 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 		if chat.IsGroup {
 			return chathook.Reply{}, &CannotSendError{"a Cloud API number cannot write to a group: only accounts connected by QR code can"}
 		}
-		if reason := cloudRecipient(chat.ExternalID); reason != "" {
+		if reason := recipientOf(acc.Kind, chat.ExternalID); reason != "" {
 			return chathook.Reply{}, &CannotSendError{reason}
 		}
 	default:
@@ -134,6 +134,18 @@ func cloudRecipient(external string) string {
 		return ""
 	}
 	return fmt.Sprintf("a Cloud API number sends only to a phone number: this chat's id %q is none", external)
+}
+
+// recipientOf says why an account of kind must not write to a chat
+// whose id is external, or "" (also for a kind that sends nothing).
+func recipientOf(kind chathook.AccountKind, external string) string {
+	switch kind {
+	case chathook.KindWeb:
+		return recipient(external)
+	case chathook.KindCloudAPI:
+		return cloudRecipient(external)
+	}
+	return ""
 }
 
 // NewWhatsAppID returns a message id as WhatsApp Web's clients make them

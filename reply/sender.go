@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,13 +231,11 @@ func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked i
 	}
 	now := s.cfg.Now()
 	up := s.cfg.WhatsApp.Online()
-	var skip []int64
-	paced := map[int64]bool{}
+	var skip []int64 // accounts whose turn has not come
 	s.mu.Lock()
 	for id, at := range s.turns {
 		if at.After(now) {
 			skip = append(skip, id)
-			paced[id] = true
 		} else {
 			delete(s.turns, id) // its turn has come
 		}
@@ -250,7 +249,7 @@ func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked i
 	var web []int64
 	for _, id := range up {
 		online[id] = true
-		if !paced[id] {
+		if !slices.Contains(skip, id) {
 			web = append(web, id)
 		}
 	}
@@ -274,7 +273,9 @@ func (s *Sender) pass(ctx context.Context, wg *sync.WaitGroup) (claimed, asked i
 			continue
 		}
 		if reason := s.cannotSend(o, now, online[o.AccountID]); reason != "" {
-			s.start(wg, func() { s.giveUp(ctx, o, reason) })
+			// Failed, or uncertain if an earlier attempt may have
+			// reached WhatsApp.
+			s.start(wg, func() { s.failed(ctx, s.logger(o), o, &chathook.SendError{Reason: reason}) })
 			continue
 		}
 		if at, ok := later[o.AccountID]; ok {
@@ -358,22 +359,9 @@ func (s *Sender) attempt(ctx context.Context, o chathook.Outgoing) {
 		if o.InDoubt {
 			log.Info("reply attempted again under its id: an earlier attempt's end is unknown")
 		}
-		// The store's chat may hold any id (the ingest API makes chats):
-		// never a status, broadcast list or newsletter, even if one was
-		// queued before Queue refused them.
-		if reason := recipient(o.Chat.ExternalID); reason != "" {
-			s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
-			return
-		}
 		waID = o.WAID
 		at, err = s.cfg.WhatsApp.Send(ctx, o)
 	case chathook.KindCloudAPI:
-		// Graph would read digits out of any id (a broadcast list's) as
-		// a number.
-		if reason := cloudRecipient(o.Chat.ExternalID); reason != "" {
-			s.failed(ctx, log, o, &chathook.SendError{Reason: reason})
-			return
-		}
 		waID, err = s.cfg.CloudAPI.Send(ctx, o)
 		at = s.cfg.Now()
 	}
@@ -419,6 +407,13 @@ func doubtful(o chathook.Outgoing) bool {
 // cannotSend says why o is given up without an attempt, or "".
 func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) string {
 	a := o.Account
+	// The store's chat may hold any id (the ingest API makes chats):
+	// never a status, broadcast list or newsletter, even if one was
+	// queued before Queue refused them, nor (Graph would read its
+	// digits as a number) a Cloud API number's chat of no phone.
+	if reason := recipientOf(a.Kind, o.Chat.ExternalID); reason != "" {
+		return reason
+	}
 	stale := o.CreatedAt.Before(now.Add(-s.cfg.MaxWait))
 	switch {
 	case a.Kind == chathook.KindCloudAPI && a.State == chathook.AccountDisconnected:
@@ -461,12 +456,6 @@ func (s *Sender) cannotSend(o chathook.Outgoing, now time.Time, online bool) str
 		return cmp.Or(o.Error, why) + fmt.Sprintf(" (gave up after %s)", s.cfg.MaxWait)
 	}
 	return ""
-}
-
-// giveUp records o given up without an attempt, for reason: uncertain
-// if an earlier attempt may have reached WhatsApp, else failed.
-func (s *Sender) giveUp(ctx context.Context, o chathook.Outgoing, reason string) {
-	s.failed(ctx, s.logger(o), o, &chathook.SendError{Reason: reason})
 }
 
 // offline is the WhatsApp of a Sender without one: no account is
