@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/store"
 	"github.com/chathook/chathook/store/group"
 	"github.com/chathook/chathook/store/tables"
 	"github.com/jackc/pgx/v5"
@@ -22,13 +23,13 @@ const (
 )
 
 // insertMessages stores a group's messages, given as arrays in
-// (account, message_id) order ($1-$16, and $30-$31: how many attachments
-// each has, and whether any is pending, which holds its deliveries at
-// store.HeldDue), the deliveries ($17-$25, in the order they are queued:
-// delivery ids follow it, and with them each lane's order), the waits for
-// bundles ($26-$29) and the attachments (from $32, attachmentArrays) of
-// those that are stored, in one statement, one message after the other
-// in that order.
+// (account, message_id) order ($1-$16, and $30: how many attachments
+// each has), the deliveries ($17-$25 and $31, in the order they are
+// queued: delivery ids follow it, and with them each lane's order; $31 is
+// when each is due, store.HeldDue while its message has a file pending),
+// the waits for bundles ($26-$29) and the attachments (from $32,
+// attachmentArrays) of those that are stored, in one statement, one
+// message after the other in that order.
 // It returns, for each message in order, whether it was stored and, when
 // (account, message_id) was already taken, the chat of the message stored
 // first, if this statement's snapshot shows it (see writeGroup). When
@@ -39,10 +40,10 @@ const (
 var insertMessages = `WITH i AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
 		$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
-		$16::text[], $30::bigint[], $31::bool[])
+		$16::text[], $30::bigint[])
 	WITH ORDINALITY AS i (id, workspace_id, account_id, chat_id, message_id, uuid, direction,
 		sent_at, received_at, sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat,
-		skip_reason, attachments, held, n)
+		skip_reason, attachments, n)
 ), m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
 		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments)
@@ -52,15 +53,14 @@ var insertMessages = `WITH i AS (
 	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
 ), q AS (
 	SELECT * FROM unnest($17::bigint[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[], $23::text[],
-		$24::text[], $25::bigint[])
-	WITH ORDINALITY AS q (message_id, workspace_id, endpoint_id, lane, chat_id, kind, type, event_id, at, n)
+		$24::text[], $25::bigint[], $31::bigint[])
+	WITH ORDINALITY AS q (message_id, workspace_id, endpoint_id, lane, chat_id, kind, type, event_id, at, due, n)
 ), d AS (
 	-- The SELECT is sorted before the rows go in, so their ids, drawn as
 	-- they go in, follow q's order.
 	INSERT INTO deliveries (workspace_id, endpoint_id, lane, chat_id, message_id, event_id, kind, type, due_at, created_at)
-	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type,
-		CASE WHEN i.held THEN ` + tables.SQLHeldDue + ` ELSE q.at END, q.at
-	FROM q JOIN m ON m.id = q.message_id JOIN i ON i.id = q.message_id ORDER BY q.n
+	SELECT q.workspace_id, q.endpoint_id, q.lane, q.chat_id, q.message_id, q.event_id, q.kind, q.type, q.due, q.at
+	FROM q JOIN m ON m.id = q.message_id ORDER BY q.n
 ), t AS (
 	INSERT INTO attachments (` + tables.AttachmentInsertColumns + `)
 	SELECT ` + attachmentInsertColumnsX + ` FROM ` + attachmentArrays + `
@@ -82,15 +82,13 @@ type rows struct {
 	workspaces, messageIDs, uuids, directions, senderNames, senderPhones,
 	recipientNames, recipientPhones, texts, skipReasons []string
 	isNewChat []bool
-	// How many attachments each message has, and whether its deliveries
-	// are held for them; the attachments themselves.
+	// How many attachments each message has; the attachments themselves.
 	attachments []int64
-	held        []bool
 	files       attachmentColumns
 
-	// The deliveries, in the order they are queued.
-	dMessages, dEndpoints, dLanes, dChats, dAt []int64
-	dWorkspaces, dKinds, dTypes, dEventIDs     []string
+	// The deliveries, in the order they are queued, and when each is due.
+	dMessages, dEndpoints, dLanes, dChats, dAt, dDue []int64
+	dWorkspaces, dKinds, dTypes, dEventIDs           []string
 	// The waits for bundles.
 	wEndpoints, wChats, wMessages, wAt []int64
 }
@@ -103,7 +101,7 @@ func (r *rows) add(ins *insert) {
 	r.senderNames, r.senderPhones = append(r.senderNames, ins.sender.FullName), append(r.senderPhones, ins.sender.Phone)
 	r.recipientNames, r.recipientPhones = append(r.recipientNames, ins.recipient.FullName), append(r.recipientPhones, ins.recipient.Phone)
 	r.isNewChat = append(r.isNewChat, ins.isNewChat)
-	r.attachments, r.held = append(r.attachments, int64(len(ins.attachments))), append(r.held, tables.Pending(ins.attachments))
+	r.attachments = append(r.attachments, int64(len(ins.attachments)))
 	for i, a := range ins.attachments {
 		r.files.add(tables.AttachmentValues(ins.workspace, ins.account, ins.id, i, a, ins.receivedAt))
 	}
@@ -112,6 +110,10 @@ func (r *rows) add(ins *insert) {
 // queue adds what a message makes for its endpoints, should it be
 // stored: call it in the order the group's messages came.
 func (r *rows) queue(ins *insert) {
+	due := ins.receivedAt
+	if tables.Pending(ins.attachments) {
+		due = store.HeldDue // until its files are stored
+	}
 	for _, q := range ins.queued {
 		if q.Bundle {
 			r.wEndpoints, r.wChats = append(r.wEndpoints, q.Target.Key), append(r.wChats, ins.chat)
@@ -121,7 +123,7 @@ func (r *rows) queue(ins *insert) {
 		r.dMessages, r.dWorkspaces = append(r.dMessages, ins.id), append(r.dWorkspaces, ins.workspace)
 		r.dEndpoints, r.dLanes, r.dChats = append(r.dEndpoints, q.Target.Key), append(r.dLanes, q.Lane), append(r.dChats, ins.chat)
 		r.dKinds, r.dTypes, r.dEventIDs = append(r.dKinds, q.Kind), append(r.dTypes, q.Type), append(r.dEventIDs, q.EventID)
-		r.dAt = append(r.dAt, ins.receivedAt)
+		r.dAt, r.dDue = append(r.dAt, ins.receivedAt), append(r.dDue, due)
 	}
 }
 
@@ -130,7 +132,7 @@ func (r *rows) args() []any {
 		r.sentAt, r.receivedAt, r.senderNames, r.senderPhones, r.recipientNames, r.recipientPhones, r.texts, r.isNewChat,
 		r.skipReasons,
 		r.dMessages, r.dWorkspaces, r.dEndpoints, r.dLanes, r.dChats, r.dKinds, r.dTypes, r.dEventIDs, r.dAt,
-		r.wEndpoints, r.wChats, r.wMessages, r.wAt, r.attachments, r.held}
+		r.wEndpoints, r.wChats, r.wMessages, r.wAt, r.attachments, r.dDue}
 	return append(args, r.files.args()...)
 }
 
