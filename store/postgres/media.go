@@ -49,6 +49,9 @@ ORDER BY was.due_at, was.id`
 
 // ClaimDownloads leases pending attachments; see store.Media and the
 // comment above.
+// sqlMediaFile is tables.MediaFile in this dialect.
+var sqlMediaFile = fmt.Sprintf(tables.MediaFile, "$1")
+
 func (s *Store) ClaimDownloads(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, maxSize int64) ([]chathook.Download, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -122,7 +125,7 @@ func (s *Store) FinishDownload(ctx context.Context, owner string, a chathook.Att
 // MediaFile reads one attachment and its workspace.
 func (s *Store) MediaFile(ctx context.Context, id int64) (chathook.Attachment, string, error) {
 	var workspaceID string
-	a, err := tables.Attachment(s.pool.QueryRow(ctx, fmt.Sprintf(tables.MediaFile, "$1"), id), &workspaceID)
+	a, err := tables.Attachment(s.pool.QueryRow(ctx, sqlMediaFile, id), &workspaceID)
 	if err != nil {
 		return chathook.Attachment{}, "", noRows(err, chathook.ErrNotFound)
 	}

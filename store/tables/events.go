@@ -77,7 +77,7 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 	var out []Queued
 	for i := range targets {
 		t := &targets[i]
-		if t.Format != event.Envelope || !event.Has(t.Events, typ) || (len(t.Accounts) > 0 && !slices.Contains(t.Accounts, a.ID)) {
+		if !t.takes(typ, a.ID) {
 			continue
 		}
 		out = append(out, Queued{Target: t, Lane: AccountLane(a.ID, t.Slot), Kind: chathook.KindEvent, Type: typ, EventID: id})
@@ -93,39 +93,18 @@ func AccountEvents(targets []Target, a chathook.Account, typ, reason string, id 
 	return out, data
 }
 
-// statusData is a message:status event's data, but its chat, which is
-// rendered as the chat is when the event is sent.
-type statusData struct {
-	MessageID   string `json:"message_id"`
-	MessageUUID string `json:"message_uuid"`
-	Status      string `json:"status"`
-	Error       string `json:"error"`
-	At          string `json:"at"`
-}
-
 // StatusEvents returns the deliveries of a message:status event of a
 // message of a chat for each of targets that takes it, and the event's
-// data. messageID is WhatsApp's id of the message, uuid chathook's.
+// data: the event of a status fact (FactEvents). messageID is WhatsApp's
+// id of the message, uuid chathook's; failure is why it failed.
 func StatusEvents(targets []Target, chatID, accountID int64, messageID, uuid, status, failure string, at time.Time) ([]Queued, []byte) {
-	var out []Queued
-	id := ""
-	for i := range targets {
-		t := &targets[i]
-		if t.Format != event.Envelope || !event.Has(t.Events, event.MessageStatus) || (len(t.Accounts) > 0 && !slices.Contains(t.Accounts, accountID)) {
-			continue
-		}
-		if id == "" {
-			id = event.NewID(at)
-		}
-		out = append(out, Queued{Target: t, Lane: Lane(chatID, t.Slot), Kind: chathook.KindEvent, Type: event.MessageStatus, EventID: id})
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	data, err := json.Marshal(statusData{MessageID: messageID, MessageUUID: uuid, Status: status, Error: failure,
-		At: at.UTC().Format(time.RFC3339)})
-	if err != nil {
-		panic("tables: " + err.Error()) // strings only
-	}
-	return out, data
+	return FactEvents(targets, chatID, accountID, uuid, chathook.Fact{Kind: chathook.FactStatus, MessageID: messageID,
+		Status: chathook.MessageStatus(status), Error: failure, At: at}, at)
+}
+
+// takes reports whether the endpoint t gets events of type typ about
+// account: in the event format, subscribed to it, and not limited to
+// other accounts.
+func (t *Target) takes(typ string, account int64) bool {
+	return t.Format == event.Envelope && event.Has(t.Events, typ) && (len(t.Accounts) == 0 || slices.Contains(t.Accounts, account))
 }

@@ -106,7 +106,7 @@ func FactEvents(targets []Target, chatID, accountID int64, uuid string, f chatho
 	id := ""
 	for i := range targets {
 		t := &targets[i]
-		if t.Format != event.Envelope || !event.Has(t.Events, typ) || (len(t.Accounts) > 0 && !slices.Contains(t.Accounts, accountID)) {
+		if !t.takes(typ, accountID) {
 			continue
 		}
 		if id == "" {
