@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/ingest"
@@ -53,7 +52,7 @@ func AccountOf(a chathook.Account, baseURL string, hasAccessToken bool) Account 
 		FullName: a.FullName, Email: a.Email, State: string(a.State),
 	}
 	if a.State == chathook.AccountBanned && !a.StateUntil.IsZero() {
-		out.BannedUntil = a.StateUntil.UTC().Format(time.RFC3339)
+		out.BannedUntil = rfc3339(a.StateUntil)
 	}
 	if a.Kind == chathook.KindCloudAPI {
 		out.PhoneNumberID, out.VerifyToken = a.PhoneNumberID, a.VerifyToken

@@ -102,28 +102,18 @@ type endpointFields struct {
 	Accounts    *[]string `json:"accounts"`
 }
 
-// fieldError is bad input, answered with its status naming the field.
-type fieldError struct {
-	status         int
-	field, problem string
-}
-
-func (e *fieldError) Error() string { return e.field + ": " + e.problem }
-
+// badField is bad input naming its field: a 400.
 func badField(field, problem string) error {
-	return &fieldError{status: http.StatusBadRequest, field: field, problem: problem}
+	return &chathook.InvalidError{Field: field, Problem: problem}
 }
 
-// writeEndpointError answers a fieldError, an ingest.FieldError or a
+// writeEndpointError answers an InvalidError, an ingest.FieldError or a
 // ConflictError as what it is, and anything else as a 500.
 func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, err error) {
-	var fe *fieldError
 	var ie *ingest.FieldError
 	var ce *chathook.ConflictError
 	var invalid *chathook.InvalidError
 	switch {
-	case errors.As(err, &fe):
-		writeFieldError(w, fe.status, fe.field, fe.problem)
 	case errors.As(err, &invalid):
 		writeFieldError(w, http.StatusBadRequest, invalid.Field, invalid.Problem)
 	case errors.As(err, &ie):
@@ -207,7 +197,7 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 // The checks below are shared by PATCH /api/v1/webhooks/{id} and PUT
 // /api/v1/webhooks/outbound, so both refuse the same input in the same
 // words. Each takes a field as given (nil: not given) and returns a
-// fieldError.
+// *chathook.InvalidError.
 
 // checkURL checks a URL to POST to. "" unsets Outbound's URL (new
 // messages stop queueing); any other endpoint must keep one.

@@ -122,8 +122,8 @@ func (l *lane) idle(now time.Time) bool {
 	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ws, creating it with the speed an
-// earlier lane of ws left in the memo, and its window if it left it
+// laneLocked returns the lane of ep, creating it with the speed an
+// earlier lane of ep left in the memo, and its window if it left it
 // within windowKept, or else a window of one; d.mu is held.
 func (d *Dispatcher) laneLocked(ep int64) *lane {
 	l := d.lanes[ep]
@@ -346,7 +346,7 @@ func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 	return skip, true
 }
 
-// may reports whether a run of ws may make its next POST: no failure of
+// may reports whether a run of ep may make its next POST: no failure of
 // the endpoint waits to be recorded, and its webhook is not known to be
 // disabled.
 func (d *Dispatcher) may(ep int64) bool {

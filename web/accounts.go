@@ -104,15 +104,16 @@ func rowOf(a chathook.Account, now time.Time) accountRow {
 	if row.State == "" {
 		row.State = string(a.State)
 	}
-	// A banned or outdated account is disconnected without connecting it
-	// (see whatsweb.Manager.Disconnect).
-	row.Disconnect = a.Kind == chathook.KindWeb && (a.State == chathook.AccountConnected || a.State == chathook.AccountConnecting ||
-		a.State == chathook.AccountBanned || a.State == chathook.AccountOutdated)
-	row.Reconnect = a.Kind == chathook.KindWeb && a.State == chathook.AccountReplaced
 	if a.Kind == chathook.KindWeb {
 		switch a.State {
+		case chathook.AccountConnected, chathook.AccountConnecting:
+			row.Disconnect = true
+		case chathook.AccountReplaced:
+			row.Reconnect = true
 		case chathook.AccountBanned:
-			row.Until = a.StateUntil
+			// Disconnected without connecting it (see
+			// whatsweb.Manager.Disconnect), like an outdated one.
+			row.Disconnect, row.Until = true, a.StateUntil
 			if now.Before(a.StateUntil) {
 				row.StateHelp = "Nothing to do but wait, and send no bulk messages from this number: chathook connects it again by itself when the ban ends, not before (connecting during a ban can get a number banned for good)."
 			} else {
@@ -121,7 +122,7 @@ func rowOf(a chathook.Account, now time.Time) accountRow {
 			}
 		case chathook.AccountOutdated:
 			row.StateHelp = "WhatsApp refuses this chathook's version: update chathook, then press Reconnect."
-			row.Reconnect = true
+			row.Disconnect, row.Reconnect = true, true
 		}
 	}
 	return row

@@ -24,6 +24,7 @@ func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
 		"static":   s.staticURL,
 		"datetime": formatDatetime,
+		"deleted":  func() string { return chathook.DeletedText },
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"iso":      formatISO,
 		"ms": func(d time.Duration) string {

@@ -7,10 +7,6 @@ import (
 	"github.com/chathook/chathook/ingest"
 )
 
-// cleanText is ingest.CleanText: the Cloud API's texts are cleaned the
-// same way.
-func cleanText(s string) string { return ingest.CleanText(s) }
-
 // isPhone is the ingest API's rule for a number, with its "+": how
 // chathook spells every number it makes of a WhatsApp address.
 func isPhone(v string) bool { return strings.HasPrefix(v, "+") && ingest.IsPhone(v) }

@@ -46,7 +46,7 @@ func (m *mapper) incoming(ctx context.Context, evt *events.Message, alt types.JI
 		return chathook.Incoming{}, false
 	}
 	text, atts, ok := content(evt.Message, info)
-	text = cleanText(text)
+	text = ingest.CleanText(text)
 	if !ok || len(atts) == 0 && ingest.IsBlank(text) { // nothing to show, as a zero-width space alone
 		return chathook.Incoming{}, false
 	}

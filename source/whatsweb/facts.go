@@ -84,7 +84,7 @@ func (m *mapper) messageFact(ctx context.Context, evt *events.Message, now time.
 			return chathook.Fact{}, false
 		}
 	} else if r := evt.Message.GetReactionMessage(); r != nil {
-		f.Kind, f.MessageID, f.Reaction = chathook.FactReaction, r.GetKey().GetID(), cleanText(r.GetText())
+		f.Kind, f.MessageID, f.Reaction = chathook.FactReaction, r.GetKey().GetID(), ingest.CleanText(r.GetText())
 		if ms := r.GetSenderTimestampMS(); ms > 0 {
 			f.At = timestamp(time.UnixMilli(ms), now)
 		}
@@ -178,7 +178,7 @@ func editedText(msg *waE2E.Message) (string, bool) {
 	default:
 		return "", false
 	}
-	return cleanText(text), true
+	return ingest.CleanText(text), true
 }
 
 // receipt records a receipt's statuses; see record.
