@@ -208,7 +208,13 @@ type Chat struct {
 type ChatSummary struct {
 	Chat
 	AccountPhone string
-	Last         Message // the latest message chathook received; zero if none
+	Last         Message // the latest message in timeline order (Timestamp, then ID)
+	// Unread counts the received messages stored since the user last
+	// opened the chat (all of them if never), up to store.UnreadCap.
+	Unread int
+	// Match is, in a search, the newest message whose text matched; zero
+	// when the chat matched by its name or phone.
+	Match Message
 }
 
 // Direction tells whether the account sent or received a message.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/store"
 )
 
 const (
@@ -142,7 +143,7 @@ func sheenasChat(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Works
 	t.Helper()
 	metaPosts(t, svc, ws, "messages", "messages", textFromSheena("wamid.FROM-SHEENA", "Does it come in blue?"))
 	sink.WaitFor(t, 1, 10*time.Second)
-	chats, err := svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+	chats, err := svc.Store.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats %+v (%v)", chats, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
+	"github.com/chathook/chathook/store"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -36,7 +37,7 @@ func bobsChat(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Workspac
 	t.Helper()
 	client.Emit(message("FROM-BOB", time.Now().Add(-time.Minute), text("Is my order on its way?")))
 	sink.WaitFor(t, 1, 10*time.Second)
-	chats, err := svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+	chats, err := svc.Store.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats %+v (%v)", chats, err)
 	}
@@ -176,7 +177,7 @@ func TestReplyRetriedThenRefused(t *testing.T) {
 	group.Info.Chat = types.NewJID("120363000000000001", types.GroupServer)
 	client.Emit(group)
 	sink.WaitFor(t, 3, 10*time.Second)
-	chats, _ := svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+	chats, _ := svc.Store.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	id = reply(t, ws, chats[0].ID, map[string]any{"text": "I do"})
 	if got := awaitReply(t, ws, chats[0].ID, id); got.Status != "sent" {
 		t.Errorf("group reply %+v", got)

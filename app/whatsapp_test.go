@@ -147,7 +147,7 @@ func testWhatsAppMessageReachesTheWebhook(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	chats, err := st.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+	chats, err := st.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats %+v, %v", chats, err)
 	}

@@ -262,10 +262,17 @@ type SignInFailure struct {
 // and Messages never return one. Each reads at most a page: a chat of 100,000
 // messages costs no more to show than one of ten.
 type Pages interface {
-	// Chats returns up to limit of a workspace's chats with an id below
-	// before (0: from the newest), newest first, each with its latest
-	// message.
-	Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error)
+	// Chats returns up to q.Limit of a workspace's chats in order of
+	// activity, newest first: see ChatQuery. Each comes with its latest
+	// message, its account's phone and, for q.UserID, its unread count.
+	Chats(ctx context.Context, workspaceID string, q ChatQuery) ([]chathook.ChatSummary, error)
+	// MarkRead records that a user of the workspace has seen a chat up to
+	// and including message messageID: the chat's unread count for the
+	// user then counts only received messages stored after it. A mark
+	// never moves back (an older messageID changes nothing).
+	// chathook.ErrNotFound when the chat or the user is not the
+	// workspace's.
+	MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error
 	// Chat returns one chat of the workspace.
 	Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error)
 	// Messages returns up to p.Limit messages of a chat in timeline order
@@ -275,6 +282,42 @@ type Pages interface {
 	// MessageByUUID returns the message a permalink names.
 	MessageByUUID(ctx context.Context, workspaceID, uuid string) (chathook.Message, error)
 }
+
+// ChatQuery asks for one page of the chat list (see Pages.Chats).
+//
+// Chats are ordered by activity: by their latest message in timeline
+// order (Timestamp, then ID), newest first. A chat's place in the list is
+// so ActivityOf(summary), unique in the workspace, as every chat has a
+// message (a chat is only ever made by storing one). A message from
+// history, older than the chat's latest, never moves a chat up.
+//
+// Search, when not blank, keeps the chats that match it, still in
+// activity order. Its words are the runs of letters and digits in it,
+// compared without regard to case. A chat matches when
+//   - every word begins a word of its FullName, or
+//   - the search is a phone number (only digits, spaces, "+", "-", "(",
+//     ")", ".", at least 3 digits) whose digits are in its Phone's, or
+//   - every word begins a word of the text of one of its messages (not
+//     deleted ones); ChatSummary.Match is then the newest such message.
+type ChatQuery struct {
+	AccountID int64  // only this account's chats; 0: every account's
+	Search    string // "" or blanks: every chat
+	UserID    int64  // count unread messages for this user; 0: none counted
+	// At most one of Before and After is set; neither includes its own
+	// position. Before: the chats after it in the list (less recent).
+	// After: the chats just before it in the list (more recent), the
+	// ones nearest to it, still returned newest first.
+	Before, After Position
+	Limit         int
+}
+
+// ActivityOf is a chat's place in the chat list: its latest message's
+// position in timeline order.
+func ActivityOf(c chathook.ChatSummary) Position { return Of(c.Last) }
+
+// UnreadCap is the most unread messages Pages.Chats counts in a chat: the
+// list shows "99+" beyond 99, and counting stops being free.
+const UnreadCap = 100
 
 // Position is a row's place in an order by time, then id: a message's in
 // its chat's timeline (At is its Timestamp), an attempt's in the detailed

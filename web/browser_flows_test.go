@@ -245,7 +245,7 @@ func TestBrowserPermalinkAndChat(t *testing.T) {
 	}
 	ws.Post(t, long...)
 
-	chats, _ := svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+	chats, _ := svc.Store.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	if len(chats) != 3 {
 		t.Fatalf("%d chats", len(chats))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb/whatswebtest"
+	"github.com/chathook/chathook/store"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -52,7 +53,7 @@ func linkedService(t *testing.T) (*chathooktest.Service, *chathooktest.Workspace
 	})
 	var chats []chathook.ChatSummary
 	chathooktest.Eventually(t, "Bob's chat", func() bool {
-		chats, _ = svc.Store.Chats(context.Background(), ws.WorkspaceID, 0, 10)
+		chats, _ = svc.Store.Chats(context.Background(), ws.WorkspaceID, store.ChatQuery{Limit: 10})
 		return len(chats) == 1
 	})
 	return svc, ws, wa, chats[0].ID

@@ -27,15 +27,15 @@ type chatsView struct {
 }
 
 func (s *Server) chats(w http.ResponseWriter, r *http.Request, v visit) {
-	var before int64
+	var before store.Position
 	if b := r.URL.Query().Get("before"); b != "" {
-		var err error
-		if before, err = strconv.ParseInt(b, 10, 64); err != nil || before <= 0 {
-			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?before= must be a chat id.")
+		var ok bool
+		if before, ok = parsePosition(b); !ok {
+			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?before= is not a place in the list.")
 			return
 		}
 	}
-	list, err := s.cfg.Store.Chats(r.Context(), v.workspaceID(), before, chatsPerPage+1)
+	list, err := s.cfg.Store.Chats(r.Context(), v.workspaceID(), store.ChatQuery{Before: before, Limit: chatsPerPage + 1})
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -43,7 +43,7 @@ func (s *Server) chats(w http.ResponseWriter, r *http.Request, v visit) {
 	data := chatsView{layout: v.layout(s, "Chats", "chats"), Chats: list}
 	if len(list) > chatsPerPage {
 		data.Chats = list[:chatsPerPage]
-		data.Older = "/chats/?before=" + strconv.FormatInt(data.Chats[chatsPerPage-1].ID, 10)
+		data.Older = "/chats/?before=" + formatPosition(store.ActivityOf(data.Chats[chatsPerPage-1]))
 	}
 	s.render(w, r, http.StatusOK, "chats.html", data)
 }

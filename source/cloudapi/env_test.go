@@ -162,7 +162,7 @@ func errorField(t *testing.T, body string) string {
 func (e *env) messages(t *testing.T) map[string]chathook.Message {
 	t.Helper()
 	ctx := context.Background()
-	chats, err := e.svc.Store.Chats(ctx, e.ws.WorkspaceID, 0, 100)
+	chats, err := e.svc.Store.Chats(ctx, e.ws.WorkspaceID, store.ChatQuery{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

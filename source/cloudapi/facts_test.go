@@ -19,6 +19,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/store"
 )
 
 // metaBody is a POST of Meta's for Shop One, whose contacts name Sheena:
@@ -200,7 +201,7 @@ func testStatusesAndReactions(t *testing.T, db string) {
 	if status, body := e.post(t, fixture(t, "text.json"), appOne); status != http.StatusOK {
 		t.Fatalf("Sheena's message: %d %s", status, body)
 	}
-	chats, err := e.svc.Store.Chats(context.Background(), e.ws.WorkspaceID, 0, 10)
+	chats, err := e.svc.Store.Chats(context.Background(), e.ws.WorkspaceID, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats %+v (%v)", chats, err)
 	}

@@ -56,7 +56,7 @@ func txt(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.St
 func (e *env) chat(t *testing.T, externalID string) (chathook.Chat, []chathook.Message) {
 	t.Helper()
 	ctx := context.Background()
-	chats, err := e.st.Chats(ctx, e.ws.ID, 0, 100)
+	chats, err := e.st.Chats(ctx, e.ws.ID, store.ChatQuery{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/source/whatsweb"
+	"github.com/chathook/chathook/store"
 	"go.mau.fi/whatsmeow/types/events"
 )
 
@@ -49,7 +50,7 @@ func TestLoggedOut(t *testing.T) {
 		if n := e.logoutEmails(t); n != 1 {
 			t.Errorf("%d logout emails, want 1", n)
 		}
-		chats, _ := e.st.Chats(ctx, e.ws.ID, 0, 10)
+		chats, _ := e.st.Chats(ctx, e.ws.ID, store.ChatQuery{Limit: 10})
 		if len(chats) != 0 {
 			t.Errorf("a message after the logout was stored: %+v", chats)
 		}

@@ -428,7 +428,7 @@ func TestAttachmentsLifeCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("permalink", m.Attachments)
-	chats, err := st.Chats(ctx, ws, 0, 10)
+	chats, err := st.Chats(ctx, ws, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats: %d (%v)", len(chats), err)
 	}

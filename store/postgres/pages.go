@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -38,10 +39,9 @@ func collectPageMessages(rows pgx.Rows, err error) ([]chathook.Message, error) {
 // Chats lists a workspace's chats by id, newest first, each with its
 // latest message in timeline order (one backward seek on
 // messages_timeline per chat).
-func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
-	}
+func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery) ([]chathook.ChatSummary, error) {
+	// The contract's scaffold: the chat list by id, until the inbox lands.
+	before, limit := int64(1<<63-1), q.Limit
 	rows, err := s.pool.Query(ctx, `SELECT c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group,
 			c.phone, c.responsible_name, c.responsible_email, c.created_at, a.phone,
 			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
@@ -152,4 +152,9 @@ func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (in
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries
 		WHERE lane IN (`+endpointLanes+`) AND state = 'pending' AND endpoint_id = $1`, key).Scan(&n)
 	return n, err
+}
+
+// MarkRead is the contract's scaffold, until the inbox lands.
+func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
+	return errors.New("mark read: not built yet")
 }

@@ -18,10 +18,9 @@ func scanMessage(row scanner) (chathook.Message, error) { return tables.Message(
 
 // Chats lists a workspace's chats by id, newest first, each with its
 // latest message in timeline order (a seek on messages_timeline per chat).
-func (s *Store) Chats(ctx context.Context, workspaceID string, before int64, limit int) ([]chathook.ChatSummary, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
-	}
+func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery) ([]chathook.ChatSummary, error) {
+	// The contract's scaffold: the chat list by id, until the inbox lands.
+	before, limit := int64(1<<63-1), q.Limit
 	rows, err := s.r.QueryContext(ctx, `SELECT c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group,
 			c.phone, c.responsible_name, c.responsible_email, c.created_at, a.phone,
 			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
@@ -209,4 +208,9 @@ func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (in
 	var n int
 	err := s.r.QueryRowContext(ctx, sqlPending, key).Scan(&n)
 	return n, err
+}
+
+// MarkRead is the contract's scaffold, until the inbox lands.
+func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
+	return errors.New("mark read: not built yet")
 }

@@ -316,7 +316,7 @@ func testLinkAccountKeepsChats(t *testing.T, st store.Store) {
 	if r := ingest(t, st, ws, msg(1, 2))[0]; r.ChatID != chatID {
 		t.Errorf("a message of the linked account went to chat %d, want %d", r.ChatID, chatID)
 	}
-	chats, err := st.Chats(ctx, ws, 0, 10)
+	chats, err := st.Chats(ctx, ws, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 || chats[0].AccountID != a.ID {
 		t.Errorf("chats %+v (%v)", chats, err)
 	}

@@ -842,7 +842,7 @@ func testFactsChecked(t *testing.T, st store.Store) {
 func testChatListDeleted(t *testing.T, st store.Store) {
 	s := newFactSetup(t, st)
 	record(t, st, s.acc.ID, at(1), chathook.Fact{Kind: chathook.FactDeleted, Chat: factChat, MessageID: s.out.MessageID, ID: "R1", At: at(1)})
-	chats, err := st.Chats(context.Background(), s.ws, 0, 10)
+	chats, err := st.Chats(context.Background(), s.ws, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 1 {
 		t.Fatalf("chats %+v (%v)", chats, err)
 	}

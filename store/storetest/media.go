@@ -153,7 +153,7 @@ func testAttachmentsRoundTrip(t *testing.T, st store.Store) {
 
 	// The chat list shows each chat's last message with its attachments.
 	ingest(t, st, ws, withFiles(2, 1, phone, files[1]))
-	chats, err := st.Chats(ctx, ws, 0, 10)
+	chats, err := st.Chats(ctx, ws, store.ChatQuery{Limit: 10})
 	if err != nil || len(chats) != 2 {
 		t.Fatalf("chats: %+v, %v", chats, err)
 	}

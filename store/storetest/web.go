@@ -229,22 +229,23 @@ func testChatListNewestFirst(t *testing.T, st store.Store) {
 	for c := 1; c <= 5; c++ {
 		ids = append(ids, ingest(t, st, ws, msg(c, 1))[0].ChatID)
 	}
-	ingest(t, st, ws, msg(2, 2)) // chat 2's latest
-	got, err := st.Chats(ctx, ws, 0, 3)
+	ingest(t, st, ws, msg(2, 2)) // chat 2's latest: at the same time as the rest, but stored last
+	got, err := st.Chats(ctx, ws, store.ChatQuery{Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got[0].ID != ids[4] || got[1].ID != ids[3] || got[2].ID != ids[2] {
+	if len(got) != 3 || got[0].ID != ids[1] || got[1].ID != ids[4] || got[2].ID != ids[3] {
 		t.Fatalf("first page %+v", got)
 	}
-	if got[0].AccountPhone != "+15550000000" || got[0].Last.MessageID != "c5-m1" || got[0].Last.Text != "message 1 of chat 5" {
-		t.Errorf("summary %+v", got[0])
+	if got[1].AccountPhone != "+15550000000" || got[1].Last.MessageID != "c5-m1" || got[1].Last.Text != "message 1 of chat 5" ||
+		got[0].Last.MessageID != "c2-m2" {
+		t.Errorf("summaries %+v", got[:2])
 	}
-	rest, err := st.Chats(ctx, ws, got[2].ID, 3)
+	rest, err := st.Chats(ctx, ws, store.ChatQuery{Before: store.ActivityOf(got[2]), Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rest) != 2 || rest[0].ID != ids[1] || rest[1].ID != ids[0] || rest[0].Last.MessageID != "c2-m2" {
+	if len(rest) != 2 || rest[0].ID != ids[2] || rest[1].ID != ids[0] {
 		t.Errorf("second page %+v", rest)
 	}
 	c, err := st.Chat(ctx, ws, ids[1])
@@ -271,7 +272,7 @@ func testPagesStayInTheirWorkspace(t *testing.T, st store.Store) {
 	if _, err := st.MessageByUUID(ctx, b, msgs[0].UUID); !errors.Is(err, chathook.ErrNotFound) {
 		t.Errorf("a's permalink read as b: %v, want ErrNotFound", err)
 	}
-	if got, err := st.Chats(ctx, b, 0, 10); err != nil || len(got) != 1 || got[0].ID == chatA {
+	if got, err := st.Chats(ctx, b, store.ChatQuery{Limit: 10}); err != nil || len(got) != 1 || got[0].ID == chatA {
 		t.Errorf("b's chat list: %+v %v", got, err)
 	}
 }
