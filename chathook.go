@@ -7,13 +7,32 @@ package chathook
 
 import (
 	"errors"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/chathook/chathook/event"
 )
 
-// Version is sent in the User-Agent of every webhook POST.
-const Version = "0.1.0"
+// Version is this build's version: every webhook POST sends it as
+// User-Agent chathook/<Version>, and chathook version prints it. A release
+// build sets it with -ldflags "-X github.com/chathook/chathook.Version=1.2.3";
+// otherwise it is the module's version from the build info (go install
+// ...@v1.2.3), or "dev" for a build from a checkout.
+var Version = ""
+
+func init() {
+	if Version == "" {
+		Version = buildVersion()
+	}
+}
+
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return strings.TrimPrefix(info.Main.Version, "v")
+	}
+	return "dev"
+}
 
 // Sentinel errors shared by the store and its callers.
 var (

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
@@ -131,22 +132,47 @@ type Config struct {
 	Now func() time.Time
 }
 
-// OpenStore opens the database a --db URL names: "sqlite:<path>" (the
-// default), or "postgres://..." / "postgresql://..." for PostgreSQL, which
-// several instances can share (see docs/postgres.md).
+// OpenStore opens the database a --db value names: a SQLite file, as a
+// plain path ("./data/chathook.db") or "sqlite:<path>" (the default), or
+// "postgres://..." / "postgresql://..." for PostgreSQL, which several
+// instances can share (see docs/postgres.md). A SQLite file is created if
+// missing; SQLitePath tells a caller that must not create one which file
+// it is.
 func OpenStore(ctx context.Context, db string) (store.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db)
+	}
+	path, err := SQLitePath(db)
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// SQLitePath returns the file of a --db value that selects SQLite: the
+// path of "sqlite:<path>", or db itself when it is a plain path. A
+// PostgreSQL URL returns "" and no error; any other URL is an error.
+func SQLitePath(db string) (string, error) {
 	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return "", nil
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
 		if path == "" {
-			return nil, errors.New(`--db: "sqlite:" needs a file path, e.g. sqlite:chathook.db`)
+			return "", errors.New(`--db: "sqlite:" needs a file path, e.g. sqlite:chathook.db`)
 		}
-		return sqlite.Open(ctx, path)
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return postgres.Open(ctx, db)
+		return path, nil
+	case db == "":
+		return "", errors.New("--db: empty; give a file path such as ./chathook.db, or postgres://user:password@host:port/database")
+	case strings.Contains(db, "://"):
+		// Not %q of db: a mistyped PostgreSQL URL may hold a password.
+		scheme, _, _ := strings.Cut(db, "://")
+		if strings.ContainsFunc(scheme, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			scheme = "this URL's scheme"
+		}
+		return "", fmt.Errorf("--db: %s:// is not a database chathook knows; use sqlite:<path> or postgres://user:password@host:port/database, or a plain file path", scheme)
 	}
-	// Not %q of db: a mistyped PostgreSQL URL may hold a password.
-	return nil, errors.New("--db: use sqlite:<path> or postgres://user:password@host:port/database")
+	return db, nil
 }
 
 // Created is what `workspace create` prints: the only time the API token

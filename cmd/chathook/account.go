@@ -32,7 +32,7 @@ var network whatsweb.Network
 // then hands the account over to the serving instances and exits 0.
 func accountConnect(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, phone, email string
-	s := newSettings("account connect", getenv, stderr)
+	s := newSettings("account connect", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&phone, "phone", "", "link with an 8-character pairing code for this number (+ and country code) instead of a QR code")
@@ -43,9 +43,13 @@ func accountConnect(ctx context.Context, args []string, getenv func(string) stri
 	if workspace == "" {
 		return usageError(errors.New("account connect needs --workspace"), stderr)
 	}
-	st, err := app.OpenStore(ctx, db)
+	err := errIfMissing(db, true)
+	var st store.Store
+	if err == nil {
+		st, err = app.OpenStore(ctx, db)
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
+		fmt.Fprintln(stderr, "chathook:", oneLine(err))
 		return 1
 	}
 	defer st.Close()
@@ -157,7 +161,7 @@ func (c *connectRun) show(p chathook.Pairing) {
 // line (SPEC 6), as GET /api/v1/accounts shows them.
 func accountList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, baseURL string
-	s := newSettings("account list", getenv, stderr)
+	s := newSettings("account list", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	// Unlike serve's, no default: this command cannot know the address
@@ -169,7 +173,7 @@ func accountList(ctx context.Context, args []string, getenv func(string) string,
 	if workspace == "" {
 		return usageError(errors.New("account list needs --workspace"), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		if _, err := workspaceOf(ctx, st, workspace); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ import (
 // must not write into the database a shell has set for the service.
 func benchCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var cfg bench.Config
-	s := newSettings("bench", getenv, stderr)
+	s := newSettings("bench", getenv, stdout)
 	s.string(&cfg.Workload, "workload", "CHATHOOK_BENCH_WORKLOAD", bench.None,
 		"none (100,000 messages in batches, as fast as possible), steady (--rate a second for --duration), bundles (1h bundles, 1,000,000 messages, one flush) or single (20,000 messages one a request from 64 clients)")
 	s.int(&cfg.Messages, "messages", "CHATHOOK_BENCH_MESSAGES", 0, "messages to send (default: the workload's; steady sends rate × duration)")

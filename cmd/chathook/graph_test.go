@@ -21,13 +21,13 @@ func TestGraphAPIURLSetting(t *testing.T) {
 		{"flag wins", []string{"--graph-api-url", "https://graph-proxy.example/v23.0"},
 			map[string]string{"CHATHOOK_GRAPH_API_URL": "http://127.0.0.1:9999"}, "https://graph-proxy.example/v23.0"},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.GraphAPIURL != c.want {
 			t.Errorf("%s: %q, %v; want %q", c.name, cfg.GraphAPIURL, err, c.want)
 		}
 	}
 	for _, bad := range []string{"", "graph.facebook.com/v23.0", "ftp://graph.example", "https://graph.example/?access_token=x", "http://"} {
-		if _, err := parseServe([]string{"--graph-api-url", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--graph-api-url") {
+		if _, err := parseServe([]string{"--graph-api-url", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--graph-api-url") {
 			t.Errorf("--graph-api-url %q: err = %v", bad, err)
 		}
 	}

@@ -23,7 +23,7 @@ func TestLogFormat(t *testing.T) {
 		{[]string{"--log-format=text"}, map[string]string{"CHATHOOK_LOG_FORMAT": "json"}, false},
 	} {
 		var stderr bytes.Buffer
-		cfg, err := parseServe(c.args, env(c.env), &stderr)
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &stderr)
 		if err != nil {
 			t.Fatalf("%v %v: %v", c.args, c.env, err)
 		}
@@ -41,7 +41,7 @@ func TestLogFormat(t *testing.T) {
 			t.Errorf("%v: exit %d, %q", bad, code, stderr.String())
 		}
 	}
-	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_LOG_FORMAT": "xml"}), &bytes.Buffer{}); err == nil ||
+	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_LOG_FORMAT": "xml"}), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--log-format") {
 		t.Errorf("CHATHOOK_LOG_FORMAT=xml: err = %v", err)
 	}
@@ -59,12 +59,12 @@ func TestMetricsAddrSetting(t *testing.T) {
 		{[]string{"--metrics-addr", "127.0.0.1:9090"}, nil, "127.0.0.1:9090"},
 		{nil, map[string]string{"CHATHOOK_METRICS_ADDR": ":9100"}, ":9100"},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.MetricsAddr != c.want {
 			t.Errorf("%v %v: %q (%v), want %q", c.args, c.env, cfg.MetricsAddr, err, c.want)
 		}
 	}
-	if _, err := parseServe([]string{"--metrics-addr", "9090"}, env(nil), &bytes.Buffer{}); err == nil ||
+	if _, err := parseServe([]string{"--metrics-addr", "9090"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--metrics-addr") {
 		t.Errorf("--metrics-addr 9090: err = %v", err)
 	}

@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -30,23 +32,6 @@ import (
 	"github.com/chathook/chathook/source/whatsweb"
 	"github.com/chathook/chathook/store"
 )
-
-const usage = `usage:
-  chathook serve [flags]                 run the service
-  chathook workspace create --name N --owner-email E [--owner-name N] [--owner-password P] [--db URL]
-  chathook workspace list [--db URL]     one JSON object per workspace
-  chathook token create --workspace ID --name N [--db URL]   a new API token, shown once
-  chathook token list --workspace ID [--db URL]              one JSON object per token (never the token)
-  chathook token revoke --workspace ID --token-id T [--db URL]
-  chathook user add --workspace ID --email E [--name N] --password P [--db URL]
-  chathook user password --email E --password P [--db URL]
-  chathook account connect --workspace ID [--phone +N] [--email E] [--db URL]   link a WhatsApp account by QR code (or pairing code)
-  chathook account list --workspace ID [--base-url URL] [--db URL]   one JSON object per connected account
-  chathook bench [--workload none|steady|bundles|single] [flags]   measure the service end to end (docs/performance.md)
-
-Every flag can also be set by its environment variable; flags win.
-Run "chathook serve -h" for the flags.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -64,7 +49,7 @@ const serveGCPercent = 200
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) >= 1 && args[0] == "serve":
-		cfg, err := parseServe(args[1:], getenv, stderr)
+		cfg, err := parseServe(args[1:], getenv, stdout, stderr)
 		if err != nil {
 			return usageError(err, stderr)
 		}
@@ -87,7 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.Console = stderr
 		code := 0
 		if err := serve(ctx, cfg.Config); err != nil {
-			cfg.Logger.Error("serve", "err", err)
+			// A person reads this, often the first time they run chathook:
+			// one line, not a log record.
+			fmt.Fprintln(stderr, "chathook:", oneLine(err))
 			code = 1
 		}
 		if err := stopProfile(); err != nil {
@@ -106,25 +93,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case len(args) >= 2 && args[0] == "token" && args[1] == "list":
 		return tokenList(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "token" && args[1] == "revoke":
-		return tokenRevoke(ctx, args[2:], getenv, stderr)
+		return tokenRevoke(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "add":
 		return userAdd(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "user" && args[1] == "password":
-		return userPassword(ctx, args[2:], getenv, stderr)
+		return userPassword(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "account" && args[1] == "connect":
 		return accountConnect(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 2 && args[0] == "account" && args[1] == "list":
 		return accountList(ctx, args[2:], getenv, stdout, stderr)
 	case len(args) >= 1 && args[0] == "bench":
 		return benchCommand(ctx, args[1:], getenv, stdout, stderr)
+	case len(args) >= 1 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version"):
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, topUsage())
 		return 0
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, topUsage())
 	return 2
 }
 
+// usageError prints err as one line on stderr and returns exit code 2;
+// flag.ErrHelp, whose help settings.parse has printed, returns 0.
 func usageError(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -135,16 +127,22 @@ func usageError(err error, stderr io.Writer) int {
 
 // settings are flags that default to their environment variable.
 type settings struct {
+	cmd     cmdHelp
 	fs      *flag.FlagSet
 	getenv  func(string) string
+	stdout  io.Writer // where -h prints the command's help
 	err     error
 	secrets []func() // fill secret flags left empty from their env
 }
 
-func newSettings(name string, getenv func(string) string, stderr io.Writer) *settings {
+// newSettings starts the flags of the command called name (one of
+// commands). Its parse prints -h's help to stdout and nothing else:
+// errors are returned, for the caller to print as one line.
+func newSettings(name string, getenv func(string) string, stdout io.Writer) *settings {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return &settings{fs: fs, getenv: getenv}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &settings{cmd: commandNamed(name), fs: fs, getenv: getenv, stdout: stdout}
 }
 
 func (s *settings) string(p *string, flagName, env, def, help string) {
@@ -191,15 +189,23 @@ func (s *settings) duration(p *time.Duration, flagName, env string, def time.Dur
 	s.fs.DurationVar(p, flagName, fromEnv(s, env, def, time.ParseDuration, "a duration such as 720h"), help+" (env "+env+")")
 }
 
+// parse reads args. -h or --help prints the command's help to stdout and
+// returns flag.ErrHelp; any other error names the command and says where
+// its help is.
 func (s *settings) parse(args []string) error {
-	if s.err != nil {
-		return s.err
-	}
-	if err := s.fs.Parse(args); err != nil {
+	err := s.fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		writeHelp(s.stdout, s.cmd, s.fs)
 		return err
 	}
-	if s.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
+	if err == nil && s.err != nil {
+		err = s.err
+	}
+	if err == nil && s.fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w (see chathook %s -h)", s.cmd.name, err, s.cmd.name)
 	}
 	for _, fill := range s.secrets {
 		fill()
@@ -208,12 +214,14 @@ func (s *settings) parse(args []string) error {
 }
 
 func dbFlag(s *settings, p *string) {
-	s.string(p, "db", "CHATHOOK_DB", "sqlite:chathook.db", "database: sqlite:<path> or postgres://...")
+	s.string(p, "db", "CHATHOOK_DB", "sqlite:chathook.db", "database: a SQLite file path (./chathook.db or sqlite:<path>) or postgres://user:password@host:port/database")
 }
 
-// workspaceFlag is the --workspace of the commands that act on one.
+// workspaceFlag is the --workspace of the commands that act on one. It has
+// an environment variable because a shell scripting one workspace sets it
+// once.
 func workspaceFlag(s *settings, p *string) {
-	s.fs.StringVar(p, "workspace", "", "workspace id, as workspace create or workspace list prints it (required)")
+	s.string(p, "workspace", "CHATHOOK_WORKSPACE", "", "workspace id, as workspace create or workspace list prints it (required)")
 }
 
 // serveConfig is the service's configuration and what serve does around it.
@@ -222,9 +230,9 @@ type serveConfig struct {
 	CPUProfile string // --cpu-profile: where the CPU profile of the whole run goes; "" makes none
 }
 
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (serveConfig, error) {
 	var cfg serveConfig
-	s := newSettings("serve", getenv, stderr)
+	s := newSettings("serve", getenv, stdout)
 	s.string(&cfg.Addr, "addr", "CHATHOOK_ADDR", "127.0.0.1:8080", "address to listen on")
 	dbFlag(s, &cfg.DB)
 	s.string(&cfg.BaseURL, "base-url", "CHATHOOK_BASE_URL", "", "public URL of chathook, for chat_url and permalinks (default http://<addr>)")
@@ -394,8 +402,11 @@ func serve(ctx context.Context, cfg app.Config) error {
 	}
 	defer st.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--addr: %s is in use by another program (another chathook?); stop it or pass another --addr", cfg.Addr)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("--addr: cannot listen on %s: %w", cfg.Addr, err)
 	}
 	svc, err := app.New(cfg, st)
 	if err != nil {
@@ -408,7 +419,7 @@ func serve(ctx context.Context, cfg app.Config) error {
 // everything else it has to say goes to stderr.
 func workspaceCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, name, email, ownerName, password string
-	s := newSettings("workspace create", getenv, stderr)
+	s := newSettings("workspace create", getenv, stdout)
 	dbFlag(s, &db)
 	s.fs.StringVar(&name, "name", "", "workspace name (required)")
 	s.fs.StringVar(&email, "owner-email", "", "owner's email, where notices go (required)")
@@ -447,25 +458,63 @@ func workspaceCreate(ctx context.Context, args []string, getenv func(string) str
 	})
 }
 
+// oneLine is err's text on one line, whatever a driver put in it.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
 // withStore opens the --db store for a command and runs fn on it; an
 // error is printed and exits 1.
 func withStore(ctx context.Context, db string, stderr io.Writer, fn func(store.Store) error) int {
-	st, err := app.OpenStore(ctx, db)
+	return withStoreAt(ctx, db, false, stderr, fn)
+}
+
+// withExistingStore is withStore for commands that read, or act on a
+// workspace or user that must exist: a SQLite file that does not exist is
+// an error, and is not created. Only serve and workspace create make one.
+func withExistingStore(ctx context.Context, db string, stderr io.Writer, fn func(store.Store) error) int {
+	return withStoreAt(ctx, db, true, stderr, fn)
+}
+
+func withStoreAt(ctx context.Context, db string, mustExist bool, stderr io.Writer, fn func(store.Store) error) int {
+	err := errIfMissing(db, mustExist)
+	var st store.Store
+	if err == nil {
+		st, err = app.OpenStore(ctx, db)
+	}
 	if err == nil {
 		err = fn(st)
 		st.Close()
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "chathook:", err)
+		fmt.Fprintln(stderr, "chathook:", oneLine(err))
 		return 1
 	}
 	return 0
 }
 
+// errIfMissing says, when mustExist, that db's SQLite file does not
+// exist: a command that only reads must not leave an empty database
+// behind, where a mistyped --db would then look like one without data.
+func errIfMissing(db string, mustExist bool) error {
+	path, err := app.SQLitePath(db)
+	if err != nil || path == "" || !mustExist {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		shown := path
+		if !filepath.IsAbs(shown) && !strings.HasPrefix(shown, "."+string(filepath.Separator)) && !strings.HasPrefix(shown, "..") {
+			shown = "." + string(filepath.Separator) + shown
+		}
+		return fmt.Errorf("no database at %s (run chathook serve or chathook workspace create first, or pass --db)", shown)
+	}
+	return nil
+}
+
 // userAdd lets a teammate (or the owner) sign in to a workspace's web UI.
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, email, name, password string
-	s := newSettings("user add", getenv, stderr)
+	s := newSettings("user add", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&email, "email", "", "the email to sign in with (required)")
@@ -477,7 +526,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	if workspace == "" || email == "" || password == "" {
 		return usageError(errors.New("user add needs --workspace, --email and --password (or CHATHOOK_PASSWORD)"), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		u, err := app.AddUser(ctx, st, workspace, email, name, password)
 		if err != nil {
 			return err
@@ -489,9 +538,9 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // userPassword sets a new password and ends the user's sessions.
-func userPassword(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+func userPassword(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, email, password string
-	s := newSettings("user password", getenv, stderr)
+	s := newSettings("user password", getenv, stdout)
 	dbFlag(s, &db)
 	s.fs.StringVar(&email, "email", "", "the user's email (required)")
 	s.secret(&password, "password", "CHATHOOK_PASSWORD", "the new password, at least 8 characters (required)")
@@ -501,7 +550,7 @@ func userPassword(ctx context.Context, args []string, getenv func(string) string
 	if email == "" || password == "" {
 		return usageError(errors.New("user password needs --email and --password (or CHATHOOK_PASSWORD)"), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		if err := app.SetPassword(ctx, st, email, password); err != nil {
 			return err
 		}

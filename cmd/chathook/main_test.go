@@ -149,7 +149,7 @@ func TestServeSettings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+			cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,11 +157,11 @@ func TestServeSettings(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"chathook.example.com", "ftp://x.example", "https://x.example/?a=1", "http://"} {
-		if _, err := parseServe([]string{"--base-url", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--base-url") {
+		if _, err := parseServe([]string{"--base-url", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--base-url") {
 			t.Errorf("--base-url %q: err = %v", bad, err)
 		}
 	}
-	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_ALLOW_PRIVATE_TARGETS": "maybe"}), &bytes.Buffer{}); err == nil ||
+	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_ALLOW_PRIVATE_TARGETS": "maybe"}), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "CHATHOOK_ALLOW_PRIVATE_TARGETS") {
 		t.Errorf("a bad boolean in the environment: err = %v", err)
 	}
@@ -228,17 +228,17 @@ func TestMaxConnectionsSetting(t *testing.T) {
 		{nil, map[string]string{"CHATHOOK_MAX_CONNECTIONS": "500"}, 500},
 		{[]string{"--max-connections", "64"}, map[string]string{"CHATHOOK_MAX_CONNECTIONS": "500"}, 64},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.MaxConnections != c.want {
 			t.Errorf("%v %v: %d, %v; want %d", c.args, c.env, cfg.MaxConnections, err, c.want)
 		}
 	}
 	for _, bad := range []string{"0", "-5"} {
-		if _, err := parseServe([]string{"--max-connections", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--max-connections") {
+		if _, err := parseServe([]string{"--max-connections", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--max-connections") {
 			t.Errorf("--max-connections %s: err = %v", bad, err)
 		}
 	}
-	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_MAX_CONNECTIONS": "many"}), &bytes.Buffer{}); err == nil ||
+	if _, err := parseServe(nil, env(map[string]string{"CHATHOOK_MAX_CONNECTIONS": "many"}), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "CHATHOOK_MAX_CONNECTIONS") {
 		t.Errorf("a bad number in the environment: err = %v", err)
 	}
@@ -257,13 +257,13 @@ func TestWhatsAppProxySetting(t *testing.T) {
 		{[]string{"--whatsapp-proxy", "http://proxy.example:3128"}, map[string]string{"CHATHOOK_WHATSAPP_PROXY": "socks5://127.0.0.1:1080"},
 			"http://proxy.example:3128"},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.WhatsAppProxy != c.want {
 			t.Errorf("%v %v: %q, %v; want %q", c.args, c.env, cfg.WhatsAppProxy, err, c.want)
 		}
 	}
 	for _, bad := range []string{"proxy.example:3128", "ftp://proxy.example:21", "http://proxy.example"} {
-		if _, err := parseServe([]string{"--whatsapp-proxy", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--whatsapp-proxy") {
+		if _, err := parseServe([]string{"--whatsapp-proxy", bad}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--whatsapp-proxy") {
 			t.Errorf("--whatsapp-proxy %s: err = %v", bad, err)
 		}
 	}
@@ -281,12 +281,12 @@ func TestWhatsAppSendRateSetting(t *testing.T) {
 		{nil, map[string]string{"CHATHOOK_WHATSAPP_SEND_RATE": "6"}, 6},
 		{[]string{"--whatsapp-send-rate", "0"}, map[string]string{"CHATHOOK_WHATSAPP_SEND_RATE": "6"}, 0},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.WhatsAppSendRate != c.want {
 			t.Errorf("%v %v: %d, %v; want %d", c.args, c.env, cfg.WhatsAppSendRate, err, c.want)
 		}
 	}
-	if _, err := parseServe([]string{"--whatsapp-send-rate", "-1"}, env(nil), &bytes.Buffer{}); err == nil ||
+	if _, err := parseServe([]string{"--whatsapp-send-rate", "-1"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "--whatsapp-send-rate") {
 		t.Errorf("a negative rate: err = %v", err)
 	}

@@ -28,7 +28,7 @@ func TestServeCPUProfileSetting(t *testing.T) {
 		{nil, map[string]string{"CHATHOOK_CPU_PROFILE": "/tmp/x.prof"}, "/tmp/x.prof"},
 		{[]string{"--cpu-profile", "a.prof"}, map[string]string{"CHATHOOK_CPU_PROFILE": "b.prof"}, "a.prof"},
 	} {
-		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{})
+		cfg, err := parseServe(c.args, env(c.env), &bytes.Buffer{}, &bytes.Buffer{})
 		if err != nil || cfg.CPUProfile != c.want {
 			t.Errorf("%v %v: %q (%v), want %q", c.args, c.env, cfg.CPUProfile, err, c.want)
 		}

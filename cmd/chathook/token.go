@@ -17,7 +17,7 @@ import (
 // tokenCreate makes a named API token and prints it, once (SPEC 6).
 func tokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, name string
-	s := newSettings("token create", getenv, stderr)
+	s := newSettings("token create", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&name, "name", "", "what the token is for, e.g. CI or Zapier (required)")
@@ -27,7 +27,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	if workspace == "" || name == "" {
 		return usageError(errors.New("token create needs --workspace and --name"), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		created, err := app.CreateToken(ctx, st, workspace, name)
 		if err != nil {
 			return err
@@ -48,7 +48,7 @@ type tokenLine struct {
 // object a line.
 func tokenList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace string
-	s := newSettings("token list", getenv, stderr)
+	s := newSettings("token list", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	if err := s.parse(args); err != nil {
@@ -57,7 +57,7 @@ func tokenList(ctx context.Context, args []string, getenv func(string) string, s
 	if workspace == "" {
 		return usageError(errors.New("token list needs --workspace"), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		if _, err := workspaceOf(ctx, st, workspace); err != nil {
 			return err
 		}
@@ -81,9 +81,9 @@ func tokenList(ctx context.Context, args []string, getenv func(string) string, s
 
 // tokenRevoke revokes a token: every instance refuses it from then on.
 // Revoking one already revoked succeeds again.
-func tokenRevoke(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+func tokenRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, tokenID string
-	s := newSettings("token revoke", getenv, stderr)
+	s := newSettings("token revoke", getenv, stdout)
 	dbFlag(s, &db)
 	workspaceFlag(s, &workspace)
 	s.fs.StringVar(&tokenID, "token-id", "", "the token's id, as token list prints it (required)")
@@ -97,7 +97,7 @@ func tokenRevoke(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil || id <= 0 {
 		return usageError(fmt.Errorf("--token-id: %q is not a token id: token list prints them", tokenID), stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		if _, err := workspaceOf(ctx, st, workspace); err != nil {
 			return err
 		}
@@ -124,12 +124,12 @@ type workspaceLine struct {
 // line (SPEC 6).
 func workspaceList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db string
-	s := newSettings("workspace list", getenv, stderr)
+	s := newSettings("workspace list", getenv, stdout)
 	dbFlag(s, &db)
 	if err := s.parse(args); err != nil {
 		return usageError(err, stderr)
 	}
-	return withStore(ctx, db, stderr, func(st store.Store) error {
+	return withExistingStore(ctx, db, stderr, func(st store.Store) error {
 		list, err := st.Workspaces(ctx)
 		if err != nil {
 			return err

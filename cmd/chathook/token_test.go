@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/store/postgres/pgtest"
 )
@@ -138,6 +139,12 @@ func TestWorkspaceList(t *testing.T) {
 }
 
 func testWorkspaceList(t *testing.T, db string) {
+	// An empty database, as serve leaves it before the first workspace.
+	st, err := app.OpenStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	if code, out, errOut := command(t, "workspace", "list", "--db", db); code != 0 || out != "" {
 		t.Fatalf("empty database: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -123,8 +123,8 @@ func TestUserAddAndPassword(t *testing.T) {
 func TestHelpHidesPasswords(t *testing.T) {
 	var out, errs bytes.Buffer
 	run(context.Background(), []string{"user", "add", "-h"}, env(map[string]string{"CHATHOOK_PASSWORD": "hunter2hunter2"}), &out, &errs)
-	if strings.Contains(errs.String()+out.String(), "hunter2") || !strings.Contains(errs.String(), "CHATHOOK_PASSWORD") {
-		t.Errorf("help: %s", errs.String())
+	if strings.Contains(errs.String()+out.String(), "hunter2") || !strings.Contains(out.String(), "CHATHOOK_PASSWORD") {
+		t.Errorf("help: %s", out.String())
 	}
 }
 
