@@ -27,7 +27,7 @@ const closeTimeout = 15 * time.Second
 // the only part of the command they replace.
 var network whatsweb.Network
 
-// accountConnect links a WhatsApp account from a terminal (SPEC 6): it
+// accountConnect links a WhatsApp account from a terminal (the CLI contract): it
 // prints each QR code (or the pairing code) until the phone confirms,
 // then hands the account over to the serving instances and exits 0.
 func accountConnect(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -158,7 +158,7 @@ func (c *connectRun) show(p chathook.Pairing) {
 }
 
 // accountList prints a workspace's connected accounts, one JSON object a
-// line (SPEC 6), as GET /api/v1/accounts shows them.
+// line (the CLI contract), as GET /api/v1/accounts shows them.
 func accountList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, baseURL string
 	s := newSettings("account list", getenv, stdout)

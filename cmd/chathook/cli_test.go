@@ -16,7 +16,7 @@ import (
 )
 
 // --db takes a plain file path as well as sqlite:<path> and postgres://
-// (SPEC 6); what the plain path names is the file used.
+// (the CLI contract); what the plain path names is the file used.
 func TestDBPlainPath(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -217,5 +217,33 @@ func TestServeStartupErrors(t *testing.T) {
 				t.Errorf("stderr %q is a log record or shows the password", got)
 			}
 		})
+	}
+}
+
+// docs/configuration.md names every flag of every command, and every
+// environment variable a flag's help names.
+func TestConfigurationDocNamesEveryFlag(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	flagLine := regexp.MustCompile(`(?m)^  --([a-z-]+).*\n      (.*)$`)
+	envName := regexp.MustCompile(`\(env (CHATHOOK_[A-Z_]+)`)
+	seen := 0
+	for _, c := range commands {
+		_, out, _ := command(t, append(strings.Fields(c.name), "-h")...)
+		for _, m := range flagLine.FindAllStringSubmatch(out, -1) {
+			seen++
+			if !strings.Contains(doc, "`--"+m[1]+"`") {
+				t.Errorf("docs/configuration.md lacks %s's --%s", c.name, m[1])
+			}
+			if e := envName.FindStringSubmatch(m[2]); e != nil && !strings.Contains(doc, "`"+e[1]+"`") {
+				t.Errorf("docs/configuration.md lacks %s's %s", c.name, e[1])
+			}
+		}
+	}
+	if seen < 40 {
+		t.Errorf("only %d flags seen in the commands' help", seen)
 	}
 }

@@ -1,5 +1,6 @@
 // Command chathook forwards WhatsApp conversations to a workspace's
-// outbound webhook. See README.md, and SPEC section 6 for the contract.
+// outbound webhook. See README.md and docs/configuration.md: the commands,
+// their flags and their output are a contract that scripts depend on.
 package main
 
 import (
@@ -415,7 +416,7 @@ func serve(ctx context.Context, cfg app.Config) error {
 	return svc.Serve(ctx, ln)
 }
 
-// workspaceCreate prints exactly one JSON object on stdout (SPEC 6);
+// workspaceCreate prints exactly one JSON object on stdout (the CLI contract);
 // everything else it has to say goes to stderr.
 func workspaceCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, name, email, ownerName, password string

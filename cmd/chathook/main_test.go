@@ -44,7 +44,7 @@ func testWorkspaceCreate(t *testing.T, db string) {
 		WebhookSecret string `json:"webhook_secret"`
 	}
 	if err := dec.Decode(&got); err != nil {
-		t.Fatalf("stdout is not the JSON object of SPEC 6: %v", err)
+		t.Fatalf("stdout is not the JSON object of the contract: %v", err)
 	}
 	if rest, _ := bufio.NewReader(dec.Buffered()).ReadString(0); strings.TrimSpace(rest) != "" || stdout.Len() != 0 {
 		t.Errorf("more than one JSON object on stdout: %q", rest)

@@ -14,7 +14,7 @@ import (
 	"github.com/chathook/chathook/store"
 )
 
-// tokenCreate makes a named API token and prints it, once (SPEC 6).
+// tokenCreate makes a named API token and prints it, once (the CLI contract).
 func tokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db, workspace, name string
 	s := newSettings("token create", getenv, stdout)
@@ -113,7 +113,7 @@ func tokenRevoke(ctx context.Context, args []string, getenv func(string) string,
 	})
 }
 
-// workspaceLine is a line of workspace list, in SPEC 6's order.
+// workspaceLine is a line of workspace list, in the contract's order.
 type workspaceLine struct {
 	WorkspaceID string `json:"workspace_id"`
 	Name        string `json:"name"`
@@ -121,7 +121,7 @@ type workspaceLine struct {
 }
 
 // workspaceList prints every workspace, oldest first, one JSON object a
-// line (SPEC 6).
+// line (the CLI contract).
 func workspaceList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var db string
 	s := newSettings("workspace list", getenv, stdout)

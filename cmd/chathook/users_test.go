@@ -25,7 +25,7 @@ func checkSignIn(t *testing.T, db, email, pw string) bool {
 }
 
 // --owner-password (or its env) lets the owner sign in, and stdout stays
-// the one JSON object of SPEC 6.
+// the one JSON object of the contract.
 func TestWorkspaceCreateWithOwnerPassword(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "c.db")
 	var stdout, stderr bytes.Buffer
