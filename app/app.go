@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -145,6 +148,13 @@ func OpenStore(ctx context.Context, db string) (store.Store, error) {
 	path, err := SQLitePath(db)
 	if err != nil {
 		return nil, err
+	}
+	// The folder is not created: a mistyped path would otherwise start an
+	// empty database beside the real one.
+	if dir := filepath.Dir(path); dir != "." {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--db: the folder %s does not exist: create it, or give another path", dir)
+		}
 	}
 	return sqlite.Open(ctx, path)
 }

@@ -43,6 +43,7 @@ func TestDBPlainPath(t *testing.T) {
 	for _, bad := range []struct{ db, want string }{
 		{"mysql://x", "--db: mysql:// is not a database chathook knows"},
 		{"", "--db: empty"},
+		{"./missing/x.db", "--db: the folder missing does not exist"},
 	} {
 		code, _, errOut := command(t, "workspace", "create", "--db", bad.db, "--name", "A", "--owner-email", "o@a.example")
 		if code != 1 || !strings.HasPrefix(errOut, "chathook: "+bad.want) {
@@ -125,8 +126,11 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		if c.name == "version" {
 			continue
 		}
-		for _, h := range []string{"-h", "--help"} {
-			args := append(strings.Fields(c.name), h)
+		for _, args := range [][]string{
+			append(strings.Fields(c.name), "-h"),
+			append(strings.Fields(c.name), "--help"),
+			append([]string{"help"}, strings.Fields(c.name)...),
+		} {
 			code, out, errOut := command(t, args...)
 			if code != 0 || errOut != "" {
 				t.Errorf("%s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)

@@ -76,7 +76,7 @@ func topUsage() string {
 	}
 	b.WriteString("\nA flag whose help names an environment variable (env CHATHOOK_...) can be set by it; the flag wins.\n" +
 		"--db is a SQLite file path (./chathook.db, or sqlite:<path>) or a postgres:// URL.\n" +
-		`Run "chathook <command> -h" for a command's flags and an example.` + "\n")
+		`Run "chathook <command> -h" (or "chathook help <command>") for its flags and an example.` + "\n")
 	return b.String()
 }
 

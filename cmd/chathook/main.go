@@ -108,6 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case len(args) >= 1 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version"):
 		fmt.Fprintln(stdout, versionLine())
 		return 0
+	case len(args) >= 2 && args[0] == "help" && args[1] != "version":
+		return run(ctx, append(args[1:], "-h"), getenv, stdout, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, topUsage())
 		return 0
