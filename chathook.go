@@ -738,3 +738,33 @@ type Email struct {
 	CreatedAt    time.Time
 	Attempts     int
 }
+
+// TeamLink is a one-time link that lets a person into a workspace: an
+// invitation, which makes a new user of Email and Name, or a password
+// reset of the user UserID. Only the SHA-256 of its token is stored.
+type TeamLink struct {
+	Kind        TeamLinkKind
+	WorkspaceID string
+	Email       string // invitation: who is invited; reset: the user's
+	Name        string // invitation: as the inviter typed it; reset: the user's
+	UserID      int64  // reset only
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// TeamLinkKind says what a TeamLink does when it is used.
+type TeamLinkKind string
+
+// The kinds of TeamLink.
+const (
+	LinkInvite TeamLinkKind = "invite"
+	LinkReset  TeamLinkKind = "reset"
+)
+
+// InviteLifetime is how long an invitation can be accepted: a week, so
+// that it survives a weekend in the invitee's inbox.
+const InviteLifetime = 7 * 24 * time.Hour
+
+// ResetLifetime is how long a password reset link works: an hour, as it
+// signs its holder in as someone who already has data to lose.
+const ResetLifetime = time.Hour
