@@ -174,6 +174,12 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /accounts/cloud-api/{id}", s.signedIn(s.cloudAPISetup))
 	mux.Handle("POST /accounts/{id}/remove", s.signedIn(s.removeCloudAPI))
 	mux.Handle("POST /accounts/{id}/access-token", s.signedIn(s.setAccessToken))
+	mux.Handle("GET /settings/team", s.signedIn(s.team))
+	mux.Handle("POST /settings/team/invite", s.signedIn(s.invite))
+	mux.Handle("POST /settings/team/{id}/remove", s.signedIn(s.removeTeammate))
+	mux.Handle("POST /settings/team/{id}/reset", s.signedIn(s.resetPassword))
+	mux.HandleFunc("GET /invite/{token}", s.joinPage)
+	mux.HandleFunc("POST /invite/{token}", s.join)
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")
