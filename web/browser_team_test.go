@@ -40,6 +40,7 @@ func TestBrowserTeamInvite(t *testing.T) {
 		return document.activeElement === f && f.selectionEnd === f.value.length &&
 			document.querySelector('button[data-copy="link-url"]').textContent === 'Copied'; })()`)
 	screenshot(t, owner, "team", 1280, 800, true)
+	screenshot(t, owner, "team-phone", 390, 844, true)
 
 	olga := tab(t) // a browser context of her own: no cookie of the owner's
 	do(t, olga, "open the invitation", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("join-form")))
