@@ -64,6 +64,11 @@ func TestBrowserTeamInvite(t *testing.T) {
 	if got := text(t, owner, "#teammates"); !strings.Contains(got, "Olga Petrova") || !strings.Contains(got, "olga@acme.example") {
 		t.Fatalf("the team lists %q, want Olga", got)
 	}
+	// On a phone each teammate is a block: nothing reaches past the screen.
+	do(t, owner, "narrow to a phone", chromedp.EmulateViewport(390, 844))
+	waitFor(t, owner, "the team page within 390 px", `document.documentElement.scrollWidth <= 390 &&
+		document.getElementById('remove-' + document.querySelector('#teammates tr[data-user-id]:last-child').dataset.userId).getBoundingClientRect().right <= 390`)
+	do(t, owner, "widen again", chromedp.EmulateViewport(1280, 800))
 	do(t, owner, "remove olga",
 		chromedp.Click(chromedp.CSS(`#teammates button.danger`)),
 		chromedp.WaitVisible(chromedp.ID("removed")),
