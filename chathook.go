@@ -737,6 +737,9 @@ type Email struct {
 	LastError    string
 	CreatedAt    time.Time
 	Attempts     int
+	// To is who a "team_invite" or "team_reset" email goes to (Reason:
+	// the link); "" for every other kind, which goes to the owner.
+	To string
 }
 
 // TeamLink is a one-time link that lets a person into a workspace: an
@@ -750,6 +753,9 @@ type TeamLink struct {
 	UserID      int64  // reset only
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	// MailLink, when not "", is the link to email to Email: the store
+	// queues that email (kind "team_" and Kind) with the link.
+	MailLink string
 }
 
 // TeamLinkKind says what a TeamLink does when it is used.

@@ -258,7 +258,9 @@ type Users interface {
 	// the newest one works, and it deletes links that expired before
 	// l.CreatedAt. An invitation of an email that already has a user is a
 	// *chathook.ConflictError on field "email"; a reset of a user that is
-	// not the workspace's is chathook.ErrNotFound.
+	// not the workspace's is chathook.ErrNotFound. With l.MailLink set, it
+	// queues the email of the link to l.Email in the same transaction; the
+	// outbox keeps the link only until the email is sent (EmailDone).
 	CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook.TeamLink) (chathook.TeamLink, error)
 	// TeamLink returns the link whose token hashes to tokenHash, or
 	// chathook.ErrNotFound if there is none or it expired at or before

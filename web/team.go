@@ -24,6 +24,7 @@ type teamView struct {
 	Errors    map[string]string // the invite form's, by field
 	Link      *teamLinkView     // the link just made: the only page that shows it
 	Removed   bool
+	Mailed    bool // the link was also emailed
 }
 
 type inviteForm struct {
@@ -76,7 +77,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, v visit) {
 		now := s.cfg.Now().UTC()
 		token, hash := NewSetupCode()
 		l, err := s.cfg.Store.CreateTeamLink(r.Context(), hash, chathook.TeamLink{Kind: chathook.LinkInvite, WorkspaceID: v.workspaceID(),
-			Email: form.Email, Name: form.Name, CreatedAt: now, ExpiresAt: now.Add(chathook.InviteLifetime)})
+			Email: form.Email, Name: form.Name, CreatedAt: now, ExpiresAt: now.Add(chathook.InviteLifetime), MailLink: s.mailLink(r, token)})
 		var conflict *chathook.ConflictError
 		switch {
 		case errors.As(err, &conflict):
@@ -99,7 +100,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, v visit) {
 		s.render(w, r, http.StatusUnprocessableEntity, "team.html", data)
 		return
 	}
-	data.Link = link
+	data.Link, data.Mailed = link, s.cfg.Mail
 	s.render(w, r, http.StatusOK, "team.html", data)
 }
 
@@ -150,7 +151,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, v visit) 
 	now := s.cfg.Now().UTC()
 	token, hash := NewSetupCode()
 	l, err := s.cfg.Store.CreateTeamLink(r.Context(), hash, chathook.TeamLink{Kind: chathook.LinkReset, WorkspaceID: v.workspaceID(),
-		UserID: id, CreatedAt: now, ExpiresAt: now.Add(chathook.ResetLifetime)})
+		UserID: id, CreatedAt: now, ExpiresAt: now.Add(chathook.ResetLifetime), MailLink: s.mailLink(r, token)})
 	switch {
 	case errors.Is(err, chathook.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound, "There is no such teammate in this workspace: someone may have removed them already.")
@@ -166,7 +167,17 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, v visit) 
 		return
 	}
 	data.Link = &teamLinkView{Kind: l.Kind, Email: l.Email, Name: l.Name, URL: s.linkURL(r, token), Expires: l.ExpiresAt}
+	data.Mailed = s.cfg.Mail
 	s.render(w, r, http.StatusOK, "team.html", data)
+}
+
+// mailLink is the link to email along with showing it: none without an
+// SMTP server, where the outbox would only log it.
+func (s *Server) mailLink(r *http.Request, token string) string {
+	if !s.cfg.Mail {
+		return ""
+	}
+	return s.linkURL(r, token)
 }
 
 // linkURL is the address of a one-time link: on the base URL when one is

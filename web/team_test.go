@@ -12,6 +12,7 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/web"
 )
 
 var shownLink = regexp.MustCompile(`id="link-url"[^>]*value="([^"]+)"`)
@@ -229,3 +230,30 @@ func TestTeamResetLinkSetsThePassword(t *testing.T) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// With mail set up the link shown is also queued in the outbox, to the
+// teammate; without it nothing is queued (the outbox would only log it).
+func TestTeamLinksAreEmailedWhenMailIsSetUp(t *testing.T) {
+	t.Parallel()
+	for _, mail := range []bool{false, true} {
+		h := newHarnessWith(t, false, "https://chathook.example.com", func(c *web.Config) { c.Mail = mail })
+		owner := h.signedIn("acme")
+		owner.get("/settings/team")
+		a := owner.post("/settings/team/invite", url.Values{"email": {"olga@acme.example"}})
+		link := shownLink.FindStringSubmatch(a.body)
+		if link == nil || !strings.HasPrefix(link[1], "https://chathook.example.com/invite/") {
+			t.Fatalf("mail %v: link %v, want one on the base URL", mail, link)
+		}
+		due, err := h.st.DueEmails(context.Background(), h.clock(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !mail && len(due) != 0:
+			t.Errorf("without mail: %d emails queued, want none", len(due))
+		case mail && (len(due) != 1 || due[0].To != "olga@acme.example" || due[0].Reason != link[1] || due[0].Kind != "team_invite" ||
+			!strings.Contains(a.body, "also emailed")):
+			t.Errorf("with mail: queued %+v, want the invitation of olga with the link shown", due)
+		}
+	}
+}

@@ -85,6 +85,9 @@ type Config struct {
 	// Replies sends teammates' replies from the chat page; nil: the chat
 	// page has no reply box.
 	Replies Replier
+	// Mail: an SMTP server is set, so the Team page's links are also
+	// emailed to the teammate (without one they would only be logged).
+	Mail bool
 }
 
 // Server is the web UI's http.Handler.

@@ -78,6 +78,12 @@ func (s *Store) CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook
 		if err != nil {
 			return fmt.Errorf("create team link: %w", err)
 		}
+		if l.MailLink != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at, to_address)
+				VALUES ($1, $2, $3, '', $4, $4, $5)`, l.WorkspaceID, "team_"+string(l.Kind), l.MailLink, ms(l.CreatedAt), l.Email); err != nil {
+				return fmt.Errorf("queue team link email: %w", err)
+			}
+		}
 		return nil
 	})
 	l.CreatedAt, l.ExpiresAt = fromMS(ms(l.CreatedAt)), fromMS(ms(l.ExpiresAt))

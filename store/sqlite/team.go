@@ -84,6 +84,12 @@ func (s *Store) CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tokenHash, string(l.Kind), l.WorkspaceID, l.Email, l.Name, userID, ms(l.CreatedAt), ms(l.ExpiresAt)); err != nil {
 		return l, fmt.Errorf("create team link: %w", err)
 	}
+	if l.MailLink != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO emails (workspace_id, kind, reason, last_error, created_at, due_at, to_address)
+			VALUES (?, ?, ?, '', ?, ?, ?)`, l.WorkspaceID, "team_"+string(l.Kind), l.MailLink, ms(l.CreatedAt), ms(l.CreatedAt), l.Email); err != nil {
+			return l, fmt.Errorf("queue team link email: %w", err)
+		}
+	}
 	l.CreatedAt, l.ExpiresAt = fromMS(ms(l.CreatedAt)), fromMS(ms(l.ExpiresAt))
 	return l, tx.Commit()
 }

@@ -24,6 +24,7 @@ var team = map[string]func(*testing.T, store.Store){
 	"InvitedEmailTakenMeanwhile":         testInvitedEmailTakenMeanwhile,
 	"ResetSetsPasswordAndEndsSessions":   testResetSetsPasswordAndEndsSessions,
 	"ConcurrentUsesOfALinkSucceedOnce":   testConcurrentUsesOfALinkSucceedOnce,
+	"TeamLinkEmailGoesToTheTeammate":     testTeamLinkEmailGoesToTheTeammate,
 }
 
 func invite(t *testing.T, st store.Store, ws, email, token string) chathook.TeamLink {
@@ -249,5 +250,30 @@ func testConcurrentUsesOfALinkSucceedOnce(t *testing.T, st store.Store) {
 	wg.Wait()
 	if ok.Load() != 1 || gone.Load() != 7 {
 		t.Errorf("%d uses succeeded and %d found no link, want 1 and 7", ok.Load(), gone.Load())
+	}
+}
+
+func testTeamLinkEmailGoesToTheTeammate(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "a", "")
+	invite(t, st, ws, "quiet@acme.example", "no-mail")
+	if _, err := st.CreateTeamLink(ctx, []byte("tok"), chathook.TeamLink{Kind: chathook.LinkInvite, WorkspaceID: ws,
+		Email: "olga@acme.example", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), MailLink: "https://chathook.test/invite/tok"}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueEmails(ctx, t0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 {
+		t.Fatalf("%d emails due, want the one invitation that asked for one: %+v", len(due), due)
+	}
+	e := due[0]
+	if e.Kind != "team_invite" || e.To != "olga@acme.example" || e.Reason != "https://chathook.test/invite/tok" || e.Workspace.ID != ws ||
+		!e.CreatedAt.Equal(t0) {
+		t.Errorf("email %+v", e)
+	}
+	if err := st.EmailDone(ctx, e.ID, t0, false); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,3 +16,8 @@ CREATE TABLE team_links (
 CREATE UNIQUE INDEX team_links_invite ON team_links (email) WHERE kind = 'invite';
 CREATE UNIQUE INDEX team_links_reset ON team_links (user_id) WHERE kind = 'reset';
 CREATE INDEX team_links_expiry ON team_links (expires_at);
+
+-- An invitation or reset link emailed to the teammate, not the owner: the
+-- outbox names its recipient ('' is the workspace's owner). Its reason
+-- holds the link until the email is sent, then is blanked.
+ALTER TABLE emails ADD COLUMN to_address TEXT NOT NULL DEFAULT '';
