@@ -728,7 +728,7 @@ type Attempt struct {
 type Email struct {
 	ID        int64
 	Workspace Workspace
-	Kind      string // "webhook_disabled", "account_logged_out", "account_banned" (Reason: the number, a space, until when), "account_outdated"
+	Kind      string // "webhook_disabled", "account_logged_out", "account_banned" (Reason: the number, a space, until when), "account_outdated", "team_invite" and "team_reset" (Reason: the link; see To)
 	// Endpoint is the id of the endpoint a "webhook_disabled" email is
 	// about, EndpointName how it is named to a person: "" for Outbound.
 	Endpoint     string

@@ -1,4 +1,5 @@
-// Package notify sends owner emails from the outbox the store fills.
+// Package notify sends owner emails, and the Team page's links to the
+// teammates they are for, from the outbox the store fills.
 //
 // Guarantees: an email is queued in the same transaction that disabled the
 // webhook, or that recorded a WhatsApp account's logout, ban or outdated
