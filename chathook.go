@@ -747,7 +747,7 @@ type Attempt struct {
 type Email struct {
 	ID        int64
 	Workspace Workspace
-	Kind      string // "webhook_disabled", "account_logged_out", "account_banned" (Reason: the number, a space, until when), "account_outdated"
+	Kind      string // "webhook_disabled", "account_logged_out", "account_banned" (Reason: the number, a space, until when), "account_outdated", "team_invite" and "team_reset" (Reason: the link; see To)
 	// Endpoint is the id of the endpoint a "webhook_disabled" email is
 	// about, EndpointName how it is named to a person: "" for Outbound.
 	Endpoint     string
@@ -756,4 +756,40 @@ type Email struct {
 	LastError    string
 	CreatedAt    time.Time
 	Attempts     int
+	// To is who a "team_invite" or "team_reset" email goes to (Reason:
+	// the link); "" for every other kind, which goes to the owner.
+	To string
 }
+
+// TeamLink is a one-time link that lets a person into a workspace: an
+// invitation, which makes a new user of Email and Name, or a password
+// reset of the user UserID. Only the SHA-256 of its token is stored.
+type TeamLink struct {
+	Kind        TeamLinkKind
+	WorkspaceID string
+	Email       string // invitation: who is invited; reset: the user's
+	Name        string // invitation: as the inviter typed it; reset: the user's
+	UserID      int64  // reset only
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	// MailLink, when not "", is the link to email to Email: the store
+	// queues that email (kind "team_" and Kind) with the link.
+	MailLink string
+}
+
+// TeamLinkKind says what a TeamLink does when it is used.
+type TeamLinkKind string
+
+// The kinds of TeamLink.
+const (
+	LinkInvite TeamLinkKind = "invite"
+	LinkReset  TeamLinkKind = "reset"
+)
+
+// InviteLifetime is how long an invitation can be accepted: a week, so
+// that it survives a weekend in the invitee's inbox.
+const InviteLifetime = 7 * 24 * time.Hour
+
+// ResetLifetime is how long a password reset link works: an hour, as it
+// signs its holder in as someone who already has data to lose.
+const ResetLifetime = time.Hour

@@ -350,6 +350,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
 		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa, Replies: replies,
+		Mail: cfg.SMTPURL != "",
 	})
 	if err != nil {
 		_ = wa.Close(context.Background())

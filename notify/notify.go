@@ -1,4 +1,5 @@
-// Package notify sends owner emails from the outbox the store fills.
+// Package notify sends owner emails, and the Team page's links to the
+// teammates they are for, from the outbox the store fills.
 //
 // Guarantees: an email is queued in the same transaction that disabled the
 // webhook, or that recorded a WhatsApp account's logout, ban or outdated
@@ -146,8 +147,16 @@ func (n *Notifier) sendDue(ctx context.Context) {
 
 func (n *Notifier) send(ctx context.Context, e chathook.Email) {
 	subject, body := Compose(e, n.cfg.BaseURL)
-	log := n.cfg.Logger.With("email", e.ID, "workspace", e.Workspace.ID, "to", e.Workspace.OwnerEmail, "subject", subject)
+	to := e.Workspace.OwnerEmail
+	if e.To != "" {
+		to = e.To
+	}
+	log := n.cfg.Logger.With("email", e.ID, "workspace", e.Workspace.ID, "to", to, "subject", subject)
 	if n.client == nil {
+		if e.To != "" {
+			// A teammate's email holds a one-time link, which no log may show.
+			body = "(not shown: it holds a one-time link)"
+		}
 		log.Info("owner email (no --smtp-url: logged and kept in the database)", "body", body)
 		if err := n.cfg.Store.EmailDone(ctx, e.ID, n.cfg.Now(), true); err != nil {
 			log.Error("record logged email", "err", err)
@@ -178,6 +187,9 @@ func (n *Notifier) deliver(ctx context.Context, e chathook.Email, subject, body 
 		return fmt.Errorf("from %q: %w", n.cfg.From, err)
 	}
 	to, err := ownerAddress(e.Workspace)
+	if e.To != "" {
+		to, err = netmail.ParseAddress(e.To)
+	}
 	if err != nil {
 		return err
 	}
@@ -215,6 +227,8 @@ func Compose(e chathook.Email, baseURL string) (subject, body string) {
 		return composeBanned(e, baseURL)
 	case "account_outdated":
 		return composeOutdated(e, baseURL)
+	case "team_invite", "team_reset":
+		return composeTeamLink(e)
 	}
 	if e.Endpoint != "" && e.Endpoint != chathook.Outbound {
 		return composeEndpointDisabled(e, baseURL)
@@ -353,4 +367,24 @@ func phoneOf(reason string) string {
 		}
 	}
 	return "of your workspace"
+}
+
+// composeTeamLink writes the email of a Team page link to the teammate it
+// is for (e.To): an invitation to the workspace, or a password reset.
+// Reason is the link.
+func composeTeamLink(e chathook.Email) (subject, body string) {
+	b := new(strings.Builder)
+	b.WriteString("Hello,\n\n")
+	if e.Kind == "team_reset" {
+		subject = fmt.Sprintf("chathook: set a new password for %s", e.Workspace.Name)
+		fmt.Fprintf(b, "A teammate made you a link to set a new password for %s in the chathook workspace %q.\n", e.To, e.Workspace.Name)
+		b.WriteString("It works once, for 1 hour; your current password works until you use it.\n\n")
+	} else {
+		subject = fmt.Sprintf("chathook: you are invited to %s", e.Workspace.Name)
+		fmt.Fprintf(b, "A teammate invited %s to the chathook workspace %q.\n", e.To, e.Workspace.Name)
+		b.WriteString("Open the link to choose your password; it works once, for 7 days.\n\n")
+	}
+	b.WriteString("If you did not expect this email, ignore it.\n\n")
+	fmt.Fprintf(b, "    %s\n\n-- chathook\n", e.Reason)
+	return subject, b.String()
 }

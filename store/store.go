@@ -244,6 +244,37 @@ type Users interface {
 	// ForgetSignInFailures deletes key's failures; there being none is no
 	// error.
 	ForgetSignInFailures(ctx context.Context, key []byte) error
+
+	// Teammates returns the users of a workspace, oldest first.
+	Teammates(ctx context.Context, workspaceID string) ([]chathook.User, error)
+	// DeleteUser removes a user of the workspace and, in the same
+	// transaction, every session of the user (so each of them ends at
+	// once, on every instance), its reset links and its read marks.
+	// chathook.ErrNotFound when the user is not the workspace's.
+	DeleteUser(ctx context.Context, workspaceID string, userID int64) error
+	// CreateTeamLink stores a link by the SHA-256 of its token. It
+	// replaces every older link of its kind for the same person (an
+	// invitation of the same email, a reset of the same user), so only
+	// the newest one works, and it deletes links that expired before
+	// l.CreatedAt. An invitation of an email that already has a user is a
+	// *chathook.ConflictError on field "email"; a reset of a user that is
+	// not the workspace's is chathook.ErrNotFound. With l.MailLink set, it
+	// queues the email of the link to l.Email in the same transaction; the
+	// outbox keeps the link only until the email is sent (EmailDone).
+	CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook.TeamLink) (chathook.TeamLink, error)
+	// TeamLink returns the link whose token hashes to tokenHash, or
+	// chathook.ErrNotFound if there is none or it expired at or before
+	// now.
+	TeamLink(ctx context.Context, tokenHash []byte, now time.Time) (chathook.TeamLink, error)
+	// UseTeamLink uses a link once, in one transaction: an invitation
+	// creates the user of its email in its workspace with name and
+	// passwordHash (chathook.ErrConflict if the email was taken since);
+	// a reset sets the user's password (and name, unless name is "") and
+	// ends every session of the user, as SetPassword does. Either way the link is deleted, so of
+	// two uses at once exactly one succeeds. It returns the user;
+	// chathook.ErrNotFound when the link is not there or expired at or
+	// before now.
+	UseTeamLink(ctx context.Context, tokenHash []byte, now time.Time, name string, passwordHash []byte) (chathook.User, error)
 }
 
 // SignInFailure is one failed sign-in, counted under each of Keys (which

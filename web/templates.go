@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under templates/ that are whole pages; each
 // is parsed with layout.html and the fragments.
-var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html", "accounts.html", "pairing.html", "cloudapi.html", "setup.html", "tokens.html", "webhooks.html", "webhooknew.html"}
+var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.html", "error.html", "accounts.html", "pairing.html", "cloudapi.html", "setup.html", "tokens.html", "webhooks.html", "webhooknew.html", "team.html", "invite.html"}
 
 // fragmentFiles define the parts of pages that scripts fetch alone:
 // "activity" and "pairing".

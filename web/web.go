@@ -85,6 +85,9 @@ type Config struct {
 	// Replies sends teammates' replies from the chat page; nil: the chat
 	// page has no reply box.
 	Replies Replier
+	// Mail: an SMTP server is set, so the Team page's links are also
+	// emailed to the teammate (without one they would only be logged).
+	Mail bool
 }
 
 // Server is the web UI's http.Handler.
@@ -174,6 +177,12 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /accounts/cloud-api/{id}", s.signedIn(s.cloudAPISetup))
 	mux.Handle("POST /accounts/{id}/remove", s.signedIn(s.removeCloudAPI))
 	mux.Handle("POST /accounts/{id}/access-token", s.signedIn(s.setAccessToken))
+	mux.Handle("GET /settings/team", s.signedIn(s.team))
+	mux.Handle("POST /settings/team/invite", s.signedIn(s.invite))
+	mux.Handle("POST /settings/team/{id}/remove", s.signedIn(s.removeTeammate))
+	mux.Handle("POST /settings/team/{id}/reset", s.signedIn(s.resetPassword))
+	mux.HandleFunc("GET /invite/{token}", s.joinPage)
+	mux.HandleFunc("POST /invite/{token}", s.join)
 	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")

@@ -20,11 +20,11 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 			ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 		), taken AS (
 			UPDATE emails e SET due_at = $3 FROM due WHERE e.id = due.id
-			RETURNING e.id, e.workspace_id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, e.endpoint, e.endpoint_name,
+			RETURNING e.id, e.workspace_id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, e.endpoint, e.endpoint_name, e.to_address,
 				due.due_at AS was_due
 		)
 		SELECT t.id, t.kind, t.reason, t.last_error, t.created_at, t.attempts, t.endpoint, t.endpoint_name,
-			w.id, w.name, w.owner_name, w.owner_email, w.created_at
+			w.id, w.name, w.owner_name, w.owner_email, w.created_at, t.to_address
 		FROM taken t JOIN workspaces w ON w.id = t.workspace_id
 		ORDER BY t.was_due, t.id`, ms(now), limit, ms(now.Add(store.EmailLease)))
 	if err != nil {
@@ -48,7 +48,8 @@ func (s *Store) EmailDone(ctx context.Context, id int64, at time.Time, logged bo
 	if logged {
 		state = "logged"
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE emails SET state = $1, attempts = attempts + 1, done_at = $2 WHERE id = $3`, state, ms(at), id)
+	_, err := s.pool.Exec(ctx, `UPDATE emails SET state = $1, attempts = attempts + 1, done_at = $2,
+		reason = CASE WHEN to_address = '' THEN reason ELSE '' END WHERE id = $3`, state, ms(at), id)
 	return err
 }
 

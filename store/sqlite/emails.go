@@ -19,7 +19,7 @@ func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]chat
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT e.id, e.kind, e.reason, e.last_error, e.created_at, e.attempts, e.endpoint, e.endpoint_name,
-			w.id, w.name, w.owner_name, w.owner_email, w.created_at
+			w.id, w.name, w.owner_name, w.owner_email, w.created_at, e.to_address
 		FROM emails e JOIN workspaces w ON w.id = e.workspace_id
 		WHERE e.state = 'pending' AND e.due_at <= ? ORDER BY e.due_at, e.id LIMIT ?`, ms(now), limit)
 	if err != nil {
@@ -52,7 +52,8 @@ func (s *Store) EmailDone(ctx context.Context, id int64, at time.Time, logged bo
 	if logged {
 		state = "logged"
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE emails SET state = ?, attempts = attempts + 1, done_at = ? WHERE id = ?`, state, ms(at), id)
+	_, err := s.w.ExecContext(ctx, `UPDATE emails SET state = ?, attempts = attempts + 1, done_at = ?,
+		reason = CASE WHEN to_address = '' THEN reason ELSE '' END WHERE id = ?`, state, ms(at), id)
 	return err
 }
 

@@ -43,7 +43,7 @@ func Run(t *testing.T, open Open) {
 		"BacklogsGiveRuns":               testBacklogsGiveRuns,
 		"ShortRunsFillTheClaim":          testShortRunsFillTheClaim,
 	}
-	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, inbox, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens, recovery, groups, replies, endpoints, blobs, media, facts} {
+	for _, group := range []map[string]func(*testing.T, store.Store){failures, bundles, web, inbox, team, signIns, concurrent, fairness, accounts, cloudAPI, metrics, tokens, recovery, groups, replies, endpoints, blobs, media, facts} {
 		for name, test := range group {
 			tests[name] = test
 		}

@@ -397,7 +397,7 @@ func Email(row Scanner) (chathook.Email, error) {
 	var e chathook.Email
 	var created, wsCreated int64
 	err := row.Scan(&e.ID, &e.Kind, &e.Reason, &e.LastError, &created, &e.Attempts, &e.Endpoint, &e.EndpointName,
-		&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated)
+		&e.Workspace.ID, &e.Workspace.Name, &e.Workspace.OwnerName, &e.Workspace.OwnerEmail, &wsCreated, &e.To)
 	e.CreatedAt, e.Workspace.CreatedAt = Time(created), Time(wsCreated)
 	return e, err
 }
