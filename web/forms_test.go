@@ -320,3 +320,27 @@ func TestPrivateTargetHint(t *testing.T) {
 		}
 	}
 }
+
+// The setup form lists every refused field atop it, in the form's
+// order, each linking to its field, which says it again.
+func TestSetupFormSummary(t *testing.T) {
+	t.Parallel()
+	h, code := emptyHarness(t)
+	v := h.visitor()
+	a := v.post("/setup", setupForm(code, "", "not an email", "short"))
+	if a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("%d, want 422", a.status)
+	}
+	want := []string{"workspace", "email", "password"}
+	if got := summaryLinks(t, a.body, "setup-error"); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("the summary links to %v, want %v", got, want)
+	}
+	for _, f := range want {
+		if fieldErrorOf(t, a.body, f) == "" {
+			t.Errorf("no error beside %s", f)
+		}
+	}
+	if !strings.Contains(words(a.body), "Nothing was created: correct the 3 fields marked below.") {
+		t.Errorf("the summary's lead: %s", words(a.body))
+	}
+}
