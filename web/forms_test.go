@@ -344,3 +344,32 @@ func TestSetupFormSummary(t *testing.T) {
 		t.Errorf("the summary's lead: %s", words(a.body))
 	}
 }
+
+// A sign-in with an empty field says so beside each, and is not counted
+// as a failed sign-in: many of them lock nobody out.
+func TestSignInEmptyFields(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, "")
+	v := h.visitor()
+	for i := 0; i < 12; i++ {
+		v.get("/signin")
+		a := v.post("/signin", url.Values{"email": {" "}, "password": {""}})
+		if a.status != http.StatusUnprocessableEntity {
+			t.Fatalf("empty sign-in %d: %d, want 422", i, a.status)
+		}
+		if got := summaryLinks(t, a.body, "signin-errors"); strings.Join(got, " ") != "email password" {
+			t.Fatalf("the summary links to %v", got)
+		}
+		if fieldErrorOf(t, a.body, "email") == "" || fieldErrorOf(t, a.body, "password") == "" {
+			t.Fatalf("no error beside each empty field: %s", a.body)
+		}
+	}
+	v.get("/signin")
+	a := v.post("/signin", url.Values{"email": {"owner@acme.example"}, "password": {""}})
+	if fieldErrorOf(t, a.body, "email") != "" || fieldErrorOf(t, a.body, "password") != "Enter your password." {
+		t.Errorf("only the password empty: %s", words(a.body))
+	}
+	if a := v.signIn("owner@acme.example", password); a.status != http.StatusSeeOther {
+		t.Errorf("after empty tries, signing in: %d %s", a.status, words(a.body))
+	}
+}
