@@ -12,6 +12,11 @@ import (
 // MaxURL is the longest webhook URL accepted.
 const MaxURL = 2048
 
+// ErrPrivateTarget is wrapped by CheckWebhookURL's error for a host it
+// refuses as private; its text says how to allow such hosts, and when.
+var ErrPrivateTarget = errors.New("chathook refuses these unless started with --allow-private-targets " +
+	"(or CHATHOOK_ALLOW_PRIVATE_TARGETS=true), which is only for a receiver on this machine or your private network, e.g. for testing")
+
 // CheckWebhookURL reports what is wrong with raw as a webhook URL: it
 // must be an absolute http(s) URL with a host, no user name or password,
 // and a port, if any, from 1 to 65535. Unless allowPrivate, a host that is
@@ -54,10 +59,10 @@ func CheckWebhookURL(raw string, allowPrivate bool) error {
 		return nil
 	}
 	if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return errors.New(host + " is this machine; start chathook with --allow-private-targets to allow it")
+		return fmt.Errorf("%s is this machine: %w", host, ErrPrivateTarget)
 	}
 	if numeric && !PublicAddr(addr) {
-		return errors.New(host + " is a reserved, loopback, private, link-local or metadata address; start chathook with --allow-private-targets to allow it")
+		return fmt.Errorf("%s is a reserved, loopback, private, link-local or metadata address: %w", host, ErrPrivateTarget)
 	}
 	return nil
 }

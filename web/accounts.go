@@ -28,6 +28,12 @@ type WhatsApp interface {
 // at once.
 const pairingRefresh = 2 * time.Second
 
+// pairingLost is how long a waiting pairing may go unsaved before its
+// page calls it failed: longer than WhatsApp's codes last in all (a
+// minute, then five of 20 seconds), after which the instance holding it
+// saves it failed, unless it stopped.
+const pairingLost = 5 * time.Minute
+
 // pairingRefreshNoScript is the whole-page reload of the pairing page in
 // a browser without script.
 const pairingRefreshNoScript = 5
@@ -41,12 +47,20 @@ type accountsView struct {
 	Accounts []accountRow
 	Phone    string            // as typed in the pairing-code form
 	Errors   map[string]string // "phone", or "connect" for what is not a field's fault
-	Done     string            // what the last button did, for a person
-	CanPair  bool
+	// PhoneSummary lists Errors atop the pairing-code form.
+	PhoneSummary formErrors
+	// ConnectDetail is the error behind Errors["connect"], shown folded
+	// away; ByCode: the linking that failed was by pairing code, with
+	// Phone, and its Retry is too.
+	ConnectDetail string
+	ByCode        bool
+	Done          string // what the last button did, for a person
+	CanPair       bool
 
-	Cloud       cloudAPIForm      // the "Add a Cloud API number" form
-	CloudErrors map[string]string // by the registration's field names
-	CloudOpen   bool              // the form is shown unfolded
+	Cloud        cloudAPIForm      // the "Add a Cloud API number" form
+	CloudErrors  map[string]string // by the registration's field names
+	CloudSummary formErrors        // all of CloudErrors, atop the form
+	CloudOpen    bool              // the form is shown unfolded
 }
 
 type accountRow struct {
@@ -159,43 +173,46 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request, v visit) {
 
 // connect starts linking a new device for the signed-in teammate, by QR
 // code or, when the form sent a phone, by pairing code, and sends the
-// browser to the page that follows it.
+// browser to the page that follows it. A phone is read as people type it
+// (ingest.ParsePhone). WhatsApp out of reach is said in a sentence for a
+// person, the error itself folded away, with a Retry that starts anew.
 func (s *Server) connect(w http.ResponseWriter, r *http.Request, v visit) {
 	withPhone := r.PostForm.Has("phone")
 	phone := strings.TrimSpace(r.PostFormValue("phone"))
-	fail := func(status int, field, message string) {
+	fail := func(status int, name, message, detail string) {
 		data, err := s.accountsData(r, v)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		data.Phone, data.Errors = phone, map[string]string{field: message}
+		data.Phone, data.Errors, data.ConnectDetail, data.ByCode = phone, map[string]string{name: message}, detail, withPhone
+		data.PhoneSummary = summarize("phone-summary", data.Errors, []field{{"phone", "Phone number"}})
+		data.PhoneSummary.Lead = "Linking did not start: correct the number below."
 		s.render(w, r, status, "accounts.html", data)
 	}
 	if s.cfg.WhatsApp == nil {
-		fail(http.StatusServiceUnavailable, "connect", "This chathook cannot link WhatsApp accounts: it runs without its WhatsApp connector.")
+		fail(http.StatusServiceUnavailable, "connect", "This chathook cannot link WhatsApp accounts: it runs without its WhatsApp connector.", "")
 		return
 	}
 	if withPhone && phone == "" {
-		fail(http.StatusUnprocessableEntity, "phone", "Enter the number of the phone to link, with + and its country code.")
+		fail(http.StatusUnprocessableEntity, "phone", "Enter the number of the phone to link, with + and its country code.", "")
 		return
 	}
 	p, err := s.cfg.WhatsApp.Pair(r.Context(), whatsweb.PairRequest{WorkspaceID: v.workspaceID(), Email: v.User.Email, Phone: phone})
 	var fe *ingest.FieldError
 	switch {
 	case errors.As(err, &fe) && fe.Field == "phone":
-		fail(http.StatusUnprocessableEntity, "phone", "Not a phone number: "+fe.Problem+".")
+		fail(http.StatusUnprocessableEntity, "phone", sentence(fe.Problem), "")
 		return
 	case errors.As(err, &fe):
-		fail(http.StatusUnprocessableEntity, "connect", "Linking could not start: "+fe.Error()+".")
+		fail(http.StatusUnprocessableEntity, "connect", "Linking could not start: "+sentence(fe.Error()), "")
 		return
 	case errors.Is(err, context.Canceled):
 		return
 	case err != nil:
-		// WhatsApp could not be reached, most likely: nothing the
-		// teammate typed is wrong, and trying again may work.
+		// Nothing the teammate typed is wrong, and trying again may work.
 		s.cfg.Logger.Warn("pairing could not start", "workspace", v.workspaceID(), "user", v.User.ID, "err", err)
-		fail(http.StatusBadGateway, "connect", "Linking could not start: "+err.Error()+". Try again in a minute.")
+		fail(http.StatusBadGateway, "connect", reachProblem(err), err.Error())
 		return
 	}
 	s.cfg.Logger.Info("pairing started", "workspace", v.workspaceID(), "user", v.User.ID, "pairing", p.ID, "by_code", phone != "")
@@ -274,6 +291,13 @@ func (s *Server) pairingFor(w http.ResponseWriter, r *http.Request, v visit, pag
 	if err != nil {
 		s.internal(w, r, err)
 		return pairingView{}, false
+	}
+	if p.State == chathook.PairingWaiting && !p.UpdatedAt.IsZero() && s.cfg.Now().Sub(p.UpdatedAt) > pairingLost {
+		// The instance that held it stopped (a restart, a crash) before
+		// saving an end: shown as failed, so that the page offers Retry
+		// rather than wait forever.
+		p.State, p.QR, p.Code = chathook.PairingFailed, "", ""
+		p.Err = "chathook stopped following this linking (it may have restarted): retry"
 	}
 	pv := pairingView{Pairing: p, CSRF: csrfToken(v.token),
 		Src: "/accounts/connect/" + p.ID + "/state", Every: pairingRefresh.Milliseconds()}

@@ -215,7 +215,7 @@ func TestPairingPageFollowsThePairing(t *testing.T) {
 	a.body = html.UnescapeString(a.body)
 	if !strings.Contains(a.body, `id="pairing-error">the pairing code expired: start again</p>`) ||
 		!strings.Contains(a.body, `<input type="hidden" name="phone" value="+972500000009">`) ||
-		!strings.Contains(a.body, `id="start-again">Start again</button>`) ||
+		!strings.Contains(a.body, `id="retry">Retry</button>`) ||
 		!strings.Contains(a.body, `name="csrf" value="`+v.csrf+`"`) {
 		t.Errorf("failed: %s", a.body)
 	}

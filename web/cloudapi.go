@@ -24,6 +24,12 @@ type cloudAPIForm struct {
 	VerifyToken        string
 }
 
+// cloudAPIFields are the "Add a Cloud API number" form's fields, in order.
+var cloudAPIFields = []field{
+	{"phone_number_id", "Phone number ID"}, {"display_phone_number", "Phone number"}, {"full_name", "Name"},
+	{"email", "Teammate"}, {"app_secret", "App secret"}, {"verify_token", "Verify token"}, {"access_token", "Access token"},
+}
+
 // newCloudAPIForm is the form as the accounts page first shows it: the
 // signed-in teammate's email and a random verify token, to be changed at
 // will.
@@ -32,9 +38,10 @@ func newCloudAPIForm(v visit) cloudAPIForm {
 }
 
 // addCloudAPI registers a Cloud API number and sends the browser to its
-// setup page, which shows what to paste into the Meta app. A field's
-// error comes back beside the field, with what was typed kept, but for
-// the app secret and access token, which are typed again.
+// setup page, which shows what to paste into the Meta app. Every field's
+// error comes back at once, each beside its field and all in a summary,
+// with what was typed kept, but for the app secret and access token,
+// which are typed again.
 func (s *Server) addCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
 	form := cloudAPIForm{
 		PhoneNumberID:      strings.TrimSpace(r.PostFormValue("phone_number_id")),
@@ -50,25 +57,35 @@ func (s *Server) addCloudAPI(w http.ResponseWriter, r *http.Request, v visit) {
 		AccessToken: strings.TrimSpace(r.PostFormValue("access_token")),
 	}
 	a, err := cloudapi.Register(r.Context(), s.cfg.Store, v.workspaceID(), reg, s.cfg.Now())
-	var fe *ingest.FieldError
+	errs := fieldProblems(err)
 	var conflict *chathook.ConflictError
-	field, problem := "", ""
 	switch {
-	case errors.As(err, &fe):
-		field, problem = fe.Field, fe.Problem
+	case errs != nil:
 	case errors.As(err, &conflict):
-		field, problem = conflict.Field, conflict.Problem
+		errs = map[string]string{conflict.Field: sentence(conflict.Problem)}
 	case err != nil:
 		s.internal(w, r, err)
 		return
 	}
-	if field != "" {
+	if errs != nil {
 		data, err := s.accountsData(r, v)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		data.Cloud, data.CloudErrors, data.CloudOpen = form, map[string]string{field: sentence(problem)}, true
+		data.Cloud, data.CloudErrors, data.CloudOpen = form, errs, true
+		data.CloudSummary = summarize("cloud-api-error", errs, cloudAPIFields)
+		data.CloudSummary.Lead = strings.Replace(data.CloudSummary.Lead, "Nothing was saved", "Nothing was registered", 1)
+		// Secrets never come back to the browser: say so only of one
+		// typed, else "type it again" would send a person looking for it.
+		switch {
+		case reg.AppSecret != "" && reg.AccessToken != "":
+			data.CloudSummary.Note = "Type the App secret and the access token again: chathook never sends them back to the browser."
+		case reg.AppSecret != "":
+			data.CloudSummary.Note = "Type the App secret again: chathook never sends it back to the browser."
+		case reg.AccessToken != "":
+			data.CloudSummary.Note = "Type the access token again: chathook never sends it back to the browser."
+		}
 		s.render(w, r, http.StatusUnprocessableEntity, "accounts.html", data)
 		return
 	}

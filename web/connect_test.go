@@ -87,9 +87,9 @@ func TestConnectByPairingCode(t *testing.T) {
 	v := h.signedIn("acme")
 	v.get("/accounts/")
 	for _, tc := range []struct{ phone, says string }{
-		{"call me", "Not a phone number"},
+		{"call me", "has letters"},
 		{"  ", "Enter the number of the phone to link"},
-		{"972500000009", "Not a phone number"},
+		{"972500000009", "has no country code"},
 	} {
 		a := v.post("/accounts/connect", url.Values{"phone": {tc.phone}})
 		if a.status != http.StatusUnprocessableEntity {
@@ -118,7 +118,7 @@ func TestConnectByPairingCode(t *testing.T) {
 
 	wa.SetUnreachable(true)
 	a = v.post("/accounts/connect", url.Values{})
-	if a.status != http.StatusBadGateway || !strings.Contains(a.body, `id="connect-error"`) || !strings.Contains(a.body, "WhatsApp cannot be reached") {
+	if a.status != http.StatusBadGateway || !strings.Contains(a.body, `id="connect-error"`) || !strings.Contains(a.body, "cannot reach WhatsApp") {
 		t.Errorf("WhatsApp out of reach: %d %s", a.status, a.body)
 	}
 }

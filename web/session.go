@@ -162,6 +162,10 @@ type signInView struct {
 	Email string
 	Next  string
 	Error string
+	// Errors are the fields left empty, each said beside its field;
+	// Summary lists them atop the form.
+	Errors  map[string]string
+	Summary formErrors
 	// NoWorkspace: the database has none yet, so nobody can sign in; the
 	// page points to the setup link that serve printed.
 	NoWorkspace bool
@@ -198,6 +202,24 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !hmac.Equal([]byte(c.Value), []byte(r.PostFormValue("csrf"))) {
 		v.Error = "The sign-in form expired (or cookies are blocked). Please try again."
 		s.renderSignIn(w, r, http.StatusForbidden, v)
+		return
+	}
+	// An empty field is a slip, not a guess: said beside the field, and
+	// not counted as a failed sign-in.
+	if v.Email == "" || r.PostFormValue("password") == "" {
+		v.Errors = map[string]string{}
+		if v.Email == "" {
+			v.Errors["email"] = "Enter the email you sign in with."
+		}
+		if r.PostFormValue("password") == "" {
+			v.Errors["password"] = "Enter your password."
+		}
+		v.Summary = summarize("signin-errors", v.Errors, []field{{"email", "Email"}, {"password", "Password"}})
+		v.Summary.Lead = "You are not signed in: fill in the field marked below."
+		if len(v.Errors) > 1 {
+			v.Summary.Lead = "You are not signed in: fill in the 2 fields marked below."
+		}
+		s.renderSignIn(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
 	key := strings.ToLower(v.Email)

@@ -185,7 +185,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 	}
 	if form.URL != "" {
 		if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
-			errs["url"] = "Not a webhook URL: " + err.Error() + "."
+			errs["url"] = urlProblem(err)
 		}
 	}
 	u := chathook.WebhookUpdate{URL: &form.URL, Granularity: &g, Enabled: &form.Enabled}

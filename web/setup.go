@@ -27,9 +27,20 @@ const maxName = 100
 
 type setupView struct {
 	layout
-	Code   string
-	Form   setupForm
-	Errors map[string]string
+	Code    string
+	Form    setupForm
+	Errors  map[string]string
+	Summary formErrors // all of Errors, atop the form
+}
+
+// setupFields are the setup form's fields, in order.
+var setupFields = []field{{"workspace", "Workspace name"}, {"owner_name", "Your name"}, {"email", "Your email"}, {"password", "Password"}}
+
+// setupRefused is the setup page again with errs beside their fields.
+func setupRefused(code string, form setupForm, errs map[string]string) setupView {
+	sum := summarize("setup-error", errs, setupFields)
+	sum.Lead = strings.Replace(sum.Lead, "Nothing was saved", "Nothing was created", 1)
+	return setupView{layout: layout{Title: "Set up chathook"}, Code: code, Form: form, Errors: errs, Summary: sum}
 }
 
 type setupForm struct {
@@ -104,16 +115,14 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		errs["password"] = strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
 	}
 	if len(errs) > 0 {
-		s.render(w, r, http.StatusUnprocessableEntity, "setup.html",
-			setupView{layout: layout{Title: "Set up chathook"}, Code: code, Form: form, Errors: errs})
+		s.render(w, r, http.StatusUnprocessableEntity, "setup.html", setupRefused(code, form, errs))
 		return
 	}
 	hash, err := s.hashPassword(r.Context(), password)
 	if errors.Is(err, errPasswordBusy) {
 		w.Header().Set("Retry-After", strconv.Itoa(passwordRetryAfter))
 		errs["password"] = "Too many sign-ins at once. Try again in a few seconds."
-		s.render(w, r, http.StatusTooManyRequests, "setup.html",
-			setupView{layout: layout{Title: "Set up chathook"}, Code: code, Form: form, Errors: errs})
+		s.render(w, r, http.StatusTooManyRequests, "setup.html", setupRefused(code, form, errs))
 		return
 	}
 	if err != nil {

@@ -18,7 +18,7 @@ var pageNames = []string{"signin.html", "settings.html", "chats.html", "chat.htm
 
 // fragmentFiles define the parts of pages that scripts fetch alone:
 // "activity" and "pairing".
-var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.html", "templates/endpointfields.html"}
+var fragmentFiles = []string{"templates/activity.html", "templates/pairingstate.html", "templates/endpointfields.html", "templates/formerrors.html"}
 
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -161,6 +161,7 @@ type newWebhookView struct {
 	layout
 	Form          newWebhookForm
 	Errors        map[string]string
+	Summary       formErrors // all of Errors, atop the form
 	Choices       endpointChoices
 	Granularities any
 	Full          bool
@@ -192,6 +193,11 @@ func (s *Server) newWebhookPage(w http.ResponseWriter, r *http.Request, v visit)
 	}
 	s.render(w, r, http.StatusOK, "webhooknew.html", data)
 }
+
+// newWebhookFields are the "Add endpoint" form's fields, in order; the
+// endpoint limit, no field's, comes last.
+var newWebhookFields = []field{{"url", "Webhook URL"}, {"description", "Description"}, {"format", "Format"},
+	{"granularity", "Aggregation granularity"}, {"events", "Events"}, {"accounts", "Accounts"}}
 
 // createWebhook adds an endpoint as POST /api/v1/webhooks does: checked
 // the same way, every error shown at once beside its field, what was
@@ -225,7 +231,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 	if form.URL == "" {
 		errs["url"] = "Enter the URL to notify."
 	} else if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
-		errs["url"] = "Not a webhook URL: " + err.Error() + "."
+		errs["url"] = urlProblem(err)
 	}
 	sub, events, accounts := s.readEndpointFields(ctx, r, v.workspaceID(), f, errs)
 	form.Description, form.Events, form.Accounts = sub.Description, events, accounts
@@ -236,6 +242,8 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 			return
 		}
 		data.Form, data.Errors = form, errs
+		data.Summary = summarize("add-error", errs, newWebhookFields)
+		data.Summary.Lead = strings.Replace(data.Summary.Lead, "Nothing was saved", "Nothing was added", 1)
 		s.render(w, r, http.StatusUnprocessableEntity, "webhooknew.html", data)
 	}
 	if len(errs) > 0 {
@@ -258,6 +266,15 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 	s.cfg.Logger.Info("endpoint added", "workspace", v.workspaceID(), "endpoint", wh.ID, "user", v.User.ID,
 		"format", wh.Format, "events", wh.Events)
 	http.Redirect(w, r, endpointPath(wh.ID)+"?created=1", http.StatusSeeOther)
+}
+
+// urlProblem is CheckWebhookURL's error for a person: a private host is
+// a URL, refused with the flag that allows it and when to use it.
+func urlProblem(err error) string {
+	if errors.Is(err, chathook.ErrPrivateTarget) {
+		return "Refused: " + err.Error() + "."
+	}
+	return "Not a webhook URL: " + err.Error() + "."
 }
 
 // deleteWebhook deletes an endpoint, discarding what waits for it, and

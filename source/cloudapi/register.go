@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,44 +46,47 @@ const (
 )
 
 // Account validates r and returns the account to register, its display
-// phone number spelled as chathook spells phones ("+15550783881"); the
-// error is an *ingest.FieldError naming the field.
+// phone number spelled as chathook spells phones ("+15550783881", from
+// what a person types: ingest.ParsePhone). Every field is checked: the
+// error joins one *ingest.FieldError a refused field (errors.Join, in the
+// order of the fields), so that a form can show them all at once, and
+// errors.As finds the first.
 func (r Registration) Account() (chathook.Account, error) {
+	var errs []error
 	if r.PhoneNumberID == "" {
-		return chathook.Account{}, fieldErr("phone_number_id", "required: the number's Phone number ID in the Meta app (WhatsApp → API Setup)")
+		errs = append(errs, fieldErr("phone_number_id", "required: the number's Phone number ID in the Meta app (WhatsApp → API Setup)"))
+	} else if len(r.PhoneNumberID) > maxPhoneNumberID || strings.Trim(r.PhoneNumberID, "0123456789") != "" {
+		errs = append(errs, fieldErr("phone_number_id", fmt.Sprintf("%q is not a phone number id: Meta's are digits only, as shown under the number on the API Setup page", r.PhoneNumberID)))
 	}
-	if len(r.PhoneNumberID) > maxPhoneNumberID || strings.Trim(r.PhoneNumberID, "0123456789") != "" {
-		return chathook.Account{}, fieldErr("phone_number_id", fmt.Sprintf("%q is not a phone number id: Meta's are digits, e.g. \"106540352242922\"", r.PhoneNumberID))
-	}
-	phone := Phone(r.DisplayPhoneNumber)
-	switch {
-	case r.DisplayPhoneNumber == "":
-		return chathook.Account{}, fieldErr("display_phone_number", `required: the number in international form, e.g. "+1 555 078 3881"`)
-	case !ingest.IsPhone(phone):
-		return chathook.Account{}, fieldErr("display_phone_number", fmt.Sprintf(`%q is not a phone number: use "+" and 5 to 20 digits, e.g. "+15550783881"`, r.DisplayPhoneNumber))
+	phone, err := ingest.ParsePhone("display_phone_number", r.DisplayPhoneNumber)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := ingest.CheckName("full_name", r.FullName); err != nil {
-		return chathook.Account{}, err
+		errs = append(errs, err)
 	}
 	if err := ingest.CheckEmail("email", r.Email); err != nil {
-		return chathook.Account{}, err
+		errs = append(errs, err)
 	}
 	switch {
 	case r.AppSecret == "":
-		return chathook.Account{}, fieldErr("app_secret", "required: the Meta app's App secret (App settings → Basic)")
+		errs = append(errs, fieldErr("app_secret", "required: the Meta app's App secret (App settings → Basic)"))
 	case len(r.AppSecret) < minAppSecret || len(r.AppSecret) > maxToken || !visibleASCII(r.AppSecret):
-		return chathook.Account{}, fieldErr("app_secret", fmt.Sprintf("must be %d to %d characters, letters, digits and punctuation, no spaces", minAppSecret, maxToken))
+		errs = append(errs, fieldErr("app_secret", fmt.Sprintf("must be %d to %d characters, letters, digits and punctuation, no spaces", minAppSecret, maxToken)))
 	}
 	token := r.VerifyToken
 	if token == "" {
 		token = NewVerifyToken()
 	} else if len(token) > maxToken || !visibleASCII(token) {
-		return chathook.Account{}, fieldErr("verify_token", fmt.Sprintf("must be 1 to %d characters, letters, digits and punctuation, no spaces", maxToken))
+		errs = append(errs, fieldErr("verify_token", fmt.Sprintf("must be 1 to %d characters, letters, digits and punctuation, no spaces", maxToken)))
 	}
 	if r.AccessToken != "" {
 		if err := CheckAccessToken(r.AccessToken); err != nil {
-			return chathook.Account{}, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return chathook.Account{}, errors.Join(errs...)
 	}
 	return chathook.Account{
 		Phone: phone, PhoneNumberID: r.PhoneNumberID, FullName: r.FullName, Email: r.Email,

@@ -22,7 +22,9 @@ import (
 type PairRequest struct {
 	WorkspaceID string
 	Email       string // the teammate connecting it; required
-	Phone       string // "+N": link with a pairing code instead of a QR code
+	// Phone, as a person types it (ingest.ParsePhone), links with a
+	// pairing code instead of a QR code; the pairing keeps it as E.164.
+	Phone string
 	// OnUpdate is called with every saved change (new QR code, pairing
 	// code, paired, failed); may be nil.
 	OnUpdate func(chathook.Pairing)
@@ -56,9 +58,12 @@ func (m *Manager) Pair(ctx context.Context, req PairRequest) (chathook.Pairing, 
 	if err := checkEmail(req.Email); err != nil {
 		return chathook.Pairing{}, err
 	}
-	if req.Phone != "" && !isPhone(req.Phone) {
-		return chathook.Pairing{}, &ingest.FieldError{Field: "phone",
-			Problem: fmt.Sprintf(`%q is not a phone number: use "+" and 5 to 20 digits, e.g. "+972500000000"`, req.Phone)}
+	if req.Phone != "" {
+		phone, err := ingest.ParsePhone("phone", req.Phone)
+		if err != nil {
+			return chathook.Pairing{}, err
+		}
+		req.Phone = phone
 	}
 	if _, err := m.cfg.Store.Workspace(ctx, req.WorkspaceID); err != nil {
 		return chathook.Pairing{}, err

@@ -21,8 +21,8 @@ package whatswebtest
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -214,7 +214,8 @@ func (n *Network) reachable() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.unreachable {
-		return errors.New("dial tcp: lookup web.whatsapp.com: no such host")
+		// As the resolver answers, so that callers can tell it apart.
+		return &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "web.whatsapp.com", IsNotFound: true}}
 	}
 	return nil
 }
