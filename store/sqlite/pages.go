@@ -16,62 +16,6 @@ const messageColumns = tables.MessageColumns
 
 func scanMessage(row scanner) (chathook.Message, error) { return tables.Message(row) }
 
-// Chats lists a workspace's chats by id, newest first, each with its
-// latest message in timeline order (a seek on messages_timeline per chat).
-func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery) ([]chathook.ChatSummary, error) {
-	// The contract's scaffold: the chat list by id, until the inbox lands.
-	before, limit := int64(1<<63-1), q.Limit
-	rows, err := s.r.QueryContext(ctx, `SELECT c.id, c.workspace_id, c.account_id, c.external_id, c.full_name, c.is_group,
-			c.phone, c.responsible_name, c.responsible_email, c.created_at, a.phone,
-			COALESCE(m.id, 0), COALESCE(m.uuid, ''), COALESCE(m.chat_id, 0), COALESCE(m.message_id, ''),
-			COALESCE(m.direction, ''), COALESCE(m.sent_at, 0), COALESCE(m.received_at, 0),
-			COALESCE(m.sender_name, ''), COALESCE(m.sender_phone, ''), COALESCE(m.recipient_name, ''),
-			COALESCE(m.recipient_phone, ''), COALESCE(m.text, ''), COALESCE(m.is_new_chat, 0), COALESCE(m.skip_reason, ''),
-			COALESCE(m.attachments, 0), COALESCE(m.deleted_at, 0)
-		FROM chats c JOIN accounts a ON a.id = c.account_id
-		LEFT JOIN messages m ON m.id = (SELECT id FROM messages WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1)
-		WHERE c.workspace_id = ? AND c.id < ? ORDER BY c.id DESC LIMIT ?`, workspaceID, before, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []chathook.ChatSummary
-	for rows.Next() {
-		var cs chathook.ChatSummary
-		var created, sent, received int64
-		var attachments int
-		var deleted int64
-		c, m := &cs.Chat, &cs.Last
-		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.AccountID, &c.ExternalID, &c.FullName, &c.IsGroup, &c.Phone,
-			&c.ResponsibleName, &c.ResponsibleEmail, &created, &cs.AccountPhone,
-			&m.ID, &m.UUID, &m.ChatID, &m.MessageID, &m.Direction, &sent, &received,
-			&m.Sender.FullName, &m.Sender.Phone, &m.Recipient.FullName, &m.Recipient.Phone, &m.Text, &m.IsNewChat,
-			&m.SkipReason, &attachments, &deleted); err != nil {
-			return nil, err
-		}
-		c.CreatedAt = fromMS(created)
-		if m.ID != 0 {
-			m.Timestamp, m.ReceivedAt = fromMS(sent), fromMS(received)
-		}
-		if deleted != 0 {
-			m.Deleted, m.DeletedAt = true, fromMS(deleted)
-		}
-		tables.Counted(m, attachments)
-		out = append(out, cs)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	last := make([]*chathook.Message, len(out))
-	for i := range out {
-		last[i] = &out[i].Last
-	}
-	if err := attach(ctx, s.rs.get(sqlLoadAttachments), last); err != nil {
-		return nil, fmt.Errorf("chats: attachments: %w", err)
-	}
-	return out, nil
-}
-
 // Chat returns one chat of a workspace.
 func (s *Store) Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error) {
 	return scanChat(s.r.QueryRowContext(ctx, `SELECT `+chatColumns+` FROM chats WHERE id = ? AND workspace_id = ?`,
@@ -208,9 +152,4 @@ func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (in
 	var n int
 	err := s.r.QueryRowContext(ctx, sqlPending, key).Scan(&n)
 	return n, err
-}
-
-// MarkRead is the contract's scaffold, until the inbox lands.
-func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
-	return errors.New("mark read: not built yet")
 }
