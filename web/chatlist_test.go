@@ -40,7 +40,7 @@ func (h *harness) store(ws string, lines ...line) []chathook.Message {
 			dir = chathook.Received
 		}
 		in = append(in, chathook.Incoming{
-			Account:   chathook.Account{Phone: account, FullName: "Agent " + account},
+			Account:   chathook.Account{Phone: account}, // a name already set stays
 			Chat:      chathook.Chat{ExternalID: chatPhone(l.chat), Phone: chatPhone(l.chat), FullName: l.chat},
 			MessageID: uuid.NewString(), UUID: uuid.NewString(), Direction: dir,
 			Timestamp: t0.Add(time.Duration(l.minute) * time.Minute), Text: l.text,
@@ -146,6 +146,9 @@ func TestChatListPagesBothWays(t *testing.T) {
 	path := fmt.Sprintf("/chats/?q=client&account=%d", ours)
 	var pages [][]string
 	for path != "" {
+		if len(pages) > 5 {
+			t.Fatalf("more than 5 pages: %v", pages)
+		}
 		a := v.list(path)
 		pages = append(pages, rows(a.body))
 		next := pageLink(a.body, "older-chats")
@@ -174,7 +177,7 @@ func TestChatListPagesBothWays(t *testing.T) {
 		t.Error("the last page has an Older link")
 	}
 	var back [][]string
-	for p := last; ; {
+	for p := last; len(back) <= 5; {
 		back = append([][]string{rows(p.body)}, back...)
 		newer := pageLink(p.body, "newer-chats")
 		if newer == "" {
@@ -261,7 +264,7 @@ func TestChatListRows(t *testing.T) {
 	if r := row("Replied"); !strings.Contains(r, `aria-label="1 unread">1<`) {
 		t.Errorf("one received before the reply, never opened: %s", r)
 	}
-	if r := row("Flood"); !strings.Contains(r, `<span class="unread-badge" aria-label="more than 99 unread">99+</span>`) {
+	if r := row("Flood"); !strings.Contains(r, `<span class="unread-badge" aria-label="more than 99 unread">99&#43;</span>`) {
 		t.Errorf("150 unread: %s", r)
 	}
 	if r := row("דנה כהן"); !strings.Contains(r, `<span class="preview" dir="auto">בטח, זה יעלה 120 ₪. OK?</span>`) {
@@ -354,10 +357,10 @@ func TestChatListAccountFilter(t *testing.T) {
 	h.store(ws, line{chat: "Via desk one", account: "+15550000101", minute: 1}, line{chat: "Via desk two", account: "+15550000102", minute: 2})
 	v := h.signedIn("acme")
 	a := v.list("/chats/")
-	for _, want := range []string{`<option value="">All accounts</option>`, fmt.Sprintf(`<option value="%d">Desk 1 (+15550000101)</option>`, ids[0]),
-		`<span class="chat-account">via <bdi>+15550000102</bdi></span>`} {
+	for _, want := range []string{`<option value="">All accounts</option>`, fmt.Sprintf(`<option value="%d">Desk 1 (&#43;15550000101)</option>`, ids[0]),
+		`<span class="chat-account">via <bdi>&#43;15550000102</bdi></span>`} {
 		if !strings.Contains(a.body, want) {
-			t.Errorf("the list lacks %s", want)
+			t.Errorf("the list lacks %s:\n%s", want, a.body)
 		}
 	}
 	a = v.list(fmt.Sprintf("/chats/?account=%d", ids[1]))
