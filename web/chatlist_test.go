@@ -371,3 +371,33 @@ func TestChatListAccountFilter(t *testing.T) {
 		t.Error("the filter does not show its choice")
 	}
 }
+
+// A page past either end of the list is empty and leads back to the
+// newest chats; a filter on an account the ingest API made is kept by
+// the search box, though it is not among the filter's choices.
+func TestChatListEnds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, "")
+	msgs := h.store(h.ws.WorkspaceID, line{chat: "Only one", text: "hi", minute: 1})
+	account := h.accountOf(h.ws.WorkspaceID, msgs[0].ChatID)
+	v := h.signedIn("acme")
+	for _, path := range []string{
+		fmt.Sprintf("/chats/?q=one&account=%d&before=1.1", account),
+		fmt.Sprintf("/chats/?q=one&account=%d&after=%d.1", account, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()),
+	} {
+		a := v.list(path)
+		if len(rows(a.body)) != 0 || !strings.Contains(a.body, "No more chats here.") {
+			t.Errorf("%s: %v", path, rows(a.body))
+		}
+		if got, want := pageLink(a.body, "newest-chats"), fmt.Sprintf("/chats/?account=%d&q=one", account); got != want {
+			t.Errorf("%s: the way back is %q, want %q", path, got, want)
+		}
+	}
+	a := v.list(fmt.Sprintf("/chats/?account=%d", account))
+	if !strings.Contains(a.body, fmt.Sprintf(`<input type="hidden" name="account" value="%d">`, account)) || strings.Contains(a.body, `id="chat-account"`) {
+		t.Errorf("the search box does not keep the account:\n%s", a.body)
+	}
+	if got := rows(a.body); !slices.Equal(got, []string{"Only one"}) {
+		t.Errorf("the account's chats: %v", got)
+	}
+}
