@@ -45,8 +45,10 @@ func init() {
 // the list to be made from them (a read of each one's chat); past it the
 // list is walked in activity order, each chat looked at for a hit, which
 // stops at the page's end. Both answer the same; each is the quick one
-// on its side of about this many.
-const rareHits = 4000
+// on its side of about this many. A variable for the tests of both.
+const defaultRareHits = 4000
+
+var rareHits = defaultRareHits
 
 // search is a ChatQuery's Search, taken apart.
 type search struct {
@@ -168,50 +170,17 @@ type listed struct {
 // with few hits the list is made from the hits' chats, with many it is
 // walked in order until the page is full (see rareHits).
 func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQuery) ([]listed, error) {
-	where := []string{`c.workspace_id = :ws`}
-	args := []any{sql.Named("ws", workspaceID)}
-	if q.AccountID != 0 {
-		where = append(where, `c.account_id = :account`)
-		args = append(args, sql.Named("account", q.AccountID))
-	}
-	order, reverse := `DESC`, false
-	switch {
-	case !q.After.IsZero():
-		where = append(where, `(c.last_sent_at, c.last_message_id) > (:at, :id)`)
-		args = append(args, sql.Named("at", ms(q.After.At)), sql.Named("id", q.After.ID))
-		order, reverse = `ASC`, true // the nearest above, read upwards, then turned round
-	case !q.Before.IsZero():
-		where = append(where, `(c.last_sent_at, c.last_message_id) < (:at, :id)`)
-		args = append(args, sql.Named("at", ms(q.Before.At)), sql.Named("id", q.Before.ID))
-	}
-	with, match := "", `0`
+	common := false
 	if se := parseSearch(q.Search); se.match != "" {
-		args = append(args, sql.Named("match", se.match))
-		var found []string
-		found = append(found, `c.id IN (SELECT rowid FROM chats_fts WHERE chats_fts MATCH :match)`)
-		if se.phone != "" {
-			found = append(found, `instr(`+phoneDigits+`, :phone) > 0`)
-			args = append(args, sql.Named("phone", se.phone))
-		}
 		var n int
 		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)`,
 			se.match, rareHits+1).Scan(&n); err != nil {
 			return nil, err
 		}
-		with = `WITH hits (id) AS MATERIALIZED (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match) `
-		// The newest hit of the chat, in timeline order.
-		match = `coalesce((SELECT h.id FROM messages h WHERE h.chat_id = c.id AND h.id IN hits
-			ORDER BY h.sent_at DESC, h.id DESC LIMIT 1), 0)`
-		if n <= rareHits {
-			found = append(found, `c.id IN (SELECT m.chat_id FROM messages m WHERE m.id IN hits)`)
-		} else {
-			found = append(found, `EXISTS (SELECT 1 FROM messages h WHERE h.chat_id = c.id AND h.id IN hits)`)
-		}
-		where = append(where, `(`+strings.Join(found, ` OR `)+`)`)
+		common = n > rareHits
 	}
-	query := with + `SELECT c.id, ` + match + ` FROM chats c WHERE ` + strings.Join(where, ` AND `) +
-		` ORDER BY c.last_sent_at ` + order + `, c.last_message_id ` + order + ` LIMIT :limit`
-	rows, err := s.r.QueryContext(ctx, query, append(args, sql.Named("limit", q.Limit))...)
+	query, args := chatPageSQL(workspaceID, q, common)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -227,10 +196,53 @@ func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQu
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if reverse {
+	if !q.After.IsZero() {
 		slices.Reverse(page)
 	}
 	return page, nil
+}
+
+// chatPageSQL is the query of chatPage: common tells that the search's
+// words are in more than rareHits messages.
+func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []any) {
+	where := []string{`c.workspace_id = :ws`}
+	args := []any{sql.Named("ws", workspaceID)}
+	if q.AccountID != 0 {
+		where = append(where, `c.account_id = :account`)
+		args = append(args, sql.Named("account", q.AccountID))
+	}
+	order := `DESC`
+	switch {
+	case !q.After.IsZero():
+		where = append(where, `(c.last_sent_at, c.last_message_id) > (:at, :id)`)
+		args = append(args, sql.Named("at", ms(q.After.At)), sql.Named("id", q.After.ID))
+		order = `ASC` // the nearest above, read upwards, then turned round
+	case !q.Before.IsZero():
+		where = append(where, `(c.last_sent_at, c.last_message_id) < (:at, :id)`)
+		args = append(args, sql.Named("at", ms(q.Before.At)), sql.Named("id", q.Before.ID))
+	}
+	with, match := "", `0`
+	if se := parseSearch(q.Search); se.match != "" {
+		args = append(args, sql.Named("match", se.match))
+		found := []string{`c.id IN (SELECT rowid FROM chats_fts WHERE chats_fts MATCH :match)`}
+		if se.phone != "" {
+			found = append(found, `instr(`+phoneDigits+`, :phone) > 0`)
+			args = append(args, sql.Named("phone", se.phone))
+		}
+		with = `WITH hits (id) AS MATERIALIZED (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match) `
+		// The newest hit of the chat, in timeline order.
+		match = `coalesce((SELECT h.id FROM messages h WHERE h.chat_id = c.id AND h.id IN hits
+			ORDER BY h.sent_at DESC, h.id DESC LIMIT 1), 0)`
+		if common {
+			found = append(found, `EXISTS (SELECT 1 FROM messages h WHERE h.chat_id = c.id AND h.id IN hits)`)
+		} else {
+			found = append(found, `c.id IN (SELECT m.chat_id FROM messages m WHERE m.id IN hits)`)
+		}
+		where = append(where, `(`+strings.Join(found, ` OR `)+`)`)
+	}
+	query := with + `SELECT c.id, ` + match + ` FROM chats c WHERE ` + strings.Join(where, ` AND `) +
+		` ORDER BY c.last_sent_at ` + order + `, c.last_message_id ` + order + ` LIMIT :limit`
+	return query, append(args, sql.Named("limit", q.Limit))
 }
 
 // matches reads the matched messages of a page, by id.
