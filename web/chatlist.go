@@ -193,6 +193,8 @@ func (s *Server) anyChat(r *http.Request, v visit, query, side store.ChatQuery, 
 func chatRowOf(c chathook.ChatSummary, search bool) chatRow {
 	m, href := c.Last, "/chat/"+strconv.FormatInt(c.ID, 10)+"/messages/"
 	if search && c.Match.ID != 0 {
+		// The found message shows its own time: a text and when it was
+		// said belong together, though the list stays in activity order.
 		m, href = c.Match, "/permalink/"+url.PathEscape(c.Match.UUID)+"/"
 	}
 	row := chatRow{ChatSummary: c, Href: href, Sent: m.Direction == chathook.Sent, At: m.Timestamp,
