@@ -170,17 +170,23 @@ type listed struct {
 // with few hits the list is made from the hits' chats, with many it is
 // walked in order until the page is full (see rareHits).
 func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQuery) ([]listed, error) {
+	// One connection: a search's hits are in its temporary table.
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
 	common := false
 	if se := parseSearch(q.Search); se.match != "" {
-		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)`,
-			se.match, rareHits+1).Scan(&n); err != nil {
+		n, err := findHits(ctx, conn, se.match)
+		if err != nil {
 			return nil, err
 		}
-		common = n > rareHits
+		defer conn.ExecContext(ctx, `DELETE FROM temp.search_hits`) // a reader's memory is not kept by its last search
+		common = n > int64(rareHits)
 	}
 	query, args := chatPageSQL(workspaceID, q, common)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +208,28 @@ func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQu
 	return page, nil
 }
 
+// findHits fills the connection's temp.search_hits with the ids of the
+// messages whose text matches, and tells how many there are. A table of
+// its own, in memory: the page's query reads it as an index in two
+// places, where a common table expression was copied into an index for
+// each.
+func findHits(ctx context.Context, conn *sql.Conn, match string) (int64, error) {
+	for _, q := range []string{
+		`PRAGMA temp_store = MEMORY`,
+		`CREATE TEMP TABLE IF NOT EXISTS search_hits (id INTEGER PRIMARY KEY)`,
+		`DELETE FROM temp.search_hits`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	res, err := conn.ExecContext(ctx, `INSERT INTO temp.search_hits SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`, match)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // chatPageSQL is the query of chatPage: common tells that the search's
 // words are in more than rareHits messages.
 func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []any) {
@@ -221,7 +249,7 @@ func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []
 		where = append(where, `(c.last_sent_at, c.last_message_id) < (:at, :id)`)
 		args = append(args, sql.Named("at", ms(q.Before.At)), sql.Named("id", q.Before.ID))
 	}
-	with, match := "", `0`
+	match := `0`
 	if se := parseSearch(q.Search); se.match != "" {
 		args = append(args, sql.Named("match", se.match))
 		found := []string{`c.id IN (SELECT rowid FROM chats_fts WHERE chats_fts MATCH :match)`}
@@ -229,18 +257,17 @@ func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []
 			found = append(found, `instr(`+phoneDigits+`, :phone) > 0`)
 			args = append(args, sql.Named("phone", se.phone))
 		}
-		with = `WITH hits (id) AS MATERIALIZED (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match) `
 		// The newest hit of the chat, in timeline order.
-		match = `coalesce((SELECT h.id FROM messages h WHERE h.chat_id = c.id AND h.id IN hits
+		match = `coalesce((SELECT h.id FROM messages h WHERE h.chat_id = c.id AND h.id IN temp.search_hits
 			ORDER BY h.sent_at DESC, h.id DESC LIMIT 1), 0)`
 		if common {
-			found = append(found, `EXISTS (SELECT 1 FROM messages h WHERE h.chat_id = c.id AND h.id IN hits)`)
+			found = append(found, `EXISTS (SELECT 1 FROM messages h WHERE h.chat_id = c.id AND h.id IN temp.search_hits)`)
 		} else {
-			found = append(found, `c.id IN (SELECT m.chat_id FROM messages m WHERE m.id IN hits)`)
+			found = append(found, `c.id IN (SELECT m.chat_id FROM messages m WHERE m.id IN temp.search_hits)`)
 		}
 		where = append(where, `(`+strings.Join(found, ` OR `)+`)`)
 	}
-	query := with + `SELECT c.id, ` + match + ` FROM chats c WHERE ` + strings.Join(where, ` AND `) +
+	query := `SELECT c.id, ` + match + ` FROM chats c WHERE ` + strings.Join(where, ` AND `) +
 		` ORDER BY c.last_sent_at ` + order + `, c.last_message_id ` + order + ` LIMIT :limit`
 	return query, append(args, sql.Named("limit", q.Limit))
 }

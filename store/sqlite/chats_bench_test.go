@@ -221,6 +221,7 @@ func pageChats(b *testing.B, st *sqlite.Store, q store.ChatQuery) {
 	if err != nil || len(got) == 0 {
 		b.Fatalf("%+v: %d chats, %v", q, len(got), err)
 	}
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := st.Chats(ctx, benchWorkspace, q); err != nil {
@@ -228,5 +229,6 @@ func pageChats(b *testing.B, st *sqlite.Store, q store.ChatQuery) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/op")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 	b.ReportMetric(float64(len(got)), "chats")
 }

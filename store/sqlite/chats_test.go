@@ -153,7 +153,16 @@ func TestChatPagesUseActivityIndexes(t *testing.T) {
 // explain returns the plan of query, a step a line.
 func explain(t *testing.T, st *Store, query string, args ...any) string {
 	t.Helper()
-	rows, err := st.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	ctx := context.Background()
+	conn, err := st.r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := findHits(ctx, conn, `"x"*`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatalf("%v:\n%s", err, query)
 	}
