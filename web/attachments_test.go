@@ -244,7 +244,7 @@ func TestChatShowsAttachments(t *testing.T) {
 	}
 
 	list := v.get("/chats/").body
-	if !strings.Contains(list, `<span class="chat-last">💟 Sticker</span>`) {
+	if !strings.Contains(list, `<span class="preview" dir="auto">💟 Sticker</span>`) {
 		t.Errorf("the chat list does not preview the last message as a sticker:\n%s", list)
 	}
 }

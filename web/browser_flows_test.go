@@ -275,7 +275,6 @@ func TestBrowserPermalinkAndChat(t *testing.T) {
 	if n := run(t, ctx, "count chats", chromedp.Evaluate[int]("document.querySelectorAll('#chat-list li').length")); n != 3 {
 		t.Errorf("the chat list shows %d chats", n)
 	}
-	screenshot(t, ctx, "chats", 1280, 720, false)
 	do(t, ctx, "open John's chat", chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/chat/%d/messages/"]`, johnChat))),
 		chromedp.WaitVisible(chromedp.ID("timeline")))
 	if got := text(t, ctx, ".msg:last-of-type .text"); got != "<b>Acme Ltd</b>, 12 Harbour St — thank you! 🙏" {

@@ -20,34 +20,6 @@ const (
 	contextAbove    = 10 // messages shown above a permalink's message
 )
 
-type chatsView struct {
-	layout
-	Chats []chathook.ChatSummary
-	Older string // link to the next page, "" on the last
-}
-
-func (s *Server) chats(w http.ResponseWriter, r *http.Request, v visit) {
-	var before store.Position
-	if b := r.URL.Query().Get("before"); b != "" {
-		var ok bool
-		if before, ok = parsePosition(b); !ok {
-			s.errorPage(w, r, http.StatusBadRequest, "This page address is broken: ?before= is not a place in the list.")
-			return
-		}
-	}
-	list, err := s.cfg.Store.Chats(r.Context(), v.workspaceID(), store.ChatQuery{Before: before, Limit: chatsPerPage + 1})
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	data := chatsView{layout: v.layout(s, "Chats", "chats"), Chats: list}
-	if len(list) > chatsPerPage {
-		data.Chats = list[:chatsPerPage]
-		data.Older = "/chats/?before=" + formatPosition(store.ActivityOf(data.Chats[chatsPerPage-1]))
-	}
-	s.render(w, r, http.StatusOK, "chats.html", data)
-}
-
 type chatView struct {
 	layout
 	Chat     chathook.Chat
