@@ -1,0 +1,38 @@
+package web
+
+import "testing"
+
+// Web addresses in a message become safe links; everything else stays
+// escaped text, whatever a sender tries.
+func TestLinkify(t *testing.T) {
+	const a = `" target="_blank" rel="noopener noreferrer nofollow">`
+	for _, c := range []struct{ in, want string }{
+		{"no link here", "no link here"},
+		{"see https://example.com/a?b=1&c=2.", `see <a href="https://example.com/a?b=1&amp;c=2` + a + `https://example.com/a?b=1&amp;c=2</a>.`},
+		{"HTTP://EXAMPLE.COM/X", `<a href="http://EXAMPLE.COM/X` + a + `HTTP://EXAMPLE.COM/X</a>`},
+		{"www.example.com, then", `<a href="http://www.example.com` + a + `www.example.com</a>, then`},
+		{"(https://example.com/a)", `(<a href="https://example.com/a` + a + `https://example.com/a</a>)`},
+		{"https://en.wikipedia.org/wiki/Go_(game)!", `<a href="https://en.wikipedia.org/wiki/Go_(game)` + a + `https://en.wikipedia.org/wiki/Go_(game)</a>!`},
+		{"two: http://a.example and https://b.example/?", `two: <a href="http://a.example` + a + `http://a.example</a> and <a href="https://b.example/` + a + `https://b.example/</a>?`},
+		{"שלום https://example.co.il/דף, תודה", `שלום <a href="https://example.co.il/%D7%93%D7%A3` + a + `https://example.co.il/דף</a>, תודה`},
+		// Never anything but http(s), never markup of the sender's.
+		{"javascript:alert(1)", "javascript:alert(1)"},
+		// The scheme is never linked; an http address inside it is only that.
+		{"JaVaScRiPt:alert('http://x')", "JaVaScRiPt:alert(&#39;<a href=\"http://x" + a + "http://x</a>&#39;)"},
+		{"data:text/html,<script>alert(1)</script>", "data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;"},
+		{"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
+		{`https://example.com/"onmouseover="alert(1)`, `<a href="https://example.com/` + a + `https://example.com/</a>&#34;onmouseover=&#34;alert(1)`},
+		{"https://example.com/<img src=x onerror=alert(1)>", `<a href="https://example.com/` + a + `https://example.com/</a>&lt;img src=x onerror=alert(1)&gt;`},
+		{"https://example.com/'onclick='x", `<a href="https://example.com/&#39;onclick=&#39;x` + a + `https://example.com/&#39;onclick=&#39;x</a>`},
+		{"xhttps://example.com", "xhttps://example.com"},
+		{"mail me@www.example.com", "mail me@www.example.com"},
+		{"http:// nothing", "http:// nothing"},
+		{"https://", "https://"},
+		{"www.", "www."},
+		{"https://exa mple.com", `<a href="https://exa` + a + `https://exa</a> mple.com`},
+	} {
+		if got := string(linkify(c.in)); got != c.want {
+			t.Errorf("linkify(%q)\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}
