@@ -133,7 +133,8 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 			return
 		}
 		data.CannotReply, data.AccountNote = replyAdvice(acc, chat)
-		data.Box.Show = data.CannotReply == ""
+		// A refused reply keeps its box, so that its text is not lost.
+		data.Box.Show = data.CannotReply == "" || box.Error != ""
 	}
 	if n := len(tl.msgs); n > 0 {
 		if tl.hasOlder {

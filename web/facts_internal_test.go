@@ -123,7 +123,7 @@ func TestChatEdited(t *testing.T) {
 	plain := message("p", chathook.Received, "Unchanged")
 	got := renderMessages(t, m, plain)
 	for _, want := range []string{
-		`<p class="text">See you at 10</p>`,
+		`<p class="text" dir="auto">See you at 10</p>`,
 		`title="Edited. Earlier texts, oldest first:
 2026-03-01 09:01:00 UTC: See you at 8
 2026-03-01 09:02:00 UTC: See you at 9 &lt;b&gt;"><summary>edited</summary>`,

@@ -1,6 +1,11 @@
 package web
 
-import "testing"
+import (
+	"io/fs"
+	"regexp"
+	"strings"
+	"testing"
+)
 
 // Web addresses in a message become safe links; everything else stays
 // escaped text, whatever a sender tries.
@@ -34,5 +39,28 @@ func TestLinkify(t *testing.T) {
 		if got := string(linkify(c.in)); got != c.want {
 			t.Errorf("linkify(%q)\n got %s\nwant %s", c.in, got, c.want)
 		}
+	}
+}
+
+// Every <time> of every template says its time in a datetime attribute,
+// for the script to show in the reader's zone.
+func TestTemplatesTimesHaveDatetime(t *testing.T) {
+	tag := regexp.MustCompile(`<time\b[^>]*>`)
+	n := 0
+	err := fs.WalkDir(templateFS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templateFS, path)
+		for _, m := range tag.FindAllString(string(b), -1) {
+			n++
+			if !strings.Contains(m, ` datetime="{{`) {
+				t.Errorf("%s: %s has no datetime", path, m)
+			}
+		}
+		return err
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("read the templates: %v (%d times)", err, n)
 	}
 }
