@@ -16,30 +16,35 @@ import (
 )
 
 // said is one message of a conversation for ingestAt: its time, text,
-// and whether it was sent from the account.
+// whether it was sent from the account, and its WhatsApp id ("": any).
 type said struct {
 	at   time.Time
 	text string
 	sent bool
+	id   string
 }
 
 // ingestAt stores msgs in the chat named chatName of the API-made
-// account +15550000000 and returns the chat's id and the messages' UUIDs.
+// account +15550000000 (its sender Dana Levi) and returns the chat's id
+// and the messages' UUIDs.
 func (h *harness) ingestAt(ws, chatName string, msgs ...said) (int64, []string) {
 	h.t.Helper()
 	var in []chathook.Incoming
 	var ids []string
 	for _, m := range msgs {
-		dir := chathook.Received
+		dir, sender := chathook.Received, &chathook.Person{FullName: chatName, Phone: "+15551000001"}
 		if m.sent {
-			dir = chathook.Sent
+			dir, sender = chathook.Sent, &chathook.Person{FullName: "Dana Levi", Phone: "+15550000000"}
+		}
+		if m.id == "" {
+			m.id = uuid.NewString()
 		}
 		id := uuid.NewString()
 		ids = append(ids, id)
 		in = append(in, chathook.Incoming{
 			Account:   chathook.Account{Phone: "+15550000000", FullName: "Agent"},
 			Chat:      chathook.Chat{ExternalID: chatPhone(chatName), Phone: "+15551000001", FullName: chatName},
-			MessageID: uuid.NewString(), UUID: id, Direction: dir, Timestamp: m.at, Text: m.text,
+			MessageID: m.id, UUID: id, Direction: dir, Sender: sender, Timestamp: m.at, Text: m.text,
 		})
 	}
 	res, err := h.st.Ingest(context.Background(), ws, h.clock(), in)
