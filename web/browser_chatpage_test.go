@@ -27,7 +27,7 @@ func TestBrowserChatLocalTimeAndText(t *testing.T) {
 		said{at: late.Add(-90 * time.Minute), text: "שלום! כמה עולה משלוח לתל אביב?"},
 		said{at: late.Add(-88 * time.Minute), text: "Hi Noa! Delivery to Tel Aviv is 120 ₪, details: https://shop.example.com/delivery?city=tlv.", sent: true, id: "wa-price"},
 		said{at: late.Add(-80 * time.Minute), text: "בטח, זה יעלה 120 ₪. OK?"},
-		said{at: late, text: "Ordered 🎉 The old site sent me to javascript:alert(1) 🤔"},
+		said{at: late, text: "Ordered! The old site sent me to javascript:alert(1) though."},
 		said{at: late.Add(time.Minute), text: "Thanks! It ships tomorrow morning.", sent: true, id: "wa-thanks"},
 	)
 	acc, err := h.st.LinkAccount(ctx0, h.ws.WorkspaceID, chathook.Account{
@@ -72,7 +72,9 @@ func TestBrowserChatLocalTimeAndText(t *testing.T) {
 		const y = new Date(); y.setDate(y.getDate() - 1); y.setHours(12, 0, 0, 0);
 		const a = add(new Date(Date.now() - 5 * 60e3)), b = add(y), c = add(new Date(Date.now() - 10e3));
 		window.chathookTimes(document.body);
-		return [a.textContent, b.textContent, c.textContent, a.title ? 'titled' : 'no title'];
+		const got = [a.textContent, b.textContent, c.textContent, a.title ? 'titled' : 'no title'];
+		[a, b, c].forEach(t => t.remove());
+		return got;
 	})()`))
 	if fmt.Sprint(rel) != "[5 min yesterday now titled]" {
 		t.Errorf("relative times read %v", rel)

@@ -126,7 +126,7 @@ func TestChatPageTimesAndText(t *testing.T) {
 	if !strings.Contains(article(body, ids[0]), `<p class="text" dir="auto">בטח, זה יעלה 120 ₪. OK?</p>`) {
 		t.Errorf("the Hebrew bubble is not dir=auto:\n%s", article(body, ids[0]))
 	}
-	if !strings.Contains(body, `<h1 id="chat-name" dir="auto">דנה כהן</h1>`) || !strings.Contains(body, `<bdi class="sender">דנה כהן</bdi>`) ||
+	if !strings.Contains(body, `<h1 id="chat-name"><bdi>דנה כהן</bdi></h1>`) || !strings.Contains(body, `<bdi class="sender">דנה כהן</bdi>`) ||
 		!regexp.MustCompile(`<textarea id="reply-text"[^>]* dir="auto"`).MatchString(body) {
 		t.Error("the chat's name, the sender or the reply box is not isolated (dir=auto, bdi)")
 	}
