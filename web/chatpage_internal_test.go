@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/reply"
 	"io/fs"
 	"regexp"
 	"strings"
@@ -62,5 +64,43 @@ func TestTemplatesTimesHaveDatetime(t *testing.T) {
 	})
 	if err != nil || n == 0 {
 		t.Fatalf("read the templates: %v (%d times)", err, n)
+	}
+}
+
+// The chat page says why a chat cannot be written to, in words for a
+// person, exactly where reply.Queue would refuse; and notes, above the
+// box, an account whose replies will wait.
+func TestReplyAdvice(t *testing.T) {
+	web := chathook.Account{Kind: chathook.KindWeb, Phone: "+15550000000", State: chathook.AccountConnected}
+	cloud := chathook.Account{Kind: chathook.KindCloudAPI, Phone: "+15550000001", State: chathook.AccountConnected}
+	api := chathook.Account{Kind: chathook.KindAPI, Phone: "+15550000002"}
+	person := chathook.Chat{ExternalID: "+15551000001"}
+	group := chathook.Chat{ExternalID: "120363000000000000@g.us", IsGroup: true}
+	status := chathook.Chat{ExternalID: "status@broadcast"}
+	with := func(a chathook.Account, s chathook.AccountState) chathook.Account { a.State = s; return a }
+	for _, c := range []struct {
+		name         string
+		acc          chathook.Account
+		chat         chathook.Chat
+		cannot, note string
+	}{
+		{"QR account, person", web, person, "", ""},
+		{"QR account, group", web, group, "", ""},
+		{"QR account connecting", with(web, chathook.AccountConnecting), person, "", ""},
+		{"Cloud API, person", cloud, person, "", ""},
+		{"API only", api, person, "This chat came in through the API: chathook has no WhatsApp account to answer from.", ""},
+		{"Cloud API, group", cloud, group, "Meta's Cloud API cannot write to groups", ""},
+		{"QR account, a status", web, status, "Replies cannot be sent to this chat: chathook sends only to a person or a group", ""},
+		{"disconnected", with(web, chathook.AccountDisconnected), person, "", "+15550000000 is not connected (disconnected): replies wait"},
+		{"logged out", with(web, chathook.AccountLoggedOut), person, "", "not connected (logged out)"},
+		{"banned", with(web, chathook.AccountBanned), person, "", "WhatsApp has banned +15550000000 for a while"},
+	} {
+		cannot, note := replyAdvice(c.acc, c.chat)
+		if (c.cannot == "") != (cannot == "") || !strings.Contains(cannot, c.cannot) || (c.note == "") != (note == "") || !strings.Contains(note, c.note) {
+			t.Errorf("%s: %q, %q; want %q, %q", c.name, cannot, note, c.cannot, c.note)
+		}
+		if (cannot == "") != (reply.Refusal(c.acc, c.chat) == "") {
+			t.Errorf("%s: the page and reply.Refusal disagree", c.name)
+		}
 	}
 }

@@ -185,12 +185,14 @@ func replyAdvice(acc chathook.Account, chat chathook.Chat) (cannot, note string)
 	case chathook.AccountConnected, chathook.AccountConnecting, "":
 		return "", ""
 	case chathook.AccountBanned:
-		return "", "WhatsApp has banned " + acc.Phone + " for a while: replies wait and go out once the ban is over."
+		// Replies give up after the sender's wait (reply.Sender.MaxWait):
+		// say they wait, not that they will surely go.
+		return "", "WhatsApp has banned " + acc.Phone + " for a while: replies wait in the queue, and fail if the ban outlasts their wait."
 	default:
 		// Disconnected, logged out, replaced, outdated: nothing sends until
 		// a teammate connects it again; the queue gives up after its wait.
 		return "", acc.Phone + " is not connected (" + strings.ReplaceAll(string(acc.State), "_", " ") +
-			"): replies wait until it is connected again on the WhatsApp accounts page."
+			"): replies wait in the queue until it is connected again on the WhatsApp accounts page, and fail if that takes too long."
 	}
 }
 
