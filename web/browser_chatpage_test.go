@@ -156,3 +156,45 @@ func TestBrowserChatScrollsAndLoadsOlder(t *testing.T) {
 		t.Error("the Older link is still there with every message loaded")
 	}
 }
+
+// In a browser set to Asia/Jerusalem the Recover form says "your time",
+// sends the zone with the times, and the server reads them in it: a
+// minute before the failed delivery, in Jerusalem's wall time, recovers
+// it (read as UTC it would be two hours later, after now, and refused).
+func TestBrowserRecoverTakesLocalTime(t *testing.T) {
+	h := newHarness(t, true, "")
+	hook := "https://hook.example.com/in"
+	if _, err := h.st.UpdateWebhook(context.Background(), h.ws.WorkspaceID, chathook.Outbound, h.clock(), chathook.WebhookUpdate{URL: &hook}); err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(h.ws.WorkspaceID, "Ann", "one")
+	if n := h.failForGood(h.ws.WorkspaceID); n != 1 {
+		t.Fatalf("failed %d deliveries, want 1", n)
+	}
+	h.advance(time.Second)
+	jerusalem, err := time.LoadLocation("Asia/Jerusalem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := h.clock().Add(-time.Minute).In(jerusalem).Format("2006-01-02T15:04")
+
+	ctx := tab(t)
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Jerusalem"}); err != nil {
+		t.Fatalf("set the browser's zone: %v", err)
+	}
+	do(t, ctx, "open the Outbound page", chromedp.Navigate(h.base+"/settings/webhooks/outbound"))
+	signIn(t, ctx, h.base, "owner@acme.example", password)
+	do(t, ctx, "see the form", chromedp.WaitVisible(chromedp.ID("recover-form")))
+	waitFor(t, ctx, "the zone in the form", `document.querySelector('#recover-form input[name=tz]').value === 'Asia/Jerusalem'`)
+	if got := text(t, ctx, "label[for=since]"); got != "From (your time)" {
+		t.Errorf("the label reads %q", got)
+	}
+	do(t, ctx, "recover from a minute before, in Jerusalem time",
+		chromedp.Evaluate[chromedp.Void]("document.getElementById('since').value = "+fmt.Sprintf("%q", since)),
+		chromedp.Click(chromedp.ID("recover-submit")),
+		chromedp.WaitVisible(chromedp.ID("recovered")),
+	)
+	if got := text(t, ctx, "#recovered"); got != "1 delivery was queued again." {
+		t.Errorf("after recovering the page says %q", got)
+	}
+}
