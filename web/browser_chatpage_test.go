@@ -124,7 +124,7 @@ func TestBrowserChatScrollsAndLoadsOlder(t *testing.T) {
 	for i := range 120 {
 		msgs = append(msgs, said{at: t0.Add(time.Duration(i) * time.Minute), text: fmt.Sprint("message ", i)})
 	}
-	chat, _ := h.ingestAt(h.ws.WorkspaceID, "Long chat", msgs...)
+	chat, ids := h.ingestAt(h.ws.WorkspaceID, "Long chat", msgs...)
 	ctx := tab(t)
 	do(t, ctx, "open the chat", chromedp.Navigate(fmt.Sprintf("%s/chat/%d/messages/", h.base, chat)))
 	signIn(t, ctx, h.base, "owner@acme.example", password)
@@ -154,6 +154,15 @@ func TestBrowserChatScrollsAndLoadsOlder(t *testing.T) {
 	}
 	if n := run(t, ctx, "look for the Older link", chromedp.Evaluate[bool](`document.getElementById('older') === null`)); !n {
 		t.Error("the Older link is still there with every message loaded")
+	}
+
+	// A permalink opens at its message, not at the newest.
+	do(t, ctx, "open a permalink", chromedp.Navigate(fmt.Sprintf("%s/permalink/%s/", h.base, ids[60])))
+	waitFor(t, ctx, "the permalink's message in view", `(() => {
+		const m = document.querySelector('.msg.highlight'); if (!m) return false;
+		const r = m.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; })()`)
+	if run(t, ctx, "read the scroll", chromedp.Evaluate[bool](atBottom)) {
+		t.Error("the permalink's page opened at its bottom")
 	}
 }
 
