@@ -85,24 +85,34 @@ func Queue(ctx context.Context, st store.Store, workspaceID string, chatID int64
 		ID: uuid.Must(uuid.NewV7()).String(), WorkspaceID: workspaceID, ChatID: chatID, AccountID: acc.ID,
 		Text: text, SentBy: by,
 	}
-	switch acc.Kind {
-	case chathook.KindWeb:
-		if reason := recipientOf(acc.Kind, chat.ExternalID); reason != "" {
-			return chathook.Reply{}, &CannotSendError{reason}
-		}
+	if reason := Refusal(acc, chat); reason != "" {
+		return chathook.Reply{}, &CannotSendError{reason}
+	}
+	if acc.Kind == chathook.KindWeb {
 		r.WAID = NewWhatsAppID()
-	case chathook.KindCloudAPI:
-		if chat.IsGroup {
-			return chathook.Reply{}, &CannotSendError{"a Cloud API number cannot write to a group: only accounts connected by QR code can"}
-		}
-		if reason := recipientOf(acc.Kind, chat.ExternalID); reason != "" {
-			return chathook.Reply{}, &CannotSendError{reason}
-		}
-	default:
-		return chathook.Reply{}, &CannotSendError{fmt.Sprintf("the account %s of this chat is not connected to chathook: its messages come from the ingest API. "+
-			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)}
 	}
 	return st.QueueReply(ctx, r, now)
+}
+
+// Refusal says why acc, the account of chat, cannot write to chat, or
+// "" when it can: an account the ingest API made sends nothing, a Cloud
+// API number writes to no group, and only a person or a group is ever
+// written to. It does not look at the account's connection: a reply to
+// an account offline or banned waits in the queue. Queue refuses exactly
+// what Refusal refuses, so a page that shows no reply box where Refusal
+// says why never offers a reply Queue would refuse.
+func Refusal(acc chathook.Account, chat chathook.Chat) string {
+	switch acc.Kind {
+	case chathook.KindWeb:
+	case chathook.KindCloudAPI:
+		if chat.IsGroup {
+			return "a Cloud API number cannot write to a group: only accounts connected by QR code can"
+		}
+	default:
+		return fmt.Sprintf("the account %s of this chat is not connected to chathook: its messages come from the ingest API. "+
+			"Connect it by QR code, or register it as a Cloud API number, to reply from chathook", acc.Phone)
+	}
+	return recipientOf(acc.Kind, chat.ExternalID)
 }
 
 // recipient says why a QR-linked account must not write to a chat whose

@@ -200,7 +200,7 @@ func TestChatShowsAttachments(t *testing.T) {
 		}
 	}
 	expect("photo", `<img src="(/media/[^"]+)" alt="Photo: Lunch menu" loading="lazy" width="640" height="480">`, photo)
-	expect("caption", `</figure>\s*<p class="text">Lunch menu</p>`, nil)
+	expect("caption", `</figure>\s*<p class="text" dir="auto">Lunch menu</p>`, nil)
 	expect("voice note", `<figcaption>🎤 Voice message · 0:02</figcaption><audio controls preload="metadata" src="(/media/[^"]+)"></audio>`, voice)
 	expect("document", `<a href="(/media/[^"]+)" download="invoice.pdf">📄 invoice.pdf</a> · 1.2 MB`, pdf)
 	expect("failed video", `🎥 Video — <span class="why">the file is larger than the media size limit \(--media-max-bytes\)</span>`, nil)
@@ -208,7 +208,7 @@ func TestChatShowsAttachments(t *testing.T) {
 	expect("location", `<a href="https://www.openstreetmap.org/\?mlat=51.5007&amp;mlon=-0.1246#map=17/51.5007/-0.1246" target="_blank" rel="noopener noreferrer">📍 Big Ben</a><br><span class="address">Westminster, London</span>`, nil)
 	expect("contact", `👤 Jane &lt;Roe&gt; · <a href="data:text/vcard;charset=utf-8,BEGIN:VCARD%0D%0AVERSION:3.0%0D%0AFN:Jane%20%3CRoe%3E%0D%0ATEL:&#43;15557654321%0D%0AEND:VCARD%0D%0A" download="Jane &lt;Roe&gt;.vcf">vCard</a>`, nil)
 	expect("ingest API image", `<a href="https://cdn.example.com/cat.jpg" target="_blank" rel="noopener noreferrer nofollow">📷 Photo</a> <span class="host">cdn.example.com</span>`, nil)
-	if n := strings.Count(body, `<p class="text">`); n != 1 {
+	if n := strings.Count(body, `<p class="text" dir="auto">`); n != 1 {
 		t.Errorf("%d text paragraphs; only the photo's caption should have one", n)
 	}
 

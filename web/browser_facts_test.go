@@ -53,7 +53,8 @@ func TestBrowserChatFacts(t *testing.T) {
 	// The earlier texts show when "edited" is opened.
 	edited := "#m-" + ids["wa-ask"] + " details.edited"
 	do(t, ctx, "open the earlier texts", chromedp.Click(chromedp.CSS(edited+" summary")), chromedp.WaitVisible(chromedp.CSS(edited+" ol")))
-	if got := text(t, ctx, edited+" ol"); got != "Can you send the invoice? replaced 2026-03-01 09:10:00 UTC\nCan you send the invoice for March? replaced 2026-03-01 09:11:00 UTC" {
+	// In the browser's zone (web/static/time.js): UTC here, in its locale.
+	if got := text(t, ctx, edited+" ol"); got != "Can you send the invoice? replaced Mar 1, 2026, 09:10:00 UTC\nCan you send the invoice for March? replaced Mar 1, 2026, 09:11:00 UTC" {
 		t.Errorf("the earlier texts read %q", got)
 	}
 	if got := text(t, ctx, "#m-"+ids["wa-answer"]+" .reactions"); got != "👍 2" {

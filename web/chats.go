@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/reply"
 	"github.com/chathook/chathook/store"
 	"github.com/google/uuid"
 )
@@ -28,6 +29,15 @@ type chatView struct {
 	Newer    string
 	Latest   string
 	Box      replyBox
+	// Highlighted: the page is a permalink's, opened at its message rather
+	// than at the newest.
+	Highlighted bool
+	// CannotReply is why the chat's account cannot write to it, for a
+	// person, shown in place of the reply box; "" when it can.
+	CannotReply string
+	// AccountNote is said above the box when the account is not online:
+	// replies wait in the queue until it is.
+	AccountNote string
 }
 
 type messageView struct {
@@ -86,9 +96,18 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 		return
 	}
 	base := "/chat/" + strconv.FormatInt(chatID, 10) + "/messages/"
-	box.Show = s.cfg.Replies != nil
 	box.Sender = v.User.Name
 	data := chatView{layout: v.layout(s, chat.FullName, "chats"), Chat: chat, Latest: base, Box: box}
+	if s.cfg.Replies != nil {
+		acc, err := s.cfg.Store.Account(r.Context(), v.workspaceID(), chat.AccountID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		data.CannotReply, data.AccountNote = replyAdvice(acc, chat)
+		// A refused reply keeps its box, so that its text is not lost.
+		data.Box.Show = data.CannotReply == "" || box.Error != ""
+	}
 	if n := len(tl.msgs); n > 0 {
 		if tl.hasOlder {
 			data.Older = base + "?before=" + formatPosition(store.Of(tl.msgs[0]))
@@ -101,12 +120,52 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 	for _, m := range tl.msgs {
 		mv := messageViewOf(m, now)
 		mv.Highlight = tl.at != "" && m.UUID == tl.at
+		data.Highlighted = data.Highlighted || mv.Highlight
 		if d := m.Timestamp.UTC().Format("Monday, 2 January 2006"); d != day {
 			mv.Day, day = d, d
 		}
 		data.Messages = append(data.Messages, mv)
 	}
+	if !tl.hasNewer && len(tl.msgs) > 0 {
+		// The latest messages were shown: the user has seen the chat. A
+		// failed mark only leaves a count too high, never the page unshown.
+		newest := tl.msgs[len(tl.msgs)-1]
+		if err := s.cfg.Store.MarkRead(r.Context(), v.workspaceID(), v.User.ID, chatID, newest.ID); err != nil {
+			s.cfg.Logger.Error("mark read", "workspace", v.workspaceID(), "chat", chatID, "user", v.User.ID, "err", err)
+		}
+	}
 	s.render(w, r, status, "chat.html", data)
+}
+
+// replyAdvice is what the chat page says of replying to chat through its
+// account acc: why it cannot (shown in place of the box, "" when it can),
+// and a note for a box whose replies will wait (the account not online).
+func replyAdvice(acc chathook.Account, chat chathook.Chat) (cannot, note string) {
+	if reason := reply.Refusal(acc, chat); reason != "" {
+		switch {
+		case acc.Kind == chathook.KindAPI:
+			return "This chat came in through the API: chathook has no WhatsApp account to answer from. " +
+				"Reply from your own system, or connect " + acc.Phone + " on the WhatsApp accounts page.", ""
+		case acc.Kind == chathook.KindCloudAPI && chat.IsGroup:
+			return "This group came in through a Cloud API number, and Meta's Cloud API cannot write to groups. " +
+				"Reply from WhatsApp on the phone, or link a phone by QR code.", ""
+		default:
+			return "Replies cannot be sent to this chat: " + fullStop(reason), ""
+		}
+	}
+	switch acc.State {
+	case chathook.AccountConnected, chathook.AccountConnecting, "":
+		return "", ""
+	case chathook.AccountBanned:
+		// Replies give up after the sender's wait (reply.Sender.MaxWait):
+		// say they wait, not that they will surely go.
+		return "", "WhatsApp has banned " + acc.Phone + " for a while: replies wait in the queue, and fail if the ban outlasts their wait."
+	default:
+		// Disconnected, logged out, replaced, outdated: nothing sends until
+		// a teammate connects it again; the queue gives up after its wait.
+		return "", acc.Phone + " is not connected (" + strings.ReplaceAll(string(acc.State), "_", " ") +
+			"): replies wait in the queue until it is connected again on the WhatsApp accounts page, and fail if that takes too long."
+	}
 }
 
 // pageError is a page address that asks for what cannot be shown.

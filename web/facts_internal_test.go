@@ -123,11 +123,11 @@ func TestChatEdited(t *testing.T) {
 	plain := message("p", chathook.Received, "Unchanged")
 	got := renderMessages(t, m, plain)
 	for _, want := range []string{
-		`<p class="text">See you at 10</p>`,
+		`<p class="text" dir="auto">See you at 10</p>`,
 		`title="Edited. Earlier texts, oldest first:
 2026-03-01 09:01:00 UTC: See you at 8
 2026-03-01 09:02:00 UTC: See you at 9 &lt;b&gt;"><summary>edited</summary>`,
-		`<li><span dir="auto">See you at 8</span> <time datetime="2026-03-01T09:01:00Z" class="replaced">replaced 2026-03-01 09:01:00 UTC</time></li><li><span dir="auto">See you at 9 &lt;b&gt;</span>`,
+		`<li><span dir="auto">See you at 8</span> <span class="replaced">replaced <time datetime="2026-03-01T09:01:00Z">2026-03-01 09:01:00 UTC</time></span></li><li><span dir="auto">See you at 9 &lt;b&gt;</span>`,
 	} {
 		if !strings.Contains(got["e"], want) {
 			t.Errorf("want %s in\n%s", want, got["e"])

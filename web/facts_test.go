@@ -110,7 +110,7 @@ func TestChatPageShowsFacts(t *testing.T) {
 		}
 	}
 	expect("wa-ask",
-		`<p class="text">Can you send the March invoice, please?</p>`,
+		`<p class="text" dir="auto">Can you send the March invoice, please?</p>`,
 		`<summary>edited</summary>`,
 		`title="Edited. Earlier texts, oldest first:
 2026-03-01 09:10:00 UTC: Can you send the invoice?

@@ -110,7 +110,7 @@ func TestMessageTextIsEscaped(t *testing.T) {
 	}
 }
 
-var shown = regexp.MustCompile(`<p class="text">message (\d+)</p>`)
+var shown = regexp.MustCompile(`<p class="text" dir="auto">message (\d+)</p>`)
 
 func numbers(body string) []string {
 	var out []string

@@ -2,10 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // the zones of formZone, on systems without them
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/api"
@@ -21,9 +23,11 @@ type recoverForm struct {
 }
 
 // formTime reads a time of the recovery form: what a datetime-local
-// field sends ("2026-03-01T09:00", with or without seconds), in UTC as the
-// form says, or a full RFC 3339 time with its own offset. "" stays "".
-func formTime(v string) (string, bool) {
+// field sends ("2026-03-01T09:00", with or without seconds), in loc (the
+// browser's zone, or UTC without script, as the form says), or a full
+// RFC 3339 time with its own offset. It answers RFC 3339 in UTC; ""
+// stays "".
+func formTime(v string, loc *time.Location) (string, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", true
@@ -32,11 +36,27 @@ func formTime(v string) (string, bool) {
 		return v, true
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
-			return t.Format(time.RFC3339), true
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t.UTC().Format(time.RFC3339), true
 		}
 	}
 	return v, false
+}
+
+// formZone is the zone a form's times are in: its tz field, an IANA
+// zone's name the page's script filled in from the browser, or UTC when
+// it is empty (no script). The zones come with the binary (time/tzdata),
+// so a minimal system without /usr/share/zoneinfo knows them too.
+func formZone(tz string) (*time.Location, error) {
+	tz = strings.TrimSpace(tz)
+	if tz == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || strings.EqualFold(tz, "local") {
+		return time.UTC, fmt.Errorf("The time zone your browser gave (tz=%q) is not one chathook knows: reload the page and try again, or give the time in UTC with an offset (2026-03-01T09:00:00Z).", tz)
+	}
+	return loc, nil
 }
 
 // recoverDeliveries queues again the failed and discarded deliveries of
@@ -53,11 +73,14 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request, v vis
 		return
 	}
 	form := recoverForm{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), Errors: map[string]string{}}
-	since, okSince := formTime(form.Since)
-	until, okUntil := formTime(form.Until)
+	loc, zoneErr := formZone(r.PostFormValue("tz"))
+	since, okSince := formTime(form.Since, loc)
+	until, okUntil := formTime(form.Until, loc)
 	now := s.cfg.Now()
 	var from, to time.Time
 	switch {
+	case zoneErr != nil:
+		form.Errors["since"] = zoneErr.Error()
 	case !okSince:
 		form.Errors["since"] = "Not a date and time: use the picker, or type 2026-03-01T09:00."
 	case !okUntil:

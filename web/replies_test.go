@@ -148,7 +148,7 @@ func TestReplyQueuedThenSentOrFailed(t *testing.T) {
 		t.Fatalf("stored %+v, %v", r, err)
 	}
 	msg := article(v.get(page).body, id)
-	if !strings.Contains(msg, `<span class="sender">Owner</span>`) || !strings.Contains(msg, "It left this morning.\nTracking: AC-20418") ||
+	if !strings.Contains(msg, `<bdi class="sender">Owner</bdi>`) || !strings.Contains(msg, "It left this morning.\nTracking: AC-20418") ||
 		!strings.Contains(msg, `data-reply="queued"`) || !strings.Contains(msg, "sending…") {
 		t.Fatalf("the page shows the reply as %q", msg)
 	}

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/chathook/chathook"
 )
@@ -27,6 +31,7 @@ func (s *Server) parseTemplates() error {
 		"deleted":  func() string { return chathook.DeletedText },
 		"clock":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"iso":      formatISO,
+		"linkify":  linkify,
 		"ms": func(d time.Duration) string {
 			if d < time.Millisecond {
 				return "< 1 ms"
@@ -70,6 +75,77 @@ func formatDatetime(t time.Time) string { return t.UTC().Format("2006-01-02 15:0
 
 // formatISO is a time for a <time datetime> attribute.
 func formatISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// webLink finds what may be a web address in a message's text: from
+// "http://", "https://" or "www." to the next space or character that
+// cannot be in one unescaped.
+var webLink = regexp.MustCompile(`(?i)(?:https?://|www\.)[^\s<>"]+`)
+
+// linkify is a message's text as HTML, every web address in it a link
+// that opens in a new tab without telling the site where it came from
+// and without lending it this page's ranking (rel="noopener noreferrer
+// nofollow"). It guarantees that everything else is escaped text, that
+// only http and https addresses with a host are linked (never
+// javascript:, data: or any other scheme), and that punctuation ending a
+// sentence after an address is left out of it.
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range webLink.FindAllStringIndex(text, -1) {
+		start, end := m[0], m[1]
+		if start < last || !linkStart(text[:start]) {
+			continue
+		}
+		end = start + len(trimLinkEnd(text[start:end]))
+		href := text[start:end]
+		if strings.HasPrefix(strings.ToLower(href), "www.") {
+			if len(href) == len("www.") {
+				continue
+			}
+			href = "http://" + href // a bare www. has no scheme: http, as browsers assume
+		}
+		u, err := url.Parse(href)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.Trim(u.Hostname(), ".") == "" {
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(text[last:start]))
+		b.WriteString(`<a href="`)
+		b.WriteString(template.HTMLEscapeString(u.String()))
+		b.WriteString(`" target="_blank" rel="noopener noreferrer nofollow">`)
+		b.WriteString(template.HTMLEscapeString(text[start:end]))
+		b.WriteString("</a>")
+		last = end
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// linkStart says whether an address may begin after before: not in the
+// middle of a word or of another address ("xhttp://", "a/www.").
+func linkStart(before string) bool {
+	r, _ := utf8.DecodeLastRuneInString(before)
+	return before == "" || !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("/.@:-_", r))
+}
+
+// trimLinkEnd leaves out of a found address the punctuation that ends the
+// sentence around it ("see https://example.com/a."), and a closing
+// bracket it did not open ("(https://example.com/a)"), keeping one it
+// did ("https://en.wikipedia.org/wiki/Go_(game)").
+func trimLinkEnd(link string) string {
+	for link != "" {
+		r, size := utf8.DecodeLastRuneInString(link)
+		switch {
+		case strings.ContainsRune(".,;:!?'\"*…»“”‘’", r):
+		case r == ')' && strings.Count(link, "(") < strings.Count(link, ")"):
+		case r == ']' && strings.Count(link, "[") < strings.Count(link, "]"):
+		case r == '}' && strings.Count(link, "{") < strings.Count(link, "}"):
+		default:
+			return link
+		}
+		link = link[:len(link)-size]
+	}
+	return link
+}
 
 // renderFragment executes one named template alone: a part of a page.
 func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, name string, data any) {

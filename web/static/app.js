@@ -181,6 +181,7 @@
     link.href = "/permalink/" + encodeURIComponent(id) + "/";
     link.title = iso.replace("T", " ").replace("Z", " UTC") + " · link to this message";
     var time = link.appendChild(document.createElement("time"));
+    time.className = "clock";
     time.setAttribute("datetime", iso);
     time.textContent = pad(now.getUTCHours()) + ":" + pad(now.getUTCMinutes());
     var p = msg.appendChild(document.createElement("p"));
@@ -188,6 +189,7 @@
     p.textContent = text;
     setState(msg, "queued", "");
     timeline.appendChild(msg);
+    if (window.chathookTimes) window.chathookTimes(msg); // local time and day (web/static/time.js)
     msg.scrollIntoView({ block: "nearest" });
   };
 
