@@ -197,7 +197,8 @@ type Service struct {
 	handler    http.Handler
 	metrics    net.Listener // nil without Config.MetricsAddr
 	metricsSet *metrics.Set
-	conns      *connLimit  // Config.MaxConnections, on the HTTP listener
+	conns      *connLimit // Config.MaxConnections, on the HTTP listener
+	hub        *live.Hub
 	relay      *live.Relay // nil on a database of one instance (SQLite)
 
 	kill     chan struct{} // closed by Kill
@@ -346,7 +347,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}, st.Blobs(), cfg.Now))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,
-		downloads: dl, observer: observer, sweep: make(chan struct{}, 1), relay: relay,
+		downloads: dl, observer: observer, sweep: make(chan struct{}, 1), hub: hub, relay: relay,
 		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{}),
 		conns: newConnLimit(cfg.MaxConnections)}
 	if cfg.MetricsAddr != "" {
@@ -441,6 +442,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 		ConnState:         s.conns.connState,
 	}
+	// Live streams never end by themselves: shutdown ends them.
+	srv.RegisterOnShutdown(s.hub.Close)
 	if err := s.openSetup(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting, as a stop while serving: not a failure

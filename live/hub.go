@@ -31,6 +31,9 @@ const MaxStreams = 8
 // ErrTooMany answers Subscribe when the key holds MaxStreams already.
 var ErrTooMany = errors.New("live: too many open streams for this session")
 
+// ErrClosed answers Subscribe once the hub is closed.
+var ErrClosed = errors.New("live: shutting down")
+
 // Change is what changed in one workspace: Chats, or All of them.
 type Change struct {
 	Workspace string
@@ -65,11 +68,28 @@ type Hub struct {
 	subs    map[string]map[*Subscription]struct{} // by workspace
 	streams map[string]int                        // by key
 	remote  func(Change)
+	done    chan struct{} // closed by Close
+	closed  bool
 }
 
 // NewHub returns a hub with no subscribers.
 func NewHub() *Hub {
-	return &Hub{subs: map[string]map[*Subscription]struct{}{}, streams: map[string]int{}}
+	return &Hub{subs: map[string]map[*Subscription]struct{}{}, streams: map[string]int{}, done: make(chan struct{})}
+}
+
+// Done is closed when the hub closes: every stream should end then.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// Close ends the hub, at shutdown: Done is closed, and Subscribe answers
+// ErrClosed from then on. A server's shutdown waits for open requests,
+// and a stream never ends by itself. Closing twice is no error.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
 }
 
 // Subscription is one stream's view of its workspace's changes.
@@ -91,6 +111,9 @@ type Subscription struct {
 func (h *Hub) Subscribe(workspace, key string) (*Subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
 	if h.streams[key] >= MaxStreams {
 		return nil, ErrTooMany
 	}

@@ -133,3 +133,23 @@ func TestRefetchAndRemote(t *testing.T) {
 		}
 	}
 }
+
+func TestClosedHubEndsStreams(t *testing.T) {
+	h := live.NewHub()
+	subscribe(t, h, "ws", "s")
+	select {
+	case <-h.Done():
+		t.Fatal("Done before Close")
+	default:
+	}
+	h.Close()
+	h.Close()
+	select {
+	case <-h.Done():
+	default:
+		t.Fatal("Done still open after Close")
+	}
+	if _, err := h.Subscribe("ws", "s2"); err != live.ErrClosed {
+		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+}

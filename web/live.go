@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/live"
 )
 
@@ -33,10 +34,14 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, v visit) {
 		return
 	}
 	sub, err := s.cfg.Live.Subscribe(v.Workspace.ID, v.token)
-	if errors.Is(err, live.ErrTooMany) {
+	switch {
+	case errors.Is(err, live.ErrTooMany):
 		// Too many tabs of one sign-in: this one falls back to reloading.
 		http.Error(w, fmt.Sprintf("at most %d live tabs per sign-in: close some tabs and reload this one", live.MaxStreams),
 			http.StatusTooManyRequests)
+		return
+	case err != nil: // shutting down: EventSource retries, and finds another instance or this one again
+		http.Error(w, "chathook is restarting", http.StatusServiceUnavailable)
 		return
 	}
 	defer sub.Close()
@@ -45,8 +50,14 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, v visit) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	// retry: how soon EventSource reconnects after a drop.
-	if _, err := fmt.Fprint(w, "retry: 2000\n: live\n\n"); err != nil {
+	// retry: how soon EventSource reconnects after a drop. id: makes it
+	// send Last-Event-ID when it does, and changes may have been missed
+	// meanwhile: the tab is told to refetch.
+	first := "retry: 2000\nid: 1\n\n"
+	if r.Header.Get("Last-Event-ID") != "" {
+		first += "data: {\"all\":true}\n\n"
+	}
+	if _, err := fmt.Fprint(w, first); err != nil {
 		return
 	}
 	if rc.Flush() != nil {
@@ -58,7 +69,14 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, v visit) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.cfg.Live.Done():
+			return
 		case <-beat.C:
+			// A stream outlives neither its session (signed out, password
+			// reset) nor its user: checked at each beat.
+			if _, _, err := s.session(r); errors.Is(err, chathook.ErrUnauthorized) {
+				return
+			}
 			_, err = fmt.Fprint(w, ": heartbeat\n\n")
 		case <-sub.Ready():
 			c, ok := sub.Next()

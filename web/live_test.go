@@ -146,3 +146,60 @@ func TestLiveWithoutHub(t *testing.T) {
 		t.Errorf("got %d, want 204", status)
 	}
 }
+
+// A reconnecting EventSource (Last-Event-ID set) is told at once to
+// refetch: changes may have been made while it was away.
+func TestLiveReconnectRefetches(t *testing.T) {
+	h, _ := liveHarness(t)
+	v := h.signedIn("acme")
+	req, _ := http.NewRequest(http.MethodGet, h.base+"/live", nil)
+	req.Header.Set("Last-Event-ID", "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp, err := v.c.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	s := &stream{resp: resp, data: make(chan string, 16)}
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				s.data <- d
+			}
+		}
+		close(s.data)
+	}()
+	if ev := s.next(t); ev["all"] != true {
+		t.Fatalf("first event of a reconnect: %v, want all", ev)
+	}
+}
+
+// Closing the hub (at shutdown) ends every stream: a server's shutdown
+// waits for open requests, and a stream never ends by itself.
+func TestLiveEndsAtHubClose(t *testing.T) {
+	hub := live.NewHub()
+	var st store.Store
+	h := newHarnessWith(t, false, "", func(cfg *web.Config) {
+		st = live.Wrap(cfg.Store, hub)
+		cfg.Store, cfg.Live = st, hub
+	})
+	tab, _ := h.signedIn("acme").openLive(t)
+	chat := liveIngest(t, st, h.ws.WorkspaceID, "Alice")
+	if ev := tab.next(t); !slices.Equal(ev["chats"].([]any), []any{float64(chat)}) {
+		t.Fatalf("got %v", ev)
+	}
+	hub.Close()
+	select {
+	case _, ok := <-tab.data:
+		if ok {
+			t.Fatal("an event after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end when the hub closed")
+	}
+	if _, status := h.signedIn("acme").openLive(t); status != http.StatusServiceUnavailable {
+		t.Errorf("a stream opened after Close: %d, want 503", status)
+	}
+}
