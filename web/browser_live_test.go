@@ -75,7 +75,7 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 	ctx := tab(t)
 	do(t, ctx, "open the chat list on A", chromedp.Navigate(a.URL+"/chats/"))
 	signIn(t, ctx, a.URL, "owner@acme.example", browserPassword)
-	waitFor(t, ctx, "the chat list", `!!document.getElementById("chat-list")`)
+	do(t, ctx, "see the chat list", chromedp.WaitVisible(chromedp.ID("chat-list")))
 	mark(t, ctx)
 
 	// A message in a chat of its own arrives through B: the list on A
@@ -94,7 +94,8 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 	// The open chat: Alice's chat on A, a message to it through B.
 	do(t, ctx, "open Alice's chat", chromedp.Evaluate[chromedp.Void](
 		`Array.from(document.querySelectorAll("#chat-list a")).find(a => a.textContent.includes("Alice")).click()`))
-	waitFor(t, ctx, "Alice's chat", `!!document.querySelector('[id^="m-"]') && document.body.textContent.includes("Alice again")`)
+	do(t, ctx, "see Alice's chat", chromedp.WaitVisible(chromedp.CSS(`[id^="m-"]`)))
+	waitFor(t, ctx, "Alice's messages", `document.body.textContent.includes("Alice again")`)
 	mark(t, ctx)
 	ws.On(b).Post(t, liveMessage("Alice", "a3", "Third, seen live"))
 	waitLive(t, ctx, "the new message in the open chat",
