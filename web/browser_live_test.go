@@ -53,6 +53,18 @@ func unreloaded(t *testing.T, ctx context.Context) {
 	}
 }
 
+// scrolling is how many messages make a chat longer than the window.
+const scrolling = 30
+
+// scroller is the element a chat scrolls with: its timeline if that
+// scrolls by itself, else the page.
+const scroller = `(() => { const b = document.getElementById("messages") || document.getElementById("timeline");
+	const o = getComputedStyle(b).overflowY;
+	return (o === "auto" || o === "scroll") && b.scrollHeight > b.clientHeight ? b : document.scrollingElement; })()`
+
+// atBottom is whether the chat shows its end.
+const atBottom = `(() => { const s = ` + scroller + `; return s.scrollHeight > s.clientHeight && s.scrollHeight - s.scrollTop - s.clientHeight < 40; })()`
+
 // liveMessage is an ingest API message from chat in the acme account.
 func liveMessage(chat, id, text string) string {
 	return fmt.Sprintf(`{"account": {"phone": "+15550000000", "full_name": "Agent"},
@@ -70,6 +82,12 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 	ws := a.NewWorkspace(t, "acme")
 	ws.AddUser(t, "owner@acme.example", "Olga Owner", browserPassword)
 	ws.Post(t, liveMessage("Alice", "a1", "Hello from Alice"))
+	// Enough of Alice's messages that her chat scrolls.
+	var earlier []string
+	for i := range scrolling {
+		earlier = append(earlier, liveMessage("Alice", fmt.Sprintf("a0-%d", i), fmt.Sprintf("Earlier message %d", i)))
+	}
+	ws.Post(t, earlier...)
 	ws.Post(t, liveMessage("Bob", "b1", "Hello from Bob"))
 
 	ctx := tab(t)
@@ -97,9 +115,14 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 	do(t, ctx, "see Alice's chat", chromedp.WaitVisible(chromedp.CSS(`[id^="m-"]`)))
 	waitFor(t, ctx, "Alice's messages", `document.body.textContent.includes("Alice again")`)
 	mark(t, ctx)
+	// At the bottom, the chat follows the new message there.
+	do(t, ctx, "scroll to the bottom", chromedp.Evaluate[chromedp.Void](scroller+`.scrollTop = 1e9`))
 	ws.On(b).Post(t, liveMessage("Alice", "a3", "Third, seen live"))
 	waitLive(t, ctx, "the new message in the open chat",
 		`(() => { const ms = document.querySelectorAll('[id^="m-"]'); return ms.length > 0 && ms[ms.length-1].textContent.includes("Third, seen live"); })()`)
+	waitLive(t, ctx, "the chat scrolled to the new message", atBottom)
+	// Scrolled up, the reader stays where they are.
+	do(t, ctx, "scroll to the top", chromedp.Evaluate[chromedp.Void](scroller+`.scrollTop = 0`))
 	// Another chat's message does not touch this one; the page is the same page.
 	ws.On(b).Post(t, liveMessage("Bob", "b2", "Bob, elsewhere"))
 	ws.On(b).Post(t, liveMessage("Alice", "a4", "Fourth, after Bob's"))
@@ -108,8 +131,11 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 		t.Error("Bob's message shows in Alice's chat")
 	}
 	n := run(t, ctx, "count messages", chromedp.Evaluate[int](`document.querySelectorAll('[id^="m-"]').length`))
-	if n != 4 {
-		t.Errorf("Alice's chat shows %d messages, want 4 (no duplicates)", n)
+	if n != scrolling+4 {
+		t.Errorf("Alice's chat shows %d messages, want %d (no duplicates)", n, scrolling+4)
+	}
+	if top := run(t, ctx, "read the scroll", chromedp.Evaluate[float64](scroller+`.scrollTop`)); top != 0 {
+		t.Errorf("scrolled up, the chat moved to %v", top)
 	}
 	unreloaded(t, ctx)
 }

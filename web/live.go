@@ -25,8 +25,9 @@ type liveEvent struct {
 // (GET /live), one event per change, each {"chats":[ids]} or
 // {"all":true}, until the client goes away. Nothing of another workspace
 // ever reaches it. Behind a reverse proxy the stream needs buffering off:
-// it sends X-Accel-Buffering: no, which nginx honours; others need their
-// own setting (see docs). Without a hub it answers 204, which tells
+// it sends X-Accel-Buffering: no, which nginx honours; other proxies must
+// be told not to buffer text/event-stream, and their idle timeout be
+// above the heartbeat. Without a hub it answers 204, which tells
 // EventSource not to retry.
 func (s *Server) live(w http.ResponseWriter, r *http.Request, v visit) {
 	if s.cfg.Live == nil {

@@ -64,7 +64,10 @@
   var mergeMessages = function (doc) {
     var box = container(document), fresh = container(doc);
     if (!box || !fresh) return;
+    // The timeline may scroll by itself, or with the page.
     var scroller = document.scrollingElement || document.documentElement;
+    var overflow = getComputedStyle(box).overflowY;
+    if ((overflow === "auto" || overflow === "scroll") && box.scrollHeight > box.clientHeight) scroller = box;
     var atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     var added = false;
     Array.prototype.forEach.call(fresh.querySelectorAll('[id^="m-"]'), function (m) {
@@ -106,6 +109,7 @@
     es.onmessage = function (e) {
       var change;
       try { change = JSON.parse(e.data); } catch (err) { return; }
+      if (chatPage && document.getElementById("newer")) return; // not the latest page
       if (listPage || change.all || (change.chats || []).indexOf(chatID) >= 0) refresh();
     };
     es.onerror = function () {
