@@ -153,3 +153,16 @@ func TestClosedHubEndsStreams(t *testing.T) {
 		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
 	}
 }
+
+// BenchmarkPublish is the cost an ingest pays to tell a workspace of 50
+// open tabs, none of them reading.
+func BenchmarkPublish(b *testing.B) {
+	h := live.NewHub()
+	for i := range 50 {
+		sub, _ := h.Subscribe("ws", string(rune('a'+i)))
+		defer sub.Close()
+	}
+	for i := 0; b.Loop(); i++ {
+		h.Publish("ws", false, int64(i%live.MaxChats)) // pending lists at their longest
+	}
+}

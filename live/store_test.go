@@ -105,3 +105,52 @@ func TestStorePublishesWrites(t *testing.T) {
 	none(t, sub)
 	none(t, otherSub)
 }
+
+// Facts name chats by WhatsApp's ids: their workspace is told that all
+// changed, the workspace learnt from the read that handed the account
+// out; a fact of an account this instance never handed out tells every
+// workspace, and a repeat tells none.
+func TestStorePublishesFacts(t *testing.T) {
+	ctx := context.Background()
+	hub := live.NewHub()
+	st := live.Wrap(openSQLite(t), hub)
+	ws, other := newWorkspace(t, st), newWorkspace(t, st)
+	sub, otherSub := subscribe(t, hub, ws, "a"), subscribe(t, hub, other, "b")
+	m := storetest.Message(1, 1)
+	if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{m}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub)
+	acct, err := st.AddCloudAPINumber(ctx, ws, chathook.Account{Phone: m.Account.Phone, PhoneNumberID: "106000000000001",
+		FullName: "Shop", Email: "ops@example.com", VerifyToken: "verify"}, "secret", "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func(s chathook.MessageStatus) []chathook.Fact {
+		return []chathook.Fact{{Kind: chathook.FactStatus, Chat: m.Chat.ExternalID, MessageID: m.MessageID, Status: s, At: t0}}
+	}
+	// Another instance's view: it never handed the account out.
+	if _, _, err := live.Wrap(st.Store, hub).RecordFacts(ctx, acct.ID, t0, status(chathook.StatusSent)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*live.Subscription{sub, otherSub} {
+		if c := next(t, s); !c.All {
+			t.Fatalf("a fact of an unknown account: got %+v, want all", c)
+		}
+	}
+	if _, err := st.CloudAPINumbers(ctx, ws); err != nil { // as the Cloud API webhook reads them
+		t.Fatal(err)
+	}
+	res, _, err := st.RecordFacts(ctx, acct.ID, t0, status(chathook.StatusDelivered))
+	if err != nil || res[0] != chathook.FactApplied {
+		t.Fatalf("RecordFacts: %v %v", res, err)
+	}
+	if c := next(t, sub); !c.All || c.Workspace != ws {
+		t.Fatalf("got %+v, want all of %s", c, ws)
+	}
+	none(t, otherSub)
+	if res, _, err := st.RecordFacts(ctx, acct.ID, t0, status(chathook.StatusDelivered)); err != nil || res[0] != chathook.FactRepeat {
+		t.Fatalf("repeat: %v %v", res, err)
+	}
+	none(t, sub)
+}
