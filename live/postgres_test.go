@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -106,5 +107,52 @@ func waitListening(t *testing.T, db *pgx.Conn, n int) {
 			t.Fatalf("%d connections listen, want %d", got, n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A burst of changes costs a few NOTIFYs, not one each, and none is lost.
+func TestPostgresNotifiesCoalesce(t *testing.T) {
+	url := pgtest.URL(t)
+	a := startInstance(t, url)
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var schema string
+	if err := db.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `LISTEN `+pgx.Identifier{"chathook_live_" + schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	const burst = 40
+	for i := 1; i <= burst; i++ {
+		a.hub.Publish("ws", false, int64(i))
+	}
+	heard := map[int64]bool{}
+	notifies := 0
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for len(heard) < burst {
+		n, err := db.WaitForNotification(wctx)
+		if err != nil {
+			t.Fatalf("heard %d of %d chats in %d notifications: %v", len(heard), burst, notifies, err)
+		}
+		notifies++
+		var m struct {
+			W string
+			C []int64
+		}
+		if err := json.Unmarshal([]byte(n.Payload), &m); err != nil || m.W != "ws" {
+			t.Fatalf("payload %s: %v", n.Payload, err)
+		}
+		for _, id := range m.C {
+			heard[id] = true
+		}
+	}
+	if notifies >= burst/2 {
+		t.Errorf("%d changes took %d notifications", burst, notifies)
 	}
 }
