@@ -13,7 +13,8 @@ import (
 
 // liveHeartbeat is how often an idle stream sends a comment: under the
 // 30 to 60 s after which proxies and load balancers drop idle connections.
-const liveHeartbeat = 25 * time.Second
+// A variable for tests only.
+var liveHeartbeat = 25 * time.Second
 
 // liveEvent is the data of one event: the chats that changed, or all.
 type liveEvent struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -201,5 +202,34 @@ func TestLiveEndsAtHubClose(t *testing.T) {
 	}
 	if _, status := h.signedIn("acme").openLive(t); status != http.StatusServiceUnavailable {
 		t.Errorf("a stream opened after Close: %d, want 503", status)
+	}
+}
+
+// A stream ends when its session does (here, signed out in another tab),
+// at its next heartbeat.
+func TestLiveEndsWithTheSession(t *testing.T) {
+	t.Cleanup(web.SetLiveHeartbeat(50 * time.Millisecond))
+	h, _ := liveHarness(t)
+	v := h.signedIn("acme")
+	tab, _ := v.openLive(t)
+	other, _ := h.signedIn("acme").openLive(t) // another sign-in goes on
+	v.get("/chats/")                           // for the CSRF token
+	if a := v.post("/signout", url.Values{}); a.status != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", a.status)
+	}
+	select {
+	case _, ok := <-tab.data:
+		if ok {
+			t.Fatal("an event after sign-out")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived its session")
+	}
+	select {
+	case _, ok := <-other.data:
+		if !ok {
+			t.Fatal("another sign-in's stream ended")
+		}
+	case <-time.After(300 * time.Millisecond): // several beats, and still open
 	}
 }
