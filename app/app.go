@@ -259,7 +259,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	// database shared by instances (PostgreSQL) a relay tells the others.
 	hub := live.NewHub()
 	var relay *live.Relay
-	if ch, ok := st.(live.Channel); ok {
+	if ch, ok := dispatched.(live.Channel); ok { // the database's own, not a wrapper's
 		relay = live.NewRelay(hub, ch, cfg.Logger)
 	}
 	st = live.Wrap(st, hub)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathook/chathook/app"
 	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/store"
 )
@@ -71,7 +72,8 @@ func liveTab(t *testing.T, svc *chathooktest.Service, email, password string) <-
 // API reaches a stream open on instance A, of that workspace only.
 func TestLiveAcrossInstances(t *testing.T) {
 	db := chathooktest.Postgres(t)
-	a := chathooktest.Start(t, chathooktest.Options{DB: db})
+	// With metrics on, the store A's parts see is wrapped twice over.
+	a := chathooktest.Start(t, chathooktest.Options{DB: db, Config: app.Config{MetricsAddr: "127.0.0.1:0"}})
 	b := chathooktest.Start(t, chathooktest.Options{DB: db})
 	acme, beta := a.NewWorkspace(t, "acme"), a.NewWorkspace(t, "beta")
 	acme.AddUser(t, "owner@acme.example", "Olga", "correct horse battery")
