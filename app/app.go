@@ -26,6 +26,7 @@ import (
 	"github.com/chathook/chathook/api"
 	"github.com/chathook/chathook/bundle"
 	"github.com/chathook/chathook/deliver"
+	"github.com/chathook/chathook/live"
 	"github.com/chathook/chathook/media"
 	"github.com/chathook/chathook/metrics"
 	"github.com/chathook/chathook/notify"
@@ -233,6 +234,8 @@ type Service struct {
 	metrics    net.Listener // nil without Config.MetricsAddr
 	metricsSet *metrics.Set
 	conns      *connLimit // Config.MaxConnections, on the HTTP listener
+	hub        *live.Hub
+	relay      *live.Relay // nil on a database of one instance (SQLite)
 
 	kill     chan struct{} // closed by Kill
 	killOnce sync.Once
@@ -287,6 +290,15 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		st = countedStore{Store: st, m: m}
 		recorded, flushed, request, observer = m.Recorded, m.Flushed, m.Request, m
 	}
+	// Every part writes through the hub's decorator, so that open tabs
+	// hear of each change that their pages show, whoever made it; on a
+	// database shared by instances (PostgreSQL) a relay tells the others.
+	hub := live.NewHub()
+	var relay *live.Relay
+	if ch, ok := dispatched.(live.Channel); ok { // the database's own, not a wrapper's
+		relay = live.NewRelay(hub, ch, cfg.Logger)
+	}
+	st = live.Wrap(st, hub)
 	n, err := notify.New(notify.Config{
 		Store: st, SMTPURL: cfg.SMTPURL, From: cfg.MailFrom, BaseURL: cfg.BaseURL, Logger: cfg.Logger, Poll: cfg.MailPoll,
 		Schedule: cfg.MailSchedule, Now: cfg.Now,
@@ -349,7 +361,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 		// Saved settings may make deliveries due, or end a window early.
 		Queued: func() { d.Kick(); b.Kick() },
 		Logger: cfg.Logger, RefreshEvery: cfg.ActivityRefresh, Now: cfg.Now,
-		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa, Replies: replies,
+		TrustedProxies: cfg.TrustedProxies, WhatsApp: wa, Replies: replies, Live: hub,
 		Mail: cfg.SMTPURL != "",
 	})
 	if err != nil {
@@ -372,7 +384,7 @@ func New(cfg Config, st store.Store) (*Service, error) {
 	}, st.Blobs(), cfg.Now))
 	mux.Handle("/", webHandler)
 	svc := &Service{cfg: cfg, store: st, dispatcher: d, bundler: b, notifier: n, whatsapp: wa, replies: replies,
-		downloads: dl, observer: observer, sweep: make(chan struct{}, 1),
+		downloads: dl, observer: observer, sweep: make(chan struct{}, 1), hub: hub, relay: relay,
 		handler: requests(cfg.Logger, request, mux), metricsSet: m, kill: make(chan struct{}),
 		conns: newConnLimit(cfg.MaxConnections)}
 	if cfg.MetricsAddr != "" {
@@ -467,6 +479,8 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 		ConnState:         s.conns.connState,
 	}
+	// Live streams never end by themselves: shutdown ends them.
+	srv.RegisterOnShutdown(s.hub.Close)
 	if err := s.openSetup(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting, as a stop while serving: not a failure
@@ -483,6 +497,9 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { _ = s.replies.Run(ctx) })
 	wg.Go(func() { s.downloads.Run(ctx) })
 	wg.Go(func() { s.sweepMedia(ctx) })
+	if s.relay != nil {
+		wg.Go(func() { s.relay.Run(ctx) })
+	}
 	httpErr := make(chan error, 1)
 	// The metrics listener is not capped: a scrape still gets through when
 	// the service is full.

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/live"
 	"github.com/chathook/chathook/store"
 )
 
@@ -88,6 +89,9 @@ type Config struct {
 	// Mail: an SMTP server is set, so the Team page's links are also
 	// emailed to the teammate (without one they would only be logged).
 	Mail bool
+	// Live tells open tabs of changes (GET /live); nil: pages update only
+	// when reloaded.
+	Live *live.Hub
 }
 
 // Server is the web UI's http.Handler.
@@ -166,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("POST /chat/{chat_id}/messages/{$}", s.signedInForm(maxReplyForm, s.postReply))
 	mux.Handle("GET /chat/{chat_id}/messages/{message_id}/state", s.signedInFragment(s.replyState))
 	mux.Handle("GET /permalink/{uuid}/{$}", s.signedIn(s.permalink))
+	mux.Handle("GET /live", s.signedInFragment(s.live))
 	mux.Handle("GET /accounts/{$}", s.signedIn(s.accounts))
 	mux.Handle("POST /accounts/connect", s.signedIn(s.connect))
 	mux.Handle("GET /accounts/connect/{id}", s.signedIn(s.pairing))

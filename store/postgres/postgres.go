@@ -88,6 +88,10 @@ type Store struct {
 
 	mu     sync.Mutex
 	cursor int64 // the lane the last claim of this Store ended with
+
+	// channel is the live channel's name (see notify.go), once read.
+	channelMu sync.Mutex
+	channel   string
 }
 
 var _ store.Store = (*Store)(nil)
