@@ -271,3 +271,38 @@ func TestMarkReadTakesOnlyTheChatsMessages(t *testing.T) {
 		t.Errorf("unread %+v, %v: want 1 in each chat", got, err)
 	}
 }
+
+// A search answers the same whether it gathers its few matches or, for
+// common words, walks the list: with one match taken as many, every
+// search walks.
+func TestChatSearchGathersOrWalksAlike(t *testing.T) {
+	st := open(t, pgtest.URL(t))
+	ctx := context.Background()
+	ws := newWorkspace(t, st)
+	for c, l := range []struct{ name, text string }{
+		{"Olga Petrova", "invoice 4411 ready"},
+		{"Bob", "no invoices here"},
+		{"Carol", "call me"},
+		{"Invoice Desk", "hello"},
+	} {
+		m := storetest.Message(c+1, 1)
+		m.Chat.FullName, m.Text, m.Timestamp = l.name, l.text, t0.Add(time.Duration(c)*time.Minute)
+		if _, err := st.Ingest(ctx, ws, t0, []chathook.Incoming{m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	searches := []string{"inv", "invoice ready", "olg", "4411", "1000003", "555 100", "nobody", "+1 (555) 100-0002"}
+	gathered := map[string][]string{}
+	for _, s := range searches {
+		gathered[s] = chatNames(t, st, ws, store.ChatQuery{Search: s})
+	}
+	if got := gathered["inv"]; !slices.Equal(got, []string{"+15551000004", "+15551000002", "+15551000001"}) {
+		t.Fatalf("gathered inv: %v", got)
+	}
+	postgres.SetFewMatchesForTest(t, 0)
+	for _, s := range searches {
+		if got := chatNames(t, st, ws, store.ChatQuery{Search: s}); !slices.Equal(got, gathered[s]) {
+			t.Errorf("search %q walked: %v, gathered: %v", s, got, gathered[s])
+		}
+	}
+}

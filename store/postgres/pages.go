@@ -94,23 +94,33 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 	}
 	match := `(SELECT * FROM messages WHERE false)`
 	if strings.TrimSpace(q.Search) != "" {
+		query, digits := prefixQuery(q.Search), phoneDigits(q.Search)
+		if query == "" && digits == "" {
+			// Punctuation alone: no word to find. Nothing matches,
+			// rather than everything, so the page says "no chats found".
+			return nil, nil
+		}
+		ids, err := s.searchFew(ctx, workspaceID, query, digits)
+		if err != nil {
+			return nil, fmt.Errorf("chats: search: %w", err)
+		}
 		var or []string
-		if query := prefixQuery(q.Search); query != "" {
+		if query != "" {
 			tsq := arg(query) + "::tsquery"
 			or = append(or, "c.name_words @@ "+tsq,
 				"EXISTS (SELECT FROM messages m WHERE m.chat_id = c.id AND m.deleted_at = 0 AND m.words @@ "+tsq+")")
 			match = `(SELECT * FROM messages m WHERE m.chat_id = c.id AND m.deleted_at = 0 AND m.words @@ ` + tsq + `
 				ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)`
 		}
-		if digits := phoneDigits(q.Search); digits != "" {
-			or = append(or, "strpos(regexp_replace(c.phone, '[^0-9]', '', 'g'), "+arg(digits)+") > 0")
+		switch {
+		case ids != nil:
+			where = append(where, "c.id = ANY("+arg(ids)+")")
+		default:
+			if digits != "" {
+				or = append(or, "strpos(regexp_replace(c.phone, '[^0-9]', '', 'g'), "+arg(digits)+") > 0")
+			}
+			where = append(where, "("+strings.Join(or, " OR ")+")")
 		}
-		if len(or) == 0 {
-			// Punctuation alone: no word to find. Nothing matches,
-			// rather than everything, so the page says "no chats found".
-			return nil, nil
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	unread := `(SELECT 0 AS n)`
 	if q.UserID != 0 {
@@ -164,6 +174,43 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 		return nil, fmt.Errorf("chats: attachments: %w", err)
 	}
 	return out, nil
+}
+
+// fewMatches is how many chats (or messages) a search gathers before it
+// takes its words for common ones: see searchFew.
+var fewMatches = 2000
+
+// searchFew returns the chats of the workspace that match a search, by
+// name, phone (digits) or message text (query), if there are at most
+// fewMatches of each kind; nil if there are more.
+//
+// A search is answered one of two ways, as neither is fast for every
+// word: few matches are gathered through the GIN indexes, then sorted
+// by activity (walking the list would test every chat for a rare word);
+// a common word walks the list in activity order and tests each chat
+// until the page is full (gathering would read every match of "hello").
+func (s *Store) searchFew(ctx context.Context, workspaceID, query, digits string) ([]int64, error) {
+	var more bool
+	var ids []int64
+	err := s.pool.QueryRow(ctx, `WITH n AS (
+		SELECT id FROM chats WHERE workspace_id = $1 AND $2 <> '' AND name_words @@ $2::tsquery LIMIT $4::int
+	), m AS (
+		SELECT chat_id AS id FROM messages
+		WHERE workspace_id = $1 AND $2 <> '' AND deleted_at = 0 AND words @@ $2::tsquery LIMIT $4::int
+	), p AS (
+		SELECT id FROM chats
+		WHERE workspace_id = $1 AND $3 <> '' AND strpos(regexp_replace(phone, '[^0-9]', '', 'g'), $3) > 0 LIMIT $4::int
+	)
+	SELECT (SELECT count(*) FROM n) = $4::int OR (SELECT count(*) FROM m) = $4::int OR (SELECT count(*) FROM p) = $4::int,
+		ARRAY(SELECT id FROM n UNION SELECT id FROM m UNION SELECT id FROM p)`,
+		workspaceID, query, digits, fewMatches+1).Scan(&more, &ids)
+	if err != nil || more {
+		return nil, err
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids, nil
 }
 
 // Chat returns one chat of a workspace.
