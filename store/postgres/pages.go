@@ -67,10 +67,9 @@ func scanSummaryMessage(m *chathook.Message) ([]any, func()) {
 // Chats pages along chats_activity (or chats_account_activity): each
 // chat's latest message is kept on its row (see insertMessages), so a
 // page reads Limit chats and their latest messages by id. A search
-// filters that walk: a chat's name through chats_name_words, its phone's
-// digits as a substring, its messages through messages_words (the
-// planner picks between testing each chat and gathering the matching
-// chats first by how common the words are).
+// either sorts its few matching chats or filters that walk (see
+// searchFew); Match is then the newest matching message of each chat
+// found, also when its name or phone matched too.
 func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery) ([]chathook.ChatSummary, error) {
 	if q.Limit <= 0 {
 		return nil, nil
