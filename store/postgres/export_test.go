@@ -62,3 +62,11 @@ var FinishDownloadForTest = struct{ Lock, Record, Release string }{lockMessage, 
 // RecordFactsInTxForTest runs RecordFacts' statements in tx, which the
 // caller commits: an instance stopped before its commit.
 var RecordFactsInTxForTest = recordFacts
+
+// SetFewMatchesForTest sets how many matches a search gathers before it
+// walks the list instead (see searchFew), until the test ends.
+func SetFewMatchesForTest(t interface{ Cleanup(func()) }, n int) {
+	old := fewMatches
+	fewMatches = n
+	t.Cleanup(func() { fewMatches = old })
+}

@@ -222,7 +222,8 @@ func (r *recorder) change(ctx context.Context, f chathook.Fact, m tables.FactMes
 		if _, err := r.tx.Exec(ctx, `INSERT INTO message_edits (message_id, text, at) VALUES ($1, $2, $3)`, m.ID, m.Text, at); err != nil {
 			return false, fmt.Errorf("edit: %w", err)
 		}
-		_, err = r.tx.Exec(ctx, `UPDATE messages SET text = $1, edited = edited + 1 WHERE id = $2`, f.Text, m.ID)
+		_, err = r.tx.Exec(ctx, `UPDATE messages SET text = $1, words = $3::tsvector, edited = edited + 1 WHERE id = $2`,
+			f.Text, m.ID, tsvector(f.Text)) // found by its current text
 		return err == nil, err
 	case chathook.FactDeleted:
 		if m.DeletedAt != 0 {

@@ -28,8 +28,9 @@ const (
 // queued: delivery ids follow it, and with them each lane's order; $31 is
 // when each is due, store.HeldDue while its message has a file pending),
 // the waits for bundles ($26-$29) and the attachments (from $32,
-// attachmentArrays) of those that are stored, in one statement, one
-// message after the other in that order.
+// attachmentArrays) of those that are stored, with their words (wordsArg)
+// and their chats' latest message, in one statement, one message after
+// the other in that order.
 // It returns, for each message in order, whether it was stored and, when
 // (account, message_id) was already taken, the chat of the message stored
 // first, if this statement's snapshot shows it (see writeGroup). When
@@ -40,17 +41,27 @@ const (
 var insertMessages = `WITH i AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
 		$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[],
-		$16::text[], $30::bigint[])
+		$16::text[], $30::bigint[], ` + wordsArg + `::text[])
 	WITH ORDINALITY AS i (id, workspace_id, account_id, chat_id, message_id, uuid, direction,
 		sent_at, received_at, sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat,
-		skip_reason, attachments, n)
+		skip_reason, attachments, words, n)
 ), m AS (
 	INSERT INTO messages (id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments)
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments, words)
 	SELECT id, workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments
+		sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, skip_reason, attachments,
+		words::tsvector
 	FROM i ORDER BY n
-	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id
+	ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id, chat_id, sent_at
+), l AS (
+	-- Each chat's latest message, moved forward only: one row per chat
+	-- whatever the batch's size. Under concurrent ingests the condition
+	-- is checked again on the row as another transaction committed it
+	-- (READ COMMITTED re-reads an updated row before updating it), so
+	-- the later message wins whichever commits first.
+	UPDATE chats c SET last_sent_at = x.sent_at, last_message_id = x.id
+	FROM (SELECT DISTINCT ON (chat_id) chat_id, sent_at, id FROM m ORDER BY chat_id, sent_at DESC, id DESC) x
+	WHERE c.id = x.chat_id AND (c.last_sent_at, c.last_message_id) < (x.sent_at, x.id)
 ), q AS (
 	SELECT * FROM unnest($17::bigint[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[], $23::text[],
 		$24::text[], $25::bigint[], $31::bigint[])
@@ -76,11 +87,15 @@ SELECT m.id IS NOT NULL, CASE WHEN m.id IS NULL THEN
 	(SELECT e.chat_id FROM messages e WHERE e.account_id = i.account_id AND e.message_id = i.message_id) END
 FROM i LEFT JOIN m ON m.id = i.id ORDER BY i.n`
 
+// wordsArg is insertMessages' parameter of the messages' words (see
+// tsvector), after the attachments'.
+var wordsArg = fmt.Sprintf("$%d", attachmentFirstArg+tables.AttachmentWidth)
+
 // rows are the arrays of insertMessages.
 type rows struct {
 	ids, accounts, chats, sentAt, receivedAt []int64
 	workspaces, messageIDs, uuids, directions, senderNames, senderPhones,
-	recipientNames, recipientPhones, texts, skipReasons []string
+	recipientNames, recipientPhones, texts, skipReasons, words []string
 	isNewChat []bool
 	// How many attachments each message has; the attachments themselves.
 	attachments []int64
@@ -100,7 +115,7 @@ func (r *rows) add(ins *insert) {
 	r.directions, r.texts, r.skipReasons = append(r.directions, ins.direction), append(r.texts, ins.text), append(r.skipReasons, ins.skipReason)
 	r.senderNames, r.senderPhones = append(r.senderNames, ins.sender.FullName), append(r.senderPhones, ins.sender.Phone)
 	r.recipientNames, r.recipientPhones = append(r.recipientNames, ins.recipient.FullName), append(r.recipientPhones, ins.recipient.Phone)
-	r.isNewChat = append(r.isNewChat, ins.isNewChat)
+	r.isNewChat, r.words = append(r.isNewChat, ins.isNewChat), append(r.words, tsvector(ins.text))
 	r.attachments = append(r.attachments, int64(len(ins.attachments)))
 	for i, a := range ins.attachments {
 		r.files.add(tables.AttachmentValues(ins.workspace, ins.account, ins.id, i, a, ins.receivedAt))
@@ -133,7 +148,7 @@ func (r *rows) args() []any {
 		r.skipReasons,
 		r.dMessages, r.dWorkspaces, r.dEndpoints, r.dLanes, r.dChats, r.dKinds, r.dTypes, r.dEventIDs, r.dAt,
 		r.wEndpoints, r.wChats, r.wMessages, r.wAt, r.attachments, r.dDue}
-	return append(args, r.files.args()...)
+	return append(append(args, r.files.args()...), r.words)
 }
 
 // newIDs reserves ids for a group's messages, ascending in the order
@@ -640,10 +655,10 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		// race with another request (ids are in URLs: few gaps).
 		var historyOnly bool
 		chat, err = scanChat(it.conn.QueryRow(ctx, `INSERT INTO chats
-			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			(workspace_id, account_id, external_id, full_name, is_group, phone, created_at, history_only, name_words)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::tsvector)
 			ON CONFLICT (account_id, external_id) DO NOTHING RETURNING `+chatColumns+`, history_only`,
-			it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now, in.History), &historyOnly)
+			it.workspaceID, acc.ID, c.ExternalID, name, c.IsGroup, c.Phone, it.now, in.History, tsvector(name)), &historyOnly)
 		if err == nil {
 			it.historyOnly[chat.ID] = historyOnly
 			it.chats[key] = chat
@@ -669,8 +684,8 @@ func (it *ingestTx) chat(ctx context.Context, acc chathook.Account, in *chathook
 		chat.ExternalID, changed = c.ExternalID, true
 	}
 	if changed {
-		if _, err := it.conn.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3 WHERE id = $4`,
-			chat.FullName, chat.Phone, chat.ExternalID, chat.ID); err != nil {
+		if _, err := it.conn.Exec(ctx, `UPDATE chats SET full_name = $1, phone = $2, external_id = $3, name_words = $5::tsvector
+			WHERE id = $4`, chat.FullName, chat.Phone, chat.ExternalID, chat.ID, tsvector(chat.FullName)); err != nil {
 			return chat, false, fmt.Errorf("update chat: %w", err)
 		}
 	}

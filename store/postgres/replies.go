@@ -12,6 +12,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// moveLatest makes message $3, sent at $2, chat $1's latest if it is
+// later in timeline order than the chat's latest (or is it, resent at a
+// new time): see insertMessages.
+const moveLatest = `UPDATE chats SET last_sent_at = $2, last_message_id = $3
+	WHERE id = $1 AND (last_message_id = $3 OR (last_sent_at, last_message_id) < ($2, $3))`
+
 // QueueReply stores a reply and its message in one transaction; see
 // store.Replies.
 func (s *Store) QueueReply(ctx context.Context, r chathook.Reply, now time.Time) (chathook.Reply, error) {
@@ -26,13 +32,17 @@ func (s *Store) QueueReply(ctx context.Context, r chathook.Reply, now time.Time)
 		}
 		r.AccountID = chat.AccountID
 		messageID, sender, recipient := tables.ReplyMessage(r, acc, chat)
-		if _, err := tx.Exec(ctx, `INSERT INTO messages
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO messages
 			(workspace_id, account_id, chat_id, message_id, uuid, direction, sent_at, received_at,
-			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat)
-			VALUES ($1, $2, $3, $4, $5, 'sent', $6, $6, $7, $8, $9, $10, $11, false)`,
+			 sender_name, sender_phone, recipient_name, recipient_phone, text, is_new_chat, words)
+			VALUES ($1, $2, $3, $4, $5, 'sent', $6, $6, $7, $8, $9, $10, $11, false, $12::tsvector) RETURNING id`,
 			r.WorkspaceID, r.AccountID, r.ChatID, messageID, r.ID, ms(now),
-			sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, r.Text); err != nil {
+			sender.FullName, sender.Phone, recipient.FullName, recipient.Phone, r.Text, tsvector(r.Text)).Scan(&id); err != nil {
 			return fmt.Errorf("reply: message: %w", err)
+		}
+		if _, err := tx.Exec(ctx, moveLatest, r.ChatID, ms(now), id); err != nil {
+			return fmt.Errorf("reply: chat: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO replies
 			(id, workspace_id, chat_id, account_id, wa_id, text, sent_by_name, sent_by_email, due_at, created_at)
@@ -151,7 +161,12 @@ func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspac
 	case err == nil:
 		// WhatsApp's echo of it was stored (and queued) first, under
 		// the wamid Meta had not yet told us: it is the message.
-		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id)
+		if _, err = tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id); err != nil {
+			return false, err
+		}
+		// The reply may have been its chat's latest.
+		_, err = tx.Exec(ctx, `UPDATE chats c SET (last_sent_at, last_message_id) = (SELECT sent_at, id FROM messages
+			WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) WHERE c.id = $1`, chatID)
 		return false, err
 	case !errors.Is(err, pgx.ErrNoRows):
 		return false, err
@@ -167,6 +182,9 @@ func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspac
 	if err := tx.QueryRow(ctx, `UPDATE messages SET message_id = $1, sent_at = $2, received_at = $2, is_new_chat = $3
 		WHERE uuid = $4 RETURNING id`, waID, ms(at), isNew, id).Scan(&messageRow); err != nil {
 		return false, fmt.Errorf("message: %w", err)
+	}
+	if _, err := tx.Exec(ctx, moveLatest, chatID, ms(at), messageRow); err != nil {
+		return false, fmt.Errorf("chat: %w", err)
 	}
 	facts := tables.Stored{ChatID: chatID, AccountID: accountID, UUID: id, Direction: chathook.Sent, Live: true, NewChat: isNew}
 	for _, q := range tables.FanOut(nil, targets, facts, tables.NewEventID) {

@@ -276,6 +276,10 @@ func (s *Store) UpdateChat(ctx context.Context, workspaceID string, chatID int64
 			sets = append(sets, f.col+" = $"+strconv.Itoa(len(args)))
 		}
 	}
+	if u.FullName != nil { // found by its new name
+		args = append(args, tsvector(*u.FullName))
+		sets = append(sets, "name_words = $"+strconv.Itoa(len(args))+"::tsvector")
+	}
 	if len(sets) == 0 {
 		sets = append(sets, "id = id")
 	}
