@@ -232,7 +232,7 @@ type ChatSummary struct {
 	// opened the chat (all of them if never), up to store.UnreadCap.
 	Unread int
 	// Match is, in a search, the newest message whose text matched; zero
-	// when the chat matched by its name or phone.
+	// when only the chat's name or phone did.
 	Match Message
 }
 

@@ -302,7 +302,8 @@ type Pages interface {
 	// user then counts only received messages stored after it. A mark
 	// never moves back (an older messageID changes nothing).
 	// chathook.ErrNotFound when the chat or the user is not the
-	// workspace's.
+	// workspace's, or the message not the chat's (an id from elsewhere
+	// could mark the chat read beyond what the user saw).
 	MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error
 	// Chat returns one chat of the workspace.
 	Chat(ctx context.Context, workspaceID string, chatID int64) (chathook.Chat, error)
@@ -329,7 +330,11 @@ type Pages interface {
 //   - the search is a phone number (only digits, spaces, "+", "-", "(",
 //     ")", ".", at least 3 digits) whose digits are in its Phone's, or
 //   - every word begins a word of the text of one of its messages (not
-//     deleted ones); ChatSummary.Match is then the newest such message.
+//     deleted ones).
+//
+// ChatSummary.Match is the newest message whose text matched, also when
+// the name or phone matched too (it shows why the chat was found); zero
+// when no text did.
 type ChatQuery struct {
 	AccountID int64  // only this account's chats; 0: every account's
 	Search    string // "" or blanks: every chat

@@ -52,6 +52,10 @@ type chatRow struct {
 	UnreadOf string // the badge for a screen reader: "3 unread"
 }
 
+// chatListRefreshNoScript is the chat list's whole-page reload, in
+// seconds, in a browser without script.
+const chatListRefreshNoScript = 30
+
 // chats shows the chat list, most recent activity first: a page after
 // ?before= or just before ?after= a chat's place (store.ActivityOf), of
 // the chats matching ?q= and of the account ?account=, if given.
@@ -59,6 +63,10 @@ func (s *Server) chats(w http.ResponseWriter, r *http.Request, v visit) {
 	q := r.URL.Query()
 	query := store.ChatQuery{UserID: v.User.ID, Limit: chatsPerPage + 1}
 	data := chatListView{layout: v.layout(s, "Chats", "chats")}
+	// Without script the list reloads itself now and then (with script,
+	// GET /live updates it); the chat page does not, as a reload would
+	// lose a half-typed reply.
+	data.Refresh = chatListRefreshNoScript
 
 	data.Query = strings.TrimSpace(q.Get("q"))
 	if utf8.RuneCountInString(data.Query) > maxSearch {

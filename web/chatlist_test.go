@@ -121,6 +121,9 @@ func TestChatListByActivity(t *testing.T) {
 	if !strings.Contains(a.body, `id="chat-list"`) {
 		t.Error("no #chat-list")
 	}
+	if !strings.Contains(a.body, `<noscript><meta http-equiv="refresh" content="30"></noscript>`) {
+		t.Error("without script the list never reloads")
+	}
 }
 
 // 120 chats are three pages: Older and Newer links walk them both ways

@@ -106,8 +106,11 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 		var or []string
 		if query != "" {
 			tsq := arg(query) + "::tsquery"
-			or = append(or, "c.name_words @@ "+tsq,
-				"EXISTS (SELECT FROM messages m WHERE m.chat_id = c.id AND m.deleted_at = 0 AND m.words @@ "+tsq+")")
+			// The walk tests a chat's messages through the match's own
+			// LATERAL (LIMIT 1, down messages_timeline): an EXISTS here was
+			// planned as a hashed subplan that reads every match first
+			// (1 s for two common words on 1M messages, 85 ms this way).
+			or = append(or, "c.name_words @@ "+tsq, "mt.id IS NOT NULL")
 			match = `(SELECT * FROM messages m WHERE m.chat_id = c.id AND m.deleted_at = 0 AND m.words @@ ` + tsq + `
 				ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)`
 		}

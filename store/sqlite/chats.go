@@ -304,10 +304,11 @@ func (s *Store) matches(ctx context.Context, page []listed) (map[int64]chathook.
 // upsert that only ever raises it.
 func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO chat_reads (user_id, chat_id, message_id)
-		SELECT u.id, c.id, ? FROM users u JOIN chats c ON c.id = ? AND c.workspace_id = u.workspace_id
+		SELECT u.id, c.id, m.id FROM users u JOIN chats c ON c.id = ? AND c.workspace_id = u.workspace_id
+		JOIN messages m ON m.id = ? AND m.chat_id = c.id
 		WHERE u.id = ? AND u.workspace_id = ?
 		ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = max(message_id, excluded.message_id)`,
-		messageID, chatID, userID, workspaceID)
+		chatID, messageID, userID, workspaceID)
 	if err != nil {
 		return fmt.Errorf("mark read: %w", err)
 	}

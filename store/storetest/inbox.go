@@ -170,6 +170,7 @@ func searchable(t *testing.T, st store.Store, ws string) map[string]chathook.Mes
 		{3, "Acme Support", "Second invoice: ready tomorrow"},
 		{2, "Bob", "no invoices here, only an involved story"},
 		{1, "Carol", "call me at 10"},
+		{1, "Carol", "Carol here again"},
 	}
 	out := map[string]chathook.Message{}
 	for i, l := range lines {
@@ -190,6 +191,7 @@ func testChatSearch(t *testing.T, st store.Store) {
 		match  string // the text of the first result's Match; "" for none
 	}{
 		{"olg", []string{"0006"}, ""},
+		{"carol", []string{"0001"}, "Carol here again"}, // by name and by text: the text is shown
 		{"PETROVA olga", []string{"0006"}, ""},
 		{"дмит", []string{"0005"}, ""},
 		{"שרה", []string{"0004"}, ""},
@@ -342,6 +344,13 @@ func testMarkReadStaysInWorkspace(t *testing.T, st store.Store) {
 	olga, bert := user(t, st, a, "olga@acme.example"), user(t, st, b, "bert@b.example")
 	chatA := ingest(t, st, a, timed(1, 1, 1))[0].ChatID
 	m := stored(t, st, a, chatA, "c1-m1")
+	otherChat := ingest(t, st, a, timed(2, 1, 1))[0].ChatID
+	if err := st.MarkRead(ctx, a, olga.ID, chatA, stored(t, st, a, otherChat, "c2-m1").ID+1000); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("an unknown message: %v, want ErrNotFound", err)
+	}
+	if err := st.MarkRead(ctx, a, olga.ID, chatA, stored(t, st, a, otherChat, "c2-m1").ID); !errors.Is(err, chathook.ErrNotFound) {
+		t.Errorf("another chat's message: %v, want ErrNotFound", err)
+	}
 	for _, c := range []struct {
 		ws         string
 		user, chat int64
