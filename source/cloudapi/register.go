@@ -58,7 +58,7 @@ func (r Registration) Account() (chathook.Account, error) {
 	} else if len(r.PhoneNumberID) > maxPhoneNumberID || strings.Trim(r.PhoneNumberID, "0123456789") != "" {
 		errs = append(errs, fieldErr("phone_number_id", fmt.Sprintf("%q is not a phone number id: Meta's are digits only, as shown under the number on the API Setup page", r.PhoneNumberID)))
 	}
-	phone, err := ingest.ParsePhone("display_phone_number", r.DisplayPhoneNumber)
+	phone, err := ingest.ParsePhone("display_phone_number", international(r.DisplayPhoneNumber))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -187,4 +187,16 @@ func visibleASCII(s string) bool {
 
 func fieldErr(field, problem string) error {
 	return &ingest.FieldError{Field: field, Problem: problem}
+}
+
+// international reads a display phone number without "+" as Meta writes
+// it in its payloads' metadata ("15550783881"): always in international
+// form, so its digits start with the country code. A number with "+" or
+// "00" is left as typed.
+func international(display string) string {
+	v := strings.TrimSpace(display)
+	if v == "" || strings.HasPrefix(v, "+") || strings.HasPrefix(v, "00") || v[0] < '1' || v[0] > '9' {
+		return display
+	}
+	return "+" + v
 }

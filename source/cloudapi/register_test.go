@@ -40,4 +40,14 @@ func TestRegistrationChecksEveryField(t *testing.T) {
 	if err != nil || a.Phone != "+15550783881" {
 		t.Errorf("a spaced number: %+v, %v", a, err)
 	}
+	// As Meta writes it in its payloads: international without "+".
+	for _, display := range []string{"15550783881", "1 555 078 3881"} {
+		a, err = cloudapi.Registration{PhoneNumberID: "106540352242922", DisplayPhoneNumber: display, AppSecret: "app-secret-1"}.Account()
+		if err != nil || a.Phone != "+15550783881" {
+			t.Errorf("%q: %+v, %v", display, a, err)
+		}
+	}
+	if _, err = (cloudapi.Registration{PhoneNumberID: "106540352242922", DisplayPhoneNumber: "050 000 0000", AppSecret: "app-secret-1"}).Account(); err == nil {
+		t.Error("a local number starting with 0 was taken")
+	}
 }
