@@ -115,12 +115,20 @@ func TestBrowserLiveAcrossInstances(t *testing.T) {
 	do(t, ctx, "see Alice's chat", chromedp.WaitVisible(chromedp.CSS(`[id^="m-"]`)))
 	waitFor(t, ctx, "Alice's messages", `document.body.textContent.includes("Alice again")`)
 	mark(t, ctx)
+	// Messages that did not change stay the same elements (a playing voice
+	// note, an open "edited" list stay as they are).
+	do(t, ctx, "mark the shown messages", chromedp.Evaluate[chromedp.Void](
+		`document.querySelectorAll('[id^="m-"]').forEach(m => { m.liveKept = true; })`))
 	// At the bottom, the chat follows the new message there.
 	do(t, ctx, "scroll to the bottom", chromedp.Evaluate[chromedp.Void](scroller+`.scrollTop = 1e9`))
 	ws.On(b).Post(t, liveMessage("Alice", "a3", "Third, seen live"))
 	waitLive(t, ctx, "the new message in the open chat",
 		`(() => { const ms = document.querySelectorAll('[id^="m-"]'); return ms.length > 0 && ms[ms.length-1].textContent.includes("Third, seen live"); })()`)
 	waitLive(t, ctx, "the chat scrolled to the new message", atBottom)
+	if replaced := run(t, ctx, "count replaced messages", chromedp.Evaluate[int](
+		`Array.from(document.querySelectorAll('[id^="m-"]')).slice(0, -1).filter(m => !m.liveKept).length`)); replaced != 0 {
+		t.Errorf("%d unchanged messages were replaced by a live update", replaced)
+	}
 	// Scrolled up, the reader stays where they are.
 	do(t, ctx, "scroll to the top", chromedp.Evaluate[chromedp.Void](scroller+`.scrollTop = 0`))
 	// Another chat's message does not touch this one; the page is the same page.

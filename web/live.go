@@ -28,8 +28,8 @@ type liveEvent struct {
 // ever reaches it. Behind a reverse proxy the stream needs buffering off:
 // it sends X-Accel-Buffering: no, which nginx honours; other proxies must
 // be told not to buffer text/event-stream, and their idle timeout be
-// above the heartbeat. Without a hub it answers 204, which tells
-// EventSource not to retry.
+// above the heartbeat. Without a hub it answers 204: the page's script
+// then tries again now and then (live.js).
 func (s *Server) live(w http.ResponseWriter, r *http.Request, v visit) {
 	if s.cfg.Live == nil {
 		w.WriteHeader(http.StatusNoContent)

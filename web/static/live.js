@@ -44,56 +44,42 @@
   var replaceList = function (doc) {
     var fresh = doc.getElementById("chat-list");
     var old = document.getElementById("chat-list");
-    if (fresh && old) {
-      old.replaceWith(document.importNode(fresh, true));
-      times(document.getElementById("chat-list"));
-      return;
-    }
-    // The list appeared or emptied: the page's content is replaced whole.
-    var main = document.querySelector("main"), freshMain = doc.querySelector("main");
-    if (main && freshMain) {
-      main.replaceChildren.apply(main, Array.prototype.map.call(freshMain.childNodes, function (n) { return document.importNode(n, true); }));
-      times(main);
-    }
+    if (!fresh || !old) return; // the list page always has one
+    old.replaceWith(document.importNode(fresh, true));
+    times(document.getElementById("chat-list"));
   };
 
   var container = function (root) { return root.getElementById("messages") || root.getElementById("timeline"); };
 
-  // mergeMessages replaces the messages this page shows with their fresh
-  // form (ticks, reply state, edits) and appends the new ones in order.
+  // mergeMessages replaces the messages this page shows that changed
+  // (ticks, reply state, edits) with their fresh form and appends the new
+  // ones in order. The fresh messages are put in the browser's time first,
+  // as the shown ones are, so that only a message that really changed is
+  // replaced: a playing voice note or an open "edited" list stays as it is.
   var mergeMessages = function (doc) {
     var box = container(document), fresh = container(doc);
     if (!box || !fresh) return;
+    fresh = document.importNode(fresh, true);
+    times(fresh);
     // The timeline may scroll by itself, or with the page.
     var scroller = document.scrollingElement || document.documentElement;
     var overflow = getComputedStyle(box).overflowY;
     if ((overflow === "auto" || overflow === "scroll") && box.scrollHeight > box.clientHeight) scroller = box;
     var atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
-    var added = false;
-    Array.prototype.forEach.call(fresh.querySelectorAll('[id^="m-"]'), function (m) {
-      var node = document.importNode(m, true);
-      var old = document.getElementById(m.id);
+    var changed = false, added = false;
+    Array.prototype.forEach.call(fresh.querySelectorAll('[id^="m-"]'), function (node) {
+      var old = document.getElementById(node.id);
       if (old) {
-        if (old.outerHTML !== node.outerHTML) { old.replaceWith(node); times(node); }
+        if (old.outerHTML !== node.outerHTML) { old.replaceWith(node); changed = true; }
         return;
-      }
-      // A day separator just before a new message comes with it.
-      var prev = m.previousElementSibling;
-      if (prev && prev.classList.contains("day") && !hasDay(box, prev.textContent)) {
-        insert(box, document.importNode(prev, true));
       }
       var empty = box.querySelector(".empty");
       if (empty) empty.remove();
       insert(box, node);
-      times(node);
-      added = true;
+      changed = added = true;
     });
+    if (changed) times(box); // once: it also lays out the day separators again
     if (added && atBottom) scroller.scrollTop = scroller.scrollHeight;
-  };
-
-  var hasDay = function (box, text) {
-    var days = box.querySelectorAll(".day");
-    return days.length > 0 && days[days.length - 1].textContent === text;
   };
 
   // insert puts node after the last message or day of box, before any
