@@ -19,7 +19,7 @@ type Channel interface {
 	// Listen calls heard with each payload until ctx ends, on a
 	// connection of its own, reconnecting with backoff; reconnected is
 	// called after each reconnect, since payloads may have been missed.
-	Listen(ctx context.Context, heard func(payload string), reconnected func()) error
+	Listen(ctx context.Context, heard func(payload string), reconnected func(), broken func(error)) error
 }
 
 // Coalesce is the least time between two notifications of one
@@ -84,6 +84,8 @@ func (r *Relay) Run(ctx context.Context) {
 		_ = r.ch.Listen(ctx, r.heard, func() {
 			r.logger.Info("live: listening again; every open tab refetches")
 			r.hub.Refetch()
+		}, func(err error) {
+			r.logger.Warn("live: cannot hear other instances; trying again", "err", err)
 		})
 	})
 	for {

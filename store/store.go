@@ -299,8 +299,10 @@ type Pages interface {
 	Chats(ctx context.Context, workspaceID string, q ChatQuery) ([]chathook.ChatSummary, error)
 	// MarkRead records that a user of the workspace has seen a chat up to
 	// and including message messageID: the chat's unread count for the
-	// user then counts only received messages stored after it. A mark
-	// never moves back (an older messageID changes nothing).
+	// user then counts only received messages stored after it. Marking
+	// the chat's latest message (timeline order) marks all it has, also
+	// those stored after it with an older time (history, late webhooks).
+	// A mark never moves back (an older messageID changes nothing).
 	// chathook.ErrNotFound when the chat or the user is not the
 	// workspace's, or the message not the chat's (an id from elsewhere
 	// could mark the chat read beyond what the user saw).

@@ -126,9 +126,11 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 		}
 		data.Messages = append(data.Messages, mv)
 	}
-	if !tl.hasNewer && len(tl.msgs) > 0 {
+	if !tl.hasNewer && len(tl.msgs) > 0 && r.Header.Get(backgroundHeader) == "" {
 		// The latest messages were shown: the user has seen the chat. A
 		// failed mark only leaves a count too high, never the page unshown.
+		// Marking the latest marks what was stored late with an older time
+		// too (see store.Pages.MarkRead).
 		newest := tl.msgs[len(tl.msgs)-1]
 		if err := s.cfg.Store.MarkRead(r.Context(), v.workspaceID(), v.User.ID, chatID, newest.ID); err != nil {
 			s.cfg.Logger.Error("mark read", "workspace", v.workspaceID(), "chat", chatID, "user", v.User.ID, "err", err)
@@ -136,6 +138,10 @@ func (s *Server) showChat(w http.ResponseWriter, r *http.Request, v visit, chat 
 	}
 	s.render(w, r, status, "chat.html", data)
 }
+
+// backgroundHeader marks a chat page fetched by live.js in a tab nobody
+// is looking at: it does not mark the chat read.
+const backgroundHeader = "X-Chathook-Background"
 
 // replyAdvice is what the chat page says of replying to chat through its
 // account acc: why it cannot (shown in place of the box, "" when it can),

@@ -55,22 +55,29 @@ const (
 // until ctx ends. It holds a connection of its own, outside the pool (a
 // LISTEN lasts as long as its connection). When that connection breaks
 // it connects again, with backoff, and calls reconnected once it listens
-// again: what was sent meanwhile is lost.
-func (s *Store) Listen(ctx context.Context, heard func(payload string), reconnected func()) error {
-	ch, err := s.liveChannel(ctx)
-	if err != nil {
-		return err
-	}
+// again: what was sent meanwhile is lost. Each failure to listen (the
+// database away at start-up too) goes to broken, and is tried again.
+func (s *Store) Listen(ctx context.Context, heard func(payload string), reconnected func(), broken func(error)) error {
+	ch := ""
 	wait := listenBackoff
 	for first := true; ; first = false {
-		err := s.listenOnce(ctx, ch, heard, func() {
-			wait = listenBackoff
-			if !first {
-				reconnected()
-			}
-		})
+		var err error
+		if ch == "" {
+			ch, err = s.liveChannel(ctx)
+		}
+		if err == nil {
+			err = s.listenOnce(ctx, ch, heard, func() {
+				wait = listenBackoff
+				if !first {
+					reconnected()
+				}
+			})
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err != nil {
+			broken(err)
 		}
 		if !first || err != nil {
 			select {

@@ -286,7 +286,8 @@ func (s *Store) Pending(ctx context.Context, workspaceID, endpointID string) (in
 // beyond what the user saw.
 func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO read_marks (user_id, chat_id, message_id)
-		SELECT u.id, c.id, m.id FROM users u, chats c, messages m
+		SELECT u.id, c.id, CASE WHEN m.id = c.last_message_id THEN (SELECT max(id) FROM messages WHERE chat_id = c.id) ELSE m.id END
+		FROM users u, chats c, messages m
 		WHERE u.id = $2 AND u.workspace_id = $1 AND c.id = $3 AND c.workspace_id = $1 AND m.id = $4 AND m.chat_id = c.id
 		ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = GREATEST(read_marks.message_id, excluded.message_id)`,
 		workspaceID, userID, chatID, messageID)

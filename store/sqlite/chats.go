@@ -96,6 +96,11 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 	if q.Limit <= 0 {
 		return nil, nil
 	}
+	if se := parseSearch(q.Search); strings.TrimSpace(q.Search) != "" && se.match == "" && se.phone == "" {
+		// Punctuation or emoji alone: no word to find. Nothing matches,
+		// rather than everything, so the page says no chat was found.
+		return nil, nil
+	}
 	page, err := s.chatPage(ctx, workspaceID, q)
 	if err != nil {
 		return nil, fmt.Errorf("chats: %w", err)
@@ -151,6 +156,9 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 	msgs := make([]*chathook.Message, 0, len(out))
 	for i := range out {
 		msgs = append(msgs, &out[i].Last)
+		if out[i].Match.ID != 0 {
+			msgs = append(msgs, &out[i].Match)
+		}
 	}
 	if err := attach(ctx, s.rs.get(sqlLoadAttachments), msgs); err != nil {
 		return nil, fmt.Errorf("chats: attachments: %w", err)
@@ -182,7 +190,9 @@ func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQu
 		if err != nil {
 			return nil, err
 		}
-		defer conn.ExecContext(ctx, `DELETE FROM temp.search_hits`) // a reader's memory is not kept by its last search
+		// A reader's memory is not kept by its last search, also when the
+		// search was cancelled (the person typed on).
+		defer conn.ExecContext(context.WithoutCancel(ctx), `DELETE FROM temp.search_hits`)
 		common = n > int64(rareHits)
 	}
 	query, args := chatPageSQL(workspaceID, q, common)
@@ -304,7 +314,8 @@ func (s *Store) matches(ctx context.Context, page []listed) (map[int64]chathook.
 // upsert that only ever raises it.
 func (s *Store) MarkRead(ctx context.Context, workspaceID string, userID, chatID, messageID int64) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO chat_reads (user_id, chat_id, message_id)
-		SELECT u.id, c.id, m.id FROM users u JOIN chats c ON c.id = ? AND c.workspace_id = u.workspace_id
+		SELECT u.id, c.id, CASE WHEN m.id = c.last_message_id THEN (SELECT max(id) FROM messages WHERE chat_id = c.id) ELSE m.id END
+		FROM users u JOIN chats c ON c.id = ? AND c.workspace_id = u.workspace_id
 		JOIN messages m ON m.id = ? AND m.chat_id = c.id
 		WHERE u.id = ? AND u.workspace_id = ?
 		ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = max(message_id, excluded.message_id)`,

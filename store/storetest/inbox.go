@@ -24,6 +24,57 @@ var inbox = map[string]func(*testing.T, store.Store){
 	"UnreadCountsSinceMarkRead":    testUnreadSinceMarkRead,
 	"UnreadStopsAtCap":             testUnreadStopsAtCap,
 	"MarkReadStaysInWorkspace":     testMarkReadStaysInWorkspace,
+	"ChatListFollowsSentReply":     testChatListFollowsSentReply,
+	"OpeningClearsLateMessages":    testOpeningClearsLateMessages,
+}
+
+// A reply is stored when queued and takes its send time when sent: its
+// chat moves then, and pages neither repeat nor skip a chat.
+func testChatListFollowsSentReply(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "")
+	acc := link(t, st, ws, 1, "a", t0.Add(time.Hour))
+	chat := chatOf(t, st, ws, acc.Phone, 1, 1)
+	chatOf(t, st, ws, acc.Phone, 2, 1)
+	r := queueReply(t, st, ws, chat, "3EB0AAAA", "On its way", t0.Add(time.Second))
+	if _, got := list(t, st, ws, store.ChatQuery{}); !slices.Equal(got, []string{"0001", "0002"}) {
+		t.Fatalf("after the queued reply: %v", got)
+	}
+	customer := msg(2, 2)
+	customer.Account.Phone = acc.Phone
+	customer.Timestamp = t0.Add(2 * time.Second)
+	ingest(t, st, ws, customer)
+	if _, got := list(t, st, ws, store.ChatQuery{}); !slices.Equal(got, []string{"0002", "0001"}) {
+		t.Fatalf("after a customer's message: %v", got)
+	}
+	if got := claimReplies(t, st, "a", t0.Add(3*time.Second), acc.ID); len(got) != 1 {
+		t.Fatalf("claimed %v", replyIDs(got))
+	}
+	sent(t, st, "a", r.ID, "3EB0AAAA", t0.Add(3*time.Second))
+	all, got := list(t, st, ws, store.ChatQuery{})
+	if !slices.Equal(got, []string{"0001", "0002"}) || all[0].Last.UUID != r.ID {
+		t.Fatalf("after the reply was sent: %v, first's last %+v", got, all[0].Last)
+	}
+	first, _ := list(t, st, ws, store.ChatQuery{Limit: 1})
+	if _, got := list(t, st, ws, store.ChatQuery{Before: store.ActivityOf(first[0])}); !slices.Equal(got, []string{"0002"}) {
+		t.Errorf("the page after the first: %v, want 0002", got)
+	}
+}
+
+// Opening a chat at its latest message clears what was stored late with
+// an older time (history, a late webhook) too.
+func testOpeningClearsLateMessages(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ws := workspace(t, st, "a", "")
+	olga := user(t, st, ws, "olga@acme.example")
+	chat := ingest(t, st, ws, timed(1, 1, 10))[0].ChatID
+	ingest(t, st, ws, timed(1, 2, 5)) // stored last, sent before the first
+	all, _ := list(t, st, ws, store.ChatQuery{})
+	if err := st.MarkRead(ctx, ws, olga.ID, chat, all[0].Last.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Chats(ctx, ws, store.ChatQuery{UserID: olga.ID, Limit: 1}); got[0].Unread != 0 {
+		t.Errorf("marked at the latest: %d unread, want 0", got[0].Unread)
+	}
 }
 
 // timed is msg(c, n) sent at t0 plus minutes.
@@ -259,6 +310,11 @@ func testChatSearchTakesAnyInput(t *testing.T, st store.Store) {
 			t.Errorf("search %q: %v", s, err)
 		}
 	}
+	for _, s := range []string{"🙂", "%", " - ", "++"} {
+		if _, got := list(t, st, ws, store.ChatQuery{Search: s}); len(got) != 0 {
+			t.Errorf("search %q, no word in it: %v, want none", s, got)
+		}
+	}
 	if _, got := list(t, st, ws, store.ChatQuery{Search: `"invoice*`}); !slices.Equal(got, []string{"0002", "0003"}) {
 		t.Errorf(`search "invoice*: %v, want its word invoice to find chats 2 and 3`, got)
 	}
@@ -269,7 +325,7 @@ func testChatSearchStaysInWorkspace(t *testing.T, st store.Store) {
 	searchable(t, st, a)
 	ingest(t, st, b, timed(9, 1, 1))
 	for _, s := range []string{"olga", "invoice", "555", ""} {
-		if _, got := list(t, st, b, store.ChatQuery{Search: s}); len(got) > 1 || (len(got) == 1 && got[0] != "0009") {
+		if _, got := list(t, st, b, store.ChatQuery{Search: s}); len(got) > 1 || (len(got) == 1 && (got[0] != "0009" || s == "olga" || s == "invoice")) {
 			t.Errorf("search %q in b: %v", s, got)
 		}
 	}
@@ -334,7 +390,7 @@ func testUnreadStopsAtCap(t *testing.T, st store.Store) {
 	ingest(t, st, ws, batch...)
 	got, err := st.Chats(context.Background(), ws, store.ChatQuery{UserID: olga.ID, Limit: 1})
 	if err != nil || len(got) != 1 || got[0].Unread != store.UnreadCap {
-		t.Errorf("%d unread, %v: want the cap %d", got[0].Unread, err, store.UnreadCap)
+		t.Errorf("%+v, %v: want one chat with the cap %d unread", got, err, store.UnreadCap)
 	}
 }
 

@@ -16,12 +16,19 @@
 
   // One fetch in flight and at most one pending: a burst of events costs
   // two fetches, not one each.
-  var busy = false, again = false;
+  var busy = false, again = false, stale = false;
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && stale) { stale = false; refresh(); }
+  });
   var refresh = function () {
     if (busy) { again = true; return; }
     busy = true;
     var url = chatPage ? path : location.pathname + location.search;
-    fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "error" })
+    // A hidden tab's fetch does not mark the chat read (nobody saw it);
+    // it is fetched again when the tab is shown.
+    var headers = document.hidden ? { "X-Chathook-Background": "1" } : {};
+    if (document.hidden && chatPage) stale = true;
+    fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "error", headers: headers })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.text();

@@ -20,6 +20,12 @@ CREATE TRIGGER messages_last AFTER INSERT ON messages BEGIN
     UPDATE chats SET last_sent_at = new.sent_at, last_message_id = new.id
     WHERE id = new.chat_id AND (last_sent_at, last_message_id) < (new.sent_at, new.id);
 END;
+-- A reply is stored when queued and gets its send time when sent: the
+-- chat moves with it (or its latest is that reply, at its new time).
+CREATE TRIGGER messages_last_moved AFTER UPDATE OF sent_at ON messages WHEN old.sent_at IS NOT new.sent_at BEGIN
+    UPDATE chats SET last_sent_at = new.sent_at, last_message_id = new.id
+    WHERE id = new.chat_id AND (last_message_id = new.id OR (last_sent_at, last_message_id) < (new.sent_at, new.id));
+END;
 CREATE TRIGGER messages_last_gone AFTER DELETE ON messages BEGIN
     UPDATE chats SET (last_sent_at, last_message_id) = (
         SELECT coalesce(max(m.sent_at), 0), coalesce(max(m.id), 0) FROM (
