@@ -50,7 +50,7 @@ func (s *Store) CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook
 			return err
 		}
 		var userID *int64
-		conflict := `(` + emailKey + `) WHERE kind = 'invite'`
+		conflict := `(workspace_id, ` + emailKey + `) WHERE kind = 'invite'`
 		switch l.Kind {
 		case chathook.LinkInvite:
 			var taken bool
@@ -72,8 +72,7 @@ func (s *Store) CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO team_links (token_hash, kind, workspace_id, email, name, user_id, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT `+conflict+` DO UPDATE SET token_hash = excluded.token_hash, workspace_id = excluded.workspace_id,
-				email = excluded.email, name = excluded.name, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			ON CONFLICT `+conflict+` DO UPDATE SET token_hash = excluded.token_hash, email = excluded.email, name = excluded.name, created_at = excluded.created_at, expires_at = excluded.expires_at`,
 			tokenHash, string(l.Kind), l.WorkspaceID, l.Email, l.Name, userID, ms(l.CreatedAt), ms(l.ExpiresAt))
 		if err != nil {
 			return fmt.Errorf("create team link: %w", err)

@@ -64,7 +64,7 @@ func (s *Store) CreateTeamLink(ctx context.Context, tokenHash []byte, l chathook
 		if n > 0 {
 			return l, tables.ErrTeammateExists
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM team_links WHERE kind = 'invite' AND email = ?`, l.Email); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM team_links WHERE kind = 'invite' AND workspace_id = ? AND email = ?`, l.WorkspaceID, l.Email); err != nil {
 			return l, err
 		}
 	case chathook.LinkReset:

@@ -164,6 +164,19 @@ func testNewInvitationReplacesOlder(t *testing.T, st store.Store) {
 	if _, err := st.TeamLink(ctx, []byte("new"), t0); err != nil {
 		t.Errorf("another email's invitation replaced olga's: %v", err)
 	}
+	// Another workspace's invitation of the same address replaces
+	// nothing of this one's: the first taken wins the email.
+	other := workspace(t, st, "b", "")
+	invite(t, st, other, "olga@acme.example", "b's")
+	if l, err := st.TeamLink(ctx, []byte("new"), t0); err != nil || l.WorkspaceID != ws {
+		t.Errorf("a's invitation after b's: %+v, %v", l, err)
+	}
+	if _, err := st.UseTeamLink(ctx, []byte("new"), t0, "Olga", []byte("x")); err != nil {
+		t.Fatalf("using a's: %v", err)
+	}
+	if _, err := st.UseTeamLink(ctx, []byte("b's"), t0, "Olga", []byte("x")); !errors.Is(err, chathook.ErrConflict) {
+		t.Errorf("using b's after a's: %v, want ErrConflict", err)
+	}
 }
 
 func testInvitingATeammateConflicts(t *testing.T, st store.Store) {

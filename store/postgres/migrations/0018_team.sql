@@ -15,7 +15,9 @@ CREATE TABLE team_links (
 );
 -- One working link per person and kind: a new one replaces the older.
 -- Emails are matched as users_email matches them (A-Z folded).
-CREATE UNIQUE INDEX team_links_invite ON team_links (lower(email COLLATE "C")) WHERE kind = 'invite';
+-- One invitation per email and workspace: another workspace's invitation
+-- of the same address leaves this one's link working.
+CREATE UNIQUE INDEX team_links_invite ON team_links (workspace_id, lower(email COLLATE "C")) WHERE kind = 'invite';
 CREATE UNIQUE INDEX team_links_reset ON team_links (user_id) WHERE kind = 'reset';
 CREATE INDEX team_links_expiry ON team_links (expires_at);
 

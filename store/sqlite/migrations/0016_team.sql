@@ -13,7 +13,10 @@ CREATE TABLE team_links (
     expires_at   INTEGER NOT NULL
 );
 -- One working link per person and kind: a new one replaces the older.
-CREATE UNIQUE INDEX team_links_invite ON team_links (email) WHERE kind = 'invite';
+-- One invitation per email and workspace: another workspace's invitation
+-- of the same address leaves this one's link working (the first taken
+-- wins the email; the other then answers that it is taken).
+CREATE UNIQUE INDEX team_links_invite ON team_links (workspace_id, email) WHERE kind = 'invite';
 CREATE UNIQUE INDEX team_links_reset ON team_links (user_id) WHERE kind = 'reset';
 CREATE INDEX team_links_expiry ON team_links (expires_at);
 
