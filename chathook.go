@@ -18,7 +18,8 @@ import (
 // User-Agent chathook/<Version>, and chathook version prints it. A release
 // build sets it with -ldflags "-X github.com/chathook/chathook.Version=1.2.3";
 // otherwise it is the module's version from the build info (go install
-// ...@v1.2.3), or "dev" for a build from a checkout.
+// ...@v1.2.3, or the commit's pseudo-version that go build stamps in a
+// git checkout), or "dev" where there is none (go run, go test).
 var Version = ""
 
 func init() {

@@ -14,7 +14,7 @@ const MaxURL = 2048
 
 // ErrPrivateTarget is wrapped by CheckWebhookURL's error for a host it
 // refuses as private; its text says how to allow such hosts, and when.
-var ErrPrivateTarget = errors.New("chathook refuses these unless started with --allow-private-targets " +
+var ErrPrivateTarget = errors.New("chathook refuses such targets unless started with --allow-private-targets " +
 	"(or CHATHOOK_ALLOW_PRIVATE_TARGETS=true), which is only for a receiver on this machine or your private network, e.g. for testing")
 
 // CheckWebhookURL reports what is wrong with raw as a webhook URL: it

@@ -182,8 +182,29 @@ func SQLitePath(db string) (string, error) {
 			scheme = "this URL's scheme"
 		}
 		return "", fmt.Errorf("--db: %s:// is not a database chathook knows; use sqlite:<path> or postgres://user:password@host:port/database, or a plain file path", scheme)
+	case looksLikeURL(db) || (strings.Contains(db, "=") && strings.Contains(db, " ")):
+		// A URL a slash short, or a keyword DSN ("host=db password=…"):
+		// not a file to create, and not echoed, as it may hold a password.
+		return "", errors.New("--db: this is neither a file path nor a URL chathook knows; use sqlite:<path> or postgres://user:password@host:port/database, or a plain file path")
 	}
 	return db, nil
+}
+
+// looksLikeURL reports whether db starts with a scheme of two or more
+// letters and a colon ("postgres:/u:pw@h/db", a slash short): not taken
+// for a file path, which would start an empty database named after it.
+// One letter is a Windows drive ("C:\\data\\chathook.db").
+func looksLikeURL(db string) bool {
+	scheme, _, ok := strings.Cut(db, ":")
+	if !ok || len(scheme) < 2 {
+		return false
+	}
+	for i, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '.' || r == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // Created is what `workspace create` prints: the only time the API token
