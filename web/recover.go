@@ -54,6 +54,7 @@ func formZone(tz string) (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil || strings.EqualFold(tz, "local") {
+		//lint:ignore ST1005 shown as it is beside the form's field: a sentence for a person
 		return time.UTC, fmt.Errorf("The time zone your browser gave (tz=%q) is not one chathook knows: reload the page and try again, or give the time in UTC with an offset (2026-03-01T09:00:00Z).", tz)
 	}
 	return loc, nil
