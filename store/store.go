@@ -25,7 +25,9 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/chathook/chathook"
 )
@@ -352,6 +354,26 @@ type ChatQuery struct {
 // ActivityOf is a chat's place in the chat list: its latest message's
 // position in timeline order.
 func ActivityOf(c chathook.ChatSummary) Position { return Of(c.Last) }
+
+// SearchPhone returns the digits of a chat search that is a phone number
+// as ChatQuery says (only digits, blanks and "+-().", at least 3 digits),
+// else "": the one rule both stores match phones by.
+func SearchPhone(search string) string {
+	var digits strings.Builder
+	for _, r := range search {
+		switch {
+		case r >= '0' && r <= '9':
+			digits.WriteRune(r)
+		case unicode.IsSpace(r) || strings.ContainsRune("+-().", r):
+		default:
+			return ""
+		}
+	}
+	if digits.Len() < 3 {
+		return ""
+	}
+	return digits.String()
+}
 
 // UnreadCap is the most unread messages Pages.Chats counts in a chat: the
 // list shows "99+" beyond 99, and counting stops being free.

@@ -93,7 +93,7 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 	}
 	match := `(SELECT * FROM messages WHERE false)`
 	if strings.TrimSpace(q.Search) != "" {
-		query, digits := prefixQuery(q.Search), phoneDigits(q.Search)
+		query, digits := prefixQuery(q.Search), store.SearchPhone(q.Search)
 		if query == "" && digits == "" {
 			// Punctuation alone: no word to find. Nothing matches,
 			// rather than everything, so the page says "no chats found".

@@ -58,23 +58,3 @@ func prefixQuery(search string) string {
 	}
 	return strings.Join(ws, " & ")
 }
-
-// phoneDigits returns the digits of search when it is a phone number as
-// store.ChatQuery says (only digits, blanks and "+-().", at least 3
-// digits), else "".
-func phoneDigits(search string) string {
-	var digits strings.Builder
-	for _, r := range search {
-		switch {
-		case r >= '0' && r <= '9':
-			digits.WriteRune(r)
-		case unicode.IsSpace(r) || strings.ContainsRune("+-().", r):
-		default:
-			return ""
-		}
-	}
-	if digits.Len() < 3 {
-		return ""
-	}
-	return digits.String()
-}

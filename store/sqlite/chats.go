@@ -65,25 +65,7 @@ func parseSearch(s string) search {
 	for i, w := range words {
 		terms[i] = `"` + w + `"*`
 	}
-	out := search{match: strings.Join(terms, " AND ")}
-	digits, phone := 0, len(words) > 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case !strings.ContainsRune(" +-().", r):
-			phone = false
-		}
-	}
-	if phone && digits >= 3 {
-		out.phone = strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, s)
-	}
-	return out
+	return search{match: strings.Join(terms, " AND "), phone: store.SearchPhone(s)}
 }
 
 // phoneDigits is a chat's phone with only its digits, for a phone search.
@@ -96,12 +78,13 @@ func (s *Store) Chats(ctx context.Context, workspaceID string, q store.ChatQuery
 	if q.Limit <= 0 {
 		return nil, nil
 	}
-	if se := parseSearch(q.Search); strings.TrimSpace(q.Search) != "" && se.match == "" && se.phone == "" {
+	se := parseSearch(q.Search)
+	if strings.TrimSpace(q.Search) != "" && se.match == "" && se.phone == "" {
 		// Punctuation or emoji alone: no word to find. Nothing matches,
 		// rather than everything, so the page says no chat was found.
 		return nil, nil
 	}
-	page, err := s.chatPage(ctx, workspaceID, q)
+	page, err := s.chatPage(ctx, workspaceID, q, se)
 	if err != nil {
 		return nil, fmt.Errorf("chats: %w", err)
 	}
@@ -177,7 +160,7 @@ type listed struct {
 // matches (chats_fts) and the messages whose text does (messages_fts);
 // with few hits the list is made from the hits' chats, with many it is
 // walked in order until the page is full (see rareHits).
-func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQuery) ([]listed, error) {
+func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQuery, se search) ([]listed, error) {
 	// One connection: a search's hits are in its temporary table.
 	conn, err := s.r.Conn(ctx)
 	if err != nil {
@@ -185,7 +168,7 @@ func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQu
 	}
 	defer conn.Close()
 	common := false
-	if se := parseSearch(q.Search); se.match != "" {
+	if se.match != "" {
 		n, err := findHits(ctx, conn, se.match)
 		if err != nil {
 			return nil, err
@@ -195,7 +178,7 @@ func (s *Store) chatPage(ctx context.Context, workspaceID string, q store.ChatQu
 		defer conn.ExecContext(context.WithoutCancel(ctx), `DELETE FROM temp.search_hits`)
 		common = n > int64(rareHits)
 	}
-	query, args := chatPageSQL(workspaceID, q, common)
+	query, args := chatPageSQL(workspaceID, q, se, common)
 	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -242,7 +225,7 @@ func findHits(ctx context.Context, conn *sql.Conn, match string) (int64, error) 
 
 // chatPageSQL is the query of chatPage: common tells that the search's
 // words are in more than rareHits messages.
-func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []any) {
+func chatPageSQL(workspaceID string, q store.ChatQuery, se search, common bool) (string, []any) {
 	where := []string{`c.workspace_id = :ws`}
 	args := []any{sql.Named("ws", workspaceID)}
 	if q.AccountID != 0 {
@@ -260,7 +243,7 @@ func chatPageSQL(workspaceID string, q store.ChatQuery, common bool) (string, []
 		args = append(args, sql.Named("at", ms(q.Before.At)), sql.Named("id", q.Before.ID))
 	}
 	match := `0`
-	if se := parseSearch(q.Search); se.match != "" {
+	if se.match != "" {
 		args = append(args, sql.Named("match", se.match))
 		found := []string{`c.id IN (SELECT rowid FROM chats_fts WHERE chats_fts MATCH :match)`}
 		if se.phone != "" {

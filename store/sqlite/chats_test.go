@@ -137,7 +137,7 @@ func TestChatPagesUseActivityIndexes(t *testing.T) {
 	} {
 		for _, common := range []bool{false, true} {
 			q.Limit = 50
-			query, args := chatPageSQL("ws", q, common)
+			query, args := chatPageSQL("ws", q, parseSearch(q.Search), common)
 			plan := explain(t, st, query, args...)
 			if !strings.Contains(plan, "_activity") || strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN c\n") {
 				t.Errorf("%+v, common %v:\n%s", q, common, plan)
