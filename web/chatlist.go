@@ -10,16 +10,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/chathook/chathook"
+	"github.com/chathook/chathook/payload"
 	"github.com/chathook/chathook/store"
 )
 
 // maxSearch is the longest search the chat list takes, in characters:
 // far more than a name or a phrase, little enough to keep a query cheap.
 const maxSearch = 200
-
-// previewLength is how much of a preview a row carries; the page cuts it
-// further to the row's width.
-const previewLength = 160
 
 type chatListView struct {
 	layout
@@ -199,18 +196,15 @@ func (s *Server) anyChat(r *http.Request, v visit, query, side store.ChatQuery, 
 // chatRowOf is what the list shows of c; in a search, a chat found by one of
 // its messages shows that message and leads to it.
 func chatRowOf(c chathook.ChatSummary, search bool) chatRow {
-	m, href := c.Last, "/chat/"+strconv.FormatInt(c.ID, 10)+"/messages/"
+	m, href := c.Last, payload.ChatURL("", c.ID)
 	if search && c.Match.ID != 0 {
 		// The found message shows its own time: a text and when it was
 		// said belong together, though the list stays in activity order.
-		m, href = c.Match, "/permalink/"+url.PathEscape(c.Match.UUID)+"/"
+		m, href = c.Match, payload.PermalinkURL("", url.PathEscape(c.Match.UUID))
 	}
 	row := chatRow{ChatSummary: c, Href: href, Sent: m.Direction == chathook.Sent, At: m.Timestamp,
 		AtText: m.Timestamp.UTC().Format("2 Jan 2006, 15:04 UTC"), Account: c.AccountPhone}
 	row.Preview = m.Preview()
-	if r := []rune(row.Preview); len(r) > previewLength {
-		row.Preview = string(r[:previewLength]) + "…"
-	}
 	switch {
 	case c.Unread >= store.UnreadCap:
 		row.Unread, row.UnreadOf = "99+", "more than 99 unread"

@@ -112,7 +112,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		errs["email"] = "Enter one email address, e.g. olga@example.com."
 	}
 	if err := CheckNewPassword(password); err != nil {
-		errs["password"] = strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
+		errs["password"] = sentence(err.Error())
 	}
 	if len(errs) > 0 {
 		s.render(w, r, http.StatusUnprocessableEntity, "setup.html", setupRefused(code, form, errs))

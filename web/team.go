@@ -87,7 +87,7 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, v visit) {
 			return
 		default:
 			s.cfg.Logger.Info("teammate invited", "workspace", v.workspaceID(), "user", v.User.ID)
-			link = &teamLinkView{Kind: l.Kind, Email: l.Email, Name: l.Name, URL: s.linkURL(r, token), Expires: l.ExpiresAt}
+			link = s.linkView(r, l, token)
 		}
 	}
 	data, err := s.teamData(r, v)
@@ -95,13 +95,22 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request, v visit) {
 		s.internal(w, r, err)
 		return
 	}
+	status := http.StatusOK
 	if len(errs) > 0 {
-		data.Form, data.Errors = form, errs
-		s.render(w, r, http.StatusUnprocessableEntity, "team.html", data)
-		return
+		status, data.Form, data.Errors = http.StatusUnprocessableEntity, form, errs
+	} else {
+		data.Link, data.Mailed = link, s.cfg.Mail
 	}
-	data.Link, data.Mailed = link, s.cfg.Mail
-	s.render(w, r, http.StatusOK, "team.html", data)
+	s.render(w, r, status, "team.html", data)
+}
+
+// noSuchTeammate answers an action on a teammate not (or no longer) in
+// the workspace.
+const noSuchTeammate = "There is no such teammate in this workspace: someone may have removed them already."
+
+// linkView is a team link made just now, shown this once with its token.
+func (s *Server) linkView(r *http.Request, l chathook.TeamLink, token string) *teamLinkView {
+	return &teamLinkView{Kind: l.Kind, Email: l.Email, Name: l.Name, URL: s.linkURL(r, token), Expires: l.ExpiresAt}
 }
 
 // teammateID is the {id} of a teammate's action, or false after answering
@@ -130,7 +139,7 @@ func (s *Server) removeTeammate(w http.ResponseWriter, r *http.Request, v visit)
 	err := s.cfg.Store.DeleteUser(r.Context(), v.workspaceID(), id)
 	switch {
 	case errors.Is(err, chathook.ErrNotFound):
-		s.errorPage(w, r, http.StatusNotFound, "There is no such teammate in this workspace: someone may have removed them already.")
+		s.errorPage(w, r, http.StatusNotFound, noSuchTeammate)
 		return
 	case err != nil:
 		s.internal(w, r, err)
@@ -154,7 +163,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, v visit) 
 		UserID: id, CreatedAt: now, ExpiresAt: now.Add(chathook.ResetLifetime), MailLink: s.mailLink(r, token)})
 	switch {
 	case errors.Is(err, chathook.ErrNotFound):
-		s.errorPage(w, r, http.StatusNotFound, "There is no such teammate in this workspace: someone may have removed them already.")
+		s.errorPage(w, r, http.StatusNotFound, noSuchTeammate)
 		return
 	case err != nil:
 		s.internal(w, r, err)
@@ -166,7 +175,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, v visit) 
 		s.internal(w, r, err)
 		return
 	}
-	data.Link = &teamLinkView{Kind: l.Kind, Email: l.Email, Name: l.Name, URL: s.linkURL(r, token), Expires: l.ExpiresAt}
+	data.Link = s.linkView(r, l, token)
 	data.Mailed = s.cfg.Mail
 	s.render(w, r, http.StatusOK, "team.html", data)
 }
@@ -264,7 +273,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		errs["name"] = "At most 100 characters."
 	}
 	if err := CheckNewPassword(password); err != nil {
-		errs["password"] = strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + "."
+		errs["password"] = sentence(err.Error())
 	}
 	if r.PostFormValue("password2") != password {
 		errs["password2"] = "The two passwords differ: type the same password twice."

@@ -150,24 +150,14 @@
   var follow = function () { if (!following) following = setInterval(poll, 1000); };
 
   var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-  var dayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-  var monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
-  // append shows a reply just queued as the server would: in UTC, under
-  // today's day if the page's last message is of another day.
+  // append shows a reply just queued as the server would, in UTC; time.js
+  // then puts it in local time and lays out the day separators.
   var append = function (id, text) {
     if (document.getElementById("m-" + id)) return;
     var empty = timeline.querySelector(".empty");
     if (empty) empty.parentNode.removeChild(empty);
     var now = new Date();
-    var day = dayNames[now.getUTCDay()] + ", " + now.getUTCDate() + " " + monthNames[now.getUTCMonth()] + " " + now.getUTCFullYear();
-    var days = timeline.querySelectorAll(".day span");
-    if (!days.length || days[days.length - 1].textContent !== day) {
-      var d = document.createElement("div");
-      d.className = "day";
-      d.appendChild(document.createElement("span")).textContent = day;
-      timeline.appendChild(d);
-    }
     var iso = now.toISOString().replace(/\.\d+Z$/, "Z");
     var msg = document.createElement("article");
     msg.className = "msg sent";

@@ -102,8 +102,11 @@
     root = root || document;
     var now = new Date();
     each(root, "time[datetime]", function (el) { localize(el, now); });
+    // The separators are laid out again only when root is in the page's
+    // timeline or holds it: not for a detached fragment (live.js) or the
+    // chat list.
     var timeline = document.getElementById("timeline");
-    if (timeline) separate(timeline, now);
+    if (timeline && (root === document || root.contains(timeline) || timeline.contains(root))) separate(timeline, now);
     if (zone) {
       each(root, "input[type=hidden][name=tz]", function (f) { f.value = zone; });
       each(root, "[data-local-label]", function (l) { l.textContent = l.getAttribute("data-local-label"); });
