@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -109,20 +108,13 @@ func (s *Store) UseTeamLink(ctx context.Context, tokenHash []byte, now time.Time
 		}
 		switch l.Kind {
 		case chathook.LinkInvite:
-			u = chathook.User{WorkspaceID: l.WorkspaceID, Email: l.Email, Name: name, CreatedAt: fromMS(ms(now))}
-			err := tx.QueryRow(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
-				VALUES ($1, $2, $3, $4, $5) ON CONFLICT ((`+emailKey+`)) DO NOTHING RETURNING id`,
-				u.WorkspaceID, u.Email, u.Name, passwordHash, ms(u.CreatedAt)).Scan(&u.ID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("user %s: %w", u.Email, chathook.ErrConflict)
-			}
+			u, err = insertUser(ctx, tx, chathook.User{WorkspaceID: l.WorkspaceID, Email: l.Email, Name: name, CreatedAt: now}, passwordHash)
 			return err
 		default:
-			if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, name = CASE WHEN $2 = '' THEN name ELSE $2 END WHERE id = $3`,
-				passwordHash, name, l.UserID); err != nil {
+			if err := setPassword(ctx, tx, l.UserID, passwordHash); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, l.UserID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE users SET name = $1 WHERE id = $2 AND $1 <> ''`, name, l.UserID); err != nil {
 				return err
 			}
 			u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, l.UserID))

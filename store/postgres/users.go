@@ -25,7 +25,14 @@ func scanUser(row pgx.Row, extra ...any) (chathook.User, error) {
 // CreateUser adds a user; see store.Users. The unique index on the folded
 // email decides between two callers taking one email at once.
 func (s *Store) CreateUser(ctx context.Context, u chathook.User, passwordHash []byte) (chathook.User, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
+	return insertUser(ctx, s.pool, u, passwordHash)
+}
+
+// insertUser adds u through q (the pool, or a transaction):
+// chathook.ErrConflict when its email is taken, ErrNotFound when its
+// workspace is not there.
+func insertUser(ctx context.Context, q querier, u chathook.User, passwordHash []byte) (chathook.User, error) {
+	err := q.QueryRow(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT ((`+emailKey+`)) DO NOTHING RETURNING id`,
 		u.WorkspaceID, u.Email, u.Name, passwordHash, ms(u.CreatedAt)).Scan(&u.ID)
 	var pgErr *pgconn.PgError
@@ -52,17 +59,21 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (chathook.User, [
 // SetPassword replaces a password and signs the user out everywhere, in
 // one transaction.
 func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash []byte) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, passwordHash, userID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("user %d: %w", userID, chathook.ErrNotFound)
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	return s.inTx(ctx, func(tx pgx.Tx) error { return setPassword(ctx, tx, userID, passwordHash) })
+}
+
+// setPassword replaces a password in tx and ends every session of the
+// user: chathook.ErrNotFound when there is no such user.
+func setPassword(ctx context.Context, tx pgx.Tx, userID int64, passwordHash []byte) error {
+	tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, passwordHash, userID)
+	if err != nil {
 		return err
-	})
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("user %d: %w", userID, chathook.ErrNotFound)
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	return err
 }
 
 // CreateSession stores a session's token hash and prunes expired ones.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -128,22 +127,14 @@ func (s *Store) UseTeamLink(ctx context.Context, tokenHash []byte, now time.Time
 	}
 	switch l.Kind {
 	case chathook.LinkInvite:
-		u = chathook.User{WorkspaceID: l.WorkspaceID, Email: l.Email, Name: name, CreatedAt: fromMS(ms(now))}
-		err = tx.QueryRowContext(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id`,
-			u.WorkspaceID, u.Email, u.Name, passwordHash, ms(u.CreatedAt)).Scan(&u.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return u, fmt.Errorf("user %s: %w", u.Email, chathook.ErrConflict)
-		}
-		if err != nil {
-			return u, fmt.Errorf("create user: %w", err)
-		}
-	case chathook.LinkReset:
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, name = CASE WHEN ? = '' THEN name ELSE ? END WHERE id = ?`,
-			passwordHash, name, name, l.UserID); err != nil {
+		if u, err = insertUser(ctx, tx, chathook.User{WorkspaceID: l.WorkspaceID, Email: l.Email, Name: name, CreatedAt: now}, passwordHash); err != nil {
 			return u, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, l.UserID); err != nil {
+	case chathook.LinkReset:
+		if err := setPassword(ctx, tx, l.UserID, passwordHash); err != nil {
+			return u, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET name = ? WHERE id = ? AND ? <> ''`, name, l.UserID, name); err != nil {
 			return u, err
 		}
 		if u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = ?`, l.UserID)); err != nil {

@@ -32,7 +32,15 @@ func (s *Store) CreateUser(ctx context.Context, u chathook.User, passwordHash []
 	if n == 0 {
 		return u, fmt.Errorf("workspace %s: %w", u.WorkspaceID, chathook.ErrNotFound)
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
+	if u, err = insertUser(ctx, tx, u, passwordHash); err != nil {
+		return u, err
+	}
+	return u, tx.Commit()
+}
+
+// insertUser adds u in tx: chathook.ErrConflict when its email is taken.
+func insertUser(ctx context.Context, tx *sql.Tx, u chathook.User, passwordHash []byte) (chathook.User, error) {
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (workspace_id, email, name, password_hash, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING RETURNING id`,
 		u.WorkspaceID, u.Email, u.Name, passwordHash, ms(u.CreatedAt)).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -42,7 +50,7 @@ func (s *Store) CreateUser(ctx context.Context, u chathook.User, passwordHash []
 		return u, fmt.Errorf("create user: %w", err)
 	}
 	u.CreatedAt = fromMS(ms(u.CreatedAt))
-	return u, tx.Commit()
+	return u, nil
 }
 
 // UserByEmail finds a user by email, in any case.
@@ -59,6 +67,15 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash []by
 		return err
 	}
 	defer tx.Rollback()
+	if err := setPassword(ctx, tx, userID, passwordHash); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// setPassword replaces a password in tx and ends every session of the
+// user: chathook.ErrNotFound when there is no such user.
+func setPassword(ctx context.Context, tx *sql.Tx, userID int64, passwordHash []byte) error {
 	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
 	if err != nil {
 		return err
@@ -66,10 +83,8 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash []by
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("user %d: %w", userID, chathook.ErrNotFound)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	return err
 }
 
 // CreateSession stores a session's token hash and prunes expired ones.
