@@ -161,12 +161,15 @@ func queueSent(ctx context.Context, tx pgx.Tx, targets []tables.Target, workspac
 	case err == nil:
 		// WhatsApp's echo of it was stored (and queued) first, under
 		// the wamid Meta had not yet told us: it is the message.
-		if _, err = tx.Exec(ctx, `DELETE FROM messages WHERE uuid = $1`, id); err != nil {
+		var gone int64
+		err = tx.QueryRow(ctx, `DELETE FROM messages WHERE uuid = $1 RETURNING id`, id).Scan(&gone)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return false, err
 		}
-		// The reply may have been its chat's latest.
+		// The reply may have been its chat's latest: only then is the
+		// latest read again, as SQLite's messages_last_gone does.
 		_, err = tx.Exec(ctx, `UPDATE chats c SET (last_sent_at, last_message_id) = (SELECT sent_at, id FROM messages
-			WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) WHERE c.id = $1`, chatID)
+			WHERE chat_id = c.id ORDER BY sent_at DESC, id DESC LIMIT 1) WHERE c.id = $1 AND c.last_message_id = $2`, chatID, gone)
 		return false, err
 	case !errors.Is(err, pgx.ErrNoRows):
 		return false, err
