@@ -692,15 +692,20 @@ type Bundle struct {
 // Outcome is the result of one attempt at a Delivery.
 type Outcome struct {
 	DeliveryID int64
-	URL        string // where it was POSTed
+	URL        string // where it was sent, as it may be shown (RedactURL)
 	At         time.Time
-	Status     int // HTTP status, 0 when there was no response
-	Err        string
-	Duration   time.Duration
+	// Status is the HTTP status, 0 when there was no response, and for
+	// a broker, which answers with an ack (or Err), not a status.
+	Status   int
+	Err      string
+	Duration time.Duration
 }
 
-// OK reports whether the attempt succeeded: any 2xx.
-func (o Outcome) OK() bool { return o.Err == "" && o.Status >= 200 && o.Status < 300 }
+// OK reports whether the attempt succeeded: any 2xx, or a broker's ack
+// (no error and no status).
+func (o Outcome) OK() bool {
+	return o.Err == "" && (o.Status == 0 || o.Status >= 200 && o.Status < 300)
+}
 
 // Delivery states, as the activity log and the detailed log show them.
 const (

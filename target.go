@@ -17,9 +17,12 @@ const MaxURL = 2048
 var ErrPrivateTarget = errors.New("chathook refuses such targets unless started with --allow-private-targets " +
 	"(or CHATHOOK_ALLOW_PRIVATE_TARGETS=true), which is only for a receiver on this machine or your private network, e.g. for testing")
 
-// CheckWebhookURL reports what is wrong with raw as a webhook URL: it
-// must be an absolute http(s) URL with a host, no user name or password,
-// and a port, if any, from 1 to 65535. Unless allowPrivate, a host that is
+// CheckWebhookURL reports what is wrong with raw as an endpoint URL: an
+// absolute http(s) URL with a host, no user name or password, and a port,
+// if any, from 1 to 65535; or a broker URL ParseBrokerURL reads (nats://,
+// amqp://, amqps://), whose credentials are allowed, as they are shown
+// redacted (see RedactURL). Its errors never repeat a password. The same
+// address rules hold for every kind. Unless allowPrivate, a host that is
 // named localhost or is an address PublicAddr refuses (loopback, private,
 // link-local, metadata, reserved, documentation, or an IPv6 form embedding
 // one of those) is refused, however the address is spelled: "2130706433",
@@ -29,6 +32,13 @@ var ErrPrivateTarget = errors.New("chathook refuses such targets unless started 
 func CheckWebhookURL(raw string, allowPrivate bool) error {
 	if len(raw) > MaxURL {
 		return fmt.Errorf("too long: %d bytes, at most %d", len(raw), MaxURL)
+	}
+	if k := TargetOf(raw); k == TargetNATS || k == TargetAMQP {
+		b, err := ParseBrokerURL(raw)
+		if err != nil {
+			return err
+		}
+		return checkHost(b.Host, allowPrivate)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -40,17 +50,29 @@ func CheckWebhookURL(raw string, allowPrivate bool) error {
 		return errors.New("a user name or password in the URL (user:pass@) is not accepted: chathook signs every request instead")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q must start with http:// or https://", raw)
+		return fmt.Errorf("%q must start with http://, https://, nats://, amqp:// or amqps://", raw)
 	}
 	host := u.Hostname()
 	if host == "" {
 		return fmt.Errorf("%q has no host", raw)
 	}
 	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("port %s is not a port: use 1 to 65535", p)
+		if err := checkPort(p); err != nil {
+			return err
 		}
 	}
+	return checkHost(host, allowPrivate)
+}
+
+func checkPort(p string) error {
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s is not a port: use 1 to 65535", p)
+	}
+	return nil
+}
+
+// checkHost is CheckWebhookURL's judgement of a URL's host.
+func checkHost(host string, allowPrivate bool) error {
 	addr, numeric := numericHost(host)
 	if numeric && !addr.IsValid() {
 		return fmt.Errorf("%s is not an IP address", host)

@@ -26,13 +26,11 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -88,10 +86,10 @@ type Recorded struct {
 
 // Dispatcher delivers a store's pending deliveries.
 type Dispatcher struct {
-	cfg    Config
-	client *http.Client
-	owner  string
-	kick   chan struct{}
+	cfg     Config
+	targets *targets
+	owner   string
+	kick    chan struct{}
 
 	mu        sync.Mutex
 	held      map[int64]struct{} // claimed and not yet finished or released
@@ -163,7 +161,7 @@ func New(cfg Config) *Dispatcher {
 	_, _ = rand.Read(suffix)
 	return &Dispatcher{
 		cfg:        cfg,
-		client:     newClient(cfg.PerEndpoint, cfg.AllowPrivateTargets),
+		targets:    newTargets(newClient(cfg.PerEndpoint, cfg.AllowPrivateTargets), cfg.Timeout, cfg.AllowPrivateTargets),
 		owner:      host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(suffix),
 		kick:       make(chan struct{}, 1),
 		held:       map[int64]struct{}{},
@@ -296,6 +294,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.dispatch() // releases every run that waits
 	d.workers.Wait()
+	d.targets.closeAll()
 	close(d.results)
 	<-finished
 	<-renewDone
@@ -417,31 +416,42 @@ func (d *Dispatcher) deliverRun(r run) {
 	}
 }
 
-// attempt makes one signed POST of a delivery.
+// attempt makes one signed attempt at a delivery, through its target.
 func (d *Dispatcher) attempt(ctx context.Context, del chathook.Delivery) chathook.Outcome {
 	body, err := d.render(ctx, del)
 	if err != nil {
-		return chathook.Outcome{DeliveryID: del.ID, URL: del.Webhook.URL, At: d.cfg.Now(),
+		return chathook.Outcome{DeliveryID: del.ID, URL: chathook.RedactURL(del.Webhook.URL), At: d.cfg.Now(),
 			Err: "could not read the bundle's messages: " + err.Error()}
 	}
-	out := d.post(ctx, del.Webhook, del.EventID, body)
+	out := d.send(ctx, del.Webhook, del.EventID, EventType(del), body)
 	out.DeliveryID = del.ID
 	return out
 }
 
-// post sends body to the endpoint's URL, signed with its secrets, with the
-// headers every chathook POST carries (SPEC 4), and describes the outcome.
-func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID string, body []byte) (out chathook.Outcome) {
+// send signs body with the endpoint's secrets and sends it through the
+// target of its URL, with the headers every chathook delivery carries
+// (SPEC 4), and describes the outcome. Outcome.URL is the URL as it may
+// be shown: a broker's password redacted.
+func (d *Dispatcher) send(ctx context.Context, wh chathook.Webhook, eventID, typ string, body []byte) chathook.Outcome {
 	start := d.cfg.Now()
-	out = chathook.Outcome{URL: wh.URL, At: start}
 	began := time.Now() // the duration is real time, whatever the clock says
-	// out is the named result, so the duration set here is what returns.
-	defer func() { out.Duration = time.Since(began) }()
+	m := Message{Webhook: wh, EventID: eventID, Type: typ, Timestamp: start, Body: body}
+	out := d.sign(&m)
+	if out.Err == "" {
+		ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		out = d.targets.get(wh).Send(ctx, m)
+		cancel()
+	}
+	out.URL, out.At, out.Duration = chathook.RedactURL(wh.URL), start, time.Since(began)
+	return out
+}
 
-	// While a rotation's previous secret is valid it signs too, after the
-	// new one, so that receivers switch keys without a failed delivery.
+// sign sets m's signature: while a rotation's previous secret is valid it
+// signs too, after the new one, so that receivers switch keys without a
+// failed delivery.
+func (d *Dispatcher) sign(m *Message) (out chathook.Outcome) {
 	var keys [][]byte
-	for _, secret := range wh.SigningSecrets(start) {
+	for _, secret := range m.Webhook.SigningSecrets(m.Timestamp) {
 		key, err := payload.ParseSecret(secret)
 		if err != nil {
 			out.Err = "signing secret unusable: " + err.Error()
@@ -449,29 +459,7 @@ func (d *Dispatcher) post(ctx context.Context, wh chathook.Webhook, eventID stri
 		}
 		keys = append(keys, key)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
-	if err != nil {
-		out.Err = "invalid URL: " + err.Error()
-		return out
-	}
-	ts := start.Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "chathook/"+chathook.Version)
-	req.Header.Set("webhook-id", eventID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", payload.Signatures(keys, eventID, ts, body))
-	resp, err := d.client.Do(req)
-	if err != nil {
-		out.Err = describe(err, d.cfg.Timeout)
-		return out
-	}
-	drain(resp.Body)
-	out.Status = resp.StatusCode
-	if !out.OK() {
-		out.Err = statusError(resp)
-	}
+	m.Signature = payload.Signatures(keys, m.EventID, m.Timestamp.Unix(), m.Body)
 	return out
 }
 
@@ -614,6 +602,7 @@ func (d *Dispatcher) renew(ctx context.Context) {
 		if d.killed() {
 			return
 		}
+		d.targets.closeIdle(time.Now().Add(-idleTarget))
 		d.mu.Lock()
 		ids := make([]int64, 0, len(d.held))
 		for id := range d.held {

@@ -28,8 +28,8 @@ func Sample(now time.Time) (chathook.Account, chathook.Chat, chathook.Message) {
 	return acc, chat, msg
 }
 
-// Test POSTs a sample message to the webhook's URL exactly as a delivery
-// goes out (same body format, signature, headers, client, timeout and
+// Test sends a sample message to the webhook's URL exactly as a delivery
+// goes out (same body format, signature, headers, target, timeout and
 // address rules), whether or not the webhook is enabled, and returns the
 // outcome. It is not a delivery: nothing is stored, and it never counts
 // towards the consecutive failures that disable a webhook. Its webhook-id
@@ -41,10 +41,10 @@ func (d *Dispatcher) Test(ctx context.Context, wh chathook.Webhook) chathook.Out
 	now := d.cfg.Now()
 	if wh.Format == event.Envelope {
 		id := event.NewID(now)
-		return d.post(ctx, wh, id, payload.Envelope(event.WebhookTest, id, now, wh.WorkspaceID, struct{}{}))
+		return d.send(ctx, wh, id, event.WebhookTest, payload.Envelope(event.WebhookTest, id, now, wh.WorkspaceID, struct{}{}))
 	}
 	acc, chat, msg := Sample(now)
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
-	return d.post(ctx, wh, "msg_test_"+hex.EncodeToString(id), payload.Single(d.cfg.BaseURL, acc, chat, msg))
+	return d.send(ctx, wh, "msg_test_"+hex.EncodeToString(id), event.MessageReceivedNew, payload.Single(d.cfg.BaseURL, acc, chat, msg))
 }
