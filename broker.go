@@ -75,6 +75,10 @@ func ParseBrokerURL(raw string) (BrokerURL, error) {
 	if b.Host == "" {
 		return BrokerURL{}, fmt.Errorf("%q has no host", RedactURL(raw))
 	}
+	if u.User == nil && strings.Contains(raw, "@") {
+		// "user:pa/ss@host" reads as host "user", port "pa": refuse it rather than guess.
+		return BrokerURL{}, fmt.Errorf("%q has an @ after the host: in a user name or password, write / ? # @ as %%2F %%3F %%23 %%40", RedactURL(raw))
+	}
 	if u.User != nil {
 		b.User = u.User.Username()
 		b.Password, b.HasPass = u.User.Password()
@@ -111,6 +115,9 @@ func ParseBrokerURL(raw string) (BrokerURL, error) {
 		if k != "exchange" {
 			return BrokerURL{}, fmt.Errorf("?%s is not a parameter chathook reads: an AMQP URL takes ?exchange=<name> only", k)
 		}
+	}
+	if len(q["exchange"]) > 1 {
+		return BrokerURL{}, errors.New("?exchange= is given more than once: name one exchange")
 	}
 	b.Exchange = q.Get("exchange")
 	if err := checkExchange(b.Exchange); err != nil {
@@ -165,40 +172,40 @@ func checkExchange(x string) error {
 
 // RedactURL returns raw as it may be shown: a password replaced by
 // Redacted, and a user name given alone in a nats:// URL (a token) too.
-// Anything that does not parse as a URL with credentials is returned as
-// it is, but for what looks like user:pass@ before the host, which is
-// redacted by hand so that a malformed URL never shows its password.
+// A URL without credentials is returned as it is, byte for byte. What
+// does not parse, or is a broker URL that parses without credentials but
+// holds an '@' (a password with an unescaped '/', '?' or '#' makes the
+// parser read the host from inside it), has everything between "://" and
+// its last '@' replaced: a typo must never show a password.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		// Cut "scheme://userinfo@" by hand: the password must not survive a typo.
+	if err != nil || u.User == nil && strings.Contains(raw, "@") && isBroker(raw) {
 		scheme, rest, ok := strings.Cut(raw, "://")
-		if !ok {
+		at := strings.LastIndex(rest, "@")
+		if !ok || at < 0 {
 			return raw
 		}
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-			user, _, _ := strings.Cut(rest[:at], ":")
-			return scheme + "://" + user + ":" + Redacted + rest[at:]
-		}
-		return raw
+		return scheme + "://" + Redacted + rest[at:]
 	}
 	if u.User == nil {
 		return raw
 	}
-	user := u.User.Username()
+	// A placeholder of letters alone, which String does not escape, put
+	// where the secret was and then replaced: '*' would come out as %2A.
+	const hole = "chathookredactedcredentials"
 	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(user, Redacted)
+		u.User = url.UserPassword(u.User.Username(), hole)
 	} else if TargetOf(raw) == TargetNATS {
-		u.User = url.User(Redacted) // a token
+		u.User = url.User(hole) // a token
 	} else {
 		return raw
 	}
-	// url.URL.String escapes '*' in a password; show it as written.
-	return strings.Replace(u.String(), url.QueryEscape(Redacted), Redacted, 1)
+	return strings.Replace(u.String(), hole, Redacted, 1)
+}
+
+func isBroker(raw string) bool {
+	k := TargetOf(raw)
+	return k == TargetNATS || k == TargetAMQP
 }
 
 // KeepCredentials returns next, the URL a user saved, with the stored
@@ -208,8 +215,8 @@ func RedactURL(raw string) string {
 // port, so an edit can never send them to another server; there, and
 // where prev has none, a Redacted next is an error naming the URL.
 func KeepCredentials(next, prev string) (string, error) {
-	if !strings.Contains(next, Redacted) {
-		return next, nil
+	if !strings.Contains(next, Redacted) || !isBroker(next) {
+		return next, nil // an http URL takes no credentials: CheckWebhookURL refuses them
 	}
 	n, err := url.Parse(next)
 	if err != nil || n.User == nil {
@@ -224,7 +231,7 @@ func KeepCredentials(next, prev string) (string, error) {
 	same := err == nil && p.User != nil && strings.EqualFold(n.Scheme, p.Scheme) &&
 		strings.EqualFold(n.Hostname(), p.Hostname()) && portOf(n) == portOf(p)
 	if !same {
-		return "", fmt.Errorf("url: %s stands for the stored password only for the same server: give the password for %s", Redacted, n.Redacted())
+		return "", fmt.Errorf("%s stands for the stored password only on the same server (scheme, host and port): give the password for %s", Redacted, RedactURL(next))
 	}
 	prevPass, prevHas := p.User.Password()
 	switch {
@@ -233,7 +240,7 @@ func KeepCredentials(next, prev string) (string, error) {
 	case prevHas:
 		n.User = url.UserPassword(user, prevPass)
 	default:
-		return "", fmt.Errorf("url: there is no stored password for %s to keep: give it", Redacted)
+		return "", fmt.Errorf("there is no stored password for %s to keep: give the password in the URL", Redacted)
 	}
 	return n.String(), nil
 }

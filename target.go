@@ -42,7 +42,7 @@ func CheckWebhookURL(raw string, allowPrivate bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", raw)
+		return fmt.Errorf("%q is not a URL", RedactURL(raw))
 	}
 	if u.User != nil {
 		// The URL is shown back in the settings and the API, so a password
@@ -50,7 +50,7 @@ func CheckWebhookURL(raw string, allowPrivate bool) error {
 		return errors.New("a user name or password in the URL (user:pass@) is not accepted: chathook signs every request instead")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q must start with http://, https://, nats://, amqp:// or amqps://", raw)
+		return fmt.Errorf("%q must start with http://, https://, nats://, amqp:// or amqps://", RedactURL(raw))
 	}
 	host := u.Hostname()
 	if host == "" {
