@@ -37,7 +37,7 @@ func webhookAnswer(wh chathook.Webhook, now time.Time) webhookJSON {
 		previousUntil = rfc3339(until)
 	}
 	return webhookJSON{
-		URL: wh.URL, Enabled: wh.Enabled, Granularity: string(wh.Granularity), Secret: wh.Secret,
+		URL: chathook.RedactURL(wh.URL), Enabled: wh.Enabled, Granularity: string(wh.Granularity), Secret: wh.Secret,
 		ConsecutiveFailures: wh.ConsecutiveFailures, DisabledReason: wh.DisabledReason,
 		DisabledAt: disabledAt, LastError: wh.LastError, PreviousSecretValidUntil: previousUntil,
 	}
@@ -72,8 +72,14 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		writeInputError(w, err)
 		return
 	}
-	u := chathook.WebhookUpdate{URL: in.URL, Enabled: in.Enabled, Secret: in.Secret, DiscardPending: in.Discard}
-	err := s.checkURL(in.URL, true)
+	ws := workspace(r).ID
+	cur, err := s.cfg.Store.Webhook(r.Context(), ws, chathook.Outbound)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	u := chathook.WebhookUpdate{Enabled: in.Enabled, Secret: in.Secret, DiscardPending: in.Discard}
+	u.URL, err = s.checkURL(in.URL, cur.URL, true)
 	if err == nil {
 		u.Granularity, err = checkGranularity(in.Granularity)
 	}
@@ -84,7 +90,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeEndpointError(w, r, err)
 		return
 	}
-	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), workspace(r).ID, chathook.Outbound, s.cfg.Now(), u)
+	wh, err := s.cfg.Store.UpdateWebhook(r.Context(), ws, chathook.Outbound, s.cfg.Now(), u)
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -83,7 +83,7 @@ func endpointAnswer(wh chathook.Webhook, now time.Time) endpointJSON {
 		created = rfc3339(wh.CreatedAt)
 	}
 	return endpointJSON{
-		ID: wh.ID, URL: wh.URL, Description: wh.Description, Enabled: wh.Enabled, Events: events,
+		ID: wh.ID, URL: chathook.RedactURL(wh.URL), Description: wh.Description, Enabled: wh.Enabled, Events: events,
 		Format: string(wh.Format), Granularity: old.Granularity, Accounts: accounts, Secret: wh.Secret,
 		ConsecutiveFailures: wh.ConsecutiveFailures, DisabledReason: wh.DisabledReason, DisabledAt: old.DisabledAt,
 		LastError: wh.LastError, PreviousSecretValidUntil: old.PreviousSecretValidUntil, CreatedAt: created,
@@ -142,12 +142,13 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 	outbound := cur.ID == chathook.Outbound
 
 	if in.URL == nil && creating {
-		return u, next, badField("url", "required: the absolute http or https URL to POST to")
+		return u, next, badField("url", "required: an http(s):// URL to POST to, or a nats:// or amqp:// URL to publish to")
 	}
-	if err := s.checkURL(in.URL, outbound); err != nil {
+	url, err := s.checkURL(in.URL, cur.URL, outbound)
+	if err != nil {
 		return u, next, err
 	}
-	u.URL = in.URL
+	u.URL = url
 
 	if in.Description != nil {
 		d := *in.Description
@@ -167,7 +168,6 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 		}
 		u.Format = &f
 	}
-	var err error
 	if u.Granularity, err = checkGranularity(in.Granularity); err != nil {
 		return u, next, err
 	}
@@ -199,19 +199,27 @@ func (s *Server) endpointChange(ctx context.Context, workspaceID string, cur cha
 // words. Each takes a field as given (nil: not given) and returns a
 // *chathook.InvalidError.
 
-// checkURL checks a URL to POST to. "" unsets Outbound's URL (new
-// messages stop queueing); any other endpoint must keep one.
-func (s *Server) checkURL(url *string, outbound bool) error {
+// checkURL checks a URL to send to and returns it as it will be saved:
+// with the stored URL prev's credentials in place of chathook.Redacted,
+// so that a client sending back the URL it was shown keeps the password
+// (chathook.KeepCredentials). "" unsets Outbound's URL (new messages stop
+// queueing); any other endpoint must keep one.
+func (s *Server) checkURL(url *string, prev string, outbound bool) (*string, error) {
 	switch {
 	case url == nil:
 	case *url == "" && !outbound:
-		return badField("url", `must not be empty: disable the endpoint ("enabled": false) or delete it instead`)
+		return nil, badField("url", `must not be empty: disable the endpoint ("enabled": false) or delete it instead`)
 	case *url != "":
-		if err := chathook.CheckWebhookURL(*url, s.cfg.AllowPrivateTargets); err != nil {
-			return badField("url", err.Error())
+		kept, err := chathook.KeepCredentials(*url, prev)
+		if err != nil {
+			return nil, badField("url", err.Error())
 		}
+		if err := chathook.CheckWebhookURL(kept, s.cfg.AllowPrivateTargets); err != nil {
+			return nil, badField("url", err.Error())
+		}
+		return &kept, nil
 	}
-	return nil
+	return url, nil
 }
 
 // checkGranularity returns the granularity given, nil when none is.

@@ -99,7 +99,7 @@ func (s *Server) settingsData(r *http.Request, v visit) (settingsView, error) {
 		Webhook:  wh,
 		Path:     endpointPath(wh.ID),
 		Outbound: wh.ID == chathook.Outbound,
-		Form: settingsForm{URL: wh.URL, Granularity: string(wh.Granularity), Enabled: wh.Enabled,
+		Form: settingsForm{URL: chathook.RedactURL(wh.URL), Granularity: string(wh.Granularity), Enabled: wh.Enabled,
 			Description: wh.Description, Events: wh.Events, Accounts: accountIDs(wh.Accounts)},
 		Granularities: granularities,
 		Activity:      s.activityData(wh.ID, acts),
@@ -183,12 +183,17 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 	} else if before.Format == event.Envelope && g != chathook.NoAggregation {
 		errs["granularity"] = "The event format sends each event as it happens: it has no aggregation."
 	}
-	if form.URL != "" {
-		if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
+	// The URL as shown (*** for the password) keeps the stored password.
+	url := form.URL
+	if url != "" {
+		if url, err = chathook.KeepCredentials(form.URL, before.URL); err != nil {
+			errs["url"] = "Not saved: " + err.Error() + "."
+		} else if err := chathook.CheckWebhookURL(url, s.cfg.AllowPrivateTargets); err != nil {
 			errs["url"] = urlProblem(err)
 		}
 	}
-	u := chathook.WebhookUpdate{URL: &form.URL, Granularity: &g, Enabled: &form.Enabled}
+	form.URL = chathook.RedactURL(form.URL) // the form, shown again, never shows a password
+	u := chathook.WebhookUpdate{URL: &url, Granularity: &g, Enabled: &form.Enabled}
 	if before.ID != chathook.Outbound {
 		if form.URL == "" {
 			errs["url"] = "Enter the URL to notify. To stop the POSTs, switch the endpoint off instead."

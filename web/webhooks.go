@@ -44,6 +44,7 @@ func (s *Server) webhooks(w http.ResponseWriter, r *http.Request, v visit) {
 		Max: chathook.MaxEndpoints, Deleted: r.URL.Query().Get("deleted")}
 	for _, wh := range list {
 		row := endpointRow{Webhook: wh, Name: endpointName(wh)}
+		row.Webhook.URL = chathook.RedactURL(wh.URL) // the row is for showing only
 		acts, err := s.cfg.Store.Activity(ctx, v.workspaceID(), wh.ID, 1)
 		if err != nil {
 			s.internal(w, r, err)
@@ -166,6 +167,7 @@ type newWebhookView struct {
 	Granularities any
 	Full          bool
 	Max           int
+	Retype        bool // the URL typed had a password, shown now as ***
 }
 
 type newWebhookForm struct {
@@ -230,6 +232,8 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 	}
 	if form.URL == "" {
 		errs["url"] = "Enter the URL to notify."
+	} else if _, err := chathook.KeepCredentials(form.URL, ""); err != nil {
+		errs["url"] = "Not saved: " + err.Error() + "."
 	} else if err := chathook.CheckWebhookURL(form.URL, s.cfg.AllowPrivateTargets); err != nil {
 		errs["url"] = urlProblem(err)
 	}
@@ -242,6 +246,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v visit) 
 			return
 		}
 		data.Form, data.Errors = form, errs
+		// A page never shows a password, not even the one just typed.
+		data.Form.URL = chathook.RedactURL(form.URL)
+		data.Retype = data.Form.URL != form.URL
 		data.Summary = summarize("add-error", errs, newWebhookFields)
 		data.Summary.Lead = strings.Replace(data.Summary.Lead, "Nothing was saved", "Nothing was added", 1)
 		s.render(w, r, http.StatusUnprocessableEntity, "webhooknew.html", data)

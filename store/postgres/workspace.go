@@ -256,7 +256,7 @@ func discardPending(ctx context.Context, tx pgx.Tx, wh chathook.Webhook, why str
 		INSERT INTO attempts
 			(workspace_id, endpoint_id, delivery_id, event_id, kind, chat_id, messages, attempt, at, url, outcome, status, duration_ms, error)
 		SELECT workspace_id, endpoint_id, id, event_id, kind, chat_id, messages, attempts, $2, $3, 'discarded', 0, 0, $4
-		FROM d ORDER BY id`, wh.Key, now, wh.URL, why)
+		FROM d ORDER BY id`, wh.Key, now, chathook.RedactURL(wh.URL), why) // the log is shown: no password
 	if err != nil {
 		return fmt.Errorf("discard pending: %w", err)
 	}

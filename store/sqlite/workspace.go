@@ -273,7 +273,8 @@ func unbundleEvents(ctx context.Context, tx *sql.Tx, wh chathook.Webhook, now in
 // whose claim was not yet given back, is discarded too: its outcome, when
 // it comes, cannot revive it (see keepDiscarded).
 func discardPending(ctx context.Context, tx *sql.Tx, endpoint int64, url, why string, now int64) error {
-	if _, err := tx.ExecContext(ctx, sqlLogDiscards, endpoint, now, url, why); err != nil {
+	// The log is shown and downloaded: the URL as it may be shown.
+	if _, err := tx.ExecContext(ctx, sqlLogDiscards, endpoint, now, chathook.RedactURL(url), why); err != nil {
 		return fmt.Errorf("log discards: %w", err)
 	}
 	_, err := tx.ExecContext(ctx, sqlDiscard, endpoint, now, why)

@@ -442,7 +442,7 @@ func LaneContext(row Scanner, d *chathook.Delivery) error {
 // EmailEndpoint is what a "webhook_disabled" email records of the
 // endpoint it is about (see chathook.Email): nothing for Outbound, whose
 // email says "the outbound webhook" as it always did; else its id, and its
-// description or, without one, its URL.
+// description or, without one, its URL as it may be shown.
 func EmailEndpoint(id, description, url string) (endpoint, name string) {
 	if id == chathook.Outbound {
 		return "", ""
@@ -450,7 +450,7 @@ func EmailEndpoint(id, description, url string) (endpoint, name string) {
 	if description != "" {
 		return id, description
 	}
-	return id, url
+	return id, chathook.RedactURL(url) // the email shows it: never a password
 }
 
 // ErrDeleteOutbound is the answer to deleting chathook.Outbound.
