@@ -64,7 +64,7 @@ func TestBrowserSignInAndSettings(t *testing.T) {
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.ID("url-error")),
 	)
-	if got := text(t, ctx, "#url-error"); !strings.Contains(got, "must start with http:// or https://") {
+	if got := text(t, ctx, "#url-error"); !strings.Contains(got, "must start with http://, https://") {
 		t.Errorf("the URL error says %q", got)
 	}
 	waitFor(t, ctx, "the error right below the URL field, which keeps what was typed",
