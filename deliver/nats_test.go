@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/app"
+	"github.com/chathook/chathook/chathooktest"
 	"github.com/chathook/chathook/chathooktest/brokertest"
 	"github.com/chathook/chathook/deliver"
 	"github.com/chathook/chathook/event"
@@ -147,14 +149,17 @@ func TestNATSDeliversSignedEvents(t *testing.T) {
 	}
 }
 
-// runDispatcher runs a dispatcher until the test ends.
-func runDispatcher(t *testing.T, cfg deliver.Config) *deliver.Dispatcher {
-	d := deliver.New(cfg)
+// runDispatcher runs a dispatcher until the test ends, or until stop,
+// which returns once Run has.
+func runDispatcher(t *testing.T, cfg deliver.Config) (d *deliver.Dispatcher, stop func()) {
+	d = deliver.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return d
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return d, stop
 }
 
 func eventuallyMsgs(t *testing.T, s jetstream.Stream, n uint64) {
@@ -354,5 +359,87 @@ func TestNATSSubjectTokens(t *testing.T) {
 		if got := deliver.NATSSubject("p.q", c.ws, c.typ); got != c.want {
 			t.Errorf("subject of %q, %q: %q, want %q", c.ws, c.typ, got, c.want)
 		}
+	}
+}
+
+// TestNATSTwoInstancesKeepChatOrder: two dispatchers on one PostgreSQL
+// database, each with its own NATS connection, publish one workspace's
+// messages to one stream while they are ingested: every event is in the
+// stream once, and each chat's are in ingest order, whichever instance
+// published them.
+func TestNATSTwoInstancesKeepChatOrder(t *testing.T) {
+	n := brokertest.StartNATS(t)
+	stream := natsStream(t, n, "chathook.>")
+	db := chathooktest.Postgres(t)
+	st := openStore(t, db)
+	ctx := context.Background()
+	created, err := app.CreateWorkspace(ctx, st, "acme", "o@acme.example", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := created.WorkspaceID
+	if _, err := st.CreateWebhook(ctx, ws, chathook.Webhook{ID: "ep_0123456789abcdef", URL: n.URL + "/chathook",
+		Events: []string{event.MessageNew}, Format: event.Envelope, Granularity: chathook.NoAggregation,
+		Accounts: []int64{}, Enabled: true, Secret: payload.NewSecret()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// On PostgreSQL deliveries are only claimed (see store.HandOff): after
+	// each round both instances are kicked, one then the other, as two
+	// processes' ingests would wake them, and the store gives each chat to
+	// one claimer at a time.
+	var sent [2]atomic.Int64 // deliveries each instance published
+	var stops [2]func()
+	var ds [2]*deliver.Dispatcher
+	for i := range ds {
+		ds[i], stops[i] = runDispatcher(t, deliver.Config{Store: openStore(t, db), AllowPrivateTargets: true, Logger: slog.New(slog.DiscardHandler),
+			Recorded: func(r deliver.Recorded) {
+				if r.OK() {
+					sent[i].Add(1)
+				}
+			}})
+	}
+	const chats, rounds = 16, 40
+	for r := range rounds {
+		ingestChats(t, st, ws, chats, r) // message "r<r>-m<chat>"
+		ds[r%2].Kick()
+		ds[1-r%2].Kick()
+	}
+	eventuallyMsgs(t, stream, chats*rounds)
+
+	last := map[int]int{} // chat → the last round read
+	ids := map[string]bool{}
+	for _, m := range streamMsgs(t, stream) {
+		var env struct {
+			Data struct {
+				Message struct {
+					MessageID string `json:"message_id"`
+				} `json:"message"`
+			} `json:"data"`
+		}
+		var r, c int
+		if err := json.Unmarshal(m.Data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscanf(env.Data.Message.MessageID, "r%d-m%d", &r, &c); err != nil {
+			t.Fatalf("message_id %q: %v", env.Data.Message.MessageID, err)
+		}
+		if prev, ok := last[c]; ok && r <= prev {
+			t.Errorf("chat %d: round %d after round %d", c, r, prev)
+		}
+		last[c] = r
+		id := m.Header.Get("Nats-Msg-Id")
+		if ids[id] {
+			t.Errorf("event %s twice", id)
+		}
+		ids[id] = true
+	}
+	if len(ids) != chats*rounds {
+		t.Errorf("%d events in the stream, want %d", len(ids), chats*rounds)
+	}
+	stops[0]()
+	stops[1]() // every outcome is recorded, and counted
+	t.Logf("published by the two instances: %d and %d", sent[0].Load(), sent[1].Load())
+	if sent[0].Load() == 0 || sent[1].Load() == 0 {
+		t.Error("one instance published everything: the order across instances was not tested")
 	}
 }
