@@ -111,13 +111,19 @@ func (t *natsTarget) connect() {
 		t.mu.Unlock()
 		return
 	}
-	// Connected now, or left to a retry whose ConnectHandler says when.
+	// Connected now, or left to a retry whose ConnectHandler says when;
+	// why not, a refusal of the credentials say, is told now, as the
+	// handlers tell only of the retries.
 	up := nc.IsConnected()
+	first := nc.LastError()
 	t.mu.Lock()
 	closed := t.closed
 	if !closed {
 		t.nc, t.js = nc, js
 		t.connected = t.connected || up
+		if !t.connected && first != nil && t.why == "" {
+			t.why = describeNATS(first)
+		}
 	}
 	t.mu.Unlock()
 	if closed {

@@ -30,7 +30,13 @@ import (
 // here), and returns it.
 func natsStream(t *testing.T, n *brokertest.NATS, subjects ...string) jetstream.Stream {
 	t.Helper()
-	nc, err := nats.Connect(n.URL)
+	return natsStreamAt(t, n.URL, subjects...)
+}
+
+// natsStreamAt is natsStream on the server of url, which may hold credentials.
+func natsStreamAt(t *testing.T, url string, subjects ...string) jetstream.Stream {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,5 +447,43 @@ func TestNATSTwoInstancesKeepChatOrder(t *testing.T) {
 	t.Logf("published by the two instances: %d and %d", sent[0].Load(), sent[1].Load())
 	if sent[0].Load() == 0 || sent[1].Load() == 0 {
 		t.Error("one instance published everything: the order across instances was not tested")
+	}
+}
+
+// TestNATSCredentials: the URL's user and password, or its token, are
+// what the target connects with; credentials the server refuses fail
+// every attempt saying so, and no error holds the password.
+func TestNATSCredentials(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		server     []string
+		good, bad  string // userinfo
+		secretWord string // must never show
+	}{
+		{"password", []string{"--user", "chathook", "--pass", "s3cret-pa55"}, "chathook:s3cret-pa55", "chathook:wr0ng-pa55", "pa55"},
+		{"token", []string{"--auth", "t0ken-s3cret"}, "t0ken-s3cret", "t0ken-wr0ng", "t0ken"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := brokertest.StartNATS(t, c.server...)
+			stream := natsStreamAt(t, "nats://"+c.good+"@"+n.Addr, "chathook.>")
+			sendOK(t, natsTarget(t, "nats://"+c.good+"@"+n.Addr+"/chathook", true), natsMessage("evt_good"))
+
+			bad := natsTarget(t, "nats://"+c.bad+"@"+n.Addr+"/chathook", true)
+			for i := range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				out := bad.Send(ctx, natsMessage(fmt.Sprintf("evt_bad_%d", i)))
+				cancel()
+				t.Logf("attempt %d: %s", i, out.Err)
+				if out.OK() || strings.Contains(out.Err, c.secretWord) {
+					t.Errorf("attempt %d with wrong credentials: %+v", i, out)
+				}
+				if !strings.Contains(out.Err, "NATS refused the credentials") {
+					t.Errorf("attempt %d: %q, want it to say the credentials were refused", i, out.Err)
+				}
+			}
+			if msgs := streamMsgs(t, stream); len(msgs) != 1 {
+				t.Errorf("%d messages in the stream, want the one sent with good credentials", len(msgs))
+			}
+		})
 	}
 }
