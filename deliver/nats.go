@@ -103,7 +103,9 @@ func (t *natsTarget) connect() {
 	nc, err := nats.Connect("nats://"+t.b.Addr, opts...)
 	var js jetstream.JetStream
 	if err == nil {
-		js, err = jetstream.New(nc)
+		if js, err = jetstream.New(nc); err != nil {
+			nc.Close()
+		}
 	}
 	if err != nil {
 		t.mu.Lock()

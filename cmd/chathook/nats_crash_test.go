@@ -19,8 +19,11 @@ import (
 )
 
 // NATS crash test settings. natsChats stays below chathook.DisableAfter:
-// when the broker goes away each chat's attempt in flight fails, and ten
-// of them in a row would disable the endpoint (see the report of issue 30).
+// when the broker goes away, each chat's attempt in flight fails at once,
+// and the dispatcher counts them as failures in a row, so ten chats in
+// flight would disable the endpoint on a broker restart (as they would an
+// HTTP endpoint whose receiver restarts: the dispatcher's rule, not the
+// target's).
 const (
 	natsChats   = 8
 	natsPerPost = 125 // messages per chat in one posting: 1000, the most a batch takes
