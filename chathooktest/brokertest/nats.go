@@ -19,6 +19,7 @@ type NATS struct {
 	Addr string // 127.0.0.1:<port>
 
 	bin, dir string
+	args     []string // the test's own, e.g. --user and --pass
 	port     int
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -26,14 +27,15 @@ type NATS struct {
 }
 
 // StartNATS starts a NATS server with JetStream, storing in a temporary
-// directory, and stops it when the test ends.
-func StartNATS(t testing.TB) *NATS {
+// directory, with args added to its command line (e.g. "--user", "u",
+// "--pass", "p"), and stops it when the test ends.
+func StartNATS(t testing.TB, args ...string) *NATS {
 	t.Helper()
 	bin, err := binary("CHATHOOK_NATS_SERVER", "nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server")
 	if err != nil {
 		missing(t, "NATS", err)
 	}
-	n := &NATS{bin: bin, dir: t.TempDir(), port: freePort(t)}
+	n := &NATS{bin: bin, dir: t.TempDir(), args: args, port: freePort(t)}
 	n.Addr = "127.0.0.1:" + strconv.Itoa(n.port)
 	n.URL = "nats://" + n.Addr
 	n.Start(t)
@@ -51,7 +53,7 @@ func (n *NATS) Start(t testing.TB) {
 		t.Fatal("NATS is running")
 	}
 	n.out = &bytes.Buffer{}
-	cmd := exec.Command(n.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", filepath.Join(n.dir, "js"))
+	cmd := exec.Command(n.bin, append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", filepath.Join(n.dir, "js")}, n.args...)...)
 	cmd.Stdout, cmd.Stderr = n.out, n.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test binary
 	if err := cmd.Start(); err != nil {
