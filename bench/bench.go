@@ -48,6 +48,11 @@ type Config struct {
 	// alone). The others are in the event format, or with bundles in the
 	// seed format at 1h, each with a URL of its own at the receiver.
 	Endpoints int
+	// NATS, when set, is a NATS server with JetStream
+	// (nats://[user:pass@]host:port) and makes the last endpoint, of 2
+	// or more, a NATS endpoint: the run creates a stream of its own on
+	// that server, reads it into the tally, and deletes it at the end.
+	NATS string
 	// DB is the --db of the service: "" makes a fresh SQLite file in a
 	// temporary folder. Any other must be empty: the run adds a workspace
 	// and expects every message it sends to be new.
@@ -123,6 +128,14 @@ func (c Config) WithDefaults() (Config, error) {
 		return c, fmt.Errorf("--endpoints %d: from 1 to 20, the most a workspace has", c.Endpoints)
 	case c.Batch < 1 || c.Batch > 1000:
 		return c, fmt.Errorf("--batch %d: from 1 to 1000, the most a batch request holds", c.Batch)
+	}
+	if c.NATS != "" {
+		if c.Endpoints < 2 {
+			return c, errors.New("--nats makes the last endpoint a NATS endpoint, beside outbound: give --endpoints 2 or more")
+		}
+		if err := checkNATS(c.NATS); err != nil {
+			return c, err
+		}
 	}
 	if _, err := dbKind(c.DB); c.DB != "" && err != nil {
 		return c, err
@@ -229,17 +242,35 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := a.call(ctx, http.MethodPut, "/api/v1/webhooks/outbound", []byte(setting), http.StatusOK, nil); err != nil {
 		return Report{}, err
 	}
+	var ns *natsSink
+	if cfg.NATS != "" {
+		if ns, err = startNATSSink(ctx, cfg.NATS, t, clk, log); err != nil {
+			return Report{}, err
+		}
+		defer ns.close()
+	}
 	endpoints := []string{"outbound"}
+	eps := []endpoint{{id: "outbound", target: "http", format: "seed"}}
 	for k := 1; k < cfg.Endpoints; k++ {
-		add := fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"event"}`, sk.base+endpointPath(k))
+		e := endpoint{target: "http", format: "event"}
+		url := sk.base + endpointPath(k)
+		if ns != nil && k == cfg.Endpoints-1 {
+			e.target, url = "nats", ns.endpointURL(k)
+		}
+		add := fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"event"}`, url)
 		if cfg.Workload == Bundles {
-			add = fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"seed","granularity":"1h"}`, sk.base+endpointPath(k))
+			e.format = "seed"
+			add = fmt.Sprintf(`{"url":%q,"events":["message:new"],"format":"seed","granularity":"1h"}`, url)
 		}
 		var created struct{ ID string }
 		if err := a.call(ctx, http.MethodPost, "/api/v1/webhooks", []byte(add), http.StatusCreated, &created); err != nil {
+			// The answer may quote the URL: the API redacts it, as it must.
 			return Report{}, fmt.Errorf("add endpoint %d: %w", k+1, err)
 		}
 		endpoints = append(endpoints, created.ID)
+		e.id = created.ID
+		eps = append(eps, e)
+		log.Info("bench: endpoint added", "endpoint", e.id, "target", e.target, "format", e.format)
 	}
 
 	l := &loader{plan: p, api: a, clock: clk, logger: log}
@@ -271,6 +302,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopped = true
 	r := report(cfg, kind, t, ing, flushAt, latencyFrom)
 	r.setLoopback(loop)
+	r.setEndpoints(eps, t, ing, latencyFrom)
 	r.StartedAt = clk.start.UTC().Format(time.RFC3339)
 	r.ServiceCPUSeconds = math.Round(svc.cpu().Seconds()*100) / 100
 	if peakErr == nil {

@@ -21,13 +21,18 @@ type Report struct {
 	// endpoint.
 	Endpoints int `json:"endpoints"`
 
+	// PerEndpoint is each endpoint's share, outbound first: which kind
+	// of receiver it was (with --nats, the last is a NATS endpoint) and
+	// how fast its messages arrived.
+	PerEndpoint []EndpointFigures `json:"per_endpoint"`
+
 	Sent            int `json:"sent"`      // accepted by the ingest API
 	Delivered       int `json:"delivered"` // distinct messages that reached the sink, per endpoint
 	Duplicated      int `json:"duplicated"`
 	Lost            int `json:"lost"`
 	OrderViolations int `json:"order_violations"`
 	Unexpected      int `json:"unexpected"`    // message ids never sent, or POSTs that were not a payload
-	WebhookPosts    int `json:"webhook_posts"` // POSTs the sink received
+	WebhookPosts    int `json:"webhook_posts"` // POSTs the sink received, and messages the NATS consumer read
 
 	IngestSeconds    float64  `json:"ingest_seconds"` // the clients started → last 202 read
 	IngestedPerS     float64  `json:"ingested_per_s"`
@@ -69,7 +74,7 @@ func report(cfg Config, kind string, t *tally, ing ingested, flushAt int64, from
 		IngestSeconds: secs(ing.last - ing.first), IngestedPerS: perS(ing.sent, ing.last-ing.first),
 		EndToEndSeconds: secs(c.last - ing.first), DeliveredPerS: perS(c.delivered, c.last-ing.first),
 		LatencyFrom: "ingest_202", LatencyMS: percentiles(t.latencies(from)),
-		CPUs: runtime.NumCPU(), Failures: []string{},
+		CPUs: runtime.NumCPU(), Failures: []string{}, PerEndpoint: []EndpointFigures{},
 	}
 	if cfg.Workload == Steady {
 		r.Rate = cfg.Rate
@@ -80,6 +85,30 @@ func report(cfg Config, kind string, t *tally, ing ingested, flushAt int64, from
 	}
 	r.Failures = append(r.Failures, failures(r)...)
 	return r
+}
+
+// EndpointFigures are one endpoint's figures in a Report.
+type EndpointFigures struct {
+	ID            string      `json:"id"`     // "outbound", or the ep_… the API gave it
+	Target        string      `json:"target"` // "http" or "nats"
+	Format        string      `json:"format"` // "seed" or "event"
+	Delivered     int         `json:"delivered"`
+	Lost          int         `json:"lost"`
+	DeliveredPerS float64     `json:"delivered_per_s"` // the clients started → its last message arrived
+	LatencyMS     Percentiles `json:"latency_ms"`
+}
+
+// endpoint is what the run made of one endpoint.
+type endpoint struct{ id, target, format string }
+
+// setEndpoints adds each endpoint's figures from the tally.
+func (r *Report) setEndpoints(eps []endpoint, t *tally, ing ingested, from func(int) int64) {
+	r.PerEndpoint = []EndpointFigures{}
+	for k, e := range eps {
+		delivered, last, lat := t.endpoint(k, from)
+		r.PerEndpoint = append(r.PerEndpoint, EndpointFigures{ID: e.id, Target: e.target, Format: e.format,
+			Delivered: delivered, Lost: ing.sent - delivered, DeliveredPerS: perS(delivered, last-ing.first), LatencyMS: percentiles(lat)})
+	}
 }
 
 // setLoopback adds the ceiling c, if it was measured, and the fraction of

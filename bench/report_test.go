@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestPercentilesNearestRank(t *testing.T) {
 	msOf := func(vs ...int) []int64 {
@@ -70,5 +73,22 @@ func TestReportLoopbackFraction(t *testing.T) {
 	if r.LoopbackPostsPerS == nil || *r.LoopbackPostsPerS != 20_000 || r.LoopbackBodyBytes != 321 ||
 		r.FractionOfLoopback == nil || *r.FractionOfLoopback != 0.062 {
 		t.Errorf("1234 of 20,000: %+v", r)
+	}
+}
+
+// Each endpoint's figures come from its own deliveries alone.
+func TestReportPerEndpoint(t *testing.T) {
+	tl := newTally(plan{messages: 4, chats: 2, clients: 1, batch: 4}, 2)
+	tl.post(0, []string{"bench-0", "bench-1", "bench-2", "bench-3"}, 2e9+1)
+	tl.post(1, []string{"bench-0", "bench-1"}, 1e9+1)
+	var r Report
+	r.setEndpoints([]endpoint{{"outbound", "http", "seed"}, {"ep_1", "nats", "event"}}, tl, ingested{first: 1, sent: 4},
+		func(int) int64 { return 1 })
+	want := []EndpointFigures{
+		{ID: "outbound", Target: "http", Format: "seed", Delivered: 4, DeliveredPerS: 2, LatencyMS: Percentiles{2000, 2000, 2000, 2000}},
+		{ID: "ep_1", Target: "nats", Format: "event", Delivered: 2, Lost: 2, DeliveredPerS: 2, LatencyMS: Percentiles{1000, 1000, 1000, 1000}},
+	}
+	if !reflect.DeepEqual(r.PerEndpoint, want) {
+		t.Errorf("per_endpoint = %+v, want %+v", r.PerEndpoint, want)
 	}
 }

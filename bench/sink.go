@@ -61,6 +61,25 @@ type delivered struct {
 	} `json:"data"`
 }
 
+// notAPayload stands for what cannot be read as a payload: it is
+// counted as unexpected.
+var notAPayload = []string{"(not a payload)"}
+
+// ids are the message ids of a payload, in the order it lists them.
+func (d delivered) ids() []string {
+	switch {
+	case d.Message != nil:
+		return []string{d.Message.MessageID}
+	case d.Data != nil && d.Data.Message != nil:
+		return []string{d.Data.Message.MessageID}
+	}
+	ids := make([]string, len(d.Messages))
+	for i, m := range d.Messages {
+		ids[i] = m.MessageID
+	}
+	return ids
+}
+
 // endpointPath is the path of endpoint k's URL at the sink; outbound's is
 // "/hook".
 func endpointPath(k int) string { return "/ep/" + strconv.Itoa(k) }
@@ -74,19 +93,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = json.Unmarshal(body, &d)
 	}
-	var ids []string
-	switch {
-	case err != nil, r.Method != http.MethodPost:
-		ids = []string{"(not a payload)"} // counted as unexpected
-	case d.Message != nil:
-		ids = []string{d.Message.MessageID}
-	case d.Data != nil && d.Data.Message != nil:
-		ids = []string{d.Data.Message.MessageID}
-	default:
-		ids = make([]string, len(d.Messages))
-		for i, m := range d.Messages {
-			ids[i] = m.MessageID
-		}
+	ids := d.ids()
+	if err != nil || r.Method != http.MethodPost {
+		ids = notAPayload
 	}
 	ep := 0
 	if k, ok := strings.CutPrefix(r.URL.Path, "/ep/"); ok {

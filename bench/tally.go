@@ -125,3 +125,18 @@ func (t *tally) latencies(from func(i int) int64) []int64 {
 	}
 	return out
 }
+
+// endpoint returns endpoint ep's share: its distinct messages, when the
+// last arrived, and their latencies as latencies does.
+func (t *tally) endpoint(ep int, from func(i int) int64) (delivered int, last int64, lat []int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, at := range t.receivedAt[ep] {
+		if at != 0 {
+			delivered++
+			last = max(last, at)
+			lat = append(lat, max(0, at-from(i)))
+		}
+	}
+	return delivered, last, lat
+}

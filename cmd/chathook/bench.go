@@ -29,6 +29,8 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	s.int(&cfg.Batch, "batch", "CHATHOOK_BENCH_BATCH", 0, "messages per ingest request, 1 to 1000; 1 posts single messages (default 1000; steady 10; single 1)")
 	s.int(&cfg.Endpoints, "endpoints", "CHATHOOK_BENCH_ENDPOINTS", 1,
 		"endpoints that get every message: outbound, and more in the event format (bundles: the seed format at 1h), 1 to 20")
+	s.string(&cfg.NATS, "nats", "CHATHOOK_BENCH_NATS", "",
+		"a NATS server with JetStream, nats://[user:pass@]host:4222: the last endpoint (--endpoints 2 or more) publishes there, to a file stream the run creates and deletes (default: none, every endpoint HTTP)")
 	s.int(&cfg.Rate, "rate", "CHATHOOK_BENCH_RATE", 0, "steady: messages per second (default 1000)")
 	s.duration(&cfg.Duration, "duration", "CHATHOOK_BENCH_DURATION", 0, "steady: how long to send (default 1m)")
 	s.string(&cfg.DB, "db", "CHATHOOK_BENCH_DB", "",

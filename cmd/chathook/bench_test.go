@@ -162,6 +162,8 @@ func TestBenchUsage(t *testing.T) {
 		"workload from the env":     {env: map[string]string{"CHATHOOK_BENCH_WORKLOAD": "fast"}},
 		"not a number in the env":   {env: map[string]string{"CHATHOOK_BENCH_MESSAGES": "many"}},
 		"not a duration in the env": {env: map[string]string{"CHATHOOK_BENCH_TIMEOUT": "soon"}},
+		"NATS with one endpoint":    {args: []string{"--nats", "nats://127.0.0.1:4222"}},
+		"NATS from the env, HTTP":   {args: []string{"--endpoints", "2"}, env: map[string]string{"CHATHOOK_BENCH_NATS": "http://127.0.0.1:4222"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// Cancelled: were the settings taken, the run must not start, since
