@@ -178,6 +178,9 @@ func checkExchange(x string) error {
 // parser read the host from inside it), has everything between "://" and
 // its last '@' replaced: a typo must never show a password.
 func RedactURL(raw string) string {
+	if !strings.Contains(raw, "@") {
+		return raw // no credentials: the common case, on every delivery, without a parse
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil && strings.Contains(raw, "@") && isBroker(raw) {
 		scheme, rest, ok := strings.Cut(raw, "://")
