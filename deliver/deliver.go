@@ -19,8 +19,11 @@
 //     together, so a slow or silent receiver slows only its own endpoint
 //     and the slow ones (see lanes.go).
 //   - Backoff: after a failed attempt an endpoint has one POST in flight
-//     until one succeeds; a webhook failing from the start is disabled
-//     after chathook.DisableAfter POSTs, not more.
+//     until one succeeds, and pauses before each next one, longer after
+//     each failure (see lanes.go); a webhook failing from the start is
+//     disabled after chathook.DisableAfter POSTs, not more. One outage
+//     counts once: attempts that were in flight together when the first
+//     of them failed count as one failure toward the disable.
 //   - A disabled webhook stops at once: once its disable is recorded, no
 //     POST of it starts; only those already on the wire may finish.
 package deliver
@@ -370,10 +373,12 @@ func byChat(claimed []chathook.Delivery) [][]chathook.Delivery {
 }
 
 // deliverRun POSTs one chat's deliveries in order, in a slot of its
-// endpoint. After a failure, once Run is stopping, or when the webhook
-// turns out disabled, the rest of the run is released untried; while a
-// failure of the endpoint waits to be recorded, or the lane holds more
-// than its window or its slow share allows, the rest waits in the lane.
+// endpoint. After a failure, or once Run is stopping, the rest of the run
+// is released untried; while a failure of the endpoint waits to be
+// recorded, the lane is paused, disabled (whose runs dispatch releases),
+// or holds more than its window or its slow share allows, the rest waits
+// in the lane. A failure is Overlapped when another of its endpoint was
+// seen while it was under way (see outcome).
 func (d *Dispatcher) deliverRun(r run) {
 	ended := false // by goOn, which freed the slot
 	defer func() {
@@ -381,28 +386,27 @@ func (d *Dispatcher) deliverRun(r run) {
 			d.done(r.ep)
 		}
 	}()
-	if !d.fresh(r) {
-		d.release(r.dels)
-		return
-	}
+	d.fresh(r)
 	for i, del := range r.dels {
 		if d.runCtx.Err() != nil {
 			d.release(r.dels[i:])
 			return
 		}
-		if i > 0 && !d.goOn(r, r.dels[i:]) {
-			// Gated, disabled, beyond the window or the slow lanes'
-			// share: the rest waits in the lane, and dispatch decides.
+		epoch, ok := d.goOn(r, r.dels[i:])
+		if !ok {
+			// Gated, paused, disabled, beyond the window or the slow
+			// lanes' share: the rest waits in the lane, and dispatch decides.
 			ended = true
 			return
 		}
 		out := d.attempt(d.postCtx, del)
 		f := store.Finished{Outcome: out}
-		d.outcome(r, out.OK(), out.Duration)
+		counted := d.outcome(r.ep, epoch, out.OK(), out.Duration)
 		if !out.OK() {
 			f.RetryAt = retryAt(out.At, del.Attempts+1, d.cfg.Schedule)
+			f.Overlapped = !counted
 			d.cfg.Logger.Info("delivery failed", "webhook_id", del.EventID, "delivery", del.ID, "chat", del.Chat.ID,
-				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt)
+				"attempt", del.Attempts+1, "err", out.Err, "retry_at", f.RetryAt, "overlapped", f.Overlapped)
 		}
 		ready := del.Message.ReceivedAt
 		if del.Kind == chathook.KindBundle {

@@ -36,9 +36,26 @@ import (
 // flight (the window), each success doubles the window up to PerEndpoint,
 // and a failure brings it back to one. A receiver that fails from the
 // start is thus disabled after exactly chathook.DisableAfter attempts,
-// one at a time, not a lane's worth at once. A lane's speed outlives the
-// lane (see memo), so a slow receiver's endpoint that pauses is still
-// held to its share. Its window outlives it for windowKept only: a lane
+// one at a time, not a lane's worth at once. One outage counts once: an
+// attempt that fails after another failure of its endpoint was seen since
+// it started (the lane's epoch, read as each attempt starts) was made
+// before anyone knew, so the store does not count it toward the disable
+// (store.Finished.Overlapped); a lane whose window was 64 when its
+// receiver went down counts one failure, not 64. And a counted failure
+// pauses the lane before its next attempt, for pauseFor: a fifth of the
+// first retry's wait, doubled per consecutive counted failure, up to 12
+// times that wait (1 s, 2 s, 4 s … 60 s with the default Schedule), and
+// back to the first after a success. So a receiver that is down for a
+// deploy of a few seconds, which refuses connections at once, is not
+// disabled in the milliseconds its ten quick failures would take: ten
+// take about four minutes of it being down. While paused a lane starts
+// nothing, the claim passes over its endpoint as over a full one, and
+// it is not dropped; when the pause ends a timer starts what waits and
+// kicks the claim. Its count of counted failures outlives the lane (see
+// memo), so the pauses keep growing for a receiver still down whose
+// retries come one at a time, each to a new lane. A lane's speed
+// outlives the lane too, so a slow receiver's endpoint that pauses is
+// still held to its share. Its window outlives it for windowKept only: a lane
 // that empties between two messages (an endpoint sending one at a time)
 // keeps its pace, where starting at one each time tripled the latency's
 // p99 in `chathook bench --workload single`; after a longer pause the
@@ -80,20 +97,21 @@ const (
 const windowKept = 10 * time.Second
 
 // memo is what an idle lane leaves behind for the next one of its
-// endpoint: its speed, and its window for windowKept (see Fair shares).
+// endpoint: its speed and consecutive counted failures, and its window
+// for windowKept (see Fair shares).
 type memo struct {
 	took   time.Duration
 	window int
+	failed int
 	at     time.Time
 }
 
 // run is one chat's claimed deliveries, in order, and when they were
-// claimed (real time); epoch is its lane's when it started.
+// claimed (real time).
 type run struct {
 	ep      int64 // the endpoint's Key
 	dels    []chathook.Delivery
 	claimed time.Time
-	epoch   int
 }
 
 // lane is one endpoint's share of the dispatcher; d.mu guards it.
@@ -104,7 +122,9 @@ type lane struct {
 	busy       int   // runs in flight
 	unrecorded int   // failed attempts not yet recorded and read back: the gate
 	window     int   // runs it may have in flight: 1 to PerEndpoint (see Fair shares)
-	epoch      int   // failures so far: a run started before the latest does not widen the window
+	epoch      int   // failures so far: an attempt started before the latest neither widens the window nor counts
+	failed     int   // consecutive counted failures: the next pause is pauseFor(failed)
+	paused     bool  // after a counted failure, until its pause ends: starts nothing
 	// took is the attempts' average time, a quarter of it the latest's
 	// (so one odd answer does not flip a lane); slow is took >= slowAfter,
 	// and then the lane's busy counts in Dispatcher.slowBusy.
@@ -119,19 +139,19 @@ type lane struct {
 // lane is kept a while: a claim that began before the disable was
 // learned may still bring its runs, which must not go out.
 func (l *lane) idle(now time.Time) bool {
-	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && (!l.disabled || now.Sub(l.seen) > time.Minute)
+	return len(l.runs) == 0 && l.busy == 0 && l.unrecorded == 0 && !l.paused && (!l.disabled || now.Sub(l.seen) > time.Minute)
 }
 
-// laneLocked returns the lane of ep, creating it with the speed an
-// earlier lane of ep left in the memo, and its window if it left it
-// within windowKept, or else a window of one; d.mu is held.
+// laneLocked returns the lane of ep, creating it with the speed and
+// failures an earlier lane of ep left in the memo, and its window if it
+// left it within windowKept, or else a window of one; d.mu is held.
 func (d *Dispatcher) laneLocked(ep int64) *lane {
 	l := d.lanes[ep]
 	if l == nil {
 		l = &lane{ep: ep, window: 1}
 		if m, ok := d.memo[ep]; ok {
 			if since := time.Since(m.at); since < memoAge {
-				l.took = m.took
+				l.took, l.failed = m.took, m.failed // failed only lengthens the pause after a next failure
 				d.setSlowLocked(l, m.took >= slowAfter)
 				if since < d.windowKept {
 					l.window = max(1, m.window)
@@ -144,8 +164,8 @@ func (d *Dispatcher) laneLocked(ep int64) *lane {
 	return l
 }
 
-// dropIfIdleLocked deletes l if it is idle, leaving its speed and window
-// in the memo unless they are a new lane's; d.mu is held.
+// dropIfIdleLocked deletes l if it is idle, leaving its speed, window
+// and failures in the memo unless they are a new lane's; d.mu is held.
 func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	if !l.idle(now) {
 		return
@@ -153,7 +173,7 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 	delete(d.lanes, l.ep)
 	if l.slow {
 		d.slowLanes--
-	} else if l.window <= 1 {
+	} else if l.window <= 1 && l.failed == 0 {
 		return
 	}
 	if len(d.memo) >= memoCap && now.Sub(d.memoPruned) > memoAge/10 {
@@ -165,16 +185,16 @@ func (d *Dispatcher) dropIfIdleLocked(l *lane, now time.Time) {
 		}
 	}
 	if len(d.memo) < memoCap {
-		d.memo[l.ep] = memo{took: l.took, window: l.window, at: now}
+		d.memo[l.ep] = memo{took: l.took, window: l.window, failed: l.failed, at: now}
 	}
 }
 
 // heldBackLocked reports whether l may start no run now although it has
-// some waiting: its window is full, its gate closed, or it is slow and
-// either the slow lanes hold all they may or l holds its share of that
-// (slowCap / slowLanes, rounded up); d.mu is held.
+// some waiting: its window is full, its gate closed, it is paused, or it
+// is slow and either the slow lanes hold all they may or l holds its
+// share of that (slowCap / slowLanes, rounded up); d.mu is held.
 func (d *Dispatcher) heldBackLocked(l *lane) bool {
-	return l.busy >= l.window || l.unrecorded > 0 ||
+	return l.busy >= l.window || l.unrecorded > 0 || l.paused ||
 		(l.slow && (d.slowBusy >= d.slowCap || l.busy >= d.slowShareLocked()))
 }
 
@@ -278,7 +298,6 @@ func (d *Dispatcher) dispatch() {
 					d.slowBusy++
 				}
 				d.inFlight++
-				r.epoch = l.epoch
 				start = append(start, r)
 			}
 			progress = true
@@ -326,8 +345,8 @@ func (d *Dispatcher) ended() {
 }
 
 // claimable reports whether the Run loop should claim now, and which
-// endpoints to skip: those with runs waiting that their window, gate or
-// the slow lanes' share holds back. It should not while a waiting run
+// endpoints to skip: those with runs waiting that their window, gate,
+// pause or the slow lanes' share holds back. It should not while a waiting run
 // could start once a slot frees (as before fair shares, a claim is made
 // when the last one's runs have all started), nor while maxQueuedRuns
 // claims' worth waits.
@@ -346,22 +365,16 @@ func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 	return skip, true
 }
 
-// may reports whether a run of ep may make its next POST: no failure of
-// the endpoint waits to be recorded, and its webhook is not known to be
-// disabled.
-func (d *Dispatcher) may(ep int64) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.lanes[ep]
-	return !l.disabled && l.unrecorded == 0
-}
-
-// goOn reports whether run r, in flight, may make its next POST, of
-// rest, its untried deliveries: as may, its lane is within its window
-// (which a failure since the run started may have narrowed), and, if the
-// lane is slow, within the slow lanes' share (which the lane may have
-// turned slow since, or other lanes slow). So a receiver that turns slow
-// holds a slot no longer than the POST under way: at most Timeout.
+// goOn reports whether run r, in flight, may make its next attempt (its
+// first too), of rest, its untried deliveries: its webhook is not known
+// to be disabled, no failure of the endpoint waits to be recorded, its
+// lane is not paused and is within its window (which a failure since the
+// run started may have narrowed), and, if the lane is slow, within the
+// slow lanes' share (which the lane may have turned slow since, or other
+// lanes slow). So a receiver that turns slow holds a slot no longer than
+// the POST under way: at most Timeout. If so, it returns the lane's
+// epoch, which the attempt's outcome is told: read under the lock that
+// goOn takes anyway, it costs an attempt nothing more.
 //
 // If not, r ends: rest goes back at the head of its lane, where the
 // chat's order is kept (the chat has nothing else in flight or waiting,
@@ -369,12 +382,13 @@ func (d *Dispatcher) may(ep int64) bool {
 // both under one lock, so that runs deciding at the same moment see each
 // other leave and no more of them stop than must. Then the caller must
 // not call done.
-func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
+func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) (epoch int, ok bool) {
 	d.mu.Lock()
 	l := d.lanes[r.ep]
-	if !l.disabled && l.unrecorded == 0 && l.busy <= l.window && !d.overShareLocked(l) {
+	if !l.disabled && l.unrecorded == 0 && !l.paused && l.busy <= l.window && !d.overShareLocked(l) {
+		epoch = l.epoch
 		d.mu.Unlock()
-		return true
+		return epoch, true
 	}
 	if len(l.runs) == 0 {
 		d.ring = append(d.ring, l)
@@ -385,54 +399,103 @@ func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) bool {
 	d.endLocked(l)
 	d.mu.Unlock()
 	d.ended()
-	return false
+	return 0, false
 }
 
-// outcome learns from an attempt of run r that took took: its lane's
-// speed, and its window, which a success doubles (unless a failure came
-// after r started) and a failure brings to one, closing the gate until
-// the failure is recorded. What that lets start, starts now: runs of the
+// outcome learns from an attempt of endpoint ep that started at the
+// lane's epoch (see goOn) and took took: its lane's speed, and its
+// window, which a success doubles (unless a failure came after the
+// attempt started) and a failure brings to one, closing the gate until
+// the failure is recorded. It reports whether a failure counts toward the
+// disable: not when another failure was seen since the attempt started
+// (store.Finished.Overlapped). A counted one pauses the lane (see Fair
+// shares). What that lets start, starts now: runs of the
 // lane that its window or the slow lanes' share held back, and, when the
 // lane stops being slow, other slow lanes' runs (it gave back its part of
 // their share). Otherwise nothing would start until some run ended, and a
 // new lane's first run, of a chat with a long backlog, would hold back
 // every other chat of its endpoint for the whole of it.
-func (d *Dispatcher) outcome(r run, ok bool, took time.Duration) {
+func (d *Dispatcher) outcome(ep int64, epoch int, ok bool, took time.Duration) (counted bool) {
 	d.mu.Lock()
-	l := d.lanes[r.ep]
+	l := d.lanes[ep]
 	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
 	wasSlow := l.slow
-	d.learnLocked(l, r, ok, took)
+	counted = d.learnLocked(l, epoch, ok, took)
 	// Dispatch only when it may start something: it walks the ring.
 	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0)
 	d.mu.Unlock()
 	if wake {
 		d.dispatch()
 	}
+	return counted
 }
 
 // learnLocked is outcome's bookkeeping; d.mu is held.
-func (d *Dispatcher) learnLocked(l *lane, r run, ok bool, took time.Duration) {
+func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration) (counted bool) {
 	if l.took == 0 {
 		l.took = took
 	} else {
 		l.took += (took - l.took) / 4
 	}
 	d.setSlowLocked(l, l.took >= slowAfter)
+	fresh := epoch == l.epoch // no failure was seen since the attempt started
 	if !ok {
 		l.epoch++
 		l.window = 1
 		l.unrecorded++
-	} else if r.epoch == l.epoch {
-		l.window = min(2*l.window, d.cfg.PerEndpoint)
+		if fresh {
+			l.failed++
+			d.pauseLocked(l)
+		}
+		return fresh
 	}
+	if fresh {
+		l.window = min(2*l.window, d.cfg.PerEndpoint)
+		l.failed = 0
+	}
+	return false
+}
+
+// pauseLocked pauses l for pauseFor(l.failed), then lets it start again:
+// one timer per counted failure, none per attempt; d.mu is held.
+func (d *Dispatcher) pauseLocked(l *lane) {
+	wait := pauseFor(d.cfg.Schedule, l.failed)
+	if wait <= 0 {
+		return
+	}
+	l.paused = true
+	time.AfterFunc(wait, func() {
+		d.mu.Lock()
+		l.paused = false // l is still the lane of l.ep: a paused lane is not idle, so not dropped
+		d.dropIfIdleLocked(l, time.Now())
+		d.mu.Unlock()
+		d.dispatch()
+		d.Kick() // the claim passed over l's endpoint while it was paused
+	})
+}
+
+// pauseFor is the pause after the k-th consecutive counted failure of a
+// lane (k >= 1): a fifth of the first retry's wait, doubled per failure,
+// at most 12 times that wait. Why the retry schedule sets it: it is how
+// long the operator chose to give a receiver that blips, so tests with a
+// quick schedule pause briefly, and no other setting is needed.
+func pauseFor(schedule []time.Duration, k int) time.Duration {
+	first := Schedule[0]
+	if len(schedule) > 0 {
+		first = schedule[0]
+	}
+	wait, most := first/5, 12*first
+	for i := 1; i < k && wait < most; i++ {
+		wait *= 2
+	}
+	return min(wait, most)
 }
 
 // fresh makes sure the webhook of a run claimed more than staleAfter ago
 // is still enabled (another instance may have disabled it), reading it
-// at most once per staleAfter per endpoint. It reports whether the run
-// may go.
-func (d *Dispatcher) fresh(r run) bool {
+// at most once per staleAfter per endpoint into the lane, where goOn
+// finds it.
+func (d *Dispatcher) fresh(r run) {
 	now := time.Now()
 	d.mu.Lock()
 	l := d.lanes[r.ep]
@@ -444,7 +507,6 @@ func (d *Dispatcher) fresh(r run) bool {
 	if stale {
 		d.check(r.ep, now)
 	}
-	return d.may(r.ep)
 }
 
 // check reads an endpoint's state, read at or after at, into its lane.

@@ -439,6 +439,12 @@ type Receiver struct {
 type Finished struct {
 	chathook.Outcome
 	RetryAt time.Time
+	// Overlapped marks a failure of an attempt made while an earlier
+	// failure of its endpoint was already known: the same outage, not
+	// counted toward chathook.DisableAfter (it is still logged, still
+	// retried, and still sets last_error). The zero value counts, so one
+	// outage with many attempts in flight counts once, not once each.
+	Overlapped bool
 }
 
 // LogFrom is where a page of the log asked for with since and after

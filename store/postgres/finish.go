@@ -101,10 +101,10 @@ func (s *Store) Finish(ctx context.Context, outcomes []store.Finished) error {
 }
 
 // countFailures applies one endpoint's outcomes, in order, to its
-// consecutive-failure count: a success resets it, a failure adds one, and
-// the failure that reaches chathook.DisableAfter while the endpoint is
-// enabled disables it and queues exactly one owner email naming it, in
-// this transaction.
+// consecutive-failure count: a success resets it, a failure adds one (an
+// Overlapped one only sets last_error), and the failure that reaches
+// chathook.DisableAfter while the endpoint is enabled disables it and
+// queues exactly one owner email naming it, in this transaction.
 func countFailures(ctx context.Context, tx pgx.Tx, endpoint int64, outs []store.Finished) error {
 	if !slices.ContainsFunc(outs, func(o store.Finished) bool { return !o.OK() }) {
 		// Successes only: no lock needed to set the count to 0, and none
@@ -131,8 +131,11 @@ func countFailures(ctx context.Context, tx pgx.Tx, endpoint int64, outs []store.
 			failures = 0
 			continue
 		}
-		failures++
 		lastError = o.Err
+		if o.Overlapped {
+			continue
+		}
+		failures++
 		if failures >= chathook.DisableAfter && enabled {
 			enabled, disabledBy = false, &outs[i]
 			reason = fmt.Sprintf("disabled automatically after %d consecutive failed attempts", failures)

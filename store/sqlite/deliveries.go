@@ -493,9 +493,10 @@ func (s *Store) finishChunk(ctx context.Context, tx *sql.Tx, first int, chunk []
 }
 
 // countFailures walks an endpoint's outcomes in order: a success resets
-// its consecutive failures, a failure counts one, and the failure that
-// reaches chathook.DisableAfter on an enabled endpoint disables it and
-// queues exactly one owner email naming it, in this transaction.
+// its consecutive failures, a failure counts one (an Overlapped one only
+// sets last_error), and the failure that reaches chathook.DisableAfter on
+// an enabled endpoint disables it and queues exactly one owner email
+// naming it, in this transaction.
 func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, endpoint int64, outcomes []store.Finished) error {
 	var failures int
 	var enabled bool
@@ -510,7 +511,11 @@ func (s *Store) countFailures(ctx context.Context, tx *sql.Tx, endpoint int64, o
 			failures = 0
 			continue
 		}
-		failures, lastError = failures+1, o.Err
+		lastError = o.Err
+		if o.Overlapped {
+			continue
+		}
+		failures++
 		if failures < chathook.DisableAfter || !enabled {
 			continue
 		}

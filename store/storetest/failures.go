@@ -14,6 +14,7 @@ import (
 var failures = map[string]func(*testing.T, store.Store){
 	"TenFailuresDisableAndQueueOneEmail": testTenFailuresDisable,
 	"SuccessResetsTheCount":              testSuccessResetsTheCount,
+	"OverlappedFailuresCountOnce":        testOverlappedFailuresCountOnce,
 	"EnablingMakesWaitingDueNow":         testEnablingMakesWaitingDueNow,
 	"DiscardIsLogged":                    testDiscardIsLogged,
 	"DiscardTakesWhatIsInFlight":         testDiscardTakesWhatIsInFlight,
@@ -94,6 +95,61 @@ func testSuccessResetsTheCount(t *testing.T, st store.Store) {
 	if wh := webhook(t, st, ws); wh.ConsecutiveFailures != 1 || !wh.Enabled {
 		t.Errorf("one failure after the reset: %+v", wh)
 	}
+}
+
+// failAll fails every delivery in dels in one batch, with a retry due at
+// once; all but the first are Overlapped when overlapped is set, as the
+// attempts a dispatcher had in flight when its first failure came.
+func failAll(t *testing.T, st store.Store, dels []chathook.Delivery, at time.Time, overlapped bool) {
+	t.Helper()
+	var outs []store.Finished
+	for i, d := range dels {
+		outs = append(outs, store.Finished{Outcome: chathook.Outcome{DeliveryID: d.ID, URL: d.Webhook.URL, At: at, Status: 503,
+			Err: fmt.Sprintf("HTTP 503 (%d)", i+1)}, RetryAt: at, Overlapped: overlapped && i > 0})
+	}
+	if err := st.Finish(context.Background(), outs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testOverlappedFailuresCountOnce: twelve attempts in flight together
+// fail in one batch, the first counted and the others Overlapped (one
+// outage): the count is 1, the webhook stays enabled, and last_error is
+// the latest failure's. Failures counted as before then disable it at
+// exactly chathook.DisableAfter.
+func testOverlappedFailuresCountOnce(t *testing.T, st store.Store) {
+	ws := workspace(t, st, "acme", "https://hook.example.com")
+	const chats = 12
+	var in []chathook.Incoming
+	for c := range chats {
+		in = append(in, msg(c, 1))
+	}
+	ingest(t, st, ws, in...)
+	dels := claim(t, st, "a", t0, chats)
+	if len(dels) != chats {
+		t.Fatalf("claimed %d, want %d", len(dels), chats)
+	}
+	failAll(t, st, dels, t0, true)
+	wh := webhook(t, st, ws)
+	if !wh.Enabled || wh.ConsecutiveFailures != 1 || wh.LastError != fmt.Sprintf("HTTP 503 (%d)", chats) {
+		t.Fatalf("after one outage of %d overlapping failures: %+v, want enabled, 1 failure, the last error", chats, wh)
+	}
+	if due, _ := st.DueEmails(context.Background(), t0.Add(time.Hour), 10); len(due) != 0 {
+		t.Fatalf("an email without a disable: %+v", due)
+	}
+
+	at := t0.Add(time.Second)
+	left := chathook.DisableAfter - 1 // counted failures until the disable
+	dels = claim(t, st, "a", at, left)
+	failAll(t, st, dels[:left-1], at, false)
+	if wh := webhook(t, st, ws); !wh.Enabled || wh.ConsecutiveFailures != chathook.DisableAfter-1 {
+		t.Fatalf("after %d counted failures: %+v", chathook.DisableAfter-1, wh)
+	}
+	failAll(t, st, dels[left-1:], at, false)
+	if wh := webhook(t, st, ws); wh.Enabled || wh.ConsecutiveFailures != chathook.DisableAfter {
+		t.Fatalf("after %d counted failures: %+v, want disabled", chathook.DisableAfter, wh)
+	}
+	mustOneEmail(t, st, at)
 }
 
 func testEnablingMakesWaitingDueNow(t *testing.T, st store.Store) {
