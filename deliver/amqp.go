@@ -76,11 +76,6 @@ func newAMQPTarget(b chathook.BrokerURL, dial dialFunc) Target {
 }
 
 func (a *amqpTarget) Send(ctx context.Context, m Message) (out chathook.Outcome) {
-	sess, c, err := a.channel(ctx)
-	if err != nil {
-		out.Err = err.Error()
-		return out
-	}
 	headers := amqp.Table{}
 	for _, h := range m.Headers() {
 		headers[h[0]] = h[1]
@@ -93,38 +88,69 @@ func (a *amqpTarget) Send(ctx context.Context, m Message) (out chathook.Outcome)
 		Timestamp:    m.Timestamp,
 		Body:         m.Body,
 	}
+	var lostErr string
+	for try := 1; ; try++ {
+		sess, c, err := a.channel(ctx)
+		if err != nil {
+			out.Err = err.Error()
+			if lostErr != "" {
+				out.Err = lostErr + ", and no new connection within the attempt: " + out.Err
+			}
+			return out
+		}
+		errText, connLost := a.publish(ctx, sess, c, m.Type, msg)
+		// A connection lost before the confirm (a broker restarting, a
+		// network blip) is published again on the next one within the
+		// attempt, rather than failed: a restart would otherwise fail
+		// every Send in flight at once, and ten of them disable the
+		// endpoint. The message may have reached the queue already: a
+		// consumer sees it twice, the same message_id, as after any retry.
+		if connLost && try < amqpRepublish && ctx.Err() == nil {
+			lostErr = errText
+			continue
+		}
+		out.Err = errText
+		return out
+	}
+}
+
+// amqpRepublish is how many times one attempt publishes a message whose
+// connection was lost before the confirm: enough for a restart, not a
+// loop against a broker that drops every connection.
+const amqpRepublish = 3
+
+// publish publishes msg on c and waits for its confirm. It returns ""
+// when the broker has it, else why not, and whether it was because the
+// connection was lost.
+func (a *amqpTarget) publish(ctx context.Context, sess *amqpSession, c *amqpChannel, key string, msg amqp.Publishing) (string, bool) {
 	// mandatory: a message no queue is bound for comes back as a
 	// basic.return, then is acked; without it, it would be acked and lost.
-	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, a.b.Exchange, m.Type, true, false, msg)
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, a.b.Exchange, key, true, false, msg)
 	if err != nil {
 		a.drop(sess, c)
-		out.Err = a.lost(sess, c, err)
-		return out
+		return a.lost(sess, c, err), sess.conn.IsClosed()
 	}
 	select {
 	case <-dc.Done():
 	case <-ctx.Done():
 		a.drop(sess, c) // a late confirm or return must not be read as the next Send's
-		out.Err = ended(ctx) + " waiting for RabbitMQ's confirm"
-		return out
+		return ended(ctx) + " waiting for RabbitMQ's confirm", false
 	}
 	if !dc.Acked() {
 		a.drop(sess, c)
-		out.Err = a.lost(sess, c, nil)
-		return out
+		return a.lost(sess, c, nil), sess.conn.IsClosed()
 	}
 	// RabbitMQ sends the return before the ack, and the library hands it
 	// over before it reads the ack: it is here now, or there was none.
 	select {
 	case r := <-c.returns:
 		a.put(sess, c)
-		out.Err = fmt.Sprintf("unroutable: no queue is bound to exchange %q in vhost %q for routing key %q (%d %s)",
-			a.b.Exchange, a.b.VHost, m.Type, r.ReplyCode, r.ReplyText)
-		return out
+		return fmt.Sprintf("unroutable: no queue is bound to exchange %q in vhost %q for routing key %q (%d %s)",
+			a.b.Exchange, a.b.VHost, key, r.ReplyCode, r.ReplyText), false
 	default:
 	}
 	a.put(sess, c)
-	return out
+	return "", false
 }
 
 // lost says why a publish was not confirmed: the channel's close (404:
