@@ -81,12 +81,12 @@ type serveProcess struct {
 	tail []string // the last lines of its log, shown if the test fails
 }
 
-// startServe starts serve on db, on a free port, with none of this
-// process's CHATHOOK_* settings, and waits until it says where it
+// startServe starts serve on db, on a free port, with flags and none of
+// this process's CHATHOOK_* settings, and waits until it says where it
 // listens. It is killed at the end of the test if still up.
-func startServe(t testing.TB, bin, db string) *serveProcess {
+func startServe(t testing.TB, bin, db string, flags ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, flags...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CHATHOOK_") {
 			cmd.Env = append(cmd.Env, kv)
