@@ -31,8 +31,9 @@ import (
 // all: each Send publishes on a channel of its own in confirm mode,
 // taken from a pool, so it waits for its own confirm alone.
 type amqpTarget struct {
-	b    chathook.BrokerURL
-	dial dialFunc
+	b     chathook.BrokerURL
+	dial  dialFunc
+	slots chan struct{} // one per Send in flight, up to maxAMQPChannels
 
 	mu      sync.Mutex
 	sess    *amqpSession  // nil until connected, or once lost
@@ -47,7 +48,6 @@ type amqpTarget struct {
 type amqpSession struct {
 	conn *amqp.Connection
 	idle []*amqpChannel
-	open int // channels open, idle or in use
 }
 
 // amqpChannel is a channel in confirm mode with what it tells.
@@ -57,8 +57,8 @@ type amqpChannel struct {
 	closes  chan *amqp.Error // the channel closed, and why
 }
 
-// maxAMQPChannels is the most channels of one connection: the
-// dispatcher's default PerEndpoint, one per Send in flight.
+// maxAMQPChannels is the most Sends of one endpoint at once, each on a
+// channel of its own: the dispatcher's default PerEndpoint. More wait.
 const maxAMQPChannels = 64
 
 // The reconnect backoff: after a failed connect the next one waits
@@ -72,7 +72,7 @@ const (
 
 // newAMQPTarget returns the target of an amqp:// endpoint: RabbitMQ.
 func newAMQPTarget(b chathook.BrokerURL, dial dialFunc) Target {
-	return &amqpTarget{b: b, dial: dial, backoff: amqpBackoffMin}
+	return &amqpTarget{b: b, dial: dial, backoff: amqpBackoffMin, slots: make(chan struct{}, maxAMQPChannels)}
 }
 
 func (a *amqpTarget) Send(ctx context.Context, m Message) (out chathook.Outcome) {
@@ -87,6 +87,13 @@ func (a *amqpTarget) Send(ctx context.Context, m Message) (out chathook.Outcome)
 		MessageId:    m.EventID,
 		Timestamp:    m.Timestamp,
 		Body:         m.Body,
+	}
+	select {
+	case a.slots <- struct{}{}:
+		defer func() { <-a.slots }()
+	case <-ctx.Done():
+		out.Err = fmt.Sprintf("%s waiting behind %d deliveries in flight to RabbitMQ", ended(ctx), maxAMQPChannels)
+		return out
 	}
 	var lostErr string
 	for try := 1; ; try++ {
@@ -125,19 +132,26 @@ const amqpRepublish = 3
 func (a *amqpTarget) publish(ctx context.Context, sess *amqpSession, c *amqpChannel, key string, msg amqp.Publishing) (string, bool) {
 	// mandatory: a message no queue is bound for comes back as a
 	// basic.return, then is acked; without it, it would be acked and lost.
-	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, a.b.Exchange, key, true, false, msg)
+	if ctx.Err() != nil {
+		a.put(sess, c)
+		return ended(ctx) + " before publishing to RabbitMQ", false
+	}
+	dc, err := c.ch.PublishWithDeferredConfirm(a.b.Exchange, key, true, false, msg)
 	if err != nil {
-		a.drop(sess, c)
-		return a.lost(sess, c, err), sess.conn.IsClosed()
+		// A write that failed (reset, closed) ends the connection, though
+		// the library may not have noticed yet: the next try connects anew.
+		a.drop(c)
+		a.discard(sess)
+		return a.lost(sess, c, err), true
 	}
 	select {
 	case <-dc.Done():
 	case <-ctx.Done():
-		a.drop(sess, c) // a late confirm or return must not be read as the next Send's
+		a.drop(c) // a late confirm or return must not be read as the next Send's
 		return ended(ctx) + " waiting for RabbitMQ's confirm", false
 	}
 	if !dc.Acked() {
-		a.drop(sess, c)
+		a.drop(c)
 		return a.lost(sess, c, nil), sess.conn.IsClosed()
 	}
 	// RabbitMQ sends the return before the ack, and the library hands it
@@ -192,17 +206,9 @@ func (a *amqpTarget) channel(ctx context.Context) (*amqpSession, *amqpChannel, e
 		a.mu.Unlock()
 		return sess, c, nil
 	}
-	if sess.open >= maxAMQPChannels {
-		a.mu.Unlock()
-		return nil, nil, fmt.Errorf("more than %d deliveries at once to one RabbitMQ endpoint", maxAMQPChannels)
-	}
-	sess.open++
 	a.mu.Unlock()
-	c, err := openChannel(sess.conn)
+	c, err := openChannel(ctx, sess.conn)
 	if err != nil {
-		a.mu.Lock()
-		sess.open--
-		a.mu.Unlock()
 		if sess.conn.IsClosed() {
 			return nil, nil, errors.New("the connection to RabbitMQ was lost")
 		}
@@ -211,7 +217,33 @@ func (a *amqpTarget) channel(ctx context.Context) (*amqpSession, *amqpChannel, e
 	return sess, c, nil
 }
 
-func openChannel(conn *amqp.Connection) (*amqpChannel, error) {
+// openChannel opens a channel in confirm mode, bounded by ctx: the
+// library's calls to open it take no context, and wait for the broker's
+// answer until the connection's heartbeat gives up on it.
+func openChannel(ctx context.Context, conn *amqp.Connection) (*amqpChannel, error) {
+	type opened struct {
+		c   *amqpChannel
+		err error
+	}
+	res := make(chan opened, 1)
+	go func() {
+		c, err := openChannelNow(conn)
+		res <- opened{c, err}
+	}()
+	select {
+	case r := <-res:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() { // close it when it comes
+			if r := <-res; r.c != nil {
+				r.c.ch.Close()
+			}
+		}()
+		return nil, errors.New(ended(ctx) + " opening a channel to RabbitMQ")
+	}
+}
+
+func openChannelNow(conn *amqp.Connection) (*amqpChannel, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
@@ -237,16 +269,22 @@ func (a *amqpTarget) put(sess *amqpSession, c *amqpChannel) {
 		sess.idle = append(sess.idle, c)
 		return
 	}
-	sess.open--
 	go c.ch.Close()
+}
+
+// discard stops handing out sess, whose connection failed, and closes it.
+func (a *amqpTarget) discard(sess *amqpSession) {
+	a.mu.Lock()
+	if a.sess == sess {
+		a.sess = nil
+	}
+	a.mu.Unlock()
+	go sess.conn.CloseDeadline(time.Now().Add(time.Second))
 }
 
 // drop closes a channel whose state is unknown (a publish failed or was
 // not confirmed in time), rather than reuse it.
-func (a *amqpTarget) drop(sess *amqpSession, c *amqpChannel) {
-	a.mu.Lock()
-	sess.open--
-	a.mu.Unlock()
+func (a *amqpTarget) drop(c *amqpChannel) {
 	go func() {
 		c.ch.Close()
 		for range c.returns { // until the library closes it
@@ -314,7 +352,7 @@ func (a *amqpTarget) session(ctx context.Context) (*amqpSession, error) {
 			a.backoff, a.lastErr, a.retryAt = amqpBackoffMin, "", time.Time{}
 			if a.closed {
 				a.mu.Unlock()
-				sess.conn.Close()
+				_ = sess.conn.CloseDeadline(time.Now().Add(5 * time.Second))
 				return nil, errors.New("the endpoint's RabbitMQ connection was closed")
 			}
 			a.sess = sess
@@ -409,7 +447,8 @@ func (a *amqpTarget) Close() {
 	a.sess = nil
 	a.mu.Unlock()
 	if sess != nil {
-		sess.conn.Close()
+		// Bounded: Close waits for the broker's close-ok.
+		_ = sess.conn.CloseDeadline(time.Now().Add(5 * time.Second))
 	}
 }
 
