@@ -156,9 +156,13 @@ func (a *amqpTarget) publish(ctx context.Context, sess *amqpSession, c *amqpChan
 	}
 	// RabbitMQ sends the return before the ack, and the library hands it
 	// over before it reads the ack: it is here now, or there was none.
+	// (Closed without one, the channel closed after the ack: no return.)
 	select {
-	case r := <-c.returns:
+	case r, ok := <-c.returns:
 		a.put(sess, c)
+		if !ok {
+			return "", false
+		}
 		return fmt.Sprintf("unroutable: no queue is bound to exchange %q in vhost %q for routing key %q (%d %s)",
 			a.b.Exchange, a.b.VHost, key, r.ReplyCode, r.ReplyText), false
 	default:
