@@ -21,11 +21,13 @@ import (
 // message_id the event id, the signature headers in the headers table,
 // each one confirmed by the broker before the delivery is done.
 //
-// RabbitMQ has no deduplication. A delivery is published again when its
-// attempt is retried after a confirm that chathook did not see (a lost
-// connection, a timeout) or did not record (chathook killed between the
+// RabbitMQ has no deduplication. A delivery is published again after a
+// confirm that chathook did not see (a connection lost before it, which
+// Send publishes again on the next connection; a timeout, which the
+// dispatcher retries) or did not record (chathook killed between the
 // confirm and its record): the stream holds every event at least once,
-// and a consumer that must see each once drops a message_id it has seen.
+// in order per chat by first arrival, and a consumer that must see each
+// once drops a message_id it has seen.
 //
 // One connection per endpoint, opened by the first Send and shared by
 // all: each Send publishes on a channel of its own in confirm mode,
