@@ -6,6 +6,8 @@ var (
 	NewClient        = newClient
 	RefusePrivate    = refusePrivate
 	ErrPrivateTarget = errPrivateTarget
+	NewAMQPTarget    = newAMQPTarget
+	NewDialer        = newDialer
 )
 
 // InFlight is how many runs are in flight, and Lanes how many lanes are
