@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -74,6 +75,10 @@ func ParseBrokerURL(raw string) (BrokerURL, error) {
 	b := BrokerURL{Kind: kind, TLS: strings.EqualFold(u.Scheme, "amqps"), Host: u.Hostname()}
 	if b.Host == "" {
 		return BrokerURL{}, fmt.Errorf("%q has no host", RedactURL(raw))
+	}
+	if _, err := netip.ParseAddr(b.Host); err != nil && strings.Trim(b.Host, hostChars) != "" {
+		// nats.go reads "a,b" as two servers: the host checked is the host dialled.
+		return BrokerURL{}, fmt.Errorf("host %q: a name may hold letters, digits, '-', '_' and '.' only", b.Host)
 	}
 	if u.User == nil && strings.Contains(raw, "@") {
 		// "user:pa/ss@host" reads as host "user", port "pa": refuse it rather than guess.
@@ -182,29 +187,50 @@ func RedactURL(raw string) string {
 		return raw // no credentials: the common case, on every delivery, without a parse
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil && strings.Contains(raw, "@") && isBroker(raw) {
-		scheme, rest, ok := strings.Cut(raw, "://")
-		at := strings.LastIndex(rest, "@")
-		if !ok || at < 0 {
-			return raw
-		}
-		return scheme + "://" + Redacted + rest[at:]
+	// Misread credentials: a URL that does not parse, a broker URL that
+	// parses without them, or one written without "//" ("amqp:user:pw@host",
+	// which parses as opaque): cut them by hand.
+	if err != nil || u.User == nil && (isBroker(raw) || !strings.Contains(raw, "://")) {
+		return redactByHand(raw)
 	}
 	if u.User == nil {
-		return raw
+		return raw // an http URL with '@' in its path or query: no credentials
 	}
 	// A placeholder of letters alone, which String does not escape, put
 	// where the secret was and then replaced: '*' would come out as %2A.
 	const hole = "chathookredactedcredentials"
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), hole)
-	} else if TargetOf(raw) == TargetNATS {
-		u.User = url.User(hole) // a token
+	} else if TargetOf(raw) != TargetAMQP {
+		u.User = url.User(hole) // a NATS token; in an http URL, refused, but maybe a token too
 	} else {
-		return raw
+		return raw // an AMQP user name alone: no secret
 	}
 	return strings.Replace(u.String(), hole, Redacted, 1)
 }
+
+// redactByHand replaces what stands between the scheme (and its "//", if
+// any) and the last '@' with Redacted; it returns raw when there is none.
+func redactByHand(raw string) string {
+	colon := strings.Index(raw, ":")
+	if colon < 0 {
+		return raw
+	}
+	start := colon + 1
+	for start < len(raw) && raw[start] == '/' {
+		start++
+	}
+	// The last '@' anywhere: a password may hold '?' or '#', and such a
+	// URL is refused or a broker's, whose query holds no '@'.
+	at := strings.LastIndex(raw[start:], "@")
+	if at < 0 {
+		return raw
+	}
+	return raw[:start] + Redacted + raw[start+at:]
+}
+
+// hostChars are what a broker URL's host name may be made of.
+const hostChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 
 func isBroker(raw string) bool {
 	k := TargetOf(raw)
@@ -239,7 +265,15 @@ func KeepCredentials(next, prev string) (string, error) {
 	prevPass, prevHas := p.User.Password()
 	switch {
 	case user == Redacted && !hasPass: // a NATS token
+		if prevHas {
+			return "", fmt.Errorf("there is no stored token for %s to keep: give the token or user:password in the URL", Redacted)
+		}
 		n.User = p.User
+	case user != p.User.Username():
+		// The stored password is for its user only: kept for another, an
+		// editor who does not know it could try it on other accounts.
+		// (The stored user name is not named: for NATS it may be a token.)
+		return "", fmt.Errorf("%s keeps the stored password only for the same user name: give the password of %q", Redacted, user)
 	case prevHas:
 		n.User = url.UserPassword(user, prevPass)
 	default:

@@ -39,6 +39,7 @@ func TestParseBrokerURL(t *testing.T) {
 		"https://example.com/":                 "nats://",
 		"nats:///x":                            "no host",
 		"nats://S3cret@:4222/x":                "no host",
+		"nats://127.0.0.1,evil.example/x":      "letters, digits", // nats.go would read two servers
 		"nats://h/x#frag":                      "fragment",
 		"nats://h:0/x":                         "port 0",
 		"nats://h:65536/x":                     "port 65536",
@@ -135,10 +136,11 @@ func TestCheckWebhookBrokerURL(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	for raw, want := range map[string]string{
 		// http(s) URLs without credentials, and broker URLs without, as they are.
-		"https://hook.example.com/in?a=b%20c#x":    "https://hook.example.com/in?a=b%20c#x",
-		"http://hook.example.com:8080/%7Euser/":    "http://hook.example.com:8080/%7Euser/",
-		"nats://nats.example.com:4222/acme":        "nats://nats.example.com:4222/acme",
-		"amqp://mq.example.com/%2Fprod?exchange=x": "amqp://mq.example.com/%2Fprod?exchange=x",
+		"https://hook.example.com/in?a=b%20c#x":      "https://hook.example.com/in?a=b%20c#x",
+		"https://hook.example.com/in?to=a@b.example": "https://hook.example.com/in?to=a@b.example", // '@' in a query is no credential
+		"http://hook.example.com:8080/%7Euser/":      "http://hook.example.com:8080/%7Euser/",
+		"nats://nats.example.com:4222/acme":          "nats://nats.example.com:4222/acme",
+		"amqp://mq.example.com/%2Fprod?exchange=x":   "amqp://mq.example.com/%2Fprod?exchange=x",
 		"":          "",
 		"not a url": "not a url",
 		"amqp://guest@mq.example.com/?exchange=x":     "amqp://guest@mq.example.com/?exchange=x", // a user alone is no secret to AMQP
@@ -175,6 +177,13 @@ func TestRedactURL(t *testing.T) {
 		"https://user:S3c ret@hook.example.com/",
 		"amqp://user:123/S3cret@mq.example.com/?exchange=x",
 		"nats://tok/S3cret@nats.example.com/x",
+		// Written without "//": parsed as opaque or a path, with no user.
+		"amqp:user:S3cret@mq.example.com/?exchange=x",
+		"amqp:/user:S3cret@mq.example.com/?exchange=x",
+		"amqp//user:S3cret@mq.example.com/?exchange=x",
+		"nats:S3cret@nats.example.com/p",
+		// A token in an http URL, which is refused, but shown in the form again.
+		"https://S3cret@hook.example.com/",
 	} {
 		got := chathook.RedactURL(raw)
 		if strings.Contains(got, "S3c") || strings.Contains(got, "ret@") {
@@ -197,7 +206,6 @@ func TestKeepCredentials(t *testing.T) {
 		// The URL as shown keeps the stored password.
 		{chathook.RedactURL(amqp), amqp, "amqp://user:p%40ss@mq.example.com/?exchange=x"},
 		{"amqp://user:***@MQ.example.com:5672/other?exchange=y", amqp, "amqp://user:p%40ss@MQ.example.com:5672/other?exchange=y"},
-		{"amqp://admin:***@mq.example.com/?exchange=x", amqp, "amqp://admin:p%40ss@mq.example.com/?exchange=x"},
 		{"amqps://user:***@mq.example.com/?exchange=x", "amqps://user:pw@mq.example.com:5671/?exchange=x", "amqps://user:pw@mq.example.com/?exchange=x"},
 		// A token is kept as a token, and with its subject changed.
 		{chathook.RedactURL(nats), nats, nats},
@@ -220,7 +228,10 @@ func TestKeepCredentials(t *testing.T) {
 		{"amqp://user:***@mq.example.com/?exchange=x", "amqp://user@mq.example.com/?exchange=x"},
 		{"amqp://user:***@mq.example.com/?exchange=x", "amqp://mq.example.com/?exchange=x"},
 		{"amqp://user:***@mq.example.com/?exchange=x", ""},
-		{"nats://user:***@nats.example.com/acme", nats}, // a token is no password
+		{"nats://user:***@nats.example.com/acme", nats},       // a token is no password
+		{"amqp://admin:***@mq.example.com/?exchange=x", amqp}, // the password is its user's only
+		{"amqp://***:***@mq.example.com/?exchange=x", amqp},
+		{"nats://***@nats.example.com/acme", "nats://user:pw@nats.example.com/acme"}, // a password is no token
 		{"nats://***@nats.example.com/acme", "nats://nats.example.com/acme"},
 	} {
 		got, err := chathook.KeepCredentials(c.next, c.prev)
