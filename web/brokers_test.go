@@ -63,4 +63,11 @@ func TestBrokerAckShownAsAcked(t *testing.T) {
 	if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, "exchange") || strings.Contains(a.body, "S3cretPw") {
 		t.Errorf("a URL without exchange: %d, want 422 naming the exchange without the password", a.status)
 	}
+	// A new password typed with a mistake in another field: the form,
+	// shown again with ***, says to type it again, as *** keeps the old one.
+	v.get("/settings/webhooks/outbound")
+	a = v.post("/settings/webhooks/outbound", url.Values{"url": {"amqp://user:N3wPw@127.0.0.1:5672/?exchange=y"}, "granularity": {"every-other"}})
+	if a.status != http.StatusUnprocessableEntity || !strings.Contains(a.body, "type it once more") || strings.Contains(a.body, "N3wPw") {
+		t.Errorf("a new password with another field wrong: %d, want 422 asking for the password again, without it", a.status)
+	}
 }

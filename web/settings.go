@@ -192,6 +192,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 			errs["url"] = urlProblem(err)
 		}
 	}
+	typed := form.URL
 	form.URL = chathook.RedactURL(form.URL) // the form, shown again, never shows a password
 	u := chathook.WebhookUpdate{URL: &url, Granularity: &g, Enabled: &form.Enabled}
 	if before.ID != chathook.Outbound {
@@ -211,6 +212,10 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 		}
 		data.Form, data.Errors = form, errs
 		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
+	}
+	if len(errs) > 0 && errs["url"] == "" && form.URL != typed {
+		// Shown again as ***, a new password sent back would keep the old one.
+		errs["url"] = "Not saved, as the other fields say. The password is never shown again: type it once more, as *** keeps the stored one."
 	}
 	if len(errs) > 0 {
 		again()
