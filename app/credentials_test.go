@@ -104,6 +104,9 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	var logs chathooktest.SyncBuffer
 	cfg := quick()
 	cfg.SMTPURL, cfg.MailFrom = smtp.URL, "alerts@chathook.example.com"
+	// A refused AMQP connect is tried again within its attempt, until the
+	// attempt's time is up: keep that short, so ten attempts take seconds.
+	cfg.DeliveryTimeout = 300 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := chathooktest.Start(t, chathooktest.Options{Config: cfg, DB: db})
 	ws := svc.NewWorkspace(t, "acme")
@@ -155,7 +158,7 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	// Messages to deliver, each attempt refused, until every endpoint is
 	// disabled and its owner told.
 	postAll(t, ws, chatMessage(1, 1), chatMessage(2, 1), chatMessage(3, 1))
-	mails := smtp.WaitFor(t, 3, 20*time.Second)
+	mails := smtp.WaitFor(t, 3, time.Minute)
 	for _, id := range []string{amqpID, natsID, chathook.Outbound} {
 		until(t, id+" disabled", func() bool {
 			wh, err := svc.Store.Webhook(ctx, ws.WorkspaceID, id)
