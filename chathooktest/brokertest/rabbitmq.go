@@ -96,10 +96,14 @@ func (r *RabbitMQ) Start(t testing.TB) {
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(d, "plugins"),
 		"RABBITMQ_PID_FILE="+filepath.Join(d, "pid"),
 		"HOME="+d,
+		// The script then execs the Erlang VM rather than running it as
+		// its child, so the VM is the process started here: Pdeathsig
+		// and SIGTERM reach it, and a killed test binary leaves no VM.
+		"RUNNING_UNDER_SYSTEMD=true",
 	)
 	cmd.Stdout, cmd.Stderr = out, out
-	// The script runs the Erlang VM as its child: a process group of its
-	// own lets Kill end both. Pdeathsig reaches the script alone.
+	// A process group of its own lets Kill end the VM's helpers
+	// (erl_child_setup) too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		missing(t, "RabbitMQ", err)
@@ -135,7 +139,7 @@ func (r *RabbitMQ) log() string {
 	return string(b)
 }
 
-// Stop shuts the node down gracefully and waits for it: the script
+// Stop shuts the node down gracefully and waits for it: the Erlang VM
 // turns SIGTERM into an orderly stop of RabbitMQ.
 func (r *RabbitMQ) Stop(t testing.TB) { r.end(t, syscall.SIGTERM) }
 
@@ -157,9 +161,9 @@ func (r *RabbitMQ) endLocked(t testing.TB, sig syscall.Signal) {
 	}
 	pid := r.cmd.Process.Pid
 	if sig == syscall.SIGKILL {
-		_ = syscall.Kill(-pid, sig) // the group: the script and the VM
+		_ = syscall.Kill(-pid, sig) // the group: the VM and its helpers
 	} else {
-		_ = syscall.Kill(pid, sig) // the script, which stops the VM in order
+		_ = syscall.Kill(pid, sig) // the VM, which stops RabbitMQ in order
 	}
 	select {
 	case <-r.exited:

@@ -1,6 +1,9 @@
 package brokertest
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -8,9 +11,22 @@ import (
 
 // TestRabbitMQRestart: a node of the test's own starts, keeps a durable
 // queue's persistent message across a graceful restart, and comes back
-// after a kill.
+// after a kill. The process started is the Erlang VM itself, not a shell
+// script whose child it is, after each start: Pdeathsig then reaches the
+// VM, and a killed test binary leaves no node behind.
 func TestRabbitMQRestart(t *testing.T) {
 	r := StartRabbitMQ(t)
+	isVM := func(when string) {
+		t.Helper()
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", r.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(comm)); got != "beam.smp" {
+			t.Errorf("%s: the process started is %q, want the Erlang VM (beam.smp)", when, got)
+		}
+	}
+	isVM("first start")
 	c, err := amqp.Dial(r.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -27,8 +43,10 @@ func TestRabbitMQRestart(t *testing.T) {
 	}
 	c.Close()
 	r.Restart(t)
+	isVM("after a restart")
 	r.Kill(t)
 	r.Start(t)
+	isVM("after a kill")
 	c, err = amqp.Dial(r.URL)
 	if err != nil {
 		t.Fatal(err)
