@@ -17,12 +17,13 @@ import (
 
 	"github.com/chathook/chathook"
 	"github.com/chathook/chathook/chathooktest"
+	"github.com/chathook/chathook/chathooktest/brokertest"
 	"github.com/chathook/chathook/store"
 )
 
 // The secrets of TestBrokerCredentialsNeverShown: none may appear in
 // anything the service answers, sends or writes.
-var brokerSecrets = []string{"S3cretPw", "tok3nSecret", "N3wPass"}
+var brokerSecrets = []string{"S3cretPw", "tok3nSecret", "N3wPass", "Wr0ngPw", "RealPw"}
 
 // closedPort is a loopback port nothing listens on: connecting to it is
 // refused at once, as a broker that is down would be.
@@ -89,7 +90,9 @@ func signIn(t *testing.T, svc *chathooktest.Service, ws *chathooktest.Workspace)
 
 // TestBrokerCredentialsNeverShown is issue 30's "Credentials never appear
 // in answers or logs": endpoints on a NATS token and an AMQP password,
-// whose broker is down until they are disabled, and every answer of the
+// whose broker is down until they are disabled, and one on a real NATS
+// server that refuses its password (itself a secret: a wrong password is
+// often a near miss of the right one), and every answer of the
 // API, every page, every email, every log line and every row of the
 // delivery log, none of which may hold a secret. Saving the URL as shown
 // keeps the password; saving it for another server is refused.
@@ -147,6 +150,15 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	if want := "nats://***@127.0.0.1:" + natsPort + "/acme"; shownNATS != want {
 		t.Errorf("POST answers url %q, want %q", shownNATS, want)
 	}
+	// A real NATS server with a user and password, given a wrong one: the
+	// refused login's path, not only a closed port's.
+	authNATS := brokertest.StartNATS(t, "--user", "u", "--pass", "RealPw")
+	status, body = do(http.MethodPost, "/api/v1/webhooks", map[string]any{"url": "nats://u:Wr0ngPw@" + authNATS.Addr + "/acme",
+		"events": []string{"*"}})
+	if status != http.StatusCreated {
+		t.Fatalf("POST nats endpoint with a wrong password: %d %s", status, body)
+	}
+	refusedID, _ := endpointURL(body)
 	// Outbound too, through its own PUT.
 	if status, body = do(http.MethodPut, "/api/v1/webhooks/outbound", map[string]any{"url": natsURL, "enabled": true}); status != http.StatusOK {
 		t.Fatalf("PUT outbound: %d %s", status, body)
@@ -158,8 +170,8 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	// Messages to deliver, each attempt refused, until every endpoint is
 	// disabled and its owner told.
 	postAll(t, ws, chatMessage(1, 1), chatMessage(2, 1), chatMessage(3, 1))
-	mails := smtp.WaitFor(t, 3, time.Minute)
-	for _, id := range []string{amqpID, natsID, chathook.Outbound} {
+	mails := smtp.WaitFor(t, 4, time.Minute)
+	for _, id := range []string{amqpID, natsID, refusedID, chathook.Outbound} {
 		until(t, id+" disabled", func() bool {
 			wh, err := svc.Store.Webhook(ctx, ws.WorkspaceID, id)
 			return err == nil && !wh.Enabled && wh.DisabledReason != ""
@@ -172,9 +184,12 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	if !named {
 		t.Errorf("no email names the AMQP endpoint by its URL:\n%v", mails)
 	}
+	if wh, err := svc.Store.Webhook(ctx, ws.WorkspaceID, refusedID); err != nil || !strings.Contains(wh.LastError, "refused the credentials") {
+		t.Errorf("the endpoint with a wrong password: last error %q (%v), want the refusal", wh.LastError, err)
+	}
 
 	// Every answer of the API about them.
-	for _, id := range []string{amqpID, natsID, chathook.Outbound} {
+	for _, id := range []string{amqpID, natsID, refusedID, chathook.Outbound} {
 		p := "/api/v1/webhooks/" + id
 		for _, path := range []string{p, p + "/activity", p + "/log", p + "/log?format=jsonl"} {
 			if status, body := do(http.MethodGet, path, nil); status != http.StatusOK {
@@ -218,7 +233,8 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	u := signIn(t, svc, ws)
 	pages := map[string]string{}
 	for _, path := range []string{"/settings/webhooks/", "/settings/webhooks/new", "/settings/webhooks/outbound",
-		"/settings/webhooks/" + amqpID, "/settings/webhooks/" + natsID, "/settings/webhooks/" + amqpID + "/activity",
+		"/settings/webhooks/" + amqpID, "/settings/webhooks/" + natsID, "/settings/webhooks/" + refusedID,
+		"/settings/webhooks/" + refusedID + "/activity", "/settings/webhooks/" + amqpID + "/activity",
 		"/settings/webhooks/" + natsID + "/log", "/settings/webhooks/" + amqpID + "/log?format=jsonl"} {
 		status, body := u.get(path)
 		if status != http.StatusOK {
@@ -259,7 +275,7 @@ func brokerCredentialsNeverShown(t *testing.T, db string) {
 	}
 
 	// The delivery log as stored, and the emails, and every log line.
-	for _, id := range []string{amqpID, natsID, chathook.Outbound} {
+	for _, id := range []string{amqpID, natsID, refusedID, chathook.Outbound} {
 		n := 0
 		err := store.EachAttempt(ctx, svc.Store, ws.WorkspaceID, id, time.Time{}, func(a chathook.Attempt) error {
 			n++
