@@ -16,8 +16,8 @@ import (
 )
 
 // The AMQP crash test's traffic: amqpChats chats, amqpPerPhase messages
-// each per phase, three phases: before the kill of chathook, before the
-// restart of the broker, and after.
+// each per phase, four phases: before the kill of chathook, before the
+// restart of the broker, before the kill of the broker, and after.
 const (
 	amqpChats    = 20
 	amqpPerPhase = 100
@@ -28,10 +28,12 @@ const (
 // RabbitMQ: `chathook serve` (its own process, SQLite) publishes the
 // events of many chats to a RabbitMQ node of the test's own; chathook is
 // killed with SIGKILL while publishing and started again, then the
-// broker is restarted while chathook publishes. A consumer then reads
+// broker is restarted while chathook publishes, then the broker is
+// killed (SIGKILL, a crash: what it confirmed must be on its disk) and
+// started again while chathook publishes. A consumer then reads
 // the durable queue: every event is there, in order per chat by first
 // arrival. RabbitMQ does not deduplicate, so an event published before
-// the kill or the restart and not yet recorded as delivered may be there
+// a disruption and not yet recorded as delivered may be there
 // twice: such copies must be a replay, in order, of the newest events of
 // their chat, and none may come before the kill. The test reports how
 // many it saw.
@@ -109,9 +111,20 @@ func TestAMQPCrashAndBrokerRestartLoseNothing(t *testing.T) {
 	r.Restart(t)
 	t.Logf("broker restarted with about %d of %d events in the queue", before, posted)
 
-	// Phase 3, and the rest: the killed process's claims wait for their
-	// lease (60s) to end.
+	// Phase 3, then a crash of the broker once more of it is in.
 	postPhase(2)
+	waitDepth(t, r, queue, depth(t, r, queue)+200)
+	crashed := depth(t, r, queue)
+	if crashed >= posted {
+		t.Fatalf("all %d events were published before the broker kill: it did not catch chathook mid-run", posted)
+	}
+	r.Kill(t)
+	t.Logf("broker killed with about %d of %d events in the queue", crashed, posted)
+	r.Start(t)
+
+	// Phase 4, and the rest: the killed process's claims wait for their
+	// lease (60s) to end.
+	postPhase(3)
 	got := consumeAll(t, r, queue, posted, 5*time.Minute)
 	svc.stop(t)
 
@@ -123,7 +136,7 @@ func TestAMQPCrashAndBrokerRestartLoseNothing(t *testing.T) {
 	ingestOf := map[string]string{} // message_id → the ingest message id it carries
 	last := map[int]int{}           // chat → number of its newest event
 	replay := map[int]int{}         // chat → the number its replay repeats next; absent if none
-	atKill, atRestart := 0, 0
+	atKill, atBroker := 0, 0
 	for i, m := range got {
 		var c, n int
 		if _, err := fmt.Sscanf(m.ingest, "amqp-c%d-m%d", &c, &n); err != nil {
@@ -144,7 +157,7 @@ func TestAMQPCrashAndBrokerRestartLoseNothing(t *testing.T) {
 			if at < killedAt {
 				atKill++
 			} else {
-				atRestart++
+				atBroker++
 			}
 			continue
 		}
@@ -161,8 +174,8 @@ func TestAMQPCrashAndBrokerRestartLoseNothing(t *testing.T) {
 	if len(first) != posted {
 		t.Errorf("%d distinct events in the queue, %d posted", len(first), posted)
 	}
-	t.Logf("%d events posted, %d messages in the queue: %d repeated, %d across the kill, %d across the broker restart",
-		posted, len(got), len(got)-len(first), atKill, atRestart)
+	t.Logf("%d events posted, %d messages in the queue: %d repeated, %d across the kill of chathook, %d across the broker's restart and kill",
+		posted, len(got), len(got)-len(first), atKill, atBroker)
 }
 
 // amqpMessage is one message the consumer read.
