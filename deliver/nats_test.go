@@ -225,7 +225,7 @@ func TestNATSNoStreamSaysWhat(t *testing.T) {
 // kept.
 func TestNATSReconnectsAfterRestart(t *testing.T) {
 	n := brokertest.StartNATS(t)
-	stream := natsStream(t, n, "chathook.>")
+	natsStream(t, n, "chathook.>")
 	tg := natsTarget(t, n.URL+"/chathook", true)
 	sendOK(t, tg, natsMessage("evt_before"))
 
@@ -251,7 +251,7 @@ func TestNATSReconnectsAfterRestart(t *testing.T) {
 		out = tg.Send(ctx, natsMessage("evt_after"))
 		return out.OK()
 	})
-	stream = openStream(t, n) // the test's own connection was lost too
+	stream := openStream(t, n) // the test's own connection was lost too
 	var ids []string
 	for _, m := range streamMsgs(t, stream) {
 		ids = append(ids, m.Header.Get("Nats-Msg-Id"))

@@ -2,7 +2,6 @@ package brokertest
 
 import (
 	"bytes"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -95,6 +94,3 @@ func (n *NATS) Restart(t testing.TB) {
 	n.Stop(t)
 	n.Start(t)
 }
-
-// String is for failure messages.
-func (n *NATS) String() string { return fmt.Sprintf("nats-server on %s", n.Addr) }

@@ -182,6 +182,3 @@ func (r *RabbitMQ) Restart(t testing.TB) {
 	r.Stop(t)
 	r.Start(t)
 }
-
-// String is for failure messages.
-func (r *RabbitMQ) String() string { return fmt.Sprintf("RabbitMQ node %s on %s", r.node, r.Addr) }

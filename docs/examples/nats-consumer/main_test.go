@@ -30,7 +30,7 @@ func TestConsumerExample(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WHATSAPP", Subjects: []string{"whatsapp.>"}, Duplicates: 2 * time.Minute}); err != nil {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "WHATSAPP", Subjects: []string{"whatsapp.>"}, Duplicates: 10 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
