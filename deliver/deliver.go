@@ -105,6 +105,7 @@ type Dispatcher struct {
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
 	memo      map[int64]memo     // idle lanes' speeds and windows, by endpoint
+	paused    map[int64]struct{} // the endpoints whose lanes are paused (see pauseLocked)
 	// windowKept is how long an idle lane's window is remembered:
 	// the constant windowKept, which tests may shorten.
 	windowKept time.Duration
@@ -170,6 +171,7 @@ func New(cfg Config) *Dispatcher {
 		held:       map[int64]struct{}{},
 		lanes:      map[int64]*lane{},
 		memo:       map[int64]memo{},
+		paused:     map[int64]struct{}{},
 		windowKept: windowKept,
 		// The quarter kept from slow lanes: a slot for a fast receiver is
 		// free whenever its attempts, quick to end, leave one.
@@ -308,7 +310,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // hand this dispatcher as it stores them (see store.HandOff): up to
 // PerEndpoint runs waiting in its lane, beside those in flight (so a
 // silent receiver holds at most that many more in memory); none while
-// stopping, while the lane is gated, or while as much waits as claimable
+// stopping, while the lane is gated or paused, or while as much waits as claimable
 // allows. (The store hands only deliveries of enabled webhooks, and
 // enqueue drops those a disable learned since overtakes.) What it does
 // not take waits for a claim.
@@ -325,7 +327,7 @@ func (d *Dispatcher) room(ep int64) int {
 	if l == nil {
 		return d.cfg.PerEndpoint
 	}
-	if l.unrecorded > 0 {
+	if l.unrecorded > 0 || l.paused { // a paused lane holds nothing (see pauseLocked)
 		return 0
 	}
 	return max(0, d.cfg.PerEndpoint-len(l.runs))
