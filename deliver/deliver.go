@@ -608,7 +608,7 @@ func (d *Dispatcher) renew(ctx context.Context) {
 		if d.killed() {
 			return
 		}
-		d.targets.closeIdle(time.Now().Add(-idleTarget))
+		d.targets.reap(time.Now().Add(-idleTarget))
 		d.mu.Lock()
 		ids := make([]int64, 0, len(d.held))
 		for id := range d.held {
