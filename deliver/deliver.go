@@ -8,8 +8,9 @@
 //   - Per-chat order: one chat's deliveries go out one after another, in
 //     ingest order; a failed one holds back the rest of its chat until it
 //     succeeds or runs out of retries. Different chats go out side by side.
-//   - On shutdown no new POST starts; those in flight get Grace to finish,
-//     and every claim not finished is released for the next start.
+//   - On shutdown no new POST starts; those in flight get Grace to finish
+//     (then the broker connections are closed, which ends any Send still
+//     blocked), and every claim not finished is released for the next start.
 //   - Several dispatchers, in one process or in several instances on one
 //     database, share the queue with the same guarantees: the store hands a
 //     chat's deliveries to one claimer at a time.
@@ -229,6 +230,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer cancelPosts()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.Grace, cancelPosts) })
 	defer stop()
+	// A Send that does not heed its context (a write to a broker that
+	// stopped reading) ends when its target closes: at Grace too, so
+	// nothing blocked outlives it and workers.Wait below returns.
+	closeTargets := context.AfterFunc(postCtx, d.targets.closeAll)
+	defer closeTargets()
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go func() {

@@ -10,6 +10,7 @@ var (
 	ErrPrivateTarget = errPrivateTarget
 	NewAMQPTarget    = newAMQPTarget
 	NewDialer        = newDialer
+	WriteBounded     = writeBounded
 )
 
 // InFlight is how many runs are in flight, and Lanes how many lanes are
