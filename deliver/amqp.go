@@ -393,6 +393,7 @@ func (a *amqpTarget) connect(ctx context.Context) (_ *amqpSession, lasting bool,
 			if err != nil {
 				return nil, err
 			}
+			conn = writeBounded(conn, amqpWriteTimeout)
 			// The handshakes are bounded by ctx too; the library clears
 			// the deadline once the connection is open.
 			if d, ok := ctx.Deadline(); ok {
@@ -464,4 +465,55 @@ func ended(ctx context.Context) string {
 		return "timed out"
 	}
 	return "stopped"
+}
+
+// amqpWriteTimeout bounds each write to a RabbitMQ connection. The
+// library writes with no deadline (a publish takes no context), and a
+// broker under a memory or disk alarm stops reading: a write would then
+// block forever, and with it the Send and the dispatcher's shutdown. The
+// default attempt Timeout: a frame that makes no progress that long is
+// a broker that stopped reading, and the attempt has failed by then.
+const amqpWriteTimeout = 15 * time.Second
+
+// writeBounded wraps conn so that each Write ends within limit, or by a
+// deadline set on it before, if earlier (the handshake's, a close's). A
+// write that times out fails the connection, which the library then
+// closes: Sends see it lost.
+func writeBounded(conn net.Conn, limit time.Duration) net.Conn {
+	return &boundedConn{Conn: conn, limit: limit}
+}
+
+type boundedConn struct {
+	net.Conn
+	limit time.Duration
+	mu    sync.Mutex
+	set   time.Time // the write deadline set by SetDeadline or SetWriteDeadline; zero: none
+}
+
+func (c *boundedConn) Write(p []byte) (int, error) {
+	c.mu.Lock() // held while setting, so a deadline set meanwhile is not overwritten
+	dl := time.Now().Add(c.limit)
+	if !c.set.IsZero() && c.set.Before(dl) {
+		dl = c.set
+	}
+	err := c.Conn.SetWriteDeadline(dl)
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *boundedConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set = t
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *boundedConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set = t
+	return c.Conn.SetWriteDeadline(t)
 }

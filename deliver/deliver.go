@@ -8,8 +8,9 @@
 //   - Per-chat order: one chat's deliveries go out one after another, in
 //     ingest order; a failed one holds back the rest of its chat until it
 //     succeeds or runs out of retries. Different chats go out side by side.
-//   - On shutdown no new POST starts; those in flight get Grace to finish,
-//     and every claim not finished is released for the next start.
+//   - On shutdown no new POST starts; those in flight get Grace to finish
+//     (then the broker connections are closed, which ends any Send still
+//     blocked), and every claim not finished is released for the next start.
 //   - Several dispatchers, in one process or in several instances on one
 //     database, share the queue with the same guarantees: the store hands a
 //     chat's deliveries to one claimer at a time.
@@ -105,6 +106,7 @@ type Dispatcher struct {
 	slowLanes int                // lanes that are slow
 	slowCap   int                // the most slowBusy may reach: Workers less a quarter
 	memo      map[int64]memo     // idle lanes' speeds and windows, by endpoint
+	paused    map[int64]struct{} // the endpoints whose lanes are paused (see pauseLocked)
 	// windowKept is how long an idle lane's window is remembered:
 	// the constant windowKept, which tests may shorten.
 	windowKept time.Duration
@@ -170,6 +172,7 @@ func New(cfg Config) *Dispatcher {
 		held:       map[int64]struct{}{},
 		lanes:      map[int64]*lane{},
 		memo:       map[int64]memo{},
+		paused:     map[int64]struct{}{},
 		windowKept: windowKept,
 		// The quarter kept from slow lanes: a slot for a fast receiver is
 		// free whenever its attempts, quick to end, leave one.
@@ -227,6 +230,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer cancelPosts()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.Grace, cancelPosts) })
 	defer stop()
+	// A Send that does not heed its context (a write to a broker that
+	// stopped reading) ends when its target closes: at Grace too, so
+	// nothing blocked outlives it and workers.Wait below returns.
+	closeTargets := context.AfterFunc(postCtx, d.targets.closeAll)
+	defer closeTargets()
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go func() {
@@ -308,7 +316,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // hand this dispatcher as it stores them (see store.HandOff): up to
 // PerEndpoint runs waiting in its lane, beside those in flight (so a
 // silent receiver holds at most that many more in memory); none while
-// stopping, while the lane is gated, or while as much waits as claimable
+// stopping, while the lane is gated or paused, or while as much waits as claimable
 // allows. (The store hands only deliveries of enabled webhooks, and
 // enqueue drops those a disable learned since overtakes.) What it does
 // not take waits for a claim.
@@ -325,7 +333,7 @@ func (d *Dispatcher) room(ep int64) int {
 	if l == nil {
 		return d.cfg.PerEndpoint
 	}
-	if l.unrecorded > 0 {
+	if l.unrecorded > 0 || l.paused { // a paused lane holds nothing (see pauseLocked)
 		return 0
 	}
 	return max(0, d.cfg.PerEndpoint-len(l.runs))
@@ -606,7 +614,7 @@ func (d *Dispatcher) renew(ctx context.Context) {
 		if d.killed() {
 			return
 		}
-		d.targets.closeIdle(time.Now().Add(-idleTarget))
+		d.targets.reap(time.Now().Add(-idleTarget))
 		d.mu.Lock()
 		ids := make([]int64, 0, len(d.held))
 		for id := range d.held {

@@ -50,9 +50,13 @@ import (
 // disabled in the milliseconds its ten quick failures would take: ten
 // take about four minutes of it being down. While paused a lane starts
 // nothing, the claim passes over its endpoint as over a full one, and
-// it is not dropped; when the pause ends a timer starts what waits and
-// kicks the claim. Its count of counted failures outlives the lane (see
-// memo), so the pauses keep growing for a receiver still down whose
+// it is not dropped; when the pause ends a timer kicks the claim. A lane
+// that pauses gives its waiting runs back to the store (released, and
+// claimed again in order per chat once the pause ends), and its runs in
+// flight give back their rest at their next attempt: a paused endpoint
+// holds nothing in memory, so a long outage of one never fills the
+// maxQueuedRuns that every endpoint's claims share. Its count of
+// counted failures outlives the lane (see memo), so the pauses keep growing for a receiver still down whose
 // retries come one at a time, each to a new lane. A lane's speed
 // outlives the lane too, so a slow receiver's endpoint that pauses is
 // still held to its share. Its window outlives it for windowKept only: a lane
@@ -251,6 +255,11 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 			l.disabled = false
 		}
 		l.checked = later(l.checked, began) // the claim read the webhook enabled
+		// Claimed before the pause (see pauseLocked): claimed again after it.
+		if l.paused {
+			drop = append(drop, dels...)
+			continue
+		}
 		if len(l.runs) == 0 {
 			d.ring = append(d.ring, l)
 		}
@@ -345,8 +354,8 @@ func (d *Dispatcher) ended() {
 }
 
 // claimable reports whether the Run loop should claim now, and which
-// endpoints to skip: those with runs waiting that their window, gate,
-// pause or the slow lanes' share holds back. It should not while a waiting run
+// endpoints to skip: those with runs waiting that their window, gate or
+// the slow lanes' share holds back, and those paused, which hold nothing. It should not while a waiting run
 // could start once a slot frees (as before fair shares, a claim is made
 // when the last one's runs have all started), nor while maxQueuedRuns
 // claims' worth waits.
@@ -362,6 +371,9 @@ func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 		}
 		skip = append(skip, l.ep)
 	}
+	for ep := range d.paused {
+		skip = append(skip, ep)
+	}
 	return skip, true
 }
 
@@ -376,8 +388,8 @@ func (d *Dispatcher) claimable() (skip []int64, ok bool) {
 // epoch, which the attempt's outcome is told: read under the lock that
 // goOn takes anyway, it costs an attempt nothing more.
 //
-// If not, r ends: rest goes back at the head of its lane, where the
-// chat's order is kept (the chat has nothing else in flight or waiting,
+// If not, r ends: rest goes back to the store if the lane is paused, else
+// at the head of its lane, where the chat's order is kept (the chat has nothing else in flight or waiting,
 // since rest is still leased to this dispatcher), and r's slot is freed,
 // both under one lock, so that runs deciding at the same moment see each
 // other leave and no more of them stop than must. Then the caller must
@@ -390,14 +402,20 @@ func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) (epoch int, ok bool) 
 		d.mu.Unlock()
 		return epoch, true
 	}
-	if len(l.runs) == 0 {
-		d.ring = append(d.ring, l)
+	var drop []chathook.Delivery
+	if l.paused && !l.disabled {
+		drop = rest // a paused lane holds nothing (see pauseLocked)
+	} else {
+		if len(l.runs) == 0 {
+			d.ring = append(d.ring, l)
+		}
+		l.runs = slices.Insert(l.runs, 0, run{ep: r.ep, dels: rest, claimed: r.claimed})
+		l.queued += len(rest)
+		d.queued += len(rest)
 	}
-	l.runs = slices.Insert(l.runs, 0, run{ep: r.ep, dels: rest, claimed: r.claimed})
-	l.queued += len(rest)
-	d.queued += len(rest)
 	d.endLocked(l)
 	d.mu.Unlock()
+	d.release(drop)
 	d.ended()
 	return 0, false
 }
@@ -420,18 +438,20 @@ func (d *Dispatcher) outcome(ep int64, epoch int, ok bool, took time.Duration) (
 	l := d.lanes[ep]
 	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
 	wasSlow := l.slow
-	counted = d.learnLocked(l, epoch, ok, took)
+	counted, drop := d.learnLocked(l, epoch, ok, took)
 	// Dispatch only when it may start something: it walks the ring.
 	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0)
 	d.mu.Unlock()
+	d.release(drop)
 	if wake {
 		d.dispatch()
 	}
 	return counted
 }
 
-// learnLocked is outcome's bookkeeping; d.mu is held.
-func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration) (counted bool) {
+// learnLocked is outcome's bookkeeping; d.mu is held. drop is what a
+// pause gave back, for the caller to release once it has unlocked.
+func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration) (counted bool, drop []chathook.Delivery) {
 	if l.took == 0 {
 		l.took = took
 	} else {
@@ -445,33 +465,55 @@ func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration
 		l.unrecorded++
 		if fresh {
 			l.failed++
-			d.pauseLocked(l)
+			drop = d.pauseLocked(l)
 		}
-		return fresh
+		return fresh, drop
 	}
 	if fresh {
 		l.window = min(2*l.window, d.cfg.PerEndpoint)
 		l.failed = 0
 	}
-	return false
+	return false, nil
 }
 
 // pauseLocked pauses l for pauseFor(l.failed), then lets it start again:
-// one timer per counted failure, none per attempt; d.mu is held.
-func (d *Dispatcher) pauseLocked(l *lane) {
+// one timer per counted failure, none per attempt; d.mu is held. It
+// takes l's waiting runs out of the lane and returns them, for the caller
+// to release once it has unlocked: kept, they would count in d.queued for
+// the whole outage, and a few paused endpoints' worth would stop the
+// claims of every other endpoint (see claimable). Released, they are
+// claimed again, in order per chat, once the pause ends; meanwhile the
+// claim and room pass over l's endpoint.
+func (d *Dispatcher) pauseLocked(l *lane) (drop []chathook.Delivery) {
 	wait := pauseFor(d.cfg.Schedule, l.failed)
 	if wait <= 0 {
-		return
+		return nil
 	}
 	l.paused = true
+	d.paused[l.ep] = struct{}{}
+	for _, r := range l.runs {
+		drop = append(drop, r.dels...)
+	}
+	if len(l.runs) > 0 {
+		if pos := slices.Index(d.ring, l); pos >= 0 {
+			d.ring = slices.Delete(d.ring, pos, pos+1)
+			if pos < d.next {
+				d.next-- // the turn stays with the lane that had it
+			}
+		}
+	}
+	d.queued -= l.queued
+	l.runs, l.queued = nil, 0
 	time.AfterFunc(wait, func() {
 		d.mu.Lock()
 		l.paused = false // l is still the lane of l.ep: a paused lane is not idle, so not dropped
+		delete(d.paused, l.ep)
 		d.dropIfIdleLocked(l, time.Now())
 		d.mu.Unlock()
 		d.dispatch()
 		d.Kick() // the claim passed over l's endpoint while it was paused
 	})
+	return drop
 }
 
 // pauseFor is the pause after the k-th consecutive counted failure of a

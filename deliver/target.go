@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathook/chathook"
@@ -111,16 +112,28 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // targets are the dispatcher's targets: one HTTP client for every HTTP
 // endpoint, and one broker target, holding one connection, per broker
-// endpoint, reused until its URL changes or it is idle for idleTarget.
+// endpoint and URL, reused until it is idle for idleTarget.
+//
+// Keyed by URL too, not replaced when the URL is edited: runs claimed
+// before and after an edit go out side by side for a while, and each
+// switch closing the other's connection would fail its Sends in flight.
+// The old URL's target goes once idle (closeIdle).
 type targets struct {
 	http Target
 	dial dialFunc
-	mu   sync.Mutex
-	held map[int64]*heldTarget // by endpoint (Webhook.Key)
+	// open makes a broker target; the real ones but in tests of the registry.
+	open    func(kind string, b chathook.BrokerURL, dial dialFunc) Target
+	mu      sync.Mutex
+	held    map[heldKey]*heldTarget
+	reaping atomic.Bool // a closeIdle is under way (see reap)
+}
+
+type heldKey struct {
+	ep  int64 // Webhook.Key
+	url string
 }
 
 type heldTarget struct {
-	url  string
 	t    Target
 	used time.Time
 }
@@ -132,7 +145,15 @@ const idleTarget = 5 * time.Minute
 
 func newTargets(client *http.Client, timeout time.Duration, allowPrivate bool) *targets {
 	return &targets{http: httpTarget{client: client, timeout: timeout}, dial: newDialer(allowPrivate).DialContext,
-		held: map[int64]*heldTarget{}}
+		open: openBroker, held: map[heldKey]*heldTarget{}}
+}
+
+// openBroker returns the target of a broker URL of kind; it never connects.
+func openBroker(kind string, b chathook.BrokerURL, dial dialFunc) Target {
+	if kind == chathook.TargetNATS {
+		return newNATSTarget(b, dial)
+	}
+	return newAMQPTarget(b, dial)
 }
 
 // get returns the target of wh's URL. It never connects: a broker
@@ -145,26 +166,33 @@ func (ts *targets) get(wh chathook.Webhook) Target {
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	h := ts.held[wh.Key]
-	if h != nil && h.url != wh.URL {
-		go h.t.Close() // the URL was edited: the old connection goes
-		h = nil
-	}
+	key := heldKey{wh.Key, wh.URL}
+	h := ts.held[key]
 	if h == nil {
-		h = &heldTarget{url: wh.URL}
-		b, err := chathook.ParseBrokerURL(wh.URL)
-		switch {
-		case err != nil:
+		h = &heldTarget{}
+		if b, err := chathook.ParseBrokerURL(wh.URL); err != nil {
 			h.t = brokenTarget(err.Error())
-		case kind == chathook.TargetNATS:
-			h.t = newNATSTarget(b, ts.dial)
-		default:
-			h.t = newAMQPTarget(b, ts.dial)
+		} else {
+			h.t = ts.open(kind, b, ts.dial)
 		}
-		ts.held[wh.Key] = h
+		ts.held[key] = h
 	}
 	h.used = time.Now()
 	return h.t
+}
+
+// reap closes the broker targets not used since before, in a goroutine
+// of its own, so that the caller (the lease renewal) never waits for a
+// broker's close, which may take seconds; one at a time: a reap still
+// under way is not doubled.
+func (ts *targets) reap(before time.Time) {
+	if !ts.reaping.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer ts.reaping.Store(false)
+		ts.closeIdle(before)
+	}()
 }
 
 // closeIdle closes the broker targets not used since before.
