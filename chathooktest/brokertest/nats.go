@@ -87,10 +87,3 @@ func (n *NATS) end(t testing.TB, sig syscall.Signal) {
 	}
 	n.cmd = nil
 }
-
-// Restart stops the server (gracefully) and starts it again.
-func (n *NATS) Restart(t testing.TB) {
-	t.Helper()
-	n.Stop(t)
-	n.Start(t)
-}
