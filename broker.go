@@ -91,16 +91,7 @@ func ParseBrokerURL(raw string) (BrokerURL, error) {
 	if u.Fragment != "" {
 		return BrokerURL{}, errors.New("a #fragment means nothing in a broker URL: leave it out")
 	}
-	port := u.Port()
-	switch {
-	case port != "":
-	case kind == TargetNATS:
-		port = "4222"
-	case b.TLS:
-		port = "5671"
-	default:
-		port = "5672"
-	}
+	port := portOf(u)
 	if err := checkPort(port); err != nil {
 		return BrokerURL{}, err
 	}
@@ -282,21 +273,17 @@ func KeepCredentials(next, prev string) (string, error) {
 	return n.String(), nil
 }
 
+// portOf is a broker URL's port, or its scheme's default: 4222 for
+// nats, 5672 for amqp, 5671 for amqps.
 func portOf(u *url.URL) string {
 	if p := u.Port(); p != "" {
 		return p
 	}
-	switch TargetOf(u.String()) {
-	case TargetNATS:
+	switch strings.ToLower(u.Scheme) {
+	case "nats":
 		return "4222"
-	case TargetAMQP:
-		if strings.EqualFold(u.Scheme, "amqps") {
-			return "5671"
-		}
-		return "5672"
+	case "amqps":
+		return "5671"
 	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
+	return "5672"
 }

@@ -141,7 +141,7 @@ func StreamEndpointLog(w http.ResponseWriter, r *http.Request, st store.Store, w
 		}
 		write = func(a chathook.Attempt) error {
 			err := cw.Write([]string{payload.Time(a.At), a.EventID, strconv.FormatInt(a.DeliveryID, 10), a.Kind,
-				strconv.FormatInt(a.ChatID, 10), strconv.Itoa(a.Messages), strconv.Itoa(a.Attempt), chathook.RedactURL(a.URL), a.Outcome,
+				strconv.FormatInt(a.ChatID, 10), strconv.Itoa(a.Messages), strconv.Itoa(a.Attempt), a.URL, a.Outcome,
 				strconv.Itoa(a.Status), strconv.FormatInt(a.Duration.Milliseconds(), 10), a.Err})
 			if rows++; rows%1000 == 0 {
 				cw.Flush()
@@ -162,7 +162,7 @@ func StreamEndpointLog(w http.ResponseWriter, r *http.Request, st store.Store, w
 			}
 			return enc.Encode(logJSON{
 				Time: payload.Time(a.At), WebhookID: a.EventID, DeliveryID: a.DeliveryID, Kind: a.Kind,
-				ChatID: strconv.FormatInt(a.ChatID, 10), Messages: a.Messages, Attempt: a.Attempt, URL: chathook.RedactURL(a.URL),
+				ChatID: strconv.FormatInt(a.ChatID, 10), Messages: a.Messages, Attempt: a.Attempt, URL: a.URL, // stored redacted (Outcome.URL)
 				Outcome: a.Outcome, HTTPStatus: a.Status, DurationMS: a.Duration.Milliseconds(), Error: a.Err,
 			})
 		}
