@@ -255,11 +255,6 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 			l.disabled = false
 		}
 		l.checked = later(l.checked, began) // the claim read the webhook enabled
-		// Claimed before the pause (see pauseLocked): claimed again after it.
-		if l.paused {
-			drop = append(drop, dels...)
-			continue
-		}
 		if len(l.runs) == 0 {
 			d.ring = append(d.ring, l)
 		}
@@ -275,8 +270,9 @@ func (d *Dispatcher) enqueue(claimed []chathook.Delivery, began time.Time) {
 // dispatch starts waiting runs while there are free slots: round-robin
 // over the lanes, one run per lane per turn, never beyond a lane's
 // window, never from a gated lane, never from a slow lane beyond the slow
-// lanes' share. A disabled lane's runs are released, as is everything
-// once Run is stopping. It is O(lanes waiting) per run started.
+// lanes' share. A disabled or paused lane's runs are released (a paused
+// one's are claimed again after its pause, see pauseLocked), as is
+// everything once Run is stopping. It is O(lanes waiting) per run started.
 func (d *Dispatcher) dispatch() {
 	var drop []chathook.Delivery
 	var start []run
@@ -290,7 +286,7 @@ func (d *Dispatcher) dispatch() {
 			}
 			pos %= len(d.ring)
 			l := d.ring[pos]
-			if !d.stopping && !l.disabled && d.heldBackLocked(l) {
+			if !d.stopping && !l.disabled && !l.paused && d.heldBackLocked(l) {
 				pos++
 				continue
 			}
@@ -299,7 +295,7 @@ func (d *Dispatcher) dispatch() {
 			l.runs = l.runs[1:]
 			l.queued -= len(r.dels)
 			d.queued -= len(r.dels)
-			if d.stopping || l.disabled {
+			if d.stopping || l.disabled || l.paused {
 				drop = append(drop, r.dels...)
 			} else {
 				l.busy++
@@ -402,20 +398,14 @@ func (d *Dispatcher) goOn(r run, rest []chathook.Delivery) (epoch int, ok bool) 
 		d.mu.Unlock()
 		return epoch, true
 	}
-	var drop []chathook.Delivery
-	if l.paused && !l.disabled {
-		drop = rest // a paused lane holds nothing (see pauseLocked)
-	} else {
-		if len(l.runs) == 0 {
-			d.ring = append(d.ring, l)
-		}
-		l.runs = slices.Insert(l.runs, 0, run{ep: r.ep, dels: rest, claimed: r.claimed})
-		l.queued += len(rest)
-		d.queued += len(rest)
+	if len(l.runs) == 0 {
+		d.ring = append(d.ring, l)
 	}
+	l.runs = slices.Insert(l.runs, 0, run{ep: r.ep, dels: rest, claimed: r.claimed})
+	l.queued += len(rest)
+	d.queued += len(rest)
 	d.endLocked(l)
 	d.mu.Unlock()
-	d.release(drop)
 	d.ended()
 	return 0, false
 }
@@ -438,20 +428,19 @@ func (d *Dispatcher) outcome(ep int64, epoch int, ok bool, took time.Duration) (
 	l := d.lanes[ep]
 	waiting := len(l.runs) > 0 && d.heldBackLocked(l)
 	wasSlow := l.slow
-	counted, drop := d.learnLocked(l, epoch, ok, took)
-	// Dispatch only when it may start something: it walks the ring.
-	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0)
+	counted = d.learnLocked(l, epoch, ok, took)
+	// Dispatch only when it may start something, or release what a pause
+	// gave back: it walks the ring.
+	wake := (waiting && !d.heldBackLocked(l)) || (wasSlow && !l.slow && len(d.ring) > 0) || (l.paused && len(l.runs) > 0)
 	d.mu.Unlock()
-	d.release(drop)
 	if wake {
 		d.dispatch()
 	}
 	return counted
 }
 
-// learnLocked is outcome's bookkeeping; d.mu is held. drop is what a
-// pause gave back, for the caller to release once it has unlocked.
-func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration) (counted bool, drop []chathook.Delivery) {
+// learnLocked is outcome's bookkeeping; d.mu is held.
+func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration) (counted bool) {
 	if l.took == 0 {
 		l.took = took
 	} else {
@@ -465,45 +454,32 @@ func (d *Dispatcher) learnLocked(l *lane, epoch int, ok bool, took time.Duration
 		l.unrecorded++
 		if fresh {
 			l.failed++
-			drop = d.pauseLocked(l)
+			d.pauseLocked(l)
 		}
-		return fresh, drop
+		return fresh
 	}
 	if fresh {
 		l.window = min(2*l.window, d.cfg.PerEndpoint)
 		l.failed = 0
 	}
-	return false, nil
+	return false
 }
 
 // pauseLocked pauses l for pauseFor(l.failed), then lets it start again:
-// one timer per counted failure, none per attempt; d.mu is held. It
-// takes l's waiting runs out of the lane and returns them, for the caller
-// to release once it has unlocked: kept, they would count in d.queued for
-// the whole outage, and a few paused endpoints' worth would stop the
-// claims of every other endpoint (see claimable). Released, they are
-// claimed again, in order per chat, once the pause ends; meanwhile the
-// claim and room pass over l's endpoint.
-func (d *Dispatcher) pauseLocked(l *lane) (drop []chathook.Delivery) {
+// one timer per counted failure, none per attempt; d.mu is held. A paused
+// lane holds nothing: dispatch releases its waiting runs, and those that
+// come back to it, for they would count in d.queued for the whole outage,
+// and a few paused endpoints' worth would stop the claims of every other
+// endpoint (see claimable). Released, they are claimed again, in order
+// per chat, once the pause ends; meanwhile the claim and room pass over
+// l's endpoint.
+func (d *Dispatcher) pauseLocked(l *lane) {
 	wait := pauseFor(d.cfg.Schedule, l.failed)
 	if wait <= 0 {
-		return nil
+		return
 	}
 	l.paused = true
 	d.paused[l.ep] = struct{}{}
-	for _, r := range l.runs {
-		drop = append(drop, r.dels...)
-	}
-	if len(l.runs) > 0 {
-		if pos := slices.Index(d.ring, l); pos >= 0 {
-			d.ring = slices.Delete(d.ring, pos, pos+1)
-			if pos < d.next {
-				d.next-- // the turn stays with the lane that had it
-			}
-		}
-	}
-	d.queued -= l.queued
-	l.runs, l.queued = nil, 0
 	time.AfterFunc(wait, func() {
 		d.mu.Lock()
 		l.paused = false // l is still the lane of l.ep: a paused lane is not idle, so not dropped
@@ -513,7 +489,6 @@ func (d *Dispatcher) pauseLocked(l *lane) (drop []chathook.Delivery) {
 		d.dispatch()
 		d.Kick() // the claim passed over l's endpoint while it was paused
 	})
-	return drop
 }
 
 // pauseFor is the pause after the k-th consecutive counted failure of a
