@@ -183,35 +183,35 @@ func (t *natsTarget) up() {
 	}
 }
 
-// conn returns the connection, waiting for the first connect at most
+// conn returns the JetStream context of the connection, waiting for the first
 // until ctx ends, and a channel closed when it drops.
-func (t *natsTarget) conn(ctx context.Context) (*nats.Conn, jetstream.JetStream, <-chan struct{}, error) {
+func (t *natsTarget) conn(ctx context.Context) (jetstream.JetStream, <-chan struct{}, error) {
 	t.once.Do(func() { go t.connect() })
 	select {
 	case <-t.ready:
 	case <-ctx.Done():
-		return nil, nil, nil, fmt.Errorf("timed out connecting to NATS at %s", t.b.Addr)
+		return nil, nil, fmt.Errorf("timed out connecting to NATS at %s", t.b.Addr)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.closed:
-		return nil, nil, nil, errors.New("the NATS connection was closed")
+		return nil, nil, errors.New("the NATS connection was closed")
 	case t.nc == nil:
-		return nil, nil, nil, fmt.Errorf("cannot connect to NATS at %s: %s", t.b.Addr, t.why)
+		return nil, nil, fmt.Errorf("cannot connect to NATS at %s: %s", t.b.Addr, t.why)
 	case !t.connected:
 		why := t.why
 		if why == "" {
 			why = "connecting"
 		}
-		return nil, nil, nil, fmt.Errorf("not connected to NATS at %s (%s): reconnecting in the background", t.b.Addr, why)
+		return nil, nil, fmt.Errorf("not connected to NATS at %s (%s): reconnecting in the background", t.b.Addr, why)
 	}
-	return t.nc, t.js, t.lost, nil
+	return t.js, t.lost, nil
 }
 
 // Send publishes m to its subject and waits for JetStream's ack.
 func (t *natsTarget) Send(ctx context.Context, m Message) (out chathook.Outcome) {
-	_, js, lost, err := t.conn(ctx)
+	js, lost, err := t.conn(ctx)
 	if err != nil {
 		out.Err = err.Error()
 		return out
