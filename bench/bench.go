@@ -249,7 +249,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		defer ns.close()
 	}
-	endpoints := []string{"outbound"}
 	eps := []endpoint{{id: "outbound", target: "http", format: "seed"}}
 	for k := 1; k < cfg.Endpoints; k++ {
 		e := endpoint{target: "http", format: "event"}
@@ -267,7 +266,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			// The answer may quote the URL: the API redacts it, as it must.
 			return Report{}, fmt.Errorf("add endpoint %d: %w", k+1, err)
 		}
-		endpoints = append(endpoints, created.ID)
 		e.id = created.ID
 		eps = append(eps, e)
 		log.Info("bench: endpoint added", "endpoint", e.id, "target", e.target, "format", e.format)
@@ -285,7 +283,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	latencyFrom := func(i int) int64 { return l.ackAt[i] }
 	var flushAt int64
 	if cfg.Workload == Bundles {
-		if flushAt, err = flush(ctx, a, endpoints, p.messages, log, clk); err != nil {
+		if flushAt, err = flush(ctx, a, eps, p.messages, log, clk); err != nil {
 			return Report{}, err
 		}
 		latencyFrom = func(int) int64 { return flushAt }
@@ -325,10 +323,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 // flush sends POST /api/v1/webhooks/{id}/flush for each endpoint, one
 // after the other, and returns when the first was sent. The service
 // answers once every bundle is queued; deliveries start while it works.
-func flush(ctx context.Context, a *api, endpoints []string, want int, log *slog.Logger, clk clock) (int64, error) {
+func flush(ctx context.Context, a *api, eps []endpoint, want int, log *slog.Logger, clk clock) (int64, error) {
 	log.Info("bench: flushing bundles")
 	at := clk.now()
-	for _, id := range endpoints {
+	for _, e := range eps {
+		id := e.id
 		var out struct{ Bundles, Messages int }
 		if err := a.call(ctx, http.MethodPost, "/api/v1/webhooks/"+id+"/flush", nil, http.StatusOK, &out); err != nil {
 			return 0, err

@@ -183,8 +183,8 @@ func (t *natsTarget) up() {
 	}
 }
 
-// conn returns the JetStream context of the connection, waiting for the first
-// until ctx ends, and a channel closed when it drops.
+// conn returns the connection's JetStream context, waiting for the first
+// connect at most until ctx ends, and a channel closed when it drops.
 func (t *natsTarget) conn(ctx context.Context) (jetstream.JetStream, <-chan struct{}, error) {
 	t.once.Do(func() { go t.connect() })
 	select {
