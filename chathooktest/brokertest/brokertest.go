@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -45,6 +46,24 @@ func binary(env, name string, debian ...string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not found (set %s to its path)", name, env)
+}
+
+// outLog opens dir's out.log, where a broker's standard output and error
+// go, appended across restarts: a file, which the process writes while a
+// failure message reads it. Close it once the process has started.
+func outLog(t testing.TB, dir string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "out.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// readLog is what a broker wrote to dir's out.log.
+func readLog(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "out.log"))
+	return string(b)
 }
 
 // freePort returns a loopback TCP port nothing listens on now.

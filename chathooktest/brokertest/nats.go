@@ -1,7 +1,6 @@
 package brokertest
 
 import (
-	"bytes"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,6 @@ type NATS struct {
 	port     int
 	mu       sync.Mutex
 	cmd      *exec.Cmd
-	out      *bytes.Buffer
 }
 
 // StartNATS starts a NATS server with JetStream, storing in a temporary
@@ -51,15 +49,16 @@ func (n *NATS) Start(t testing.TB) {
 	if n.cmd != nil {
 		t.Fatal("NATS is running")
 	}
-	n.out = &bytes.Buffer{}
+	out := outLog(t, n.dir)
+	defer out.Close()
 	cmd := exec.Command(n.bin, append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", filepath.Join(n.dir, "js")}, n.args...)...)
-	cmd.Stdout, cmd.Stderr = n.out, n.out
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test binary
 	if err := cmd.Start(); err != nil {
 		missing(t, "NATS", err)
 	}
 	n.cmd = cmd
-	waitListening(t, n.Addr, 30*time.Second, func() string { return n.out.String() })
+	waitListening(t, n.Addr, 30*time.Second, func() string { return readLog(n.dir) })
 }
 
 // Stop shuts the server down gracefully (SIGTERM) and waits for it.

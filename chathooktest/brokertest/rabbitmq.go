@@ -79,10 +79,7 @@ func (r *RabbitMQ) Start(t testing.TB) {
 		t.Fatal("RabbitMQ is running")
 	}
 	d := r.dir
-	out, err := os.OpenFile(filepath.Join(d, "out.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := outLog(t, d)
 	defer out.Close()
 	cmd := exec.Command(r.bin)
 	cmd.Env = append(os.Environ(),
@@ -134,10 +131,7 @@ func (r *RabbitMQ) Start(t testing.TB) {
 }
 
 // log is what the node wrote to its standard output and error.
-func (r *RabbitMQ) log() string {
-	b, _ := os.ReadFile(filepath.Join(r.dir, "out.log"))
-	return string(b)
-}
+func (r *RabbitMQ) log() string { return readLog(r.dir) }
 
 // Stop shuts the node down gracefully and waits for it: the Erlang VM
 // turns SIGTERM into an orderly stop of RabbitMQ.
