@@ -32,6 +32,7 @@ type settingsView struct {
 	Path          string           // the page's address: /settings/webhooks/<id>
 	Outbound      bool             // the seed's webhook: no events, accounts or delete
 	Form          settingsForm     // as shown in the form: stored, or as submitted
+	Retype        bool             // the URL submitted had a password, shown now as ***
 	Errors        map[string]string
 	Choices       endpointChoices // the events and accounts an endpoint may name
 	Granularities any
@@ -210,12 +211,9 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request, v visit) {
 			s.failed(w, r, err)
 			return
 		}
-		data.Form, data.Errors = form, errs
-		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
-	}
-	if len(errs) > 0 && errs["url"] == "" && form.URL != typed {
 		// Shown again as ***, a new password sent back would keep the old one.
-		errs["url"] = "Not saved, as the other fields say. The password is never shown again: type it once more, as *** keeps the stored one."
+		data.Form, data.Errors, data.Retype = form, errs, form.URL != typed
+		s.render(w, r, http.StatusUnprocessableEntity, "settings.html", data)
 	}
 	if len(errs) > 0 {
 		again()
